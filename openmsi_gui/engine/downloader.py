@@ -1,0 +1,551 @@
+"""Consume chunk messages and rebuild the files under a destination folder.
+
+A :class:`Downloader` owns one confluent-kafka consumer in a consumer group
+and one thread. For each file generation (relative path + SHA-512) it writes
+chunks into a hidden temporary file next to the final name, checks the
+whole-file hash once every chunk is there, and only then renames the file into
+place, so a file at its final name is always complete and correct.
+
+Offsets are committed at checkpoints, after the temporary files are fsynced
+and the registry is committed, and never past the first message of a file
+that is still incomplete (its *pin*). After a crash or a rebalance, whichever
+consumer owns the partition re-reads every unfinished file from its first
+chunk; chunks the registry already holds are not written twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from openmsi_gui.engine import wire
+from openmsi_gui.engine.events import (
+    ConnectionState,
+    ConnectionStatus,
+    Direction,
+    EventBus,
+    FileCompleted,
+    FileDiscovered,
+    FileFailed,
+    FileProgress,
+    FileSkipped,
+    JobState,
+)
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import DownloadRecord, Registry
+from openmsi_gui.engine.safepath import UnsafePath, resolve_inside
+from openmsi_gui.engine.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 1.0
+CHECKPOINT_BYTES = 64 * 1024 * 1024
+MAX_OPEN_FILES = 64
+MAX_FILE_BYTES = 1 << 42  # 4 TiB: larger offsets are treated as hostile
+STALE_PIN_SECONDS = 3600.0
+READ_BLOCK = 1 << 20
+
+FileKey = tuple[str, bytes]
+
+
+@dataclass
+class _Incoming:
+    """One file generation being rebuilt."""
+
+    key: FileKey
+    download_id: int
+    target: Path
+    temp: Path
+    n_chunks: int
+    mtime: float
+    stored: dict[int, tuple[int, int]]
+    started: float = field(default_factory=time.monotonic)
+    pins: dict[int, int] = field(default_factory=dict)
+    hashed_upto: int = 0
+    hasher: hashlib._Hash | None = field(default_factory=hashlib.sha512)
+    last_seen: float = field(default_factory=time.monotonic)
+    stored_bytes: int = 0
+    stale_warned: bool = False
+
+    @property
+    def relpath(self) -> str:
+        return self.key[0]
+
+
+class _Rejected(Exception):
+    """A file generation that must fail with this reason."""
+
+
+def temp_name(target: Path, file_hash: bytes) -> Path:
+    """The hidden temporary file a generation is rebuilt in, beside its final name."""
+    tag = hashlib.sha256(target.name.encode() + file_hash).hexdigest()[:16]
+    return target.with_name(f".openmsi-{tag}.partial")
+
+
+class Downloader:
+    """Rebuild files from one topic into one folder.
+
+    Args:
+        config: broker and consumer settings.
+        topic: the topic to consume.
+        dest: the destination folder (created if missing).
+        bus: where events go.
+        registry: records of received files and stored chunks.
+        group_id: consumer group; None takes ``[consumer] group.id`` or a new one.
+        job: name used in events and logs.
+    """
+
+    def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
+                 registry: Registry, group_id: str | None = None, job: str = "download",
+                 stale_pin_seconds: float = STALE_PIN_SECONDS) -> None:
+        self.topic = topic
+        self.dest = Path(os.path.realpath(dest))
+        self.job = job
+        self._bus = bus
+        self._registry = registry
+        self._settings = config.consumer_settings(group_id)
+        self.group_id = self._settings["group.id"]
+        self._stale_pin_seconds = stale_pin_seconds
+        self._consumer: Consumer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._want_paused = False
+        self._is_paused = False
+        self._incoming: dict[FileKey, _Incoming] = {}
+        self._handles: collections.OrderedDict[FileKey, BinaryIO] = collections.OrderedDict()
+        self._dirty: set[FileKey] = set()
+        self._dirty_bytes = 0
+        self._next_offset: dict[int, int] = {}
+        self._committed: dict[int, int] = {}
+        self.assignment: frozenset[int] = frozenset()
+        self._settled: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
+        self._reported: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
+        self._progress = Throttle(0.1)
+        self._error: BaseException | None = None
+        self.files_received = 0
+        self.bytes_received = 0
+        self.messages_rejected = 0
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the destination, join the group and start consuming in a thread."""
+        self.dest.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, object] = dict(self._settings)
+        settings["error_cb"] = self._on_kafka_error
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
+                                          str(settings.get("bootstrap.servers", ""))))
+        self._consumer = Consumer(settings)
+        self._consumer.subscribe([self.topic], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self._thread = threading.Thread(target=self._run, name=f"{self.job}-consume", daemon=True)
+        self._thread.start()
+        self._bus.publish(JobState(self.job, "running", f"{self.topic} → {self.dest}"))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store what was received, commit offsets and leave the group."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.STOPPED))
+
+    def pause(self) -> None:
+        """Stop fetching messages (the group membership is kept)."""
+        self._want_paused = True
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause`."""
+        self._want_paused = False
+
+    @property
+    def paused(self) -> bool:
+        """Whether :meth:`pause` is in effect."""
+        return self._want_paused
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the consumer thread, if any."""
+        return self._error
+
+    def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        try:
+            while not self._stopping.is_set():
+                self._apply_pause()
+                messages = consumer.consume(num_messages=256, timeout=0.2)
+                for message in messages:
+                    self._handle(message)
+                if (time.monotonic() >= next_checkpoint or
+                        self._dirty_bytes >= CHECKPOINT_BYTES):
+                    self._checkpoint()
+                    self._unpin_stale()
+                    next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        except Exception as exc:
+            self._error = exc
+            log.exception("%s: the consumer stopped on an unexpected error", self.job)
+            self._bus.publish(JobState(self.job, "failed", str(exc)))
+        finally:
+            try:
+                self._checkpoint(asynchronous=False)
+            except Exception:
+                log.exception("%s: final checkpoint failed", self.job)
+            self._close_handles()
+            consumer.close()
+
+    def _apply_pause(self) -> None:
+        assert self._consumer is not None
+        if self._want_paused != self._is_paused:
+            assignment = self._consumer.assignment()
+            if self._want_paused:
+                self._consumer.pause(assignment)
+                self._bus.publish(JobState(self.job, "paused"))
+            else:
+                self._consumer.resume(assignment)
+                self._bus.publish(JobState(self.job, "running"))
+            self._is_paused = self._want_paused
+
+    # -- group membership --------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("%s: assigned partitions %s of %s", self.job,
+                 sorted(p.partition for p in partitions), self.topic)
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
+                                          f"{len(partitions)} partitions"))
+        self.assignment = self.assignment | {p.partition for p in partitions}
+        if self._is_paused:
+            consumer.pause(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = {p.partition for p in partitions}
+        log.info("%s: partitions %s revoked", self.job, sorted(revoked))
+        self._checkpoint(asynchronous=False)
+        for key, inc in list(self._incoming.items()):
+            if revoked & inc.pins.keys():
+                self._drop(key)
+        self.assignment = self.assignment - revoked
+        for p in revoked:
+            self._next_offset.pop(p, None)
+            self._committed.pop(p, None)
+
+    # -- messages ----------------------------------------------------------
+
+    def _handle(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s: consumer error: %s", self.job, error.str())
+            return
+        partition, offset = message.partition() or 0, message.offset() or 0
+        self._next_offset[partition] = offset + 1
+        try:
+            chunk = wire.decode_chunk(message.value())
+        except wire.BadMessage as exc:
+            self._reject_message(partition, offset, message.key(), str(exc))
+            return
+        key: FileKey = (chunk.relpath, chunk.file_hash)
+        if key in self._settled:
+            return
+        inc = self._incoming.get(key)
+        try:
+            if inc is None:
+                inc = self._open_generation(chunk)
+                if inc is None:
+                    return
+            self._store(inc, chunk, partition, offset)
+        except _Rejected as exc:
+            self._fail(key, inc, str(exc))
+        except UnsafePath as exc:
+            self._fail(key, None, f"unsafe file name: {exc}")
+        except OSError as exc:
+            self._fail(key, inc, f"cannot write to the destination: {exc.strerror or exc}")
+
+    def _reject_message(self, partition: int, offset: int, key: bytes | str | None,
+                        reason: str) -> None:
+        self.messages_rejected += 1
+        shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        log.error("%s: rejected message %s[%d]@%d (key %r): %s", self.job, self.topic,
+                  partition, offset, shown[:200], reason)
+        self._bus.publish(FileFailed(self.job, Direction.DOWNLOAD, shown[:200],
+                                     f"rejected message: {reason}"))
+
+    def _open_generation(self, chunk: wire.Chunk) -> _Incoming | None:
+        relpath = chunk.relpath
+        target = resolve_inside(self.dest, relpath)
+        record = self._registry.find_download(self.topic, self.group_id, str(self.dest),
+                                              relpath, chunk.file_hash)
+        key: FileKey = (relpath, chunk.file_hash)
+        if record is not None and self._already_handled(record, target, chunk):
+            self._settle(key)
+            self._bus.publish(FileSkipped(self.job, Direction.DOWNLOAD, relpath,
+                                          "already received"))
+            return None
+        temp = temp_name(target, chunk.file_hash)
+        stored: dict[int, tuple[int, int]] = {}
+        if record is not None and record.status == "receiving" and temp.is_file():
+            stored = self._registry.stored_chunks(record.id)
+            if stored and temp.stat().st_size < max(o + n for o, n in stored.values()):
+                stored = {}
+        if stored:
+            download_id = record.id  # type: ignore[union-attr]
+            log.info("%s: resuming %s with %d of %d chunks already stored", self.job, relpath,
+                     len(stored), chunk.n_chunks)
+        else:
+            download_id = self._registry.start_download(
+                self.topic, self.group_id, str(self.dest), relpath, chunk.file_hash,
+                chunk.n_chunks, chunk.file_mtime, str(temp))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not stored:
+            temp.open("wb").close()
+        inc = _Incoming(key, download_id, target, temp, chunk.n_chunks, chunk.file_mtime, stored,
+                        stored_bytes=sum(n for _, n in stored.values()))
+        if stored:
+            inc.hasher = None
+        self._incoming[key] = inc
+        self._bus.publish(FileDiscovered(self.job, Direction.DOWNLOAD, relpath, 0))
+        return inc
+
+    def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
+        if record.status == "superseded":
+            return chunk.file_mtime <= record.file_mtime
+        if record.status != "done":
+            return False
+        if chunk.file_mtime > record.file_mtime:
+            return False  # the same content sent again later: it is the newest again
+        latest = self._registry.latest_done_download(str(self.dest), record.relpath)
+        if latest is not None and latest.id != record.id:
+            return True  # a newer generation has replaced it since
+        try:
+            return target.stat().st_size == record.size
+        except OSError:
+            return False
+
+    def _store(self, inc: _Incoming, chunk: wire.Chunk, partition: int, offset: int) -> None:
+        if chunk.n_chunks != inc.n_chunks:
+            raise _Rejected(f"inconsistent chunk count: chunk {chunk.chunk_i} says "
+                            f"{chunk.n_chunks}, earlier chunks said {inc.n_chunks}")
+        if chunk.offset + len(chunk.data) > MAX_FILE_BYTES:
+            raise _Rejected(f"chunk {chunk.chunk_i} claims offset {chunk.offset}, beyond the "
+                            f"{MAX_FILE_BYTES}-byte limit")
+        inc.pins.setdefault(partition, offset)
+        inc.last_seen = time.monotonic()
+        placed = (chunk.offset, len(chunk.data))
+        known = inc.stored.get(chunk.chunk_i)
+        if known is not None:
+            if known != placed:
+                raise _Rejected(f"chunk {chunk.chunk_i} arrived twice with different offsets "
+                                f"({known[0]} and {chunk.offset})")
+            if len(inc.stored) < inc.n_chunks:
+                return
+        else:
+            handle = self._handle_for(inc)
+            handle.seek(chunk.offset)
+            handle.write(chunk.data)
+            inc.stored[chunk.chunk_i] = placed
+            inc.stored_bytes += len(chunk.data)
+            self._registry.store_chunk(inc.download_id, chunk.chunk_i, *placed)
+            self._dirty.add(inc.key)
+            self._dirty_bytes += len(chunk.data)
+            self.bytes_received += len(chunk.data)
+            if inc.hasher is not None and chunk.offset == inc.hashed_upto:
+                inc.hasher.update(chunk.data)
+                inc.hashed_upto += len(chunk.data)
+        done = len(inc.stored) == inc.n_chunks
+        if done or self._progress.ready(inc.key):
+            self._bus.publish(FileProgress(self.job, Direction.DOWNLOAD, inc.relpath,
+                                           inc.stored_bytes, 0, len(inc.stored), inc.n_chunks))
+        if done:
+            self._complete(inc)
+
+    def _handle_for(self, inc: _Incoming) -> BinaryIO:
+        handle = self._handles.get(inc.key)
+        if handle is not None:
+            self._handles.move_to_end(inc.key)
+            return handle
+        while len(self._handles) >= MAX_OPEN_FILES:
+            old_key, old = self._handles.popitem(last=False)
+            self._sync_close(old_key, old)
+        handle = inc.temp.open("r+b")
+        self._handles[inc.key] = handle
+        return handle
+
+    def _sync_close(self, key: FileKey, handle: BinaryIO) -> None:
+        if key in self._dirty:
+            handle.flush()
+            os.fsync(handle.fileno())
+            self._dirty.discard(key)
+        handle.close()
+
+    def _complete(self, inc: _Incoming) -> None:
+        spans = sorted(inc.stored.values())
+        size = 0
+        for start, length in spans:
+            if start != size:
+                raise _Rejected(f"chunk offsets do not tile the file (gap or overlap at byte "
+                                f"{min(start, size)})")
+            size += length
+        handle = self._handles.pop(inc.key, None)
+        if handle is not None:
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            self._dirty.discard(inc.key)
+        if os.path.getsize(inc.temp) != size:
+            os.truncate(inc.temp, size)
+        if inc.hasher is not None and inc.hashed_upto == size:
+            digest = inc.hasher.digest()
+        else:
+            digest = _hash_path(inc.temp)
+        if digest != inc.key[1]:
+            raise _Rejected("the rebuilt file does not match its SHA-512 (corrupt or forged "
+                            "chunks); it was discarded")
+        latest = self._registry.latest_done_download(str(self.dest), inc.relpath)
+        if (latest is not None and latest.file_hash != inc.key[1] and inc.mtime and
+                latest.file_mtime > inc.mtime and inc.target.exists()):
+            self._finish(inc, "superseded", size)
+            inc.temp.unlink(missing_ok=True)
+            log.info("%s: %s: an older version arrived after a newer one; kept the newer",
+                     self.job, inc.relpath)
+            return
+        if inc.target.is_dir():
+            raise _Rejected("a folder with the same name already exists in the destination")
+        os.replace(inc.temp, inc.target)
+        _fsync_dir(inc.target.parent)
+        self._finish(inc, "done", size)
+        self.files_received += 1
+        for other_key, other in list(self._incoming.items()):
+            if other.relpath == inc.relpath and (not other.mtime or other.mtime <= inc.mtime):
+                log.info("%s: %s: dropping an older incomplete version", self.job, inc.relpath)
+                self._drop(other_key)
+                other.temp.unlink(missing_ok=True)
+                self._registry.finish_download(other.download_id, "superseded")
+        self._bus.publish(FileCompleted(self.job, Direction.DOWNLOAD, inc.relpath, size,
+                                        inc.key[1].hex(), time.monotonic() - inc.started,
+                                        path=str(inc.target)))
+
+    def _finish(self, inc: _Incoming, status: str, size: int) -> None:
+        self._registry.finish_download(inc.download_id, status, size)
+        self._incoming.pop(inc.key, None)
+        self._progress.forget(inc.key)
+        self._settle(inc.key)
+
+    def _fail(self, key: FileKey, inc: _Incoming | None, reason: str) -> None:
+        relpath = key[0]
+        if inc is not None:
+            self._drop(key)
+            inc.temp.unlink(missing_ok=True)
+            self._registry.finish_download(inc.download_id, "failed", error=reason)
+        self._settle(key)
+        if key in self._reported:
+            return
+        self._reported[key] = None
+        if len(self._reported) > 10_000:
+            self._reported.popitem(last=False)
+        log.error("%s: %r was not received: %s", self.job, relpath[:300], reason)
+        self._bus.publish(FileFailed(self.job, Direction.DOWNLOAD, relpath[:300], reason))
+
+    def _settle(self, key: FileKey) -> None:
+        self._settled[key] = None
+        if len(self._settled) > 100_000:
+            self._settled.popitem(last=False)
+
+    def _drop(self, key: FileKey) -> None:
+        """Forget a generation in memory (its registry rows and temp file stay)."""
+        handle = self._handles.pop(key, None)
+        if handle is not None:
+            self._sync_close(key, handle)
+        self._dirty.discard(key)
+        self._incoming.pop(key, None)
+
+    # -- durability --------------------------------------------------------
+
+    def _checkpoint(self, asynchronous: bool = True) -> None:
+        """Fsync written data, commit the registry, then commit safe offsets."""
+        for key in list(self._dirty):
+            handle = self._handles.get(key)
+            if handle is not None:
+                handle.flush()
+                os.fsync(handle.fileno())
+        self._dirty.clear()
+        self._dirty_bytes = 0
+        self._registry.commit()
+        offsets = self._safe_offsets()
+        changed = [TopicPartition(self.topic, p, o) for p, o in offsets.items()
+                   if self._committed.get(p) != o]
+        if not changed or self._consumer is None:
+            return
+        try:
+            if asynchronous:
+                self._consumer.commit(offsets=changed, asynchronous=True)
+            else:
+                self._consumer.commit(offsets=changed, asynchronous=False)
+        except KafkaException as exc:
+            log.warning("%s: offset commit failed (will retry): %s", self.job, exc)
+            return
+        for tp in changed:
+            self._committed[tp.partition] = tp.offset
+
+    def _safe_offsets(self) -> dict[int, int]:
+        offsets = dict(self._next_offset)
+        for inc in self._incoming.values():
+            for partition, first in inc.pins.items():
+                if partition in offsets:
+                    offsets[partition] = min(offsets[partition], first)
+        return offsets
+
+    def _unpin_stale(self) -> None:
+        now = time.monotonic()
+        for inc in self._incoming.values():
+            if inc.pins and now - inc.last_seen > self._stale_pin_seconds:
+                inc.pins.clear()
+                if not inc.stale_warned:
+                    inc.stale_warned = True
+                    log.warning("%s: %s has had %d of %d chunks for over %.0f s; its chunks "
+                                "are kept and it will finish if the rest arrives", self.job,
+                                inc.relpath, len(inc.stored), inc.n_chunks,
+                                self._stale_pin_seconds)
+
+    def _close_handles(self) -> None:
+        while self._handles:
+            key, handle = self._handles.popitem()
+            self._sync_close(key, handle)
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        log.warning("%s: broker connection problem: %s", self.job, err.str())
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self._bus.publish(ConnectionState(self.job, ConnectionStatus.DISCONNECTED, err.str()))
+
+    # -- introspection -----------------------------------------------------
+
+    def incomplete(self) -> list[tuple[str, int, int]]:
+        """Files being received: ``(relpath, chunks stored, chunks total)``."""
+        return [(i.relpath, len(i.stored), i.n_chunks) for i in list(self._incoming.values())]
+
+
+def _hash_path(path: Path) -> bytes:
+    hasher = hashlib.sha512()
+    with path.open("rb", buffering=0) as handle:
+        while block := handle.read(READ_BLOCK):
+            hasher.update(block)
+    return hasher.digest()
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,143 @@
+"""Typed events the engine publishes, and the thread-safe bus that carries them.
+
+Engine threads call :meth:`EventBus.publish`; subscribers are called in the
+publishing thread, so a GUI must hop them onto its own thread (the Qt adapter
+in ``openmsi_gui.ui`` does exactly that) and a subscriber must return quickly.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
+
+
+class Direction(enum.Enum):
+    """Which way a file moves."""
+
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every engine event.
+
+    Attributes:
+        job: name of the job (watched folder, download, ...) that emitted it.
+        at: wall-clock time the event was made.
+    """
+
+    job: str
+    at: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class FileDiscovered(Event):
+    """A file is known and queued for transfer."""
+
+    direction: Direction
+    relpath: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileProgress(Event):
+    """Some chunks of a file were acknowledged (upload) or stored (download)."""
+
+    direction: Direction
+    relpath: str
+    done_bytes: int
+    total_bytes: int
+    done_chunks: int
+    total_chunks: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileCompleted(Event):
+    """A file was fully sent, or fully received and verified."""
+
+    direction: Direction
+    relpath: str
+    size: int
+    sha512_hex: str
+    seconds: float
+    path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FileSkipped(Event):
+    """A file needs no transfer (already sent or received with this content)."""
+
+    direction: Direction
+    relpath: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileFailed(Event):
+    """A file (or a message about one) could not be transferred."""
+
+    direction: Direction
+    relpath: str
+    reason: str
+
+
+class ConnectionStatus(enum.Enum):
+    """State of a job's link to the broker."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState(Event):
+    """A job's broker connection changed state."""
+
+    status: ConnectionStatus
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobState(Event):
+    """A job started, paused, resumed or stopped."""
+
+    state: str
+    detail: str = ""
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan engine events out to subscribers; safe to use from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: tuple[Subscriber, ...] = ()
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` for every event; return a function that unsubscribes."""
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        """Deliver ``event`` to every subscriber; a failing subscriber is logged, not raised."""
+        for callback in self._subscribers:
+            try:
+                callback(event)
+            except Exception:
+                log.exception("event subscriber %r failed on %s", callback, type(event).__name__)

@@ -1,0 +1,169 @@
+"""Read OpenMSIStream-style INI config files into librdkafka settings.
+
+The same file drives both tools::
+
+    [broker]
+    bootstrap.servers = $KAFKA_BOOTSTRAP   ; "$NAME" values come from the environment
+    [producer]
+    linger.ms = 100
+    [consumer]
+    group.id = create_new                 ; a fresh UUID each run
+    auto.offset.reset = earliest          ; "none" removes the setting
+
+OpenMSIStream's Python-side keys (serializer names) are dropped, and our own
+client defaults fill in what the file does not say.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_PYTHON_ONLY_KEYS = {"key.serializer", "value.serializer", "key.deserializer", "value.deserializer"}
+
+PRODUCER_DEFAULTS: dict[str, str] = {
+    "linger.ms": "20",
+    "batch.size": "2000000",
+    "acks": "all",
+    "enable.idempotence": "false",
+    "queue.buffering.max.kbytes": "131072",
+    "message.max.bytes": str(64 * 1024 * 1024),
+    "allow.auto.create.topics": "false",
+}
+CONSUMER_DEFAULTS: dict[str, str] = {
+    "auto.offset.reset": "earliest",
+    "session.timeout.ms": "6000",
+    "heartbeat.interval.ms": "1000",
+    "fetch.max.bytes": str(64 * 1024 * 1024),
+    "max.partition.fetch.bytes": str(16 * 1024 * 1024),
+    "receive.message.max.bytes": str(128 * 1024 * 1024),
+    "queued.max.messages.kbytes": "131072",
+    "allow.auto.create.topics": "false",
+}
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message says how to fix it."""
+
+
+@dataclass
+class KafkaConfig:
+    """librdkafka settings per client kind, plus the file's other sections.
+
+    Attributes:
+        broker: settings shared by every client (``[broker]``).
+        producer: producer-only settings (``[producer]``).
+        consumer: consumer-only settings (``[consumer]``).
+        sections: every other section, e.g. ``kafkacrypto`` or ``s3``.
+        source: the file it came from, if any.
+    """
+
+    broker: dict[str, str] = field(default_factory=dict)
+    producer: dict[str, str] = field(default_factory=dict)
+    consumer: dict[str, str] = field(default_factory=dict)
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)
+    source: Path | None = None
+
+    @classmethod
+    def for_bootstrap(cls, bootstrap_servers: str) -> KafkaConfig:
+        """A plaintext config for one broker address (demo, tests)."""
+        return cls(broker={"bootstrap.servers": bootstrap_servers})
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The ``bootstrap.servers`` value."""
+        return self.broker.get("bootstrap.servers", "")
+
+    def producer_settings(self) -> dict[str, str]:
+        """Settings for a confluent-kafka ``Producer``."""
+        return {**PRODUCER_DEFAULTS, **self.broker, **self.producer}
+
+    def consumer_settings(self, group_id: str | None = None) -> dict[str, str]:
+        """Settings for a confluent-kafka ``Consumer``; offsets are always committed by us."""
+        settings = {**CONSUMER_DEFAULTS, **self.broker, **self.consumer}
+        if group_id:
+            settings["group.id"] = group_id
+        if settings.get("group.id", "create_new") == "create_new":
+            settings["group.id"] = f"openmsi-{uuid.uuid4()}"
+        settings["enable.auto.commit"] = "false"
+        settings["enable.auto.offset.store"] = "false"
+        return settings
+
+    def admin_settings(self) -> dict[str, str]:
+        """Settings for an ``AdminClient``."""
+        return dict(self.broker)
+
+
+def find_config(name_or_path: str | os.PathLike[str]) -> Path:
+    """Locate a config as OpenMSIStream does: a path, or a bare name.
+
+    A bare name (``local_broker`` or ``local_broker.config``) is looked up in
+    ``$OPENMSISTREAM_CONFIG_FILE_DIR``.
+
+    Raises:
+        ConfigError: if no such file exists.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    folder = os.environ.get("OPENMSISTREAM_CONFIG_FILE_DIR")
+    if folder and path.parent == Path("."):
+        for candidate in (Path(folder) / path.name, Path(folder) / f"{path.name}.config"):
+            if candidate.is_file():
+                return candidate
+    raise ConfigError(f"config file {str(name_or_path)!r} does not exist: check the --config path")
+
+
+def _expand(value: str, section: str, key: str, path: Path) -> str:
+    value = value.strip()
+    if value.startswith("$"):
+        name = value[1:].strip("{}")
+        if name not in os.environ:
+            raise ConfigError(
+                f"{path.name}: [{section}] {key} refers to ${name}, which is not set: "
+                f"export {name}=... before starting"
+            )
+        return os.environ[name]
+    return value
+
+
+def load_config(name_or_path: str | os.PathLike[str]) -> KafkaConfig:
+    """Read an OpenMSIStream INI config file.
+
+    Raises:
+        ConfigError: if the file is missing, unreadable, malformed or lacks a broker.
+    """
+    path = find_config(name_or_path)
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep key case
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except PermissionError as exc:
+        raise ConfigError(f"cannot read {path}: permission denied") from exc
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not a valid INI config: {exc}") from exc
+    config = KafkaConfig(source=path)
+    for section in parser.sections():
+        values: dict[str, str] = {}
+        for key, raw in parser.items(section):
+            if key in _PYTHON_ONLY_KEYS:
+                continue
+            value = _expand(raw, section, key, path)
+            if key == "auto.offset.reset" and value.lower() == "none":
+                continue
+            values[key] = value
+        if section == "broker":
+            config.broker = values
+        elif section == "producer":
+            config.producer = values
+        elif section == "consumer":
+            config.consumer = values
+        else:
+            config.sections[section] = values
+    if not config.bootstrap_servers:
+        raise ConfigError(f"{path} has no [broker] bootstrap.servers: add the broker's host:port")
+    return config

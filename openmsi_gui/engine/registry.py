@@ -1,0 +1,329 @@
+"""Crash-safe records of what was sent and received, in SQLite (WAL).
+
+One database file in the user data dir holds both sides:
+
+* **uploads**: one row per file generation sent to a topic, with its size,
+  mtime and SHA-512, plus the chunks the broker acknowledged. A restart skips
+  files whose path, size and mtime (or, failing that, hash) match a finished
+  row, and resends only the missing chunks of an unfinished one.
+* **downloads**: one row per file generation received from a topic by a
+  consumer group into a destination, with its temporary file and the chunks
+  already stored there, so a restart finishes every file it had started.
+
+Writes are grouped into transactions that the engine commits at checkpoints
+(after it has flushed the data they describe), which keeps SQLite off the
+per-chunk hot path.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "openmsi-gui"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    root TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    file_hash BLOB NOT NULL,
+    chunk_size INTEGER NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    status TEXT NOT NULL,              -- sending | done | failed
+    error TEXT NOT NULL DEFAULT '',
+    started REAL NOT NULL,
+    completed REAL
+);
+CREATE INDEX IF NOT EXISTS uploads_by_path ON uploads (topic, root, relpath);
+CREATE TABLE IF NOT EXISTS upload_chunks (
+    upload_id INTEGER NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
+    chunk_i INTEGER NOT NULL,
+    PRIMARY KEY (upload_id, chunk_i)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS downloads (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    dest TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    file_hash BLOB NOT NULL,
+    n_chunks INTEGER NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    file_mtime REAL NOT NULL DEFAULT 0,
+    temp_path TEXT NOT NULL,
+    status TEXT NOT NULL,              -- receiving | done | failed | superseded
+    error TEXT NOT NULL DEFAULT '',
+    started REAL NOT NULL,
+    completed REAL,
+    UNIQUE (topic, grp, dest, relpath, file_hash)
+);
+CREATE INDEX IF NOT EXISTS downloads_by_path ON downloads (dest, relpath, status);
+CREATE TABLE IF NOT EXISTS download_chunks (
+    download_id INTEGER NOT NULL REFERENCES downloads (id) ON DELETE CASCADE,
+    chunk_i INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    PRIMARY KEY (download_id, chunk_i)
+) WITHOUT ROWID;
+"""
+
+
+def default_data_dir() -> Path:
+    """The per-user folder for the registry (``$OPENMSI_GUI_DATA_DIR`` overrides it)."""
+    override = os.environ.get("OPENMSI_GUI_DATA_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRecord:
+    """A row of the uploads table."""
+
+    id: int
+    relpath: str
+    size: int
+    mtime_ns: int
+    file_hash: bytes
+    chunk_size: int
+    n_chunks: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadRecord:
+    """A row of the downloads table."""
+
+    id: int
+    relpath: str
+    file_hash: bytes
+    n_chunks: int
+    size: int
+    file_mtime: float
+    temp_path: str
+    status: str
+    error: str
+    completed: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One finished or failed transfer, for history views and CSV export."""
+
+    direction: str
+    topic: str
+    relpath: str
+    size: int
+    status: str
+    error: str
+    started: float
+    completed: float | None
+    sha512_hex: str
+
+
+class Registry:
+    """Thread-safe access to the registry database.
+
+    Args:
+        path: the database file; defaults to ``registry.sqlite3`` in
+            :func:`default_data_dir`.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_data_dir() / "registry.sqlite3"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        with self._db:
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        """Commit and close the database."""
+        with self._lock:
+            self._db.commit()
+            self._db.close()
+
+    def commit(self) -> None:
+        """Make every write since the last commit durable."""
+        with self._lock:
+            self._db.commit()
+
+    @contextmanager
+    def _cursor(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            yield self._db.cursor()
+
+    # -- uploads ---------------------------------------------------------
+
+    def upload_done(self, topic: str, root: str, relpath: str, size: int, mtime_ns: int) -> bool:
+        """Whether this exact path, size and mtime was already sent completely."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT 1 FROM uploads WHERE topic=? AND root=? AND relpath=? AND size=? "
+                "AND mtime_ns=? AND status='done' LIMIT 1",
+                (topic, root, relpath, size, mtime_ns),
+            ).fetchone()
+        return row is not None
+
+    def last_upload(self, topic: str, root: str, relpath: str) -> UploadRecord | None:
+        """The most recent generation of ``relpath`` sent to ``topic``, if any."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT id, relpath, size, mtime_ns, file_hash, chunk_size, n_chunks, status "
+                "FROM uploads WHERE topic=? AND root=? AND relpath=? ORDER BY id DESC LIMIT 1",
+                (topic, root, relpath),
+            ).fetchone()
+        return UploadRecord(*row) if row else None
+
+    def start_upload(self, topic: str, root: str, relpath: str, size: int, mtime_ns: int,
+                     file_hash: bytes, chunk_size: int, n_chunks: int) -> tuple[int, set[int]]:
+        """Record a generation about to be sent; return its id and chunks already acknowledged.
+
+        An unfinished row for the same content and chunking is reused, so a
+        restart resends only the chunks that were never acknowledged.
+        """
+        with self._cursor() as cur:
+            row = cur.execute(
+                "SELECT id FROM uploads WHERE topic=? AND root=? AND relpath=? AND file_hash=? "
+                "AND chunk_size=? AND status!='done' ORDER BY id DESC LIMIT 1",
+                (topic, root, relpath, file_hash, chunk_size),
+            ).fetchone()
+            if row:
+                upload_id = int(row[0])
+                cur.execute(
+                    "UPDATE uploads SET status='sending', error='', size=?, mtime_ns=? WHERE id=?",
+                    (size, mtime_ns, upload_id),
+                )
+                acked = {r[0] for r in cur.execute(
+                    "SELECT chunk_i FROM upload_chunks WHERE upload_id=?", (upload_id,))}
+                return upload_id, acked
+            cur.execute(
+                "INSERT INTO uploads (topic, root, relpath, size, mtime_ns, file_hash, chunk_size, "
+                "n_chunks, status, started) VALUES (?,?,?,?,?,?,?,?,'sending',?)",
+                (topic, root, relpath, size, mtime_ns, file_hash, chunk_size, n_chunks,
+                 time.time()),
+            )
+            return int(cur.lastrowid or 0), set()
+
+    def ack_chunks(self, upload_id: int, chunk_indices: Iterable[int]) -> None:
+        """Record chunks the broker acknowledged."""
+        with self._cursor() as cur:
+            cur.executemany(
+                "INSERT OR IGNORE INTO upload_chunks (upload_id, chunk_i) VALUES (?, ?)",
+                ((upload_id, i) for i in chunk_indices),
+            )
+
+    def finish_upload(self, upload_id: int, error: str = "") -> None:
+        """Mark a generation done (no ``error``) or failed; done rows drop their chunk list."""
+        with self._cursor() as cur:
+            if error:
+                cur.execute("UPDATE uploads SET status='failed', error=? WHERE id=?",
+                            (error, upload_id))
+            else:
+                cur.execute("UPDATE uploads SET status='done', completed=? WHERE id=?",
+                            (time.time(), upload_id))
+                cur.execute("DELETE FROM upload_chunks WHERE upload_id=?", (upload_id,))
+
+    # -- downloads -------------------------------------------------------
+
+    _DL_COLUMNS = ("id, relpath, file_hash, n_chunks, size, file_mtime, temp_path, status, "
+                   "error, completed")
+
+    def find_download(self, topic: str, group: str, dest: str, relpath: str,
+                      file_hash: bytes) -> DownloadRecord | None:
+        """The record of one generation of a file for this topic, group and destination."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                f"SELECT {self._DL_COLUMNS} FROM downloads WHERE topic=? AND grp=? AND dest=? "
+                "AND relpath=? AND file_hash=?",
+                (topic, group, dest, relpath, file_hash),
+            ).fetchone()
+        return DownloadRecord(*row) if row else None
+
+    def latest_done_download(self, dest: str, relpath: str) -> DownloadRecord | None:
+        """The newest completed generation written to ``dest/relpath`` (any topic or group)."""
+        with self._cursor() as cur:
+            row = cur.execute(
+                f"SELECT {self._DL_COLUMNS} FROM downloads WHERE dest=? AND relpath=? "
+                "AND status='done' ORDER BY completed DESC LIMIT 1",
+                (dest, relpath),
+            ).fetchone()
+        return DownloadRecord(*row) if row else None
+
+    def start_download(self, topic: str, group: str, dest: str, relpath: str, file_hash: bytes,
+                       n_chunks: int, file_mtime: float, temp_path: str) -> int:
+        """Create (or restart) the record of a generation being received; return its id."""
+        with self._cursor() as cur:
+            cur.execute(
+                "INSERT INTO downloads (topic, grp, dest, relpath, file_hash, n_chunks, "
+                "file_mtime, temp_path, status, started) VALUES (?,?,?,?,?,?,?,?,'receiving',?) "
+                "ON CONFLICT (topic, grp, dest, relpath, file_hash) DO UPDATE SET "
+                "status='receiving', error='', n_chunks=excluded.n_chunks, "
+                "file_mtime=excluded.file_mtime, temp_path=excluded.temp_path, completed=NULL",
+                (topic, group, dest, relpath, file_hash, n_chunks, file_mtime, temp_path,
+                 time.time()),
+            )
+            row = cur.execute(
+                "SELECT id FROM downloads WHERE topic=? AND grp=? AND dest=? AND relpath=? "
+                "AND file_hash=?", (topic, group, dest, relpath, file_hash)).fetchone()
+            download_id = int(row[0])
+            cur.execute("DELETE FROM download_chunks WHERE download_id=?", (download_id,))
+            return download_id
+
+    def stored_chunks(self, download_id: int) -> dict[int, tuple[int, int]]:
+        """Chunks already in the temporary file: ``chunk_i -> (offset, length)``."""
+        with self._cursor() as cur:
+            return {i: (o, n) for i, o, n in cur.execute(
+                "SELECT chunk_i, offset, length FROM download_chunks WHERE download_id=?",
+                (download_id,))}
+
+    def store_chunk(self, download_id: int, chunk_i: int, offset: int, length: int) -> None:
+        """Record a chunk written to the temporary file (durable at the next commit)."""
+        with self._cursor() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO download_chunks (download_id, chunk_i, offset, length) "
+                "VALUES (?,?,?,?)", (download_id, chunk_i, offset, length))
+
+    def finish_download(self, download_id: int, status: str, size: int = 0,
+                        error: str = "") -> None:
+        """Close a generation as ``done``, ``failed`` or ``superseded``."""
+        with self._cursor() as cur:
+            cur.execute(
+                "UPDATE downloads SET status=?, size=?, error=?, completed=? WHERE id=?",
+                (status, size, error, time.time(), download_id))
+            if status != "failed":
+                cur.execute("DELETE FROM download_chunks WHERE download_id=?", (download_id,))
+
+    # -- history ----------------------------------------------------------
+
+    def history(self, limit: int = 10_000) -> list[HistoryRow]:
+        """Newest-first list of every upload and download, for views and exports."""
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "SELECT * FROM ("
+                " SELECT 'upload', topic, relpath, size, status, error, started, completed, "
+                "  file_hash FROM uploads"
+                " UNION ALL"
+                " SELECT 'download', topic, relpath, size, status, error, started, completed, "
+                "  file_hash FROM downloads"
+                ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+        return [HistoryRow(direction=r[0], topic=r[1], relpath=r[2], size=r[3], status=r[4],
+                           error=r[5], started=r[6], completed=r[7],
+                           sha512_hex=bytes(r[8]).hex()) for r in rows]

@@ -1,0 +1,426 @@
+"""Send files to a Kafka topic as OpenMSIStream chunk messages.
+
+An :class:`Uploader` owns one confluent-kafka producer and a few worker
+threads. Each file is read twice, streaming: a first pass computes the
+whole-file SHA-512 (needed in every message) and the chunk hashes, a second
+pass reads and produces the chunks. Memory stays bounded by librdkafka's queue
+whatever the file size.
+
+All chunks of one file go to one partition, chosen from a stable hash of the
+file's relative path, so several downloaders in one consumer group can share a
+topic and each file lands on exactly one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from openmsi_gui.engine import wire
+from openmsi_gui.engine.events import (
+    ConnectionState,
+    ConnectionStatus,
+    Direction,
+    EventBus,
+    FileCompleted,
+    FileDiscovered,
+    FileFailed,
+    FileProgress,
+    FileSkipped,
+)
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 1.0
+
+
+class UploadError(RuntimeError):
+    """An upload that cannot start, e.g. because the topic does not exist."""
+
+
+def partition_for(relpath: str, n_partitions: int) -> int:
+    """The partition that carries every chunk of ``relpath`` (stable across runs and hosts)."""
+    return zlib.crc32(relpath.encode("utf-8")) % max(1, n_partitions)
+
+
+def relpath_of(root: Path, path: Path) -> str:
+    """``path`` relative to ``root`` as a POSIX string."""
+    return path.relative_to(root).as_posix()
+
+
+@dataclass
+class _Sending:
+    """A file generation whose chunks are in flight."""
+
+    upload_id: int
+    relpath: str
+    size: int
+    n_chunks: int
+    started: float
+    file_hash: bytes
+    acked: set[int] = field(default_factory=set)
+    acked_bytes: int = 0
+    failed: str = ""
+    finished: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadResult:
+    """How one submitted file ended: ``sent``, ``skipped`` or ``failed``."""
+
+    path: Path
+    outcome: str
+    reason: str = ""
+
+
+class Uploader:
+    """Chunks files and produces them to one topic.
+
+    Args:
+        config: broker and producer settings.
+        topic: the topic to produce to (it must exist).
+        bus: where events go.
+        registry: where sent files and acknowledged chunks are recorded.
+        job: name used in events and logs.
+        chunk_size: bytes per chunk, a power of two.
+        workers: files read and hashed in parallel.
+    """
+
+    def __init__(self, config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
+                 job: str = "upload", chunk_size: int = wire.DEFAULT_CHUNK_SIZE,
+                 workers: int = 2) -> None:
+        self.topic = topic
+        self.job = job
+        self.chunk_size = wire.check_chunk_size(chunk_size)
+        self._bus = bus
+        self._registry = registry
+        self._config = config
+        self._queue: queue.Queue[tuple[Path, Path] | None] = queue.Queue()
+        self._n_workers = max(1, workers)
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._lock = threading.Lock()
+        self._finish_lock = threading.Lock()
+        self._pending_acks: dict[int, list[int]] = {}
+        self._busy = 0
+        self._idle = threading.Condition(self._lock)
+        self._results: list[UploadResult] = []
+        self._progress = Throttle(0.1)
+        self._listeners: list[Callable[[UploadResult], None]] = []
+        self._producer: Producer | None = None
+        self._n_partitions = 1
+        self.bytes_sent = 0
+        self.files_sent = 0
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Connect, check the topic, and start the worker threads.
+
+        Raises:
+            UploadError: if the broker cannot be reached or the topic is missing.
+        """
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
+                                          self._config.bootstrap_servers))
+        settings = self._config.producer_settings()
+        settings["error_cb"] = self._on_kafka_error  # type: ignore[assignment]
+        self._producer = Producer(settings)
+        self._n_partitions = topic_partitions(self._producer, self.topic, timeout)
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
+                                          self._config.bootstrap_servers))
+        self._threads = [threading.Thread(target=self._poll_loop, name=f"{self.job}-poll",
+                                          daemon=True)]
+        self._threads += [threading.Thread(target=self._work_loop, name=f"{self.job}-{i}",
+                                           daemon=True) for i in range(self._n_workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, flush_timeout: float = 10.0) -> None:
+        """Stop reading files, flush what is in flight, record it and close."""
+        self._stopping.set()
+        self._running.set()
+        for _ in range(self._n_workers):
+            self._queue.put(None)
+        for thread in self._threads[1:]:
+            thread.join()
+        if self._producer is not None:
+            remaining = self._producer.flush(flush_timeout)
+            if remaining:
+                log.warning("%s: %d chunks were not acknowledged before stopping; they will be "
+                            "resent next time", self.job, remaining)
+        if self._threads:
+            self._threads[0].join()
+        self._flush_acks()
+        self._registry.commit()
+        self._threads = []
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.STOPPED))
+
+    def pause(self) -> None:
+        """Stop producing new chunks; chunks already in flight still complete."""
+        self._running.clear()
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause`."""
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        """Whether :meth:`pause` is in effect."""
+        return not self._running.is_set()
+
+    # -- work --------------------------------------------------------------
+
+    def submit(self, root: Path, path: Path) -> None:
+        """Queue ``path`` (a file under ``root``) for sending."""
+        with self._lock:
+            self._busy += 1
+        self._queue.put((root, path))
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until every submitted file is sent, skipped or failed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._busy:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
+
+    def add_result_listener(self, callback: Callable[[UploadResult], None]) -> None:
+        """Call ``callback`` (in a worker thread) with each file's outcome."""
+        self._listeners.append(callback)
+
+    def results(self) -> list[UploadResult]:
+        """Outcomes of every file handled so far."""
+        with self._lock:
+            return list(self._results)
+
+    def _work_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            root, path = item
+            try:
+                result = self._send_file(root, path)
+            except Exception as exc:
+                log.exception("%s: unexpected error sending %s", self.job, path)
+                result = UploadResult(path, "failed", f"unexpected error: {exc}")
+            for listener in self._listeners:
+                listener(result)
+            with self._idle:
+                self._results.append(result)
+                self._busy -= 1
+                self._idle.notify_all()
+
+    def _send_file(self, root: Path, path: Path) -> UploadResult:
+        relpath = relpath_of(root, path)
+        key_root = str(root)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return UploadResult(path, "skipped", "file disappeared before it was sent")
+        except OSError as exc:
+            return self._fail(path, relpath, f"cannot read the file: {exc.strerror}")
+        if self._registry.upload_done(self.topic, key_root, relpath, st.st_size, st.st_mtime_ns):
+            self._bus.publish(FileSkipped(self.job, Direction.UPLOAD, relpath, "already sent"))
+            return UploadResult(path, "skipped", "already sent")
+        self._bus.publish(FileDiscovered(self.job, Direction.UPLOAD, relpath, st.st_size))
+        try:
+            file_hash, chunk_hashes = hash_file(path, self.chunk_size)
+        except OSError as exc:
+            return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
+        last = self._registry.last_upload(self.topic, key_root, relpath)
+        if last and last.status == "done" and last.file_hash == file_hash:
+            self._bus.publish(FileSkipped(self.job, Direction.UPLOAD, relpath,
+                                          "same content already sent"))
+            return UploadResult(path, "skipped", "same content already sent")
+        n_chunks = len(chunk_hashes)
+        upload_id, acked = self._registry.start_upload(
+            self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
+            self.chunk_size, n_chunks)
+        sending = _Sending(upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
+                           file_hash, acked=set(acked),
+                           acked_bytes=sum(self._chunk_len(i, st.st_size) for i in acked))
+        subdir, _, filename = relpath.rpartition("/")
+        partition = partition_for(relpath, self._n_partitions)
+        mtime = st.st_mtime_ns / 1e9
+        try:
+            with path.open("rb") as handle:
+                for chunk_i in range(1, n_chunks + 1):
+                    offset = (chunk_i - 1) * self.chunk_size
+                    if chunk_i in acked:
+                        continue
+                    self._running.wait()
+                    if self._stopping.is_set():
+                        return UploadResult(path, "failed", "stopped before the file was sent")
+                    handle.seek(offset)
+                    data = handle.read(self.chunk_size)
+                    if hashlib.sha512(data).digest() != chunk_hashes[chunk_i - 1]:
+                        raise _Changed
+                    value = wire.encode_chunk(wire.Chunk(
+                        filename, file_hash, chunk_hashes[chunk_i - 1], offset, chunk_i,
+                        n_chunks, subdir, "", data, mtime))
+                    self._produce(wire.make_key(subdir, filename, chunk_i, n_chunks), value,
+                                  partition, sending, chunk_i, len(data))
+            if path.stat().st_mtime_ns != st.st_mtime_ns:
+                raise _Changed
+        except _Changed:
+            reason = "the file changed while it was being sent; it will be sent again once stable"
+            self._registry.finish_upload(upload_id, reason)
+            return self._fail(path, relpath, reason)
+        except OSError as exc:
+            self._registry.finish_upload(upload_id, str(exc))
+            return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
+        self._check_done(sending)  # a resumed file may have had every chunk acknowledged
+        while not sending.finished.wait(0.5):
+            if self._stopping.is_set() and self._producer is not None and not len(self._producer):
+                break
+        if sending.failed:
+            return self._fail(path, relpath, sending.failed)
+        if not sending.finished.is_set():
+            return UploadResult(path, "failed", "stopped before every chunk was acknowledged")
+        return UploadResult(path, "sent")
+
+    def _chunk_len(self, chunk_i: int, size: int) -> int:
+        return max(0, min(self.chunk_size, size - (chunk_i - 1) * self.chunk_size))
+
+    def _produce(self, key: str, value: bytes, partition: int, sending: _Sending,
+                 chunk_i: int, length: int) -> None:
+        assert self._producer is not None
+
+        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            self._on_delivery(err, sending, chunk_i, length)
+
+        while True:
+            try:
+                self._producer.produce(self.topic, value=value, key=key, partition=partition,
+                                       on_delivery=on_delivery)
+                return
+            except BufferError:
+                time.sleep(0.005)  # librdkafka's queue is full; the poll thread drains it
+            except KafkaException as exc:
+                raise OSError(f"the broker refused the chunk: {exc}") from exc
+
+    # -- delivery reports (poll thread) --------------------------------------
+
+    def _poll_loop(self) -> None:
+        assert self._producer is not None
+        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        while not (self._stopping.is_set() and self._all_workers_done() and
+                   not len(self._producer)):
+            self._producer.poll(0.05)
+            if time.monotonic() >= next_checkpoint:
+                self._flush_acks()
+                self._registry.commit()
+                next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+
+    def _all_workers_done(self) -> bool:
+        return not any(t.is_alive() for t in self._threads[1:])
+
+    def _on_delivery(self, err: KafkaError | None, sending: _Sending, chunk_i: int,
+                     length: int) -> None:
+        if err is not None:
+            sending.failed = f"the broker did not accept chunk {chunk_i}: {err.str()}"
+            sending.finished.set()
+            return
+        if chunk_i in sending.acked:
+            return
+        sending.acked.add(chunk_i)
+        sending.acked_bytes += length
+        with self._lock:
+            self._pending_acks.setdefault(sending.upload_id, []).append(chunk_i)
+            self.bytes_sent += length
+        self._check_done(sending)
+
+    def _check_done(self, sending: _Sending) -> None:
+        done = len(sending.acked) >= sending.n_chunks
+        if done or self._progress.ready(sending.upload_id):
+            self._bus.publish(FileProgress(self.job, Direction.UPLOAD, sending.relpath,
+                                           sending.acked_bytes, sending.size,
+                                           len(sending.acked), sending.n_chunks))
+        with self._finish_lock:
+            if not done or sending.finished.is_set():
+                return
+            self._flush_acks()
+            self._registry.finish_upload(sending.upload_id)
+            with self._lock:
+                self.files_sent += 1
+            self._progress.forget(sending.upload_id)
+            sending.finished.set()
+        self._bus.publish(FileCompleted(self.job, Direction.UPLOAD, sending.relpath,
+                                        sending.size, sending.file_hash.hex(),
+                                        time.monotonic() - sending.started))
+
+    def _flush_acks(self) -> None:
+        with self._lock:
+            pending, self._pending_acks = self._pending_acks, {}
+        for upload_id, chunks in pending.items():
+            self._registry.ack_chunks(upload_id, chunks)
+
+    def _fail(self, path: Path, relpath: str, reason: str) -> UploadResult:
+        log.error("%s: %s was not sent: %s", self.job, relpath, reason)
+        self._bus.publish(FileFailed(self.job, Direction.UPLOAD, relpath, reason))
+        return UploadResult(path, "failed", reason)
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        log.warning("%s: broker connection problem: %s", self.job, err.str())
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self._bus.publish(ConnectionState(self.job, ConnectionStatus.DISCONNECTED, err.str()))
+
+
+class _Changed(Exception):
+    """The file changed between hashing and sending."""
+
+
+def hash_file(path: Path, chunk_size: int) -> tuple[bytes, list[bytes]]:
+    """Stream ``path`` once: its SHA-512 and the SHA-512 of each chunk."""
+    whole = hashlib.sha512()
+    chunk_hashes: list[bytes] = []
+    buffer = bytearray(chunk_size)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as handle:
+        while True:
+            n = handle.readinto(buffer)
+            if not n:
+                break
+            whole.update(view[:n])
+            chunk_hashes.append(hashlib.sha512(view[:n]).digest())
+    if not chunk_hashes:
+        chunk_hashes.append(hashlib.sha512(b"").digest())
+    return whole.digest(), chunk_hashes
+
+
+def topic_partitions(client: Producer, topic: str, timeout: float) -> int:
+    """How many partitions ``topic`` has.
+
+    Raises:
+        UploadError: with a plain sentence if the broker is unreachable or the topic missing.
+    """
+    try:
+        metadata = client.list_topics(timeout=timeout)  # naming the topic could create it
+    except KafkaException as exc:
+        raise UploadError(
+            f"cannot reach the broker ({exc.args[0].str() if exc.args else exc}): check "
+            "bootstrap.servers and that the broker is running") from exc
+    info = metadata.topics.get(topic)
+    if info is None or info.error is not None or not info.partitions:
+        raise UploadError(f"topic {topic!r} does not exist on the broker: create it first "
+                          f"(openmsi topic create {topic})")
+    return len(info.partitions)
+

@@ -1,0 +1,96 @@
+"""Shared fixtures: a real Tansu broker per session, fresh topics, isolated state."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from helpers import Recorder
+
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.broker import EmbeddedBroker
+from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import Registry
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    """A real Kafka-compatible broker (Tansu) on a free loopback port."""
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture
+def kafka_config(broker: EmbeddedBroker) -> KafkaConfig:
+    """A plaintext client config for the session broker."""
+    return KafkaConfig.for_bootstrap(broker.bootstrap_servers)
+
+
+@pytest.fixture
+def make_topic(kafka_config: KafkaConfig) -> Callable[..., str]:
+    """Create a fresh, uniquely named topic: ``make_topic(partitions=3)``."""
+
+    def create(partitions: int = 3) -> str:
+        name = f"t-{uuid.uuid4().hex[:12]}"
+        admin.create_topic(kafka_config, name, partitions)
+        return name
+
+    return create
+
+
+@pytest.fixture
+def topic(make_topic: Callable[..., str]) -> str:
+    """A fresh three-partition topic."""
+    return make_topic(3)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep every registry and setting of a test inside its tmp folder."""
+    data = tmp_path / "_data"
+    monkeypatch.setenv("OPENMSI_GUI_DATA_DIR", str(data))
+    return data
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[Registry]:
+    """A registry in the test's tmp folder."""
+    reg = Registry(tmp_path / "registry.sqlite3")
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def bus() -> EventBus:
+    return EventBus()
+
+
+@pytest.fixture
+def recorder(bus: EventBus) -> Recorder:
+    rec = Recorder()
+    bus.subscribe(rec)
+    return rec
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_threads() -> Iterator[None]:
+    """Fail a test that leaves engine threads running."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
+                 and not t.name.startswith(("ThreadPoolExecutor", "pydevd", "asyncio"))]
+        if not extra or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert not extra, f"threads left running: {[t.name for t in extra]}"
