@@ -89,7 +89,7 @@ def _no_leftover_threads() -> Iterator[None]:
     deadline = time.monotonic() + 5
     while True:
         extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                 and not t.name.startswith(("ThreadPoolExecutor", "pydevd", "asyncio"))]
+                 and not t.name.startswith(("ThreadPoolExecutor-hash", "pydevd", "asyncio"))]
         if not extra or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -58,6 +58,8 @@ class KafkaConfig:
         producer: producer-only settings (``[producer]``).
         consumer: consumer-only settings (``[consumer]``).
         sections: every other section, e.g. ``kafkacrypto`` or ``s3``.
+        unset: consumer keys the file set to ``none``: neither it nor our
+            defaults set them.
         source: the file it came from, if any.
     """
 
@@ -65,6 +67,7 @@ class KafkaConfig:
     producer: dict[str, str] = field(default_factory=dict)
     consumer: dict[str, str] = field(default_factory=dict)
     sections: dict[str, dict[str, str]] = field(default_factory=dict)
+    unset: set[str] = field(default_factory=set)
     source: Path | None = None
 
     @classmethod
@@ -88,6 +91,8 @@ class KafkaConfig:
             settings["group.id"] = group_id
         if settings.get("group.id", "create_new") == "create_new":
             settings["group.id"] = f"openmsi-{uuid.uuid4()}"
+        for key in self.unset:
+            settings.pop(key, None)
         settings["enable.auto.commit"] = "false"
         settings["enable.auto.offset.store"] = "false"
         return settings
@@ -154,6 +159,7 @@ def load_config(name_or_path: str | os.PathLike[str]) -> KafkaConfig:
                 continue
             value = _expand(raw, section, key, path)
             if key == "auto.offset.reset" and value.lower() == "none":
+                config.unset.add(key)  # leave it to librdkafka (latest), as OpenMSIStream does
                 continue
             values[key] = value
         if section == "broker":

@@ -20,6 +20,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -271,14 +272,13 @@ class Uploader:
                         return UploadResult(path, "failed", "stopped before the file was sent")
                     handle.seek(offset)
                     data = handle.read(self.chunk_size)
-                    if hashlib.sha512(data).digest() != chunk_hashes[chunk_i - 1]:
-                        raise _Changed
                     value = wire.encode_chunk(wire.Chunk(
                         filename, file_hash, chunk_hashes[chunk_i - 1], offset, chunk_i,
                         n_chunks, subdir, "", data, mtime))
                     self._produce(wire.make_key(subdir, filename, chunk_i, n_chunks), value,
                                   partition, sending, chunk_i, len(data))
-            if path.stat().st_mtime_ns != st.st_mtime_ns:
+            after = path.stat()
+            if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                 raise _Changed
         except _Changed:
             reason = "the file changed while it was being sent; it will be sent again once stable"
@@ -385,24 +385,36 @@ class Uploader:
 
 
 class _Changed(Exception):
-    """The file changed between hashing and sending."""
+    """The file changed between hashing and sending.
+
+    Chunks are not re-hashed when sent: a change shows in the size or mtime
+    checked afterwards, and the consumer's whole-file check rejects the mix.
+    """
+
+
+_HASH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ThreadPoolExecutor-hash")
+
+
+def _sha512(data: bytes) -> bytes:
+    return hashlib.sha512(data).digest()
 
 
 def hash_file(path: Path, chunk_size: int) -> tuple[bytes, list[bytes]]:
-    """Stream ``path`` once: its SHA-512 and the SHA-512 of each chunk."""
+    """Stream ``path`` once: its SHA-512 and the SHA-512 of each chunk.
+
+    The chunk hashes are computed in a pool thread while this thread updates
+    the whole-file hash (hashlib releases the GIL), so one pass costs the time
+    of one hash, not two.
+    """
     whole = hashlib.sha512()
-    chunk_hashes: list[bytes] = []
-    buffer = bytearray(chunk_size)
-    view = memoryview(buffer)
+    pending: list[Future[bytes]] = []
     with path.open("rb", buffering=0) as handle:
-        while True:
-            n = handle.readinto(buffer)
-            if not n:
-                break
-            whole.update(view[:n])
-            chunk_hashes.append(hashlib.sha512(view[:n]).digest())
-    if not chunk_hashes:
-        chunk_hashes.append(hashlib.sha512(b"").digest())
+        while data := handle.read(chunk_size):
+            pending.append(_HASH_POOL.submit(_sha512, data))
+            whole.update(data)
+            if len(pending) > 8:  # bound the memory held by queued chunks
+                pending[-9].result()
+    chunk_hashes = [f.result() for f in pending] or [_sha512(b"")]
     return whole.digest(), chunk_hashes
 
 
