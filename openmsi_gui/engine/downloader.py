@@ -25,10 +25,11 @@ import collections
 import hashlib
 import logging
 import os
+import queue
 import re
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -81,11 +82,11 @@ class _Incoming:
     pins: dict[int, int] = field(default_factory=dict)
     hashed_upto: int = 0
     hasher: hashlib._Hash | None = field(default_factory=hashlib.sha512)
-    last_hash: Future[None] | None = None
     last_seen: float = field(default_factory=time.monotonic)
     stored_bytes: int = 0
     stale_warned: bool = False
     temp_id: tuple[int, int] = (0, 0)
+    finishing: bool = False
 
     @property
     def relpath(self) -> str:
@@ -144,7 +145,8 @@ class Downloader:
         self._settled: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
         self._reported: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
         self._progress = Throttle(0.1)
-        self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix=f"{job}-hash")
+        self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix=f"{job}-finisher")
+        self._finished: queue.SimpleQueue[tuple[_Incoming, str, str]] = queue.SimpleQueue()
         self._error: BaseException | None = None
         self.files_received = 0
         self.bytes_received = 0
@@ -202,6 +204,7 @@ class Downloader:
                 messages = consumer.consume(num_messages=256, timeout=0.2)
                 for message in messages:
                     self._handle(message)
+                self._collect_finished()
                 if (time.monotonic() >= next_checkpoint or
                         self._dirty_bytes >= CHECKPOINT_BYTES):
                     self._checkpoint()
@@ -213,12 +216,13 @@ class Downloader:
             self._bus.publish(JobState(self.job, "failed", str(exc)))
         finally:
             try:
+                self._collect_finished(wait=True)
                 self._checkpoint(asynchronous=False)
             except Exception:
                 log.exception("%s: final checkpoint failed", self.job)
+            consumer.close()  # its revoke callback stores and commits once more
             self._close_handles()
             self._hash_pool.shutdown(wait=True)
-            consumer.close()
 
     def _apply_pause(self) -> None:
         assert self._consumer is not None
@@ -246,6 +250,7 @@ class Downloader:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         revoked = {p.partition for p in partitions}
         log.info("%s: partitions %s revoked", self.job, sorted(revoked))
+        self._collect_finished(wait=True)
         self._checkpoint(asynchronous=False)
         for key, inc in list(self._incoming.items()):
             if revoked & inc.pins.keys():
@@ -357,6 +362,8 @@ class Downloader:
             return False
 
     def _store(self, inc: _Incoming, chunk: wire.Chunk, partition: int, offset: int) -> None:
+        if inc.finishing:
+            return
         if chunk.n_chunks != inc.n_chunks:
             raise _Rejected(f"inconsistent chunk count: chunk {chunk.chunk_i} says "
                             f"{chunk.n_chunks}, earlier chunks said {inc.n_chunks}")
@@ -386,7 +393,7 @@ class Downloader:
             self.bytes_received += len(chunk.data)
             if inc.hasher is not None and chunk.offset == inc.hashed_upto:
                 # FIFO on one thread keeps the order; hashlib releases the GIL meanwhile.
-                inc.last_hash = self._hash_pool.submit(inc.hasher.update, chunk.data)
+                self._hash_pool.submit(inc.hasher.update, chunk.data)
                 inc.hashed_upto += len(chunk.data)
         done = len(inc.stored) == inc.n_chunks
         if done or self._progress.ready(inc.key):
@@ -415,6 +422,7 @@ class Downloader:
         handle.close()
 
     def _complete(self, inc: _Incoming) -> None:
+        """Every chunk is stored: check the layout, then hand the file to the finisher."""
         spans = sorted(inc.stored.values())
         size = 0
         for start, length in spans:
@@ -424,17 +432,31 @@ class Downloader:
             size += length
         handle = self._handles.pop(inc.key, None)
         if handle is not None:
-            handle.flush()
-            os.fsync(handle.fileno())
             handle.close()
             self._dirty.discard(inc.key)
+        inc.finishing = True
+        # Same FIFO thread as the hash updates, so they are all applied first. The
+        # file stays pinned (its offsets uncommitted) until the outcome is collected.
+        self._hash_pool.submit(self._finish_file, inc, size)
+
+    def _finish_file(self, inc: _Incoming, size: int) -> None:
+        """Verify, fsync and rename one file (finisher thread); queue the outcome."""
+        try:
+            status = self._verify_and_place(inc, size)
+        except _Rejected as exc:
+            self._finished.put((inc, "failed", str(exc)))
+        except OSError as exc:
+            self._finished.put((inc, "failed",
+                                f"cannot write to the destination: {exc.strerror or exc}"))
+        else:
+            self._finished.put((inc, status, ""))
+
+    def _verify_and_place(self, inc: _Incoming, size: int) -> str:
         temp_stat = os.stat(inc.temp, follow_symlinks=False)
         if (temp_stat.st_dev, temp_stat.st_ino) != inc.temp_id:
             raise _Rejected("the temporary file was replaced while the file was being received")
         if temp_stat.st_size != size:
             os.truncate(inc.temp, size)
-        if inc.last_hash is not None:
-            inc.last_hash.result()
         if inc.hasher is not None and inc.hashed_upto == size:
             digest = inc.hasher.digest()
         else:
@@ -448,32 +470,49 @@ class Downloader:
         latest = self._registry.latest_done_download(str(self.dest), inc.relpath)
         if (latest is not None and latest.file_hash != inc.key[1] and inc.mtime and
                 latest.file_mtime > inc.mtime and inc.target.exists()):
-            self._finish(inc, "superseded", size)
             inc.temp.unlink(missing_ok=True)
+            self._registry.finish_download(inc.download_id, "superseded", size)
             log.info("%s: %s: an older version arrived after a newer one; kept the newer",
                      self.job, inc.relpath)
-            return
+            return "superseded"
         if inc.target.is_dir():
             raise _Rejected("a folder with the same name already exists in the destination")
+        with inc.temp.open("rb") as handle:
+            os.fsync(handle.fileno())
         os.replace(inc.temp, inc.target)
         _fsync_dir(inc.target.parent)
-        self._finish(inc, "done", size)
-        self.files_received += 1
-        for other_key, other in list(self._incoming.items()):
-            if other.relpath == inc.relpath and (not other.mtime or other.mtime <= inc.mtime):
-                log.info("%s: %s: dropping an older incomplete version", self.job, inc.relpath)
-                self._drop(other_key)
-                other.temp.unlink(missing_ok=True)
-                self._registry.finish_download(other.download_id, "superseded")
+        self._registry.finish_download(inc.download_id, "done", size)
         self._bus.publish(FileCompleted(self.job, Direction.DOWNLOAD, inc.relpath, size,
                                         inc.key[1].hex(), time.monotonic() - inc.started,
                                         path=str(inc.target)))
+        return "done"
 
-    def _finish(self, inc: _Incoming, status: str, size: int) -> None:
-        self._registry.finish_download(inc.download_id, status, size)
-        self._incoming.pop(inc.key, None)
-        self._progress.forget(inc.key)
-        self._settle(inc.key)
+    def _collect_finished(self, wait: bool = False) -> None:
+        """Apply the finisher's outcomes (consume thread); ``wait`` drains it first."""
+        if wait:
+            self._hash_pool.submit(lambda: None).result()
+        while True:
+            try:
+                inc, status, reason = self._finished.get_nowait()
+            except queue.Empty:
+                return
+            if status == "failed":
+                self._fail(inc.key, inc, reason)
+                continue
+            self._incoming.pop(inc.key, None)
+            self._progress.forget(inc.key)
+            self._settle(inc.key)
+            if status != "done":
+                continue
+            self.files_received += 1
+            for other_key, other in list(self._incoming.items()):
+                if (other.relpath == inc.relpath and not other.finishing
+                        and (not other.mtime or other.mtime <= inc.mtime)):
+                    log.info("%s: %s: dropping an older incomplete version", self.job,
+                             inc.relpath)
+                    self._drop(other_key)
+                    other.temp.unlink(missing_ok=True)
+                    self._registry.finish_download(other.download_id, "superseded")
 
     def _fail(self, key: FileKey, inc: _Incoming | None, reason: str) -> None:
         relpath = key[0]

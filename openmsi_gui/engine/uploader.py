@@ -63,8 +63,13 @@ def relpath_of(root: Path, path: Path) -> str:
 
 @dataclass
 class _Sending:
-    """A file generation whose chunks are in flight."""
+    """A file generation whose chunks are in flight.
 
+    It is finished (once) by whichever thread sees the last acknowledgement
+    after the worker has queued every chunk.
+    """
+
+    path: Path
     upload_id: int
     relpath: str
     size: int
@@ -74,7 +79,8 @@ class _Sending:
     acked: set[int] = field(default_factory=set)
     acked_bytes: int = 0
     failed: str = ""
-    finished: threading.Event = field(default_factory=threading.Event)
+    produced_all: bool = False
+    finished: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ class Uploader:
         self._running.set()
         self._lock = threading.Lock()
         self._finish_lock = threading.Lock()
+        self._in_flight: dict[int, _Sending] = {}
         self._pending_acks: dict[int, list[int]] = {}
         self._busy = 0
         self._idle = threading.Condition(self._lock)
@@ -165,6 +172,11 @@ class Uploader:
                             "resent next time", self.job, remaining)
         if self._threads:
             self._threads[0].join()
+        with self._finish_lock:
+            unfinished, self._in_flight = list(self._in_flight.values()), {}
+        for sending in unfinished:
+            sending.failed = "stopped before every chunk was acknowledged"
+            self._check_done(sending)
         self._flush_acks()
         self._registry.commit()
         self._threads = []
@@ -222,14 +234,20 @@ class Uploader:
             except Exception as exc:
                 log.exception("%s: unexpected error sending %s", self.job, path)
                 result = UploadResult(path, "failed", f"unexpected error: {exc}")
-            for listener in self._listeners:
-                listener(result)
-            with self._idle:
-                self._results.append(result)
-                self._busy -= 1
-                self._idle.notify_all()
+            if result is not None:
+                self._record(result)
 
-    def _send_file(self, root: Path, path: Path) -> UploadResult:
+    def _record(self, result: UploadResult) -> None:
+        """Report a file's outcome and count it as no longer busy."""
+        for listener in self._listeners:
+            listener(result)
+        with self._idle:
+            self._results.append(result)
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def _send_file(self, root: Path, path: Path) -> UploadResult | None:
+        """Queue every chunk of ``path``; None means the acknowledgements will finish it."""
         relpath = relpath_of(root, path)
         key_root = str(root)
         try:
@@ -255,7 +273,7 @@ class Uploader:
         upload_id, acked = self._registry.start_upload(
             self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
             self.chunk_size, n_chunks)
-        sending = _Sending(upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
+        sending = _Sending(path, upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
                            file_hash, acked=set(acked),
                            acked_bytes=sum(self._chunk_len(i, st.st_size) for i in acked))
         subdir, _, filename = relpath.rpartition("/")
@@ -269,6 +287,7 @@ class Uploader:
                         continue
                     self._running.wait()
                     if self._stopping.is_set():
+                        self._registry.finish_upload(upload_id, "stopped before it was sent")
                         return UploadResult(path, "failed", "stopped before the file was sent")
                     handle.seek(offset)
                     data = handle.read(self.chunk_size)
@@ -287,15 +306,11 @@ class Uploader:
         except OSError as exc:
             self._registry.finish_upload(upload_id, str(exc))
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
-        self._check_done(sending)  # a resumed file may have had every chunk acknowledged
-        while not sending.finished.wait(0.5):
-            if self._stopping.is_set() and self._producer is not None and not len(self._producer):
-                break
-        if sending.failed:
-            return self._fail(path, relpath, sending.failed)
-        if not sending.finished.is_set():
-            return UploadResult(path, "failed", "stopped before every chunk was acknowledged")
-        return UploadResult(path, "sent")
+        with self._finish_lock:
+            sending.produced_all = True
+            self._in_flight[upload_id] = sending
+        self._check_done(sending)  # the acknowledgements may all be in already
+        return None
 
     def _chunk_len(self, chunk_i: int, size: int) -> int:
         return max(0, min(self.chunk_size, size - (chunk_i - 1) * self.chunk_size))
@@ -336,8 +351,9 @@ class Uploader:
     def _on_delivery(self, err: KafkaError | None, sending: _Sending, chunk_i: int,
                      length: int) -> None:
         if err is not None:
-            sending.failed = f"the broker did not accept chunk {chunk_i}: {err.str()}"
-            sending.finished.set()
+            sending.failed = sending.failed or (
+                f"the broker did not accept chunk {chunk_i}: {err.str()}")
+            self._check_done(sending)
             return
         if chunk_i in sending.acked:
             return
@@ -355,17 +371,24 @@ class Uploader:
                                            sending.acked_bytes, sending.size,
                                            len(sending.acked), sending.n_chunks))
         with self._finish_lock:
-            if not done or sending.finished.is_set():
+            if sending.finished or not sending.produced_all or not (done or sending.failed):
                 return
+            sending.finished = True
+            self._in_flight.pop(sending.upload_id, None)
+        self._progress.forget(sending.upload_id)
+        if sending.failed:
             self._flush_acks()
-            self._registry.finish_upload(sending.upload_id)
-            with self._lock:
-                self.files_sent += 1
-            self._progress.forget(sending.upload_id)
-            sending.finished.set()
+            self._registry.finish_upload(sending.upload_id, sending.failed)
+            self._record(self._fail(sending.path, sending.relpath, sending.failed))
+            return
+        self._flush_acks()
+        self._registry.finish_upload(sending.upload_id)
+        with self._lock:
+            self.files_sent += 1
         self._bus.publish(FileCompleted(self.job, Direction.UPLOAD, sending.relpath,
                                         sending.size, sending.file_hash.hex(),
                                         time.monotonic() - sending.started))
+        self._record(UploadResult(sending.path, "sent"))
 
     def _flush_acks(self) -> None:
         with self._lock:
