@@ -1,0 +1,55 @@
+"""Architecture rules that must hold whatever else changes."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QT_MODULES = ("PySide6", "shiboken6", "qasync", "PyQt5", "PyQt6")
+HEADLESS = [ROOT / "openmsi_gui" / "engine", ROOT / "openmsi_gui" / "cli"]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("path", [p for d in HEADLESS for p in sorted(d.rglob("*.py"))],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_engine_and_cli_never_import_qt(path: Path) -> None:
+    bad = {m for m in imported_modules(path) if m.split(".")[0] in QT_MODULES}
+    assert not bad, f"{path.name} imports {bad}"
+
+
+def test_product_never_imports_openmsistream() -> None:
+    for path in (ROOT / "openmsi_gui").rglob("*.py"):
+        assert not {m for m in imported_modules(path) if m.split(".")[0] == "openmsistream"}
+
+
+def test_import_linter_contracts_hold() -> None:
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint_imports, "import-linter is a test dependency"
+    result = subprocess.run([lint_imports, "--config", str(ROOT / "pyproject.toml")],
+                            capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_engine_imports_without_qt_installed() -> None:
+    # A None entry in sys.modules makes any import of that name fail.
+    code = (f"import sys; sys.modules.update(dict.fromkeys({QT_MODULES!r})); "
+            "import openmsi_gui.engine.jobs, openmsi_gui.cli.main")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
