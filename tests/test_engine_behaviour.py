@@ -156,6 +156,7 @@ def test_console_reporter_draws_a_status_line_on_a_tty() -> None:
     assert "\rsent scan.tif (4.0 KiB)" in text
     assert "FAILED bad.bin: unsafe file name" in text
     assert "1 done, 1 failed" in text
+    assert "[#####---------------]  25% scan.tif" in text
 
 
 def test_event_bus_isolates_failing_subscribers() -> None:

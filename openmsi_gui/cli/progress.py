@@ -31,6 +31,13 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
+def bar(done: int, total: int, width: int = 20) -> str:
+    """``bar(1, 4)`` → ``"[#####---------------]  25%"``."""
+    share = done / total if total else 1.0
+    filled = round(share * width)
+    return f"[{'#' * filled}{'-' * (width - filled)}] {share:4.0%}"
+
+
 class ConsoleReporter:
     """Subscribe to the bus and print what happens.
 
@@ -58,8 +65,7 @@ class ConsoleReporter:
         with self._lock:
             if isinstance(event, FileProgress):
                 self._bytes[(event.job, event.relpath)] = event.done_bytes
-                share = f"{event.done_chunks}/{event.total_chunks} chunks"
-                self._current = f"{event.relpath} {share}"
+                self._current = f"{bar(event.done_chunks, event.total_chunks)} {event.relpath}"
                 self._draw()
             elif isinstance(event, FileCompleted):
                 self.completed += 1
