@@ -20,7 +20,7 @@ from pathlib import Path
 
 import msgpack
 import pytest
-from helpers import Recorder, chunks_of, produce_raw, tree_files, wait_until
+from helpers import Recorder, chunks_of, produce_chunks, produce_raw, tree_files, wait_until
 
 from openmsi_gui.engine import admin, wire
 from openmsi_gui.engine.broker import EmbeddedBroker
@@ -447,3 +447,27 @@ def test_file_named_like_a_temp_file_cannot_replace_another_file(
         assert isinstance(event, FileCompleted)
         if event.path and os.path.isfile(event.path) and event.relpath == "victim.bin":
             assert hashlib.sha512(Path(event.path).read_bytes()).hexdigest() == event.sha512_hex
+
+
+def test_a_flood_of_unfinished_files_is_bounded(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], bus: EventBus,
+        registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openmsi_gui.engine import downloader as downloader_module
+
+    monkeypatch.setattr(downloader_module, "MAX_INCOMPLETE_FILES", 5)
+    topic = make_topic(1)
+    # 20 files that each claim 1000 chunks but send only one, then a good file.
+    flood = [chunks_of(b"x" * 10, f"flood/{i}.bin")[0] for i in range(20)]
+    flood = [wire.Chunk(c.filename, c.file_hash, c.chunk_hash, 0, 1, 1000, c.subdir, "",
+                        c.data, c.file_mtime) for c in flood]
+    good = chunks_of(b"good data" * 100, "good.txt")
+    produce_chunks(kafka_config, topic, flood + good)
+    dest = tmp_path / "dest"
+    downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id="flood")
+    downloader.start()
+    try:
+        wait_until(lambda: downloader.files_received == 1, message="the good file")
+        assert len(downloader.incomplete()) <= 5
+    finally:
+        downloader.stop()
+    assert (dest / "good.txt").read_bytes() == b"good data" * 100

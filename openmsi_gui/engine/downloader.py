@@ -61,6 +61,7 @@ CHECKPOINT_BYTES = 64 * 1024 * 1024
 MAX_OPEN_FILES = 64
 MAX_FILE_BYTES = 1 << 42  # 4 TiB: larger offsets are treated as hostile
 STALE_PIN_SECONDS = 3600.0
+MAX_INCOMPLETE_FILES = 10_000  # beyond this the stalest is forgotten (it stays on disk)
 READ_BLOCK = 1 << 20
 
 FileKey = tuple[str, bytes]
@@ -342,6 +343,8 @@ class Downloader:
                         temp_id=(temp_stat.st_dev, temp_stat.st_ino))
         if stored:
             inc.hasher = None
+        if len(self._incoming) >= MAX_INCOMPLETE_FILES:
+            self._forget_stalest()
         self._incoming[key] = inc
         self._bus.publish(FileDiscovered(self.job, Direction.DOWNLOAD, relpath, 0))
         return inc
@@ -589,6 +592,22 @@ class Downloader:
                                 "are kept and it will finish if the rest arrives", self.job,
                                 inc.relpath, len(inc.stored), inc.n_chunks,
                                 self._stale_pin_seconds)
+
+    def _forget_stalest(self) -> None:
+        """Drop the least recently active incomplete file from memory (and its pin).
+
+        Its chunks stay in the registry and its temporary file, so it still
+        finishes if the rest arrives; this only bounds memory and keeps a flood
+        of never-finished files from pinning offsets.
+        """
+        candidates = [i for i in self._incoming.values() if not i.finishing]
+        if not candidates:
+            return
+        stalest = min(candidates, key=lambda i: i.last_seen)
+        log.warning("%s: more than %d files are incomplete; no longer tracking %s (%d of %d "
+                    "chunks)", self.job, MAX_INCOMPLETE_FILES, stalest.relpath,
+                    len(stalest.stored), stalest.n_chunks)
+        self._drop(stalest.key)
 
     def _close_handles(self) -> None:
         while self._handles:
