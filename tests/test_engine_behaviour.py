@@ -178,3 +178,20 @@ def test_event_bus_isolates_failing_subscribers() -> None:
     unsubscribe()
     bus.publish(FileFailed("j", Direction.UPLOAD, "after", "x"))
     assert len(got) == 20
+
+
+def test_polling_observer_for_network_drives(kafka_config: KafkaConfig, topic: str,
+                                             tmp_path: Path, bus: EventBus, recorder: Recorder,
+                                             registry: Registry) -> None:
+    src = tmp_path / "share"
+    src.mkdir()
+    job = WatchJob(kafka_config, src, WatchOptions(topic, polling=True, stable_seconds=0.3),
+                   bus, registry)
+    job.start()
+    try:
+        (src / "sub").mkdir()
+        (src / "sub" / "from-smb.dat").write_bytes(b"polled")
+        wait_until(lambda: uploads_completed(recorder, "sub/from-smb.dat") == 1,
+                   message="the polled file")
+    finally:
+        job.stop()
