@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 QT_MODULES = ("PySide6", "shiboken6", "qasync", "PyQt5", "PyQt6")
-HEADLESS = [ROOT / "openmsi_gui" / "engine", ROOT / "openmsi_gui" / "cli"]
+HEADLESS = [ROOT / "openmsi_gui" / d for d in ("engine", "app", "cli")]
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -49,7 +49,7 @@ def test_import_linter_contracts_hold() -> None:
 def test_engine_imports_without_qt_installed() -> None:
     # A None entry in sys.modules makes any import of that name fail.
     code = (f"import sys; sys.modules.update(dict.fromkeys({QT_MODULES!r})); "
-            "import openmsi_gui.engine.jobs, openmsi_gui.cli.main")
+            "import openmsi_gui.engine.jobs, openmsi_gui.cli.main, openmsi_gui.app.controller")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr

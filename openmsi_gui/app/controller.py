@@ -1,0 +1,302 @@
+"""Run the jobs the settings describe, off the GUI thread.
+
+The :class:`AppController` owns the event bus, the registry and one job per
+enabled watched folder or destination. Every operation that can block
+(connecting, flushing, keychain access, starting the embedded broker) runs on
+its single *control thread*, in order; GUI code calls the non-blocking
+methods and learns the outcome from engine events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+from openmsi_gui.app import keychain, profiles
+from openmsi_gui.app.settings import (
+    BrokerProfile,
+    Destination,
+    Settings,
+    SettingsStore,
+    WatchedFolder,
+)
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.broker import EmbeddedBroker
+from openmsi_gui.engine.events import EventBus, JobState
+from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.watcher import FileFilter
+
+log = logging.getLogger(__name__)
+
+
+class _Job(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def pause(self) -> None: ...
+    def resume(self) -> None: ...
+
+
+@dataclasses.dataclass
+class _Running:
+    job: _Job
+    signature: tuple[Any, ...]
+
+
+def folder_job_name(folder: WatchedFolder) -> str:
+    """The job name used in events for a watched folder."""
+    return f"folder:{folder.id}"
+
+
+def destination_job_name(dest: Destination) -> str:
+    """The job name used in events for a destination."""
+    return f"dest:{dest.id}"
+
+
+class AppController:
+    """Keep one running job per enabled folder and destination.
+
+    Args:
+        store: the settings; every update is applied.
+        bus: where engine events go.
+        registry: shared record of transfers.
+        secret: keychain lookup (injectable for tests).
+    """
+
+    def __init__(self, store: SettingsStore, bus: EventBus, registry: Registry,
+                 secret: profiles.SecretLookup = keychain.get_secret) -> None:
+        self.store = store
+        self.bus = bus
+        self.registry = registry
+        self._secret = secret
+        self._control = ThreadPoolExecutor(1, thread_name_prefix="openmsi-control")
+        self._jobs: dict[str, _Running] = {}
+        self._broker: EmbeddedBroker | None = None
+        self._paused_until: float | None = None
+        self._paused = False
+        self._resume_timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        store.subscribe(self._on_settings_changed)
+
+    # -- public, non-blocking ---------------------------------------------------
+
+    def start(self) -> Future[None]:
+        """Start every enabled job (returns at once)."""
+        return self.apply(self.store.settings)
+
+    def apply(self, settings: Settings) -> Future[None]:
+        """Reconcile running jobs with ``settings`` on the control thread."""
+        return self._submit(self._apply, settings)
+
+    def _on_settings_changed(self, settings: Settings) -> None:
+        self.apply(settings)
+
+    def shutdown(self) -> Future[None]:
+        """Stop every job and the embedded broker; the future completes when done."""
+        future = self._submit(self._shutdown)
+        self._closed = True
+        return future
+
+    def pause_all(self, seconds: float | None = None) -> Future[None]:
+        """Hold every transfer, for ``seconds`` if given (then resume by itself)."""
+        with self._lock:
+            self._paused = True
+            self._paused_until = time.time() + seconds if seconds else None
+            if self._resume_timer:
+                self._resume_timer.cancel()
+                self._resume_timer = None
+            if seconds:
+                self._resume_timer = threading.Timer(seconds, self.resume_all)
+                self._resume_timer.name = "openmsi-resume-timer"
+                self._resume_timer.daemon = True
+                self._resume_timer.start()
+        return self._submit(self._set_paused, True)
+
+    def resume_all(self) -> Future[None]:
+        """Undo :meth:`pause_all`."""
+        with self._lock:
+            self._paused = False
+            self._paused_until = None
+            if self._resume_timer:
+                self._resume_timer.cancel()
+                self._resume_timer = None
+        return self._submit(self._set_paused, False)
+
+    @property
+    def paused(self) -> bool:
+        """Whether everything is paused."""
+        return self._paused
+
+    @property
+    def paused_until(self) -> float | None:
+        """When a timed pause ends (epoch seconds), if one is in effect."""
+        return self._paused_until
+
+    def retry_upload(self, folder_id: str, relpath: str) -> Future[None]:
+        """Send ``relpath`` of a watched folder again (after a failure)."""
+        return self._submit(self._retry_upload, folder_id, relpath)
+
+    def config_for(self, profile: BrokerProfile) -> Future[KafkaConfig]:
+        """Librdkafka settings for ``profile`` (reads the keychain, so off-thread)."""
+        return self._submit(self._config, profile)
+
+    def test_connection(self, profile: BrokerProfile, topic: str = "") -> Future[str]:
+        """Check ``profile`` (and ``topic``); the result is a sentence for the user.
+
+        The future raises :class:`~openmsi_gui.engine.admin.BrokerError` (or
+        :class:`~openmsi_gui.app.keychain.KeychainError`) with a plain reason.
+        """
+        return self._submit(self._test_connection, profile, topic)
+
+    def list_topics(self, profile: BrokerProfile) -> Future[list[str]]:
+        """The topics on ``profile``'s broker, sorted."""
+        return self._submit(lambda: sorted(admin.list_topics(self._config(profile))))
+
+    def create_topic(self, profile: BrokerProfile, topic: str,
+                     partitions: int = 3) -> Future[bool]:
+        """Create ``topic`` on ``profile``'s broker."""
+        return self._submit(lambda: admin.create_topic(self._config(profile), topic,
+                                                       partitions))
+
+    @property
+    def embedded_bootstrap(self) -> str:
+        """Address of the embedded broker, if it runs."""
+        return self._broker.bootstrap_servers if self._broker else ""
+
+    # -- control thread ---------------------------------------------------------
+
+    def _submit(self, fn: Any, *args: Any) -> Future[Any]:
+        if self._closed:
+            done: Future[Any] = Future()
+            done.set_exception(RuntimeError("the application is shutting down"))
+            return done
+        return self._control.submit(fn, *args)
+
+    def _config(self, profile: BrokerProfile) -> KafkaConfig:
+        override = ""
+        if profile.embedded:
+            override = self._ensure_broker().bootstrap_servers
+        return profiles.kafka_config(profile, self._secret, override)
+
+    def _ensure_broker(self) -> EmbeddedBroker:
+        if self._broker is None or not self._broker.running:
+            self._broker = EmbeddedBroker().start()
+            log.info("embedded broker running at %s", self._broker.bootstrap_servers)
+        return self._broker
+
+    def _test_connection(self, profile: BrokerProfile, topic: str) -> str:
+        config = self._config(profile)
+        topics = admin.list_topics(config)
+        if topic and topic not in topics:
+            raise admin.BrokerError(f"connected, but topic {topic!r} does not exist on "
+                                    f"{config.bootstrap_servers}")
+        return f"Connected to {config.bootstrap_servers}: {len(topics)} topics."
+
+    def _apply(self, settings: Settings) -> None:
+        wanted: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        for folder in settings.folders:
+            profile = settings.profile(folder.profile_id)
+            if folder.enabled and profile and folder.path and folder.topic:
+                signature = _signature(folder, profile)
+                wanted[folder_job_name(folder)] = (signature, (folder, profile))
+        for dest in settings.destinations:
+            profile = settings.profile(dest.profile_id)
+            if dest.enabled and profile and dest.topic and dest.kind == "folder" and dest.path:
+                signature = _signature(dest, profile)
+                wanted[destination_job_name(dest)] = (signature, (dest, profile))
+        for name in list(self._jobs):
+            running = self._jobs[name]
+            entry = wanted.get(name)
+            if entry is None or entry[0] != running.signature:
+                self._stop_job(name)
+        for name, (signature, (item, profile)) in wanted.items():
+            if name not in self._jobs:
+                self._start_job(name, signature, item, profile)
+            started = self._jobs.get(name)
+            if started is not None:
+                if self._paused or item.paused:
+                    started.job.pause()
+                else:
+                    started.job.resume()
+
+    def _start_job(self, name: str, signature: tuple[Any, ...],
+                   item: WatchedFolder | Destination, profile: BrokerProfile) -> None:
+        try:
+            config = self._config(profile)
+            job: _Job
+            if isinstance(item, WatchedFolder):
+                if profile.embedded:
+                    admin.create_topic(config, item.topic)
+                options = WatchOptions(
+                    topic=item.topic, upload_existing=item.upload_existing,
+                    file_filter=FileFilter(item.include, item.exclude, item.include_hidden),
+                    stable_seconds=item.stable_seconds, polling=item.polling,
+                    chunk_size=item.chunk_size)
+                job = WatchJob(config, Path(item.path), options, self.bus, self.registry,
+                               name=name)
+            else:
+                if profile.embedded:
+                    admin.create_topic(config, item.topic)
+                else:
+                    admin.require_topic(config, item.topic)
+                job = DownloadJob(config, item.topic, Path(item.path), self.bus,
+                                  self.registry, group_id=item.group_id or None, name=name)
+            job.start()
+        except Exception as exc:
+            reason = str(exc) or type(exc).__name__
+            log.error("%s could not start: %s", name, reason)
+            self.bus.publish(JobState(name, "failed", reason))
+            return
+        self._jobs[name] = _Running(job, signature)
+        self.bus.publish(JobState(name, "running"))
+
+    def _stop_job(self, name: str) -> None:
+        running = self._jobs.pop(name, None)
+        if running is None:
+            return
+        try:
+            running.job.stop()
+        except Exception:
+            log.exception("%s did not stop cleanly", name)
+        self.bus.publish(JobState(name, "stopped"))
+
+    def _set_paused(self, paused: bool) -> None:
+        settings = self.store.settings
+        paused_items = {folder_job_name(f) for f in settings.folders if f.paused}
+        paused_items |= {destination_job_name(d) for d in settings.destinations if d.paused}
+        for name, running in self._jobs.items():
+            if paused or name in paused_items:
+                running.job.pause()
+            else:
+                running.job.resume()
+
+    def _retry_upload(self, folder_id: str, relpath: str) -> None:
+        running = self._jobs.get(f"folder:{folder_id}")
+        if running is None or not isinstance(running.job, WatchJob):
+            raise RuntimeError("that watched folder is not running")
+        root = running.job.root
+        running.job.uploader.submit(root, root / relpath)
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            if self._resume_timer:
+                self._resume_timer.cancel()
+        for name in list(self._jobs):
+            self._stop_job(name)
+        if self._broker is not None:
+            self._broker.stop()
+            self._broker = None
+        self._control.shutdown(wait=False)
+
+
+def _signature(item: WatchedFolder | Destination, profile: BrokerProfile) -> tuple[Any, ...]:
+    """What a running job depends on; pausing is applied in place, not by a restart."""
+    return (dataclasses.astuple(dataclasses.replace(item, paused=False)),
+            dataclasses.astuple(profile))

@@ -1,0 +1,64 @@
+"""Secrets in the OS keychain (keyring), never in files or logs.
+
+Every secret belongs to a profile (or destination) id and a name, e.g.
+``("profile:3f2a9c1d", "sasl.password")``. Keychain access can block (it may
+ask the OS for permission), so callers run it off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import keyring
+from keyring.errors import KeyringError, PasswordDeleteError
+
+log = logging.getLogger(__name__)
+
+SERVICE = "openmsi-gui"
+
+
+class KeychainError(RuntimeError):
+    """The OS keychain cannot be used; the message says what to do."""
+
+
+def _account(owner: str, name: str) -> str:
+    return f"{owner}/{name}"
+
+
+def get_secret(owner: str, name: str) -> str | None:
+    """The secret ``name`` of ``owner``, or None if none is stored.
+
+    Raises:
+        KeychainError: if no usable keychain exists.
+    """
+    try:
+        return keyring.get_password(SERVICE, _account(owner, name))
+    except KeyringError as exc:
+        raise KeychainError(f"the system keychain is not available ({exc}); on Linux "
+                            "install and unlock gnome-keyring or KWallet") from exc
+
+
+def set_secret(owner: str, name: str, value: str) -> None:
+    """Store (or, with an empty ``value``, delete) a secret.
+
+    Raises:
+        KeychainError: if no usable keychain exists.
+    """
+    if not value:
+        delete_secret(owner, name)
+        return
+    try:
+        keyring.set_password(SERVICE, _account(owner, name), value)
+    except KeyringError as exc:
+        raise KeychainError(f"could not save the secret in the system keychain ({exc})") from exc
+    log.info("stored %s for %s in the keychain", name, owner)
+
+
+def delete_secret(owner: str, name: str) -> None:
+    """Remove a secret if it exists."""
+    try:
+        keyring.delete_password(SERVICE, _account(owner, name))
+    except PasswordDeleteError:
+        pass
+    except KeyringError as exc:
+        raise KeychainError(f"could not delete the secret from the keychain ({exc})") from exc

@@ -1,0 +1,89 @@
+"""Broker profiles as librdkafka settings, and OpenMSIStream INI import/export."""
+
+from __future__ import annotations
+
+import configparser
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from openmsi_gui.app.settings import BrokerProfile
+from openmsi_gui.engine.kafka_config import KafkaConfig, load_config
+
+PASSWORD = "sasl.password"
+
+SecretLookup = Callable[[str, str], str | None]
+
+
+def owner(profile: BrokerProfile) -> str:
+    """The keychain owner name of a profile's secrets."""
+    return f"profile:{profile.id}"
+
+
+def kafka_config(profile: BrokerProfile, secret: SecretLookup | None,
+                 bootstrap_override: str = "") -> KafkaConfig:
+    """Librdkafka settings for ``profile``; ``secret`` fetches the password (blocking).
+
+    Args:
+        profile: the profile.
+        secret: keychain lookup ``(owner, name) -> value``; None skips secrets.
+        bootstrap_override: use this address instead (the embedded broker).
+    """
+    broker = {"bootstrap.servers": bootstrap_override or profile.bootstrap_servers.strip()}
+    if profile.security_protocol != "PLAINTEXT":
+        broker["security.protocol"] = profile.security_protocol
+    if profile.ca_file:
+        broker["ssl.ca.location"] = profile.ca_file
+    if profile.sasl_mechanism and "SASL" in profile.security_protocol:
+        broker["sasl.mechanism"] = profile.sasl_mechanism
+        broker["sasl.username"] = profile.sasl_username
+        password = secret(owner(profile), PASSWORD) if secret else None
+        if password:
+            broker["sasl.password"] = password
+    return KafkaConfig(broker=broker)
+
+
+def env_name(profile: BrokerProfile) -> str:
+    """The environment variable an exported config reads the password from."""
+    stem = re.sub(r"[^A-Z0-9]+", "_", profile.name.upper()).strip("_") or "BROKER"
+    return f"OPENMSI_{stem}_PASSWORD"
+
+
+def export_ini(profile: BrokerProfile) -> str:
+    """An OpenMSIStream config for ``profile``; the password is a ``$ENV`` reference."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    broker = kafka_config(profile, None).broker
+    if "sasl.mechanism" in broker:
+        broker["sasl.password"] = f"${env_name(profile)}"
+    parser["broker"] = broker
+    parser["producer"] = {"batch.size": "2000000", "linger.ms": "100"}
+    parser["consumer"] = {"group.id": "create_new", "auto.offset.reset": "earliest",
+                          "enable.auto.commit": "False"}
+    out = io.StringIO()
+    out.write(f"# OpenMSI GUI profile {profile.name!r}; the password is read from "
+              f"${env_name(profile)}\n")
+    parser.write(out)
+    return out.getvalue()
+
+
+def import_ini(path: Path) -> tuple[BrokerProfile, str | None]:
+    """A profile from an OpenMSIStream config, plus its literal password if it had one.
+
+    ``$ENV`` values are expanded as OpenMSIStream does (so the variables must be set).
+
+    Raises:
+        ConfigError: if the file cannot be used.
+    """
+    config = load_config(path)
+    broker = config.broker
+    profile = BrokerProfile(
+        name=path.stem,
+        bootstrap_servers=broker.get("bootstrap.servers", ""),
+        security_protocol=broker.get("security.protocol", "PLAINTEXT").upper(),
+        sasl_mechanism=broker.get("sasl.mechanism", "").upper(),
+        sasl_username=broker.get("sasl.username", ""),
+        ca_file=broker.get("ssl.ca.location", ""),
+    )
+    return profile, broker.get("sasl.password") or None

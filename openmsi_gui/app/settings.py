@@ -1,0 +1,317 @@
+"""The application's settings: one typed, versioned schema in the user config dir.
+
+The file is JSON (``settings.json``). Every change of shape bumps
+:data:`SCHEMA_VERSION` and adds a function to :data:`MIGRATIONS` that upgrades
+a dict from the previous version; the old file is backed up before an upgrade
+is written. Secrets are never stored here: profiles name a keychain entry
+(see :mod:`openmsi_gui.app.keychain`).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+
+from openmsi_gui.engine import wire
+from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
+
+log = logging.getLogger(__name__)
+
+APP_NAME = "openmsi-gui"
+SCHEMA_VERSION = 1
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+THEMES = ("system", "light", "dark")
+
+
+def new_id() -> str:
+    """A short random identifier for profiles, folders and destinations."""
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass
+class BrokerProfile:
+    """How to reach one Kafka cluster.
+
+    Attributes:
+        id: stable identifier (keychain entries are keyed by it).
+        name: what the user calls it.
+        bootstrap_servers: ``host:port[,host:port]``.
+        security_protocol: one of :data:`SECURITY_PROTOCOLS`.
+        sasl_mechanism: one of :data:`SASL_MECHANISMS` ("" for none).
+        sasl_username: SASL user; the password is in the keychain.
+        ca_file: PEM file of the CA that signed the brokers' certificates.
+        embedded: the local demo broker started by the app itself.
+    """
+
+    id: str = field(default_factory=new_id)
+    name: str = "New broker"
+    bootstrap_servers: str = ""
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    ca_file: str = ""
+    embedded: bool = False
+
+
+@dataclass
+class WatchedFolder:
+    """A folder whose new files are sent to a topic.
+
+    Attributes:
+        id: stable identifier.
+        path: the folder.
+        profile_id: which :class:`BrokerProfile` to use.
+        topic: destination topic.
+        include: regex a relative path must match ("" = everything).
+        exclude: regex of paths to skip.
+        include_hidden: also send names starting with ".".
+        chunk_size: bytes per message, a power of two.
+        upload_existing: send files already there when watching starts.
+        stable_seconds: how long a file must be unchanged before it is sent.
+        polling: poll instead of native events (network drives).
+        enabled: watched at all.
+        paused: watched, but sending is held back.
+    """
+
+    id: str = field(default_factory=new_id)
+    path: str = ""
+    profile_id: str = ""
+    topic: str = ""
+    include: str = ""
+    exclude: str = DEFAULT_EXCLUDE
+    include_hidden: bool = False
+    chunk_size: int = wire.DEFAULT_CHUNK_SIZE
+    upload_existing: bool = False
+    stable_seconds: float = 3.0
+    polling: bool = False
+    enabled: bool = True
+    paused: bool = False
+
+
+@dataclass
+class Destination:
+    """A topic consumed into a local folder (or, later, an S3 bucket).
+
+    Attributes:
+        id: stable identifier.
+        kind: ``"folder"`` or ``"s3"``.
+        path: destination folder (kind ``folder``).
+        profile_id: which :class:`BrokerProfile` to use.
+        topic: topic to consume.
+        group_id: consumer group; downloaders sharing it share the files.
+        bucket: S3 bucket (kind ``s3``).
+        prefix: S3 key prefix (kind ``s3``).
+        endpoint_url: S3 endpoint (kind ``s3``; "" for AWS).
+        region: S3 region (kind ``s3``).
+        enabled: consumed at all.
+        paused: connected, but not fetching.
+    """
+
+    id: str = field(default_factory=new_id)
+    kind: str = "folder"
+    path: str = ""
+    profile_id: str = ""
+    topic: str = ""
+    group_id: str = ""
+    bucket: str = ""
+    prefix: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+    enabled: bool = True
+    paused: bool = False
+
+
+@dataclass
+class UiSettings:
+    """Preferences of the tray application.
+
+    Attributes:
+        theme: ``system`` follows the OS, or force ``light`` / ``dark``.
+        notify_failures: desktop notification when a file fails.
+        notify_completions: desktop notification when a file completes.
+        first_run_done: the first-run wizard has been completed or skipped.
+        start_on_login: start the app when the user logs in.
+    """
+
+    theme: str = "system"
+    notify_failures: bool = True
+    notify_completions: bool = False
+    first_run_done: bool = False
+    start_on_login: bool = False
+
+
+@dataclass
+class Settings:
+    """Everything the user configured."""
+
+    schema_version: int = SCHEMA_VERSION
+    profiles: list[BrokerProfile] = field(default_factory=list)
+    folders: list[WatchedFolder] = field(default_factory=list)
+    destinations: list[Destination] = field(default_factory=list)
+    ui: UiSettings = field(default_factory=UiSettings)
+
+    def profile(self, profile_id: str) -> BrokerProfile | None:
+        """The profile with this id, if any."""
+        return next((p for p in self.profiles if p.id == profile_id), None)
+
+    def copy(self) -> Settings:
+        """A deep copy to edit without touching the live settings."""
+        return copy.deepcopy(self)
+
+
+# -- migrations -----------------------------------------------------------------
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+"""``MIGRATIONS[n]`` upgrades a settings dict from version n to n + 1.
+
+Rule: adding a field with a default needs no migration; renaming, removing or
+changing the meaning of one bumps :data:`SCHEMA_VERSION` and adds a function here.
+"""
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be read; the message says what to do."""
+
+
+_T = TypeVar("_T")
+
+
+def _build(cls: type[_T], data: dict[str, Any]) -> _T:
+    """Make a dataclass from a dict, ignoring unknown keys and type-checking known ones."""
+    defaults = cls()
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        if not hasattr(defaults, name):
+            log.warning("settings: ignoring unknown field %s.%s", cls.__name__, name)
+            continue
+        values[name] = _checked(cls.__name__, name, getattr(defaults, name), value)
+    return cls(**values)
+
+
+def _checked(owner: str, name: str, default: Any, value: Any) -> Any:
+    """``value`` converted to the type of ``default``, or SettingsError."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise SettingsError(f"{owner}.{name} should be true or false")
+        return value
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SettingsError(f"{owner}.{name} should be a number")
+        if isinstance(default, int) and value != int(value):
+            raise SettingsError(f"{owner}.{name} should be a whole number")
+        return type(default)(value)
+    if isinstance(default, str) and not isinstance(value, str):
+        raise SettingsError(f"{owner}.{name} should be text")
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> Settings:
+    """Upgrade and parse a settings dict.
+
+    Raises:
+        SettingsError: if it is from a newer version or malformed.
+    """
+    version = int(data.get("schema_version", 1))
+    if version > SCHEMA_VERSION:
+        raise SettingsError(f"the settings were written by a newer version (schema {version}); "
+                            "update OpenMSI GUI")
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+    try:
+        return Settings(
+            schema_version=SCHEMA_VERSION,
+            profiles=[_build(BrokerProfile, p) for p in data.get("profiles", [])],
+            folders=[_build(WatchedFolder, f) for f in data.get("folders", [])],
+            destinations=[_build(Destination, d) for d in data.get("destinations", [])],
+            ui=_build(UiSettings, data.get("ui", {})),
+        )
+    except (TypeError, AttributeError) as exc:
+        raise SettingsError(f"the settings file is malformed: {exc}") from exc
+
+
+def to_dict(settings: Settings) -> dict[str, Any]:
+    """The JSON-ready form of ``settings``."""
+    return dataclasses.asdict(settings)
+
+
+def default_config_dir() -> Path:
+    """The per-user config folder (``$OPENMSI_GUI_CONFIG_DIR`` overrides it)."""
+    override = os.environ.get("OPENMSI_GUI_CONFIG_DIR")
+    if override:
+        return Path(override)
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+Listener = Callable[[Settings], None]
+
+
+class SettingsStore:
+    """Load, save and share the settings; tells listeners about every change.
+
+    Args:
+        path: the JSON file; defaults to ``settings.json`` in :func:`default_config_dir`.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_config_dir() / "settings.json"
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._settings = self._load()
+
+    @property
+    def settings(self) -> Settings:
+        """A copy of the current settings (edit it, then :meth:`update`)."""
+        with self._lock:
+            return self._settings.copy()
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener(settings)`` after every :meth:`update`."""
+        self._listeners.append(listener)
+
+    def update(self, settings: Settings) -> None:
+        """Replace, save (atomically) and announce the settings."""
+        with self._lock:
+            self._settings = settings.copy()
+            self._write(self._settings)
+        for listener in list(self._listeners):
+            listener(settings.copy())
+
+    def _load(self) -> Settings:
+        if not self.path.exists():
+            return Settings()
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"cannot read {self.path}: {exc}; fix or delete it") from exc
+        if not isinstance(data, dict):
+            raise SettingsError(f"{self.path} is not a settings file; fix or delete it")
+        version = int(data.get("schema_version", 1))
+        settings = from_dict(data)
+        if version < SCHEMA_VERSION:
+            backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
+            backup.write_bytes(self.path.read_bytes())
+            log.info("settings upgraded from schema %d to %d (backup: %s)", version,
+                     SCHEMA_VERSION, backup)
+            self._write(settings)
+        return settings
+
+    def _write(self, settings: Settings) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = self.path.with_name(f".{self.path.name}.tmp")
+        temp.write_text(json.dumps(to_dict(settings), indent=2, ensure_ascii=False),
+                        encoding="utf-8")
+        os.replace(temp, self.path)

@@ -1,0 +1,235 @@
+"""What is moving right now, built from engine events (no Qt).
+
+The :class:`TransferBook` keeps one row per file and direction with its
+progress, rate, ETA and error, a per-second throughput history for the plot,
+and the overall status the tray shows. The Qt models render it.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import time
+from dataclasses import dataclass, field
+
+from openmsi_gui.engine.events import (
+    Direction,
+    Event,
+    FileCompleted,
+    FileDiscovered,
+    FileFailed,
+    FileProgress,
+    FileSkipped,
+    JobState,
+)
+
+HISTORY_SECONDS = 300
+
+
+class RowStatus(enum.Enum):
+    """Where one file's transfer is."""
+
+    QUEUED = "queued"
+    ACTIVE = "transferring"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class AppStatus(enum.Enum):
+    """The one-word state of the whole app (the tray icon)."""
+
+    IDLE = "idle"
+    TRANSFERRING = "transferring"
+    PAUSED = "paused"
+    ERROR = "error"
+
+
+RowKey = tuple[str, Direction, str]
+
+
+@dataclass
+class TransferRow:
+    """One file moving in one direction for one job."""
+
+    job: str
+    direction: Direction
+    relpath: str
+    status: RowStatus = RowStatus.QUEUED
+    done_bytes: int = 0
+    total_bytes: int = 0
+    done_chunks: int = 0
+    total_chunks: int = 0
+    started: float = field(default_factory=time.monotonic)
+    updated: float = field(default_factory=time.monotonic)
+    rate: float = 0.0
+    error: str = ""
+    sha512_hex: str = ""
+
+    @property
+    def key(self) -> RowKey:
+        """``(job, direction, relpath)``."""
+        return (self.job, self.direction, self.relpath)
+
+    @property
+    def fraction(self) -> float:
+        """Progress from 0 to 1 (by bytes when known, else by chunks)."""
+        if self.status is RowStatus.DONE:
+            return 1.0
+        if self.total_bytes:
+            return min(1.0, self.done_bytes / self.total_bytes)
+        if self.total_chunks:
+            return self.done_chunks / self.total_chunks
+        return 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current rate, if it can be told."""
+        if self.status is not RowStatus.ACTIVE or self.rate <= 0 or self.fraction <= 0:
+            return None
+        total = self.total_bytes or self.done_bytes / self.fraction
+        return max(0.0, (total - self.done_bytes) / self.rate)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts for the tooltip and status bar."""
+
+    active: int
+    failed: int
+    done: int
+    up_rate: float
+    down_rate: float
+
+
+class TransferBook:
+    """Fold engine events into rows, throughput and status.
+
+    Args:
+        max_rows: finished rows beyond this are dropped, oldest first (the
+            registry keeps the full history).
+    """
+
+    def __init__(self, max_rows: int = 2000) -> None:
+        self.max_rows = max_rows
+        self.rows: collections.OrderedDict[RowKey, TransferRow] = collections.OrderedDict()
+        self.job_errors: dict[str, str] = {}
+        self.unseen_failures = 0
+        self._second = int(time.time())
+        self._bucket = [0, 0]
+        self.throughput: collections.deque[tuple[int, int, int]] = collections.deque(
+            maxlen=HISTORY_SECONDS)
+
+    def apply(self, event: Event) -> TransferRow | None:
+        """Fold ``event`` in; return the row it changed, if any."""
+        if isinstance(event, JobState):
+            if event.state == "failed":
+                self.job_errors[event.job] = event.detail
+                self.unseen_failures += 1
+            elif event.state in ("running", "stopped", "watching"):
+                self.job_errors.pop(event.job, None)
+            return None
+        if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
+                                  FileSkipped)):
+            return None
+        key: RowKey = (event.job, event.direction, event.relpath)
+        row = self.rows.get(key)
+        if row is None or (isinstance(event, FileDiscovered) and row.status is not
+                           RowStatus.ACTIVE):
+            row = TransferRow(event.job, event.direction, event.relpath)
+            self.rows[key] = row
+            self._trim()
+        self.rows.move_to_end(key)
+        now = time.monotonic()
+        if isinstance(event, FileDiscovered):
+            row.total_bytes = event.size
+        elif isinstance(event, FileProgress):
+            moved = max(0, event.done_bytes - row.done_bytes)
+            self._count(event.direction, moved)
+            elapsed = now - row.updated
+            if moved and elapsed > 0:
+                instant = moved / elapsed
+                row.rate = instant if not row.rate else 0.7 * row.rate + 0.3 * instant
+            row.status = RowStatus.ACTIVE
+            row.done_bytes, row.done_chunks = event.done_bytes, event.done_chunks
+            row.total_chunks = event.total_chunks
+            row.total_bytes = event.total_bytes or row.total_bytes
+        elif isinstance(event, FileCompleted):
+            self._count(event.direction, max(0, event.size - row.done_bytes))
+            row.status = RowStatus.DONE
+            row.done_bytes = row.total_bytes = event.size
+            row.done_chunks = row.total_chunks
+            row.sha512_hex = event.sha512_hex
+            row.rate = event.size / event.seconds if event.seconds > 0 else row.rate
+            row.error = ""
+        elif isinstance(event, FileFailed):
+            row.status = RowStatus.FAILED
+            row.error = event.reason
+            self.unseen_failures += 1
+        elif isinstance(event, FileSkipped):
+            row.status = RowStatus.SKIPPED
+            row.error = event.reason
+        row.updated = now
+        return row
+
+    def _count(self, direction: Direction, moved: int) -> None:
+        self.tick()
+        self._bucket[0 if direction is Direction.UPLOAD else 1] += moved
+
+    def tick(self) -> None:
+        """Close finished one-second throughput buckets (call about once a second)."""
+        now = int(time.time())
+        while self._second < now:
+            self.throughput.append((self._second, self._bucket[0], self._bucket[1]))
+            self._bucket = [0, 0]
+            self._second += 1
+            if now - self._second > HISTORY_SECONDS:
+                self._second = now - HISTORY_SECONDS
+
+    def _trim(self) -> None:
+        while len(self.rows) > self.max_rows:
+            oldest = next((k for k, r in self.rows.items()
+                           if r.status not in (RowStatus.ACTIVE, RowStatus.QUEUED)), None)
+            if oldest is None:
+                return
+            del self.rows[oldest]
+
+    def summary(self) -> Summary:
+        """Counts over the current rows and the last few seconds' rates."""
+        counts = collections.Counter(r.status for r in self.rows.values())
+        recent = list(self.throughput)[-3:]
+        seconds = max(1, len(recent))
+        return Summary(counts[RowStatus.ACTIVE] + counts[RowStatus.QUEUED],
+                       counts[RowStatus.FAILED], counts[RowStatus.DONE],
+                       sum(r[1] for r in recent) / seconds, sum(r[2] for r in recent) / seconds)
+
+    def status(self, paused: bool) -> AppStatus:
+        """Error (unseen failures) beats paused, which beats transferring, then idle."""
+        if self.unseen_failures or self.job_errors:
+            return AppStatus.ERROR
+        if paused:
+            return AppStatus.PAUSED
+        if any(r.status is RowStatus.ACTIVE for r in self.rows.values()):
+            return AppStatus.TRANSFERRING
+        return AppStatus.IDLE
+
+    def acknowledge_failures(self) -> None:
+        """The user has seen the failures (the tray goes back to normal)."""
+        self.unseen_failures = 0
+
+    def status_line(self, paused: bool, paused_until: float | None = None) -> str:
+        """One line for the tray tooltip."""
+        summary = self.summary()
+        status = self.status(paused)
+        if status is AppStatus.ERROR:
+            problems = summary.failed + len(self.job_errors)
+            return f"OpenMSI: {problems} problem(s) need attention"
+        if status is AppStatus.PAUSED:
+            if paused_until:
+                until = time.strftime("%H:%M", time.localtime(paused_until))
+                return f"OpenMSI: paused until {until}"
+            return "OpenMSI: paused"
+        if status is AppStatus.TRANSFERRING:
+            rate = (summary.up_rate + summary.down_rate) / 1e6
+            return f"OpenMSI: {summary.active} file(s) moving, {rate:.1f} MB/s"
+        return f"OpenMSI: {summary.done} file(s) transferred"

@@ -1,0 +1,1 @@
+"""The PySide6 tray application (console/GUI script ``openmsi-gui``)."""

@@ -1,0 +1,198 @@
+"""Build and run the tray application (console/GUI script ``openmsi-gui``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QApplication
+
+from openmsi_gui import __version__
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import (
+    BrokerProfile,
+    Destination,
+    Settings,
+    SettingsStore,
+    WatchedFolder,
+    default_config_dir,
+)
+from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.ui.adapter import EngineAdapter
+from openmsi_gui.ui.main_window import MainWindow
+from openmsi_gui.ui.single_instance import SingleInstance, server_name
+from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.theme import apply_theme
+from openmsi_gui.ui.tray import Tray
+
+log = logging.getLogger(__name__)
+DEMO_TOPIC = "openmsi-demo"
+
+
+def demo_settings(base: Path) -> Settings:
+    """Settings for the demo: the embedded broker, ``outbox/`` watched, ``inbox/`` filled."""
+    (base / "outbox").mkdir(parents=True, exist_ok=True)
+    (base / "inbox").mkdir(parents=True, exist_ok=True)
+    profile = BrokerProfile(name="Local demo broker", bootstrap_servers="(embedded)",
+                            embedded=True)
+    settings = Settings(profiles=[profile])
+    settings.folders.append(WatchedFolder(path=str(base / "outbox"), profile_id=profile.id,
+                                          topic=DEMO_TOPIC, upload_existing=True,
+                                          stable_seconds=1.0))
+    settings.destinations.append(Destination(path=str(base / "inbox"), profile_id=profile.id,
+                                             topic=DEMO_TOPIC, group_id="openmsi-demo"))
+    settings.ui.first_run_done = True
+    return settings
+
+
+class OpenMSIApp(QObject):
+    """Everything the running app is made of; tests build it without ``main()``.
+
+    Args:
+        store: the settings.
+        registry: the transfer registry.
+        instance_name: single-instance socket name ("" to skip the check).
+    """
+
+    def __init__(self, store: SettingsStore, registry: Registry,
+                 instance_name: str = "") -> None:
+        super().__init__()
+        self.store = store
+        self.registry = registry
+        self.bus = EventBus()
+        self.controller = AppController(store, self.bus, registry)
+        self.adapter = EngineAdapter(self.bus, parent=self)
+        self.state = LiveState(self.adapter, self.controller, parent=self)
+        ui = store.settings.ui
+        self.tray = Tray(self.state, ui.notify_failures, ui.notify_completions, parent=self)
+        self.window = MainWindow(store, self.controller, registry, self.adapter, self.state,
+                                 has_tray=self.tray.available)
+        self.instance = SingleInstance(instance_name, parent=self) if instance_name else None
+        self.tray.openRequested.connect(self.window.show_and_raise)
+        self.tray.quitRequested.connect(self.quit)
+        self.window.quitRequested.connect(self.quit)
+        self.window.wizardRequested.connect(self.show_wizard)
+        store.subscribe(self._on_settings)
+        logging.getLogger().addHandler(self.adapter.log_handler)
+        self._stopped = False
+
+    def _on_settings(self, settings: Settings) -> None:
+        self.tray.notify_failures = settings.ui.notify_failures
+        self.tray.notify_completions = settings.ui.notify_completions
+
+    def start(self, show_window: bool | None = None) -> None:
+        """Show the tray (and the window if there is no tray) and start the jobs."""
+        self.tray.show()
+        if show_window or (show_window is None and not self.tray.available):
+            self.window.show_and_raise()
+        if self.instance is not None:
+            self.instance.activated.connect(self.window.show_and_raise)
+        self.controller.start()
+        if not self.store.settings.ui.first_run_done:
+            self.show_wizard()
+
+    def show_wizard(self) -> None:
+        """Open the first-run wizard."""
+        from openmsi_gui.ui.wizard import SetupWizard
+
+        wizard = SetupWizard(self.store, self.controller, self.window)
+        wizard.show()
+
+    def quit(self) -> None:
+        """Hide everything, stop the jobs off the GUI thread, then leave the event loop."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.window.hide()
+        self.tray.hide()
+        when_done(self.controller.shutdown(), lambda _: self._finish(),
+                  lambda _: self._finish())
+
+    def _finish(self) -> None:
+        logging.getLogger().removeHandler(self.adapter.log_handler)
+        self.adapter.close()
+        if self.instance is not None:
+            self.instance.close()
+        self.registry.close()
+        app = QApplication.instance()
+        if app is not None:
+            app.quit()
+
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`quit` has finished its work."""
+        return self._stopped
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Arguments of ``openmsi-gui``."""
+    parser = argparse.ArgumentParser(prog="openmsi-gui",
+                                     description="OpenMSI GUI tray application")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--demo", action="store_true",
+                        help="try it on a local broker, with its own settings in a temp folder")
+    parser.add_argument("--demo-dir", type=Path, help="folder for the demo (default: temporary)")
+    parser.add_argument("--minimized", action="store_true",
+                        help="start in the tray (used when starting on login)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the tray application; return the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.demo:
+        base = args.demo_dir or Path(tempfile.mkdtemp(prefix="openmsi-gui-demo-"))
+        os.environ["OPENMSI_GUI_CONFIG_DIR"] = str(base / "config")
+        os.environ["OPENMSI_GUI_DATA_DIR"] = str(base / "data")
+        settings_path = base / "config" / "settings.json"
+        if not settings_path.exists():
+            SettingsStore(settings_path).update(demo_settings(base))
+        print(f"OpenMSI GUI demo: drop files into {base / 'outbox'}; they arrive in "
+              f"{base / 'inbox'}", flush=True)
+    app = QApplication(sys.argv[:1])
+    app.setApplicationName("OpenMSI")
+    app.setQuitOnLastWindowClosed(False)
+    name = server_name(str(default_config_dir()))
+    probe = SingleInstance(name)
+    if probe.notify_running():
+        print("OpenMSI GUI is already running; brought it forward.", flush=True)
+        return 0
+    store = SettingsStore()
+    apply_theme(app, store.settings.ui.theme)
+    openmsi = OpenMSIApp(store, Registry(), instance_name=name)
+    assert openmsi.instance is not None
+    openmsi.instance.claim()
+    openmsi.start(show_window=not args.minimized)
+
+    import qasync
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        loop.run_until_complete(_until_quit(app))
+    return 0
+
+
+async def _until_quit(app: QApplication) -> None:
+    done = asyncio.get_running_loop().create_future()
+
+    def finish() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    app.aboutToQuit.connect(finish)
+    await done
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""The system-tray icon and its menu."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from openmsi_gui.app.transfers import AppStatus
+from openmsi_gui.engine.events import FileCompleted, FileFailed
+from openmsi_gui.ui.icons import LABELS, status_icon
+from openmsi_gui.ui.state import LiveState
+
+
+class Tray(QObject):
+    """Show the status in the tray; offer open, pause (for a while), resume and quit.
+
+    Where the platform has no tray (GNOME on Wayland, offscreen) the icon is
+    simply not shown; everything is also reachable from the main window.
+
+    Signals:
+        openRequested(): the user wants the main window.
+        quitRequested(): the user chose Quit.
+    """
+
+    openRequested = Signal()
+    quitRequested = Signal()
+
+    def __init__(self, state: LiveState, notify_failures: bool = True,
+                 notify_completions: bool = False, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.notify_failures = notify_failures
+        self.notify_completions = notify_completions
+        self.icon = QSystemTrayIcon(status_icon(AppStatus.IDLE), self)
+        self.menu = QMenu()
+        self.status_action = self.menu.addAction("OpenMSI")
+        self.status_action.setEnabled(False)
+        self.menu.addSeparator()
+        self.open_action = self._add("&Open OpenMSI", self.openRequested.emit)
+        self.menu.addSeparator()
+        self.pause_action = self._add("&Pause all", lambda: state.controller.pause_all(None))
+        self.pause30_action = self._add("Pause for &30 minutes",
+                                        lambda: state.controller.pause_all(30 * 60))
+        self.pause2h_action = self._add("Pause for &2 hours",
+                                        lambda: state.controller.pause_all(2 * 3600))
+        self.resume_action = self._add("&Resume", state.controller.resume_all)
+        self.menu.addSeparator()
+        self.quit_action = self._add("&Quit", self.quitRequested.emit)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self.on_icon_activated)
+        state.statusChanged.connect(self.on_status_changed)
+        state.fileFailed.connect(self.on_file_failed)
+        state.fileCompleted.connect(self.on_file_completed)
+        self.on_status_changed(state.status, "OpenMSI")
+
+    def _add(self, text: str, slot: object) -> QAction:
+        action = self.menu.addAction(text)
+        action.triggered.connect(slot)
+        return action
+
+    @property
+    def available(self) -> bool:
+        """Whether this desktop has a system tray."""
+        return QSystemTrayIcon.isSystemTrayAvailable()
+
+    def show(self) -> None:
+        """Show the icon if there is a tray."""
+        if self.available:
+            self.icon.show()
+
+    def on_status_changed(self, status: AppStatus, text: str) -> None:
+        self.icon.setIcon(status_icon(status))
+        self.icon.setToolTip(f"{text}")
+        self.status_action.setText(f"{LABELS[status]}: {text.removeprefix('OpenMSI: ')}")
+        paused = self.state.controller.paused
+        self.pause_action.setEnabled(not paused)
+        self.pause30_action.setEnabled(not paused)
+        self.pause2h_action.setEnabled(not paused)
+        self.resume_action.setEnabled(paused)
+
+    def on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
+                      QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.openRequested.emit()
+
+    def on_file_failed(self, event: FileFailed) -> None:
+        if self.notify_failures and self.icon.isVisible():
+            self.icon.showMessage("A file was not transferred",
+                                  f"{event.relpath}: {event.reason}",
+                                  QSystemTrayIcon.MessageIcon.Warning, 10_000)
+
+    def on_file_completed(self, event: FileCompleted) -> None:
+        if self.notify_completions and self.icon.isVisible():
+            self.icon.showMessage("File transferred", event.relpath,
+                                  QSystemTrayIcon.MessageIcon.Information, 3000)
+
+    def hide(self) -> None:
+        """Remove the icon (at quit)."""
+        self.icon.hide()

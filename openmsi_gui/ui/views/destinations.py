@@ -1,0 +1,21 @@
+"""The destinations view."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import SettingsStore
+
+
+class DestinationsView(QWidget):
+    """Destinations."""
+
+    def __init__(self, store: SettingsStore, controller: AppController,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.controller = controller
+        self.setAccessibleName("Destinations")
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Destinations"))
