@@ -135,3 +135,24 @@ def _no_leftover_threads() -> Iterator[None]:
             break
         time.sleep(0.05)
     assert not extra, f"threads left running: {[t.name for t in extra]}"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SettingsStore:
+    """Settings in the test's tmp folder."""
+    return SettingsStore(tmp_path / "settings.json")
+
+
+@pytest.fixture
+def controller(store: SettingsStore, registry: Registry, bus: EventBus
+               ) -> Iterator[AppController]:
+    """An app controller on ``store``; shut down (jobs stopped) after the test."""
+    ctl = AppController(store, bus, registry)
+    yield ctl
+    ctl.shutdown().result(60)
+
+
+@pytest.fixture
+def broker_profile(broker: EmbeddedBroker) -> BrokerProfile:
+    """A plaintext profile for the session broker."""
+    return BrokerProfile(name="Test broker", bootstrap_servers=broker.bootstrap_servers)
