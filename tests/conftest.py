@@ -18,6 +18,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from helpers import Recorder
 
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import BrokerProfile, SettingsStore
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.events import EventBus
