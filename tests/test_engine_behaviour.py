@@ -195,3 +195,25 @@ def test_polling_observer_for_network_drives(kafka_config: KafkaConfig, topic: s
                    message="the polled file")
     finally:
         job.stop()
+
+
+def test_files_that_arrived_while_stopped_are_sent_on_restart(
+        kafka_config: KafkaConfig, topic: str, tmp_path: Path, bus: EventBus,
+        recorder: Recorder, registry: Registry) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "archive.dat").write_text("old data, before the folder was added")
+    old = time.time() - 3600
+    os.utime(src / "archive.dat", (old, old))
+    added_at = time.time() - 60
+    (src / "overnight.dat").write_text("written while the app was closed")
+    job = WatchJob(kafka_config, src, WatchOptions(topic, since=added_at, stable_seconds=0.2),
+                   bus, registry)
+    job.start()
+    try:
+        wait_until(lambda: uploads_completed(recorder, "overnight.dat") == 1,
+                   message="the file that arrived while stopped")
+        time.sleep(1)
+    finally:
+        job.stop()
+    assert uploads_completed(recorder, "archive.dat") == 0

@@ -236,6 +236,7 @@ class AppController:
                     admin.create_topic(config, item.topic)
                 options = WatchOptions(
                     topic=item.topic, upload_existing=item.upload_existing,
+                    since=item.added_at or None,
                     file_filter=FileFilter(item.include, item.exclude, item.include_hidden),
                     stable_seconds=item.stable_seconds, polling=item.polling,
                     chunk_size=item.chunk_size)

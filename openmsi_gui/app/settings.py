@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,7 +79,10 @@ class WatchedFolder:
         exclude: regex of paths to skip.
         include_hidden: also send names starting with ".".
         chunk_size: bytes per message, a power of two.
-        upload_existing: send files already there when watching starts.
+        upload_existing: send files that were already there when the folder
+            was added. Files that arrive later are always sent, even if the
+            app was not running when they arrived.
+        added_at: when the folder was added (epoch seconds).
         stable_seconds: how long a file must be unchanged before it is sent.
         polling: poll instead of native events (network drives).
         enabled: watched at all.
@@ -94,6 +98,7 @@ class WatchedFolder:
     include_hidden: bool = False
     chunk_size: int = wire.DEFAULT_CHUNK_SIZE
     upload_existing: bool = False
+    added_at: float = field(default_factory=time.time)
     stable_seconds: float = 3.0
     polling: bool = False
     enabled: bool = True

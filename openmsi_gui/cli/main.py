@@ -184,8 +184,10 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
         file_filter = FileFilter(args.include, args.exclude, args.include_hidden)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    options = WatchOptions(args.topic, args.upload_existing, file_filter, args.stable_seconds,
-                           args.polling, args.chunk_size, args.workers)
+    options = WatchOptions(topic=args.topic, upload_existing=args.upload_existing,
+                           file_filter=file_filter, stable_seconds=args.stable_seconds,
+                           polling=args.polling, chunk_size=args.chunk_size,
+                           workers=args.workers)
     registry = _registry(args)
     job = WatchJob(_config(args), folder, options, bus, registry, name="watch")
     job.start()

@@ -27,6 +27,9 @@ class WatchOptions:
     Attributes:
         topic: destination topic.
         upload_existing: also send files present at start.
+        since: without ``upload_existing``, still send files modified since
+            this time (e.g. when the folder was added), so files that landed
+            while the app was closed are not lost.
         file_filter: which files are sent.
         stable_seconds: how long a file must be unchanged before it is sent.
         polling: poll instead of native events (network drives).
@@ -36,6 +39,7 @@ class WatchOptions:
 
     topic: str
     upload_existing: bool = False
+    since: float | None = None
     file_filter: FileFilter = field(default_factory=FileFilter)
     stable_seconds: float = 3.0
     polling: bool = False
@@ -56,6 +60,7 @@ class WatchJob:
                                  chunk_size=options.chunk_size, workers=options.workers)
         self.watcher = FolderWatcher(root, self.uploader, bus,
                                      upload_existing=options.upload_existing,
+                                     since=options.since,
                                      file_filter=options.file_filter,
                                      stable_seconds=options.stable_seconds,
                                      polling=options.polling, job=self.name)

@@ -80,6 +80,9 @@ class FolderWatcher:
         uploader: a started :class:`Uploader`.
         bus: where job state events go.
         upload_existing: also send files that are already there at start.
+        since: without ``upload_existing``, still send files modified at or
+            after this time (epoch seconds): those that arrived while the
+            watcher was not running. The registry skips what was already sent.
         file_filter: which files to send.
         stable_seconds: how long size and mtime must stay unchanged.
         polling: use the polling observer (network drives).
@@ -88,7 +91,8 @@ class FolderWatcher:
     """
 
     def __init__(self, root: Path, uploader: Uploader, bus: EventBus, *,
-                 upload_existing: bool = False, file_filter: FileFilter | None = None,
+                 upload_existing: bool = False, since: float | None = None,
+                 file_filter: FileFilter | None = None,
                  stable_seconds: float = 3.0, polling: bool = False,
                  rescan_seconds: float = 60.0, job: str = "watch") -> None:
         self.root = Path(os.path.realpath(root))
@@ -98,6 +102,7 @@ class FolderWatcher:
         self.filter = file_filter or FileFilter()
         self.stable_seconds = stable_seconds
         self.upload_existing = upload_existing
+        self.since = since
         self.polling = polling
         self.rescan_seconds = rescan_seconds
         self.job = job
@@ -118,9 +123,8 @@ class FolderWatcher:
     def start(self) -> None:
         """Take stock of existing files and start watching."""
         self.uploader.add_result_listener(self._on_result)
-        baseline = not self.upload_existing
         for path in self._scan():
-            self._note(path, baseline=baseline)
+            self._note(path, baseline=not self._send_at_start(path))
         observer: BaseObserver = PollingObserver(timeout=1.0) if self.polling else Observer()
         observer.schedule(_Handler(self), str(self.root), recursive=True)
         observer.daemon = True
@@ -141,6 +145,16 @@ class FolderWatcher:
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+
+    def _send_at_start(self, path: Path) -> bool:
+        if self.upload_existing:
+            return True
+        if self.since is None:
+            return False
+        try:
+            return path.stat().st_mtime >= self.since
+        except OSError:
+            return False
 
     def pending(self) -> int:
         """Files seen but not yet stable."""

@@ -1,0 +1,98 @@
+"""The app controller runs what the settings describe, against the real broker."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from helpers import Recorder, wait_until
+
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.events import JobState
+
+
+def configure(store: SettingsStore, profile: BrokerProfile, topic: str, tmp_path: Path,
+              **folder_options: object) -> tuple[WatchedFolder, Destination]:
+    settings = store.settings
+    settings.profiles.append(profile)
+    folder = WatchedFolder(path=str(tmp_path / "out"), profile_id=profile.id, topic=topic,
+                           stable_seconds=0.3, **folder_options)  # type: ignore[arg-type]
+    dest = Destination(path=str(tmp_path / "in"), profile_id=profile.id, topic=topic,
+                       group_id="ctl")
+    (tmp_path / "out").mkdir()
+    settings.folders.append(folder)
+    settings.destinations.append(dest)
+    store.update(settings)
+    return folder, dest
+
+
+def test_settings_changes_start_and_stop_jobs(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path) -> None:
+    topic = make_topic(1)
+    configure(store, broker_profile, topic, tmp_path)
+    controller.start().result(30)  # files already there before watching are not sent
+    (tmp_path / "out" / "one.txt").write_text("first")
+    wait_until((tmp_path / "in" / "one.txt").exists, message="the first file")
+    settings = store.settings
+    settings.folders[0].enabled = False
+    store.update(settings)
+    controller.apply(store.settings).result(30)
+    (tmp_path / "out" / "two.txt").write_text("not watched now")
+    time.sleep(2)
+    assert not (tmp_path / "in" / "two.txt").exists()
+    settings.folders[0].enabled = True
+    store.update(settings)
+    wait_until((tmp_path / "in" / "two.txt").exists, message="the file after re-enabling")
+
+
+def test_timed_pause_resumes_by_itself(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path) -> None:
+    topic = make_topic(1)
+    configure(store, broker_profile, topic, tmp_path)
+    controller.start().result(30)
+    controller.pause_all(2.5).result(10)
+    assert controller.paused
+    assert controller.paused_until is not None
+    (tmp_path / "out" / "held.bin").write_bytes(os.urandom(1000))
+    time.sleep(1.5)
+    assert not (tmp_path / "in" / "held.bin").exists()
+    wait_until(lambda: not controller.paused, timeout=10, message="the pause to end")
+    wait_until((tmp_path / "in" / "held.bin").exists, message="the held file")
+
+
+def test_a_job_that_cannot_start_is_reported(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        tmp_path: Path, recorder: Recorder) -> None:
+    configure(store, broker_profile, "no-such-topic", tmp_path)
+    controller.start().result(30)
+    failures = [e for e in recorder.of(JobState) if e.state == "failed"]
+    assert failures
+    assert all("does not exist" in e.detail for e in failures)
+
+
+def test_embedded_profile_starts_the_local_broker(
+        store: SettingsStore, controller: AppController, tmp_path: Path) -> None:
+    profile = BrokerProfile(name="Demo", embedded=True)
+    configure(store, profile, "demo-topic", tmp_path)
+    controller.start().result(30)
+    assert controller.embedded_bootstrap
+    (tmp_path / "out" / "demo.txt").write_text("through the embedded broker")
+    wait_until((tmp_path / "in" / "demo.txt").exists, message="the demo file")
+    assert "demo-topic" in controller.list_topics(profile).result(10)
+
+
+def test_connection_errors_are_plain_sentences(controller: AppController) -> None:
+    from openmsi_gui.engine.broker import free_port
+
+    dead = BrokerProfile(bootstrap_servers=f"127.0.0.1:{free_port()}")
+    future = controller.test_connection(dead)
+    error = future.exception(30)
+    assert isinstance(error, admin.BrokerError)
+    assert "rdkafka" not in str(error)
+    assert "127.0.0.1" in str(error)

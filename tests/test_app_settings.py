@@ -1,0 +1,95 @@
+"""The settings schema, its file, migrations and change notification (no Qt)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openmsi_gui.app import keychain, settings
+from openmsi_gui.app.settings import (
+    BrokerProfile,
+    Settings,
+    SettingsError,
+    SettingsStore,
+    WatchedFolder,
+)
+
+
+def test_defaults_round_trip_through_the_file(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.json")
+    edited = store.settings
+    profile = BrokerProfile(name="Lab", bootstrap_servers="kafka.lab:9093",
+                            security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
+                            sasl_username="tech")
+    edited.profiles.append(profile)
+    edited.folders.append(WatchedFolder(path="/data", profile_id=profile.id, topic="t"))
+    edited.ui.theme = "dark"
+    store.update(edited)
+    again = SettingsStore(tmp_path / "settings.json").settings
+    assert again == edited
+    assert json.loads((tmp_path / "settings.json").read_text())["schema_version"] == 1
+
+
+def test_store_hands_out_copies_and_tells_listeners(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.json")
+    seen: list[Settings] = []
+    store.subscribe(seen.append)
+    copy = store.settings
+    copy.ui.theme = "dark"
+    assert store.settings.ui.theme == "system"  # editing a copy changes nothing
+    store.update(copy)
+    assert [s.ui.theme for s in seen] == ["dark"]
+
+
+def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
+    store = SettingsStore(tmp_path / "settings.json")
+    edited = store.settings
+    profile = BrokerProfile(name="Lab", bootstrap_servers="h:1", sasl_username="tech")
+    edited.profiles.append(profile)
+    store.update(edited)
+    keychain.set_secret(f"profile:{profile.id}", "sasl.password", "s3cret-pw")
+    assert keychain.get_secret(f"profile:{profile.id}", "sasl.password") == "s3cret-pw"
+    assert "s3cret-pw" not in (tmp_path / "settings.json").read_text()
+    assert not any("password" in f for f in settings.BrokerProfile.__dataclass_fields__)
+
+
+def test_migrations_upgrade_old_files_and_keep_a_backup(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+        data["ui"] = data.pop("preferences")
+        return data
+
+    monkeypatch.setattr(settings, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(settings.MIGRATIONS, 1, v1_to_v2)
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 1, "preferences": {"theme": "dark"}}))
+    store = SettingsStore(path)
+    assert store.settings.ui.theme == "dark"
+    assert json.loads(path.read_text())["schema_version"] == 2
+    backup = json.loads((tmp_path / "settings.json.v1.bak").read_text())
+    assert backup == {"schema_version": 1, "preferences": {"theme": "dark"}}
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("{not json", "cannot read"),
+    ("[1, 2]", "is not a settings file"),
+    ('{"schema_version": 99}', "newer version"),
+    ('{"folders": [{"chunk_size": "big"}]}', "should be a number"),
+    ('{"folders": [{"enabled": "yes"}]}', "should be true or false"),
+    ('{"profiles": [{"name": 5}]}', "should be text"),
+    ('{"folders": [{"chunk_size": 1.5}]}', "whole number"),
+])
+def test_bad_files_give_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        SettingsStore(path)
+
+
+def test_unknown_fields_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 1, "ui": {"theme": "dark", "future": 1}}))
+    assert SettingsStore(path).settings.ui.theme == "dark"
