@@ -24,7 +24,7 @@ LABELS = {
 def status_pixmap(status: AppStatus, size: int = 64) -> QPixmap:
     """A square picture of ``status``.
 
-    Idle is a ring, transferring a disc with arrows, paused a rounded square
+    Idle is a hollow ring with a dot, transferring a disc with arrows, paused a rounded square
     with bars, and an error a triangle with "!".
     """
     pixmap = QPixmap(size, size)
@@ -48,6 +48,13 @@ def status_pixmap(status: AppStatus, size: int = 64) -> QPixmap:
         painter.setBrush(QBrush(QColor("white")))
         painter.drawRect(QRectF(s * 0.32, s * 0.27, s * 0.12, s * 0.46))
         painter.drawRect(QRectF(s * 0.56, s * 0.27, s * 0.12, s * 0.46))
+    elif status is AppStatus.IDLE:
+        painter.setPen(QPen(colour, s * 0.14))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawEllipse(QRectF(s * 0.12, s * 0.12, s * 0.76, s * 0.76))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(colour))
+        painter.drawEllipse(QRectF(s * 0.38, s * 0.38, s * 0.24, s * 0.24))
     else:
         painter.drawEllipse(QRectF(s * 0.05, s * 0.05, s * 0.9, s * 0.9))
         painter.setPen(white)
@@ -61,9 +68,6 @@ def status_pixmap(status: AppStatus, size: int = 64) -> QPixmap:
                 path.lineTo(QPointF(s * x, tip))
                 path.lineTo(QPointF(s * x + s * 0.1, tip + (s * 0.1 if up else -s * 0.1)))
                 painter.drawPath(path)
-        else:
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawEllipse(QRectF(s * 0.34, s * 0.34, s * 0.32, s * 0.32))
     painter.end()
     return pixmap
 

@@ -35,9 +35,7 @@ class SingleInstance(QObject):
         socket.connectToServer(self.name)
         if not socket.waitForConnected(timeout_ms):
             return False
-        socket.write(b"show\n")
-        socket.waitForBytesWritten(timeout_ms)
-        socket.disconnectFromServer()
+        socket.abort()
         return True
 
     def claim(self) -> bool:
@@ -50,13 +48,11 @@ class SingleInstance(QObject):
         return self._server.listen(self.name)
 
     def on_new_connection(self) -> None:
+        # Any connection is a request to come forward; nothing else is spoken.
         assert self._server is not None
         while (socket := self._server.nextPendingConnection()) is not None:
-            socket.readyRead.connect(lambda s=socket: self._read(s))
-            socket.disconnected.connect(socket.deleteLater)
-
-    def _read(self, socket: QLocalSocket) -> None:
-        if bytes(socket.readAll().data()).strip() == b"show":
+            socket.abort()
+            socket.deleteLater()
             self.activated.emit()
 
     def close(self) -> None:

@@ -1,0 +1,133 @@
+"""The tray, the adapter, the icons, single instance and the main window shell."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.app.transfers import AppStatus
+from openmsi_gui.engine.events import Direction, EventBus, FileFailed, FileProgress
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.ui.adapter import EngineAdapter
+from openmsi_gui.ui.icons import status_pixmap
+from openmsi_gui.ui.main_window import MainWindow
+from openmsi_gui.ui.single_instance import SingleInstance
+from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.tray import Tray
+
+
+@pytest.fixture
+def adapter(qtbot: QtBot, bus: EventBus) -> Iterator[EngineAdapter]:
+    ad = EngineAdapter(bus)
+    yield ad
+    ad.close()
+
+
+@pytest.fixture
+def state(adapter: EngineAdapter, controller: AppController) -> LiveState:
+    return LiveState(adapter, controller)
+
+
+def test_adapter_batches_events_from_any_thread_onto_the_gui_thread(
+        qtbot: QtBot, bus: EventBus, adapter: EngineAdapter) -> None:
+    batches: list[tuple[int, bool]] = []
+    gui = threading.current_thread()
+    adapter.events.connect(lambda evs: batches.append(
+        (len(evs), threading.current_thread() is gui)))
+
+    def flood() -> None:
+        for i in range(5000):
+            bus.publish(FileProgress("j", Direction.UPLOAD, "f", i, 5000, i, 5000))
+
+    workers = [threading.Thread(target=flood) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    qtbot.waitUntil(lambda: sum(n for n, _ in batches) == 10_000, timeout=5000)
+    assert all(on_gui for _, on_gui in batches)
+    assert len(batches) < 50, "events should arrive in a few batches, not one by one"
+
+
+def test_status_icons_differ_in_shape_not_only_colour(qapp: QApplication) -> None:
+    def mask(status: AppStatus) -> list[bool]:
+        image = status_pixmap(status, 32).toImage().convertToFormat(QImage.Format.Format_ARGB32)
+        return [image.pixelColor(x, y).alpha() > 128 for y in range(32) for x in range(32)]
+
+    shapes = {status: mask(status) for status in AppStatus}
+    for a in AppStatus:
+        for b in AppStatus:
+            if a is not b:
+                assert shapes[a] != shapes[b], f"{a} and {b} have the same silhouette"
+
+
+def test_tray_reflects_status_and_menu_pauses_and_resumes(
+        qtbot: QtBot, bus: EventBus, state: LiveState, controller: AppController) -> None:
+    tray = Tray(state)
+    assert "Idle" in tray.status_action.text()
+    tray.pause30_action.trigger()
+    qtbot.waitUntil(lambda: controller.paused, timeout=5000)
+    state.refresh_status()
+    assert "paused until" in tray.icon.toolTip()
+    assert tray.resume_action.isEnabled()
+    assert not tray.pause_action.isEnabled()
+    assert controller.paused_until is not None
+    assert 29 * 60 < controller.paused_until - time.time() <= 30 * 60
+    tray.resume_action.trigger()
+    qtbot.waitUntil(lambda: not controller.paused, timeout=5000)
+    bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "cannot read the file"))
+    qtbot.waitUntil(lambda: state.status is AppStatus.ERROR, timeout=5000)
+    assert "problem" in tray.icon.toolTip()
+    opened: list[bool] = []
+    tray.openRequested.connect(lambda: opened.append(True))
+    tray.open_action.trigger()
+    assert opened
+
+
+def test_main_window_is_usable_without_a_tray(
+        qtbot: QtBot, store: SettingsStore, controller: AppController, registry: Registry,
+        adapter: EngineAdapter, state: LiveState, bus: EventBus) -> None:
+    window = MainWindow(store, controller, registry, adapter, state, has_tray=False)
+    qtbot.addWidget(window)
+    window.show()
+    assert window.tabs.count() == 5
+    for index in range(window.tabs.count()):
+        assert window.tabs.widget(index).accessibleName()
+    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.paused, timeout=5000)
+    state.refresh_status()
+    assert window.pause_button.text() == "&Resume"
+    assert "Paused" in window.status_text.text()
+    bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "why"))
+    qtbot.waitUntil(lambda: "Needs attention" in window.status_text.text(), timeout=5000)
+    window.tabs.setCurrentIndex(1)
+    window.tabs.setCurrentIndex(0)  # looking at the transfers acknowledges the failures
+    assert state.status is not AppStatus.ERROR
+    quit_requests: list[bool] = []
+    window.quitRequested.connect(lambda: quit_requests.append(True))
+    window.close()
+    assert quit_requests, "without a tray, closing the window must quit"
+
+
+def test_second_launch_brings_the_first_forward(qtbot: QtBot, tmp_path: Path) -> None:
+    name = f"openmsi-test-{uuid.uuid4().hex[:8]}"
+    first = SingleInstance(name)
+    assert first.claim()
+    try:
+        with qtbot.waitSignal(first.activated, timeout=5000):
+            second = SingleInstance(name)
+            assert not second.claim()
+    finally:
+        first.close()
+    assert QApplication.instance() is not None
