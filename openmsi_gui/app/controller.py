@@ -269,6 +269,9 @@ class AppController:
         self.bus.publish(JobState(name, "stopped"))
 
     def _set_paused(self, paused: bool) -> None:
+        until = f" until {time.strftime('%H:%M', time.localtime(self._paused_until))}" if (
+            paused and self._paused_until) else ""
+        log.info("all transfers %s%s", "paused" if paused else "resumed", until)
         settings = self.store.settings
         paused_items = {folder_job_name(f) for f in settings.folders if f.paused}
         paused_items |= {destination_job_name(d) for d in settings.destinations if d.paused}
