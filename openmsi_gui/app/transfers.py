@@ -105,6 +105,9 @@ class Summary:
 class TransferBook:
     """Fold engine events into rows, throughput and status.
 
+    Counts per status are kept as rows change, so the status and summary
+    cost the same with ten rows or ten thousand (they are asked often).
+
     Args:
         max_rows: finished rows beyond this are dropped, oldest first (the
             registry keeps the full history).
@@ -113,6 +116,7 @@ class TransferBook:
     def __init__(self, max_rows: int = 2000) -> None:
         self.max_rows = max_rows
         self.rows: collections.OrderedDict[RowKey, TransferRow] = collections.OrderedDict()
+        self._counts: collections.Counter[RowStatus] = collections.Counter()
         self.job_errors: dict[str, str] = {}
         self.unseen_failures = 0
         self._second = int(time.time())
@@ -136,10 +140,14 @@ class TransferBook:
         row = self.rows.get(key)
         if row is None or (isinstance(event, FileDiscovered) and row.status is not
                            RowStatus.ACTIVE):
+            if row is not None:
+                self._counts[row.status] -= 1
             row = TransferRow(event.job, event.direction, event.relpath)
             self.rows[key] = row
+            self._counts[row.status] += 1
             self._trim()
         self.rows.move_to_end(key)
+        before = row.status
         now = time.monotonic()
         if isinstance(event, FileDiscovered):
             row.total_bytes = event.size
@@ -170,6 +178,9 @@ class TransferBook:
             row.status = RowStatus.SKIPPED
             row.error = event.reason
         row.updated = now
+        if row.status is not before:
+            self._counts[before] -= 1
+            self._counts[row.status] += 1
         return row
 
     def _count(self, direction: Direction, moved: int) -> None:
@@ -192,11 +203,11 @@ class TransferBook:
                            if r.status not in (RowStatus.ACTIVE, RowStatus.QUEUED)), None)
             if oldest is None:
                 return
-            del self.rows[oldest]
+            self._counts[self.rows.pop(oldest).status] -= 1
 
     def summary(self) -> Summary:
         """Counts over the current rows and the last few seconds' rates."""
-        counts = collections.Counter(r.status for r in self.rows.values())
+        counts = self._counts
         recent = list(self.throughput)[-3:]
         seconds = max(1, len(recent))
         return Summary(counts[RowStatus.ACTIVE] + counts[RowStatus.QUEUED],
@@ -209,7 +220,7 @@ class TransferBook:
             return AppStatus.ERROR
         if paused:
             return AppStatus.PAUSED
-        if any(r.status is RowStatus.ACTIVE for r in self.rows.values()):
+        if self._counts[RowStatus.ACTIVE]:
             return AppStatus.TRANSFERRING
         return AppStatus.IDLE
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 
@@ -21,8 +23,9 @@ LABELS = {
 }
 
 
+@functools.cache
 def status_pixmap(status: AppStatus, size: int = 64) -> QPixmap:
-    """A square picture of ``status``.
+    """A square picture of ``status`` (cached: do not paint on the result).
 
     Idle is a hollow ring with a dot, transferring a disc with arrows, paused a rounded square
     with bars, and an error a triangle with "!".
@@ -72,6 +75,7 @@ def status_pixmap(status: AppStatus, size: int = 64) -> QPixmap:
     return pixmap
 
 
+@functools.cache
 def status_icon(status: AppStatus) -> QIcon:
     """An icon of ``status`` at the sizes trays ask for."""
     icon = QIcon()

@@ -97,7 +97,8 @@ class MainWindow(QMainWindow):
             self.addAction(action)
 
     def on_status_changed(self, status: AppStatus, text: str) -> None:
-        self.status_icon.setPixmap(status_pixmap(status, 16))
+        if self.status_icon.toolTip() != LABELS[status]:
+            self.status_icon.setPixmap(status_pixmap(status, 16))
         self.status_icon.setToolTip(LABELS[status])
         self.status_text.setText(f"{LABELS[status]} — {text.removeprefix('OpenMSI: ')}")
         paused = self.controller.paused

@@ -33,6 +33,7 @@ class Tray(QObject):
         self.notify_failures = notify_failures
         self.notify_completions = notify_completions
         self.icon = QSystemTrayIcon(status_icon(AppStatus.IDLE), self)
+        self._shown: AppStatus | None = None
         self.menu = QMenu()
         self.status_action = self.menu.addAction("OpenMSI")
         self.status_action.setEnabled(False)
@@ -70,7 +71,9 @@ class Tray(QObject):
             self.icon.show()
 
     def on_status_changed(self, status: AppStatus, text: str) -> None:
-        self.icon.setIcon(status_icon(status))
+        if status is not self._shown:
+            self._shown = status
+            self.icon.setIcon(status_icon(status))
         self.icon.setToolTip(f"{text}")
         self.status_action.setText(f"{LABELS[status]}: {text.removeprefix('OpenMSI: ')}")
         paused = self.state.controller.paused
