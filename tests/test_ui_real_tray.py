@@ -97,3 +97,25 @@ def test_tray_icon_menu_pauses_resumes_and_quits(x_display: dict[str, str],
             app.kill()
             app.wait()
     assert (tmp_path / "tray-menu.png").stat().st_size > 1000
+
+
+def test_sigterm_quits_the_app_gracefully(tmp_path: Path) -> None:
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "openmsi_gui.ui.application", "--demo", "--demo-dir",
+             str(tmp_path / "demo")], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "assigned partitions" in log.read_text(), timeout=30,
+                   message="the demo to start")
+        started = time.monotonic()
+        app.terminate()
+        assert app.wait(30) == 0, log.read_text()[-2000:]
+        assert time.monotonic() - started < 10
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    assert "stopping (SIGTERM)" in log.read_text()
+    assert "Fatal Python error" not in log.read_text()

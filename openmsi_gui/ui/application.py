@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -181,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(0, lambda: log.info("ready: window and tray shown at %.3f, %.2f s after "
                                           "import", time.time(), time.monotonic() - _IMPORTED))
 
+    _quit_on_signals(openmsi)
+
     import qasync
 
     loop = qasync.QEventLoop(app)
@@ -188,6 +191,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     with loop:
         loop.run_until_complete(_until_quit(app))
     return 0
+
+
+def _quit_on_signals(openmsi: OpenMSIApp) -> None:
+    """SIGINT/SIGTERM (Ctrl-C, logout, service stop) quit gracefully, like the menu's Quit."""
+    def handler(signum: int, _frame: object) -> None:
+        log.info("stopping (%s)...", signal.Signals(signum).name)
+        QTimer.singleShot(0, openmsi.quit)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+    # Python runs signal handlers only between bytecodes; wake it up regularly.
+    wake = QTimer(openmsi)
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
 
 
 async def _until_quit(app: QApplication) -> None:
