@@ -1,16 +1,83 @@
-"""The transfers view: live progress, throughput and history."""
+"""The transfers view: live progress, throughput and history.
+
+The "Now" page shows every file moving (or recently moved) with its progress,
+rate, time left and error, filterable and searchable, above a throughput
+plot; failed uploads can be sent again. The "History" page lists everything
+the registry remembers.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QItemSelection, QModelIndex, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.transfers import RowStatus, Summary, TransferRow
+from openmsi_gui.engine.events import Direction
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.views.history import HistoryView
+from openmsi_gui.ui.views.throughput_plot import ThroughputPlot
+from openmsi_gui.ui.views.transfer_model import (
+    RESEND_HINT,
+    Column,
+    FilterMode,
+    ProgressDelegate,
+    TransferFilterProxy,
+    TransferTableModel,
+    can_retry,
+    folder_id_of,
+    format_rate,
+)
+
+RETRY_TIP = "Send the selected failed uploads again (Alt+Y)"
+
+
+def summary_text(summary: Summary) -> str:
+    """One line about the rows: ``"2 moving, 1 failed, 5 done — up 4.2 MB/s, down 0 B/s"``."""
+    if not (summary.active or summary.failed or summary.done):
+        return "No transfers yet."
+    rates = (f"up {format_rate(summary.up_rate) or '0 B/s'}, "
+             f"down {format_rate(summary.down_rate) or '0 B/s'}")
+    return f"{summary.active} moving, {summary.failed} failed, {summary.done} done — {rates}"
+
+
+def selection_hint(rows: list[TransferRow]) -> str:
+    """What the user should know about the selected rows (empty if nothing)."""
+    if any(can_retry(row) for row in rows):
+        return ""
+    if any(row.status is RowStatus.FAILED and row.direction is Direction.DOWNLOAD
+           for row in rows):
+        return RESEND_HINT
+    if any(row.status is RowStatus.FAILED for row in rows):
+        return "This upload's folder is not known, so it cannot be retried from here."
+    return ""
 
 
 class TransfersView(QWidget):
-    """Files moving now, the throughput plot, and the searchable history."""
+    """Files moving now, the throughput plot, and the searchable history.
+
+    Args:
+        state: live rows, throughput and file events.
+        controller: to send failed uploads again.
+        registry: the history's source.
+    """
 
     def __init__(self, state: LiveState, controller: AppController, registry: Registry,
                  parent: QWidget | None = None) -> None:
@@ -19,5 +86,179 @@ class TransfersView(QWidget):
         self.controller = controller
         self.registry = registry
         self.setAccessibleName("Transfers")
+
+        self.model = TransferTableModel(state, parent=self)
+        self.proxy = TransferFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.plot = ThroughputPlot(state)
+
+        self.filter_combo = QComboBox()
+        for mode in FilterMode:
+            self.filter_combo.addItem(mode.value, mode)
+        self.filter_combo.setAccessibleName("Show transfers")
+        self.filter_combo.setToolTip("All rows, only files queued or moving, or only failures")
+        self.filter_combo.currentIndexChanged.connect(self.on_filter_combo_changed)
+        filter_label = QLabel("Sho&w:")
+        filter_label.setBuddy(self.filter_combo)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search file, job, status, error…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search transfers")
+        self.search.textChanged.connect(self.proxy.set_search)
+        search_label = QLabel("Se&arch:")
+        search_label.setBuddy(self.search)
+        self.retry_button = QPushButton("Retr&y")
+        self.retry_button.setAccessibleName("Retry failed uploads")
+        self.retry_button.setToolTip(RETRY_TIP)
+        self.retry_button.setEnabled(False)
+        self.retry_button.clicked.connect(self.on_retry_clicked)
+
+        self.table = QTableView()
+        self.table.setAccessibleName("Transfers now")
+        self.table.setModel(self.proxy)
+        self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTabKeyNavigation(False)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        header = self.table.horizontalHeader()
+        header.setSortIndicatorClearable(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # newest first
+        self.table.setSortingEnabled(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        metrics = self.table.fontMetrics()
+        self.table.verticalHeader().setDefaultSectionSize(metrics.height() + 10)
+        icon = self.table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) + 6
+        for column, sample in ((Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 18),
+                               (Column.STATUS, "Receiving"), (Column.PROGRESS, "100%  100%"),
+                               (Column.SIZE, "888.8 / 888.8 MB"), (Column.CHUNKS, "8888/8888"),
+                               (Column.RATE, "888.8 MB/s"), (Column.ETA, "Time left")):
+            extra = icon if column is Column.STATUS else 0
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 20 + extra)
+
+        self.summary = QLabel()
+        self.summary.setAccessibleName("Transfer summary")
+        self.hint = QLabel()
+        self.hint.setAccessibleName("Selection hint")
+        self.hint.setWordWrap(True)
+        self.hint.hide()
+        self.message = QLabel()
+        self.message.setAccessibleName("Retry result")
+        self.message.setWordWrap(True)
+
+        controls = QHBoxLayout()
+        controls.addWidget(filter_label)
+        controls.addWidget(self.filter_combo)
+        controls.addSpacing(8)
+        controls.addWidget(search_label)
+        controls.addWidget(self.search, 1)
+        controls.addWidget(self.retry_button)
+        table_box = QWidget()
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addLayout(controls)
+        table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.hint)
+        table_layout.addWidget(self.message)
+        table_layout.addWidget(self.summary)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.plot)
+        self.splitter.addWidget(table_box)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([170, 400])
+        self.now_page = QWidget()
+        self.now_page.setAccessibleName("Transfers now page")
+        now_layout = QVBoxLayout(self.now_page)
+        now_layout.addWidget(self.splitter)
+
+        self.history = HistoryView(registry, state)
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Transfer pages")
+        self.tabs.addTab(self.now_page, "&Now")
+        self.tabs.addTab(self.history, "&History")
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Transfers"))
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)
+
+        self.setTabOrder(self.filter_combo, self.search)
+        self.setTabOrder(self.search, self.retry_button)
+        self.setTabOrder(self.retry_button, self.table)
+        find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.activated.connect(self.on_find_activated)
+
+        self.table.selectionModel().selectionChanged.connect(self.on_table_selection_changed)
+        self.proxy.dataChanged.connect(self.on_proxy_data_changed)
+        self.proxy.rowsRemoved.connect(self.update_actions)
+        self.proxy.modelReset.connect(self.update_actions)
+        state.tick.connect(self.on_state_tick)
+        self.on_state_tick()
+
+    # -- selection and actions ---------------------------------------------------------
+
+    def selected_rows(self) -> list[TransferRow]:
+        """The transfers selected in the table."""
+        rows = self.table.selectionModel().selectedRows()
+        return [self.model.row_at(self.proxy.mapToSource(index).row()) for index in rows]
+
+    def update_actions(self) -> None:
+        """Enable Retry for failed uploads; explain why failed downloads cannot be."""
+        rows = self.selected_rows()
+        retryable = any(can_retry(row) for row in rows)
+        self.retry_button.setEnabled(retryable)
+        hint = selection_hint(rows)
+        self.retry_button.setToolTip(hint or RETRY_TIP)
+        self.hint.setText(hint)
+        self.hint.setVisible(bool(hint))
+
+    def on_table_selection_changed(self, _selected: QItemSelection,
+                                   _deselected: QItemSelection) -> None:
+        self.update_actions()
+
+    def on_proxy_data_changed(self, _first: QModelIndex, _last: QModelIndex,
+                              _roles: list[int]) -> None:
+        if self.table.selectionModel().hasSelection():
+            self.update_actions()
+
+    def on_filter_combo_changed(self, index: int) -> None:
+        mode = self.filter_combo.itemData(index)
+        if isinstance(mode, FilterMode):
+            self.proxy.set_mode(mode)
+        self.update_actions()
+
+    def on_find_activated(self) -> None:
+        target = self.search if self.tabs.currentWidget() is self.now_page \
+            else self.history.search
+        target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        target.selectAll()
+
+    def on_retry_clicked(self) -> None:
+        rows = [row for row in self.selected_rows() if can_retry(row)]
+        for row in rows:
+            folder_id = folder_id_of(row.job)
+            if folder_id is None:  # pragma: no cover - can_retry checked it
+                continue
+            self._retry(folder_id, row.relpath)
+
+    def _retry(self, folder_id: str, relpath: str) -> None:
+        self.message.setText(f"Sending {relpath} again…")
+        future = self.controller.retry_upload(folder_id, relpath)
+
+        def done(_result: object) -> None:
+            self.message.setText(f"Queued {relpath} to be sent again.")
+
+        def fail(error: BaseException) -> None:
+            reason = str(error) or type(error).__name__
+            self.message.setText(f"Could not send {relpath} again: {reason}")
+
+        when_done(future, done, fail, context=self)
+
+    def on_state_tick(self) -> None:
+        self.summary.setText(summary_text(self.state.book.summary()))

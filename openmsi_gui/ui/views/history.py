@@ -1,0 +1,609 @@
+"""The history of every file sent or received, from the registry: search, sort, export.
+
+Registry reads and CSV writes run on a one-thread executor owned by the view;
+results come back to the GUI thread through :func:`~openmsi_gui.ui.tasks.when_done`.
+
+Sorting is done by the source model in Python (by the same values it gives
+for :data:`SORT_ROLE`), not by ``QSortFilterProxyModel``'s comparator: with
+ten thousand rows the proxy needs about 260 000 calls into Python per sort
+(close to a second), a ``list.sort`` a few milliseconds. The proxy still
+filters, from a search text precomputed off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import enum
+import math
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    QStandardPaths,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QIcon, QShowEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from openmsi_gui.engine.events import Direction
+from openmsi_gui.engine.registry import HistoryRow, Registry
+from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.views.transfer_model import direction_text, first_line, format_bytes
+
+SORT_ROLE = int(Qt.ItemDataRole.UserRole)
+"""Role with the value a column sorts by (numbers for sizes and times)."""
+ENTRY_ROLE = int(Qt.ItemDataRole.UserRole) + 1
+"""Role with the :class:`HistoryEntry` of the row."""
+
+REFRESH_DEBOUNCE_MS = 1000
+HISTORY_LIMIT = 10_000
+
+Index = QModelIndex | QPersistentModelIndex
+
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_DECORATION = int(Qt.ItemDataRole.DecorationRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_ACCESSIBLE_TEXT = int(Qt.ItemDataRole.AccessibleTextRole)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+class HistoryColumn(enum.IntEnum):
+    """Columns of the history table, in order."""
+
+    DIRECTION = 0
+    TOPIC = 1
+    PATH = 2
+    SIZE = 3
+    STATUS = 4
+    ERROR = 5
+    STARTED = 6
+    COMPLETED = 7
+    SHA512 = 8
+
+
+HEADERS = {
+    HistoryColumn.DIRECTION: "Direction",
+    HistoryColumn.TOPIC: "Topic",
+    HistoryColumn.PATH: "Path",
+    HistoryColumn.SIZE: "Size",
+    HistoryColumn.STATUS: "Status",
+    HistoryColumn.ERROR: "Error",
+    HistoryColumn.STARTED: "Started",
+    HistoryColumn.COMPLETED: "Completed",
+    HistoryColumn.SHA512: "SHA-512",
+}
+_COLUMNS = tuple(HistoryColumn)
+
+CSV_HEADER = ("direction", "topic", "path", "size_bytes", "status", "error", "started",
+              "completed", "sha512")
+
+_STATUS_WORDS = {"done": "Done", "failed": "Failed", "sending": "Sending",
+                 "receiving": "Receiving", "superseded": "Superseded"}
+
+
+# -- pure logic (no Qt) --------------------------------------------------------------------
+
+
+def format_time(epoch: float | None) -> str:
+    """Local date and time to the second, or empty."""
+    if epoch is None:
+        return ""
+    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_time(epoch: float | None) -> str:
+    """ISO 8601 with the local UTC offset (for CSV), or empty."""
+    if epoch is None:
+        return ""
+    return datetime.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
+
+
+def history_direction_text(direction: str) -> str:
+    """``"↑ Upload"`` / ``"↓ Download"`` for the registry's direction word."""
+    try:
+        return direction_text(Direction(direction))
+    except ValueError:
+        return direction
+
+
+def history_status_text(status: str) -> str:
+    """The registry's status word, capitalised."""
+    return _STATUS_WORDS.get(status, status.capitalize())
+
+
+def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
+    """What one cell shows (the SHA-512 shortened; the tooltip has all of it)."""
+    if column is HistoryColumn.DIRECTION:
+        return history_direction_text(row.direction)
+    if column is HistoryColumn.TOPIC:
+        return row.topic
+    if column is HistoryColumn.PATH:
+        return row.relpath
+    if column is HistoryColumn.SIZE:
+        return format_bytes(row.size)
+    if column is HistoryColumn.STATUS:
+        return history_status_text(row.status)
+    if column is HistoryColumn.ERROR:
+        return first_line(row.error)
+    if column is HistoryColumn.STARTED:
+        return format_time(row.started)
+    if column is HistoryColumn.COMPLETED:
+        return format_time(row.completed)
+    return f"{row.sha512_hex[:16]}…" if len(row.sha512_hex) > 16 else row.sha512_hex
+
+
+def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
+    """What one cell sorts by: numbers for size and times, folded text otherwise."""
+    if column is HistoryColumn.SIZE:
+        return row.size
+    if column is HistoryColumn.STARTED:
+        return row.started
+    if column is HistoryColumn.COMPLETED:
+        return -math.inf if row.completed is None else row.completed
+    if column is HistoryColumn.SHA512:
+        return row.sha512_hex
+    return history_cell(row, column).casefold()
+
+
+def search_text(row: HistoryRow) -> str:
+    """Everything a search may match in ``row``, case-folded, columns kept apart."""
+    parts = [history_cell(row, column) for column in HistoryColumn]
+    parts += [row.direction, row.status, row.error, row.sha512_hex, str(row.size)]
+    return "\0".join(parts).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A history row and its precomputed search text."""
+
+    row: HistoryRow
+    haystack: str
+
+    @property
+    def key(self) -> tuple[str, str, str, float]:
+        """Identifies a transfer across refreshes: direction, topic, path, start."""
+        return (self.row.direction, self.row.topic, self.row.relpath, self.row.started)
+
+
+def make_entries(rows: Iterable[HistoryRow]) -> list[HistoryEntry]:
+    """Wrap rows with their search text (done off the GUI thread)."""
+    return [HistoryEntry(row, search_text(row)) for row in rows]
+
+
+def load_history(registry: Registry, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
+    """Read the registry's history (blocking: run it on a worker thread)."""
+    return make_entries(registry.history(limit))
+
+
+def entry_matches(entry: HistoryEntry, needle: str) -> bool:
+    """Whether ``entry`` contains ``needle`` in any column, in any case."""
+    folded = needle.strip().casefold()
+    return not folded or folded in entry.haystack
+
+
+def sort_entries(entries: list[HistoryEntry], column: int,
+                 descending: bool) -> list[HistoryEntry]:
+    """``entries`` ordered by ``column`` (newest first when ``column`` is -1)."""
+    if not 0 <= column < len(HistoryColumn):
+        return sorted(entries, key=lambda e: e.row.started, reverse=True)
+    col = HistoryColumn(column)
+    return sorted(entries, key=lambda e: history_sort_value(e.row, col), reverse=descending)
+
+
+def csv_record(row: HistoryRow) -> list[str]:
+    """One CSV line: full values (bytes, ISO times, the whole hash)."""
+    return [row.direction, row.topic, row.relpath, str(row.size), row.status, row.error,
+            iso_time(row.started), iso_time(row.completed), row.sha512_hex]
+
+
+def write_csv(path: Path, rows: Sequence[HistoryRow]) -> int:
+    """Write ``rows`` with a header to ``path`` (UTF-8 with BOM, for Excel); return the count."""
+    with path.open("w", newline="", encoding="utf-8-sig") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(CSV_HEADER)
+        writer.writerows(csv_record(row) for row in rows)
+    return len(rows)
+
+
+# -- Qt ------------------------------------------------------------------------------------
+
+_STATUS_ICONS = {
+    "done": QStyle.StandardPixmap.SP_DialogApplyButton,
+    "failed": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "sending": QStyle.StandardPixmap.SP_MediaPlay,
+    "receiving": QStyle.StandardPixmap.SP_MediaPlay,
+    "superseded": QStyle.StandardPixmap.SP_BrowserReload,
+}
+
+
+class HistoryTableModel(QAbstractTableModel):
+    """History rows, kept sorted in Python (see the module docstring)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._entries: list[HistoryEntry] = []
+        self._sort_column = -1
+        self._descending = False
+        self._icons: dict[QStyle.StandardPixmap, QIcon] = {}
+
+    @property
+    def entries(self) -> list[HistoryEntry]:
+        """The rows in display order."""
+        return self._entries
+
+    def entry(self, row: int) -> HistoryEntry:
+        """The entry shown in ``row``."""
+        return self._entries[row]
+
+    def set_entries(self, entries: list[HistoryEntry]) -> None:
+        """Replace every row (sorted by the current sort column)."""
+        self.beginResetModel()
+        self._entries = sort_entries(entries, self._sort_column, self._descending)
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HistoryColumn)
+
+    def data(self, index: Index, role: int = _DISPLAY) -> Any:
+        number = index.row()
+        if not 0 <= number < len(self._entries) or not index.isValid():
+            return None
+        entry = self._entries[number]
+        row = entry.row
+        column = _COLUMNS[index.column()]
+        if role in (_DISPLAY, _ACCESSIBLE_TEXT):
+            return history_cell(row, column)
+        if role == SORT_ROLE:
+            return history_sort_value(row, column)
+        if role == ENTRY_ROLE:
+            return entry
+        if role == _TOOLTIP:
+            if column is HistoryColumn.SIZE:
+                return f"{row.size:,} bytes"
+            if column is HistoryColumn.SHA512:
+                return row.sha512_hex or None
+            if column is HistoryColumn.ERROR:
+                return row.error or None
+            if column in (HistoryColumn.PATH, HistoryColumn.TOPIC):
+                return history_cell(row, column)
+            return None
+        if role == _DECORATION and column is HistoryColumn.STATUS:
+            pixmap = _STATUS_ICONS.get(row.status, QStyle.StandardPixmap.SP_FileIcon)
+            icon = self._icons.get(pixmap)
+            if icon is None:
+                icon = self._icons[pixmap] = QApplication.style().standardIcon(pixmap)
+            return icon
+        if role == _ALIGNMENT and column is HistoryColumn.SIZE:
+            return _RIGHT
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = _DISPLAY) -> Any:
+        if orientation is Qt.Orientation.Horizontal and 0 <= section < len(HistoryColumn):
+            if role == _DISPLAY:
+                return HEADERS[_COLUMNS[section]]
+            if role == _ALIGNMENT and _COLUMNS[section] is HistoryColumn.SIZE:
+                return _RIGHT
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Order rows by ``column`` (-1: newest first), keeping selections on their rows."""
+        self._sort_column = column
+        self._descending = order is Qt.SortOrder.DescendingOrder
+        self.layoutAboutToBeChanged.emit()
+        old = self._entries
+        self._entries = sort_entries(old, column, self._descending)
+        where = {id(entry): row for row, entry in enumerate(self._entries)}
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(
+            persistent, [self.index(where[id(old[p.row()])], p.column()) for p in persistent])
+        self.layoutChanged.emit()
+
+
+class HistoryFilterProxy(QSortFilterProxyModel):
+    """Filter history rows by a search text; sorting is passed to the source model."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._search = ""
+        self.setSortRole(SORT_ROLE)
+
+    def set_search(self, text: str) -> None:
+        """Show only rows containing ``text`` in any column, in any case."""
+        if text != self._search:
+            self.beginFilterChange()
+            self._search = text
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        """Rows containing the search text."""
+        model = self.sourceModel()
+        if not self._search or not isinstance(model, HistoryTableModel):
+            return True
+        return entry_matches(model.entry(source_row), self._search)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Let the source model sort (fast, in Python); this proxy keeps its order."""
+        model = self.sourceModel()
+        if isinstance(model, HistoryTableModel):
+            model.sort(column, order)
+        else:  # pragma: no cover - only ever used over a HistoryTableModel
+            super().sort(column, order)
+
+
+class HistoryView(QWidget):
+    """Every transfer in the registry: search, sort by any column, export to CSV.
+
+    Refreshes itself (at most once a second, and only while shown) when files
+    complete or fail.
+
+    Signals:
+        loaded(int): a refresh finished with this many rows.
+        exported(str, int): a CSV file was written with this many rows.
+        failed(str): a refresh or export failed, with the reason.
+
+    Args:
+        registry: where the history is read from.
+        state: the live state whose file events trigger a refresh (optional).
+    """
+
+    loaded = Signal(int)
+    exported = Signal(str, int)
+    failed = Signal(str)
+
+    def __init__(self, registry: Registry, state: LiveState | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.setAccessibleName("Transfer history")
+        executor = ThreadPoolExecutor(1, thread_name_prefix="ThreadPoolExecutor-hash-history")
+        self._executor = executor
+        self.destroyed.connect(lambda *_: executor.shutdown(wait=False, cancel_futures=True))
+        self._loading = False
+        self._again = False
+        self._stale = True
+
+        self.model = HistoryTableModel(self)
+        self.proxy = HistoryFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search path, topic, status, error, hash…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search history")
+        self.search.textChanged.connect(self.on_search_text_changed)
+        search_label = QLabel("&Search:")
+        search_label.setBuddy(self.search)
+        self.refresh_button = QPushButton("&Refresh")
+        self.refresh_button.setToolTip("Read the history again (it also refreshes by itself "
+                                       "when files finish)")
+        self.refresh_button.clicked.connect(self.refresh)
+        self.export_button = QPushButton("E&xport CSV…")
+        self.export_button.setToolTip("Save the rows shown (searched and sorted) as a CSV file")
+        self.export_button.clicked.connect(self.on_export_clicked)
+
+        self.table = QTableView()
+        self.table.setAccessibleName("History table")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().hide()
+        self.table.setTabKeyNavigation(False)
+        header = self.table.horizontalHeader()
+        header.setSortIndicatorClearable(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        metrics = self.table.fontMetrics()
+        self.table.verticalHeader().setDefaultSectionSize(metrics.height() + 10)
+        icon = self.table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) + 6
+        for column, sample in ((HistoryColumn.DIRECTION, "↓ Download"),
+                               (HistoryColumn.TOPIC, "M" * 9), (HistoryColumn.PATH, "M" * 18),
+                               (HistoryColumn.SIZE, "888.8 MB"),
+                               (HistoryColumn.STATUS, "Superseded"),
+                               (HistoryColumn.ERROR, "M" * 12),
+                               (HistoryColumn.STARTED, "2000-00-00 00:00:00"),
+                               (HistoryColumn.COMPLETED, "2000-00-00 00:00:00")):
+            extra = icon if column is HistoryColumn.STATUS else 0
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 20 + extra)
+        self.count_label = QLabel()
+        self.count_label.setAccessibleName("History count")
+        self.message = QLabel()
+        self.message.setAccessibleName("History message")
+        self.message.setWordWrap(True)
+
+        bar = QHBoxLayout()
+        bar.addWidget(search_label)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.export_button)
+        footer = QHBoxLayout()
+        footer.addWidget(self.count_label)
+        footer.addWidget(self.message, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(footer)
+        self.setTabOrder(self.search, self.refresh_button)
+        self.setTabOrder(self.refresh_button, self.export_button)
+        self.setTabOrder(self.export_button, self.table)
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(REFRESH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.on_debounce_timeout)
+        if state is not None:
+            state.fileCompleted.connect(self.on_state_file_finished)
+            state.fileFailed.connect(self.on_state_file_finished)
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+        self._update_count()
+        self.refresh()
+
+    # -- refreshing -----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read the registry again on the worker thread (coalesced if one is running)."""
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self._again = False
+        self._stale = False
+        self.refresh_button.setEnabled(False)
+        try:
+            future = self._executor.submit(load_history, self.registry)
+        except RuntimeError:  # the executor is shut down: the view is going away
+            return
+        when_done(future, self.on_history_loaded, self.on_history_failed, context=self)
+
+    def on_state_file_finished(self, _event: object) -> None:
+        if not self._debounce.isActive():
+            self._debounce.start()
+
+    def on_debounce_timeout(self) -> None:
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Catch up with refreshes skipped while hidden."""
+        super().showEvent(event)
+        if self._stale and not self._loading:
+            self.refresh()
+
+    def on_history_loaded(self, entries: list[HistoryEntry]) -> None:
+        self._finish_loading()
+        selected = {self.proxy.mapToSource(i).row() for i in
+                    self.table.selectionModel().selectedRows()}
+        keys = {self.model.entry(r).key for r in selected}
+        current = self.table.currentIndex()
+        current_key = (self.model.entry(self.proxy.mapToSource(current).row()).key
+                       if current.isValid() else None)
+        current_column = current.column() if current.isValid() else 0
+        scroll = self.table.verticalScrollBar().value()
+        self.model.set_entries(entries)
+        if keys or current_key is not None:
+            self._reselect(keys, current_key, current_column)
+        self.table.verticalScrollBar().setValue(scroll)
+        self.loaded.emit(len(entries))
+        if self._again:
+            self.refresh()
+
+    def on_history_failed(self, error: BaseException) -> None:
+        self._finish_loading()
+        reason = str(error) or type(error).__name__
+        self.message.setText(f"Could not read the history: {reason}")
+        self.failed.emit(reason)
+
+    def _finish_loading(self) -> None:
+        self._loading = False
+        self.refresh_button.setEnabled(True)
+
+    def _reselect(self, keys: set[tuple[str, str, str, float]],
+                  current_key: tuple[str, str, str, float] | None, column: int) -> None:
+        selection = QItemSelection()
+        current = QModelIndex()
+        last = self.proxy.columnCount() - 1
+        for row, entry in enumerate(self.model.entries):
+            if entry.key in keys or entry.key == current_key:
+                proxy_index = self.proxy.mapFromSource(self.model.index(row, 0))
+                if not proxy_index.isValid():
+                    continue
+                if entry.key in keys:
+                    selection.select(proxy_index, proxy_index.siblingAtColumn(last))
+                if entry.key == current_key:
+                    current = proxy_index.siblingAtColumn(column)
+        selection_model = self.table.selectionModel()
+        if current.isValid():
+            selection_model.setCurrentIndex(current, QItemSelectionModel.SelectionFlag.NoUpdate)
+        selection_model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    # -- searching and export -----------------------------------------------------------------
+
+    def on_search_text_changed(self, text: str) -> None:
+        self.proxy.set_search(text)
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count_label.setText(f"{total} transfers" if shown == total
+                                 else f"{shown} of {total} transfers")
+
+    def visible_rows(self) -> list[HistoryRow]:
+        """The rows shown, in the order shown."""
+        return [self.model.entry(self.proxy.mapToSource(self.proxy.index(r, 0)).row()).row
+                for r in range(self.proxy.rowCount())]
+
+    def on_export_clicked(self) -> None:
+        folder = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+        name, selected_filter = QFileDialog.getSaveFileName(
+            self, "Export history", str(Path(folder) / "openmsi-history.csv"),
+            "CSV files (*.csv);;All files (*)")
+        if not name:
+            return
+        path = Path(name)
+        if not path.suffix and selected_filter.startswith("CSV"):
+            path = path.with_suffix(".csv")
+        self.export_to(path)
+
+    def export_to(self, path: Path) -> None:
+        """Write the rows shown to ``path`` as CSV (on the worker thread)."""
+        rows = self.visible_rows()
+        self.message.setText(f"Exporting {len(rows)} transfers…")
+        try:
+            future = self._executor.submit(write_csv, path, rows)
+        except RuntimeError:
+            return
+
+        def done(count: int) -> None:
+            self.message.setText(f"Exported {count} transfers to {path}")
+            self.exported.emit(str(path), count)
+
+        def fail(error: BaseException) -> None:
+            reason = str(error) or type(error).__name__
+            self.message.setText(f"Could not export to {path}: {reason}")
+            self.failed.emit(reason)
+
+        when_done(future, done, fail, context=self)
+
+    def shutdown(self) -> None:
+        """Stop the worker thread (also done when the view is destroyed)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

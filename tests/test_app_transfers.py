@@ -1,0 +1,310 @@
+"""The transfer book: rows, progress, rates, throughput and the app status (no Qt)."""
+
+from __future__ import annotations
+
+import time
+import types
+
+import pytest
+
+from openmsi_gui.app import transfers
+from openmsi_gui.app.transfers import AppStatus, RowStatus, TransferBook, TransferRow
+from openmsi_gui.engine.events import (
+    Direction,
+    FileCompleted,
+    FileDiscovered,
+    FileFailed,
+    FileProgress,
+    FileSkipped,
+    JobState,
+)
+
+UP, DOWN = Direction.UPLOAD, Direction.DOWNLOAD
+JOB = "folder:f1"
+
+
+class Clock:
+    """A controllable stand-in for the ``time`` module as seen by ``app.transfers``.
+
+    ``monotonic`` starts at the real clock because ``TransferRow`` takes its
+    first timestamps from the real ``time.monotonic``.
+    """
+
+    def __init__(self) -> None:
+        self.wall = 1_700_000_000.0
+        self.mono = time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+    def module(self) -> types.SimpleNamespace:
+        return types.SimpleNamespace(time=lambda: self.wall, monotonic=lambda: self.mono,
+                                     strftime=time.strftime, localtime=time.localtime)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(transfers, "time", fake.module())
+    return fake
+
+
+def progress(relpath: str, done: int, total: int, chunks: tuple[int, int] = (0, 0),
+             direction: Direction = UP, job: str = JOB) -> FileProgress:
+    return FileProgress(job, direction, relpath, done, total, chunks[0], chunks[1])
+
+
+# -- rows ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("direction", "job"), [(UP, "folder:f1"), (DOWN, "dest:d1")])
+def test_lifecycle_of_a_row_in_both_directions(direction: Direction, job: str) -> None:
+    book = TransferBook()
+    row = book.apply(FileDiscovered(job, direction, "a/b.dat", 1000))
+    assert row is not None
+    assert row.key == (job, direction, "a/b.dat")
+    assert row.status is RowStatus.QUEUED
+    assert row.total_bytes == 1000
+    assert row.fraction == 0.0
+
+    row = book.apply(FileProgress(job, direction, "a/b.dat", 250, 1000, 1, 4))
+    assert row is not None
+    assert row.status is RowStatus.ACTIVE
+    assert (row.done_bytes, row.done_chunks, row.total_chunks) == (250, 1, 4)
+    assert row.fraction == pytest.approx(0.25)
+
+    row = book.apply(FileCompleted(job, direction, "a/b.dat", 1000, "ab" * 64, 2.0))
+    assert row is not None
+    assert row.status is RowStatus.DONE
+    assert row.fraction == 1.0
+    assert row.done_chunks == 4
+    assert row.sha512_hex == "ab" * 64
+    assert row.rate == pytest.approx(500.0)
+    assert row.eta is None
+    assert len(book.rows) == 1
+
+
+def test_same_path_in_two_directions_is_two_rows() -> None:
+    book = TransferBook()
+    book.apply(FileDiscovered("folder:f1", UP, "x.bin", 10))
+    book.apply(FileDiscovered("dest:d1", DOWN, "x.bin", 10))
+    assert {key[1] for key in book.rows} == {UP, DOWN}
+
+
+def test_failed_and_skipped_rows_keep_the_reason() -> None:
+    book = TransferBook()
+    failed = book.apply(FileFailed(JOB, UP, "bad.bin", "broker said no"))
+    skipped = book.apply(FileSkipped(JOB, UP, "old.bin", "already sent"))
+    assert failed is not None
+    assert skipped is not None
+    assert (failed.status, failed.error) == (RowStatus.FAILED, "broker said no")
+    assert (skipped.status, skipped.error) == (RowStatus.SKIPPED, "already sent")
+    assert book.unseen_failures == 1
+
+
+def test_completion_clears_an_earlier_error() -> None:
+    book = TransferBook()
+    book.apply(FileFailed(JOB, UP, "f.bin", "timeout"))
+    row = book.apply(FileCompleted(JOB, UP, "f.bin", 10, "00", 0.0))
+    assert row is not None
+    assert row.status is RowStatus.DONE
+    assert row.error == ""
+
+
+def test_rediscovering_a_finished_file_starts_a_new_row() -> None:
+    book = TransferBook()
+    first = book.apply(FileDiscovered(JOB, UP, "f.bin", 10))
+    book.apply(FileCompleted(JOB, UP, "f.bin", 10, "00", 1.0))
+    second = book.apply(FileDiscovered(JOB, UP, "f.bin", 20))
+    assert second is not first
+    assert second is not None
+    assert second.status is RowStatus.QUEUED
+    assert second.total_bytes == 20
+    assert len(book.rows) == 1
+
+
+def test_rediscovering_an_active_file_keeps_its_row() -> None:
+    book = TransferBook()
+    first = book.apply(progress("f.bin", 5, 10))
+    again = book.apply(FileDiscovered(JOB, UP, "f.bin", 10))
+    assert again is first
+    assert again is not None
+    assert again.status is RowStatus.ACTIVE
+
+
+def test_events_that_are_not_about_files_change_no_row() -> None:
+    book = TransferBook()
+    assert book.apply(JobState(JOB, "running")) is None
+    assert not book.rows
+
+
+# -- fraction, rate, eta ------------------------------------------------------------------------
+
+
+def test_fraction_uses_bytes_then_chunks() -> None:
+    row = TransferRow(JOB, DOWN, "f", status=RowStatus.ACTIVE, done_chunks=3, total_chunks=4)
+    assert row.fraction == pytest.approx(0.75)
+    row.total_bytes, row.done_bytes = 100, 10
+    assert row.fraction == pytest.approx(0.1)
+    row.done_bytes = 150
+    assert row.fraction == 1.0
+    assert TransferRow(JOB, UP, "g").fraction == 0.0
+
+
+def test_eta_only_while_active_with_a_rate() -> None:
+    row = TransferRow(JOB, UP, "f", status=RowStatus.ACTIVE, done_bytes=250, total_bytes=1000,
+                      rate=50.0)
+    assert row.eta == pytest.approx(15.0)
+    row.rate = 0.0
+    assert row.eta is None
+    row.rate, row.status = 50.0, RowStatus.FAILED
+    assert row.eta is None
+
+
+def test_eta_without_a_known_total_extrapolates_from_chunks() -> None:
+    row = TransferRow(JOB, DOWN, "f", status=RowStatus.ACTIVE, done_bytes=300, done_chunks=3,
+                      total_chunks=4, rate=100.0)
+    assert row.eta == pytest.approx(1.0)
+
+
+def test_rate_is_a_smoothed_bytes_per_second(clock: Clock) -> None:
+    book = TransferBook()
+    book.apply(FileDiscovered(JOB, UP, "f.bin", 10_000, at=clock.wall))
+    clock.advance(1.0)
+    row = book.apply(FileProgress(JOB, UP, "f.bin", 1000, 10_000, 1, 10, at=clock.wall))
+    assert row is not None
+    assert row.rate == pytest.approx(1000.0, rel=0.01)
+    clock.advance(1.0)
+    book.apply(FileProgress(JOB, UP, "f.bin", 3000, 10_000, 3, 10, at=clock.wall))
+    assert row.rate == pytest.approx(0.7 * 1000 + 0.3 * 2000, rel=0.01)
+    assert row.eta == pytest.approx(7000 / row.rate)
+
+
+def test_rate_of_progress_delivered_in_one_batch_uses_event_times() -> None:
+    book = TransferBook()
+    start = time.time()
+    book.apply(FileDiscovered(JOB, UP, "f.bin", 10_000_000, at=start))
+    book.apply(FileProgress(JOB, UP, "f.bin", 1_000_000, 10_000_000, 1, 10, at=start + 1))
+    row = book.apply(FileProgress(JOB, UP, "f.bin", 2_000_000, 10_000_000, 2, 10,
+                                  at=start + 2))
+    assert row is not None
+    assert row.rate == pytest.approx(1_000_000, rel=0.1)
+
+
+# -- status --------------------------------------------------------------------------------------
+
+
+def test_status_precedence_error_paused_transferring_idle() -> None:
+    book = TransferBook()
+    assert book.status(paused=False) is AppStatus.IDLE
+    book.apply(progress("a.bin", 1, 10))
+    assert book.status(paused=False) is AppStatus.TRANSFERRING
+    assert book.status(paused=True) is AppStatus.PAUSED
+    book.apply(FileFailed(JOB, UP, "b.bin", "nope"))
+    assert book.status(paused=True) is AppStatus.ERROR
+    assert book.status(paused=False) is AppStatus.ERROR
+    book.acknowledge_failures()
+    assert book.status(paused=True) is AppStatus.PAUSED
+    assert book.status(paused=False) is AppStatus.TRANSFERRING
+
+
+def test_job_failure_is_an_error_until_the_job_runs_again() -> None:
+    book = TransferBook()
+    book.apply(JobState(JOB, "failed", "topic missing"))
+    assert book.status(paused=False) is AppStatus.ERROR
+    assert book.job_errors == {JOB: "topic missing"}
+    book.acknowledge_failures()
+    assert book.status(paused=False) is AppStatus.ERROR  # the job is still broken
+    book.apply(JobState(JOB, "running"))
+    assert book.status(paused=False) is AppStatus.IDLE
+
+
+def test_a_stopped_job_is_not_transferring_any_more() -> None:
+    book = TransferBook()
+    book.apply(progress("half.bin", 5, 10))
+    book.apply(JobState(JOB, "stopped"))
+    assert book.status(paused=False) is not AppStatus.TRANSFERRING
+
+
+def test_status_lines(clock: Clock) -> None:
+    book = TransferBook()
+    assert book.status_line(paused=False) == "OpenMSI: 0 file(s) transferred"
+    assert book.status_line(paused=True) == "OpenMSI: paused"
+    until = clock.wall + 3600
+    expected = time.strftime("%H:%M", time.localtime(until))
+    assert book.status_line(paused=True, paused_until=until) == f"OpenMSI: paused until {expected}"
+    book.apply(FileDiscovered(JOB, UP, "a.bin", 4_000_000))
+    book.apply(progress("a.bin", 3_000_000, 4_000_000))
+    clock.advance(1)
+    book.tick()
+    assert book.status_line(paused=False) == "OpenMSI: 1 file(s) moving, 3.0 MB/s"
+    book.apply(FileCompleted(JOB, UP, "a.bin", 4_000_000, "00", 1.0))
+    assert book.status_line(paused=False) == "OpenMSI: 1 file(s) transferred"
+    book.apply(FileFailed(JOB, UP, "b.bin", "x"))
+    book.apply(JobState("dest:d", "failed", "y"))
+    assert book.status_line(paused=True) == "OpenMSI: 2 problem(s) need attention"
+
+
+# -- trimming -----------------------------------------------------------------------------------
+
+
+def test_trimming_drops_oldest_finished_rows_and_keeps_active_ones() -> None:
+    book = TransferBook(max_rows=3)
+    book.apply(progress("active-1", 1, 10))
+    book.apply(FileCompleted(JOB, UP, "done-1", 1, "00", 1.0))
+    book.apply(progress("active-2", 1, 10))
+    book.apply(FileCompleted(JOB, UP, "done-2", 1, "00", 1.0))
+    names = [key[2] for key in book.rows]
+    assert len(names) == 3
+    assert "done-1" not in names
+    assert {"active-1", "active-2", "done-2"} == set(names)
+
+
+def test_trimming_never_drops_active_rows_even_beyond_the_limit() -> None:
+    book = TransferBook(max_rows=2)
+    for i in range(4):
+        book.apply(progress(f"active-{i}", 1, 10))
+    assert len(book.rows) == 4
+    assert all(r.status is RowStatus.ACTIVE for r in book.rows.values())
+
+
+# -- throughput ------------------------------------------------------------------------------
+
+
+def test_throughput_buckets_per_second(clock: Clock) -> None:
+    book = TransferBook()
+    start = int(clock.wall)
+    book.apply(progress("up.bin", 1000, 10_000))
+    book.apply(progress("down.bin", 400, 10_000, direction=DOWN, job="dest:d"))
+    clock.advance(1)
+    book.tick()
+    assert list(book.throughput) == [(start, 1000, 400)]
+    book.apply(progress("up.bin", 3000, 10_000))  # 2000 more
+    clock.advance(2)
+    book.tick()
+    assert list(book.throughput) == [(start, 1000, 400), (start + 1, 2000, 0), (start + 2, 0, 0)]
+    summary = book.summary()
+    assert summary.up_rate == pytest.approx(3000 / 3)
+    assert summary.down_rate == pytest.approx(400 / 3)
+
+
+def test_completion_counts_the_bytes_not_yet_reported(clock: Clock) -> None:
+    book = TransferBook()
+    start = int(clock.wall)
+    book.apply(progress("f.bin", 600, 1000))
+    book.apply(FileCompleted(JOB, UP, "f.bin", 1000, "00", 1.0))
+    clock.advance(1)
+    book.tick()
+    assert list(book.throughput) == [(start, 1000, 0)]
+
+
+def test_a_long_gap_keeps_at_most_five_minutes(clock: Clock) -> None:
+    book = TransferBook()
+    book.apply(progress("f.bin", 10, 100))
+    clock.advance(10_000)
+    book.tick()
+    seconds = [s for s, _, _ in book.throughput]
+    assert len(seconds) <= transfers.HISTORY_SECONDS
+    assert seconds[-1] == int(clock.wall) - 1
+    assert seconds == sorted(seconds)
