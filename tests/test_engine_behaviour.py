@@ -217,3 +217,33 @@ def test_files_that_arrived_while_stopped_are_sent_on_restart(
     finally:
         job.stop()
     assert uploads_completed(recorder, "archive.dat") == 0
+
+
+def test_embedded_broker_dies_with_its_parent(tmp_path: Path) -> None:
+    """A killed app must not leave its broker running (Linux: PR_SET_PDEATHSIG)."""
+    import signal
+    import subprocess
+    import sys
+
+    import pytest
+
+    if sys.platform != "linux":
+        pytest.skip("parent-death signal is Linux-only")
+    code = ("import sys, time; from openmsi_gui.engine.broker import EmbeddedBroker; "
+            "b = EmbeddedBroker().start(); print(b._proc.pid, flush=True); time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    broker_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    parent.stdout.close()
+
+    def gone() -> bool:
+        try:
+            os.kill(broker_pid, 0)
+        except ProcessLookupError:
+            return True
+        status = Path(f"/proc/{broker_pid}/stat")
+        return status.exists() and status.read_text().split()[2] == "Z"
+
+    wait_until(gone, timeout=10, message="the broker to exit")

@@ -131,3 +131,19 @@ def test_second_launch_brings_the_first_forward(qtbot: QtBot, tmp_path: Path) ->
     finally:
         first.close()
     assert QApplication.instance() is not None
+
+
+def test_signal_emit_does_not_leak_references(qapp: QApplication) -> None:
+    """PySide6 6.12.0 takes a reference from True per emit; the app emits constantly."""
+    import sys
+
+    from PySide6.QtCore import QObject, Signal
+
+    class Emitter(QObject):
+        fired = Signal(object)
+
+    emitter = Emitter()
+    before = sys.getrefcount(True)
+    for _ in range(1000):
+        emitter.fired.emit(1)
+    assert abs(sys.getrefcount(True) - before) < 10

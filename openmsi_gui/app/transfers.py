@@ -46,6 +46,7 @@ class AppStatus(enum.Enum):
 
 
 RowKey = tuple[str, Direction, str]
+_FINISHED = frozenset({RowStatus.DONE, RowStatus.FAILED, RowStatus.SKIPPED})
 
 
 @dataclass
@@ -60,8 +61,8 @@ class TransferRow:
     total_bytes: int = 0
     done_chunks: int = 0
     total_chunks: int = 0
-    started: float = field(default_factory=time.monotonic)
-    updated: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
     rate: float = 0.0
     error: str = ""
     sha512_hex: str = ""
@@ -117,6 +118,7 @@ class TransferBook:
         self.max_rows = max_rows
         self.rows: collections.OrderedDict[RowKey, TransferRow] = collections.OrderedDict()
         self._counts: collections.Counter[RowStatus] = collections.Counter()
+        self._finished: collections.OrderedDict[RowKey, None] = collections.OrderedDict()
         self.job_errors: dict[str, str] = {}
         self.unseen_failures = 0
         self._second = int(time.time())
@@ -125,13 +127,13 @@ class TransferBook:
             maxlen=HISTORY_SECONDS)
 
     def apply(self, event: Event) -> TransferRow | None:
-        """Fold ``event`` in; return the row it changed, if any."""
+        """Fold ``event`` in; return the row it changed, if any.
+
+        Rates use the events' own timestamps, so events that reach the GUI in
+        one batch still give true rates.
+        """
         if isinstance(event, JobState):
-            if event.state == "failed":
-                self.job_errors[event.job] = event.detail
-                self.unseen_failures += 1
-            elif event.state in ("running", "stopped", "watching"):
-                self.job_errors.pop(event.job, None)
+            self._apply_job_state(event)
             return None
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
                                   FileSkipped)):
@@ -141,47 +143,79 @@ class TransferBook:
         if row is None or (isinstance(event, FileDiscovered) and row.status is not
                            RowStatus.ACTIVE):
             if row is not None:
-                self._counts[row.status] -= 1
-            row = TransferRow(event.job, event.direction, event.relpath)
+                self._set_status(row, None)
+            row = TransferRow(event.job, event.direction, event.relpath, started=event.at,
+                              updated=event.at)
             self.rows[key] = row
             self._counts[row.status] += 1
             self._trim()
         self.rows.move_to_end(key)
-        before = row.status
-        now = time.monotonic()
+        status = row.status
         if isinstance(event, FileDiscovered):
             row.total_bytes = event.size
         elif isinstance(event, FileProgress):
             moved = max(0, event.done_bytes - row.done_bytes)
+            if row.status is not RowStatus.ACTIVE and event.done_chunks > 1:
+                # Resumed: earlier chunks moved in a previous run; count about one chunk.
+                moved = min(moved, event.done_bytes // event.done_chunks)
+            else:
+                elapsed = event.at - row.updated
+                if moved and elapsed > 0:
+                    instant = moved / elapsed
+                    row.rate = instant if not row.rate else 0.7 * row.rate + 0.3 * instant
             self._count(event.direction, moved)
-            elapsed = now - row.updated
-            if moved and elapsed > 0:
-                instant = moved / elapsed
-                row.rate = instant if not row.rate else 0.7 * row.rate + 0.3 * instant
-            row.status = RowStatus.ACTIVE
+            status = RowStatus.ACTIVE
             row.done_bytes, row.done_chunks = event.done_bytes, event.done_chunks
             row.total_chunks = event.total_chunks
             row.total_bytes = event.total_bytes or row.total_bytes
+            row.error = ""
         elif isinstance(event, FileCompleted):
             self._count(event.direction, max(0, event.size - row.done_bytes))
-            row.status = RowStatus.DONE
+            status = RowStatus.DONE
             row.done_bytes = row.total_bytes = event.size
             row.done_chunks = row.total_chunks
             row.sha512_hex = event.sha512_hex
             row.rate = event.size / event.seconds if event.seconds > 0 else row.rate
             row.error = ""
         elif isinstance(event, FileFailed):
-            row.status = RowStatus.FAILED
+            status = RowStatus.FAILED
             row.error = event.reason
             self.unseen_failures += 1
         elif isinstance(event, FileSkipped):
-            row.status = RowStatus.SKIPPED
+            status = RowStatus.SKIPPED
             row.error = event.reason
-        row.updated = now
-        if row.status is not before:
-            self._counts[before] -= 1
-            self._counts[row.status] += 1
+        row.updated = event.at
+        self._set_status(row, status)
         return row
+
+    def _apply_job_state(self, event: JobState) -> None:
+        if event.state == "failed":
+            self.job_errors[event.job] = event.detail
+            self.unseen_failures += 1
+        elif event.state in ("running", "stopped", "watching"):
+            self.job_errors.pop(event.job, None)
+        if event.state == "stopped":
+            for row in self.rows.values():
+                if row.job == event.job and row.status is RowStatus.ACTIVE:
+                    row.error = "interrupted; it resumes when the job runs again"
+                    self._set_status(row, RowStatus.QUEUED)
+
+    def _set_status(self, row: TransferRow, status: RowStatus | None) -> None:
+        """Move ``row`` to ``status`` (None: the row is being dropped), keeping counts."""
+        self._counts[row.status] -= 1
+        self._finished.pop(row.key, None)
+        if status is None:
+            return
+        row.status = status
+        self._counts[status] += 1
+        if status in _FINISHED:
+            self._finished[row.key] = None
+
+    def _trim(self) -> None:
+        while len(self.rows) > self.max_rows and self._finished:
+            oldest, _ = self._finished.popitem(last=False)
+            row = self.rows.pop(oldest)
+            self._counts[row.status] -= 1
 
     def _count(self, direction: Direction, moved: int) -> None:
         self.tick()
@@ -196,14 +230,6 @@ class TransferBook:
             self._second += 1
             if now - self._second > HISTORY_SECONDS:
                 self._second = now - HISTORY_SECONDS
-
-    def _trim(self) -> None:
-        while len(self.rows) > self.max_rows:
-            oldest = next((k for k, r in self.rows.items()
-                           if r.status not in (RowStatus.ACTIVE, RowStatus.QUEUED)), None)
-            if oldest is None:
-                return
-            self._counts[self.rows.pop(oldest).status] -= 1
 
     def summary(self) -> Summary:
         """Counts over the current rows and the last few seconds' rates."""

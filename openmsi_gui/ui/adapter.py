@@ -73,7 +73,7 @@ class _QueueHandler(logging.Handler):
     def __init__(self, adapter: EngineAdapter) -> None:
         super().__init__(logging.INFO)
         self._adapter = adapter
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s",
                                             "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWizard
 
 from openmsi_gui import __version__
 from openmsi_gui.app.controller import AppController
@@ -89,6 +89,7 @@ class OpenMSIApp(QObject):
         store.subscribe(self._on_settings)
         logging.getLogger().addHandler(self.adapter.log_handler)
         self._stopped = False
+        self._wizard: QWizard | None = None
 
     def _on_settings(self, settings: Settings) -> None:
         self.tray.notify_failures = settings.ui.notify_failures
@@ -106,11 +107,19 @@ class OpenMSIApp(QObject):
             self.show_wizard()
 
     def show_wizard(self) -> None:
-        """Open the first-run wizard."""
+        """Open the setup wizard, or bring forward the one already open."""
         from openmsi_gui.ui.wizard import SetupWizard
 
-        wizard = SetupWizard(self.store, self.controller, self.window)
-        wizard.show()
+        if self._wizard is None:
+            self._wizard = SetupWizard(self.store, self.controller, self.window)
+            self._wizard.finished.connect(self._on_wizard_finished)
+        self._wizard.show()
+        self._wizard.raise_()
+
+    def _on_wizard_finished(self, _result: int) -> None:
+        if self._wizard is not None:
+            self._wizard.deleteLater()
+            self._wizard = None
 
     def quit(self) -> None:
         """Hide everything, stop the jobs off the GUI thread, then leave the event loop."""

@@ -41,4 +41,11 @@ def when_done(future: Future[T], on_result: Callable[[T], Any],
             on_result(done.result())
 
     relay.finished.connect(deliver, Qt.ConnectionType.QueuedConnection)
-    future.add_done_callback(relay.finished.emit)
+
+    def hop(done: Future[T]) -> None:
+        try:
+            relay.finished.emit(done)
+        except RuntimeError:  # the context (and with it the relay) was deleted meanwhile
+            _alive.discard(relay)
+
+    future.add_done_callback(hop)
