@@ -147,3 +147,25 @@ def test_signal_emit_does_not_leak_references(qapp: QApplication) -> None:
     for _ in range(1000):
         emitter.fired.emit(1)
     assert abs(sys.getrefcount(True) - before) < 10
+
+
+def test_preferences_apply_without_restart(qtbot: QtBot, store: SettingsStore,
+                                           qapp: QApplication) -> None:
+    from PySide6.QtGui import QPalette
+
+    from openmsi_gui.ui.preferences import PreferencesDialog
+    from openmsi_gui.ui.theme import apply_theme
+
+    applied: list[str] = []
+    store.subscribe(lambda s: (apply_theme(qapp, s.ui.theme), applied.append(s.ui.theme)))
+    dialog = PreferencesDialog(store)
+    qtbot.addWidget(dialog)
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.notify_completions.setChecked(True)
+    dialog.accept()
+    assert store.settings.ui.theme == "dark"
+    assert store.settings.ui.notify_completions
+    assert applied == ["dark"]
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 100
+    apply_theme(qapp, "light")
+    assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 150

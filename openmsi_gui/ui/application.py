@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QWizard
 
 from openmsi_gui import __version__
@@ -86,6 +87,8 @@ class OpenMSIApp(QObject):
         self.tray.quitRequested.connect(self.quit)
         self.window.quitRequested.connect(self.quit)
         self.window.wizardRequested.connect(self.show_wizard)
+        self.window.preferencesRequested.connect(self.show_preferences)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
         store.subscribe(self._on_settings)
         logging.getLogger().addHandler(self.adapter.log_handler)
         self._stopped = False
@@ -94,6 +97,19 @@ class OpenMSIApp(QObject):
     def _on_settings(self, settings: Settings) -> None:
         self.tray.notify_failures = settings.ui.notify_failures
         self.tray.notify_completions = settings.ui.notify_completions
+        self._apply_theme()
+
+    def _apply_theme(self, *_args: object) -> None:
+        """Follow the settings, and the OS when the theme is "system" (live)."""
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.store.settings.ui.theme)
+
+    def show_preferences(self) -> None:
+        """Open the preferences dialog."""
+        from openmsi_gui.ui.preferences import PreferencesDialog
+
+        PreferencesDialog(self.store, self.window).open()
 
     def start(self, show_window: bool | None = None) -> None:
         """Show the tray (and the window if there is no tray) and start the jobs."""

@@ -33,10 +33,12 @@ class MainWindow(QMainWindow):
     Signals:
         quitRequested(): the user chose Quit.
         wizardRequested(): the user asked for the setup wizard.
+        preferencesRequested(): the user asked for the preferences.
     """
 
     quitRequested = Signal()
     wizardRequested = Signal()
+    preferencesRequested = Signal()
 
     def __init__(self, store: SettingsStore, controller: AppController, registry: Registry,
                  adapter: EngineAdapter, state: LiveState, has_tray: bool = True) -> None:
@@ -85,6 +87,10 @@ class MainWindow(QMainWindow):
         wizard = QAction("Setup &wizard…", self)
         wizard.triggered.connect(self.wizardRequested.emit)
         menu.addAction(wizard)
+        preferences = QAction("&Preferences…", self)
+        preferences.setShortcut(QKeySequence.StandardKey.Preferences)
+        preferences.triggered.connect(self.preferencesRequested.emit)
+        menu.addAction(preferences)
         menu.addSeparator()
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
