@@ -1,15 +1,368 @@
-"""The broker profiles view."""
+"""The broker profiles view: create, edit, test, import and export Kafka connections.
+
+Secrets never reach the settings file: a profile's password goes straight to
+the OS keychain, and exported configs carry a ``$ENV`` reference instead.
+Everything that can block (keychain, files, the network) runs on the view's own
+worker threads and reports back through :func:`openmsi_gui.ui.tasks.when_done`.
+
+The module-level functions above the widget (validation, naming, turning
+librdkafka errors into sentences, the connection probe) use no Qt, so they are
+tested without a GUI.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import contextlib
+import dataclasses
+import itertools
+import logging
+import re
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
 
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from openmsi_gui.app import keychain, profiles
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.app.settings import (
+    SASL_MECHANISMS,
+    SECURITY_PROTOCOLS,
+    BrokerProfile,
+    Settings,
+    SettingsStore,
+)
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.ui.tasks import when_done
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PASSWORD_STORED = "stored in the system keychain"
+PASSWORD_NOT_STORED = "not stored yet"
+EMBEDDED_NOTE = ("This is the demo broker that OpenMSI starts on this computer. It cannot be "
+                 "edited; data sent to it is lost when the app quits.")
+NO_PROFILES_NOTE = "No broker profiles yet: click New or Import INI… to add one."
+CONFIG_FILTER = "OpenMSIStream configs (*.config *.ini *.cfg);;All files (*)"
+CA_FILTER = "CA certificates (*.pem *.crt);;All files (*)"
+
+# -- logic without Qt -------------------------------------------------------------
+
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+_BROKERS_DOWN = re.compile(r"^\d+/\d+ brokers are down$")
+_BROKER_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
+_SCHEME = re.compile(r"\b[a-z_]+://", re.IGNORECASE)
+_STATE_SUFFIX = re.compile(r"\s*\(after \d+ms in state \w+(?:, \d+ identical error\(s\) "
+                           r"suppressed)?\)$")
+
+
+def uses_sasl(protocol: str) -> bool:
+    """Whether ``protocol`` authenticates with a user name and password."""
+    return protocol.startswith("SASL_")
+
+
+def uses_tls(protocol: str) -> bool:
+    """Whether ``protocol`` encrypts the connection (so a CA file applies)."""
+    return protocol in ("SSL", "SASL_SSL")
+
+
+def server_errors(servers: str) -> list[str]:
+    """What is wrong with a ``host:port[,host:port]`` list (empty if nothing)."""
+    if not servers.strip():
+        return ["Enter the bootstrap servers as host:port, for example kafka.example.org:9092."]
+    errors = []
+    for entry in (s.strip() for s in servers.split(",")):
+        if not entry:
+            errors.append("Remove the empty entry between commas in the bootstrap servers.")
+            continue
+        match = _HOST_PORT.match(entry)
+        if match is None or not 0 < int(match.group(1)) < 65536:
+            errors.append(f"{entry!r} is not host:port (for example kafka.example.org:9092).")
+    return errors
+
+
+def validate_profile(profile: BrokerProfile, others: Iterable[BrokerProfile] = ()) -> list[str]:
+    """Sentences saying what to fix before ``profile`` can be saved (empty if nothing).
+
+    Args:
+        profile: the profile as edited.
+        others: the other saved profiles (names must be unique).
+    """
+    errors = []
+    name = profile.name.strip()
+    if not name:
+        errors.append("Enter a name for the profile.")
+    elif any(o.id != profile.id and o.name.strip().casefold() == name.casefold()
+             for o in others):
+        errors.append(f"Another profile is already called {name!r}: choose another name.")
+    if profile.embedded:
+        return errors
+    errors += server_errors(profile.bootstrap_servers)
+    if profile.security_protocol not in SECURITY_PROTOCOLS:
+        errors.append(f"Unknown security protocol {profile.security_protocol!r}: use one of "
+                      f"{', '.join(SECURITY_PROTOCOLS)}.")
+    elif uses_sasl(profile.security_protocol):
+        if not profile.sasl_mechanism:
+            errors.append("Choose a SASL mechanism.")
+        elif profile.sasl_mechanism not in SASL_MECHANISMS:
+            errors.append(f"The SASL mechanism {profile.sasl_mechanism!r} is not supported: "
+                          f"use one of {', '.join(m for m in SASL_MECHANISMS if m)}.")
+        if not profile.sasl_username.strip():
+            errors.append("Enter the SASL user name.")
+    return errors
+
+
+def normalised(profile: BrokerProfile) -> BrokerProfile:
+    """``profile`` as it is saved: text trimmed, settings its protocol ignores cleared."""
+    if profile.embedded:
+        return dataclasses.replace(profile, name=profile.name.strip())
+    sasl = uses_sasl(profile.security_protocol)
+    servers = ",".join(s.strip() for s in profile.bootstrap_servers.split(",") if s.strip())
+    return dataclasses.replace(
+        profile, name=profile.name.strip(), bootstrap_servers=servers,
+        sasl_mechanism=profile.sasl_mechanism if sasl else "",
+        sasl_username=profile.sasl_username.strip() if sasl else "",
+        ca_file=profile.ca_file.strip() if uses_tls(profile.security_protocol) else "")
+
+
+def unique_name(base: str, taken: Iterable[str]) -> str:
+    """``base``, or ``base (2)``, ``base (3)``… whichever is not in ``taken``."""
+    names = {n.strip().casefold() for n in taken}
+    base = base.strip() or "Broker"
+    if base.casefold() not in names:
+        return base
+    for number in itertools.count(2):
+        candidate = f"{base} ({number})"
+        if candidate.casefold() not in names:
+            return candidate
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def profile_users(settings: Settings, profile_id: str) -> list[str]:
+    """The watched folders and destinations that use a profile, described for the user."""
+    users = [f"watched folder {f.path or '(no folder chosen)'} → topic {f.topic or '(none)'}"
+             for f in settings.folders if f.profile_id == profile_id]
+    users += [f"destination {d.path or d.bucket or '(no folder chosen)'} ← topic "
+              f"{d.topic or '(none)'}" for d in settings.destinations
+              if d.profile_id == profile_id]
+    return users
+
+
+def sentence(text: str) -> str:
+    """``text`` with a capital first letter and a final full stop."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def _clean(error: str) -> str:
+    """A librdkafka error without the broker name prefix and the state suffix."""
+    error = _BROKER_PREFIX.sub("", error.strip())
+    error = _STATE_SUFFIX.sub("", error)
+    return _SCHEME.sub("", error)
+
+
+def explain_failure(errors: Sequence[str], servers: str, protocol: str) -> str:
+    """The reason a connection failed, in plain language.
+
+    Args:
+        errors: librdkafka error texts seen while connecting, oldest first.
+        servers: the bootstrap servers tried.
+        protocol: the security protocol used.
+    """
+    specific = [_clean(e) for e in errors if e and not _BROKERS_DOWN.match(e.strip())]
+    if specific:
+        return admin.explain(specific[-1], servers)
+    if uses_tls(protocol):
+        return (f"the broker at {servers} did not answer: check bootstrap.servers, that the "
+                f"broker is running and that it expects {protocol} (TLS)")
+    return admin.explain("", servers)
+
+
+class _LibrdkafkaLog:
+    """Route librdkafka's log lines to our debug log instead of stderr."""
+
+    def log(self, level: int, fmt: str, *args: object) -> None:
+        log.debug(fmt, *args)
+
+
+def probe_broker(config: KafkaConfig, topic: str = "", timeout: float = 10.0,
+                 give_up_after: float = 2.0) -> str:
+    """Connect with ``config`` (blocking) and say what was found.
+
+    Fails early once librdkafka has reported a definite problem (a refused
+    port, an unknown host, a TLS or login failure) for ``give_up_after`` seconds.
+
+    Args:
+        config: the client settings to try.
+        topic: also require this topic ("" to skip).
+        timeout: give up after this many seconds at most.
+        give_up_after: how long to keep trying once errors have been reported.
+
+    Returns:
+        A sentence for the user, e.g. ``Connected to host:9092: 3 topics.``
+
+    Raises:
+        BrokerError: with a plain-language reason.
+    """
+    servers = config.bootstrap_servers
+    protocol = config.broker.get("security.protocol", "PLAINTEXT").upper()
+    errors: list[str] = []
+
+    def on_error(error: Any) -> None:
+        errors.append(str(error.str()))
+
+    settings: dict[str, Any] = {**config.admin_settings(), "error_cb": on_error,
+                                "logger": _LibrdkafkaLog()}
+    try:
+        client = AdminClient(settings)
+    except KafkaException as exc:
+        raise admin.BrokerError(admin.explain(exc, servers)) from exc
+    started = time.monotonic()
+    while True:
+        try:
+            metadata = client.list_topics(timeout=1.0)
+            break
+        except KafkaException as exc:
+            client.poll(0)  # serves error_cb
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout or (errors and elapsed >= give_up_after):
+                raise admin.BrokerError(explain_failure(errors, servers, protocol)) from exc
+    topics = sorted(name for name, meta in metadata.topics.items()
+                    if not name.startswith("__") and meta.error is None)
+    if topic and topic not in topics:
+        raise admin.BrokerError(f"connected, but topic {topic!r} does not exist on {servers}: "
+                                "check the name or create the topic")
+    count = f"{len(topics)} topic{'' if len(topics) == 1 else 's'}"
+    if topic:
+        return f"Connected to {servers}: topic {topic!r} exists ({count} in all)."
+    return f"Connected to {servers}: {count}."
+
+
+def check_profile(profile: BrokerProfile, topic: str, password: str) -> str:
+    """Probe ``profile``, using ``password`` if given, else the one in the keychain (blocking).
+
+    Raises:
+        BrokerError: if the broker cannot be used.
+        KeychainError: if the keychain cannot be read.
+    """
+
+    def secret(owner: str, name: str) -> str | None:
+        return password or keychain.get_secret(owner, name)
+
+    return probe_broker(profiles.kafka_config(profile, secret), topic)
+
+
+def has_secret(profile: BrokerProfile) -> bool:
+    """Whether the keychain holds a password for ``profile`` (blocking)."""
+    return keychain.get_secret(profiles.owner(profile), profiles.PASSWORD) is not None
+
+
+def import_profile(path: Path, taken: Iterable[str]) -> tuple[BrokerProfile, bool]:
+    """Read an OpenMSIStream config into a new profile; its password goes to the keychain.
+
+    Args:
+        path: the INI file.
+        taken: profile names already used (the new one gets a unique name).
+
+    Returns:
+        The profile and whether a password was stored for it.
+
+    Raises:
+        ConfigError: if the file cannot be used.
+        ValueError: if the file describes a profile this app cannot use.
+        KeychainError: if the password cannot be stored.
+    """
+    profile, password = profiles.import_ini(path)
+    profile = normalised(dataclasses.replace(profile, name=unique_name(profile.name, taken)))
+    errors = validate_profile(profile)
+    if errors:
+        raise ValueError(f"{path.name} cannot be used: {' '.join(errors)}")
+    stored = bool(password) and uses_sasl(profile.security_protocol)
+    if stored and password:
+        keychain.set_secret(profiles.owner(profile), profiles.PASSWORD, password)
+    return profile, stored
+
+
+# -- the widget -------------------------------------------------------------------
+
+
+class _Workers:
+    """The view's threads: one for the keychain and files (in order), one for probes."""
+
+    def __init__(self) -> None:
+        self._io: ThreadPoolExecutor | None = None
+        self._net: ThreadPoolExecutor | None = None
+
+    def io(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        if self._io is None:
+            self._io = ThreadPoolExecutor(1, thread_name_prefix="openmsi-profiles-io")
+        return self._io.submit(fn, *args)
+
+    def net(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        if self._net is None:
+            self._net = ThreadPoolExecutor(1, thread_name_prefix="openmsi-profiles-net")
+        return self._net.submit(fn, *args)
+
+    def shutdown(self, *_args: object) -> None:
+        """Let the threads end once their current work is done (never blocks)."""
+        for pool in (self._io, self._net):
+            if pool is not None:
+                pool.shutdown(wait=False)
+        self._io = self._net = None
 
 
 class ProfilesView(QWidget):
-    """Broker profiles."""
+    """Broker profiles: a list on the left, the selected profile's form on the right.
+
+    Args:
+        store: the settings; profiles are read from and saved to it.
+        controller: runs the connection test of the embedded demo broker.
+        parent: the parent widget.
+
+    Signals:
+        saved(str): a profile (by id) and its password were saved.
+        deleted(str): a profile (by id) was deleted.
+        imported(str): a profile (by id) was created from an INI file.
+        exported(str): a profile was written to this INI file path.
+        testFinished(bool, str): a connection test ended (success, sentence shown).
+        statusChanged(bool, str): the status line changed (ok, text).
+    """
+
+    saved = Signal(str)
+    deleted = Signal(str)
+    imported = Signal(str)
+    exported = Signal(str)
+    testFinished = Signal(bool, str)
+    statusChanged = Signal(bool, str)
+    _settingsChanged = Signal()
 
     def __init__(self, store: SettingsStore, controller: AppController,
                  parent: QWidget | None = None) -> None:
@@ -17,5 +370,713 @@ class ProfilesView(QWidget):
         self.store = store
         self.controller = controller
         self.setAccessibleName("Broker profiles")
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Broker profiles"))
+        self._workers = _Workers()
+        self._loaded: BrokerProfile | None = None  # the profile the form shows, as saved
+        self._draft: BrokerProfile | None = None  # a new profile not saved yet
+        self._loading = False
+        self._saving = False
+        self._testing = False
+        self._test_token = 0
+        self._build()
+        self.destroyed.connect(self._workers.shutdown)
+        self._settingsChanged.connect(self.on_store_changed, Qt.ConnectionType.QueuedConnection)
+        store.subscribe(_store_listener(self))
+        self._reload_list()
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        else:
+            self._load(None)
+
+    # -- building ------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QHBoxLayout(self)
+        layout.addLayout(self._build_list_side())
+        right = QVBoxLayout()
+        right.addWidget(self._build_form())
+        right.addWidget(self._build_test())
+        right.addStretch(1)
+        layout.addLayout(right, 1)
+        self._set_tab_order()
+
+    def _button(self, text: str, accessible: str, tip: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(accessible)
+        button.setToolTip(tip)
+        return button
+
+    def _build_list_side(self) -> QVBoxLayout:
+        side = QVBoxLayout()
+        self.list = QListWidget()
+        self.list.setAccessibleName("Broker profiles list")
+        self.list.setMinimumWidth(200)
+        self.list.setMaximumWidth(280)
+        self.list.currentItemChanged.connect(self.on_list_current_changed)
+        heading = QLabel("Profiles")
+        heading.setBuddy(self.list)
+        side.addWidget(heading)
+        side.addWidget(self.list, 1)
+        self.new_button = self._button("New", "New profile", "Add a broker profile (Ctrl+N)")
+        self.new_button.setShortcut(QKeySequence(QKeySequence.StandardKey.New))
+        self.new_button.clicked.connect(self.on_new_clicked)
+        self.delete_button = self._button("D&elete", "Delete profile",
+                                          "Delete the selected profile and its password")
+        self.delete_button.clicked.connect(self.on_delete_clicked)
+        self.import_button = self._button("&Import INI…", "Import INI config",
+                                          "Create a profile from an OpenMSIStream config file")
+        self.import_button.clicked.connect(self.on_import_clicked)
+        self.export_button = self._button(
+            "E&xport INI…", "Export INI config",
+            "Write the profile as an OpenMSIStream config; the password is left out")
+        self.export_button.clicked.connect(self.on_export_clicked)
+        for pair in ((self.new_button, self.delete_button),
+                     (self.import_button, self.export_button)):
+            row = QHBoxLayout()
+            row.addWidget(pair[0])
+            row.addWidget(pair[1])
+            side.addLayout(row)
+        return side
+
+    def _build_form(self) -> QGroupBox:
+        box = QGroupBox("Profile")
+        outer = QVBoxLayout(box)
+        self.note_icon = _icon_label()
+        self.note_text = QLabel()
+        self.note_text.setWordWrap(True)
+        self.note_text.setAccessibleName("Note")
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.note_icon, 0, Qt.AlignmentFlag.AlignTop)
+        note_row.addWidget(self.note_text, 1)
+        outer.addLayout(note_row)
+
+        form = QFormLayout()
+        self.name_edit = self._line_edit("Profile name", "What you call this broker")
+        self.servers_edit = self._line_edit(
+            "Bootstrap servers", "host:port, or several separated by commas",
+            "kafka.example.org:9092")
+        self.protocol_combo = QComboBox()
+        self.protocol_combo.setAccessibleName("Security protocol")
+        self.protocol_combo.setToolTip("How the connection is secured")
+        for protocol in SECURITY_PROTOCOLS:
+            self.protocol_combo.addItem(protocol, protocol)
+        self.mechanism_combo = QComboBox()
+        self.mechanism_combo.setAccessibleName("SASL mechanism")
+        self.mechanism_combo.setToolTip("How the user name and password are checked "
+                                        "(SASL protocols only)")
+        for mechanism in SASL_MECHANISMS:
+            self.mechanism_combo.addItem(mechanism or "(none)", mechanism)
+        self.username_edit = self._line_edit("SASL user name", "SASL protocols only")
+        self.password_edit = self._line_edit(
+            "SASL password", "Saved in the system keychain, never in the settings file")
+        self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.ca_edit = self._line_edit(
+            "CA file", "PEM file of the certificate authority that signed the brokers' "
+            "certificates (SSL protocols only)", "system default")
+        self.browse_button = self._button("Bro&wse…", "Browse for CA file",
+                                          "Choose the CA certificate file (*.pem, *.crt)")
+        self.browse_button.clicked.connect(self.on_browse_clicked)
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_edit, 1)
+        ca_row.addWidget(self.browse_button)
+        form.addRow("Na&me:", self.name_edit)
+        form.addRow("B&ootstrap servers:", self.servers_edit)
+        form.addRow("Securit&y protocol:", self.protocol_combo)
+        form.addRow("SASL mec&hanism:", self.mechanism_combo)
+        form.addRow("&User name:", self.username_edit)
+        form.addRow("P&assword:", self.password_edit)
+        ca_label = QLabel("&CA file:")
+        ca_label.setBuddy(self.ca_edit)
+        form.addRow(ca_label, ca_row)
+        outer.addLayout(form)
+
+        for edit in (self.name_edit, self.servers_edit, self.username_edit,
+                     self.password_edit, self.ca_edit):
+            edit.textChanged.connect(self.on_form_changed)
+        for combo in (self.protocol_combo, self.mechanism_combo):
+            combo.currentIndexChanged.connect(self.on_form_changed)
+
+        self.status_icon = _icon_label()
+        self.status_text = QLabel()
+        self.status_text.setWordWrap(True)
+        self.status_text.setAccessibleName("Profile status")
+        self.status_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.revert_button = self._button("Re&vert", "Revert changes",
+                                          "Forget the changes made since the last save")
+        self.revert_button.clicked.connect(self.on_revert_clicked)
+        self.save_button = self._button("&Save", "Save profile",
+                                        "Save the profile; the password goes to the keychain")
+        self.save_button.clicked.connect(self.on_save_clicked)
+        row = QHBoxLayout()
+        row.addWidget(self.status_icon, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.status_text, 1)
+        row.addWidget(self.revert_button, 0, Qt.AlignmentFlag.AlignBottom)
+        row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignBottom)
+        outer.addLayout(row)
+        return box
+
+    def _build_test(self) -> QGroupBox:
+        box = QGroupBox("Connection test")
+        outer = QVBoxLayout(box)
+        form = QFormLayout()
+        self.topic_edit = self._line_edit("Topic to check", "Optional: also check that this "
+                                          "topic exists", "optional")
+        form.addRow("Topic to chec&k:", self.topic_edit)
+        outer.addLayout(form)
+        self.test_button = self._button("Test co&nnection", "Test connection",
+                                        "Connect with the settings in the form (unsaved "
+                                        "changes included)")
+        self.test_button.clicked.connect(self.on_test_clicked)
+        self.test_busy = QProgressBar()
+        self.test_busy.setRange(0, 0)
+        self.test_busy.setTextVisible(False)
+        self.test_busy.setMaximumWidth(120)
+        self.test_busy.setAccessibleName("Testing the connection")
+        self.test_busy.hide()
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addWidget(self.test_busy)
+        row.addStretch(1)
+        outer.addLayout(row)
+        self.test_icon = _icon_label()
+        self.test_text = QLabel("Not tested yet.")
+        self.test_text.setWordWrap(True)
+        self.test_text.setAccessibleName("Connection test result")
+        self.test_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        result = QHBoxLayout()
+        result.addWidget(self.test_icon, 0, Qt.AlignmentFlag.AlignTop)
+        result.addWidget(self.test_text, 1)
+        outer.addLayout(result)
+        return box
+
+    def _line_edit(self, accessible: str, tip: str, placeholder: str = "") -> QLineEdit:
+        edit = QLineEdit()
+        edit.setAccessibleName(accessible)
+        edit.setToolTip(tip)
+        edit.setPlaceholderText(placeholder)
+        return edit
+
+    def _set_tab_order(self) -> None:
+        chain: list[QWidget] = [
+            self.list, self.new_button, self.delete_button, self.import_button,
+            self.export_button, self.name_edit, self.servers_edit, self.protocol_combo,
+            self.mechanism_combo, self.username_edit, self.password_edit, self.ca_edit,
+            self.browse_button, self.revert_button, self.save_button, self.topic_edit,
+            self.test_button]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    # -- list ------------------------------------------------------------------------
+
+    def _current_id(self) -> str | None:
+        item = self.list.currentItem()
+        return None if item is None else str(item.data(Qt.ItemDataRole.UserRole))
+
+    def _reload_list(self) -> None:
+        """Rebuild the list from the store (plus the draft), keeping the selection."""
+        current = self._current_id()
+        entries = list(self.store.settings.profiles)
+        if self._draft is not None:
+            entries.append(self._draft)
+        self.list.blockSignals(True)
+        try:
+            self.list.clear()
+            for profile in entries:
+                item = QListWidgetItem(self._item_text(profile))
+                item.setData(Qt.ItemDataRole.UserRole, profile.id)
+                item.setToolTip(profile.bootstrap_servers or "no servers yet")
+                if profile is self._draft:
+                    font = QFont(item.font())
+                    font.setItalic(True)
+                    item.setFont(font)
+                self.list.addItem(item)
+                if profile.id == current:
+                    self.list.setCurrentItem(item)
+        finally:
+            self.list.blockSignals(False)
+
+    def _item_text(self, profile: BrokerProfile) -> str:
+        if profile is self._draft:
+            return f"{profile.name} (not saved)"
+        return f"{profile.name} (demo)" if profile.embedded else profile.name
+
+    def _select(self, profile_id: str) -> None:
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == profile_id:
+                self.list.blockSignals(True)
+                self.list.setCurrentItem(item)
+                self.list.blockSignals(False)
+                return
+
+    def on_store_changed(self) -> None:
+        """Settings changed (here or elsewhere): refresh the list, and the form if clean."""
+        self._reload_list()
+        if self._loaded is None or self._loaded is self._draft:
+            if self._loaded is None and self.list.count():
+                self.list.setCurrentRow(0)
+            return
+        stored = self.store.settings.profile(self._loaded.id)
+        if stored is None:
+            if self.list.count():
+                self.list.setCurrentRow(0)
+            else:
+                self._load(None)
+        elif stored != self._loaded and not self._dirty():
+            self._load(stored)
+
+    def on_list_current_changed(self, current: QListWidgetItem | None,
+                                previous: QListWidgetItem | None) -> None:
+        new_id = None if current is None else current.data(Qt.ItemDataRole.UserRole)
+        if self._loaded is not None and new_id == self._loaded.id:
+            return
+        if not self._confirm_discard():
+            if previous is not None:
+                self.list.blockSignals(True)
+                self.list.setCurrentItem(previous)
+                self.list.blockSignals(False)
+            return
+        if self._draft is not None and new_id != self._draft.id:
+            self._draft = None
+            self._reload_list()
+        profile = self.store.settings.profile(str(new_id)) if new_id is not None else None
+        if profile is None and self._draft is not None and new_id == self._draft.id:
+            profile = self._draft
+        self._load(profile)
+
+    def _confirm_discard(self) -> bool:
+        """True if there are no unsaved changes, or the user agrees to lose them."""
+        if self._loaded is None or not self._dirty():
+            return True
+        name = self.name_edit.text().strip() or self._loaded.name
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Discard the unsaved changes to “{name}”?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    # -- form --------------------------------------------------------------------
+
+    def _load(self, profile: BrokerProfile | None) -> None:
+        """Show ``profile`` in the form (None: nothing selected)."""
+        self._loaded = profile
+        self._test_token += 1
+        self._loading = True
+        try:
+            shown = profile or BrokerProfile(name="", security_protocol="PLAINTEXT")
+            self.name_edit.setText(shown.name)
+            self.servers_edit.setText(shown.bootstrap_servers)
+            self._set_combo(self.protocol_combo, shown.security_protocol)
+            self._set_combo(self.mechanism_combo, shown.sasl_mechanism)
+            self.username_edit.setText(shown.sasl_username)
+            self.password_edit.clear()
+            self.password_edit.setPlaceholderText("")
+            self.ca_edit.setText(shown.ca_file)
+        finally:
+            self._loading = False
+        if profile is None:
+            self._show_note(NO_PROFILES_NOTE)
+        elif profile.embedded:
+            self._show_note(EMBEDDED_NOTE)
+        else:
+            self._show_note("")
+        self._show_status(None, "")
+        self._show_result(None, "Not tested yet.")
+        self._update_controls()
+        if profile is not None and profile is not self._draft and not profile.embedded:
+            self._check_password(profile)
+
+    def _set_combo(self, combo: QComboBox, value: str) -> None:
+        index = combo.findData(value)
+        if index < 0:
+            combo.addItem(value, value)
+            index = combo.count() - 1
+        combo.setCurrentIndex(index)
+
+    def _form_profile(self) -> BrokerProfile:
+        """The loaded profile with the form's values (not normalised)."""
+        base = self._loaded or BrokerProfile()
+        return dataclasses.replace(
+            base, name=self.name_edit.text(), bootstrap_servers=self.servers_edit.text(),
+            security_protocol=str(self.protocol_combo.currentData()),
+            sasl_mechanism=str(self.mechanism_combo.currentData()),
+            sasl_username=self.username_edit.text(), ca_file=self.ca_edit.text())
+
+    def _dirty(self) -> bool:
+        if self._loaded is None or self._loaded.embedded:
+            return False
+        if self._loaded is self._draft:
+            return True
+        return bool(self.password_edit.text()) or self._form_profile() != self._loaded
+
+    def _check_password(self, profile: BrokerProfile) -> None:
+        """Show whether the keychain holds a password (asked off the GUI thread)."""
+        profile_id = profile.id
+
+        def show(stored: bool) -> None:
+            if self._loaded is not None and self._loaded.id == profile_id:
+                missing = PASSWORD_NOT_STORED if uses_sasl(profile.security_protocol) else ""
+                self.password_edit.setPlaceholderText(PASSWORD_STORED if stored else missing)
+
+        def failed(exc: BaseException) -> None:
+            if self._loaded is not None and self._loaded.id == profile_id:
+                self._show_status(False, sentence(str(exc)))
+
+        when_done(self._workers.io(has_secret, profile), show, failed, context=self)
+
+    def on_form_changed(self) -> None:
+        if not self._loading:
+            self._update_controls()
+
+    def _update_controls(self) -> None:
+        loaded = self._loaded is not None
+        editable = loaded and not (self._loaded and self._loaded.embedded) and not self._saving
+        protocol = str(self.protocol_combo.currentData())
+        sasl = uses_sasl(protocol)
+        tls = uses_tls(protocol)
+        groups: tuple[tuple[tuple[QWidget, ...], bool], ...] = (
+            ((self.name_edit, self.servers_edit, self.protocol_combo), editable),
+            ((self.mechanism_combo, self.username_edit, self.password_edit), editable and sasl),
+            ((self.ca_edit, self.browse_button), editable and tls))
+        for widgets, enabled in groups:
+            for widget in widgets:
+                widget.setEnabled(enabled)
+        dirty = self._dirty()
+        self.save_button.setEnabled(editable and dirty)
+        self.revert_button.setEnabled(editable and dirty)
+        self.delete_button.setEnabled(loaded and not self._saving)
+        self.export_button.setEnabled(loaded and not (self._loaded and self._loaded.embedded))
+        self.test_button.setEnabled(loaded and not self._testing)
+        self.topic_edit.setEnabled(loaded)
+
+    def _set_icon(self, label: QLabel, kind: str) -> None:
+        """Show one of :data:`_ICONS` ("" for none) with its name for screen readers."""
+        if not kind:
+            label.clear()
+            label.setAccessibleName("")
+            label.setToolTip("")
+            return
+        pixmap, name = _ICONS[kind]
+        label.setPixmap(self.style().standardIcon(pixmap).pixmap(16, 16))
+        label.setAccessibleName(name)
+        label.setToolTip(name)
+
+    def _show_note(self, text: str) -> None:
+        self.note_text.setText(text)
+        self._set_icon(self.note_icon, "note" if text else "")
+        self.note_text.setVisible(bool(text))
+        self.note_icon.setVisible(bool(text))
+
+    def _show_status(self, ok: bool | None, text: str) -> None:
+        """The status line under the form: text plus an icon, never colour alone.
+
+        Args:
+            ok: success, problem, or None for work in progress.
+            text: the sentence ("" clears the line).
+        """
+        self.status_text.setText(text)
+        self._set_icon(self.status_icon, _kind(ok) if text else "")
+        if text and ok is not None:
+            self.statusChanged.emit(ok, text)
+
+    def _show_result(self, ok: bool | None, text: str, busy: bool = False) -> None:
+        """The connection test line: None without ``busy`` means "not tested"."""
+        self.test_text.setText(text)
+        self._set_icon(self.test_icon, "busy" if busy else "" if ok is None else _kind(ok))
+
+    # -- actions -------------------------------------------------------------------
+
+    def on_new_clicked(self) -> None:
+        if self._draft is not None:
+            self._select(self._draft.id)
+            self._load(self._draft)
+            self.name_edit.setFocus()
+            return
+        if not self._confirm_discard():
+            return
+        taken = [p.name for p in self.store.settings.profiles]
+        self._draft = BrokerProfile(name=unique_name("New broker", taken))
+        self._reload_list()
+        self._select(self._draft.id)
+        self._load(self._draft)
+        self.name_edit.selectAll()
+        self.name_edit.setFocus()
+
+    def on_revert_clicked(self) -> None:
+        if self._loaded is not None:
+            self._load(self._loaded)
+
+    def on_browse_clicked(self) -> None:
+        start = str(Path(self.ca_edit.text()).parent) if self.ca_edit.text() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Choose the CA certificate", start,
+                                              CA_FILTER)
+        if path:
+            self.ca_edit.setText(path)
+
+    def on_save_clicked(self) -> None:
+        if self._loaded is None or self._loaded.embedded or self._saving:
+            return
+        profile = self._form_profile()
+        errors = validate_profile(profile, self.store.settings.profiles)
+        if errors:
+            self._show_status(False, " ".join(errors))
+            return
+        profile = normalised(profile)
+        previous = self.store.settings.profile(profile.id)
+        password = self.password_edit.text()
+        secret_owner = profiles.owner(profile)
+        job: Future[None] | None = None
+        if uses_sasl(profile.security_protocol):
+            if password:
+                job = self._workers.io(keychain.set_secret, secret_owner, profiles.PASSWORD,
+                                       password)
+        elif previous is not None and uses_sasl(previous.security_protocol):
+            job = self._workers.io(keychain.delete_secret, secret_owner, profiles.PASSWORD)
+        if job is None:
+            self._finish_save(profile)
+            return
+        self._saving = True
+        self._show_status(None, "Saving…")
+        self._update_controls()
+
+        def stored(_: None) -> None:
+            self._saving = False
+            self._finish_save(profile)
+
+        def failed(exc: BaseException) -> None:
+            self._saving = False
+            self._update_controls()
+            self._show_status(False, f"Not saved: {sentence(str(exc))}")
+
+        when_done(job, stored, failed, context=self)
+
+    def _finish_save(self, profile: BrokerProfile) -> None:
+        """Put ``profile`` (its secret already stored) into the settings."""
+        settings = self.store.settings
+        index = next((i for i, p in enumerate(settings.profiles) if p.id == profile.id), None)
+        if index is None:
+            settings.profiles.append(profile)
+        else:
+            settings.profiles[index] = profile
+        try:
+            self.store.update(settings)
+        except OSError as exc:
+            self._update_controls()
+            self._show_status(False, f"Not saved: could not write the settings ({exc}).")
+            return
+        if self._draft is not None and self._draft.id == profile.id:
+            self._draft = None
+        self._reload_list()
+        if self._loaded is not None and self._loaded.id == profile.id:
+            self._select(profile.id)
+            self._load(profile)
+        self._show_status(True, f"Saved “{profile.name}”.")
+        log.info("saved broker profile %s (%s)", profile.name, profile.id)
+        self.saved.emit(profile.id)
+
+    def on_delete_clicked(self) -> None:
+        if self._loaded is None:
+            return
+        profile = self._loaded
+        if profile is self._draft:
+            self._draft = None
+            self._loaded = None
+            self._reload_list()
+            self._after_removal()
+            return
+        settings = self.store.settings
+        users = profile_users(settings, profile.id)
+        if users:
+            QMessageBox.warning(
+                self, "Profile in use",
+                f"“{profile.name}” cannot be deleted because it is used by:\n\n"
+                + "\n".join(f"• {u}" for u in users)
+                + "\n\nChoose another broker for them, or remove them, first.")
+            self._show_status(False, f"“{profile.name}” is in use and was not deleted.")
+            return
+        answer = QMessageBox.question(
+            self, "Delete profile",
+            f"Delete the broker profile “{profile.name}” and its saved password?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        settings.profiles = [p for p in settings.profiles if p.id != profile.id]
+        try:
+            self.store.update(settings)
+        except OSError as exc:
+            self._show_status(False, f"Not deleted: could not write the settings ({exc}).")
+            return
+        self._loaded = None
+        self._reload_list()
+        self._after_removal()
+        log.info("deleted broker profile %s (%s)", profile.name, profile.id)
+
+        def done(_: None) -> None:
+            self._show_status(True, f"Deleted “{profile.name}”.")
+            self.deleted.emit(profile.id)
+
+        def failed(exc: BaseException) -> None:
+            self._show_status(False, f"Deleted “{profile.name}”, but its password is still "
+                              f"in the keychain: {exc}")
+            self.deleted.emit(profile.id)
+
+        when_done(self._workers.io(keychain.delete_secret, profiles.owner(profile),
+                                   profiles.PASSWORD), done, failed, context=self)
+
+    def _after_removal(self) -> None:
+        if self.list.count():
+            self.list.setCurrentRow(0)
+            if self._loaded is None:  # the row did not change, so no signal
+                self.on_list_current_changed(self.list.currentItem(), None)
+        else:
+            self._load(None)
+
+    def on_import_clicked(self) -> None:
+        if not self._confirm_discard():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Import an OpenMSIStream config", "",
+                                              CONFIG_FILTER)
+        if not path:
+            return
+        taken = [p.name for p in self.store.settings.profiles]
+        self._show_status(None, f"Importing {Path(path).name}…")
+
+        def done(result: tuple[BrokerProfile, bool]) -> None:
+            profile, stored = result
+            settings = self.store.settings
+            profile.name = unique_name(profile.name, [p.name for p in settings.profiles])
+            settings.profiles.append(profile)
+            try:
+                self.store.update(settings)
+            except OSError as exc:
+                self._show_status(False, f"Not imported: could not write the settings ({exc}).")
+                return
+            self._draft = None
+            self._loaded = None
+            self._reload_list()
+            self._select(profile.id)
+            self._load(profile)
+            extra = " Its password is in the system keychain." if stored else ""
+            self._show_status(True, f"Imported “{profile.name}” from {Path(path).name}.{extra}")
+            self.imported.emit(profile.id)
+
+        def failed(exc: BaseException) -> None:
+            self._show_status(False, f"Not imported: {sentence(str(exc))}")
+
+        when_done(self._workers.io(import_profile, Path(path), taken), done, failed,
+                  context=self)
+
+    def on_export_clicked(self) -> None:
+        if self._loaded is None or self._loaded.embedded:
+            return
+        profile = self._form_profile()
+        errors = validate_profile(profile)
+        if errors:
+            self._show_status(False, " ".join(errors))
+            return
+        profile = normalised(profile)
+        suggested = re.sub(r"[^A-Za-z0-9_.-]+", "_", profile.name).strip("_") or "broker"
+        path, _ = QFileDialog.getSaveFileName(self, "Export as an OpenMSIStream config",
+                                              f"{suggested}.config", CONFIG_FILTER)
+        if not path:
+            return
+        text = profiles.export_ini(profile)
+        env = profiles.env_name(profile)
+
+        def done(_: int) -> None:
+            extra = (f" Set the environment variable {env} to the password before using it."
+                     if uses_sasl(profile.security_protocol) else "")
+            self._show_status(True, f"Exported to {path}.{extra}")
+            self.exported.emit(path)
+
+        def failed(exc: BaseException) -> None:
+            self._show_status(False, f"Not exported: {sentence(str(exc))}")
+
+        when_done(self._workers.io(Path(path).write_text, text, "utf-8"), done, failed,
+                  context=self)
+
+    def on_test_clicked(self) -> None:
+        if self._loaded is None or self._testing:
+            return
+        profile = self._form_profile()
+        errors = validate_profile(profile)
+        if errors:
+            self._show_result(False, f"Not tested: {' '.join(errors)}")
+            self.testFinished.emit(False, self.test_text.text())
+            return
+        profile = normalised(profile)
+        topic = self.topic_edit.text().strip()
+        if profile.embedded:
+            future = self.controller.test_connection(profile, topic)
+        else:
+            future = self._workers.net(check_profile, profile, topic, self.password_edit.text())
+        self._testing = True
+        self._test_token += 1
+        token = self._test_token
+        self.test_busy.show()
+        self.test_button.setText("Testing…")
+        self._update_controls()
+        where = "the demo broker" if profile.embedded else profile.bootstrap_servers
+        self._show_result(None, f"Connecting to {where}…", busy=True)
+
+        def finish(ok: bool, text: str) -> None:
+            self._testing = False
+            self.test_busy.hide()
+            self.test_button.setText("Test co&nnection")
+            self._update_controls()
+            if token == self._test_token:
+                self._show_result(ok, text)
+            self.testFinished.emit(ok, text)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, (admin.BrokerError, keychain.KeychainError)):
+                finish(False, f"Failed: {exc}")
+            else:
+                log.error("connection test failed unexpectedly: %s: %s",
+                          type(exc).__name__, exc)
+                finish(False, f"Failed unexpectedly: {exc or type(exc).__name__}")
+
+        when_done(future, lambda text: finish(True, sentence(text)), failed, context=self)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Let the worker threads end with the window."""
+        self._workers.shutdown()
+        super().closeEvent(event)
+
+
+_ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
+    "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
+    "problem": (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
+    "note": (QStyle.StandardPixmap.SP_MessageBoxInformation, "Note"),
+    "busy": (QStyle.StandardPixmap.SP_BrowserReload, "Working"),
+}
+
+
+def _kind(ok: bool | None) -> str:
+    return "busy" if ok is None else "ok" if ok else "problem"
+
+
+def _icon_label() -> QLabel:
+    """A 16 px status picture; its accessible name says what it shows."""
+    label = QLabel()
+    label.setFixedSize(16, 16)
+    return label
+
+
+def _store_listener(view: ProfilesView) -> Callable[[Settings], None]:
+    """A settings listener that hops to the GUI thread and outlives the view safely.
+
+    The store has no way to unsubscribe, so the listener holds the view weakly
+    and ignores a view whose Qt object is gone.
+    """
+    ref = weakref.ref(view)
+
+    def listener(_settings: Settings) -> None:
+        target = ref()
+        if target is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the Qt side of the view is gone
+            target._settingsChanged.emit()
+
+    return listener
+

@@ -1,0 +1,202 @@
+"""Broker profiles as librdkafka settings, and OpenMSIStream INI import/export."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+import pytest
+
+from openmsi_gui.app import keychain, profiles
+from openmsi_gui.app.settings import BrokerProfile
+from openmsi_gui.engine.kafka_config import ConfigError, load_config
+
+SECRET = "pa55-w0rd-never-in-files"
+
+
+def lookup_for(expected: BrokerProfile, value: str | None = SECRET):
+    """A keychain lookup that checks who asks and returns ``value``."""
+    calls: list[tuple[str, str]] = []
+
+    def lookup(owner: str, name: str) -> str | None:
+        calls.append((owner, name))
+        assert owner == profiles.owner(expected)
+        assert name == profiles.PASSWORD
+        return value
+
+    lookup.calls = calls  # type: ignore[attr-defined]
+    return lookup
+
+
+def scram_profile(name: str = "Lab Kafka") -> BrokerProfile:
+    return BrokerProfile(name=name, bootstrap_servers="kafka1.lab:9093,kafka2.lab:9093",
+                         security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
+                         sasl_username="microscope-3", ca_file="/etc/ssl/lab-ca.pem")
+
+
+def test_owner_is_keyed_by_id_not_name() -> None:
+    profile = BrokerProfile(name="Lab")
+    assert profiles.owner(profile) == f"profile:{profile.id}"
+    assert profiles.owner(BrokerProfile(id=profile.id, name="Renamed")) == profiles.owner(profile)
+
+
+def test_kafka_config_plaintext() -> None:
+    profile = BrokerProfile(bootstrap_servers="  broker.lab:9092 ")
+    lookup = lookup_for(profile)
+    config = profiles.kafka_config(profile, lookup)
+    assert config.broker == {"bootstrap.servers": "broker.lab:9092"}
+    assert lookup.calls == []  # type: ignore[attr-defined]  # no SASL, no keychain read
+
+
+def test_kafka_config_ssl_with_ca_file() -> None:
+    profile = BrokerProfile(bootstrap_servers="broker.lab:9093", security_protocol="SSL",
+                            ca_file="/etc/ssl/lab-ca.pem",
+                            sasl_mechanism="PLAIN", sasl_username="ignored")
+    config = profiles.kafka_config(profile, lookup_for(profile))
+    assert config.broker == {"bootstrap.servers": "broker.lab:9093",
+                             "security.protocol": "SSL",
+                             "ssl.ca.location": "/etc/ssl/lab-ca.pem"}
+
+
+def test_kafka_config_sasl_ssl_scram_reads_the_password_from_the_lookup() -> None:
+    profile = scram_profile()
+    lookup = lookup_for(profile)
+    config = profiles.kafka_config(profile, lookup)
+    assert config.broker == {
+        "bootstrap.servers": "kafka1.lab:9093,kafka2.lab:9093",
+        "security.protocol": "SASL_SSL",
+        "ssl.ca.location": "/etc/ssl/lab-ca.pem",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "microscope-3",
+        "sasl.password": SECRET,
+    }
+    assert lookup.calls == [(profiles.owner(profile), profiles.PASSWORD)]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_kafka_config_without_a_stored_password_leaves_it_out(value: str | None) -> None:
+    profile = scram_profile()
+    config = profiles.kafka_config(profile, lookup_for(profile, value))
+    assert "sasl.password" not in config.broker
+    assert config.broker["sasl.username"] == "microscope-3"
+
+
+def test_kafka_config_without_lookup_skips_secrets() -> None:
+    config = profiles.kafka_config(scram_profile(), None)
+    assert "sasl.password" not in config.broker
+    assert config.broker["sasl.mechanism"] == "SCRAM-SHA-512"
+
+
+def test_kafka_config_bootstrap_override_for_the_embedded_broker() -> None:
+    profile = BrokerProfile(name="Demo", bootstrap_servers="(embedded)", embedded=True)
+    config = profiles.kafka_config(profile, None, "127.0.0.1:40404")
+    assert config.bootstrap_servers == "127.0.0.1:40404"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Lab Kafka", "OPENMSI_LAB_KAFKA_PASSWORD"),
+    ("lab-kafka #2 (prod)", "OPENMSI_LAB_KAFKA_2_PROD_PASSWORD"),
+    ("  spaced  out  ", "OPENMSI_SPACED_OUT_PASSWORD"),
+    ("Größe", "OPENMSI_GR_SSE_PASSWORD"),
+    ("", "OPENMSI_BROKER_PASSWORD"),
+    ("!!!", "OPENMSI_BROKER_PASSWORD"),
+    ("$HOME; rm -rf /", "OPENMSI_HOME_RM_RF_PASSWORD"),
+])
+def test_env_name_is_a_safe_variable_name(name: str, expected: str) -> None:
+    env = profiles.env_name(BrokerProfile(name=name))
+    assert env == expected
+    assert re.fullmatch(r"[A-Z][A-Z0-9_]*", env)
+
+
+def parse(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(text)
+    return parser
+
+
+def test_export_ini_has_an_env_reference_and_never_the_secret(memory_keyring) -> None:
+    profile = scram_profile()
+    keychain.set_secret(profiles.owner(profile), profiles.PASSWORD, SECRET)
+    text = profiles.export_ini(profile)
+    assert SECRET not in text
+    parser = parse(text)
+    assert parser["broker"]["sasl.password"] == "$OPENMSI_LAB_KAFKA_PASSWORD"
+    assert parser["broker"]["sasl.username"] == "microscope-3"
+    assert parser["broker"]["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert parser["broker"]["security.protocol"] == "SASL_SSL"
+    assert parser["broker"]["ssl.ca.location"] == "/etc/ssl/lab-ca.pem"
+    assert parser["consumer"]["group.id"] == "create_new"
+    assert "$OPENMSI_LAB_KAFKA_PASSWORD" in text.splitlines()[0]  # the header says so
+
+
+def test_export_ini_plaintext_has_no_password_line() -> None:
+    text = profiles.export_ini(BrokerProfile(name="Open", bootstrap_servers="b:9092"))
+    parser = parse(text)
+    assert dict(parser["broker"]) == {"bootstrap.servers": "b:9092"}
+    assert "sasl" not in text
+
+
+def test_export_then_import_round_trip_expands_the_env_reference(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = scram_profile()
+    path = tmp_path / "Lab Kafka.config"
+    path.write_text(profiles.export_ini(original), encoding="utf-8")
+    monkeypatch.setenv(profiles.env_name(original), SECRET)
+
+    imported, password = profiles.import_ini(path)
+
+    assert password == SECRET
+    assert imported.id != original.id  # a new profile, with its own keychain entry
+    assert imported.name == "Lab Kafka"  # from the file name
+    for field in ("bootstrap_servers", "security_protocol", "sasl_mechanism", "sasl_username",
+                  "ca_file", "embedded"):
+        assert getattr(imported, field) == getattr(original, field), field
+    # The exported file is also a valid OpenMSIStream config for the same broker.
+    assert load_config(path).broker == profiles.kafka_config(
+        original, lambda _o, _n: SECRET).broker
+
+
+def test_import_without_the_env_variable_says_which_to_set(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = scram_profile()
+    monkeypatch.delenv(profiles.env_name(profile), raising=False)
+    path = tmp_path / "lab.config"
+    path.write_text(profiles.export_ini(profile), encoding="utf-8")
+    with pytest.raises(ConfigError, match=profiles.env_name(profile)):
+        profiles.import_ini(path)
+
+
+def test_import_literal_password_and_lower_case_values(tmp_path: Path) -> None:
+    path = tmp_path / "cloud.config"
+    path.write_text(
+        "[broker]\n"
+        "bootstrap.servers = pkc-123.europe-west1.gcp.confluent.cloud:9092\n"
+        "security.protocol = sasl_ssl\n"
+        "sasl.mechanism = plain\n"
+        "sasl.username = APIKEY123\n"
+        f"sasl.password = {SECRET}\n"
+        "[producer]\nbatch.size = 200000\n", encoding="utf-8")
+    profile, password = profiles.import_ini(path)
+    assert password == SECRET
+    assert (profile.name, profile.security_protocol, profile.sasl_mechanism,
+            profile.sasl_username) == ("cloud", "SASL_SSL", "PLAIN", "APIKEY123")
+    assert profile.bootstrap_servers == "pkc-123.europe-west1.gcp.confluent.cloud:9092"
+
+
+def test_import_plaintext_has_no_password(tmp_path: Path) -> None:
+    path = tmp_path / "local_broker.config"
+    path.write_text("[broker]\nbootstrap.servers = localhost:9092\n", encoding="utf-8")
+    profile, password = profiles.import_ini(path)
+    assert password is None
+    assert (profile.name, profile.bootstrap_servers, profile.security_protocol,
+            profile.sasl_mechanism, profile.ca_file) == (
+        "local_broker", "localhost:9092", "PLAINTEXT", "", "")
+
+
+def test_import_without_bootstrap_servers_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.config"
+    path.write_text("[producer]\nlinger.ms = 5\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bootstrap\.servers"):
+        profiles.import_ini(path)
