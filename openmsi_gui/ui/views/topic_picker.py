@@ -1,0 +1,250 @@
+"""Pick a topic from a broker's topic list, or create one.
+
+:class:`TopicPicker` is shared by the watched folders and destinations views.
+Listing and creating topics talk to the broker, so both run on the
+controller's thread; results come back with :func:`~openmsi_gui.ui.tasks.when_done`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import BrokerProfile
+from openmsi_gui.ui.tasks import when_done
+
+MAX_TOPIC_LENGTH = 249
+_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def topic_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a Kafka topic, or None if it can.
+
+    Kafka allows ASCII letters, digits, ".", "_" and "-", up to 249 characters,
+    and not "." or ".." on their own.
+    """
+    if not name:
+        return "choose or type a topic"
+    if name in {".", ".."}:
+        return f"{name!r} cannot be a topic name"
+    if len(name) > MAX_TOPIC_LENGTH:
+        return f"a topic name has at most {MAX_TOPIC_LENGTH} characters"
+    if not _TOPIC_CHARS.fullmatch(name):
+        return (f"topic {name!r} has characters Kafka does not allow: use letters, digits, "
+                "'.', '_' and '-'")
+    return None
+
+
+class TopicPicker(QWidget):
+    """An editable topic combo box with *Refresh* and *Create topic…* buttons.
+
+    Call :meth:`set_profile` when the broker changes; the list is loaded only
+    when the user presses *Refresh* (so a slow broker never delays anything
+    else), and a status line says what is going on in plain words.
+
+    Signals:
+        topicChanged(str): the text of the topic box changed (typed or picked).
+    """
+
+    topicChanged = Signal(str)
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._profile: BrokerProfile | None = None
+        self._request = 0  # answers to older requests are ignored
+        self.setAccessibleName("Topic picker")
+
+        self.combo = QComboBox()
+        self.combo.setEditable(True)
+        self.combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.combo.setMinimumContentsLength(10)
+        self.combo.setAccessibleName("Topic")
+        self.combo.setToolTip("The Kafka topic; type a name or pick one after Refresh")
+        completer = self.combo.completer()
+        if completer is not None:  # topic names are case sensitive
+            completer.setCaseSensitivity(Qt.CaseSensitivity.CaseSensitive)
+            completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        line_edit = self.combo.lineEdit()
+        if line_edit is not None:
+            line_edit.setPlaceholderText("topic name")
+            line_edit.setAccessibleName("Topic")
+        self.combo.editTextChanged.connect(self.on_combo_text_changed)
+
+        self.refresh_button = QPushButton("Refres&h")
+        self.refresh_button.setAccessibleName("Refresh topic list")
+        self.refresh_button.setToolTip("Load the list of topics from the broker")
+        self.refresh_button.clicked.connect(self.on_refresh_clicked)
+
+        self.create_button = QPushButton("&Create topic…")
+        self.create_button.setAccessibleName("Create topic")
+        self.create_button.setToolTip("Create a new topic on the broker")
+        self.create_button.clicked.connect(self.on_create_clicked)
+
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setAccessibleName("Topic list status")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.refresh_button)
+        row.addWidget(self.create_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        self.setTabOrder(self.combo, self.refresh_button)
+        self.setTabOrder(self.refresh_button, self.create_button)
+        self.setFocusProxy(self.combo)
+        self._update_buttons()
+        self._say("")
+
+    # -- public -----------------------------------------------------------------
+
+    def topic(self) -> str:
+        """The topic as typed or picked (surrounding blanks removed)."""
+        return self.combo.currentText().strip()
+
+    def set_topic(self, topic: str) -> None:
+        """Show ``topic`` without emitting :attr:`topicChanged`."""
+        self.combo.blockSignals(True)
+        try:
+            self.combo.setEditText(topic)
+        finally:
+            self.combo.blockSignals(False)
+
+    def profile(self) -> BrokerProfile | None:
+        """The broker whose topics are listed."""
+        return self._profile
+
+    def set_profile(self, profile: BrokerProfile | None) -> None:
+        """Use ``profile``'s broker; a list loaded from another broker is dropped."""
+        if profile == self._profile:
+            return
+        self._profile = profile
+        self._request += 1  # forget answers about the previous broker
+        self._set_topics([])
+        self._say("" if profile is None else "Press Refresh to list the broker's topics.")
+        self._update_buttons()
+
+    def topics(self) -> list[str]:
+        """The topics in the drop-down list."""
+        return [self.combo.itemText(i) for i in range(self.combo.count())]
+
+    def refresh(self, note: str = "") -> None:
+        """Load the broker's topics in the background.
+
+        Args:
+            note: a sentence to show before the outcome (e.g. "Created topic x.").
+        """
+        profile = self._profile
+        if profile is None:
+            self._say("Choose a broker first.")
+            return
+        self._request += 1
+        request = self._request
+        self._say(f"{note} Loading topics from {profile.name}…".strip())
+        when_done(self.controller.list_topics(profile),
+                  lambda topics: self._on_topics(request, profile, topics, note),
+                  lambda error: self._on_error(request, "Could not list the topics", error),
+                  context=self)
+
+    # -- slots ------------------------------------------------------------------
+
+    def on_combo_text_changed(self, text: str) -> None:
+        self.topicChanged.emit(text.strip())
+
+    def on_refresh_clicked(self) -> None:
+        self.refresh()
+
+    def on_create_clicked(self) -> None:
+        profile = self._profile
+        if profile is None:
+            self._say("Choose a broker first.")
+            return
+        name, ok = QInputDialog.getText(
+            self, "Create topic", f"Name of the new topic on {profile.name}:",
+            QLineEdit.EchoMode.Normal, self.topic())
+        if not ok:
+            return
+        name = name.strip()
+        problem = topic_problem(name)
+        if problem is not None:
+            self._say(f"Not created: {problem}.")
+            return
+        partitions, ok = QInputDialog.getInt(
+            self, "Create topic",
+            "Partitions (more partitions let more downloaders share the work):", 3, 1, 1000, 1)
+        if not ok:
+            return
+        self._request += 1
+        request = self._request
+        self._say(f"Creating topic {name}…")
+        when_done(self.controller.create_topic(profile, name, partitions),
+                  lambda created: self._on_created(request, name, created),
+                  lambda error: self._on_error(request, f"Could not create {name}", error),
+                  context=self)
+
+    # -- private ----------------------------------------------------------------
+
+    def _on_topics(self, request: int, profile: BrokerProfile, topics: list[str],
+                   note: str) -> None:
+        if request != self._request:
+            return
+        self._set_topics(topics)
+        if topics:
+            count = "1 topic" if len(topics) == 1 else f"{len(topics)} topics"
+            outcome = f"{count} on {profile.name}."
+        else:
+            outcome = f"{profile.name} has no topics yet: create one."
+        self._say(f"{note} {outcome}".strip())
+
+    def _on_created(self, request: int, name: str, created: bool) -> None:
+        if request != self._request:
+            return
+        self.combo.setEditText(name)  # emits topicChanged: the form sees the new topic
+        self.refresh(f"Created topic {name}." if created else f"Topic {name} already exists.")
+
+    def _on_error(self, request: int, what: str, error: BaseException) -> None:
+        if request != self._request:
+            return
+        self._say(f"{what}: {str(error) or type(error).__name__}")
+
+    def _set_topics(self, topics: list[str]) -> None:
+        text = self.combo.currentText()
+        self.combo.blockSignals(True)
+        try:
+            self.combo.clear()
+            self.combo.addItems(topics)
+            self.combo.setEditText(text)
+        finally:
+            self.combo.blockSignals(False)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.status.setAccessibleDescription(text)
+        self.status.setVisible(bool(text))
+
+    def _update_buttons(self) -> None:
+        has_profile = self._profile is not None
+        self.refresh_button.setEnabled(has_profile)
+        self.create_button.setEnabled(has_profile)

@@ -1,0 +1,322 @@
+"""The destinations view, and one end-to-end run through both views and the real broker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from helpers import Recorder, wait_until
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QDropEvent, QStandardItemModel
+from PySide6.QtWidgets import QFileDialog
+from pytestqt.qtbot import QtBot
+
+from openmsi_gui.app.controller import AppController, destination_job_name, folder_job_name
+from openmsi_gui.app.settings import (
+    BrokerProfile,
+    Destination,
+    Settings,
+    SettingsStore,
+    WatchedFolder,
+)
+from openmsi_gui.engine.events import JobState
+from openmsi_gui.ui.views.destinations import (
+    GROUP_TOOLTIP,
+    DestinationsView,
+    default_group_id,
+    location_text,
+    validate_destination,
+)
+from openmsi_gui.ui.views.folders import FoldersView
+
+# -- pure validation (no Qt) ------------------------------------------------------------
+
+
+def _good(tmp_path: Path) -> tuple[Destination, Settings]:
+    profile = BrokerProfile(name="Lab", bootstrap_servers="localhost:9092")
+    dest = Destination(path=str(tmp_path), profile_id=profile.id, topic="raw", group_id="g1")
+    return dest, Settings(profiles=[profile])
+
+
+def test_validate_destination_accepts_a_good_one(tmp_path: Path) -> None:
+    dest, settings = _good(tmp_path)
+    assert validate_destination(dest, settings) == []
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"path": ""}, "Choose a folder"),
+    ({"path": "/no/such/folder"}, "does not exist"),
+    ({"topic": ""}, "Choose or type a topic"),
+    ({"group_id": " "}, "Enter a consumer group"),
+    ({"profile_id": "gone"}, "Choose a broker"),
+    ({"kind": "s3", "bucket": "b"}, "coming in a later release"),
+    ({"kind": "ftp"}, "Unknown kind"),
+])
+def test_validate_destination_explains_each_problem(tmp_path: Path, change: dict[str, object],
+                                                    expected: str) -> None:
+    dest, settings = _good(tmp_path)
+    for name, value in change.items():
+        setattr(dest, name, value)
+    errors = validate_destination(dest, settings)
+    assert len(errors) == 1, errors
+    assert expected in errors[0]
+
+
+def test_validate_destination_refuses_split_groups_and_loops(tmp_path: Path) -> None:
+    dest, settings = _good(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    settings.destinations.append(Destination(path=str(other), profile_id=dest.profile_id,
+                                             topic="raw", group_id="g1"))
+    assert any("split the files" in e for e in validate_destination(dest, settings))
+    dest.group_id = "g2"
+    assert validate_destination(dest, settings) == []
+
+    settings.folders.append(WatchedFolder(path=str(tmp_path.parent), topic="raw",
+                                          profile_id=dest.profile_id))
+    assert any("would be sent again" in e for e in validate_destination(dest, settings))
+
+
+def test_default_group_and_location() -> None:
+    assert default_group_id("Lab-PC-7.example.org") == "openmsi-lab-pc-7"
+    assert default_group_id("") == "openmsi-pc"
+    assert default_group_id().startswith("openmsi-")
+    assert location_text(Destination(kind="s3", bucket="b", prefix="raw/")) == "s3://b/raw"
+    assert location_text(Destination(path="/data")) == "/data"
+
+
+# -- the view ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def profiles(store: SettingsStore, broker_profile: BrokerProfile) -> list[BrokerProfile]:
+    settings = store.settings
+    settings.profiles = [BrokerProfile(name="Other broker", bootstrap_servers="127.0.0.1:9"),
+                         broker_profile]
+    store.update(settings)
+    return settings.profiles
+
+
+@pytest.fixture
+def view(qtbot: QtBot, store: SettingsStore, controller: AppController,
+         profiles: list[BrokerProfile]) -> DestinationsView:
+    widget = DestinationsView(store, controller)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 600)
+    widget.show()
+    return widget
+
+
+def _answer_dialog(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        staticmethod(lambda *args: str(path)))
+
+
+def _status(view: DestinationsView | FoldersView, row: int = 0) -> str:
+    cell = view.table.item(row, view.table.columnCount() - 1)
+    assert cell is not None
+    return cell.text()
+
+
+def test_add_choose_everything_and_apply(view: DestinationsView, qtbot: QtBot, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch, topic: str,
+                                         profiles: list[BrokerProfile],
+                                         broker_profile: BrokerProfile) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    _answer_dialog(monkeypatch, first)
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    assert view.table.rowCount() == 1
+    assert _status(view) == "New (not saved)"
+    assert view.profile_combo.currentData() == profiles[0].id  # the first profile
+    assert view.group_edit.text() == default_group_id()
+    assert view.kind_combo.currentData() == "folder"
+    assert view.store.settings.destinations == []
+
+    view.profile_combo.setCurrentIndex(view.profile_combo.findData(broker_profile.id))
+    qtbot.keyClicks(view.topic_picker.combo, topic)
+    view.group_edit.clear()
+    qtbot.keyClicks(view.group_edit, "beamline-7")
+    _answer_dialog(monkeypatch, second)  # Browse… changes the folder
+    qtbot.mouseClick(view.browse_button, Qt.MouseButton.LeftButton)
+    assert view.path_edit.text() == str(second)
+    assert view.apply_button.isEnabled(), view.errors.text()
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+
+    [dest] = view.store.settings.destinations
+    assert (dest.kind, dest.path, dest.profile_id, dest.topic, dest.group_id) == (
+        "folder", str(second), broker_profile.id, topic, "beamline-7")
+    assert dest.enabled
+    texts = [view.table.item(0, c).text() for c in range(4)]  # type: ignore[union-attr]
+    assert texts == [str(second), broker_profile.name, topic, "beamline-7"]
+    assert _status(view) == "Enabled"
+
+
+def test_group_has_an_explaining_tooltip(view: DestinationsView) -> None:
+    assert view.group_edit.toolTip() == GROUP_TOOLTIP
+    assert "share the files" in GROUP_TOOLTIP
+
+
+def test_open_folder_opens_it(view: DestinationsView, qtbot: QtBot, tmp_path: Path,
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl",
+                        staticmethod(lambda url: opened.append(url) or True))
+    _answer_dialog(monkeypatch, tmp_path)
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    assert view.open_button.isEnabled()
+    qtbot.mouseClick(view.open_button, Qt.MouseButton.LeftButton)
+    assert opened == [QUrl.fromLocalFile(str(tmp_path))]
+
+    view.path_edit.setText(str(tmp_path / "missing"))
+    view.path_edit.textEdited.emit(view.path_edit.text())
+    assert not view.open_button.isEnabled()
+    assert "does not exist" in view.errors.text()
+
+
+def test_s3_is_offered_but_disabled(view: DestinationsView, qtbot: QtBot, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch, store: SettingsStore,
+                                    broker_profile: BrokerProfile) -> None:
+    combo = view.kind_combo
+    s3 = combo.findData("s3")
+    assert combo.itemText(s3) == "S3 bucket"
+    model = combo.model()
+    assert isinstance(model, QStandardItemModel)
+    assert not model.item(s3).isEnabled()  # type: ignore[union-attr]
+    assert combo.itemData(s3, Qt.ItemDataRole.ToolTipRole) == "coming in a later release"
+    assert not view.s3_box.isEnabled()
+    assert view.s3_box.isHidden()
+
+    # A destination of kind s3 (from a later version, say) shows its fields but cannot be saved.
+    settings = store.settings
+    settings.destinations.append(Destination(kind="s3", bucket="lab-data", prefix="raw",
+                                             region="us-east-1", topic="t", group_id="g",
+                                             profile_id=broker_profile.id, enabled=False))
+    store.update(settings)
+    view.select(settings.destinations[0].id)
+    assert combo.currentData() == "s3"
+    assert not view.s3_box.isHidden()
+    assert not view.s3_box.isEnabled()
+    assert view.bucket_edit.text() == "lab-data"
+    assert view.table.item(0, 0).text() == "s3://lab-data/raw"  # type: ignore[union-attr]
+    assert "coming in a later release" in view.errors.text()
+    # Switching to a local folder is possible, and keeps the S3 fields.
+    _answer_dialog(monkeypatch, tmp_path)
+    combo.setCurrentIndex(combo.findData("folder"))
+    assert view.s3_box.isHidden()
+    qtbot.mouseClick(view.browse_button, Qt.MouseButton.LeftButton)
+    assert view.apply_button.isEnabled(), view.errors.text()
+    assert view.current_item().bucket == "lab-data"  # type: ignore[union-attr]
+
+
+def test_drop_a_folder_to_add_a_destination(view: DestinationsView, tmp_path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(drop)
+    assert drop.isAccepted()
+    assert view.current_item().path == str(tmp_path)  # type: ignore[union-attr]
+
+
+def test_a_job_that_cannot_start_says_why(view: DestinationsView, qtbot: QtBot, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          broker_profile: BrokerProfile,
+                                          make_topic: Callable[..., str]) -> None:
+    missing = "no-such-topic-" + os.urandom(4).hex()
+    _answer_dialog(monkeypatch, tmp_path)
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    view.profile_combo.setCurrentIndex(view.profile_combo.findData(broker_profile.id))
+    view.topic_picker.combo.setEditText(missing)
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _status(view) == "Failed", timeout=20_000)
+    cell = view.table.item(0, view.table.columnCount() - 1)
+    assert cell is not None
+    assert "does not exist" in cell.toolTip()
+    assert "Could not start" in view.errors.text()
+    assert "does not exist" in view.errors.text()
+    assert view.apply_button.isEnabled()  # Apply tries again
+
+
+@pytest.mark.slow
+def test_end_to_end_folder_to_destination(qtbot: QtBot, store: SettingsStore,
+                                          controller: AppController, recorder: Recorder,
+                                          broker_profile: BrokerProfile, topic: str,
+                                          tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Watch a folder and download its topic elsewhere, set up only through the two views."""
+    settings = store.settings
+    settings.profiles = [broker_profile]
+    store.update(settings)
+    folders = FoldersView(store, controller)
+    destinations = DestinationsView(store, controller)
+    qtbot.addWidget(folders)
+    qtbot.addWidget(destinations)
+    source, target = tmp_path / "instrument", tmp_path / "received"
+    source.mkdir()
+    target.mkdir()
+
+    _answer_dialog(monkeypatch, target)
+    qtbot.mouseClick(destinations.add_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(destinations.topic_picker.combo, topic)
+    destinations.group_edit.setText("e2e-group")
+    destinations.group_edit.textEdited.emit("e2e-group")
+    assert destinations.apply_button.isEnabled(), destinations.errors.text()
+    qtbot.mouseClick(destinations.apply_button, Qt.MouseButton.LeftButton)
+
+    _answer_dialog(monkeypatch, source)
+    qtbot.mouseClick(folders.add_button, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(folders.topic_picker.combo, topic)
+    folders.stable_spin.setValue(0.5)
+    assert folders.apply_button.isEnabled(), folders.errors.text()
+    qtbot.mouseClick(folders.apply_button, Qt.MouseButton.LeftButton)
+
+    [folder] = store.settings.folders
+    [dest] = store.settings.destinations
+
+    def job_state(name: str, states: set[str]) -> bool:
+        return any(isinstance(e, JobState) and e.job == name and e.state in states
+                   for e in recorder.events)
+
+    wait_until(lambda: job_state(folder_job_name(folder), {"watching"}), timeout=20,
+               message="the folder being watched")
+    wait_until(lambda: job_state(destination_job_name(dest), {"running"}), timeout=20,
+               message="the destination consuming")
+    assert not job_state(folder_job_name(folder), {"failed"})
+    data = os.urandom(700_000) + b"end"
+    (source / "sub").mkdir()
+    (source / "sub" / "scan-001.bin").write_bytes(data)
+
+    arrived = target / "sub" / "scan-001.bin"
+    qtbot.waitUntil(lambda: arrived.is_file() and arrived.read_bytes() == data, timeout=40_000)
+    assert _status(folders) == "Enabled"
+    assert _status(destinations) == "Enabled"
+
+
+WINDOW_MNEMONICS = set("ftdblpr")  # main window: File menu, the five tabs, Pause all/Resume
+
+
+@pytest.mark.parametrize("view_class", [FoldersView, DestinationsView])
+def test_mnemonics_are_unique_and_leave_the_window_ones_alone(
+        qtbot: QtBot, store: SettingsStore, controller: AppController,
+        view_class: type[FoldersView | DestinationsView]) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    view = view_class(store, controller)
+    qtbot.addWidget(view)
+    texts = [b.text() for b in view.findChildren(QAbstractButton)]
+    texts += [label.text() for label in view.findChildren(QLabel) if label.buddy() is not None]
+    texts += ["Res&ume", "&Enable"]  # the other faces of the toggle buttons
+    keys: dict[str, set[str]] = {}
+    for text in texts:
+        index = text.replace("&&", "").find("&")
+        if index >= 0:
+            keys.setdefault(text.replace("&&", "")[index + 1].lower(), set()).add(text)
+    toggles = ({"Pa&use", "Res&ume"}, {"Disabl&e", "&Enable"})
+    clashes = {k: v for k, v in keys.items() if len(v) > 1 and v not in toggles}
+    assert clashes == {}
+    assert len(keys) >= 12
+    assert not keys.keys() & WINDOW_MNEMONICS

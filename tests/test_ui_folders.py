@@ -1,0 +1,564 @@
+"""The watched folders view and the shared topic picker, against the real broker."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QFileDialog, QInputDialog
+from pytestqt.qtbot import QtBot
+
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import (
+    BrokerProfile,
+    Destination,
+    Settings,
+    SettingsStore,
+    WatchedFolder,
+)
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.ui.views.folders import (
+    CHUNK_SIZES,
+    FoldersView,
+    format_size,
+    same_or_inside,
+    validate_folder,
+)
+from openmsi_gui.ui.views.topic_picker import topic_problem
+
+# -- pure validation (no Qt) ------------------------------------------------------------
+
+
+def _settings(tmp_path: Path) -> tuple[Settings, BrokerProfile]:
+    profile = BrokerProfile(name="Lab", bootstrap_servers="localhost:9092")
+    return Settings(profiles=[profile]), profile
+
+
+def test_validate_folder_accepts_a_good_folder(tmp_path: Path) -> None:
+    settings, profile = _settings(tmp_path)
+    folder = WatchedFolder(path=str(tmp_path), profile_id=profile.id, topic="raw-data")
+    assert validate_folder(folder, settings) == []
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({"path": ""}, "Choose a folder"),
+    ({"path": "relative/dir"}, "full path"),
+    ({"path": "/definitely/not/here"}, "does not exist"),
+    ({"topic": ""}, "Choose or type a topic"),
+    ({"topic": "bad topic!"}, "characters Kafka does not allow"),
+    ({"include": "(["}, "include pattern is not a valid regular expression"),
+    ({"exclude": "*.tmp"}, "exclude pattern is not a valid regular expression"),
+    ({"chunk_size": 1000}, "power of two"),
+    ({"chunk_size": 512}, "power of two"),
+    ({"stable_seconds": -1.0}, "stable time"),
+    ({"profile_id": "gone"}, "Choose a broker"),
+])
+def test_validate_folder_explains_each_problem(tmp_path: Path, change: dict[str, object],
+                                               expected: str) -> None:
+    settings, profile = _settings(tmp_path)
+    folder = WatchedFolder(path=str(tmp_path), profile_id=profile.id, topic="raw-data")
+    for name, value in change.items():
+        setattr(folder, name, value)
+    errors = validate_folder(folder, settings)
+    assert len(errors) == 1, errors
+    assert expected in errors[0]
+
+
+def test_validate_folder_checks_path_is_a_folder_and_profiles_exist(tmp_path: Path) -> None:
+    afile = tmp_path / "data.bin"
+    afile.write_bytes(b"x")
+    folder = WatchedFolder(path=str(afile), profile_id="p", topic="t")
+    errors = validate_folder(folder, Settings())
+    assert any("is a file, not a folder" in e for e in errors)
+    assert any("Add a broker first" in e for e in errors)
+
+
+def test_validate_folder_refuses_duplicates_and_loops(tmp_path: Path) -> None:
+    settings, profile = _settings(tmp_path)
+    existing = WatchedFolder(path=str(tmp_path), profile_id=profile.id, topic="t")
+    settings.folders.append(existing)
+    twin = WatchedFolder(path=str(tmp_path) + "/", profile_id=profile.id, topic="t")
+    assert any("already sent" in e for e in validate_folder(twin, settings))
+    assert validate_folder(existing, settings) == []  # itself is no duplicate
+    other_topic = WatchedFolder(path=str(tmp_path), profile_id=profile.id, topic="u")
+    assert validate_folder(other_topic, settings) == []
+
+    inner = tmp_path / "downloads"
+    inner.mkdir()
+    settings.destinations.append(Destination(path=str(inner), profile_id=profile.id,
+                                             topic="u", group_id="g"))
+    assert any("would be sent again" in e for e in validate_folder(other_topic, settings))
+
+
+def test_small_pure_helpers() -> None:
+    assert [format_size(s) for s in (CHUNK_SIZES[0], CHUNK_SIZES[-1])] == ["64 KiB", "16 MiB"]
+    assert format_size(1000) == "1000 bytes"
+    assert all(s & (s - 1) == 0 for s in CHUNK_SIZES)
+    assert same_or_inside("/a/b", "/a/b/c")
+    assert same_or_inside("/a/b/c", "/a/b")
+    assert not same_or_inside("/a/b", "/a/bc")
+    assert topic_problem("ok.topic_name-1") is None
+    assert topic_problem("..") is not None
+    assert topic_problem("x" * 250) is not None
+
+
+# -- the view ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_profile() -> BrokerProfile:
+    """A second profile, listed first (so new items default to it); never connected to."""
+    return BrokerProfile(name="Other broker", bootstrap_servers="127.0.0.1:9")
+
+
+@pytest.fixture
+def profiles(store: SettingsStore, broker_profile: BrokerProfile,
+             other_profile: BrokerProfile) -> list[BrokerProfile]:
+    settings = store.settings
+    settings.profiles = [other_profile, broker_profile]
+    store.update(settings)
+    return settings.profiles
+
+
+@pytest.fixture
+def view(qtbot: QtBot, store: SettingsStore, controller: AppController,
+         profiles: list[BrokerProfile]) -> FoldersView:
+    widget = FoldersView(store, controller)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 600)
+    widget.show()
+    return widget
+
+
+@pytest.fixture
+def pick(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], list[str]]:
+    """Make the folder dialog answer ``path``; returns the captions it was asked with."""
+    captions: list[str] = []
+
+    def answer(path: Path) -> list[str]:
+        def fake(parent: object, caption: str = "", directory: str = "", *args: object) -> str:
+            captions.append(caption)
+            return str(path)
+
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(fake))
+        return captions
+
+    return answer
+
+
+def _folder_dir(tmp_path: Path, name: str = "instrument") -> Path:
+    path = tmp_path / name
+    path.mkdir()
+    return path
+
+
+def _status(view: FoldersView, row: int = 0) -> str:
+    cell = view.table.item(row, view.table.columnCount() - 1)
+    assert cell is not None
+    return cell.text()
+
+
+def _tick(qtbot: QtBot, check: QCheckBox) -> None:
+    """Click a check box on its box (its centre may be past the end of its text)."""
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(6, check.height() // 2))
+
+
+def _choose_profile(view: FoldersView, profile: BrokerProfile) -> None:
+    view.profile_combo.setCurrentIndex(view.profile_combo.findData(profile.id))
+
+
+def _add_ready(view: FoldersView, qtbot: QtBot, pick: Callable[[Path], list[str]], path: Path,
+               profile: BrokerProfile, topic: str) -> WatchedFolder:
+    """Add ``path`` through the Add… button, fill the form, Apply; return the saved folder."""
+    pick(path)
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    _choose_profile(view, profile)
+    view.topic_picker.combo.setEditText(topic)
+    assert view.apply_button.isEnabled(), view.errors.text()
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    [saved] = [f for f in view.store.settings.folders if f.path == str(path)]
+    return saved
+
+
+def test_add_with_the_folder_picker(view: FoldersView, qtbot: QtBot, tmp_path: Path,
+                                    pick: Callable[[Path], list[str]], topic: str,
+                                    profiles: list[BrokerProfile],
+                                    broker_profile: BrokerProfile) -> None:
+    path = _folder_dir(tmp_path)
+    captions = pick(path)
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    assert captions == ["Choose a folder to watch"]
+    # A new row, selected, not saved yet, defaulting to the first profile.
+    assert view.table.rowCount() == 1
+    assert _status(view) == "New (not saved)"
+    assert view.store.settings.folders == []
+    assert view.path_edit.text() == str(path)
+    assert view.profile_combo.currentData() == profiles[0].id
+    assert not view.apply_button.isEnabled()
+    assert "Choose or type a topic" in view.errors.text()
+
+    _choose_profile(view, broker_profile)
+    qtbot.keyClicks(view.topic_picker.combo, topic)
+    assert view.apply_button.isEnabled(), view.errors.text()
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+
+    [folder] = view.store.settings.folders
+    assert (folder.path, folder.profile_id, folder.topic) == (str(path), broker_profile.id, topic)
+    assert folder.enabled
+    assert _status(view) == "Enabled"
+    assert view.table.item(0, 1).text() == broker_profile.name  # type: ignore[union-attr]
+    assert view.table.item(0, 2).text() == topic  # type: ignore[union-attr]
+    assert not view.apply_button.isEnabled()
+    assert not view.revert_button.isEnabled()
+
+
+def test_cancelled_picker_adds_nothing(view: FoldersView, qtbot: QtBot,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a: ""))
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    assert view.table.rowCount() == 0
+    assert not view.form_box.isEnabled()
+
+
+def _mime(*paths: Path) -> QMimeData:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime
+
+
+def _drag(mime: QMimeData) -> QDropEvent:
+    """A stand-in for a QDragEnterEvent (the handler only uses what QDropEvent has).
+
+    Building a QDragEnterEvent in Python is unreliable with PySide6 6.12: the QPointF
+    constructor in the stubs is rejected in a fresh process (accepted later), the
+    QPoint one may raise DeprecationWarning, and runs that built them aborted at exit
+    with "bool_dealloc: deallocating True or False" (a reference-count bug).
+    """
+    return QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+
+
+def test_drop_folders_adds_them_and_ignores_files(view: FoldersView, tmp_path: Path) -> None:
+    folder = _folder_dir(tmp_path, "dropped")
+    afile = tmp_path / "file.txt"
+    afile.write_text("not a folder")
+
+    mime = _mime(folder)
+    enter = _drag(mime)
+    view.dragEnterEvent(enter)  # type: ignore[arg-type]
+    assert enter.isAccepted()
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(drop)
+    assert drop.isAccepted()
+    assert view.table.rowCount() == 1
+    assert view.path_edit.text() == str(folder)
+
+    file_mime = _mime(afile)
+    enter = _drag(file_mime)
+    view.dragEnterEvent(enter)  # type: ignore[arg-type]
+    assert not enter.isAccepted()
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, file_mime,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(drop)
+    assert not drop.isAccepted()
+    assert view.table.rowCount() == 1
+
+    web = QMimeData()
+    web.setUrls([QUrl("https://example.org/folder/")])
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, web, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(drop)
+    assert not drop.isAccepted()
+
+    second = _folder_dir(tmp_path, "second")
+    both = _mime(afile, second)  # the event does not keep its mime data alive
+    drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, both,
+                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    view.dropEvent(drop)
+    assert view.table.rowCount() == 2
+    assert view.path_edit.text() == str(second)
+
+
+def test_invalid_regex_shows_an_inline_error_and_disables_apply(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, topic: str) -> None:
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    view.include_edit.clear()
+    qtbot.keyClicks(view.include_edit, r"\.tif([")
+    assert not view.apply_button.isEnabled()
+    assert view.include_error.isVisibleTo(view)
+    assert "not a valid regular expression" in view.include_error.text()
+    assert "include pattern" in view.errors.text()
+    assert view.revert_button.isEnabled()
+
+    qtbot.keyClick(view.include_edit, Qt.Key.Key_Backspace)
+    qtbot.keyClick(view.include_edit, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(view.include_edit, "f?$")
+    assert view.include_edit.text() == r"\.tiff?$"
+    assert not view.include_error.isVisibleTo(view)
+    assert view.apply_button.isEnabled()
+
+    qtbot.keyClicks(view.exclude_edit, "(")
+    assert view.exclude_error.isVisibleTo(view)
+    assert not view.apply_button.isEnabled()
+    # Revert puts back what is saved.
+    qtbot.mouseClick(view.revert_button, Qt.MouseButton.LeftButton)
+    assert view.include_edit.text() == ""
+    assert not view.exclude_error.isVisibleTo(view)
+    assert not view.apply_button.isEnabled()
+
+
+def test_form_settings_are_saved(view: FoldersView, qtbot: QtBot, tmp_path: Path,
+                                 pick: Callable[[Path], list[str]],
+                                 broker_profile: BrokerProfile, topic: str) -> None:
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    sizes = [view.chunk_combo.itemData(i) for i in range(view.chunk_combo.count())]
+    assert sizes == list(CHUNK_SIZES)
+    assert view.chunk_combo.currentText() == "512 KiB (default)"
+    view.chunk_combo.setCurrentIndex(view.chunk_combo.findData(2 << 20))
+    view.stable_spin.setValue(1.5)
+    _tick(qtbot, view.existing_check)
+    _tick(qtbot, view.polling_check)
+    _tick(qtbot, view.hidden_check)
+    qtbot.keyClicks(view.include_edit, r"\.csv$")
+    view.exclude_edit.setText("")
+    view.exclude_edit.textEdited.emit("")
+    assert "(unsaved)" in _status(view)
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+
+    [folder] = view.store.settings.folders
+    assert folder.chunk_size == 2 << 20
+    assert folder.stable_seconds == 1.5
+    assert folder.upload_existing
+    assert folder.polling
+    assert folder.include_hidden
+    assert (folder.include, folder.exclude) == (r"\.csv$", "")
+    assert _status(view) == "Enabled"
+
+
+def test_chunk_size_set_elsewhere_is_kept(view: FoldersView, store: SettingsStore,
+                                          tmp_path: Path, broker_profile: BrokerProfile) -> None:
+    settings = store.settings
+    settings.folders.append(WatchedFolder(path=str(_folder_dir(tmp_path)), topic="t",
+                                          profile_id=broker_profile.id, chunk_size=4096,
+                                          enabled=False))
+    store.update(settings)
+    view.select(settings.folders[0].id)
+    assert view.chunk_combo.currentText() == "4 KiB (custom)"
+    assert view.current_item() == settings.folders[0]
+    assert not view.apply_button.isEnabled()  # loading is not editing
+
+
+def test_enable_disable_and_pause_toggle_the_flags(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, topic: str) -> None:
+    folder = _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    assert folder.enabled
+    assert not folder.paused
+    assert view.enable_button.text() == "Disabl&e"
+    assert view.pause_button.text() == "Pa&use"
+
+    qtbot.mouseClick(view.pause_button, Qt.MouseButton.LeftButton)
+    assert view.store.settings.folders[0].paused
+    assert _status(view) == "Paused"
+    assert view.pause_button.text() == "Res&ume"
+
+    qtbot.mouseClick(view.enable_button, Qt.MouseButton.LeftButton)
+    assert not view.store.settings.folders[0].enabled
+    assert _status(view) == "Disabled"
+    assert view.enable_button.text() == "&Enable"
+    assert not view.enabled_check.isChecked()
+
+    qtbot.mouseClick(view.enable_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.pause_button, Qt.MouseButton.LeftButton)
+    saved = view.store.settings.folders[0]
+    assert saved.enabled
+    assert not saved.paused
+    assert _status(view) == "Enabled"
+
+    # The checkbox in the form is an edit like any other: saved on Apply.
+    _tick(qtbot, view.enabled_check)
+    assert view.store.settings.folders[0].enabled
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    assert not view.store.settings.folders[0].enabled
+
+
+def test_toggles_keep_unsaved_edits(view: FoldersView, qtbot: QtBot, tmp_path: Path,
+                                    pick: Callable[[Path], list[str]],
+                                    broker_profile: BrokerProfile, topic: str) -> None:
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    qtbot.keyClicks(view.include_edit, "abc")
+    qtbot.mouseClick(view.pause_button, Qt.MouseButton.LeftButton)
+    assert view.store.settings.folders[0].paused
+    assert view.store.settings.folders[0].include == ""
+    assert view.include_edit.text() == "abc"
+    assert view.apply_button.isEnabled()
+
+
+def test_remove_deletes(view: FoldersView, qtbot: QtBot, tmp_path: Path,
+                        pick: Callable[[Path], list[str]], broker_profile: BrokerProfile,
+                        topic: str) -> None:
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path, "a"), broker_profile, topic)
+    pick(_folder_dir(tmp_path, "b"))
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)  # new, unsaved
+    assert view.table.rowCount() == 2
+    qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
+    assert view.table.rowCount() == 1
+    assert len(view.store.settings.folders) == 1
+    view.table.selectRow(0)
+    qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
+    assert view.table.rowCount() == 0
+    assert view.store.settings.folders == []
+    assert not view.remove_button.isEnabled()
+    assert (tmp_path / "a").is_dir()  # the folder itself is untouched
+
+
+def test_unsaved_edits_survive_switching_rows(view: FoldersView, qtbot: QtBot, tmp_path: Path,
+                                              pick: Callable[[Path], list[str]],
+                                              broker_profile: BrokerProfile, topic: str) -> None:
+    first = _add_ready(view, qtbot, pick, _folder_dir(tmp_path, "a"), broker_profile, topic)
+    second = _add_ready(view, qtbot, pick, _folder_dir(tmp_path, "b"), broker_profile, topic)
+    view.select(first.id)
+    qtbot.keyClicks(view.include_edit, "first")
+    view.select(second.id)
+    assert view.include_edit.text() == ""
+    view.select(first.id)
+    assert view.include_edit.text() == "first"
+    assert "(unsaved)" in _status(view, 0)
+    assert view.revert_button.isEnabled()
+
+
+def test_view_follows_store_changes_from_any_thread(view: FoldersView, qtbot: QtBot,
+                                                    store: SettingsStore, tmp_path: Path,
+                                                    broker_profile: BrokerProfile) -> None:
+    settings = store.settings
+    settings.folders.append(WatchedFolder(path=str(_folder_dir(tmp_path, "a")), topic="t1",
+                                          profile_id=broker_profile.id, enabled=False))
+    store.update(settings)
+    assert view.table.rowCount() == 1
+
+    def elsewhere() -> None:
+        s = store.settings
+        s.folders.append(WatchedFolder(path=str(tmp_path / "a"), topic="t2",
+                                       profile_id=broker_profile.id, enabled=False))
+        s.profiles[1].name = "Renamed broker"
+        store.update(s)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2)
+    assert view.table.item(0, 1).text() == "Renamed broker"  # type: ignore[union-attr]
+    assert view.profile_combo.findText("Renamed broker") >= 0
+
+
+def test_long_names_do_not_widen_the_table(view: FoldersView, store: SettingsStore,
+                                           tmp_path: Path, broker_profile: BrokerProfile) -> None:
+    settings = store.settings
+    settings.folders.append(WatchedFolder(path=str(_folder_dir(tmp_path)), topic="t" * 200,
+                                          profile_id=broker_profile.id, enabled=False))
+    store.update(settings)
+    assert view.table.columnWidth(2) <= 220
+    assert view.table.item(0, 2).toolTip() == "t" * 200  # type: ignore[union-attr]
+
+
+def test_topic_list_loads_from_the_broker(view: FoldersView, qtbot: QtBot, tmp_path: Path,
+                                          pick: Callable[[Path], list[str]],
+                                          make_topic: Callable[..., str],
+                                          broker_profile: BrokerProfile) -> None:
+    existing = make_topic(1)
+    pick(_folder_dir(tmp_path))
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    _choose_profile(view, broker_profile)
+    picker = view.topic_picker
+    assert picker.topics() == []
+    qtbot.mouseClick(picker.refresh_button, Qt.MouseButton.LeftButton)
+    assert "Loading" in picker.status.text()
+    qtbot.waitUntil(lambda: existing in picker.topics(), timeout=20_000)
+    assert f"on {broker_profile.name}" in picker.status.text()
+    picker.combo.setCurrentIndex(picker.topics().index(existing))
+    assert view.current_item().topic == existing  # type: ignore[union-attr]
+    assert view.apply_button.isEnabled()
+
+
+def test_topic_list_error_is_plain_text(qtbot: QtBot, store: SettingsStore,
+                                        controller: AppController,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from concurrent.futures import Future
+
+    from openmsi_gui.ui.views.topic_picker import TopicPicker
+
+    def failing(profile: BrokerProfile) -> Future[list[str]]:
+        future: Future[list[str]] = Future()
+        future.set_exception(admin.BrokerError("nothing accepts connections at x:1"))
+        return future
+
+    monkeypatch.setattr(controller, "list_topics", failing)
+    picker = TopicPicker(controller)
+    qtbot.addWidget(picker)
+    qtbot.mouseClick(picker.refresh_button, Qt.MouseButton.LeftButton)
+    assert not picker.refresh_button.isEnabled()  # no broker chosen yet
+    picker.set_profile(BrokerProfile(name="Nowhere", bootstrap_servers="x:1"))
+    qtbot.mouseClick(picker.refresh_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Could not list the topics" in picker.status.text())
+    assert "nothing accepts connections" in picker.status.text()
+
+
+def test_create_topic_creates_it_on_the_broker(view: FoldersView, qtbot: QtBot, tmp_path: Path,
+                                               pick: Callable[[Path], list[str]],
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               kafka_config: KafkaConfig,
+                                               broker_profile: BrokerProfile) -> None:
+    name = f"ui-{uuid.uuid4().hex[:10]}"
+    asked: list[str] = []
+
+    def get_text(*args: object) -> tuple[str, bool]:
+        asked.append("name")
+        return name, True
+
+    def get_int(*args: object) -> tuple[int, bool]:
+        asked.append("partitions")
+        return 2, True
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(get_text))
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(get_int))
+    pick(_folder_dir(tmp_path))
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    _choose_profile(view, broker_profile)
+    qtbot.mouseClick(view.topic_picker.create_button, Qt.MouseButton.LeftButton)
+    assert asked == ["name", "partitions"]
+    qtbot.waitUntil(lambda: name in view.topic_picker.topics(), timeout=20_000)
+    assert admin.list_topics(kafka_config)[name] == 2
+    assert view.topic_picker.topic() == name
+    assert f"Created topic {name}." in view.topic_picker.status.text()
+    assert view.current_item().topic == name  # type: ignore[union-attr]
+    assert view.apply_button.isEnabled()
+
+
+def test_create_topic_refuses_bad_names_without_asking_the_broker(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a: ("bad name", True)))
+    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a: pytest.fail("asked")))
+    pick(_folder_dir(tmp_path))
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.topic_picker.create_button, Qt.MouseButton.LeftButton)
+    assert "Not created" in view.topic_picker.status.text()
+
+
+def test_inputs_and_buttons_have_accessible_names(view: FoldersView) -> None:
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QDoubleSpinBox, QLineEdit
+
+    widgets = view.findChildren(QAbstractButton) + view.findChildren(QComboBox) \
+        + view.findChildren(QLineEdit) + view.findChildren(QDoubleSpinBox)
+    unnamed = [w for w in widgets if not w.accessibleName()
+               and not isinstance(w.parent(), (QComboBox, QAbstractSpinBox))
+               and type(w.parent()).__name__ not in {"QScrollBar", "QTableWidget"}]
+    assert unnamed == []
