@@ -28,15 +28,13 @@ from openmsi_gui.app import keychain, profiles
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.engine import admin
+from openmsi_gui.engine.admin import explain_failure, probe_broker
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
 from openmsi_gui.engine.kafka_config import KafkaConfig
-from openmsi_gui.ui.views import profiles as view_module
 from openmsi_gui.ui.views.profiles import (
     PASSWORD_STORED,
     ProfilesView,
-    explain_failure,
     normalised,
-    probe_broker,
     unique_name,
     validate_profile,
 )
@@ -480,7 +478,7 @@ def test_connection_test_uses_the_unsaved_password(
         seen.append(dict(config.broker))
         return "connected to lab:9093: 0 topics"
 
-    monkeypatch.setattr(view_module, "probe_broker", fake_probe)
+    monkeypatch.setattr(admin, "probe_broker", fake_probe)
     view = make_view()
     qtbot.waitUntil(lambda: view.password_edit.placeholderText() == PASSWORD_STORED)
 

@@ -47,6 +47,10 @@ class _Job(Protocol):
 class _Running:
     job: _Job
     signature: tuple[Any, ...]
+    paused: bool = False
+
+
+RETRY_SECONDS = 30.0
 
 
 def folder_job_name(folder: WatchedFolder) -> str:
@@ -76,6 +80,10 @@ class AppController:
         self.registry = registry
         self._secret = secret
         self._control = ThreadPoolExecutor(1, thread_name_prefix="openmsi-control")
+        # Broker checks get their own threads: a slow one must not hold up jobs.
+        self._probe = ThreadPoolExecutor(2, thread_name_prefix="openmsi-probe")
+        self._broker_lock = threading.Lock()
+        self._retry_timer: threading.Timer | None = None
         self._jobs: dict[str, _Running] = {}
         self._broker: EmbeddedBroker | None = None
         self._paused_until: float | None = None
@@ -147,23 +155,29 @@ class AppController:
         """Librdkafka settings for ``profile`` (reads the keychain, so off-thread)."""
         return self._submit(self._config, profile)
 
-    def test_connection(self, profile: BrokerProfile, topic: str = "") -> Future[str]:
+    def test_connection(self, profile: BrokerProfile, topic: str = "",
+                        password: str = "") -> Future[str]:
         """Check ``profile`` (and ``topic``); the result is a sentence for the user.
+
+        Args:
+            profile: the profile to try (it need not be saved).
+            topic: also require this topic ("" to skip).
+            password: an unsaved password to try instead of the keychain's.
 
         The future raises :class:`~openmsi_gui.engine.admin.BrokerError` (or
         :class:`~openmsi_gui.app.keychain.KeychainError`) with a plain reason.
         """
-        return self._submit(self._test_connection, profile, topic)
+        return self._submit_probe(self._test_connection, profile, topic, password)
 
     def list_topics(self, profile: BrokerProfile) -> Future[list[str]]:
         """The topics on ``profile``'s broker, sorted."""
-        return self._submit(lambda: sorted(admin.list_topics(self._config(profile))))
+        return self._submit_probe(lambda: sorted(admin.list_topics(self._config(profile))))
 
     def create_topic(self, profile: BrokerProfile, topic: str,
                      partitions: int = 3) -> Future[bool]:
         """Create ``topic`` on ``profile``'s broker."""
-        return self._submit(lambda: admin.create_topic(self._config(profile), topic,
-                                                       partitions))
+        return self._submit_probe(lambda: admin.create_topic(self._config(profile), topic,
+                                                             partitions))
 
     @property
     def embedded_bootstrap(self) -> str:
@@ -173,31 +187,37 @@ class AppController:
     # -- control thread ---------------------------------------------------------
 
     def _submit(self, fn: Any, *args: Any) -> Future[Any]:
+        return self._submit_to(self._control, fn, *args)
+
+    def _submit_probe(self, fn: Any, *args: Any) -> Future[Any]:
+        return self._submit_to(self._probe, fn, *args)
+
+    def _submit_to(self, pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Future[Any]:
         if self._closed:
             done: Future[Any] = Future()
             done.set_exception(RuntimeError("the application is shutting down"))
             return done
-        return self._control.submit(fn, *args)
+        return pool.submit(fn, *args)
 
-    def _config(self, profile: BrokerProfile) -> KafkaConfig:
+    def _config(self, profile: BrokerProfile, password: str = "") -> KafkaConfig:
         override = ""
         if profile.embedded:
             override = self._ensure_broker().bootstrap_servers
-        return profiles.kafka_config(profile, self._secret, override)
+
+        def secret(owner: str, name: str) -> str | None:
+            return password or self._secret(owner, name)
+
+        return profiles.kafka_config(profile, secret, override)
 
     def _ensure_broker(self) -> EmbeddedBroker:
-        if self._broker is None or not self._broker.running:
-            self._broker = EmbeddedBroker().start()
-            log.info("embedded broker running at %s", self._broker.bootstrap_servers)
-        return self._broker
+        with self._broker_lock:
+            if self._broker is None or not self._broker.running:
+                self._broker = EmbeddedBroker().start()
+                log.info("embedded broker running at %s", self._broker.bootstrap_servers)
+            return self._broker
 
-    def _test_connection(self, profile: BrokerProfile, topic: str) -> str:
-        config = self._config(profile)
-        topics = admin.list_topics(config)
-        if topic and topic not in topics:
-            raise admin.BrokerError(f"connected, but topic {topic!r} does not exist on "
-                                    f"{config.bootstrap_servers}")
-        return f"Connected to {config.bootstrap_servers}: {len(topics)} topics."
+    def _test_connection(self, profile: BrokerProfile, topic: str, password: str) -> str:
+        return admin.probe_broker(self._config(profile, password), topic)
 
     def _apply(self, settings: Settings) -> None:
         wanted: dict[str, tuple[tuple[Any, ...], Any]] = {}
@@ -216,18 +236,33 @@ class AppController:
             entry = wanted.get(name)
             if entry is None or entry[0] != running.signature:
                 self._stop_job(name)
+        failed = False
         for name, (signature, (item, profile)) in wanted.items():
             if name not in self._jobs:
-                self._start_job(name, signature, item, profile)
+                failed |= not self._start_job(name, signature, item, profile)
             started = self._jobs.get(name)
-            if started is not None:
-                if self._paused or item.paused:
+            should_pause = self._paused or item.paused
+            if started is not None and started.paused != should_pause:
+                started.paused = should_pause
+                if should_pause:
                     started.job.pause()
                 else:
                     started.job.resume()
+        if failed:
+            self._schedule_retry()
+
+    def _schedule_retry(self) -> None:
+        """Try jobs that could not start (broker down at boot, say) again later."""
+        if self._retry_timer is not None and self._retry_timer.is_alive():
+            return
+        self._retry_timer = threading.Timer(RETRY_SECONDS,
+                                            lambda: self.apply(self.store.settings))
+        self._retry_timer.name = "openmsi-retry-timer"
+        self._retry_timer.daemon = True
+        self._retry_timer.start()
 
     def _start_job(self, name: str, signature: tuple[Any, ...],
-                   item: WatchedFolder | Destination, profile: BrokerProfile) -> None:
+                   item: WatchedFolder | Destination, profile: BrokerProfile) -> bool:
         try:
             config = self._config(profile)
             job: _Job
@@ -254,9 +289,10 @@ class AppController:
             reason = str(exc) or type(exc).__name__
             log.error("%s could not start: %s", name, reason)
             self.bus.publish(JobState(name, "failed", reason))
-            return
+            return False
         self._jobs[name] = _Running(job, signature)
         self.bus.publish(JobState(name, "running"))
+        return True
 
     def _stop_job(self, name: str) -> None:
         running = self._jobs.pop(name, None)
@@ -276,10 +312,13 @@ class AppController:
         paused_items = {folder_job_name(f) for f in settings.folders if f.paused}
         paused_items |= {destination_job_name(d) for d in settings.destinations if d.paused}
         for name, running in self._jobs.items():
-            if paused or name in paused_items:
-                running.job.pause()
-            else:
-                running.job.resume()
+            should_pause = paused or name in paused_items
+            if running.paused != should_pause:
+                running.paused = should_pause
+                if should_pause:
+                    running.job.pause()
+                else:
+                    running.job.resume()
 
     def _retry_upload(self, folder_id: str, relpath: str) -> None:
         running = self._jobs.get(f"folder:{folder_id}")
@@ -292,6 +331,9 @@ class AppController:
         with self._lock:
             if self._resume_timer:
                 self._resume_timer.cancel()
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+        self._probe.shutdown(wait=True, cancel_futures=True)
         for name in list(self._jobs):
             self._stop_job(name)
         if self._broker is not None:

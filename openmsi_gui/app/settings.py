@@ -283,9 +283,15 @@ class SettingsStore:
         with self._lock:
             return self._settings.copy()
 
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(settings)`` after every :meth:`update`."""
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(settings)`` after every :meth:`update`; return an unsubscriber."""
         self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     def update(self, settings: Settings) -> None:
         """Replace, save (atomically) and announce the settings."""
@@ -293,7 +299,10 @@ class SettingsStore:
             self._settings = settings.copy()
             self._write(self._settings)
         for listener in list(self._listeners):
-            listener(settings.copy())
+            try:
+                listener(settings.copy())
+            except Exception:  # one broken listener must not stop the others
+                log.exception("settings listener %r failed", listener)
 
     def _load(self) -> Settings:
         if not self.path.exists():

@@ -33,6 +33,8 @@ def when_done(future: Future[T], on_result: Callable[[T], Any],
 
     def deliver(done: Future[T]) -> None:
         _alive.discard(relay)
+        if done.cancelled():
+            return
         error = done.exception()
         if error is not None:
             if on_error is not None:

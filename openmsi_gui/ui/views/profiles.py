@@ -17,15 +17,12 @@ import dataclasses
 import itertools
 import logging
 import re
-import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QFont, QKeySequence
 from PySide6.QtWidgets import (
@@ -56,7 +53,6 @@ from openmsi_gui.app.settings import (
     SettingsStore,
 )
 from openmsi_gui.engine import admin
-from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.ui.tasks import when_done
 
 log = logging.getLogger(__name__)
@@ -74,11 +70,6 @@ CA_FILTER = "CA certificates (*.pem *.crt);;All files (*)"
 # -- logic without Qt -------------------------------------------------------------
 
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
-_BROKERS_DOWN = re.compile(r"^\d+/\d+ brokers are down$")
-_BROKER_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
-_SCHEME = re.compile(r"\b[a-z_]+://", re.IGNORECASE)
-_STATE_SUFFIX = re.compile(r"\s*\(after \d+ms in state \w+(?:, \d+ identical error\(s\) "
-                           r"suppressed)?\)$")
 
 
 def uses_sasl(protocol: str) -> bool:
@@ -182,90 +173,6 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
-def _clean(error: str) -> str:
-    """A librdkafka error without the broker name prefix and the state suffix."""
-    error = _BROKER_PREFIX.sub("", error.strip())
-    error = _STATE_SUFFIX.sub("", error)
-    return _SCHEME.sub("", error)
-
-
-def explain_failure(errors: Sequence[str], servers: str, protocol: str) -> str:
-    """The reason a connection failed, in plain language.
-
-    Args:
-        errors: librdkafka error texts seen while connecting, oldest first.
-        servers: the bootstrap servers tried.
-        protocol: the security protocol used.
-    """
-    specific = [_clean(e) for e in errors if e and not _BROKERS_DOWN.match(e.strip())]
-    if specific:
-        return admin.explain(specific[-1], servers)
-    if uses_tls(protocol):
-        return (f"the broker at {servers} did not answer: check bootstrap.servers, that the "
-                f"broker is running and that it expects {protocol} (TLS)")
-    return admin.explain("", servers)
-
-
-class _LibrdkafkaLog:
-    """Route librdkafka's log lines to our debug log instead of stderr."""
-
-    def log(self, level: int, fmt: str, *args: object) -> None:
-        log.debug(fmt, *args)
-
-
-def probe_broker(config: KafkaConfig, topic: str = "", timeout: float = 10.0,
-                 give_up_after: float = 2.0) -> str:
-    """Connect with ``config`` (blocking) and say what was found.
-
-    Fails early once librdkafka has reported a definite problem (a refused
-    port, an unknown host, a TLS or login failure) for ``give_up_after`` seconds.
-
-    Args:
-        config: the client settings to try.
-        topic: also require this topic ("" to skip).
-        timeout: give up after this many seconds at most.
-        give_up_after: how long to keep trying once errors have been reported.
-
-    Returns:
-        A sentence for the user, e.g. ``Connected to host:9092: 3 topics.``
-
-    Raises:
-        BrokerError: with a plain-language reason.
-    """
-    servers = config.bootstrap_servers
-    protocol = config.broker.get("security.protocol", "PLAINTEXT").upper()
-    errors: list[str] = []
-
-    def on_error(error: Any) -> None:
-        errors.append(str(error.str()))
-
-    settings: dict[str, Any] = {**config.admin_settings(), "error_cb": on_error,
-                                "logger": _LibrdkafkaLog()}
-    try:
-        client = AdminClient(settings)
-    except KafkaException as exc:
-        raise admin.BrokerError(admin.explain(exc, servers)) from exc
-    started = time.monotonic()
-    while True:
-        try:
-            metadata = client.list_topics(timeout=1.0)
-            break
-        except KafkaException as exc:
-            client.poll(0)  # serves error_cb
-            elapsed = time.monotonic() - started
-            if elapsed >= timeout or (errors and elapsed >= give_up_after):
-                raise admin.BrokerError(explain_failure(errors, servers, protocol)) from exc
-    topics = sorted(name for name, meta in metadata.topics.items()
-                    if not name.startswith("__") and meta.error is None)
-    if topic and topic not in topics:
-        raise admin.BrokerError(f"connected, but topic {topic!r} does not exist on {servers}: "
-                                "check the name or create the topic")
-    count = f"{len(topics)} topic{'' if len(topics) == 1 else 's'}"
-    if topic:
-        return f"Connected to {servers}: topic {topic!r} exists ({count} in all)."
-    return f"Connected to {servers}: {count}."
-
-
 def check_profile(profile: BrokerProfile, topic: str, password: str) -> str:
     """Probe ``profile``, using ``password`` if given, else the one in the keychain (blocking).
 
@@ -277,7 +184,7 @@ def check_profile(profile: BrokerProfile, topic: str, password: str) -> str:
     def secret(owner: str, name: str) -> str | None:
         return password or keychain.get_secret(owner, name)
 
-    return probe_broker(profiles.kafka_config(profile, secret), topic)
+    return admin.probe_broker(profiles.kafka_config(profile, secret), topic)
 
 
 def has_secret(profile: BrokerProfile) -> bool:
