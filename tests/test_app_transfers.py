@@ -243,7 +243,7 @@ def test_status_lines(clock: Clock) -> None:
     assert book.status_line(paused=False) == "OpenMSI: 1 file(s) transferred"
     book.apply(FileFailed(JOB, UP, "b.bin", "x"))
     book.apply(JobState("dest:d", "failed", "y"))
-    assert book.status_line(paused=True) == "OpenMSI: 2 problem(s) need attention"
+    assert book.status_line(paused=True) == "OpenMSI: 2 problem(s), see Transfers"
 
 
 # -- trimming -----------------------------------------------------------------------------------

@@ -260,7 +260,7 @@ class TransferBook:
         status = self.status(paused)
         if status is AppStatus.ERROR:
             problems = summary.failed + len(self.job_errors)
-            return f"OpenMSI: {problems} problem(s) need attention"
+            return f"OpenMSI: {problems} problem(s), see Transfers"
         if status is AppStatus.PAUSED:
             if paused_until:
                 until = time.strftime("%H:%M", time.localtime(paused_until))

@@ -1,0 +1,102 @@
+"""Take the README's screenshots of the real app (run under X: Xvfb + trayer is fine).
+
+    xvfb-run -s "-screen 0 1280x800x24" python scripts/screenshots.py docs/screenshots
+
+It runs the demo (embedded broker, outbox/ watched, inbox/ filled), drops a few
+sample files in, including one named ``CON.txt`` that the downloader refuses
+(a reserved Windows name), and saves one PNG per view plus the tray menu.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtWidgets import QApplication
+
+from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.ui.application import OpenMSIApp, demo_settings
+from openmsi_gui.ui.theme import apply_theme
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="openmsi-shots-"))
+    app = QApplication([])
+    store = SettingsStore(base / "settings.json")
+    store.update(demo_settings(base))
+    apply_theme(app, "light")
+    openmsi = OpenMSIApp(store, Registry(base / "registry.sqlite3"))
+    openmsi.window.resize(1100, 680)
+    openmsi.start(show_window=True)
+    window = openmsi.window
+    samples = {"2026-11-24/scan_0001.tif": 6_000_000, "2026-11-24/scan_0002.tif": 6_000_000,
+               "2026-11-24/spectrum.csv": 400_000, "calibration/dark_frame.fits": 12_000_000,
+               "notes/run log.txt": 2_000, "CON.txt": 10}
+    steps: list[tuple[int, object]] = []
+
+    def drop() -> None:
+        for rel, size in samples.items():
+            path = base / "outbox" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(os.urandom(size))
+
+    def shot(name: str, widget: object | None = None) -> None:
+        target = widget or window
+        target.grab().save(str(out / f"{name}.png"))  # type: ignore[attr-defined]
+        print("saved", out / f"{name}.png", flush=True)
+
+    def tab(view: object, name: str) -> None:
+        window.tabs.setCurrentWidget(view)  # type: ignore[arg-type]
+        QTimer.singleShot(400, lambda: shot(name))
+
+    def tray_menu() -> None:
+        if not openmsi.tray.available:
+            print("no system tray: skipping the tray menu", flush=True)
+            return
+        window.hide()
+        geometry = openmsi.tray.icon.geometry()
+        openmsi.tray.menu.popup(QPoint(geometry.right() - 240, geometry.bottom() + 4))
+        QTimer.singleShot(500, lambda: shot("tray-menu", openmsi.tray.menu))
+
+    def preferences() -> None:
+        openmsi.show_preferences()
+        dialog = window.findChildren(__import__("PySide6.QtWidgets").QtWidgets.QDialog)[-1]
+        QTimer.singleShot(300, lambda: (shot("preferences", dialog), dialog.close()))
+
+    def wizard() -> None:
+        openmsi.show_wizard()
+        assert openmsi._wizard is not None
+        openmsi._wizard.resize(720, 520)
+        QTimer.singleShot(400, lambda: (shot("wizard", openmsi._wizard),
+                                        openmsi._wizard.reject()))
+
+    def dark() -> None:
+        apply_theme(app, "dark")
+        window.tabs.setCurrentWidget(window.transfers)
+        QTimer.singleShot(400, lambda: (shot("transfers-dark"), apply_theme(app, "light")))
+
+    steps = [(6000, drop), (16000, lambda: tab(window.transfers, "transfers")),
+             (17000, lambda: (window.transfers.tabs.setCurrentIndex(1)
+                              if hasattr(window.transfers, "tabs") else None)),
+             (19000, lambda: tab(window.transfers, "history")),
+             (20000, lambda: (window.transfers.tabs.setCurrentIndex(0)
+                              if hasattr(window.transfers, "tabs") else None)),
+             (21000, lambda: tab(window.folders, "watched-folders")),
+             (22000, lambda: tab(window.destinations, "destinations")),
+             (23000, lambda: tab(window.profiles, "brokers")),
+             (24000, lambda: tab(window.log, "log")),
+             (25000, dark), (26500, wizard), (28000, preferences), (29500, tray_menu),
+             (31000, openmsi.quit)]
+    for delay, action in steps:
+        QTimer.singleShot(delay, action)  # type: ignore[arg-type]
+    app.exec()
+
+
+if __name__ == "__main__":
+    main()
