@@ -24,6 +24,7 @@ from openmsi_gui.ui.theme import apply_theme
 
 
 def main() -> None:
+    """Run the demo and save the screenshots into the folder given (or docs/screenshots)."""
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     out.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="openmsi-shots-"))
