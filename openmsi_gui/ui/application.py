@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QWizard
 
 from openmsi_gui import __version__
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.logfiles import setup_file_logging
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -30,6 +31,7 @@ from openmsi_gui.app.settings import (
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.adapter import EngineAdapter
+from openmsi_gui.ui.crash import install_crash_handler
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.single_instance import SingleInstance, server_name
 from openmsi_gui.ui.state import LiveState
@@ -157,6 +159,13 @@ class OpenMSIApp(QObject):
         if app is not None:
             app.quit()
 
+    def emergency_save(self) -> None:
+        """Commit the registry's pending writes (crash handler; safe from any thread)."""
+        try:
+            self.registry.commit()
+        except Exception:
+            log.exception("could not commit the registry")
+
     @property
     def stopped(self) -> bool:
         """Whether :meth:`quit` has finished its work."""
@@ -180,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the tray application; return the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    log_path = setup_file_logging()
     if args.demo:
         base = args.demo_dir or Path(tempfile.mkdtemp(prefix="openmsi-gui-demo-"))
         os.environ["OPENMSI_GUI_CONFIG_DIR"] = str(base / "config")
@@ -200,6 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = SettingsStore()
     apply_theme(app, store.settings.ui.theme)
     openmsi = OpenMSIApp(store, Registry(), instance_name=name)
+    crash = install_crash_handler(log_path, emergency=openmsi.emergency_save,
+                                  quit_app=openmsi.quit, parent=openmsi)
     assert openmsi.instance is not None
     openmsi.instance.claim()
     openmsi.start(show_window=not args.minimized)
@@ -215,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     with loop:
         loop.run_until_complete(_until_quit(app))
+    crash.uninstall()
     return 0
 
 
