@@ -565,9 +565,10 @@ class UploadDirectory(_RunningProgram):
             the *absolute* path and rejects any path with ``log`` after its
             first character, so a folder such as ``.../test_catalog0/`` uploads
             nothing; the constructor raises in that case unless a regex is given.
-        log_dir: where the log and the upload registry CSVs go (a temporary
-            folder by default, deleted when the program ends). Reuse one
-            across runs to test resuming.
+        log_dir: where the log and the upload registry CSVs go (by default a
+            new folder beside ``directory``: the program resolves paths
+            against the log folder's parent). Reuse one across runs to test
+            resuming.
         extra_args: more command-line arguments.
     """
 
@@ -603,6 +604,10 @@ class UploadDirectory(_RunningProgram):
             args += ["--chunk_size", str(chunk_size)]
         if upload_regex is not None:
             args += ["--upload_regex", upload_regex]
+        if log_dir is None:
+            # DataFileUploadDirectory takes the log folder's parent as the root for
+            # relative paths: elsewhere it silently uploads nothing. Keep it beside.
+            log_dir = tempfile.mkdtemp(prefix="omsi-logs-", dir=self.directory.parent)
         super().__init__([*args, *extra_args], log_dir)
 
     def __enter__(self) -> UploadDirectory:
