@@ -20,6 +20,8 @@ from types import FrameType
 
 from openmsi_gui import __version__
 from openmsi_gui.cli.progress import ConsoleReporter
+from openmsi_gui.cli.service import add_parser as add_service_parser
+from openmsi_gui.cli.service import cmd_service
 from openmsi_gui.engine import admin, wire
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="where to create outbox/ and inbox/ (default: a temporary folder)")
     demo.add_argument("--duration", type=float, default=0.0,
                       help="stop by itself after this many seconds (default: run until Ctrl-C)")
+    add_service_parser(sub)
     return parser
 
 
@@ -268,7 +271,7 @@ def cmd_demo(args: argparse.Namespace, bus: EventBus) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "upload": cmd_upload, "watch": cmd_watch, "download": cmd_download, "topic": cmd_topic,
-    "history": cmd_history, "demo": cmd_demo,
+    "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
 }
 
 

@@ -1,6 +1,9 @@
-"""The preferences dialog: appearance and notifications (applied at once)."""
+"""The preferences dialog: appearance, notifications and start on login."""
 
 from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -8,20 +11,43 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QMessageBox,
     QWidget,
 )
 
 from openmsi_gui.app.settings import THEMES, SettingsStore
+from openmsi_gui.platform.autostart import Autostart, for_this_platform
+from openmsi_gui.ui.tasks import when_done
+
+log = logging.getLogger(__name__)
 
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 
 
-class PreferencesDialog(QDialog):
-    """Theme and desktop notifications; OK saves and applies without a restart."""
+def apply_autostart(autostart: Autostart, enabled: bool) -> Future[None]:
+    """Install or remove the start-on-login entry on a short-lived worker thread."""
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autostart")
+    try:
+        return executor.submit(autostart.apply, enabled)
+    finally:
+        executor.shutdown(wait=False)
 
-    def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
+
+class PreferencesDialog(QDialog):
+    """Theme, desktop notifications and start on login; OK saves and applies at once.
+
+    Args:
+        store: the settings.
+        parent: the owning window.
+        autostart: the start-on-login writer (default: the one for this OS).
+    """
+
+    def __init__(self, store: SettingsStore, parent: QWidget | None = None,
+                 autostart: Autostart | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.autostart = autostart if autostart is not None else for_this_platform()
+        self.pending: Future[None] | None = None
         self.setWindowTitle("Preferences")
         ui = store.settings.ui
         self.theme = QComboBox()
@@ -33,6 +59,9 @@ class PreferencesDialog(QDialog):
         self.notify_failures.setChecked(ui.notify_failures)
         self.notify_completions = QCheckBox("Notify me when a file &completes")
         self.notify_completions.setChecked(ui.notify_completions)
+        self.start_on_login = QCheckBox("&Start OpenMSI when I log in")
+        self.start_on_login.setChecked(ui.start_on_login)
+        self.start_on_login.setToolTip(f"Adds or removes {self.autostart.location}")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
                                    QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -41,13 +70,36 @@ class PreferencesDialog(QDialog):
         form.addRow("&Theme:", self.theme)
         form.addRow(self.notify_failures)
         form.addRow(self.notify_completions)
+        form.addRow(self.start_on_login)
         form.addRow(buttons)
 
     def accept(self) -> None:
-        """Save; listeners (theme, tray) apply the change immediately."""
+        """Save; listeners (theme, tray) apply the change immediately.
+
+        A changed start-on-login choice is written off the GUI thread; if that
+        fails, the setting and the checkbox go back and a message says why.
+        """
         settings = self.store.settings
         settings.ui.theme = str(self.theme.currentData())
         settings.ui.notify_failures = self.notify_failures.isChecked()
         settings.ui.notify_completions = self.notify_completions.isChecked()
+        previous = settings.ui.start_on_login
+        wanted = self.start_on_login.isChecked()
+        settings.ui.start_on_login = wanted
         self.store.update(settings)
+        if wanted != previous:
+            self.pending = apply_autostart(self.autostart, wanted)
+            when_done(self.pending, lambda _: None,
+                      lambda exc: self._on_autostart_failed(wanted, exc))
         super().accept()
+
+    def _on_autostart_failed(self, wanted: bool, error: BaseException) -> None:
+        log.warning("cannot change start on login: %s", error)
+        settings = self.store.settings
+        settings.ui.start_on_login = not wanted
+        self.store.update(settings)
+        self.start_on_login.setChecked(not wanted)
+        action = "add" if wanted else "remove"
+        QMessageBox.warning(self.parentWidget() or self, "Start on login",
+                            f"Could not {action} the start-on-login entry "
+                            f"({self.autostart.location}): {error}")
