@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 QT_MODULES = ("PySide6", "shiboken6", "qasync", "PyQt5", "PyQt6")
-HEADLESS = [ROOT / "openmsi_gui" / d for d in ("engine", "app", "cli")]
+HEADLESS = [ROOT / "openmsi_gui" / d for d in ("engine", "app", "cli", "platform")]
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -30,6 +30,7 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.platform.autostart import refresh_at_start
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.crash import install_crash_handler
 from openmsi_gui.ui.main_window import MainWindow
@@ -215,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert openmsi.instance is not None
     openmsi.instance.claim()
     openmsi.start(show_window=not args.minimized)
+    refresh_at_start(store.settings.ui.start_on_login)  # re-point it after an upgrade
     # Benchmarks read this line (benchmarks/gui_responsiveness.py).
     QTimer.singleShot(0, lambda: log.info("ready: window and tray shown at %.3f, %.2f s after "
                                           "import", time.time(), time.monotonic() - _IMPORTED))
