@@ -42,6 +42,7 @@ from openmsi_gui.ui.tray import Tray
 
 log = logging.getLogger(__name__)
 DEMO_TOPIC = "openmsi-demo"
+GIL_SWITCH_SECONDS = 0.001
 
 
 _IMPORTED = time.monotonic()
@@ -75,6 +76,9 @@ class OpenMSIApp(QObject):
     def __init__(self, store: SettingsStore, registry: Registry,
                  instance_name: str = "") -> None:
         super().__init__()
+        # The engine's threads share the GIL with the GUI thread; asking a running
+        # thread to yield after 1 ms (not 5) keeps the event loop responsive.
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         self.store = store
         self.registry = registry
         self.bus = EventBus()
