@@ -89,6 +89,9 @@ def test_bundle_holds_resources_and_broker() -> None:
     assert tansu.is_file()
     assert not list(INTERNAL.rglob("libqgtk3*")), "the GTK platform theme should be excluded"
     assert not list(INTERNAL.rglob("*tkinter*"))
+    assert not list(INTERNAL.rglob("kafkacrypto*")), "GPL-2.0-only: must not be bundled"
+    assert (INTERNAL / "LICENSE").is_file()
+    assert (INTERNAL / "THIRD_PARTY_NOTICES.md").is_file()
     if (INTERNAL / "pysodium").exists():  # bundled only when pysodium was installed
         assert list(INTERNAL.glob("*sodium*.*")), "pysodium without libsodium"
 
