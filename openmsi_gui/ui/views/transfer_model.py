@@ -6,48 +6,68 @@ can be tested without a ``QApplication``; the Qt classes only arrange them.
 :class:`TransferTableModel` mirrors ``LiveState.book.rows`` (newest row first).
 ``LiveState.rowsChanged`` only marks rows dirty; a 100 ms single-shot timer
 folds every dirty row into the model at once: new rows with one
-``beginInsertRows``, changed rows with one ``dataChanged`` per run of adjacent
+``rowsInserted``, changed rows with one ``dataChanged`` per run of adjacent
 rows. A file whose progress arrives 1000 times a second therefore repaints at
 most ten times a second, and a table of thousands of rows never resets.
+
+Painting the table calls no Python. The engine runs in this process and its
+threads hold the GIL most of the time, so every Python callback from a paint
+(``data()``, a delegate, ``lessThan``, ``filterAcceptsRow``) would wait for it,
+hundreds of times per repaint. Instead the model is a ``QStandardItemModel``
+whose items the flush fills with finished values (texts, cached icons,
+tooltips, numeric sort keys, and the progress bar as a cached pixmap), and the
+proxy sorts by :data:`SORT_ROLE` and filters by a regular expression over
+:data:`FILTER_ROLE`, both in C++.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from typing import Any
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, cast
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QObject,
     QPersistentModelIndex,
+    QRect,
+    QRegularExpression,
     QSortFilterProxyModel,
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QIcon, QPainter
-from PySide6.QtWidgets import (
-    QApplication,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
-    QWidget,
+from PySide6.QtGui import (
+    QFont,
+    QFontMetrics,
+    QIcon,
+    QPainter,
+    QPalette,
+    QPixmap,
+    QStandardItem,
+    QStandardItemModel,
 )
+from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionProgressBar
 
 from openmsi_gui.app.transfers import RowKey, RowStatus, TransferRow
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.ui.state import LiveState
 
 FLUSH_MS = 100
+FLUSH_BUDGET_S = 0.004
+"""How long one timed flush may format rows before it leaves the rest for later."""
+FOLLOW_UP_MS = 15
+"""When the rest of a flush that ran out of time follows."""
 
 SORT_ROLE = int(Qt.ItemDataRole.UserRole)
 """Role with a value to sort by (numbers for numeric columns)."""
 FRACTION_ROLE = int(Qt.ItemDataRole.UserRole) + 1
-"""Role with the progress fraction (0..1) of the row, in every column."""
-ROW_ROLE = int(Qt.ItemDataRole.UserRole) + 2
-"""Role with the :class:`TransferRow` itself, in every column."""
+"""Role of the :attr:`Column.PROGRESS` cell with the progress fraction (0..1); unset when
+skipped."""
+FILTER_ROLE = int(Qt.ItemDataRole.UserRole) + 2
+"""Role of the :attr:`Column.FILE` cell with the text the proxy filters: see :func:`filter_text`."""
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -211,6 +231,37 @@ def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
     return any(needle in text.casefold() for text in haystack)
 
 
+_FIELD_SEP = "\x1f"
+_FILTER_FLAGS = {RowStatus.ACTIVE: "A", RowStatus.QUEUED: "A", RowStatus.FAILED: "F"}
+_MODE_FLAGS = {FilterMode.ALL: ".", FilterMode.ACTIVE: "A", FilterMode.FAILED: "F"}
+
+
+def filter_text(row: TransferRow) -> str:
+    """What the proxy's regular expression sees of ``row`` (see :func:`filter_pattern`).
+
+    A flag (``A`` queued or moving, ``F`` failed, ``-`` otherwise), then the searchable
+    texts of :func:`row_matches`, case-folded and separated by the ASCII unit separator.
+    """
+    haystack = (row.relpath, row.job, row.error, status_text(row),
+                direction_text(row.direction))
+    return _FILTER_FLAGS.get(row.status, "-") + _FIELD_SEP + _FIELD_SEP.join(
+        text.replace(_FIELD_SEP, " ").casefold() for text in haystack)
+
+
+def filter_pattern(mode: FilterMode, search: str = "") -> str:
+    """A regular expression over :func:`filter_text` for what :func:`row_matches` accepts.
+
+    Empty when everything passes; needs ``DotMatchesEverythingOption``.
+    """
+    needle = search.strip().casefold().replace(_FIELD_SEP, "")
+    if mode is FilterMode.ALL and not needle:
+        return ""
+    pattern = "^" + _MODE_FLAGS[mode]
+    if needle:
+        pattern += _FIELD_SEP + ".*" + QRegularExpression.escape(needle)
+    return pattern
+
+
 _STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.QUEUED: 1, RowStatus.FAILED: 2,
                  RowStatus.DONE: 3, RowStatus.SKIPPED: 4}
 
@@ -290,9 +341,91 @@ _STATUS_ICONS = {
     RowStatus.SKIPPED: QStyle.StandardPixmap.SP_MediaSkipForward,
 }
 
+BAR_MARGIN = 3
+"""Pixels between a progress bar and its cell's edges."""
+_BAR_WIDTH_STEP = 8
 
-class TransferTableModel(QAbstractTableModel):
+
+def percent_of(fraction: float) -> int:
+    """Whole percent, rounded down like :func:`format_percent`."""
+    return math.floor(max(0.0, min(1.0, fraction)) * 100)
+
+
+class ProgressBarPixmaps:
+    """Progress bars with their percentage drawn once into pixmaps and reused.
+
+    One pixmap per percent (0 to 100) for the current size, palette, font and device pixel
+    ratio, so the view paints a bar as an icon, without any Python.
+    """
+
+    def __init__(self) -> None:
+        self.width = 100
+        self.height = 16
+        self.ratio = 1.0
+        self.palette: QPalette | None = None
+        self.font: QFont | None = None
+        self._cache: dict[tuple[int, int, int, float, int, str], QPixmap] = {}
+
+    def configure(self, width: int, height: int, ratio: float, palette: QPalette,
+                  font: QFont) -> bool:
+        """Use bars of ``width`` × ``height``; whether anything changed.
+
+        The width is rounded down to a multiple of 8 pixels, so resizing the column
+        redraws the bars only every few pixels.
+        """
+        width = max(_BAR_WIDTH_STEP * 3, width // _BAR_WIDTH_STEP * _BAR_WIDTH_STEP)
+        height = max(8, height)
+        changed = ((width, height, ratio) != (self.width, self.height, self.ratio)
+                   or self.palette is None or self.font is None
+                   or palette.cacheKey() != self.palette.cacheKey()
+                   or font.key() != self.font.key())
+        self.width, self.height, self.ratio = width, height, ratio
+        self.palette, self.font = QPalette(palette), QFont(font)
+        return changed
+
+    def pixmap(self, percent: int) -> QPixmap:
+        """The bar showing ``percent`` (0 to 100)."""
+        palette = self.palette if self.palette is not None else QApplication.palette()
+        font = self.font if self.font is not None else QApplication.font()
+        key = (percent, self.width, self.height, self.ratio, palette.cacheKey(), font.key())
+        pixmap = self._cache.get(key)
+        if pixmap is None:
+            if len(self._cache) > 1000:
+                self._cache.clear()
+            pixmap = self._cache[key] = self._draw(percent, palette, font)
+        return pixmap
+
+    def _draw(self, percent: int, palette: QPalette, font: QFont) -> QPixmap:
+        pixmap = QPixmap(round(self.width * self.ratio), round(self.height * self.ratio))
+        pixmap.setDevicePixelRatio(self.ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setFont(font)
+        bar = QStyleOptionProgressBar()
+        bar.rect = QRect(0, 0, self.width, self.height)
+        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
+        bar.direction = Qt.LayoutDirection.LeftToRight
+        bar.fontMetrics = QFontMetrics(font)
+        bar.palette = palette
+        bar.minimum = 0
+        bar.maximum = 100
+        bar.progress = percent
+        bar.text = f"{percent}%"
+        bar.textVisible = True
+        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
+        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+        painter.end()
+        return pixmap
+
+
+_Roles = dict[int, Any]
+
+
+class TransferTableModel(QStandardItemModel):
     """The rows of ``state.book``, newest first, updated at most every ``flush_ms``.
+
+    Every cell holds finished values (see the module docstring); no method is
+    implemented in Python, so views and proxies read it without the GIL.
 
     Args:
         state: the live state whose book is shown.
@@ -301,17 +434,26 @@ class TransferTableModel(QAbstractTableModel):
 
     def __init__(self, state: LiveState, flush_ms: int = FLUSH_MS,
                  parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(0, len(Column), parent)
+        self.setHorizontalHeaderLabels([HEADERS[column] for column in Column])
+        for column in NUMERIC_COLUMNS:
+            self.setHeaderData(column, Qt.Orientation.Horizontal, _RIGHT, _ALIGNMENT)
         self._book = state.book
-        self._rows: list[TransferRow] = list(state.book.rows.values())  # oldest first
-        self._pos: dict[RowKey, int] = {row.key: i for i, row in enumerate(self._rows)}
+        self._rows: list[TransferRow] = []  # oldest first
+        self._pos: dict[RowKey, int] = {}
+        self._shown: dict[RowKey, list[_Roles]] = {}  # what each row's cells hold
         self._dirty: dict[RowKey, TransferRow] = {}
         self._icons: dict[QStyle.StandardPixmap, QIcon] = {}
+        self.bars = ProgressBarPixmaps()
+        self._flush_listeners: list[weakref.WeakMethod[Callable[[], None]]] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(flush_ms)
-        self._timer.timeout.connect(self.flush)
+        self._timer.timeout.connect(self.on_timer_timeout)
+        self._flush_ms = flush_ms
         state.rowsChanged.connect(self.on_state_rows_changed)
+        self.on_state_rows_changed(list(state.book.rows.values()))
+        self.flush()
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -326,34 +468,141 @@ class TransferTableModel(QAbstractTableModel):
         for row in rows:
             self._dirty[row.key] = row
         if self._dirty and not self._timer.isActive():
-            self._timer.start()
+            self._timer.start(self._flush_ms)
 
     def flush(self) -> None:
         """Apply every pending change to the model now."""
+        self._apply(None)
+
+    def on_timer_timeout(self) -> None:
+        # A burst of hundreds of new rows is folded in over several short flushes, so
+        # the event loop keeps running in between.
+        self._apply(time.perf_counter() + FLUSH_BUDGET_S)
+
+    def _apply(self, deadline: float | None) -> None:
+        """Fold pending rows into the model (until ``deadline``, then come back soon)."""
         self._timer.stop()
-        dirty, self._dirty = self._dirty, {}
+        pending, self._dirty = self._dirty, {}
         book_rows = self._book.rows
-        fresh = [book_rows[key] for key in dirty if key not in self._pos and key in book_rows]
+        fresh: list[tuple[TransferRow, list[_Roles]]] = []
+        changed: list[tuple[TransferRow, list[_Roles]]] = []
+        keys = iter(list(pending))
+        for key in keys:
+            row = book_rows.get(key)
+            if row is None:
+                continue
+            cells = self._cells(row)
+            pos = self._pos.get(key)
+            if pos is None:
+                fresh.append((row, cells))
+            else:
+                self._rows[pos] = row  # a new generation of a file replaces the old row
+                if self._shown.get(key) != cells:
+                    changed.append((row, cells))
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+        for key in keys:  # what the deadline left for the next flush
+            self._dirty[key] = pending[key]
         if fresh:
             first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), 0, len(fresh) - 1)
-            self._rows.extend(fresh)
-            for offset, row in enumerate(fresh):
+            self._rows.extend(row for row, _cells in fresh)
+            for offset, (row, _cells) in enumerate(fresh):
                 self._pos[row.key] = first + offset
-            self.endInsertRows()
-        changed: list[int] = []
-        old_count = len(self._rows) - len(fresh)
-        for key in dirty:
-            pos = self._pos.get(key)
-            current = book_rows.get(key)
-            if pos is not None and current is not None and pos < old_count:
-                self._rows[pos] = current  # a new generation of a file replaces the old row
-                changed.append(self._display_row(pos))
-        for first_row, last_row in _runs(sorted(changed)):
-            self.dataChanged.emit(self.index(first_row, 0),
-                                  self.index(last_row, len(Column) - 1))
+            # One rowsInserted for all new rows (empty cells), filled below.
+            self.insertRows(0, len(fresh))
+        self._write_rows(fresh + changed)
         if len(self._pos) > len(book_rows):
             self._prune()
+        if self._dirty:
+            self._timer.start(FOLLOW_UP_MS)
+
+    def _write_rows(self, updates: list[tuple[TransferRow, list[_Roles]]]) -> None:
+        """Store each row's cells; one ``dataChanged`` per run of adjacent rows.
+
+        With signals blocked, only the roles whose values changed are written, on the
+        items themselves (new cells with ``setItemData``).
+        """
+        rows: list[int] = []
+        blocked = self.blockSignals(True)
+        try:
+            for row, cells in updates:
+                display_row = self._display_row(self._pos[row.key])
+                old = self._shown.get(row.key)
+                self._shown[row.key] = cells
+                rows.append(display_row)
+                for column, roles in enumerate(cells):
+                    item = cast("QStandardItem | None", self.item(display_row, column))
+                    if item is None:
+                        # C++ creates the item. Not QStandardItem() and setItem(): an item
+                        # made in Python is a PySide subclass whose data() and flags() take
+                        # the GIL on every paint, and setItem() keeps Python wrappers that
+                        # go stale when the model deletes the items.
+                        self.setItemData(self.index(display_row, column), roles)
+                        continue
+                    old_roles = old[column] if old is not None else {}
+                    for role, value in roles.items():
+                        previous = old_roles.get(role)
+                        if previous is not value and previous != value:
+                            item.setData(value, role)
+                    for role in old_roles.keys() - roles.keys():
+                        item.setData(None, role)
+        finally:
+            self.blockSignals(blocked)
+        for first_row, last_row in _runs(sorted(rows)):
+            self.dataChanged.emit(self.index(first_row, 0),
+                                  self.index(last_row, len(Column) - 1))
+        if rows:
+            for ref in self._flush_listeners:
+                listener = ref()
+                if listener is not None:
+                    listener()
+
+    def add_flush_listener(self, method: Callable[[], None]) -> None:
+        """Call the bound ``method`` after each flush that changed rows.
+
+        A plain (weak) Python call rather than a signal: a Python slot on a Qt signal
+        would wait for the GIL inside C++. Weak, so a view and its model form no reference
+        cycle (which the garbage collector might break on an engine thread).
+        """
+        self._flush_listeners.append(weakref.WeakMethod(method))
+
+    def _cells(self, row: TransferRow) -> list[_Roles]:
+        """The roles of each cell of ``row``."""
+        cells: list[_Roles] = []
+        for column in _COLUMNS:
+            text = cell_text(row, column)
+            roles: _Roles = {_DISPLAY: text}
+            sort = sort_value(row, column)
+            roles[SORT_ROLE] = float(sort) if isinstance(sort, int | float) else sort
+            tooltip = cell_tooltip(row, column)
+            if tooltip:
+                roles[_TOOLTIP] = tooltip
+            if column in NUMERIC_COLUMNS:
+                roles[_ALIGNMENT] = _RIGHT
+            if column is Column.STATUS:
+                roles[_DECORATION] = self._icon(_STATUS_ICONS[row.status])
+            elif column is Column.FILE:
+                roles[FILTER_ROLE] = filter_text(row)
+            elif column is Column.PROGRESS and row.status is not RowStatus.SKIPPED:
+                # The bar carries the percentage; the text stays for screen readers.
+                del roles[_DISPLAY]
+                roles[_ACCESSIBLE_TEXT] = text
+                roles[FRACTION_ROLE] = row.fraction
+                roles[_DECORATION] = self.bars.pixmap(percent_of(row.fraction))
+            cells.append(roles)
+        return cells
+
+    def set_bar_geometry(self, width: int, height: int, ratio: float, palette: QPalette,
+                         font: QFont) -> None:
+        """Draw progress bars ``width`` × ``height`` with the view's palette and font.
+
+        ``width`` and ``height`` are the progress column's cells less margins; every row's
+        bar is redrawn if anything changed.
+        """
+        if self.bars.configure(width, height, ratio, palette, font):
+            updates = [(row, self._cells(row)) for row in self._rows]
+            self._write_rows([(row, cells) for row, cells in updates
+                              if cells != self._shown.get(row.key)])
 
     def _prune(self) -> None:
         """Drop rows the book has trimmed (old finished transfers)."""
@@ -362,9 +611,10 @@ class TransferTableModel(QAbstractTableModel):
                         if key not in book_rows)
         for first_row, last_row in reversed(list(_runs(doomed))):
             count = len(self._rows)
-            self.beginRemoveRows(QModelIndex(), first_row, last_row)
+            for row in self._rows[count - 1 - last_row:count - first_row]:
+                self._shown.pop(row.key, None)
             del self._rows[count - 1 - last_row:count - first_row]
-            self.endRemoveRows()
+            self.removeRows(first_row, last_row - first_row + 1)
         self._pos = {row.key: i for i, row in enumerate(self._rows)}
 
     def _icon(self, pixmap: QStyle.StandardPixmap) -> QIcon:
@@ -372,49 +622,6 @@ class TransferTableModel(QAbstractTableModel):
         if icon is None:
             icon = self._icons[pixmap] = QApplication.style().standardIcon(pixmap)
         return icon
-
-    # -- QAbstractTableModel ---------------------------------------------------------------
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(Column)
-
-    def data(self, index: Index, role: int = _DISPLAY) -> Any:
-        # Roles are compared as ints: comparing with Qt enum members costs microseconds,
-        # and views and proxies call this tens of thousands of times.
-        row_number = index.row()
-        if not 0 <= row_number < len(self._rows) or not index.isValid():
-            return None
-        row = self._rows[len(self._rows) - 1 - row_number]
-        column = _COLUMNS[index.column()]
-        if role in (_DISPLAY, _ACCESSIBLE_TEXT):
-            return cell_text(row, column)
-        if role == SORT_ROLE:
-            return sort_value(row, column)
-        if role == FRACTION_ROLE:
-            return None if row.status is RowStatus.SKIPPED else row.fraction
-        if role == ROW_ROLE:
-            return row
-        if role == _DECORATION:
-            if column is Column.STATUS:
-                return self._icon(_STATUS_ICONS[row.status])
-            return None
-        if role == _TOOLTIP:
-            return cell_tooltip(row, column) or None
-        if role == _ALIGNMENT and column in NUMERIC_COLUMNS:
-            return _RIGHT
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = _DISPLAY) -> Any:
-        if orientation is Qt.Orientation.Horizontal and 0 <= section < len(Column):
-            if role == _DISPLAY:
-                return HEADERS[_COLUMNS[section]]
-            if role == _ALIGNMENT and _COLUMNS[section] in NUMERIC_COLUMNS:
-                return _RIGHT
-        return None
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:
@@ -429,13 +636,19 @@ def _runs(rows: list[int]) -> list[tuple[int, int]]:
 
 
 class TransferFilterProxy(QSortFilterProxyModel):
-    """Sort by value (:data:`SORT_ROLE`) and filter by :class:`FilterMode` and text."""
+    """Sort by value (:data:`SORT_ROLE`) and filter by :class:`FilterMode` and text.
+
+    Both in C++: sorting compares the numbers and folded texts of :data:`SORT_ROLE`, and
+    filtering matches :func:`filter_pattern` against :data:`FILTER_ROLE` of the file column.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._mode = FilterMode.ALL
         self._search = ""
         self.setSortRole(SORT_ROLE)
+        self.setFilterRole(FILTER_ROLE)
+        self.setFilterKeyColumn(Column.FILE)
         self.setDynamicSortFilter(True)
 
     @property
@@ -446,50 +659,16 @@ class TransferFilterProxy(QSortFilterProxyModel):
     def set_mode(self, mode: FilterMode) -> None:
         """Show only rows of ``mode``."""
         if mode is not self._mode:
-            self.beginFilterChange()
             self._mode = mode
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            self._apply()
 
     def set_search(self, text: str) -> None:
         """Show only rows containing ``text`` (any case)."""
         if text != self._search:
-            self.beginFilterChange()
             self._search = text
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+            self._apply()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        """Rows of the current mode that contain the search text."""
-        model = self.sourceModel()
-        if not isinstance(model, TransferTableModel):
-            return True
-        return row_matches(model.row_at(source_row), self._mode, self._search)
-
-
-class ProgressDelegate(QStyledItemDelegate):
-    """Draw the progress column as a progress bar with its percentage as text."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
-        fraction = index.data(FRACTION_ROLE)
-        if not isinstance(fraction, float):
-            super().paint(painter, option, index)
-            return
-        widget: QWidget | None = option.widget
-        style = widget.style() if widget is not None else QApplication.style()
-        item = QStyleOptionViewItem(option)
-        self.initStyleOption(item, index)
-        item.text = ""
-        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, item, painter, widget)
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(3, 3, -3, -3)
-        bar.state = (option.state
-                     | QStyle.StateFlag.State_Horizontal) & ~QStyle.StateFlag.State_Selected
-        bar.direction = option.direction
-        bar.fontMetrics = option.fontMetrics
-        bar.palette = option.palette
-        bar.minimum = 0
-        bar.maximum = 1000
-        bar.progress = round(max(0.0, min(1.0, fraction)) * 1000)
-        bar.text = format_percent(fraction)
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, widget)
+    def _apply(self) -> None:
+        self.setFilterRegularExpression(QRegularExpression(
+            filter_pattern(self._mode, self._search),
+            QRegularExpression.PatternOption.DotMatchesEverythingOption))

@@ -8,7 +8,7 @@ the registry remembers.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt
+from PySide6.QtCore import QEvent, QItemSelection, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,10 +35,10 @@ from openmsi_gui.ui.tasks import when_done
 from openmsi_gui.ui.views.history import HistoryView
 from openmsi_gui.ui.views.throughput_plot import ThroughputPlot
 from openmsi_gui.ui.views.transfer_model import (
+    BAR_MARGIN,
     RESEND_HINT,
     Column,
     FilterMode,
-    ProgressDelegate,
     TransferFilterProxy,
     TransferTableModel,
     can_retry,
@@ -116,7 +116,7 @@ class TransfersView(QWidget):
         self.table = QTableView()
         self.table.setAccessibleName("Transfers now")
         self.table.setModel(self.proxy)
-        self.table.setItemDelegateForColumn(Column.PROGRESS, ProgressDelegate(self.table))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
@@ -139,6 +139,8 @@ class TransfersView(QWidget):
                                (Column.RATE, "888.8 MB/s"), (Column.ETA, "Time left")):
             extra = icon if column is Column.STATUS else 0
             self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 20 + extra)
+        header.sectionResized.connect(self.on_header_section_resized)
+        self.update_progress_bars()
 
         self.summary = QLabel()
         self.summary.setAccessibleName("Transfer summary")
@@ -195,11 +197,33 @@ class TransfersView(QWidget):
         find.activated.connect(self.on_find_activated)
 
         self.table.selectionModel().selectionChanged.connect(self.on_table_selection_changed)
-        self.proxy.dataChanged.connect(self.on_proxy_data_changed)
+        # A plain callback, not proxy.dataChanged: a Python slot there would wait for the
+        # GIL inside every C++ dataChanged (see transfer_model).
+        self.model.add_flush_listener(self.on_model_flushed)
         self.proxy.rowsRemoved.connect(self.update_actions)
         self.proxy.modelReset.connect(self.update_actions)
         state.tick.connect(self.on_state_tick)
         self.on_state_tick()
+
+    # -- progress bars -------------------------------------------------------------------
+
+    def update_progress_bars(self) -> None:
+        """Size the model's progress bar pixmaps to the progress column's cells."""
+        margin = 2 * BAR_MARGIN
+        self.model.set_bar_geometry(
+            self.table.columnWidth(Column.PROGRESS) - margin - 2,
+            self.table.verticalHeader().defaultSectionSize() - margin,
+            self.table.devicePixelRatioF(), self.table.palette(), self.table.font())
+
+    def on_header_section_resized(self, section: int, _old: int, _new: int) -> None:
+        if section == Column.PROGRESS:
+            self.update_progress_bars()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        restyled = (QEvent.Type.PaletteChange, QEvent.Type.FontChange, QEvent.Type.StyleChange)
+        if hasattr(self, "model") and event.type() in restyled:
+            self.update_progress_bars()
 
     # -- selection and actions ---------------------------------------------------------
 
@@ -222,8 +246,7 @@ class TransfersView(QWidget):
                                    _deselected: QItemSelection) -> None:
         self.update_actions()
 
-    def on_proxy_data_changed(self, _first: QModelIndex, _last: QModelIndex,
-                              _roles: list[int]) -> None:
+    def on_model_flushed(self) -> None:
         if self.table.selectionModel().hasSelection():
             self.update_actions()
 
