@@ -41,6 +41,20 @@ _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 Runner = Callable[[Sequence[str]], "subprocess.CompletedProcess[str]"]
 
 
+
+def write_service_file(path: Path, text: str) -> None:
+    """Write a unit or property list, explaining a permission error.
+
+    Raises:
+        ServiceError: if the folder is not writable (a ``--system`` service needs sudo).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except PermissionError as exc:
+        raise ServiceError(f"cannot write {path}: permission denied (a --system service "
+                           "needs sudo)") from exc
+
 class ServiceError(Exception):
     """A problem the user fixes by changing the command or the environment."""
 
@@ -361,12 +375,7 @@ class SystemdServices(ServiceManager):
         """Write the unit (and environment file), reload systemd, enable and start it."""
         self._prepare_env(spec.name, env)
         path = self.unit_path(spec.name, spec.system)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.render(spec), encoding="utf-8")
-        except PermissionError as exc:
-            raise ServiceError(f"cannot write {path}: permission denied (a --system service "
-                               "needs sudo)") from exc
+        write_service_file(path, self.render(spec))
         unit = f"{spec.unit_name}.service"
         self._systemctl(spec.system, "daemon-reload")
         self._systemctl(spec.system, "enable", "--now", unit)
@@ -441,12 +450,7 @@ class LaunchdServices(ServiceManager):
         """Write the property list (and environment file), then bootstrap it."""
         self._prepare_env(spec.name, env)
         path = self.plist_path(spec.name, spec.system)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(self.render(spec), encoding="utf-8")
-        except PermissionError as exc:
-            raise ServiceError(f"cannot write {path}: permission denied (a --system service "
-                               "needs sudo)") from exc
+        write_service_file(path, self.render(spec))
         self._run("launchctl", "bootstrap", self._domain(spec.system), str(path))
         return f"installed and started org.openmsi.{spec.name} ({path})"
 

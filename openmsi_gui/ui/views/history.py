@@ -28,7 +28,6 @@ from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     QStandardPaths,
     Qt,
@@ -55,6 +54,13 @@ from openmsi_gui.engine.events import Direction
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
+from openmsi_gui.ui.views.roles import ALIGNMENT as _ALIGNMENT
+from openmsi_gui.ui.views.roles import DECORATION as _DECORATION
+from openmsi_gui.ui.views.roles import DISPLAY as _DISPLAY
+from openmsi_gui.ui.views.roles import RIGHT as _RIGHT
+from openmsi_gui.ui.views.roles import TOOLTIP as _TOOLTIP
+from openmsi_gui.ui.views.roles import Index
 from openmsi_gui.ui.views.transfer_model import direction_text, first_line, format_bytes
 
 SORT_ROLE = int(Qt.ItemDataRole.UserRole)
@@ -65,14 +71,6 @@ ENTRY_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 REFRESH_DEBOUNCE_MS = 1000
 HISTORY_LIMIT = 10_000
 
-Index = QModelIndex | QPersistentModelIndex
-
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
-_ACCESSIBLE_TEXT = int(Qt.ItemDataRole.AccessibleTextRole)
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class HistoryColumn(enum.IntEnum):

@@ -30,9 +30,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from PySide6.QtCore import (
-    QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QRect,
     QRegularExpression,
     QSortFilterProxyModel,
@@ -54,6 +52,12 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionProgressBar
 from openmsi_gui.app.transfers import RowKey, RowStatus, TransferRow
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
+from openmsi_gui.ui.views.roles import ALIGNMENT as _ALIGNMENT
+from openmsi_gui.ui.views.roles import DECORATION as _DECORATION
+from openmsi_gui.ui.views.roles import DISPLAY as _DISPLAY
+from openmsi_gui.ui.views.roles import RIGHT as _RIGHT
+from openmsi_gui.ui.views.roles import TOOLTIP as _TOOLTIP
 
 FLUSH_MS = 100
 FLUSH_BUDGET_S = 0.004
@@ -69,14 +73,6 @@ skipped."""
 FILTER_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 """Role of the :attr:`Column.FILE` cell with the text the proxy filters: see :func:`filter_text`."""
 
-Index = QModelIndex | QPersistentModelIndex
-
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_DECORATION = int(Qt.ItemDataRole.DecorationRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
-_ACCESSIBLE_TEXT = int(Qt.ItemDataRole.AccessibleTextRole)
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class Column(enum.IntEnum):
