@@ -151,6 +151,9 @@ class Downloader:
         self._progress = Throttle(0.1)
         self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix=f"{job}-finisher")
         self._finished: queue.SimpleQueue[tuple[_Incoming, str, str]] = queue.SimpleQueue()
+        self._finishing_submitted = False
+        self._dirs_to_sync: set[Path] = set()  # finisher thread only
+        self._placed: list[tuple[_Incoming, int]] = []  # finisher thread only
         self._error: BaseException | None = None
         self.files_received = 0
         self.bytes_received = 0
@@ -444,6 +447,7 @@ class Downloader:
         # Same FIFO thread as the hash updates, so they are all applied first. The
         # file stays pinned (its offsets uncommitted) until the outcome is collected.
         self._hash_pool.submit(self._finish_file, inc, size)
+        self._finishing_submitted = True
 
     def _finish_file(self, inc: _Incoming, size: int) -> None:
         """Verify, fsync and rename one file (finisher thread); queue the outcome."""
@@ -455,7 +459,23 @@ class Downloader:
             self._finished.put((inc, "failed",
                                 f"cannot write to the destination: {exc.strerror or exc}"))
         else:
-            self._finished.put((inc, status, ""))
+            if status != "placed":
+                self._finished.put((inc, status, ""))
+
+    def _sync_dirs(self) -> None:
+        """Make the renames durable, then release their outcomes (finisher thread)."""
+        dirs, self._dirs_to_sync = self._dirs_to_sync, set()
+        placed, self._placed = self._placed, []
+        for folder in dirs:
+            try:
+                _fsync_dir(folder)
+            except OSError as exc:
+                log.warning("%s: could not fsync %s: %s", self.job, folder, exc)
+        for inc, size in placed:
+            self._bus.publish(FileCompleted(self.job, Direction.DOWNLOAD, inc.relpath, size,
+                                            inc.key[1].hex(), time.monotonic() - inc.started,
+                                            path=str(inc.target)))
+            self._finished.put((inc, "done", ""))
 
     def _verify_and_place(self, inc: _Incoming, size: int) -> str:
         temp_stat = os.stat(inc.temp, follow_symlinks=False)
@@ -486,17 +506,23 @@ class Downloader:
         with inc.temp.open("rb") as handle:
             os.fsync(handle.fileno())
         os.replace(inc.temp, inc.target)
-        _fsync_dir(inc.target.parent)
+        # Recorded now, so the next generation of this path sees it (FIFO). If the
+        # rename were lost in a crash, a restart finds the file missing and fetches
+        # it again: its offsets stay uncommitted until _sync_dirs releases it.
         self._registry.finish_download(inc.download_id, "done", size)
-        self._bus.publish(FileCompleted(self.job, Direction.DOWNLOAD, inc.relpath, size,
-                                        inc.key[1].hex(), time.monotonic() - inc.started,
-                                        path=str(inc.target)))
-        return "done"
+        # The folder is fsynced (and the outcome released) by _sync_dirs, once for
+        # every file renamed into it since the last one.
+        self._dirs_to_sync.add(inc.target.parent)
+        self._placed.append((inc, size))
+        return "placed"
 
     def _collect_finished(self, wait: bool = False) -> None:
         """Apply the finisher's outcomes (consume thread); ``wait`` drains it first."""
-        if wait:
-            self._hash_pool.submit(lambda: None).result()
+        if wait or self._finishing_submitted:
+            self._finishing_submitted = False
+            done = self._hash_pool.submit(self._sync_dirs)
+            if wait:
+                done.result()
         while True:
             try:
                 inc, status, reason = self._finished.get_nowait()
