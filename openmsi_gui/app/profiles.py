@@ -12,6 +12,7 @@ from openmsi_gui.app.settings import BrokerProfile
 from openmsi_gui.engine.kafka_config import KafkaConfig, load_config
 
 PASSWORD = "sasl.password"
+KEY_PASSWORD = "ssl.key.password"
 
 SecretLookup = Callable[[str, str], str | None]
 
@@ -23,7 +24,10 @@ def owner(profile: BrokerProfile) -> str:
 
 def kafka_config(profile: BrokerProfile, secret: SecretLookup | None,
                  bootstrap_override: str = "") -> KafkaConfig:
-    """Librdkafka settings for ``profile``; ``secret`` fetches the password (blocking).
+    """Librdkafka settings for ``profile``; ``secret`` fetches the passwords (blocking).
+
+    The client certificate and key (mutual TLS) are used only with the SSL
+    protocols; the key's password is the keychain secret :data:`KEY_PASSWORD`.
 
     Args:
         profile: the profile.
@@ -35,6 +39,14 @@ def kafka_config(profile: BrokerProfile, secret: SecretLookup | None,
         broker["security.protocol"] = profile.security_protocol
     if profile.ca_file:
         broker["ssl.ca.location"] = profile.ca_file
+    if "SSL" in profile.security_protocol:
+        if profile.client_cert_file:
+            broker["ssl.certificate.location"] = profile.client_cert_file
+        if profile.client_key_file:
+            broker["ssl.key.location"] = profile.client_key_file
+            key_password = secret(owner(profile), KEY_PASSWORD) if secret else None
+            if key_password:
+                broker["ssl.key.password"] = key_password
     if profile.sasl_mechanism and "SASL" in profile.security_protocol:
         broker["sasl.mechanism"] = profile.sasl_mechanism
         broker["sasl.username"] = profile.sasl_username
@@ -85,5 +97,7 @@ def import_ini(path: Path) -> tuple[BrokerProfile, str | None]:
         sasl_mechanism=broker.get("sasl.mechanism", "").upper(),
         sasl_username=broker.get("sasl.username", ""),
         ca_file=broker.get("ssl.ca.location", ""),
+        client_cert_file=broker.get("ssl.certificate.location", ""),
+        client_key_file=broker.get("ssl.key.location", ""),
     )
     return profile, broker.get("sasl.password") or None

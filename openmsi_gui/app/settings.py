@@ -53,6 +53,10 @@ class BrokerProfile:
         sasl_mechanism: one of :data:`SASL_MECHANISMS` ("" for none).
         sasl_username: SASL user; the password is in the keychain.
         ca_file: PEM file of the CA that signed the brokers' certificates.
+        client_cert_file: PEM file of this client's certificate, for brokers
+            that require mutual TLS ("" for none; SSL protocols only).
+        client_key_file: PEM file of the private key of ``client_cert_file``;
+            its password, if any, is in the keychain.
         embedded: the local demo broker started by the app itself.
     """
 
@@ -63,6 +67,8 @@ class BrokerProfile:
     sasl_mechanism: str = ""
     sasl_username: str = ""
     ca_file: str = ""
+    client_cert_file: str = ""
+    client_key_file: str = ""
     embedded: bool = False
 
 

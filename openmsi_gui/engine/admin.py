@@ -42,6 +42,18 @@ def explain(error: KafkaError | KafkaException | str, servers: str) -> str:
     if "connection refused" in lowered:
         return (f"nothing accepts connections at {servers}: check the port and that the "
                 "broker is running")
+    if "ssl.ca.location failed" in lowered:
+        return (f"the secure connection to {servers} cannot be set up: the CA file could not "
+                "be read (it must be a PEM file)")
+    if "ssl.certificate.location failed" in lowered or "ssl.key.location failed" in lowered:
+        return (f"the secure connection to {servers} cannot be set up: the client certificate "
+                "or key file could not be read (PEM), or the key password is wrong")
+    if "certificate verify failed" in lowered or "could not be verified" in lowered:
+        return (f"the secure connection to {servers} failed because the broker's certificate "
+                "is not trusted: check the CA file (PEM)")
+    if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
+        return (f"the secure connection to {servers} failed because the broker's certificate "
+                "is for a different host name: check bootstrap.servers")
     if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
         return (f"the secure connection to {servers} failed: check the CA file (PEM) and the "
                 "security protocol")
@@ -121,7 +133,8 @@ def explain_failure(errors: Sequence[str], servers: str, protocol: str) -> str:
     if protocol in ("SSL", "SASL_SSL"):
         return (f"the broker at {servers} did not answer: check bootstrap.servers, that the "
                 f"broker is running and that it expects {protocol} (TLS)")
-    return explain("", servers)
+    return (f"cannot reach the broker at {servers}: check bootstrap.servers, that the broker "
+            "is running and whether it requires TLS (security protocol SSL)")
 
 
 class _LibrdkafkaLog:
