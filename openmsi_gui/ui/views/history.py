@@ -40,7 +40,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -61,6 +60,7 @@ from openmsi_gui.ui.views.roles import DISPLAY as _DISPLAY
 from openmsi_gui.ui.views.roles import RIGHT as _RIGHT
 from openmsi_gui.ui.views.roles import TOOLTIP as _TOOLTIP
 from openmsi_gui.ui.views.roles import Index
+from openmsi_gui.ui.views.tables import setup_sortable_table
 from openmsi_gui.ui.views.transfer_model import direction_text, first_line, format_bytes
 
 SORT_ROLE = int(Qt.ItemDataRole.UserRole)
@@ -417,26 +417,13 @@ class HistoryView(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
         self.table.setTabKeyNavigation(False)
-        header = self.table.horizontalHeader()
-        header.setSortIndicatorClearable(True)
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
-        self.table.setSortingEnabled(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        metrics = self.table.fontMetrics()
-        self.table.verticalHeader().setDefaultSectionSize(metrics.height() + 10)
-        icon = self.table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) + 6
-        for column, sample in ((HistoryColumn.DIRECTION, "↓ Download"),
-                               (HistoryColumn.TOPIC, "M" * 9), (HistoryColumn.PATH, "M" * 18),
-                               (HistoryColumn.SIZE, "888.8 MB"),
-                               (HistoryColumn.STATUS, "Superseded"),
-                               (HistoryColumn.ERROR, "M" * 12),
-                               (HistoryColumn.STARTED, "2000-00-00 00:00:00"),
-                               (HistoryColumn.COMPLETED, "2000-00-00 00:00:00")):
-            extra = icon if column is HistoryColumn.STATUS else 0
-            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 20 + extra)
+        setup_sortable_table(self.table, (
+            (HistoryColumn.DIRECTION, "↓ Download"), (HistoryColumn.TOPIC, "M" * 9),
+            (HistoryColumn.PATH, "M" * 18), (HistoryColumn.SIZE, "888.8 MB"),
+            (HistoryColumn.STATUS, "Superseded"), (HistoryColumn.ERROR, "M" * 12),
+            (HistoryColumn.STARTED, "2000-00-00 00:00:00"),
+            (HistoryColumn.COMPLETED, "2000-00-00 00:00:00")), HistoryColumn.STATUS)
         self.count_label = QLabel()
         self.count_label.setAccessibleName("History count")
         self.message = QLabel()

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
-    QStyle,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -33,6 +32,7 @@ from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import when_done
 from openmsi_gui.ui.views.history import HistoryView
+from openmsi_gui.ui.views.tables import setup_sortable_table
 from openmsi_gui.ui.views.throughput_plot import ThroughputPlot
 from openmsi_gui.ui.views.transfer_model import (
     BAR_MARGIN,
@@ -122,23 +122,14 @@ class TransfersView(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setTabKeyNavigation(False)
-        self.table.verticalHeader().hide()
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        # Unsorted at first: the model's own order is newest first.
+        setup_sortable_table(self.table, (
+            (Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 18),
+            (Column.STATUS, "Receiving"), (Column.PROGRESS, "100%  100%"),
+            (Column.SIZE, "888.8 / 888.8 MB"), (Column.CHUNKS, "8888/8888"),
+            (Column.RATE, "888.8 MB/s"), (Column.ETA, "Time left")), Column.STATUS)
         header = self.table.horizontalHeader()
-        header.setSortIndicatorClearable(True)
-        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # newest first
-        self.table.setSortingEnabled(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        metrics = self.table.fontMetrics()
-        self.table.verticalHeader().setDefaultSectionSize(metrics.height() + 10)
-        icon = self.table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) + 6
-        for column, sample in ((Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 18),
-                               (Column.STATUS, "Receiving"), (Column.PROGRESS, "100%  100%"),
-                               (Column.SIZE, "888.8 / 888.8 MB"), (Column.CHUNKS, "8888/8888"),
-                               (Column.RATE, "888.8 MB/s"), (Column.ETA, "Time left")):
-            extra = icon if column is Column.STATUS else 0
-            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 20 + extra)
         header.sectionResized.connect(self.on_header_section_resized)
         self.update_progress_bars()
 
