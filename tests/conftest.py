@@ -17,6 +17,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from helpers import Recorder
+from s3server import SeaweedS3, start_seaweed
 
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, SettingsStore
@@ -25,6 +26,7 @@ from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Location
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +34,25 @@ def broker() -> Iterator[EmbeddedBroker]:
     """A real Kafka-compatible broker (Tansu) on a free loopback port."""
     with EmbeddedBroker() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """A real S3-compatible server (SeaweedFS) on free loopback ports, with one bucket."""
+    server = start_seaweed(tmp_path_factory.mktemp("seaweed"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_location(s3_server: SeaweedS3) -> S3Location:
+    """The test bucket with a fresh key prefix, signed with the right keys."""
+    return S3Location(bucket=s3_server.bucket, prefix=f"p-{uuid.uuid4().hex[:10]}",
+                      endpoint_url=s3_server.endpoint_url, region="us-east-1",
+                      access_key_id=s3_server.access_key,
+                      secret_access_key=s3_server.secret_key)
 
 
 @pytest.fixture

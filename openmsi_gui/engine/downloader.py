@@ -17,6 +17,12 @@ and the registry is committed, and never past the first message of a file
 that is still incomplete (its *pin*). After a crash or a rebalance, whichever
 consumer owns the partition re-reads every unfinished file from its first
 chunk; chunks the registry already holds are not written twice.
+
+With an :class:`~openmsi_gui.engine.s3.S3Store`, the destination folder is a
+local staging area: a verified file is uploaded on its own thread instead of
+renamed, and its offsets stay pinned until the object is verified in the
+bucket. A failed upload keeps the file and is retried with a growing delay
+(shown as "waiting"); nothing is committed or deleted before it succeeds.
 """
 
 from __future__ import annotations
@@ -47,10 +53,12 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileProgress,
     FileSkipped,
+    FileWaiting,
     JobState,
 )
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import DownloadRecord, Registry
+from openmsi_gui.engine.s3 import S3Error, S3Store
 from openmsi_gui.engine.safepath import UnsafePath, resolve_inside
 from openmsi_gui.engine.throttle import Throttle
 
@@ -66,6 +74,7 @@ MAX_FILE_BYTES = 1 << 42  # 4 TiB: larger offsets are treated as hostile
 STALE_PIN_SECONDS = 3600.0
 MAX_INCOMPLETE_FILES = 10_000  # beyond this the stalest is forgotten (it stays on disk)
 READ_BLOCK = 1 << 20
+RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # seconds; the last one repeats
 
 FileKey = tuple[str, bytes]
 
@@ -91,6 +100,8 @@ class _Incoming:
     stale_warned: bool = False
     temp_id: tuple[int, int] = (0, 0)
     finishing: bool = False
+    size: int = 0
+    attempts: int = 0
 
     @property
     def relpath(self) -> str:
@@ -99,6 +110,10 @@ class _Incoming:
 
 class _Rejected(Exception):
     """A file generation that must fail with this reason."""
+
+
+class _Retry(Exception):
+    """A verified file could not be stored yet; keep it and try again later."""
 
 
 _TEMP_NAME = re.compile(r"^\.openmsi-.*\.partial$", re.IGNORECASE)
@@ -121,13 +136,21 @@ class Downloader:
         registry: records of received files and stored chunks.
         group_id: consumer group; None takes ``[consumer] group.id`` or a new one.
         job: name used in events and logs.
+        stale_pin_seconds: an incomplete file that has had no chunk for this
+            long no longer holds back offset commits.
+        store: upload verified files here instead of renaming them into
+            ``dest``, which is then only a staging folder.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
                  registry: Registry, group_id: str | None = None, job: str = "download",
-                 stale_pin_seconds: float = STALE_PIN_SECONDS) -> None:
+                 stale_pin_seconds: float = STALE_PIN_SECONDS,
+                 store: S3Store | None = None) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
+        self._s3 = store
+        # What the registry and history call the destination.
+        self.dest_label = store.url if store is not None else str(self.dest)
         self.job = job
         self._bus = bus
         self._registry = registry
@@ -154,6 +177,9 @@ class Downloader:
         self._finishing_submitted = False
         self._dirs_to_sync: set[Path] = set()  # finisher thread only
         self._placed: list[tuple[_Incoming, int]] = []  # finisher thread only
+        self._upload_pool = (ThreadPoolExecutor(1, thread_name_prefix=f"{job}-s3")
+                             if store is not None else None)
+        self._retry_due: dict[FileKey, float] = {}  # consume thread only
         self._error: BaseException | None = None
         self.files_received = 0
         self.bytes_received = 0
@@ -162,8 +188,17 @@ class Downloader:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
-        """Create the destination, join the group and start consuming in a thread."""
+        """Create the destination, join the group and start consuming in a thread.
+
+        Raises:
+            S3Error: the bucket cannot be used (with an S3 store).
+        """
         self.dest.mkdir(parents=True, exist_ok=True)
+        if self._s3 is not None:
+            self._s3.check()
+            aborted = self._s3.recover(self.dest)
+            if aborted:
+                log.info("%s: aborted %d interrupted S3 uploads", self.job, aborted)
         settings: dict[str, object] = dict(self._settings)
         settings["error_cb"] = self._on_kafka_error
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
@@ -212,6 +247,7 @@ class Downloader:
                 for message in messages:
                     self._handle(message)
                 self._collect_finished()
+                self._retry_uploads()
                 if (time.monotonic() >= next_checkpoint or
                         self._dirty_bytes >= CHECKPOINT_BYTES):
                     self._checkpoint()
@@ -224,12 +260,17 @@ class Downloader:
         finally:
             try:
                 self._collect_finished(wait=True)
+                if self._upload_pool is not None:
+                    self._upload_pool.shutdown(wait=True)  # stops between parts
+                    self._collect_finished()
                 self._checkpoint(asynchronous=False)
             except Exception:
                 log.exception("%s: final checkpoint failed", self.job)
             consumer.close()  # its revoke callback stores and commits once more
             self._close_handles()
             self._hash_pool.shutdown(wait=True)
+            if self._upload_pool is not None:
+                self._upload_pool.shutdown(wait=True)
 
     def _apply_pause(self) -> None:
         assert self._consumer is not None
@@ -313,7 +354,7 @@ class Downloader:
         target = resolve_inside(self.dest, relpath)
         if any(_TEMP_NAME.match(part) for part in relpath.split("/")):
             raise UnsafePath(f"{relpath!r} uses a name reserved for files being received")
-        record = self._registry.find_download(self.topic, self.group_id, str(self.dest),
+        record = self._registry.find_download(self.topic, self.group_id, self.dest_label,
                                               relpath, chunk.file_hash)
         key: FileKey = (relpath, chunk.file_hash)
         if record is not None and self._already_handled(record, target, chunk):
@@ -333,7 +374,7 @@ class Downloader:
                      len(stored), chunk.n_chunks)
         else:
             download_id = self._registry.start_download(
-                self.topic, self.group_id, str(self.dest), relpath, chunk.file_hash,
+                self.topic, self.group_id, self.dest_label, relpath, chunk.file_hash,
                 chunk.n_chunks, chunk.file_mtime, str(temp))
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -362,9 +403,11 @@ class Downloader:
             return False
         if chunk.file_mtime > record.file_mtime:
             return False  # the same content sent again later: it is the newest again
-        latest = self._registry.latest_done_download(str(self.dest), record.relpath)
+        latest = self._registry.latest_done_download(self.dest_label, record.relpath)
         if latest is not None and latest.id != record.id:
             return True  # a newer generation has replaced it since
+        if self._s3 is not None:
+            return self._s3.exists(record.relpath, record.size, record.file_hash)
         try:
             return target.stat().st_size == record.size
         except OSError:
@@ -455,11 +498,13 @@ class Downloader:
             status = self._verify_and_place(inc, size)
         except _Rejected as exc:
             self._finished.put((inc, "failed", str(exc)))
+        except _Retry as exc:
+            self._finished.put((inc, "retry", str(exc)))
         except OSError as exc:
             self._finished.put((inc, "failed",
                                 f"cannot write to the destination: {exc.strerror or exc}"))
         else:
-            if status != "placed":
+            if status not in ("placed", "uploading"):  # those report later
                 self._finished.put((inc, status, ""))
 
     def _sync_dirs(self) -> None:
@@ -493,14 +538,20 @@ class Downloader:
                 "the chunks do not add up to the file")
             raise _Rejected(f"the rebuilt file does not match its SHA-512 ({which}); "
                             "it was discarded")
-        latest = self._registry.latest_done_download(str(self.dest), inc.relpath)
+        latest = self._registry.latest_done_download(self.dest_label, inc.relpath)
         if (latest is not None and latest.file_hash != inc.key[1] and inc.mtime and
-                latest.file_mtime > inc.mtime and inc.target.exists()):
+                latest.file_mtime > inc.mtime and
+                (self._s3 is not None or inc.target.exists())):
             inc.temp.unlink(missing_ok=True)
             self._registry.finish_download(inc.download_id, "superseded", size)
             log.info("%s: %s: an older version arrived after a newer one; kept the newer",
                      self.job, inc.relpath)
             return "superseded"
+        if self._s3 is not None:
+            inc.size = size
+            assert self._upload_pool is not None
+            self._upload_pool.submit(self._upload, inc)
+            return "uploading"
         if inc.target.is_dir():
             raise _Rejected("a folder with the same name already exists in the destination")
         with inc.temp.open("rb") as handle:
@@ -516,6 +567,56 @@ class Downloader:
         self._placed.append((inc, size))
         return "placed"
 
+    def _upload(self, inc: _Incoming) -> None:
+        """Put one verified file into the bucket (upload thread); queue the outcome."""
+        assert self._s3 is not None
+        try:
+            if inc.attempts and _hash_path(inc.temp) != inc.key[1]:
+                raise _Rejected("the staged file changed while waiting to be uploaded; it was "
+                                "discarded")
+            url = self._s3.put(inc.temp, inc.relpath, inc.key[1], inc.mtime,
+                              stopping=self._stopping.is_set)
+            self._registry.finish_download(inc.download_id, "done", inc.size)
+            inc.temp.unlink(missing_ok=True)
+        except _Rejected as exc:
+            self._finished.put((inc, "failed", str(exc)))
+        except S3Error as exc:
+            self._finished.put((inc, "retry", f"S3 upload failed: {exc}"))
+        except OSError as exc:
+            self._finished.put((inc, "retry", f"S3 upload failed: cannot read the staged "
+                                              f"file: {exc.strerror or exc}"))
+        except Exception as exc:
+            log.exception("%s: unexpected error uploading %s", self.job, inc.relpath)
+            self._finished.put((inc, "retry", f"S3 upload failed: {exc}"))
+        else:
+            log.info("%s: stored %s as %s", self.job, inc.relpath, url)
+            self._bus.publish(FileCompleted(self.job, Direction.DOWNLOAD, inc.relpath, inc.size,
+                                            inc.key[1].hex(), time.monotonic() - inc.started,
+                                            path=url))
+            self._finished.put((inc, "done", ""))
+
+    def _schedule_retry(self, inc: _Incoming, reason: str) -> None:
+        """Keep a verified file pinned and try to store it again later (consume thread)."""
+        delay = RETRY_DELAYS[min(inc.attempts, len(RETRY_DELAYS) - 1)]
+        inc.attempts += 1
+        self._retry_due[inc.key] = time.monotonic() + delay
+        log.error("%s: %s was not stored yet (attempt %d): %s; retrying in %.0f s", self.job,
+                  inc.relpath, inc.attempts, reason, delay)
+        self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, inc.relpath,
+                                      f"{reason}; retrying in {delay:.0f} s"))
+
+    def _retry_uploads(self) -> None:
+        if not self._retry_due or self._stopping.is_set():
+            return
+        now = time.monotonic()
+        for key, due in list(self._retry_due.items()):
+            inc = self._incoming.get(key)
+            if inc is None:
+                del self._retry_due[key]
+            elif due <= now and self._upload_pool is not None:
+                del self._retry_due[key]
+                self._upload_pool.submit(self._upload, inc)
+
     def _collect_finished(self, wait: bool = False) -> None:
         """Apply the finisher's outcomes (consume thread); ``wait`` drains it first."""
         if wait or self._finishing_submitted:
@@ -530,6 +631,10 @@ class Downloader:
                 return
             if status == "failed":
                 self._fail(inc.key, inc, reason)
+                continue
+            if status == "retry":
+                if inc.key in self._incoming:
+                    self._schedule_retry(inc, reason)
                 continue
             self._incoming.pop(inc.key, None)
             self._progress.forget(inc.key)

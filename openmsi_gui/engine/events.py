@@ -88,6 +88,15 @@ class FileFailed(Event):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class FileWaiting(Event):
+    """A file cannot go further for now and will be retried (S3 down, keys missing)."""
+
+    direction: Direction
+    relpath: str
+    reason: str
+
+
 class ConnectionStatus(enum.Enum):
     """State of a job's link to the broker."""
 

@@ -16,6 +16,7 @@ from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus, JobState
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Location, S3Store
 from openmsi_gui.engine.uploader import Uploader
 from openmsi_gui.engine.watcher import FileFilter, FolderWatcher
 
@@ -91,14 +92,27 @@ class WatchJob:
 
 
 class DownloadJob:
-    """Consume a topic into a folder."""
+    """Consume a topic into a folder, or through a staging folder into an S3 bucket.
+
+    Args:
+        config: broker and consumer settings.
+        topic: the topic to consume.
+        dest: the destination folder; with ``s3``, the local staging folder
+            (see :func:`openmsi_gui.engine.s3.staging_dir`).
+        bus: where events go.
+        registry: records of received files.
+        group_id: consumer group (None: from the config, else a new one).
+        name: job name in events and logs.
+        s3: store every file in this bucket location instead of ``dest``.
+    """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
                  registry: Registry, group_id: str | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, s3: S3Location | None = None) -> None:
         self.name = name or f"download:{topic}"
+        store = S3Store(s3, topic) if s3 is not None else None
         self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
-                                     job=self.name)
+                                     job=self.name, store=store)
 
     def start(self) -> None:
         """Join the group and start consuming."""
