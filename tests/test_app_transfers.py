@@ -308,3 +308,24 @@ def test_a_long_gap_keeps_at_most_five_minutes(clock: Clock) -> None:
     assert len(seconds) <= transfers.HISTORY_SECONDS
     assert seconds[-1] == int(clock.wall) - 1
     assert seconds == sorted(seconds)
+
+
+def test_waiting_rows_are_kept_visible_and_flagged() -> None:
+    from openmsi_gui.app.transfers import AppStatus, RowStatus, TransferBook
+    from openmsi_gui.engine.events import Direction, FileCompleted, FileWaiting
+
+    book = TransferBook()
+    waiting = FileWaiting("d", Direction.DOWNLOAD, "a.bin", "S3 upload failed: x; retrying in 5 s")
+    row = book.apply(waiting)
+    assert row is not None
+    assert row.status is RowStatus.WAITING
+    assert "retrying in 5 s" in row.error
+    assert book.status(paused=False) is AppStatus.ERROR
+    book.apply(waiting)  # the next retry does not count again
+    assert book.unseen_failures == 1
+    assert book.summary().failed == 1
+    book.acknowledge_failures()
+    book.apply(FileCompleted("d", Direction.DOWNLOAD, "a.bin", 10, "ab", 1.0))
+    assert book.rows[("d", Direction.DOWNLOAD, "a.bin")].status is RowStatus.DONE
+    assert book.summary().failed == 0
+    assert book.status(paused=False) is AppStatus.IDLE

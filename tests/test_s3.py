@@ -252,3 +252,38 @@ def test_parts_stay_within_s3_limits() -> None:
     assert all(p.length >= MIN_PART_SIZE for p in parts[:-1])
     assert sum(p.length for p in parts) == 5 * 1024**4
 
+
+
+def test_cli_download_s3_with_openmsistream_s3_section(
+        broker: Any, topic: str, tmp_path: Path, s3_server: SeaweedS3,
+        s3_location: S3Location, monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_cli import background, run, stop_gracefully, write_config
+
+    config = write_config(tmp_path / "lab.config", broker.bootstrap_servers)
+    # OpenMSIStream's [s3] section, secrets from the environment.
+    with config.open("a") as handle:
+        handle.write("\n[s3]\naccess_key_id = $TEST_S3_KEY\nsecret_key_id = $TEST_S3_SECRET\n"
+                     f"endpoint_url = {s3_server.endpoint_url}\nregion = us-east-1\n")
+    monkeypatch.setenv("TEST_S3_KEY", s3_server.access_key)
+    monkeypatch.setenv("TEST_S3_SECRET", s3_server.secret_key)
+    data = os.urandom(700_000)
+    (tmp_path / "scan.tif").write_bytes(data)
+    assert run(["upload", str(tmp_path / "scan.tif"), "--config", str(config), "--topic", topic],
+               tmp_path / "state").returncode == 0
+    args = ["download-s3", "--config", str(config), "--topic", topic, "--bucket",
+            s3_location.bucket, "--prefix", s3_location.prefix, "--group", "cli-s3"]
+    with background(args, tmp_path / "state") as proc:
+        wait_until(lambda: objects(s3_location, s3_server), message="object in the bucket")
+        code, _ = stop_gracefully(proc)
+        output = proc.communicate()[0]
+    assert code == 0, output
+    assert objects(s3_location, s3_server) == {f"{topic}/scan.tif": data}
+
+    monkeypatch.setenv("TEST_S3_SECRET", "not-the-secret")
+    result = run(args, tmp_path / "state")
+    assert result.returncode == 2
+    assert "S3 refused the secret key" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run([*args[:-4], "--bucket", "Not_A_Bucket"], tmp_path / "state")
+    assert result.returncode == 2
+    assert "not a valid bucket name" in result.stderr

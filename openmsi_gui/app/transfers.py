@@ -20,6 +20,7 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileProgress,
     FileSkipped,
+    FileWaiting,
     JobState,
 )
 
@@ -34,6 +35,7 @@ class RowStatus(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
+    WAITING = "waiting"  # kept, retried later: S3 unreachable, decryption keys missing
 
 
 class AppStatus(enum.Enum):
@@ -136,7 +138,7 @@ class TransferBook:
             self._apply_job_state(event)
             return None
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
-                                  FileSkipped)):
+                                  FileSkipped, FileWaiting)):
             return None
         key: RowKey = (event.job, event.direction, event.relpath)
         row = self.rows.get(key)
@@ -184,6 +186,12 @@ class TransferBook:
         elif isinstance(event, FileSkipped):
             status = RowStatus.SKIPPED
             row.error = event.reason
+        elif isinstance(event, FileWaiting):
+            if row.status is not RowStatus.WAITING:
+                self.unseen_failures += 1
+            status = RowStatus.WAITING
+            row.error = event.reason
+            row.rate = 0.0
         row.updated = event.at
         self._set_status(row, status)
         return row
@@ -237,7 +245,7 @@ class TransferBook:
         recent = list(self.throughput)[-3:]
         seconds = max(1, len(recent))
         return Summary(counts[RowStatus.ACTIVE] + counts[RowStatus.QUEUED],
-                       counts[RowStatus.FAILED], counts[RowStatus.DONE],
+                       counts[RowStatus.FAILED] + counts[RowStatus.WAITING], counts[RowStatus.DONE],
                        sum(r[1] for r in recent) / seconds, sum(r[2] for r in recent) / seconds)
 
     def status(self, paused: bool) -> AppStatus:

@@ -27,6 +27,7 @@ from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_config
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.uploader import Uploader, UploadError
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE, FileFilter
 
@@ -94,6 +95,23 @@ def build_parser() -> argparse.ArgumentParser:
     _broker_args(down)
     down.add_argument("--group", "--consumer_group_id", dest="group",
                       help="consumer group id (default: [consumer] group.id, else a new one)")
+
+    s3 = sub.add_parser("download-s3", help="rebuild files from a topic into an S3 bucket "
+                                             "(until Ctrl-C)",
+                        description="Objects go to PREFIX/TOPIC/SUBFOLDERS/NAME (OpenMSIStream's "
+                                    "layout when PREFIX is empty), with sha512 metadata. The "
+                                    "secret key is read from $OPENMSI_S3_SECRET_ACCESS_KEY, "
+                                    "else the config file's [s3] secret_key_id, else the AWS "
+                                    "SDK's usual sources.")
+    _broker_args(s3)
+    s3.add_argument("--bucket", "--bucket_name", dest="bucket", required=True)
+    s3.add_argument("--prefix", default="", help="key prefix (default: none)")
+    s3.add_argument("--endpoint-url", help="S3-compatible endpoint (default: [s3] endpoint_url, "
+                                           "else AWS)")
+    s3.add_argument("--region", help="region (default: [s3] region)")
+    s3.add_argument("--access-key-id", help="access key (default: [s3] access_key_id)")
+    s3.add_argument("--group", "--consumer_group_id", dest="group",
+                    help="consumer group id (default: [consumer] group.id, else a new one)")
 
     topic = sub.add_parser("topic", help="list or create topics")
     topic.add_argument("action", choices=["create", "list"])
@@ -228,6 +246,49 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     return 0 if job.downloader.error is None else 1
 
 
+def s3_location(args: argparse.Namespace, config: KafkaConfig) -> S3Location:
+    """The bucket location from the flags, the config's ``[s3]`` section and the env."""
+    section = config.sections.get("s3", {})
+    try:
+        bucket = check_bucket_name(args.bucket)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    secret = (os.environ.get("OPENMSI_S3_SECRET_ACCESS_KEY") or
+              section.get("secret_key_id", ""))
+    access_key = args.access_key_id or section.get("access_key_id", "")
+    if access_key and not secret:
+        raise UsageError("no S3 secret key: set $OPENMSI_S3_SECRET_ACCESS_KEY or [s3] "
+                         "secret_key_id in the config file")
+    return S3Location(bucket=bucket, prefix=args.prefix,
+                      endpoint_url=args.endpoint_url or section.get("endpoint_url", ""),
+                      region=args.region or section.get("region", ""),
+                      access_key_id=access_key, secret_access_key=secret)
+
+
+def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
+    """``openmsi download-s3``."""
+    config = _config(args)
+    location = s3_location(args, config)
+    admin.require_topic(config, args.topic)
+    registry = _registry(args)
+    staging = staging_dir(location, args.topic, registry.path.parent)
+    job = DownloadJob(config, args.topic, staging, bus, registry, group_id=args.group,
+                      name="download", s3=location)
+    try:
+        job.start()
+    except Exception:
+        registry.close()
+        raise
+    log.info("downloading topic %s → %s as group %s (Ctrl-C to stop)", args.topic,
+             location.url, job.downloader.group_id)
+    try:
+        wait_for_signal(threading.Event())
+    finally:
+        job.stop()
+        registry.close()
+    return 0 if job.downloader.error is None else 1
+
+
 def cmd_topic(args: argparse.Namespace, _bus: EventBus) -> int:
     """``openmsi topic``."""
     config = _config(args)
@@ -272,6 +333,7 @@ def cmd_demo(args: argparse.Namespace, bus: EventBus) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "upload": cmd_upload, "watch": cmd_watch, "download": cmd_download, "topic": cmd_topic,
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
+    "download-s3": cmd_download_s3,
 }
 
 
@@ -287,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     bus.subscribe(reporter)
     try:
         return COMMANDS[args.command](args, bus)
-    except (UsageError, ConfigError, UploadError, admin.BrokerError) as exc:
+    except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error) as exc:
         reporter.close()
         print(f"openmsi: error: {exc}", file=sys.stderr)
         return 2

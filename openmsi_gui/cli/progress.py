@@ -17,6 +17,7 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileProgress,
     FileSkipped,
+    FileWaiting,
 )
 
 log = logging.getLogger("openmsi")
@@ -80,6 +81,8 @@ class ConsoleReporter:
                 self.failed += 1
                 self._bytes.pop((event.job, event.relpath), None)
                 self._line(f"FAILED {event.relpath}: {event.reason}", logging.ERROR)
+            elif isinstance(event, FileWaiting):
+                self._line(f"waiting {event.relpath}: {event.reason}", logging.WARNING)
             elif isinstance(event, ConnectionState) and event.detail:
                 self._line(f"{event.job}: {event.status.value} ({event.detail})", logging.DEBUG)
 

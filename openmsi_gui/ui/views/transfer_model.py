@@ -190,6 +190,7 @@ def status_text(row: TransferRow) -> str:
         RowStatus.DONE: "Sent" if upload else "Received",
         RowStatus.FAILED: "Failed",
         RowStatus.SKIPPED: "Skipped",
+        RowStatus.WAITING: "Waiting",
     }[row.status]
 
 
@@ -216,7 +217,8 @@ RESEND_HINT = ("A failed download cannot be retried from here: the file has to b
 
 def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
     """Whether ``row`` passes the filter ``mode`` and contains ``search`` (any case)."""
-    if mode is FilterMode.ACTIVE and row.status not in (RowStatus.ACTIVE, RowStatus.QUEUED):
+    if mode is FilterMode.ACTIVE and row.status not in (RowStatus.ACTIVE, RowStatus.QUEUED,
+                                                         RowStatus.WAITING):
         return False
     if mode is FilterMode.FAILED and row.status is not RowStatus.FAILED:
         return False
@@ -228,7 +230,8 @@ def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
 
 
 _FIELD_SEP = "\x1f"
-_FILTER_FLAGS = {RowStatus.ACTIVE: "A", RowStatus.QUEUED: "A", RowStatus.FAILED: "F"}
+_FILTER_FLAGS = {RowStatus.ACTIVE: "A", RowStatus.QUEUED: "A", RowStatus.WAITING: "A",
+                 RowStatus.FAILED: "F"}
 _MODE_FLAGS = {FilterMode.ALL: ".", FilterMode.ACTIVE: "A", FilterMode.FAILED: "F"}
 
 
@@ -258,8 +261,8 @@ def filter_pattern(mode: FilterMode, search: str = "") -> str:
     return pattern
 
 
-_STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.QUEUED: 1, RowStatus.FAILED: 2,
-                 RowStatus.DONE: 3, RowStatus.SKIPPED: 4}
+_STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.WAITING: 1, RowStatus.QUEUED: 2,
+                 RowStatus.FAILED: 3, RowStatus.DONE: 4, RowStatus.SKIPPED: 5}
 
 
 def cell_text(row: TransferRow, column: Column) -> str:
@@ -317,7 +320,7 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
             hint = ("Select it and press Retry to send it again." if can_retry(row)
                     else RESEND_HINT)
             return f"{text}: {first_line(row.error)}\n{hint}"
-        if row.status is RowStatus.SKIPPED and row.error:
+        if row.status in (RowStatus.SKIPPED, RowStatus.WAITING) and row.error:
             return f"{text}: {row.error}"
         return text
     if column is Column.SIZE and row.total_bytes:
@@ -335,6 +338,7 @@ _STATUS_ICONS = {
     RowStatus.DONE: QStyle.StandardPixmap.SP_DialogApplyButton,
     RowStatus.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
     RowStatus.SKIPPED: QStyle.StandardPixmap.SP_MediaSkipForward,
+    RowStatus.WAITING: QStyle.StandardPixmap.SP_BrowserReload,
 }
 
 BAR_MARGIN = 3
