@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from helpers import Recorder, wait_until
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QDropEvent, QStandardItemModel
+from PySide6.QtGui import QDesktopServices, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app.controller import AppController, destination_job_name, folder_job_name
+from openmsi_gui.app.destinations import location_text
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -26,7 +27,6 @@ from openmsi_gui.ui.views.destinations import (
     GROUP_TOOLTIP,
     DestinationsView,
     default_group_id,
-    location_text,
     validate_destination,
 )
 from openmsi_gui.ui.views.folders import FoldersView
@@ -51,7 +51,8 @@ def test_validate_destination_accepts_a_good_one(tmp_path: Path) -> None:
     ({"topic": ""}, "Choose or type a topic"),
     ({"group_id": " "}, "Enter a consumer group"),
     ({"profile_id": "gone"}, "Choose a broker"),
-    ({"kind": "s3", "bucket": "b"}, "coming in a later release"),
+    ({"kind": "s3", "bucket": "b"}, "not a valid bucket name"),
+    ({"kind": "s3", "bucket": "lab-data", "region": "US East"}, "not a region name"),
     ({"kind": "ftp"}, "Unknown kind"),
 ])
 def test_validate_destination_explains_each_problem(tmp_path: Path, change: dict[str, object],
@@ -175,41 +176,6 @@ def test_open_folder_opens_it(view: DestinationsView, qtbot: QtBot, tmp_path: Pa
     view.path_edit.textEdited.emit(view.path_edit.text())
     assert not view.open_button.isEnabled()
     assert "does not exist" in view.errors.text()
-
-
-def test_s3_is_offered_but_disabled(view: DestinationsView, qtbot: QtBot, tmp_path: Path,
-                                    monkeypatch: pytest.MonkeyPatch, store: SettingsStore,
-                                    broker_profile: BrokerProfile) -> None:
-    combo = view.kind_combo
-    s3 = combo.findData("s3")
-    assert combo.itemText(s3) == "S3 bucket"
-    model = combo.model()
-    assert isinstance(model, QStandardItemModel)
-    assert not model.item(s3).isEnabled()  # type: ignore[union-attr]
-    assert combo.itemData(s3, Qt.ItemDataRole.ToolTipRole) == "coming in a later release"
-    assert not view.s3_box.isEnabled()
-    assert view.s3_box.isHidden()
-
-    # A destination of kind s3 (from a later version, say) shows its fields but cannot be saved.
-    settings = store.settings
-    settings.destinations.append(Destination(kind="s3", bucket="lab-data", prefix="raw",
-                                             region="us-east-1", topic="t", group_id="g",
-                                             profile_id=broker_profile.id, enabled=False))
-    store.update(settings)
-    view.select(settings.destinations[0].id)
-    assert combo.currentData() == "s3"
-    assert not view.s3_box.isHidden()
-    assert not view.s3_box.isEnabled()
-    assert view.bucket_edit.text() == "lab-data"
-    assert view.table.item(0, 0).text() == "s3://lab-data/raw"  # type: ignore[union-attr]
-    assert "coming in a later release" in view.errors.text()
-    # Switching to a local folder is possible, and keeps the S3 fields.
-    _answer_dialog(monkeypatch, tmp_path)
-    combo.setCurrentIndex(combo.findData("folder"))
-    assert view.s3_box.isHidden()
-    qtbot.mouseClick(view.browse_button, Qt.MouseButton.LeftButton)
-    assert view.apply_button.isEnabled(), view.errors.text()
-    assert view.current_item().bucket == "lab-data"  # type: ignore[union-attr]
 
 
 def test_drop_a_folder_to_add_a_destination(view: DestinationsView, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Run the jobs the settings describe, off the GUI thread.
 
 The :class:`AppController` owns the event bus, the registry and one job per
-enabled watched folder or destination. Every operation that can block
+enabled watched folder or destination (a local folder, or an S3 bucket fed
+from a local staging folder next to the registry). Every operation that can block
 (connecting, flushing, keychain access, starting the embedded broker) runs on
 its single *control thread*, in order; GUI code calls the non-blocking
 methods and learns the outcome from engine events.
@@ -10,6 +11,7 @@ methods and learns the outcome from engine events.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
@@ -17,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from openmsi_gui.app import keychain, profiles
+from openmsi_gui.app import destinations, keychain, profiles
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -31,6 +33,7 @@ from openmsi_gui.engine.events import EventBus, JobState
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Location, staging_dir
 from openmsi_gui.engine.watcher import FileFilter
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,16 @@ class _Running:
     job: _Job
     signature: tuple[Any, ...]
     paused: bool = False
+
+
+@dataclasses.dataclass
+class _Wanted:
+    """A job the settings ask for, with what it needs to start."""
+
+    signature: tuple[Any, ...]
+    item: WatchedFolder | Destination
+    profile: BrokerProfile
+    s3: S3Location | None = None
 
 
 RETRY_SECONDS = 30.0
@@ -169,6 +182,18 @@ class AppController:
         """
         return self._submit_probe(self._test_connection, profile, topic, password)
 
+    def test_s3(self, dest: Destination, secret: str | None = None) -> Future[str]:
+        """Check that ``dest``'s bucket can be used; the result is a sentence for the user.
+
+        Args:
+            dest: the S3 destination to try (it need not be saved).
+            secret: an unsaved secret access key to try instead of the keychain's.
+
+        The future raises :class:`~openmsi_gui.engine.s3.S3Error` (or
+        :class:`~openmsi_gui.app.keychain.KeychainError`) with a plain reason.
+        """
+        return self._submit_probe(self._test_s3, dest, secret)
+
     def list_topics(self, profile: BrokerProfile) -> Future[list[str]]:
         """The topics on ``profile``'s broker, sorted."""
         return self._submit_probe(lambda: sorted(admin.list_topics(self._config(profile))))
@@ -219,29 +244,42 @@ class AppController:
     def _test_connection(self, profile: BrokerProfile, topic: str, password: str) -> str:
         return admin.probe_broker(self._config(profile, password), topic)
 
+    def _test_s3(self, dest: Destination, secret: str | None) -> str:
+        location = (destinations.s3_location(dest, secret) if secret
+                    else destinations.load_s3_location(dest, self._secret))
+        return destinations.check_s3(location)
+
     def _apply(self, settings: Settings) -> None:
-        wanted: dict[str, tuple[tuple[Any, ...], Any]] = {}
+        wanted: dict[str, _Wanted] = {}
+        failed = False
         for folder in settings.folders:
             profile = settings.profile(folder.profile_id)
             if folder.enabled and profile and folder.path and folder.topic:
-                signature = _signature(folder, profile)
-                wanted[folder_job_name(folder)] = (signature, (folder, profile))
+                wanted[folder_job_name(folder)] = _Wanted(_signature(folder, profile), folder,
+                                                          profile)
         for dest in settings.destinations:
             profile = settings.profile(dest.profile_id)
-            if dest.enabled and profile and dest.topic and dest.kind == "folder" and dest.path:
-                signature = _signature(dest, profile)
-                wanted[destination_job_name(dest)] = (signature, (dest, profile))
+            if not (dest.enabled and profile and dest.topic):
+                continue
+            name = destination_job_name(dest)
+            if dest.kind == "folder" and dest.path:
+                wanted[name] = _Wanted(_signature(dest, profile), dest, profile)
+            elif dest.kind == "s3" and dest.bucket:
+                entry = self._wanted_s3(name, dest, profile)
+                if entry is None:
+                    failed = True
+                else:
+                    wanted[name] = entry
         for name in list(self._jobs):
             running = self._jobs[name]
             entry = wanted.get(name)
-            if entry is None or entry[0] != running.signature:
+            if entry is None or entry.signature != running.signature:
                 self._stop_job(name)
-        failed = False
-        for name, (signature, (item, profile)) in wanted.items():
+        for name, entry in wanted.items():
             if name not in self._jobs:
-                failed |= not self._start_job(name, signature, item, profile)
+                failed |= not self._start_job(name, entry)
             started = self._jobs.get(name)
-            should_pause = self._paused or item.paused
+            should_pause = self._paused or entry.item.paused
             if started is not None and started.paused != should_pause:
                 started.paused = should_pause
                 if should_pause:
@@ -250,6 +288,27 @@ class AppController:
                     started.job.resume()
         if failed:
             self._schedule_retry()
+
+    def _wanted_s3(self, name: str, dest: Destination,
+                   profile: BrokerProfile) -> _Wanted | None:
+        """The S3 job for ``dest``; its secret (read here) is part of the signature.
+
+        A new secret in the keychain thus restarts the job at the next apply.
+        If the keychain cannot be read, a running job whose settings did not
+        change keeps going; otherwise the job is reported as failed (None).
+        """
+        signature = _signature(dest, profile)
+        try:
+            location = destinations.load_s3_location(dest, self._secret)
+        except keychain.KeychainError as exc:
+            running = self._jobs.get(name)
+            if running is not None and running.signature[:-1] == signature:
+                return _Wanted(running.signature, dest, profile)
+            log.error("%s could not start: %s", name, exc)
+            self.bus.publish(JobState(name, "failed", str(exc)))
+            return None
+        secret_id = hashlib.sha256(location.secret_access_key.encode()).hexdigest()
+        return _Wanted((*signature, secret_id), dest, profile, location)
 
     def _schedule_retry(self) -> None:
         """Try jobs that could not start (broker down at boot, say) again later."""
@@ -261,8 +320,8 @@ class AppController:
         self._retry_timer.daemon = True
         self._retry_timer.start()
 
-    def _start_job(self, name: str, signature: tuple[Any, ...],
-                   item: WatchedFolder | Destination, profile: BrokerProfile) -> bool:
+    def _start_job(self, name: str, wanted: _Wanted) -> bool:
+        item, profile = wanted.item, wanted.profile
         try:
             config = self._config(profile)
             job: _Job
@@ -282,15 +341,21 @@ class AppController:
                     admin.create_topic(config, item.topic)
                 else:
                     admin.require_topic(config, item.topic)
-                job = DownloadJob(config, item.topic, Path(item.path), self.bus,
-                                  self.registry, group_id=item.group_id or None, name=name)
+                if wanted.s3 is not None:
+                    # Files are rebuilt and verified in a local staging folder, then uploaded.
+                    staging = staging_dir(wanted.s3, item.topic, self.registry.path.parent)
+                    job = DownloadJob(config, item.topic, staging, self.bus, self.registry,
+                                      group_id=item.group_id or None, name=name, s3=wanted.s3)
+                else:
+                    job = DownloadJob(config, item.topic, Path(item.path), self.bus,
+                                      self.registry, group_id=item.group_id or None, name=name)
             job.start()
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             log.error("%s could not start: %s", name, reason)
             self.bus.publish(JobState(name, "failed", reason))
             return False
-        self._jobs[name] = _Running(job, signature)
+        self._jobs[name] = _Running(job, wanted.signature)
         self.bus.publish(JobState(name, "running"))
         return True
 

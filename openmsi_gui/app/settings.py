@@ -3,8 +3,8 @@
 The file is JSON (``settings.json``). Every change of shape bumps
 :data:`SCHEMA_VERSION` and adds a function to :data:`MIGRATIONS` that upgrades
 a dict from the previous version; the old file is backed up before an upgrade
-is written. Secrets are never stored here: profiles name a keychain entry
-(see :mod:`openmsi_gui.app.keychain`).
+is written. Secrets are never stored here: they are keychain entries keyed by
+the profile or destination id (see :mod:`openmsi_gui.app.keychain`).
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ class WatchedFolder:
 
 @dataclass
 class Destination:
-    """A topic consumed into a local folder (or, later, an S3 bucket).
+    """A topic consumed into a local folder or an S3 bucket.
 
     Attributes:
         id: stable identifier.
@@ -125,7 +125,9 @@ class Destination:
         bucket: S3 bucket (kind ``s3``).
         prefix: S3 key prefix (kind ``s3``).
         endpoint_url: S3 endpoint (kind ``s3``; "" for AWS).
-        region: S3 region (kind ``s3``).
+        region: S3 region (kind ``s3``; "" for the SDK default).
+        access_key_id: S3 access key (kind ``s3``; "" for the SDK's usual
+            sources); its secret is in the keychain, never here.
         enabled: consumed at all.
         paused: connected, but not fetching.
     """
@@ -140,6 +142,7 @@ class Destination:
     prefix: str = ""
     endpoint_url: str = ""
     region: str = ""
+    access_key_id: str = ""
     enabled: bool = True
     paused: bool = False
 

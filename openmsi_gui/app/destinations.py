@@ -1,0 +1,146 @@
+"""S3 destinations without Qt: their location, keychain secret, validation and probe.
+
+A destination of kind ``s3`` keeps bucket, prefix, endpoint, region and access
+key id in the settings; the secret access key lives only in the OS keychain,
+under :func:`owner` and :data:`SECRET`. The form in
+:mod:`openmsi_gui.ui.views.destinations` renders what is checked here.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from openmsi_gui.app.profiles import SecretLookup
+from openmsi_gui.app.settings import Destination, Settings
+from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, probe_bucket
+
+SECRET = "s3.secret_access_key"
+"""Keychain name of a destination's S3 secret access key."""
+
+MAX_PREFIX_LENGTH = 512  # S3 keys have at most 1024 bytes; leave room for topic and path
+_REGION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def owner(dest: Destination) -> str:
+    """The keychain owner name of a destination's secrets."""
+    return f"destination:{dest.id}"
+
+
+def s3_location(dest: Destination, secret: str = "") -> S3Location:
+    """The S3 location ``dest`` describes, signed with ``secret``."""
+    return S3Location(bucket=dest.bucket.strip(), prefix=dest.prefix.strip().strip("/"),
+                      endpoint_url=dest.endpoint_url.strip(), region=dest.region.strip(),
+                      access_key_id=dest.access_key_id.strip(), secret_access_key=secret)
+
+
+def load_s3_location(dest: Destination, secret: SecretLookup) -> S3Location:
+    """:func:`s3_location` with the secret from the keychain (blocking).
+
+    Raises:
+        KeychainError: if the keychain cannot be read.
+    """
+    return s3_location(dest, secret(owner(dest), SECRET) or "")
+
+
+def location_text(dest: Destination) -> str:
+    """Where a destination's files go, in one line (``s3://bucket/prefix`` for S3)."""
+    return s3_location(dest).url if dest.kind == "s3" else dest.path
+
+
+def key_layout(dest: Destination) -> str:
+    """The object key a received file gets, as a pattern for the user."""
+    prefix = dest.prefix.strip().strip("/")
+    return "/".join(p for p in (prefix, dest.topic or "<topic>", "<subfolders>/<name>") if p)
+
+
+def s3_problems(dest: Destination) -> list[str]:
+    """What is wrong with the S3 fields of ``dest``, one sentence each ([] if nothing)."""
+    errors: list[str] = []
+    bucket = dest.bucket.strip()
+    if not bucket:
+        errors.append("Enter the bucket name.")
+    else:
+        try:
+            check_bucket_name(bucket)
+        except ValueError as exc:
+            text = str(exc)
+            errors.append(text[:1].upper() + text[1:] + ".")
+    prefix = dest.prefix.strip()
+    if len(prefix.encode()) > MAX_PREFIX_LENGTH:
+        errors.append(f"The key prefix is too long: use at most {MAX_PREFIX_LENGTH} bytes.")
+    if any(ord(c) < 32 or c == "\\" for c in prefix):
+        errors.append("The key prefix has a backslash or control character: separate its "
+                      "parts with /.")
+    if (problem := endpoint_problem(dest.endpoint_url)) is not None:
+        errors.append(problem)
+    region = dest.region.strip()
+    if region and not _REGION.fullmatch(region):
+        errors.append(f"{region!r} is not a region name: use one like us-east-1, or leave it "
+                      "empty.")
+    key = dest.access_key_id.strip()
+    if key and (len(key) > 128 or not key.isprintable() or " " in key):
+        errors.append("The access key id has spaces or unusual characters: copy it again.")
+    return errors
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an S3 endpoint, or None ("" means AWS and is fine)."""
+    url = url.strip()
+    if not url:
+        return None
+    parts = urlsplit(url if "://" in url else f"https://{url}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1
+            or " " in url or parts.query or parts.fragment):
+        return (f"{url!r} is not an endpoint URL: use one like https://s3.example.org:9000, "
+                "or leave it empty for AWS.")
+    return None
+
+
+def validate_s3_destination(dest: Destination, settings: Settings) -> list[str]:
+    """Everything that stops ``dest`` from being saved as an S3 destination.
+
+    Checks the broker and topic are chosen and the S3 fields are usable, and
+    that no other S3 destination stores the same topic at the same place
+    (the two would share one local staging folder).
+
+    Args:
+        dest: the destination as edited (kind ``s3``).
+        settings: the saved settings (``dest`` itself may or may not be in them).
+    """
+    errors: list[str] = []
+    if not settings.profiles:
+        errors.append("Add a broker first (Brokers tab).")
+    elif settings.profile(dest.profile_id) is None:
+        errors.append("Choose a broker.")
+    if not dest.topic.strip():
+        errors.append("Choose or type a topic.")
+    errors += s3_problems(dest)
+    if dest.topic and dest.bucket:
+        here = s3_location(dest)
+        for other in settings.destinations:
+            there = s3_location(other)
+            if (other.id != dest.id and other.kind == "s3" and other.topic == dest.topic
+                    and (there.endpoint, there.bucket, there.prefix)
+                    == (here.endpoint, here.bucket, here.prefix)):
+                errors.append(f"{there.url} already receives {dest.topic}: use another key "
+                              "prefix.")
+    return errors
+
+
+def check_s3(location: S3Location) -> str:
+    """Probe ``location`` (blocking); return what was found as a sentence for the user.
+
+    Raises:
+        S3Error: with a plain reason if the bucket cannot be used.
+    """
+    if location.access_key_id and not location.secret_access_key:
+        raise S3Error(f"no secret access key is stored for the access key "
+                      f"{location.access_key_id}: enter it and try again")
+    probe_bucket(location)
+    where = location.endpoint or "AWS S3"
+    return f"OK: the bucket {location.bucket!r} at {where} can be used."
