@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 MAX_PARTS = 10_000
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 2
 READ_BLOCK = 1 << 20
 SIDECAR_SUFFIX = ".s3upload"
 # Uploads under our prefix that no sidecar knows of (a crash between creating
