@@ -9,6 +9,8 @@ The same file drives both tools::
     [consumer]
     group.id = create_new                 ; a fresh UUID each run
     auto.offset.reset = earliest          ; "none" removes the setting
+    [kafkacrypto]
+    node_id = lab_node                    ; end-to-end encryption (see CryptoNode)
 
 OpenMSIStream's Python-side keys (serializer names) are dropped, and our own
 client defaults fill in what the file does not say.
@@ -49,6 +51,81 @@ class ConfigError(ValueError):
     """A config file that cannot be used; the message says how to fix it."""
 
 
+@dataclass(frozen=True, slots=True)
+class CryptoNode:
+    """The KafkaCrypto node named by a config's ``[kafkacrypto]`` section.
+
+    A node is a folder ``<node_id>/`` holding ``<node_id>.config`` (settings and
+    signed key chain), ``<node_id>.crypto`` (private key) and ``<node_id>.seed``
+    (key ratchet), as OpenMSIStream and ``openmsi provision`` create them.
+
+    Attributes:
+        node_id: the node's name.
+        config_file: the node's ``.config`` file, or None if it was not found.
+        searched: the files looked for, in order (for error messages).
+    """
+
+    node_id: str
+    config_file: Path | None
+    searched: tuple[Path, ...] = ()
+
+    @property
+    def folder(self) -> Path | None:
+        """The folder holding the node's files, if it was found."""
+        return self.config_file.parent if self.config_file else None
+
+
+def default_nodes_dir() -> Path:
+    """Where ``openmsi provision`` puts nodes: ``<data dir>/kafkacrypto``."""
+    from openmsi_gui.engine.registry import default_data_dir  # late: sqlite3 is not needed here
+
+    return default_data_dir() / "kafkacrypto"
+
+
+def node_search_dirs(ini: Path | None) -> list[Path]:
+    """The folders searched for ``<node_id>/``, in order.
+
+    As OpenMSIStream: ``$OPENMSISTREAM_CONFIG_FILE_DIR``, then the folder of the
+    INI file naming the node; then our own :func:`default_nodes_dir`, then the
+    current folder.
+    """
+    dirs: list[Path] = []
+    env = os.environ.get("OPENMSISTREAM_CONFIG_FILE_DIR")
+    if env:
+        dirs.append(Path(env).expanduser())
+    if ini is not None:
+        dirs.append(ini.parent)
+    dirs += [default_nodes_dir(), Path.cwd()]
+    unique: list[Path] = []
+    for folder in dirs:
+        if folder.resolve() not in (u.resolve() for u in unique):
+            unique.append(folder)
+    return unique
+
+
+def find_crypto_node(node_id: str = "", config_file: str = "",
+                     ini: Path | None = None) -> CryptoNode:
+    """Resolve ``[kafkacrypto] node_id`` or ``config_file`` to a :class:`CryptoNode`.
+
+    ``config_file`` wins when both are given, as in OpenMSIStream. A relative
+    ``config_file`` is taken from the INI file's folder, then the current folder.
+    A node that is not found is returned with ``config_file=None``: using it
+    fails later with the list of places searched.
+    """
+    if config_file:
+        path = Path(config_file.removeprefix("file#")).expanduser()
+        if path.is_absolute():
+            candidates = [path]
+        else:
+            candidates = [ini.parent / path] if ini is not None else []
+            candidates.append(Path.cwd() / path)
+        found = next((c for c in candidates if c.is_file()), None)
+        return CryptoNode(path.stem, found.resolve() if found else None, tuple(candidates))
+    candidates = [d / node_id / f"{node_id}.config" for d in node_search_dirs(ini)]
+    found = next((c for c in candidates if c.is_file()), None)
+    return CryptoNode(node_id, found.resolve() if found else None, tuple(candidates))
+
+
 @dataclass
 class KafkaConfig:
     """librdkafka settings per client kind, plus the file's other sections.
@@ -61,6 +138,8 @@ class KafkaConfig:
         unset: consumer keys the file set to ``none``: neither it nor our
             defaults set them.
         source: the file it came from, if any.
+        crypto: the KafkaCrypto node for end-to-end encryption (``[kafkacrypto]``),
+            or None for plain messages.
     """
 
     broker: dict[str, str] = field(default_factory=dict)
@@ -69,6 +148,7 @@ class KafkaConfig:
     sections: dict[str, dict[str, str]] = field(default_factory=dict)
     unset: set[str] = field(default_factory=set)
     source: Path | None = None
+    crypto: CryptoNode | None = None
 
     @classmethod
     def for_bootstrap(cls, bootstrap_servers: str) -> KafkaConfig:
@@ -172,4 +252,8 @@ def load_config(name_or_path: str | os.PathLike[str]) -> KafkaConfig:
             config.sections[section] = values
     if not config.bootstrap_servers:
         raise ConfigError(f"{path} has no [broker] bootstrap.servers: add the broker's host:port")
+    crypto = config.sections.get("kafkacrypto", {})
+    if crypto.get("node_id") or crypto.get("config_file"):
+        config.crypto = find_crypto_node(crypto.get("node_id", ""),
+                                         crypto.get("config_file", ""), path)
     return config

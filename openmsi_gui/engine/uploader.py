@@ -9,6 +9,9 @@ whatever the file size.
 All chunks of one file go to one partition, chosen from a stable hash of the
 file's relative path, so several downloaders in one consumer group can share a
 topic and each file lands on exactly one of them.
+
+With a :class:`~openmsi_gui.engine.crypto.MessageCipher`, each chunk's key and
+value are encrypted (KafkaCrypto, as OpenMSIStream does) before they are produced.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.crypto import EncryptionFailed, MessageCipher, key_topics
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -103,17 +107,20 @@ class Uploader:
         job: name used in events and logs.
         chunk_size: bytes per chunk, a power of two.
         workers: files read and hashed in parallel.
+        cipher: encrypts every message (end-to-end encryption); owned by the
+            caller, who closes it after :meth:`stop`.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
                  job: str = "upload", chunk_size: int = wire.DEFAULT_CHUNK_SIZE,
-                 workers: int = 2) -> None:
+                 workers: int = 2, cipher: MessageCipher | None = None) -> None:
         self.topic = topic
         self.job = job
         self.chunk_size = wire.check_chunk_size(chunk_size)
         self._bus = bus
         self._registry = registry
         self._config = config
+        self._cipher = cipher
         self._queue: queue.Queue[tuple[Path, Path] | None] = queue.Queue()
         self._n_workers = max(1, workers)
         self._threads: list[threading.Thread] = []
@@ -140,7 +147,8 @@ class Uploader:
         """Connect, check the topic, and start the worker threads.
 
         Raises:
-            UploadError: if the broker cannot be reached or the topic is missing.
+            UploadError: if the broker cannot be reached, or the topic (or, when
+                encrypting, one of its key-exchange topics) is missing.
         """
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
                                           self._config.bootstrap_servers))
@@ -148,6 +156,9 @@ class Uploader:
         settings["error_cb"] = self._on_kafka_error  # type: ignore[assignment]
         self._producer = Producer(settings)
         self._n_partitions = topic_partitions(self._producer, self.topic, timeout)
+        if self._cipher is not None:
+            self._check_key_topics(timeout)
+            self._cipher.serve_keys(self.topic)  # also answers consumers of earlier runs
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                           self._config.bootstrap_servers))
         self._threads = [threading.Thread(target=self._poll_loop, name=f"{self.job}-poll",
@@ -156,6 +167,20 @@ class Uploader:
                                            daemon=True) for i in range(self._n_workers)]
         for thread in self._threads:
             thread.start()
+
+    def _check_key_topics(self, timeout: float) -> None:
+        """Consumers get keys through ``<root>.keys`` and ask on ``<root>.reqs``."""
+        assert self._producer is not None
+        try:
+            existing = self._producer.list_topics(timeout=timeout).topics
+        except KafkaException as exc:
+            raise UploadError(f"cannot reach the broker: {exc}") from exc
+        missing = [name for name in key_topics(self.topic)[:2] if name not in existing]
+        if missing:
+            raise UploadError(
+                f"topic {self.topic!r} is encrypted, but its key-exchange topics "
+                f"{' and '.join(missing)} do not exist: create them with 1 partition each "
+                "(openmsi provision ... --create-key-topics does it)")
 
     def stop(self, flush_timeout: float = 10.0) -> None:
         """Stop reading files, flush what is in flight, record it and close."""
@@ -295,8 +320,10 @@ class Uploader:
                     value = wire.encode_chunk(wire.Chunk(
                         filename, file_hash, chunk_hashes[chunk_i - 1], offset, chunk_i,
                         n_chunks, subdir, "", data, mtime))
-                    self._produce(wire.make_key(subdir, filename, chunk_i, n_chunks), value,
-                                  partition, sending, chunk_i, len(data))
+                    key = wire.make_key(subdir, filename, chunk_i, n_chunks).encode("utf-8")
+                    if self._cipher is not None:
+                        key, value = self._cipher.encrypt(self.topic, key, value)
+                    self._produce(key, value, partition, sending, chunk_i, len(data))
             after = path.stat()
             if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                 raise _Changed
@@ -307,6 +334,9 @@ class Uploader:
         except OSError as exc:
             self._registry.finish_upload(upload_id, str(exc))
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
+        except EncryptionFailed as exc:
+            self._registry.finish_upload(upload_id, str(exc))
+            return self._fail(path, relpath, str(exc))
         with self._finish_lock:
             sending.produced_all = True
             self._in_flight[upload_id] = sending
@@ -316,7 +346,7 @@ class Uploader:
     def _chunk_len(self, chunk_i: int, size: int) -> int:
         return max(0, min(self.chunk_size, size - (chunk_i - 1) * self.chunk_size))
 
-    def _produce(self, key: str, value: bytes, partition: int, sending: _Sending,
+    def _produce(self, key: bytes, value: bytes, partition: int, sending: _Sending,
                  chunk_i: int, length: int) -> None:
         assert self._producer is not None
 
