@@ -20,9 +20,12 @@ from types import FrameType
 
 from openmsi_gui import __version__
 from openmsi_gui.cli.progress import ConsoleReporter
+from openmsi_gui.cli.provision import add_parser as add_provision_parser
+from openmsi_gui.cli.provision import cmd_provision
 from openmsi_gui.cli.service import add_parser as add_service_parser
 from openmsi_gui.cli.service import cmd_service
 from openmsi_gui.engine import admin, wire
+from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_config
@@ -129,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=0.0,
                       help="stop by itself after this many seconds (default: run until Ctrl-C)")
     add_service_parser(sub)
+    add_provision_parser(sub)
     return parser
 
 
@@ -170,10 +174,22 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
         if not os.access(path, os.R_OK):
             raise UsageError(f"cannot read {path}: permission denied")
         files.append(path.resolve())
+    config = _config(args)
+    cipher = cipher_for(config)
+    if cipher is not None:
+        log.warning("the topic is encrypted: receivers get the keys while a producer with node "
+                    "%s is running; keep one running (openmsi watch) until they have them",
+                    cipher.node_id)
     registry = _registry(args)
-    uploader = Uploader(_config(args), args.topic, bus, registry, job="upload",
-                        chunk_size=args.chunk_size, workers=args.workers)
-    uploader.start()
+    uploader = Uploader(config, args.topic, bus, registry, job="upload",
+                        chunk_size=args.chunk_size, workers=args.workers, cipher=cipher)
+    try:
+        uploader.start()
+    except Exception:
+        registry.close()
+        if cipher is not None:
+            cipher.close()
+        raise
     stop = threading.Event()
     try:
         for path in files:
@@ -187,6 +203,8 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
     finally:
         uploader.stop()
         registry.close()
+        if cipher is not None:
+            cipher.close()
     results = uploader.results()
     failed = [r for r in results if r.outcome == "failed"]
     if len(results) < len(files) or failed:
@@ -333,7 +351,7 @@ def cmd_demo(args: argparse.Namespace, bus: EventBus) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "upload": cmd_upload, "watch": cmd_watch, "download": cmd_download, "topic": cmd_topic,
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
-    "download-s3": cmd_download_s3,
+    "download-s3": cmd_download_s3, "provision": cmd_provision,
 }
 
 
@@ -349,7 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bus.subscribe(reporter)
     try:
         return COMMANDS[args.command](args, bus)
-    except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error) as exc:
+    except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error,
+            CryptoSetupError) as exc:
         reporter.close()
         print(f"openmsi: error: {exc}", file=sys.stderr)
         return 2

@@ -23,6 +23,12 @@ local staging area: a verified file is uploaded on its own thread instead of
 renamed, and its offsets stay pinned until the object is verified in the
 bucket. A failed upload keeps the file and is retried with a growing delay
 (shown as "waiting"); nothing is committed or deleted before it succeeds.
+
+With a :class:`~openmsi_gui.engine.crypto.MessageCipher` every message is
+decrypted first. One whose key has not arrived is *parked* in the registry
+(so its offset can be committed with it) and retried every few seconds; it is
+never dropped or written as ciphertext. A message that no key can open is
+rejected like any malformed message.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from typing import BinaryIO
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.crypto import KeysNotReady, MessageCipher, NotEncrypted
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -75,6 +82,11 @@ STALE_PIN_SECONDS = 3600.0
 MAX_INCOMPLETE_FILES = 10_000  # beyond this the stalest is forgotten (it stays on disk)
 READ_BLOCK = 1 << 20
 RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # seconds; the last one repeats
+PARKED_RETRY_SECONDS = 5.0
+PARKED_BATCH = 256
+PARKED_ROUND_SECONDS = 1.0
+PARKED_ROW = "(encrypted messages)"  # the transfers-view row for messages awaiting keys
+NO_PIN = -1  # the "partition" of a parked message: its offset is already committed
 
 FileKey = tuple[str, bytes]
 
@@ -140,12 +152,13 @@ class Downloader:
             long no longer holds back offset commits.
         store: upload verified files here instead of renaming them into
             ``dest``, which is then only a staging folder.
+        cipher: decrypt every message with it (KafkaCrypto topics).
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
                  registry: Registry, group_id: str | None = None, job: str = "download",
                  stale_pin_seconds: float = STALE_PIN_SECONDS,
-                 store: S3Store | None = None) -> None:
+                 store: S3Store | None = None, cipher: MessageCipher | None = None) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
         self._s3 = store
@@ -180,6 +193,10 @@ class Downloader:
         self._upload_pool = (ThreadPoolExecutor(1, thread_name_prefix=f"{job}-s3")
                              if store is not None else None)
         self._retry_due: dict[FileKey, float] = {}  # consume thread only
+        self._cipher = cipher
+        self._parked = 0
+        self._next_parked_retry = 0.0
+        self._parked_cursor = 0  # registry id of the last parked message tried
         self._error: BaseException | None = None
         self.files_received = 0
         self.bytes_received = 0
@@ -248,6 +265,7 @@ class Downloader:
                     self._handle(message)
                 self._collect_finished()
                 self._retry_uploads()
+                self._retry_parked()
                 if (time.monotonic() >= next_checkpoint or
                         self._dirty_bytes >= CHECKPOINT_BYTES):
                     self._checkpoint()
@@ -318,10 +336,27 @@ class Downloader:
             return
         partition, offset = message.partition() or 0, message.offset() or 0
         self._next_offset[partition] = offset + 1
+        key, value = message.key(), message.value()
+        if self._cipher is not None:
+            raw_key = key.encode() if isinstance(key, str) else key or b""
+            try:
+                plain_key, value = self._cipher.decrypt(self.topic, raw_key, value or b"")
+            except KeysNotReady as exc:
+                self._park(partition, offset, raw_key, value or b"", str(exc))
+                return
+            except NotEncrypted as exc:
+                self._reject_message(partition, offset, key, f"cannot be decrypted: {exc}")
+                return
+            key = plain_key
+        self._process(value, partition, offset, key)
+
+    def _process(self, value: bytes | None, partition: int, offset: int,
+                 message_key: bytes | str | None) -> None:
+        """Store one plain chunk message (``partition`` NO_PIN: it pins nothing)."""
         try:
-            chunk = wire.decode_chunk(message.value(), verify=False)
+            chunk = wire.decode_chunk(value, verify=False)
         except wire.BadMessage as exc:
-            self._reject_message(partition, offset, message.key(), str(exc))
+            self._reject_message(partition, offset, message_key, str(exc))
             return
         key: FileKey = (chunk.relpath, chunk.file_hash)
         if key in self._settled:
@@ -339,6 +374,74 @@ class Downloader:
             self._fail(key, None, f"unsafe file name: {exc}")
         except OSError as exc:
             self._fail(key, inc, f"cannot write to the destination: {exc.strerror or exc}")
+
+    # -- encrypted messages whose keys have not arrived ---------------------
+
+    def _park(self, partition: int, offset: int, key: bytes, value: bytes,
+              reason: str) -> None:
+        self._registry.park_message(self.topic, self.group_id, self.dest_label, partition,
+                                    offset, key, value, reason)
+        self._parked += 1
+        if self._parked == 1 or self._progress.ready(PARKED_ROW):
+            log.warning("%s: %d message(s) kept until they can be decrypted: %s", self.job,
+                        self._parked, reason)
+            self._bus.publish(FileWaiting(
+                self.job, Direction.DOWNLOAD, PARKED_ROW,
+                f"{self._parked} message(s) kept until their decryption keys arrive "
+                f"(retried every {PARKED_RETRY_SECONDS:.0f} s): {reason}"))
+        self._next_parked_retry = time.monotonic() + PARKED_RETRY_SECONDS
+
+    def _retry_parked(self) -> None:
+        """Try the parked messages again, oldest first (consume thread)."""
+        if self._cipher is None or time.monotonic() < self._next_parked_retry:
+            return
+        self._next_parked_retry = time.monotonic() + PARKED_RETRY_SECONDS
+        if not self._parked:
+            # After a restart the registry may still hold some from the last run.
+            self._parked = self._registry.count_parked(self.topic, self.group_id,
+                                                       self.dest_label)
+            if not self._parked:
+                self._next_parked_retry = float("inf")
+                return
+        opened = 0
+        # A try with a missing key costs up to about 0.5 s inside KafkaCrypto, so a
+        # round stops after PARKED_ROUND_SECONDS without progress; the next round
+        # goes on from where this one stopped, so no message starves the others.
+        started = time.monotonic()
+        batch = self._registry.parked_messages(self.topic, self.group_id, self.dest_label,
+                                               PARKED_BATCH, after_id=self._parked_cursor)
+        if not batch:
+            self._parked_cursor = 0  # wrap around at the next round
+            return
+        for parked in batch:
+            self._parked_cursor = parked.id
+            try:
+                key, value = self._cipher.decrypt(self.topic, parked.key, parked.value, wait=0)
+            except KeysNotReady:
+                if time.monotonic() - started > PARKED_ROUND_SECONDS:
+                    break
+                continue
+            except NotEncrypted as exc:
+                self._registry.unpark_message(parked.id)
+                self._parked -= 1
+                self._reject_message(parked.partition, parked.offset, None,
+                                     f"cannot be decrypted: {exc}")
+                continue
+            # Unparked and stored in one registry transaction (the next checkpoint).
+            self._registry.unpark_message(parked.id)
+            self._parked -= 1
+            opened += 1
+            self._process(value, NO_PIN, parked.offset, key)
+            started = time.monotonic()
+        if opened:
+            log.info("%s: decrypted %d kept message(s); %d still wait for keys", self.job,
+                     opened, self._parked)
+            if self._parked:
+                self._next_parked_retry = time.monotonic()  # keep draining
+            else:
+                self._bus.publish(FileSkipped(self.job, Direction.DOWNLOAD, PARKED_ROW,
+                                              "the decryption keys arrived; every kept "
+                                              "message was decrypted"))
 
     def _reject_message(self, partition: int, offset: int, key: bytes | str | None,
                         reason: str) -> None:
@@ -422,7 +525,8 @@ class Downloader:
         if chunk.offset + len(chunk.data) > MAX_FILE_BYTES:
             raise _Rejected(f"chunk {chunk.chunk_i} claims offset {chunk.offset}, beyond the "
                             f"{MAX_FILE_BYTES}-byte limit")
-        inc.pins.setdefault(partition, offset)
+        if partition != NO_PIN:
+            inc.pins.setdefault(partition, offset)
         inc.last_seen = time.monotonic()
         placed = (chunk.offset, len(chunk.data))
         known = inc.stored.get(chunk.chunk_i)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus, JobState
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -49,7 +50,14 @@ class WatchOptions:
 
 
 class WatchJob:
-    """Watch ``root`` and send stable files to a topic."""
+    """Watch ``root`` and send stable files to a topic.
+
+    When ``config`` names a KafkaCrypto node (``[kafkacrypto]``), every message
+    is encrypted with it; the job owns that node's cipher and closes it on stop.
+
+    Raises:
+        CryptoSetupError: the config names a node that cannot be used.
+    """
 
     def __init__(self, config: KafkaConfig, root: Path, options: WatchOptions, bus: EventBus,
                  registry: Registry, name: str | None = None) -> None:
@@ -57,8 +65,10 @@ class WatchJob:
         self.root = root
         self.options = options
         self._bus = bus
+        self._cipher = cipher_for(config)
         self.uploader = Uploader(config, options.topic, bus, registry, job=self.name,
-                                 chunk_size=options.chunk_size, workers=options.workers)
+                                 chunk_size=options.chunk_size, workers=options.workers,
+                                 cipher=self._cipher)
         self.watcher = FolderWatcher(root, self.uploader, bus,
                                      upload_existing=options.upload_existing,
                                      since=options.since,
@@ -68,11 +78,16 @@ class WatchJob:
 
     def start(self) -> None:
         """Connect to the broker, then start watching (raises on a bad broker or topic)."""
-        self.uploader.start()
+        try:
+            self.uploader.start()
+        except Exception:
+            _close(self._cipher)
+            raise
         try:
             self.watcher.start()
         except Exception:
             self.uploader.stop()
+            _close(self._cipher)
             raise
 
     def pause(self) -> None:
@@ -89,6 +104,7 @@ class WatchJob:
         """Stop watching, flush what is in flight and record it."""
         self.watcher.stop()
         self.uploader.stop()
+        _close(self._cipher)
 
 
 class DownloadJob:
@@ -104,6 +120,12 @@ class DownloadJob:
         group_id: consumer group (None: from the config, else a new one).
         name: job name in events and logs.
         s3: store every file in this bucket location instead of ``dest``.
+
+    When ``config`` names a KafkaCrypto node, messages are decrypted with it
+    (see :class:`WatchJob`).
+
+    Raises:
+        CryptoSetupError: the config names a node that cannot be used.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
@@ -111,12 +133,17 @@ class DownloadJob:
                  name: str | None = None, s3: S3Location | None = None) -> None:
         self.name = name or f"download:{topic}"
         store = S3Store(s3, topic) if s3 is not None else None
+        self._cipher = cipher_for(config)
         self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
-                                     job=self.name, store=store)
+                                     job=self.name, store=store, cipher=self._cipher)
 
     def start(self) -> None:
         """Join the group and start consuming."""
-        self.downloader.start()
+        try:
+            self.downloader.start()
+        except Exception:
+            _close(self._cipher)
+            raise
 
     def pause(self) -> None:
         """Stop fetching messages."""
@@ -129,3 +156,9 @@ class DownloadJob:
     def stop(self) -> None:
         """Store, commit and leave the group."""
         self.downloader.stop()
+        _close(self._cipher)
+
+
+def _close(cipher: MessageCipher | None) -> None:
+    if cipher is not None:
+        cipher.close()

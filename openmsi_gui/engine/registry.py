@@ -9,6 +9,8 @@ One database file in the user data dir holds both sides:
 * **downloads**: one row per file generation received from a topic by a
   consumer group into a destination, with its temporary file and the chunks
   already stored there, so a restart finishes every file it had started.
+* **parked messages**: encrypted messages whose decryption keys have not
+  arrived yet, kept (and their offsets committed) until they can be opened.
 
 Writes are grouped into transactions that the engine commits at checkpoints
 (after it has flushed the data they describe), which keeps SQLite off the
@@ -78,6 +80,19 @@ CREATE TABLE IF NOT EXISTS download_chunks (
     length INTEGER NOT NULL,
     PRIMARY KEY (download_id, chunk_i)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS parked_messages (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    dest TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    parked REAL NOT NULL,
+    UNIQUE (topic, grp, dest, partition, offset)
+);
 """
 
 
@@ -117,6 +132,17 @@ class DownloadRecord:
     status: str
     error: str
     completed: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedMessage:
+    """A message kept until it can be decrypted."""
+
+    id: int
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +336,39 @@ class Registry:
                 (status, size, error, time.time(), download_id))
             if status != "failed":
                 cur.execute("DELETE FROM download_chunks WHERE download_id=?", (download_id,))
+
+    # -- parked messages -------------------------------------------------
+
+    def park_message(self, topic: str, group: str, dest: str, partition: int, offset: int,
+                     key: bytes, value: bytes, reason: str) -> None:
+        """Keep a message that cannot be decrypted yet (durable at the next commit)."""
+        with self._cursor() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO parked_messages (topic, grp, dest, partition, offset, "
+                "key, value, reason, parked) VALUES (?,?,?,?,?,?,?,?,?)",
+                (topic, group, dest, partition, offset, key, value, reason, time.time()))
+
+    def parked_messages(self, topic: str, group: str, dest: str, limit: int = 1000,
+                        after_id: int = 0) -> list[ParkedMessage]:
+        """Parked messages of one topic, group and destination, by id from ``after_id``."""
+        with self._cursor() as cur:
+            rows = cur.execute(
+                "SELECT id, partition, offset, key, value FROM parked_messages WHERE topic=? "
+                "AND grp=? AND dest=? AND id>? ORDER BY id LIMIT ?",
+                (topic, group, dest, after_id, limit)).fetchall()
+        return [ParkedMessage(r[0], r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows]
+
+    def count_parked(self, topic: str, group: str, dest: str) -> int:
+        """How many messages of one topic, group and destination are parked."""
+        with self._cursor() as cur:
+            row = cur.execute("SELECT COUNT(*) FROM parked_messages WHERE topic=? AND grp=? "
+                              "AND dest=?", (topic, group, dest)).fetchone()
+        return int(row[0])
+
+    def unpark_message(self, message_id: int) -> None:
+        """Forget a parked message once it is handled (durable at the next commit)."""
+        with self._cursor() as cur:
+            cur.execute("DELETE FROM parked_messages WHERE id=?", (message_id,))
 
     # -- history ----------------------------------------------------------
 

@@ -1,0 +1,113 @@
+"""Encrypted topics through the real jobs: round trip, late keys parked and retried."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import Recorder, tree_files, wait_until
+from test_crypto import encrypted_topic, nodes, started_cipher  # noqa: F401 (fixtures)
+from test_transfer import running
+
+from openmsi_gui.engine import downloader as downloader_module
+from openmsi_gui.engine.downloader import PARKED_ROW, Downloader
+from openmsi_gui.engine.events import EventBus, FileFailed, FileSkipped, FileWaiting
+from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.uploader import Uploader
+
+FILES = {"run1/scan.bin": b"\x00\x01secret bytes" * 5000, "notes.txt": "µm scan\n".encode() * 50}
+
+
+def write(root: Path) -> None:
+    for rel, data in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+
+def send(config: KafkaConfig, topic: str, root: Path, bus: EventBus, registry: Registry) -> None:
+    with started_cipher(config) as cipher:
+        uploader = Uploader(config, topic, bus, registry, chunk_size=16384, cipher=cipher)
+        with running(uploader):
+            for rel in FILES:
+                uploader.submit(root, root / rel)
+            assert uploader.wait_idle(60)
+        assert {r.outcome for r in uploader.results()} == {"sent"}
+
+
+@pytest.mark.slow
+def test_jobs_encrypt_and_decrypt_from_the_config_node(
+        nodes: tuple[KafkaConfig, KafkaConfig], encrypted_topic: str,  # noqa: F811
+        tmp_path: Path, bus: EventBus, recorder: Recorder, registry: Registry) -> None:
+    up_config, down_config = nodes
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    download = DownloadJob(down_config, encrypted_topic, dest, bus, registry, group_id="g-enc")
+    watch = WatchJob(up_config, src, WatchOptions(encrypted_topic, stable_seconds=0.3,
+                                                  chunk_size=16384), bus, registry)
+    with running(download, watch):  # type: ignore[arg-type]
+        write(src)
+        wait_until(lambda: download.downloader.files_received == len(FILES), timeout=60,
+                   message="decrypted files")
+    assert tree_files(dest) == FILES
+    assert not recorder.of(FileFailed)
+
+
+@pytest.mark.slow
+def test_messages_without_keys_are_kept_and_finish_when_keys_arrive(
+        nodes: tuple[KafkaConfig, KafkaConfig], encrypted_topic: str,  # noqa: F811
+        tmp_path: Path, bus: EventBus, recorder: Recorder, registry: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downloader_module, "PARKED_RETRY_SECONDS", 0.5)
+    up_config, down_config = nodes
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    write(src)
+    send(up_config, encrypted_topic, src, bus, registry)  # the producer is gone afterwards
+
+    # No producer online: every message is parked (and its offset may be committed).
+    with started_cipher(down_config, decrypt_wait=1.0) as cipher:
+        first = Downloader(down_config, encrypted_topic, dest, bus, registry,
+                           group_id="g-late", cipher=cipher)
+        with running(first):
+            wait_until(lambda: registry.count_parked(encrypted_topic, "g-late",
+                                                     first.dest_label) >= 3,
+                       message="parked messages")
+        parked = registry.count_parked(encrypted_topic, "g-late", first.dest_label)
+    assert tree_files(dest) == {}
+    waiting = [e for e in recorder.of(FileWaiting) if e.relpath == PARKED_ROW]
+    assert waiting
+    assert "decryption key" in waiting[0].reason
+    assert not recorder.of(FileFailed)
+
+    # Restart (the parked messages are in the registry), then the producer node comes back.
+    with started_cipher(down_config, decrypt_wait=1.0) as cipher:
+        second = Downloader(down_config, encrypted_topic, dest, bus, registry,
+                            group_id="g-late", cipher=cipher)
+        with running(second), started_cipher(up_config) as producer:
+            producer.serve_keys(encrypted_topic)
+            wait_until(lambda: second.files_received == len(FILES), timeout=60,
+                       message="files after the keys arrived")
+    assert parked > 0
+    assert tree_files(dest) == FILES
+    assert registry.count_parked(encrypted_topic, "g-late", second.dest_label) == 0
+    done = [e for e in recorder.of(FileSkipped) if e.relpath == PARKED_ROW]
+    assert done
+    assert not recorder.of(FileFailed)
+
+
+def test_plain_consumer_rejects_encrypted_messages_clearly(
+        nodes: tuple[KafkaConfig, KafkaConfig], encrypted_topic: str,  # noqa: F811
+        kafka_config: KafkaConfig, tmp_path: Path, bus: EventBus, recorder: Recorder,
+        registry: Registry) -> None:
+    up_config, _ = nodes
+    src = tmp_path / "src"
+    src.mkdir()
+    write(src)
+    send(up_config, encrypted_topic, src, bus, registry)
+    plain = Downloader(kafka_config, encrypted_topic, tmp_path / "dest", bus, registry,
+                       group_id="g-plain")
+    with running(plain):
+        wait_until(lambda: plain.messages_rejected >= 3, message="rejections")
+    assert tree_files(tmp_path / "dest") == {}
