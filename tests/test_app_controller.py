@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from helpers import Recorder, wait_until
 
 from openmsi_gui.app.controller import AppController
@@ -96,3 +97,32 @@ def test_connection_errors_are_plain_sentences(controller: AppController) -> Non
     assert isinstance(error, admin.BrokerError)
     assert "rdkafka" not in str(error)
     assert "127.0.0.1" in str(error)
+
+
+def test_a_job_that_dies_at_runtime_is_restarted(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from openmsi_gui.app import controller as controller_module
+    from openmsi_gui.engine.downloader import Downloader
+
+    monkeypatch.setattr(controller_module, "RETRY_SECONDS", 0.5)
+    real_handle = Downloader._handle
+    crashes = {"n": 0}
+
+    def crash_once(self: Downloader, message: object) -> None:
+        if crashes["n"] == 0:
+            crashes["n"] += 1
+            raise RuntimeError("disk controller hiccup")
+        real_handle(self, message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Downloader, "_handle", crash_once)
+    topic = make_topic(1)
+    configure(store, broker_profile, topic, tmp_path)
+    controller.start().result(30)
+    (tmp_path / "out" / "survivor.txt").write_text("arrives after the restart")
+    wait_until((tmp_path / "in" / "survivor.txt").exists, timeout=60,
+               message="the file after the downloader restarted")
+    assert crashes["n"] == 1
+    failed = [e for e in recorder.of(JobState) if e.state == "failed"]
+    assert "disk controller hiccup" in failed[0].detail

@@ -29,7 +29,7 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.broker import EmbeddedBroker
-from openmsi_gui.engine.events import EventBus, JobState
+from openmsi_gui.engine.events import Event, EventBus, JobState
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
@@ -44,6 +44,8 @@ class _Job(Protocol):
     def stop(self) -> None: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
+    @property
+    def error(self) -> BaseException | None: ...
 
 
 @dataclasses.dataclass
@@ -105,6 +107,7 @@ class AppController:
         self._lock = threading.Lock()
         self._closed = False
         store.subscribe(self._on_settings_changed)
+        bus.subscribe(self._on_event)
 
     # -- public, non-blocking ---------------------------------------------------
 
@@ -118,6 +121,20 @@ class AppController:
 
     def _on_settings_changed(self, settings: Settings) -> None:
         self.apply(settings)
+
+    def _on_event(self, event: Event) -> None:
+        """A job whose thread died on an error is restarted (engine threads call this)."""
+        if isinstance(event, JobState) and event.state == "failed" and not self._closed:
+            self._submit(self._restart_if_dead, event.job)
+
+    def _restart_if_dead(self, name: str) -> None:
+        running = self._jobs.get(name)
+        if running is None or running.job.error is None:
+            return  # a start failure (already retried) or a job stopped since
+        log.warning("%s stopped on an error (%s); it restarts in %.0f s", name,
+                    running.job.error, RETRY_SECONDS)
+        self._stop_job(name)
+        self._schedule_retry()
 
     def shutdown(self) -> Future[None]:
         """Stop every job and the embedded broker; the future completes when done."""

@@ -106,6 +106,11 @@ class WatchJob:
         self.uploader.stop()
         _close(self._cipher)
 
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the job while it ran (uploads fail file by file instead)."""
+        return None
+
 
 class DownloadJob:
     """Consume a topic into a folder, or through a staging folder into an S3 bucket.
@@ -157,6 +162,11 @@ class DownloadJob:
         """Store, commit and leave the group."""
         self.downloader.stop()
         _close(self._cipher)
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the job while it ran, if anything did."""
+        return self.downloader.error
 
 
 def _close(cipher: MessageCipher | None) -> None:
