@@ -41,7 +41,7 @@ import queue
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -81,6 +81,7 @@ MAX_FILE_BYTES = 1 << 42  # 4 TiB: larger offsets are treated as hostile
 STALE_PIN_SECONDS = 3600.0
 MAX_INCOMPLETE_FILES = 10_000  # beyond this the stalest is forgotten (it stays on disk)
 READ_BLOCK = 1 << 20
+MAX_HASH_BACKLOG_BYTES = 32 * 1024 * 1024  # chunk data queued for the hasher, at most
 RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # seconds; the last one repeats
 PARKED_RETRY_SECONDS = 5.0
 PARKED_BATCH = 256
@@ -188,6 +189,8 @@ class Downloader:
         self._hash_pool = ThreadPoolExecutor(1, thread_name_prefix=f"{job}-finisher")
         self._finished: queue.SimpleQueue[tuple[_Incoming, str, str]] = queue.SimpleQueue()
         self._finishing_submitted = False
+        self._hash_backlog: collections.deque[tuple[Future[None], int]] = collections.deque()
+        self._hash_backlog_bytes = 0
         self._dirs_to_sync: set[Path] = set()  # finisher thread only
         self._placed: list[tuple[_Incoming, int]] = []  # finisher thread only
         self._upload_pool = (ThreadPoolExecutor(1, thread_name_prefix=f"{job}-s3")
@@ -549,14 +552,25 @@ class Downloader:
             self.bytes_received += len(chunk.data)
             if inc.hasher is not None and chunk.offset == inc.hashed_upto:
                 # FIFO on one thread keeps the order; hashlib releases the GIL meanwhile.
-                self._hash_pool.submit(inc.hasher.update, chunk.data)
+                self._hash_backlog.append(
+                    (self._hash_pool.submit(inc.hasher.update, chunk.data), len(chunk.data)))
+                self._hash_backlog_bytes += len(chunk.data)
                 inc.hashed_upto += len(chunk.data)
+                self._limit_hash_backlog()
         done = len(inc.stored) == inc.n_chunks
         if done or self._progress.ready(inc.key):
             self._bus.publish(FileProgress(self.job, Direction.DOWNLOAD, inc.relpath,
                                            inc.stored_bytes, 0, len(inc.stored), inc.n_chunks))
         if done:
             self._complete(inc)
+
+    def _limit_hash_backlog(self) -> None:
+        """Wait for the hasher when it lags (each queued update holds a chunk in memory)."""
+        while self._hash_backlog and (self._hash_backlog[0][0].done() or
+                                      self._hash_backlog_bytes > MAX_HASH_BACKLOG_BYTES):
+            future, size = self._hash_backlog.popleft()
+            future.result()
+            self._hash_backlog_bytes -= size
 
     def _handle_for(self, inc: _Incoming) -> BinaryIO:
         handle = self._handles.get(inc.key)
