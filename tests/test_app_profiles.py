@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import configparser
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from openmsi_gui.app import keychain, profiles
-from openmsi_gui.app.settings import BrokerProfile
-from openmsi_gui.engine.kafka_config import ConfigError, load_config
+from openmsi_gui.app.settings import BrokerProfile, SettingsStore
+from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
+from openmsi_gui.engine.kafka_config import ConfigError, default_nodes_dir, load_config
 
 SECRET = "pa55-w0rd-never-in-files"
 
@@ -225,3 +227,86 @@ def test_sasl_settings_are_accepted_by_librdkafka(mechanism: str, protocol: str)
     producer.flush(0)
     consumer = Consumer(config.consumer_settings("sasl-wiring"))
     consumer.close()
+
+
+# -- end-to-end encryption (KafkaCrypto) --------------------------------------------
+
+
+def fake_node(folder: Path, node_id: str) -> Path:
+    """A node folder as find_crypto_node sees it (only the .config is looked for)."""
+    (folder / node_id).mkdir(parents=True)
+    config = folder / node_id / f"{node_id}.config"
+    config.write_text("[DEFAULT]\n", encoding="utf-8")
+    return config
+
+
+def test_kafka_config_without_a_node_is_plain() -> None:
+    config = profiles.kafka_config(BrokerProfile(bootstrap_servers="b:9092"), None)
+    assert config.crypto is None
+
+
+def test_kafka_config_finds_the_node_in_the_apps_node_folder() -> None:
+    node = fake_node(default_nodes_dir(), "lab_up")
+    profile = BrokerProfile(bootstrap_servers="b:9092", crypto_node_id="lab_up")
+    config = profiles.kafka_config(profile, None)
+    assert config.crypto is not None
+    assert config.crypto.node_id == "lab_up"
+    assert config.crypto.config_file == node.resolve()
+    assert config.broker == {"bootstrap.servers": "b:9092"}  # the broker is unchanged
+
+
+def test_kafka_config_prefers_the_openmsistream_config_dir(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_node(default_nodes_dir(), "lab_up")
+    shared = fake_node(tmp_path / "openmsistream", "lab_up")
+    monkeypatch.setenv("OPENMSISTREAM_CONFIG_FILE_DIR", str(tmp_path / "openmsistream"))
+    config = profiles.kafka_config(BrokerProfile(crypto_node_id="lab_up"), None)
+    assert config.crypto is not None
+    assert config.crypto.config_file == shared.resolve()
+
+
+def test_kafka_config_with_a_missing_node_refuses_to_send_plain_text() -> None:
+    config = profiles.kafka_config(BrokerProfile(bootstrap_servers="b:9092",
+                                                 crypto_node_id="gone"), None)
+    assert config.crypto is not None
+    assert config.crypto.config_file is None
+    assert default_nodes_dir() / "gone" / "gone.config" in config.crypto.searched
+    with pytest.raises(CryptoSetupError, match="gone"):
+        cipher_for(config)
+
+
+def test_export_ini_writes_the_node_and_import_reads_it_back(tmp_path: Path) -> None:
+    profile = BrokerProfile(name="Lab encrypted", bootstrap_servers="b:9092",
+                            crypto_node_id="lab_up")
+    text = profiles.export_ini(profile)
+    assert "[kafkacrypto]\nnode_id = lab_up\n" in text
+    assert "OPENMSISTREAM_CONFIG_FILE_DIR" in text  # a comment says where the folder goes
+    path = tmp_path / "lab.config"
+    path.write_text(text, encoding="utf-8")
+    imported, _password = profiles.import_ini(path)
+    assert imported.crypto_node_id == "lab_up"
+    assert load_config(path).crypto is not None  # OpenMSIStream's reading agrees
+    plain = profiles.export_ini(BrokerProfile(name="Plain", bootstrap_servers="b:9092"))
+    assert "kafkacrypto" not in plain
+
+
+def test_import_of_a_node_config_file_keeps_the_node_name(tmp_path: Path) -> None:
+    node = fake_node(tmp_path, "lab_down")
+    path = tmp_path / "lab.config"
+    path.write_text(f"[broker]\nbootstrap.servers = b:9092\n[kafkacrypto]\n"
+                    f"config_file = {node}\n", encoding="utf-8")
+    imported, _password = profiles.import_ini(path)
+    assert imported.crypto_node_id == "lab_down"
+
+
+def test_settings_without_the_node_field_load_as_plain(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 1, "profiles": [
+        {"id": "p1", "name": "Old", "bootstrap_servers": "b:9092"}]}), encoding="utf-8")
+    store = SettingsStore(path)
+    assert store.settings.profiles[0].crypto_node_id == ""
+    settings = store.settings
+    settings.profiles[0].crypto_node_id = "lab_up"
+    store.update(settings)
+    assert SettingsStore(path).settings.profiles[0].crypto_node_id == "lab_up"
+    assert json.loads(path.read_text())["profiles"][0]["crypto_node_id"] == "lab_up"

@@ -1,4 +1,9 @@
-"""Broker profiles as librdkafka settings, and OpenMSIStream INI import/export."""
+"""Broker profiles as librdkafka settings, and OpenMSIStream INI import/export.
+
+A profile's encryption node (``crypto_node_id``) plays the part of an INI
+file's ``[kafkacrypto] node_id``: every job on the profile encrypts what it
+sends and decrypts what it receives with that node.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openmsi_gui.app.settings import BrokerProfile
-from openmsi_gui.engine.kafka_config import KafkaConfig, load_config
+from openmsi_gui.engine.kafka_config import KafkaConfig, find_crypto_node, load_config
 
 PASSWORD = "sasl.password"
 KEY_PASSWORD = "ssl.key.password"
@@ -28,6 +33,11 @@ def kafka_config(profile: BrokerProfile, secret: SecretLookup | None,
 
     The client certificate and key (mutual TLS) are used only with the SSL
     protocols; the key's password is the keychain secret :data:`KEY_PASSWORD`.
+    A profile with an encryption node gets ``crypto`` set, resolved as
+    ``[kafkacrypto] node_id`` (``$OPENMSISTREAM_CONFIG_FILE_DIR``, then
+    :func:`~openmsi_gui.engine.kafka_config.default_nodes_dir`, then the current
+    folder); a node that is not found has ``config_file=None``, and jobs on the
+    profile then fail saying where it was looked for, rather than send plain text.
 
     Args:
         profile: the profile.
@@ -53,7 +63,9 @@ def kafka_config(profile: BrokerProfile, secret: SecretLookup | None,
         password = secret(owner(profile), PASSWORD) if secret else None
         if password:
             broker["sasl.password"] = password
-    return KafkaConfig(broker=broker)
+    node_id = profile.crypto_node_id.strip()
+    crypto = find_crypto_node(node_id=node_id) if node_id else None
+    return KafkaConfig(broker=broker, crypto=crypto)
 
 
 def env_name(profile: BrokerProfile) -> str:
@@ -63,7 +75,12 @@ def env_name(profile: BrokerProfile) -> str:
 
 
 def export_ini(profile: BrokerProfile) -> str:
-    """An OpenMSIStream config for ``profile``; the password is a ``$ENV`` reference."""
+    """An OpenMSIStream config for ``profile``; the password is a ``$ENV`` reference.
+
+    An encryption node is written as ``[kafkacrypto] node_id``; OpenMSIStream
+    finds the node's folder next to the file or in ``$OPENMSISTREAM_CONFIG_FILE_DIR``,
+    which a comment says.
+    """
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     broker = kafka_config(profile, None).broker
@@ -73,9 +90,15 @@ def export_ini(profile: BrokerProfile) -> str:
     parser["producer"] = {"batch.size": "2000000", "linger.ms": "100"}
     parser["consumer"] = {"group.id": "create_new", "auto.offset.reset": "earliest",
                           "enable.auto.commit": "False"}
+    node_id = profile.crypto_node_id.strip()
+    if node_id:
+        parser["kafkacrypto"] = {"node_id": node_id}
     out = io.StringIO()
     out.write(f"# OpenMSI GUI profile {profile.name!r}; the password is read from "
               f"${env_name(profile)}\n")
+    if node_id:
+        out.write(f"# Encrypted with KafkaCrypto node {node_id!r}: OpenMSIStream needs its "
+                  f"folder {node_id}/ next to this file or in $OPENMSISTREAM_CONFIG_FILE_DIR\n")
     parser.write(out)
     return out.getvalue()
 
@@ -84,6 +107,8 @@ def import_ini(path: Path) -> tuple[BrokerProfile, str | None]:
     """A profile from an OpenMSIStream config, plus its literal password if it had one.
 
     ``$ENV`` values are expanded as OpenMSIStream does (so the variables must be set).
+    ``[kafkacrypto]`` becomes the profile's encryption node: ``node_id``, or the
+    name of the node a ``config_file`` points to.
 
     Raises:
         ConfigError: if the file cannot be used.
@@ -99,5 +124,6 @@ def import_ini(path: Path) -> tuple[BrokerProfile, str | None]:
         ca_file=broker.get("ssl.ca.location", ""),
         client_cert_file=broker.get("ssl.certificate.location", ""),
         client_key_file=broker.get("ssl.key.location", ""),
+        crypto_node_id=config.crypto.node_id if config.crypto else "",
     )
     return profile, broker.get("sasl.password") or None

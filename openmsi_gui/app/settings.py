@@ -58,6 +58,11 @@ class BrokerProfile:
         client_key_file: PEM file of the private key of ``client_cert_file``;
             its password, if any, is in the keychain.
         embedded: the local demo broker started by the app itself.
+        crypto_node_id: the KafkaCrypto node that encrypts what is sent and
+            decrypts what is received through this profile ("" for plain
+            messages), like ``[kafkacrypto] node_id`` in an OpenMSIStream
+            config. Its folder is looked up as
+            :func:`~openmsi_gui.engine.kafka_config.find_crypto_node` does.
     """
 
     id: str = field(default_factory=new_id)
@@ -70,6 +75,7 @@ class BrokerProfile:
     client_cert_file: str = ""
     client_key_file: str = ""
     embedded: bool = False
+    crypto_node_id: str = ""
 
 
 @dataclass

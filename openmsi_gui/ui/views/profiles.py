@@ -5,6 +5,10 @@ the OS keychain, and exported configs carry a ``$ENV`` reference instead.
 Everything that can block (keychain, files, the network) runs on the view's own
 worker threads and reports back through :func:`openmsi_gui.ui.tasks.when_done`.
 
+A profile may name an encryption node (KafkaCrypto): the "End-to-end
+encryption" group picks one of the nodes provisioned on this computer, or
+provisions a new one (:class:`~openmsi_gui.ui.provision_dialog.ProvisionDialog`).
+
 The module-level functions above the widget (validation, naming, turning
 librdkafka errors into sentences, the connection probe) use no Qt, so they are
 tested without a GUI.
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import itertools
 import logging
 import re
@@ -24,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QFont, QKeySequence
+from PySide6.QtGui import QCloseEvent, QFont, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -43,8 +48,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app import keychain, profiles
+from openmsi_gui.app import keychain, profiles, provisioning
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.provisioning import UNAVAILABLE_NOTE, EncryptionStatus
 from openmsi_gui.app.settings import (
     SASL_MECHANISMS,
     SECURITY_PROTOCOLS,
@@ -53,6 +59,8 @@ from openmsi_gui.app.settings import (
     SettingsStore,
 )
 from openmsi_gui.engine import admin
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.ui.provision_dialog import ProvisionDialog
 from openmsi_gui.ui.tasks import when_done
 
 log = logging.getLogger(__name__)
@@ -66,6 +74,11 @@ EMBEDDED_NOTE = ("This is the demo broker that OpenMSI starts on this computer. 
 NO_PROFILES_NOTE = "No broker profiles yet: click New or Import INI… to add one."
 CONFIG_FILTER = "OpenMSIStream configs (*.config *.ini *.cfg);;All files (*)"
 CA_FILTER = "CA certificates (*.pem *.crt);;All files (*)"
+NO_ENCRYPTION = "None (plain messages)"
+ENCRYPTION_NOTE = ("Files sent through this profile are encrypted on this computer; only "
+                   "receivers with a node provisioned with the same passwords can read them. "
+                   "Encrypted and plain messages cannot share a topic: use a second profile "
+                   "for plain topics.")
 
 # -- logic without Qt -------------------------------------------------------------
 
@@ -187,6 +200,21 @@ def check_profile(profile: BrokerProfile, topic: str, password: str) -> str:
     return admin.probe_broker(profiles.kafka_config(profile, secret), topic)
 
 
+def broker_config(profile: BrokerProfile, password: str) -> KafkaConfig:
+    """``profile``'s broker settings, without its encryption node (blocking: keychain).
+
+    Uses ``password`` if given, else the one in the keychain.
+
+    Raises:
+        KeychainError: if the keychain cannot be read.
+    """
+
+    def secret(owner: str, name: str) -> str | None:
+        return password or keychain.get_secret(owner, name)
+
+    return profiles.kafka_config(dataclasses.replace(profile, crypto_node_id=""), secret)
+
+
 def has_secret(profile: BrokerProfile) -> bool:
     """Whether the keychain holds a password for ``profile`` (blocking)."""
     return keychain.get_secret(profiles.owner(profile), profiles.PASSWORD) is not None
@@ -284,6 +312,9 @@ class ProfilesView(QWidget):
         self._saving = False
         self._testing = False
         self._test_token = 0
+        self._crypto: EncryptionStatus | None = None  # None until checked
+        self._crypto_token = 0
+        self.provision_dialog: ProvisionDialog | None = None
         self._build()
         self.destroyed.connect(self._workers.shutdown)
         self._settingsChanged.connect(self.on_store_changed, Qt.ConnectionType.QueuedConnection)
@@ -413,12 +444,51 @@ class ProfilesView(QWidget):
         self.save_button = self._button("&Save", "Save profile",
                                         "Save the profile; the password goes to the keychain")
         self.save_button.clicked.connect(self.on_save_clicked)
+        outer.addWidget(self._build_crypto())
         row = QHBoxLayout()
         row.addWidget(self.status_icon, 0, Qt.AlignmentFlag.AlignTop)
         row.addWidget(self.status_text, 1)
         row.addWidget(self.revert_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignBottom)
         outer.addLayout(row)
+        return box
+
+    def _build_crypto(self) -> QGroupBox:
+        box = QGroupBox("End-to-end encryption")
+        outer = QVBoxLayout(box)
+        about = QLabel(ENCRYPTION_NOTE)
+        about.setWordWrap(True)
+        about.setAccessibleName("About end-to-end encryption")
+        outer.addWidget(about)
+        self.crypto_combo = QComboBox()
+        self.crypto_combo.setAccessibleName("Encryption node")
+        self.crypto_combo.setToolTip("The KafkaCrypto node that encrypts what this profile "
+                                     "sends and decrypts what it receives")
+        self.crypto_combo.addItem(NO_ENCRYPTION, "")
+        self.crypto_combo.currentIndexChanged.connect(self.on_crypto_combo_changed)
+        self.provision_button = self._button(
+            "Provision a node…", "Provision a node",
+            "Make a new encryption node on this computer with your administrator's passwords")
+        self.provision_button.clicked.connect(self.on_provision_clicked)
+        label = QLabel("Encryption node:")
+        label.setBuddy(self.crypto_combo)
+        row = QHBoxLayout()
+        row.addWidget(label)
+        row.addWidget(self.crypto_combo, 1)
+        row.addWidget(self.provision_button)
+        outer.addLayout(row)
+        self.crypto_note_icon = _icon_label()
+        self.crypto_note_text = QLabel()
+        self.crypto_note_text.setWordWrap(True)
+        self.crypto_note_text.setAccessibleName("Encryption note")
+        self.crypto_note_text.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse)
+        note = QHBoxLayout()
+        note.addWidget(self.crypto_note_icon, 0, Qt.AlignmentFlag.AlignTop)
+        note.addWidget(self.crypto_note_text, 1)
+        outer.addLayout(note)
+        self.crypto_note_icon.hide()
+        self.crypto_note_text.hide()
         return box
 
     def _build_test(self) -> QGroupBox:
@@ -467,7 +537,8 @@ class ProfilesView(QWidget):
             self.list, self.new_button, self.delete_button, self.import_button,
             self.export_button, self.name_edit, self.servers_edit, self.protocol_combo,
             self.mechanism_combo, self.username_edit, self.password_edit, self.ca_edit,
-            self.browse_button, self.revert_button, self.save_button, self.topic_edit,
+            self.browse_button, self.crypto_combo, self.provision_button, self.revert_button,
+            self.save_button, self.topic_edit,
             self.test_button]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
@@ -578,6 +649,7 @@ class ProfilesView(QWidget):
             self.password_edit.clear()
             self.password_edit.setPlaceholderText("")
             self.ca_edit.setText(shown.ca_file)
+            self._set_crypto_node(shown.crypto_node_id)
         finally:
             self._loading = False
         if profile is None:
@@ -591,6 +663,8 @@ class ProfilesView(QWidget):
         self._update_controls()
         if profile is not None and profile is not self._draft and not profile.embedded:
             self._check_password(profile)
+        if profile is not None and profile.crypto_node_id:
+            self._refresh_crypto()
 
     def _set_combo(self, combo: QComboBox, value: str) -> None:
         index = combo.findData(value)
@@ -606,7 +680,8 @@ class ProfilesView(QWidget):
             base, name=self.name_edit.text(), bootstrap_servers=self.servers_edit.text(),
             security_protocol=str(self.protocol_combo.currentData()),
             sasl_mechanism=str(self.mechanism_combo.currentData()),
-            sasl_username=self.username_edit.text(), ca_file=self.ca_edit.text())
+            sasl_username=self.username_edit.text(), ca_file=self.ca_edit.text(),
+            crypto_node_id=str(self.crypto_combo.currentData() or ""))
 
     def _dirty(self) -> bool:
         if self._loaded is None or self._loaded.embedded:
@@ -654,6 +729,10 @@ class ProfilesView(QWidget):
         self.export_button.setEnabled(loaded and not (self._loaded and self._loaded.embedded))
         self.test_button.setEnabled(loaded and not self._testing)
         self.topic_edit.setEnabled(loaded)
+        usable = editable and self._crypto is not None and self._crypto.available
+        self.crypto_combo.setEnabled(usable)
+        self.provision_button.setEnabled(usable)
+        self._show_crypto_note()
 
     def _set_icon(self, label: QLabel, kind: str) -> None:
         """Show one of :data:`_ICONS` ("" for none) with its name for screen readers."""
@@ -945,8 +1024,116 @@ class ProfilesView(QWidget):
 
         when_done(future, lambda text: finish(True, sentence(text)), failed, context=self)
 
+    # -- encryption ----------------------------------------------------------------
+
+    def _refresh_crypto(self) -> None:
+        """Check for kafkacrypto and list the provisioned nodes (off the GUI thread).
+
+        Only while the view is shown: :meth:`showEvent` does it when it appears.
+        """
+        if not self.isVisible():
+            return
+        self._crypto_token += 1
+        token = self._crypto_token
+        wanted = [str(self.crypto_combo.itemData(i)) for i in range(self.crypto_combo.count())]
+
+        def show(status: EncryptionStatus) -> None:
+            if token == self._crypto_token:
+                self._apply_crypto(status)
+
+        def failed(exc: BaseException) -> None:
+            log.error("listing the encryption nodes failed: %s", exc)
+
+        when_done(self._workers.io(provisioning.encryption_status, [w for w in wanted if w]),
+                  show, failed, context=self)
+
+    def _apply_crypto(self, status: EncryptionStatus) -> None:
+        self._crypto = status
+        selected = str(self.crypto_combo.currentData() or "")
+        self.crypto_combo.blockSignals(True)
+        try:
+            self.crypto_combo.clear()
+            self.crypto_combo.addItem(NO_ENCRYPTION, "")
+            for node_id in status.nodes:
+                self.crypto_combo.addItem(node_id, node_id)
+                self.crypto_combo.setItemData(self.crypto_combo.count() - 1,
+                                              str(status.folder / node_id),
+                                              Qt.ItemDataRole.ToolTipRole)
+            self._set_crypto_node(selected)
+        finally:
+            self.crypto_combo.blockSignals(False)
+        self._update_controls()
+
+    def _set_crypto_node(self, node_id: str) -> None:
+        """Select ``node_id`` ("" for none), adding it if it is not listed."""
+        index = self.crypto_combo.findData(node_id)
+        if index < 0:
+            missing = self._crypto is not None and node_id in self._crypto.missing
+            self.crypto_combo.addItem(f"{node_id} (not found)" if missing else node_id, node_id)
+            index = self.crypto_combo.count() - 1
+        self.crypto_combo.setCurrentIndex(index)
+
+    def _show_crypto_note(self) -> None:
+        node_id = str(self.crypto_combo.currentData() or "")
+        text = ""
+        kind = ""
+        if self._crypto is not None and not self._crypto.available:
+            text, kind = UNAVAILABLE_NOTE, "note"
+        elif self._crypto is not None and node_id in self._crypto.missing:
+            text, kind = self._crypto.missing[node_id], "problem"
+        self.crypto_note_text.setText(text)
+        self._set_icon(self.crypto_note_icon, kind)
+        self.crypto_note_text.setVisible(bool(text))
+        self.crypto_note_icon.setVisible(bool(text))
+
+    def on_crypto_combo_changed(self) -> None:
+        self.on_form_changed()
+        self._show_crypto_note()
+
+    def on_provision_clicked(self) -> None:
+        if self._loaded is None or self._loaded.embedded:
+            return
+        if self.provision_dialog is not None:
+            if self.provision_dialog.busy:
+                self.provision_dialog.show()
+                self.provision_dialog.raise_()
+                return
+            self.provision_dialog.deleteLater()
+        profile = normalised(self._form_profile())
+        settings = self.store.settings
+        config: Callable[[], KafkaConfig] | None = None
+        if not validate_profile(profile):
+            config = functools.partial(broker_config, profile, self.password_edit.text())
+        taken = list(self._crypto.nodes) if self._crypto is not None else []
+        dialog = ProvisionDialog(
+            self, topics=provisioning.profile_topics(settings, profile.id),
+            role=provisioning.profile_role(settings, profile.id), taken=taken, config=config,
+            broker_name=profile.name)
+        dialog.provisioned.connect(self.on_node_provisioned)
+        dialog.finished.connect(lambda _code: self._refresh_crypto())
+        self.provision_dialog = dialog
+        dialog.open()
+
+    def on_node_provisioned(self, node_id: str) -> None:
+        """Select the new node in the form (the user saves it) and list it."""
+        if self._loaded is not None and not self._loaded.embedded:
+            self._set_crypto_node(node_id)
+            self._show_status(True, f"Encryption node “{node_id}” is provisioned and selected: "
+                              "click Save to use it for this profile.")
+        self._refresh_crypto()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Check for encryption and list the nodes, again each time the view appears.
+
+        Nodes may have been provisioned meanwhile (``openmsi provision``).
+        """
+        super().showEvent(event)
+        self._refresh_crypto()
+
     def closeEvent(self, event: QCloseEvent) -> None:
         """Let the worker threads end with the window."""
+        if self.provision_dialog is not None:
+            self.provision_dialog.close()
         self._workers.shutdown()
         super().closeEvent(event)
 
