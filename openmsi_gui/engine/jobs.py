@@ -66,15 +66,19 @@ class WatchJob:
         self.options = options
         self._bus = bus
         self._cipher = cipher_for(config)
-        self.uploader = Uploader(config, options.topic, bus, registry, job=self.name,
-                                 chunk_size=options.chunk_size, workers=options.workers,
-                                 cipher=self._cipher)
-        self.watcher = FolderWatcher(root, self.uploader, bus,
-                                     upload_existing=options.upload_existing,
-                                     since=options.since,
-                                     file_filter=options.file_filter,
-                                     stable_seconds=options.stable_seconds,
-                                     polling=options.polling, job=self.name)
+        try:
+            self.uploader = Uploader(config, options.topic, bus, registry, job=self.name,
+                                     chunk_size=options.chunk_size, workers=options.workers,
+                                     cipher=self._cipher)
+            self.watcher = FolderWatcher(root, self.uploader, bus,
+                                         upload_existing=options.upload_existing,
+                                         since=options.since,
+                                         file_filter=options.file_filter,
+                                         stable_seconds=options.stable_seconds,
+                                         polling=options.polling, job=self.name)
+        except Exception:
+            _close(self._cipher)  # e.g. the folder does not exist
+            raise
 
     def start(self) -> None:
         """Connect to the broker, then start watching (raises on a bad broker or topic)."""
@@ -139,8 +143,12 @@ class DownloadJob:
         self.name = name or f"download:{topic}"
         store = S3Store(s3, topic) if s3 is not None else None
         self._cipher = cipher_for(config)
-        self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
-                                     job=self.name, store=store, cipher=self._cipher)
+        try:
+            self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
+                                         job=self.name, store=store, cipher=self._cipher)
+        except Exception:
+            _close(self._cipher)
+            raise
 
     def start(self) -> None:
         """Join the group and start consuming."""
