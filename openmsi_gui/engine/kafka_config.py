@@ -39,10 +39,10 @@ CONSUMER_DEFAULTS: dict[str, str] = {
     "auto.offset.reset": "earliest",
     "session.timeout.ms": "6000",
     "heartbeat.interval.ms": "1000",
-    "fetch.max.bytes": str(64 * 1024 * 1024),
+    "fetch.max.bytes": str(32 * 1024 * 1024),
     "max.partition.fetch.bytes": str(16 * 1024 * 1024),
     "receive.message.max.bytes": str(128 * 1024 * 1024),
-    "queued.max.messages.kbytes": "131072",
+    "queued.max.messages.kbytes": "65536",
     "allow.auto.create.topics": "false",
 }
 
