@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_until
+from s3server import SeaweedS3
 
 from openmsi_gui.app.transfers import AppStatus
 from openmsi_gui.engine.broker import EmbeddedBroker
+from openmsi_gui.engine.s3 import S3Location
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "dist" / "openmsi-gui"
@@ -47,11 +49,12 @@ def frozen_env() -> dict[str, str]:
 
 
 @contextmanager
-def background(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def background(args: list[str], log: Path,
+               env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Run a frozen program with its output in ``log``; kill it if the test leaves it running."""
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=frozen_env(),
-                                cwd=log.parent)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                env=env or frozen_env(), cwd=log.parent)
     try:
         yield proc
     finally:
@@ -153,3 +156,52 @@ def test_frozen_demo_runs_the_bundled_broker(tmp_path: Path) -> None:
         started = time.monotonic()
         assert proc.wait(timeout=40) == 0, text(log)
         assert time.monotonic() - started < 40
+
+
+def test_frozen_cli_stores_into_s3_and_explains_encryption(
+        broker: EmbeddedBroker, make_topic: Callable[..., str], tmp_path: Path,
+        s3_server: SeaweedS3, s3_location: S3Location) -> None:
+    """boto3 works frozen; a [kafkacrypto] config says encryption is not in this build."""
+    topic = make_topic(1)
+    data = os.urandom(300_000)
+    src = tmp_path / "scan.tif"
+    src.write_bytes(data)
+    common = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", topic]
+    up = subprocess.run([str(CLI), "--data-dir", str(tmp_path / "up"), "upload", str(src),
+                         *common], capture_output=True, text=True, env=frozen_env(),
+                        timeout=120, check=False)
+    assert up.returncode == 0, up.stderr
+    env = {**frozen_env(), "OPENMSI_S3_SECRET_ACCESS_KEY": s3_server.secret_key}
+    log = tmp_path / "download-s3.log"
+    key = f"{s3_location.prefix}/{topic}/scan.tif"
+    client = s3_server.client()
+
+    def stored() -> bool:
+        try:
+            client.head_object(Bucket=s3_location.bucket, Key=key)
+        except Exception:
+            return False
+        return True
+
+    args = [str(CLI), "--data-dir", str(tmp_path / "down"), "download-s3", *common,
+            "--bucket", s3_location.bucket, "--prefix", s3_location.prefix,
+            "--endpoint-url", s3_server.endpoint_url, "--region", "us-east-1",
+            "--access-key-id", s3_server.access_key, "--group", "frozen-s3"]
+    with background(args, log, env=env) as proc:
+        wait_until(lambda: stored() or proc.poll() is not None, timeout=60,
+                   message="the object from the frozen download-s3")
+        assert proc.poll() is None, text(log)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, text(log)
+    assert client.get_object(Bucket=s3_location.bucket, Key=key)["Body"].read() == data
+
+    config = tmp_path / "lab.config"
+    config.write_text(f"[broker]\nbootstrap.servers = {broker.bootstrap_servers}\n\n"
+                      "[kafkacrypto]\nnode_id = lab_node\n")
+    encrypted = subprocess.run([str(CLI), "--data-dir", str(tmp_path / "enc"), "upload",
+                                str(src), "--config", str(config), "--topic", topic],
+                               capture_output=True, text=True, env=frozen_env(), timeout=120,
+                               check=False)
+    assert encrypted.returncode == 2, encrypted.stderr
+    assert "Traceback" not in encrypted.stderr
+    assert "kafkacrypto" in encrypted.stderr.lower()
