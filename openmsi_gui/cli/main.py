@@ -253,9 +253,18 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     registry = _registry(args)
     job = DownloadJob(config, args.topic, folder, bus, registry, group_id=args.group,
                       name="download")
-    job.start()
-    log.info("downloading topic %s → %s as group %s (Ctrl-C to stop)", args.topic, folder,
-             job.downloader.group_id)
+    return _run_download(job, registry, str(folder))
+
+
+def _run_download(job: DownloadJob, registry: Registry, where: str) -> int:
+    """Start ``job`` and run it until SIGINT/SIGTERM; exit 1 if it died on an error."""
+    try:
+        job.start()
+    except Exception:
+        registry.close()
+        raise
+    log.info("downloading topic %s → %s as group %s (Ctrl-C to stop)", job.downloader.topic,
+             where, job.downloader.group_id)
     try:
         wait_for_signal(threading.Event())
     finally:
@@ -292,19 +301,7 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     staging = staging_dir(location, args.topic, registry.path.parent)
     job = DownloadJob(config, args.topic, staging, bus, registry, group_id=args.group,
                       name="download", s3=location)
-    try:
-        job.start()
-    except Exception:
-        registry.close()
-        raise
-    log.info("downloading topic %s → %s as group %s (Ctrl-C to stop)", args.topic,
-             location.url, job.downloader.group_id)
-    try:
-        wait_for_signal(threading.Event())
-    finally:
-        job.stop()
-        registry.close()
-    return 0 if job.downloader.error is None else 1
+    return _run_download(job, registry, location.url)
 
 
 def cmd_topic(args: argparse.Namespace, _bus: EventBus) -> int:
