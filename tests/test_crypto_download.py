@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from helpers import Recorder, tree_files, wait_until
-from test_crypto import encrypted_topic, nodes, started_cipher  # noqa: F401 (fixtures)
+from test_crypto import PROV, ROT, encrypted_topic, nodes, started_cipher  # noqa: F401
 from test_transfer import running
 
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.engine import downloader as downloader_module
 from openmsi_gui.engine.downloader import PARKED_ROW, Downloader
 from openmsi_gui.engine.events import EventBus, FileFailed, FileSkipped, FileWaiting
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
-from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
+from openmsi_gui.engine.provision import provision_node
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.uploader import Uploader
 
@@ -111,3 +115,28 @@ def test_plain_consumer_rejects_encrypted_messages_clearly(
     with running(plain):
         wait_until(lambda: plain.messages_rejected >= 3, message="rejections")
     assert tree_files(tmp_path / "dest") == {}
+
+
+@pytest.mark.slow
+def test_profiles_with_nodes_move_files_encrypted_through_the_controller(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        encrypted_topic: str, tmp_path: Path) -> None:  # noqa: F811
+    """What the GUI does: two profiles naming nodes provisioned into the app's node folder."""
+    for node_id, role in (("gui_up", "producer"), ("gui_down", "consumer")):
+        provision_node(node_id, role, [encrypted_topic], ROT, PROV, default_nodes_dir())
+    sender = dataclasses.replace(broker_profile, id="p-up", name="Lab (encrypted, up)",
+                                 crypto_node_id="gui_up")
+    receiver = dataclasses.replace(broker_profile, id="p-down", name="Lab (encrypted, down)",
+                                   crypto_node_id="gui_down")
+    (tmp_path / "out").mkdir()
+    settings = store.settings
+    settings.profiles += [sender, receiver]
+    settings.folders.append(WatchedFolder(path=str(tmp_path / "out"), profile_id=sender.id,
+                                          topic=encrypted_topic, stable_seconds=0.3))
+    settings.destinations.append(Destination(path=str(tmp_path / "in"), profile_id=receiver.id,
+                                             topic=encrypted_topic, group_id="gui-enc"))
+    store.update(settings)
+    controller.start().result(60)
+    write(tmp_path / "out")
+    wait_until(lambda: tree_files(tmp_path / "in") == FILES, timeout=60,
+               message="encrypted files through the app's jobs")

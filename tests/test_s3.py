@@ -165,7 +165,7 @@ def test_files_from_kafka_land_in_the_bucket_byte_exact(
         recorder: Recorder, registry: Registry, s3_location: S3Location,
         s3_server: SeaweedS3) -> None:
     files = write_sample_tree(tmp_path / "src")
-    big = os.urandom(12 * MiB + 7)  # multipart with 5 MiB parts
+    big = os.urandom(40 * MiB + 7)  # a 9-part multipart upload (5 MiB parts)
     (tmp_path / "src" / "run" / "big.raw").parent.mkdir()
     (tmp_path / "src" / "run" / "big.raw").write_bytes(big)
     files["run/big.raw"] = big
@@ -287,3 +287,26 @@ def test_cli_download_s3_with_openmsistream_s3_section(
     result = run([*args[:-4], "--bucket", "Not_A_Bucket"], tmp_path / "state")
     assert result.returncode == 2
     assert "not a valid bucket name" in result.stderr
+
+
+def test_a_checksum_mismatch_is_an_error_not_a_warning(
+        s3_location: S3Location, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server reports bytes other than those sent (ETag): the put fails, to be retried."""
+    store = S3Store(s3_location, "t", part_size=5 * MiB)
+    small, big = tmp_path / "small.bin", tmp_path / "big.bin"
+    small.write_bytes(os.urandom(1000))
+    big.write_bytes(os.urandom(11 * MiB))
+    real_put, real_complete = store.client.put_object, store.client.complete_multipart_upload
+
+    def corrupt_etag(response: dict[str, Any]) -> dict[str, Any]:
+        return {**response, "ETag": '"' + "0" * 32 + ('-3"' if "-" in response["ETag"]
+                                                     else '"')}
+
+    monkeypatch.setattr(store.client, "put_object",
+                        lambda **kw: corrupt_etag(real_put(**kw)))
+    monkeypatch.setattr(store.client, "complete_multipart_upload",
+                        lambda **kw: corrupt_etag(real_complete(**kw)))
+    for path in (small, big):
+        digest = hashlib.sha512(path.read_bytes()).digest()
+        with pytest.raises(S3Error, match=r"checksum \(ETag\) does not match"):
+            store.put(path, path.name, digest, 0.0)
