@@ -133,6 +133,8 @@ def test_check_args_wants_watch_or_download_and_a_folder() -> None:
     for bad in [[], ["upload", "x"], ["watch"], ["download", "--topic", "t"]]:
         with pytest.raises(ServiceError):
             check_args(bad)
+    s3 = ["download-s3", "--bucket", "lab", "--config", "/etc/lab.config", "--topic", "t"]
+    assert check_args(s3) == tuple(s3)  # no folder: it goes to a bucket
 
 
 def test_install_remove_status_call_systemctl(tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     parser.add_argument("name", help="the service's name (openmsi-NAME)")
     _add_options(parser)
     parser.add_argument("args", nargs=argparse.REMAINDER, metavar="-- COMMAND",
-                        help="watch|download FOLDER ... (install only)")
+                        help="watch|download FOLDER ... or download-s3 --bucket B ... "
+                             "(install only)")
 
 
 def _split_args(args: argparse.Namespace) -> None:

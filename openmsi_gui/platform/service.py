@@ -1,4 +1,4 @@
-"""Run ``openmsi watch`` or ``openmsi download`` as a service on a server.
+"""Run ``openmsi watch``, ``download`` or ``download-s3`` as a service on a server.
 
 * Linux: a systemd unit, per user (``~/.config/systemd/user``) or system-wide
   (``/etc/systemd/system``, running as the invoking user, never root). Unlike
@@ -34,7 +34,8 @@ from typing import Any
 
 from openmsi_gui.platform.autostart import CLI_SCRIPT, installed_executable
 
-ACTIONS = ("watch", "download")
+ACTIONS = ("watch", "download", "download-s3")
+_WITH_FOLDER = ("watch", "download")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -118,12 +119,12 @@ def check_name(name: str) -> str:
 
 
 def check_args(args: Sequence[str]) -> tuple[str, ...]:
-    """``args`` if they start with ``watch`` or ``download``, else :class:`ServiceError`."""
+    """``args`` if they start with one of :data:`ACTIONS`, else :class:`ServiceError`."""
     if not args or args[0] not in ACTIONS:
         raise ServiceError("give the command to run after '--', e.g. "
                            "openmsi service install NAME -- watch /data --config lab.config "
                            "--topic T")
-    if len(args) < 2 or args[1].startswith("-"):
+    if args[0] in _WITH_FOLDER and (len(args) < 2 or args[1].startswith("-")):
         raise ServiceError(f"give the folder: openmsi service install NAME -- {args[0]} FOLDER "
                            "...")
     return tuple(args)
