@@ -395,7 +395,7 @@ def test_revert_forgets_a_typed_secret_and_folder_kind_drops_it(
     view.kind_combo.setCurrentIndex(view.kind_combo.findData("folder"))
     view.path_edit.setText(str(tmp_path))
     view.path_edit.textEdited.emit(str(tmp_path))
-    assert view.apply_button.isEnabled(), view.errors.text()
+    qtbot.waitUntil(view.apply_button.isEnabled)  # once the folder is checked off-thread
     with qtbot.waitSignal(view.secretSaved, timeout=5000):
         qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
     assert store.settings.destinations[0].kind == "folder"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,13 +24,14 @@ from openmsi_gui.app.settings import (
     WatchedFolder,
 )
 from openmsi_gui.engine.events import JobState
+from openmsi_gui.ui.views import folders
 from openmsi_gui.ui.views.destinations import (
     GROUP_TOOLTIP,
     DestinationsView,
     default_group_id,
     validate_destination,
 )
-from openmsi_gui.ui.views.folders import FoldersView
+from openmsi_gui.ui.views.folders import CHECK_DELAY_MS, CHECKING, FoldersView
 
 # -- pure validation (no Qt) ------------------------------------------------------------
 
@@ -175,16 +177,58 @@ def test_open_folder_opens_it(view: DestinationsView, qtbot: QtBot, tmp_path: Pa
     view.path_edit.setText(str(tmp_path / "missing"))
     view.path_edit.textEdited.emit(view.path_edit.text())
     assert not view.open_button.isEnabled()
-    assert "does not exist" in view.errors.text()
+    assert "does not exist" not in view.errors.text()  # the answer comes off the GUI thread
+    qtbot.waitUntil(lambda: "does not exist" in view.errors.text())
+    assert not view.open_button.isEnabled()
 
 
-def test_drop_a_folder_to_add_a_destination(view: DestinationsView, tmp_path: Path) -> None:
+def test_a_slow_folder_check_holds_apply_back(view: DestinationsView, qtbot: QtBot,
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             broker_profile: BrokerProfile, topic: str) -> None:
+    first, share = tmp_path / "first", tmp_path / "share"
+    first.mkdir()
+    _answer_dialog(monkeypatch, first)
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    view.profile_combo.setCurrentIndex(view.profile_combo.findData(broker_profile.id))
+    view.topic_picker.combo.setEditText(topic)
+    view.enabled_check.setChecked(False)
+    assert view.apply_button.isEnabled(), view.errors.text()
+
+    real_check = folders.folder_problem
+    release = threading.Event()
+
+    def hanging_check(path: str) -> str | None:
+        if path == str(share):
+            release.wait(10)
+        return real_check(path)
+
+    monkeypatch.setattr(folders, "folder_problem", hanging_check)
+    try:
+        view.path_edit.setText(str(share))
+        view.path_edit.textEdited.emit(str(share))
+        share.mkdir()  # made while the check hangs: it will find the folder
+        qtbot.wait(2 * CHECK_DELAY_MS)
+        assert view.errors.text() == CHECKING
+        assert not view.apply_button.isEnabled()
+        view.on_apply_clicked()
+        assert view.store.settings.destinations == []
+    finally:
+        release.set()
+    qtbot.waitUntil(view.apply_button.isEnabled)
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    [dest] = view.store.settings.destinations
+    assert dest.path == str(share)
+
+
+def test_drop_a_folder_to_add_a_destination(view: DestinationsView, qtbot: QtBot,
+                                            tmp_path: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
     drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     view.dropEvent(drop)
     assert drop.isAccepted()
+    qtbot.waitUntil(lambda: view.current_item() is not None)
     assert view.current_item().path == str(tmp_path)  # type: ignore[union-attr]
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QFileDialog, QInputDialog
 from pytestqt.qtbot import QtBot
@@ -23,7 +25,9 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.ui.views import folders
 from openmsi_gui.ui.views.folders import (
+    CHECKING,
     CHUNK_SIZES,
     FoldersView,
     format_size,
@@ -94,6 +98,13 @@ def test_validate_folder_refuses_duplicates_and_loops(tmp_path: Path) -> None:
     settings.destinations.append(Destination(path=str(inner), profile_id=profile.id,
                                              topic="u", group_id="g"))
     assert any("would be sent again" in e for e in validate_folder(other_topic, settings))
+
+
+def test_validate_folder_can_use_a_known_answer_instead_of_the_file_system() -> None:
+    settings, profile = _settings(Path("/"))
+    folder = WatchedFolder(path="/definitely/not/here", profile_id=profile.id, topic="t")
+    assert validate_folder(folder, settings, folder_check=lambda path: None) == []
+    assert validate_folder(folder, settings, folder_check=lambda path: "gone") == ["gone"]
 
 
 def test_small_pure_helpers() -> None:
@@ -244,7 +255,8 @@ def _drag(mime: QMimeData) -> QDropEvent:
                       Qt.KeyboardModifier.NoModifier)
 
 
-def test_drop_folders_adds_them_and_ignores_files(view: FoldersView, tmp_path: Path) -> None:
+def test_drop_folders_adds_them_and_ignores_files(view: FoldersView, qtbot: QtBot,
+                                                   tmp_path: Path) -> None:
     folder = _folder_dir(tmp_path, "dropped")
     afile = tmp_path / "file.txt"
     afile.write_text("not a folder")
@@ -257,21 +269,26 @@ def test_drop_folders_adds_them_and_ignores_files(view: FoldersView, tmp_path: P
                       Qt.KeyboardModifier.NoModifier)
     view.dropEvent(drop)
     assert drop.isAccepted()
-    assert view.table.rowCount() == 1
+    qtbot.waitUntil(lambda: view.table.rowCount() == 1)  # folders are told apart off-thread
     assert view.path_edit.text() == str(folder)
+    assert CHECKING not in view.errors.text()  # the drop's own check is reused
 
+    # A drag is accepted or refused without I/O, so a local file is accepted, then ignored.
     file_mime = _mime(afile)
     enter = _drag(file_mime)
     view.dragEnterEvent(enter)  # type: ignore[arg-type]
-    assert not enter.isAccepted()
+    assert enter.isAccepted()
     drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, file_mime,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     view.dropEvent(drop)
-    assert not drop.isAccepted()
+    qtbot.waitUntil(lambda: str(afile) in view._path_checks)
     assert view.table.rowCount() == 1
 
     web = QMimeData()
     web.setUrls([QUrl("https://example.org/folder/")])
+    enter = _drag(web)
+    view.dragEnterEvent(enter)  # type: ignore[arg-type]
+    assert not enter.isAccepted()
     drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, web, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     view.dropEvent(drop)
@@ -282,7 +299,7 @@ def test_drop_folders_adds_them_and_ignores_files(view: FoldersView, tmp_path: P
     drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, both,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     view.dropEvent(drop)
-    assert view.table.rowCount() == 2
+    qtbot.waitUntil(lambda: view.table.rowCount() == 2)
     assert view.path_edit.text() == str(second)
 
 
@@ -313,6 +330,89 @@ def test_invalid_regex_shows_an_inline_error_and_disables_apply(
     assert view.include_edit.text() == ""
     assert not view.exclude_error.isVisibleTo(view)
     assert not view.apply_button.isEnabled()
+
+
+SLOW_CHECK_SECONDS = 2.0
+
+
+def test_a_slow_folder_check_never_freezes_the_form(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, topic: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unreachable network share may take seconds to answer: the GUI thread never waits."""
+    saved = _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    share = str(tmp_path / "unreachable-share")
+    real_check = folders.folder_problem
+    asked: list[str] = []
+    started = threading.Event()
+
+    def slow_check(path: str) -> str | None:
+        asked.append(path)
+        if path == share:
+            started.set()
+            time.sleep(SLOW_CHECK_SECONDS)
+        return real_check(path)
+
+    monkeypatch.setattr(folders, "folder_problem", slow_check)
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    try:
+        begin = time.monotonic()
+        view.path_edit.clear()
+        qtbot.keyClicks(view.path_edit, share)
+        assert time.monotonic() - begin < 1  # typing never waits for the file system
+        ticks.clear()
+        assert view.errors.text() == CHECKING
+        assert not view.apply_button.isEnabled()  # never Apply an unchecked path
+        assert not view.open_button.isEnabled()
+        qtbot.waitUntil(started.is_set)
+        view.on_apply_clicked()
+        assert view.store.settings.folders[0].path == saved.path
+        assert view.errors.text() == CHECKING
+        qtbot.waitUntil(lambda: "does not exist" in view.errors.text(), timeout=10_000)
+    finally:
+        timer.stop()
+    assert f"The folder {share} does not exist." in view.errors.text()
+    assert not view.apply_button.isEnabled()
+    assert asked.count(share) == 1  # once typing paused, not once per keystroke
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert len(ticks) > 20, ticks
+    assert max(gaps) < SLOW_CHECK_SECONDS / 2, gaps  # the event loop ran all along
+
+
+def test_a_late_answer_about_an_older_path_is_ignored(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, topic: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path, "a"), broker_profile, topic)
+    other = str(_folder_dir(tmp_path, "b"))
+    share = str(tmp_path / "unreachable-share")
+    real_check = folders.folder_problem
+    started, release = threading.Event(), threading.Event()
+
+    def hanging_check(path: str) -> str | None:
+        if path == share:
+            started.set()
+            release.wait(10)
+        return real_check(path)
+
+    monkeypatch.setattr(folders, "folder_problem", hanging_check)
+    try:
+        view.path_edit.setText(share)
+        view.path_edit.textEdited.emit(share)
+        qtbot.waitUntil(started.is_set)
+        view.path_edit.setText(other)
+        view.path_edit.textEdited.emit(other)
+        assert view.errors.text() == CHECKING
+        # The new path's check does not queue behind the one still hanging.
+        qtbot.waitUntil(view.apply_button.isEnabled)
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: share in view._path_checks)
+    assert "does not exist" not in view.errors.text()
+    assert view.apply_button.isEnabled()
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    assert view.store.settings.folders[0].path == other
 
 
 def test_form_settings_are_saved(view: FoldersView, qtbot: QtBot, tmp_path: Path,

@@ -48,9 +48,10 @@ from openmsi_gui.app.settings import Destination, Settings, SettingsStore
 from openmsi_gui.engine.s3 import S3Error
 from openmsi_gui.ui.tasks import when_done
 from openmsi_gui.ui.views.folders import (
+    FolderCheck,
     ItemsView,
     buddy_label,
-    path_problem,
+    folder_problem,
     profile_problem,
     same_or_inside,
 )
@@ -84,12 +85,15 @@ def default_group_id(hostname: str | None = None) -> str:
     return f"openmsi-{short or 'pc'}"
 
 
-def validate_destination(dest: Destination, settings: Settings) -> list[str]:
+def validate_destination(dest: Destination, settings: Settings,
+                         folder_check: FolderCheck = folder_problem) -> list[str]:
     """Everything wrong with ``dest`` as one sentence each (empty if it can be saved).
 
     Args:
         dest: the destination as edited.
         settings: the saved settings (``dest`` itself may or may not be in them).
+        folder_check: what is wrong with a local folder; the default asks the file
+            system (blocking), the view passes what its background check found.
     """
     errors: list[str] = []
     if dest.kind == "s3":
@@ -100,7 +104,7 @@ def validate_destination(dest: Destination, settings: Settings) -> list[str]:
         if dest.kind != "folder":
             errors.append(f"Unknown kind of destination {dest.kind!r}: choose Local folder "
                           "or S3 bucket.")
-        elif (problem := path_problem(dest.path)) is not None:
+        elif (problem := folder_check(dest.path)) is not None:
             errors.append(problem)
         if (problem := profile_problem(dest.profile_id, settings)) is not None:
             errors.append(problem)
@@ -301,7 +305,10 @@ class DestinationsView(ItemsView[Destination]):
         return Destination(path=path, profile_id=profile_id, group_id=default_group_id())
 
     def _validate(self, item: Destination, settings: Settings) -> list[str]:
-        return validate_destination(item, settings)
+        return validate_destination(item, settings, self._checked_problem)
+
+    def _checks_path(self, item: Destination) -> bool:
+        return item.kind == "folder"
 
     def _job_name(self, item: Destination) -> str:
         return destination_job_name(item)
@@ -346,9 +353,10 @@ class DestinationsView(ItemsView[Destination]):
             note = ("" if prefix else ", as OpenMSIStream stores them")
             self.layout_hint.setText(f"Files go to {key_layout(item)} in the bucket{note}.")
         self.test_button.setEnabled(s3 and not self._testing and not self._saving)
-        if self._saving:
-            self.apply_button.setEnabled(False)
-            self.revert_button.setEnabled(False)
+        if self._saving:  # also when a job state or a folder check updates the form
+            for button in (self.remove_button, self.enable_button, self.pause_button,
+                           self.apply_button, self.revert_button):
+                button.setEnabled(False)
             return
         if self._secrets.get(item.id) and s3:
             # A typed secret is an unsaved change the dataclass cannot show.
@@ -374,7 +382,7 @@ class DestinationsView(ItemsView[Destination]):
         item = self.current_item()
         if item is None or self._saving:
             return
-        if self._validate(item, self.store.settings):
+        if self._path_pending(item) or self._validate(item, self.store.settings):
             super().on_apply_clicked()  # shows the problems
             return
         stored = self._stored(item.id)

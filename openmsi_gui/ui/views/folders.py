@@ -5,6 +5,11 @@ Validation lives in pure functions at module level (:func:`validate_folder`,
 render items, keep unsaved edits per item and write through
 :meth:`SettingsStore.update`; the controller starts and stops jobs on its own
 when the settings change.
+
+Whether a folder exists is asked of the file system off the GUI thread
+(:func:`folder_problem` can hang for tens of seconds on an unreachable network
+share): the form checks a path once typing pauses, says "Checking the folder…"
+meanwhile, and offers Apply only once the current path has been checked.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ import dataclasses
 import itertools
 import os
 import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import PurePath
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
@@ -61,6 +69,7 @@ from openmsi_gui.engine import wire
 from openmsi_gui.engine.events import Event, JobState
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 from openmsi_gui.ui.icons import status_icon
+from openmsi_gui.ui.tasks import when_done
 from openmsi_gui.ui.views.topic_picker import TopicPicker, topic_problem
 
 CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
@@ -69,6 +78,12 @@ CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
 MAX_STABLE_SECONDS = 3600.0
 MAX_COLUMN_WIDTH = 220  # pixels; longer names are elided, with the full text as tooltip
 ERROR_STYLE = "color: #c0392b;"  # problems are always spelled out too, never colour alone
+CHECK_DELAY_MS = 300  # a typed path is checked once typing pauses this long
+CHECKING = "Checking the folder…"
+
+T = TypeVar("T")
+FolderCheck = Callable[[str], str | None]
+"""Why a path is not a usable folder, or None (see :func:`folder_problem`)."""
 
 
 # -- pure helpers (no Qt) -----------------------------------------------------------
@@ -95,16 +110,53 @@ def same_or_inside(a: str, b: str) -> bool:
 
 
 def path_problem(path: str) -> str | None:
-    """Why ``path`` is not a usable folder, or None."""
+    """Why ``path`` cannot name a folder, judged by its text alone (no I/O), or None."""
     if not path.strip():
         return "Choose a folder."
     if not os.path.isabs(path):
         return f"Use a full path for the folder, not {path!r}."
+    return None
+
+
+def folder_problem(path: str) -> str | None:
+    """Why ``path`` is not a usable folder, or None.
+
+    Blocking: it asks the file system, which can take tens of seconds on an
+    unreachable network share. The views call it off the GUI thread.
+    """
+    if (problem := path_problem(path)) is not None:
+        return problem
     if not os.path.exists(path):
         return f"The folder {path} does not exist."
     if not os.path.isdir(path):
         return f"{path} is a file, not a folder."
     return None
+
+
+def folder_problems(paths: list[str]) -> dict[str, str | None]:
+    """:func:`folder_problem` of each path, by its normalized form (blocking)."""
+    return {os.path.normpath(path): folder_problem(path) for path in paths}
+
+
+def run_in_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run ``fn(*args)`` on a daemon thread of its own; its future carries the outcome.
+
+    For file-system checks: one that hangs on a dead network share must hold
+    up neither other checks nor the exit of the app (the threads of an
+    executor are joined at exit).
+    """
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed over to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="openmsi-path-check", daemon=True).start()
+    return future
 
 
 def profile_problem(profile_id: str, settings: Settings) -> str | None:
@@ -125,15 +177,18 @@ def regex_problem(pattern: str, what: str) -> str | None:
     return None
 
 
-def validate_folder(folder: WatchedFolder, settings: Settings) -> list[str]:
+def validate_folder(folder: WatchedFolder, settings: Settings,
+                    folder_check: FolderCheck = folder_problem) -> list[str]:
     """Everything wrong with ``folder`` as one sentence each (empty if it can be saved).
 
     Args:
         folder: the folder as edited.
         settings: the saved settings (``folder`` itself may or may not be in them).
+        folder_check: what is wrong with the path; the default asks the file system
+            (blocking), the views pass what their background check found.
     """
     errors: list[str] = []
-    if (problem := path_problem(folder.path)) is not None:
+    if (problem := folder_check(folder.path)) is not None:
         errors.append(problem)
     if (problem := profile_problem(folder.profile_id, settings)) is not None:
         errors.append(problem)
@@ -223,6 +278,12 @@ class ItemsView(QWidget, Generic[ItemT]):
         self._new_ids: list[str] = []  # drafts that are not in the settings yet
         self._failures: dict[str, str] = {}  # job name -> reason of its last failure
         self._loading = False
+        self._path_checks: dict[str, str | None] = {}  # path -> folder_problem(path)
+        self._in_flight: set[str] = set()  # paths being checked now
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(CHECK_DELAY_MS)
+        self._check_timer.timeout.connect(self._on_check_timer_timeout)
         self.setAcceptDrops(True)
         self._build_list()
         self._build_common_inputs()
@@ -409,8 +470,12 @@ class ItemsView(QWidget, Generic[ItemT]):
         raise NotImplementedError
 
     def _validate(self, item: ItemT, settings: Settings) -> list[str]:
-        """The problems of ``item``."""
+        """The problems of ``item``, its folder as far as checked (see :meth:`_checked_problem`)."""
         raise NotImplementedError
+
+    def _checks_path(self, item: ItemT) -> bool:
+        """Whether ``item`` has a folder the file system must confirm."""
+        return True
 
     def _job_name(self, item: ItemT) -> str:
         """The name of the item's job in engine events."""
@@ -466,53 +531,59 @@ class ItemsView(QWidget, Generic[ItemT]):
     # -- drag and drop ----------------------------------------------------------
 
     @staticmethod
-    def dropped_folders(event: QDropEvent) -> list[str]:
-        """The local folders among the URLs of a drag (files are ignored)."""
+    def dropped_paths(event: QDropEvent) -> list[str]:
+        """The local paths among the URLs of a drag (no I/O: folders are told apart on drop)."""
         mime = event.mimeData()
         if mime is None or not mime.hasUrls():
             return []
         paths = (url.toLocalFile() for url in mime.urls() if url.isLocalFile())
-        return [path for path in paths if path and os.path.isdir(path)]
+        return [path for path in paths if path]
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        """Accept a drag that carries at least one folder."""
-        if self.dropped_folders(event):
+        """Accept a drag that carries local files or folders."""
+        if self.dropped_paths(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        """Keep accepting a drag that carries a folder."""
-        if self.dropped_folders(event):
+        """Keep accepting a drag that carries local files or folders."""
+        if self.dropped_paths(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        """Add each dropped folder; dropped files are ignored."""
-        folders = self.dropped_folders(event)
-        if not folders:
+        """Add each dropped folder once checked off the GUI thread; dropped files are ignored."""
+        paths = self.dropped_paths(event)
+        if not paths:
             event.ignore()
             return
         event.acceptProposedAction()
-        self.add_paths(folders)
+        when_done(run_in_thread(folder_problems, paths), self._on_drop_checked, context=self)
+
+    def _on_drop_checked(self, problems: dict[str, str | None]) -> None:
+        self._path_checks.update(problems)
+        self.add_paths([path for path, problem in problems.items() if problem is None])
 
     # -- slots ------------------------------------------------------------------
 
     def on_add_clicked(self) -> None:
         path = QFileDialog.getExistingDirectory(self, self.ADD_CAPTION, self._start_dir())
         if path:
+            self._path_checks[os.path.normpath(path)] = None  # the dialog chose a folder
             self.add_paths([path])
 
     def on_browse_clicked(self) -> None:
         path = QFileDialog.getExistingDirectory(self, self.ADD_CAPTION, self._start_dir())
         if path:
+            self._path_checks[os.path.normpath(path)] = None  # the dialog chose a folder
             self.path_edit.setText(os.path.normpath(path))
             self._on_form_changed()
 
     def on_open_clicked(self) -> None:
         path = self.path_edit.text().strip()
-        if path and os.path.isdir(path):
+        if self._is_folder(path):
             QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def on_remove_clicked(self) -> None:
@@ -540,6 +611,9 @@ class ItemsView(QWidget, Generic[ItemT]):
     def on_apply_clicked(self) -> None:
         item = self.current_item()
         if item is None:
+            return
+        if self._path_pending(item):  # Apply is disabled meanwhile; never save unchecked
+            self._show_problems([CHECKING], problem=False)
             return
         settings = self.store.settings
         errors = self._validate(item, settings)
@@ -618,6 +692,9 @@ class ItemsView(QWidget, Generic[ItemT]):
             self.form_box.setTitle(f"Selected {self.NOUN}")
             self._load(item)
         self._update_state()
+        path = self._path_to_check(item)
+        if path in self._path_checks:  # shown as last checked; look again, it may have changed
+            self._check_path(path)
 
     def _on_profile_changed(self) -> None:
         profile_id = self.profile_combo.currentData()
@@ -689,14 +766,19 @@ class ItemsView(QWidget, Generic[ItemT]):
             return
         self.enable_button.setText("Disabl&e" if item.enabled else "&Enable")
         self.pause_button.setText("Res&ume" if item.paused else "Pa&use")
-        self.open_button.setEnabled(os.path.isdir(self.path_edit.text().strip()))
+        self.open_button.setEnabled(self._is_folder(item.path))
         dirty = item_id in self._drafts
         failure = self._failures.get(self._job_name(item), "") if item.enabled else ""
         errors = self._validate(item, self._settings)
-        self.apply_button.setEnabled(not errors and (dirty or bool(failure)))
+        checking = self._path_pending(item)
+        if checking:
+            self._check_timer.start()  # restarted by each keystroke: checks once typing pauses
+        self.apply_button.setEnabled(not errors and not checking and (dirty or bool(failure)))
         self.revert_button.setEnabled(dirty)
         if errors:
             self._show_problems(errors)
+        elif checking:
+            self._show_problems([CHECKING], problem=False)
         elif failure and not dirty:
             self._show_problems([f"Could not start: {failure}", "Apply to try again."],
                                 problem=True)
@@ -822,7 +904,49 @@ class ItemsView(QWidget, Generic[ItemT]):
 
     def _start_dir(self) -> str:
         path = self.path_edit.text().strip()
-        return path if path and os.path.isdir(path) else os.path.expanduser("~")
+        return path if self._is_folder(path) else os.path.expanduser("~")
+
+    # -- checking folders off the GUI thread --------------------------------------
+
+    def _path_to_check(self, item: ItemT | None) -> str:
+        """The path of ``item`` that only the file system can judge ("" if none)."""
+        if item is None or not self._checks_path(item) or path_problem(item.path) is not None:
+            return ""
+        return item.path
+
+    def _path_pending(self, item: ItemT) -> bool:
+        """Whether the folder of ``item`` has not been checked yet."""
+        path = self._path_to_check(item)
+        return bool(path) and path not in self._path_checks
+
+    def _checked_problem(self, path: str) -> str | None:
+        """:func:`folder_problem` as far as checked, without I/O (None while unchecked)."""
+        return path_problem(path) or self._path_checks.get(path)
+
+    def _is_folder(self, path: str) -> bool:
+        return path in self._path_checks and self._path_checks[path] is None
+
+    def _on_check_timer_timeout(self) -> None:
+        path = self._path_to_check(self.current_item())
+        if path and path not in self._path_checks:
+            self._check_path(path)
+
+    def _check_path(self, path: str) -> None:
+        """Ask the file system about ``path`` on another thread; the answer updates the form."""
+        if path in self._in_flight:  # e.g. still hanging on a dead share
+            return
+        self._in_flight.add(path)
+
+        def done(problem: str | None) -> None:
+            self._in_flight.discard(path)
+            self._path_checks[path] = problem
+            if self._path_to_check(self.current_item()) == path:  # else stale: kept, not shown
+                self._update_state()
+
+        def failed(exc: BaseException) -> None:
+            done(f"Could not look at the folder {path}: {exc}.")
+
+        when_done(run_in_thread(folder_problem, path), done, failed, context=self)
 
 
 # -- watched folders -------------------------------------------------------------------
@@ -944,7 +1068,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         return WatchedFolder(path=path, profile_id=profile_id)
 
     def _validate(self, item: WatchedFolder, settings: Settings) -> list[str]:
-        return validate_folder(item, settings)
+        return validate_folder(item, settings, self._checked_problem)
 
     def _job_name(self, item: WatchedFolder) -> str:
         return folder_job_name(item)
