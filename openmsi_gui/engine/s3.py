@@ -278,8 +278,7 @@ class S3Store:
         metadata = {"sha512": sha512.hex(), "mtime": f"{mtime:.6f}"}
         try:
             if size <= self.part_size:
-                etag = self._put_single(path, key, size, metadata)
-                expected = _md5(_read(path, 0, size)).hex()
+                etag, expected = self._put_single(path, key, size, metadata)
             else:
                 etag, expected = self._put_multipart(path, key, size, sha512, metadata, stopping)
             self._verify(key, size, sha512, etag, expected)
@@ -291,12 +290,15 @@ class S3Store:
 
     # -- uploads -----------------------------------------------------------
 
-    def _put_single(self, path: Path, key: str, size: int, metadata: dict[str, str]) -> str:
+    def _put_single(self, path: Path, key: str, size: int,
+                    metadata: dict[str, str]) -> tuple[str, str]:
+        """One PUT; return the object's ETag and the one expected (the MD5 sent)."""
         data = _read(path, 0, size)
+        digest = _md5(data)
         response = self.client.put_object(
             Bucket=self.location.bucket, Key=key, Body=data, Metadata=metadata,
-            ContentMD5=base64.b64encode(_md5(data)).decode())
-        return str(response.get("ETag", ""))
+            ContentMD5=base64.b64encode(digest).decode())
+        return str(response.get("ETag", "")), digest.hex()
 
     def _put_multipart(self, path: Path, key: str, size: int, sha512: bytes,
                        metadata: dict[str, str],
@@ -304,9 +306,12 @@ class S3Store:
         sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
         parts = _parts(size, self.part_size)
         upload_id = self._resumable(sidecar, key, sha512, parts[0].length)
-        done: dict[int, str] = {}
+        done: dict[int, str] = {}  # part number -> ETag
+        digests: dict[int, bytes] = {}  # part number -> MD5
         if upload_id is not None:
-            done = self._verified_parts(path, key, upload_id, parts)
+            for number, (etag, digest) in self._verified_parts(path, key, upload_id,
+                                                               parts).items():
+                done[number], digests[number] = etag, digest
             log.info("resuming the S3 upload of %s: %d of %d parts already there", key,
                      len(done), len(parts))
         else:
@@ -316,16 +321,15 @@ class S3Store:
             _write_sidecar(sidecar, {"bucket": self.location.bucket, "key": key,
                                      "upload_id": upload_id, "sha512": sha512.hex(),
                                      "part_size": parts[0].length})
-        digests: dict[int, bytes] = {}
 
         def upload(part: _Part) -> None:
+            if part.number in done:
+                return
             if stopping():
                 raise S3Error("stopped before the upload finished; it resumes on restart")
             data = _read(path, part.offset, part.length)
             digest = _md5(data)
             digests[part.number] = digest
-            if part.number in done:
-                return
             response = self.client.upload_part(
                 Bucket=self.location.bucket, Key=key, UploadId=upload_id,
                 PartNumber=part.number, Body=data,
@@ -358,12 +362,12 @@ class S3Store:
         return None
 
     def _verified_parts(self, path: Path, key: str, upload_id: str,
-                        parts: list[_Part]) -> dict[int, str]:
-        """Parts the server holds whose ETag matches the local bytes."""
+                        parts: list[_Part]) -> dict[int, tuple[str, bytes]]:
+        """Parts the server holds whose ETag matches the local bytes: their ETag and MD5."""
         from botocore.exceptions import ClientError
 
         by_number = {p.number: p for p in parts}
-        found: dict[int, str] = {}
+        found: dict[int, tuple[str, bytes]] = {}
         try:
             paginator = self.client.get_paginator("list_parts")
             for page in paginator.paginate(Bucket=self.location.bucket, Key=key,
@@ -373,8 +377,9 @@ class S3Store:
                     if part is None or int(item.get("Size", -1)) != part.length:
                         continue
                     etag = str(item["ETag"])
-                    if etag.strip('"') == _md5(_read(path, part.offset, part.length)).hex():
-                        found[part.number] = etag
+                    digest = _md5(_read(path, part.offset, part.length))
+                    if etag.strip('"') == digest.hex():
+                        found[part.number] = (etag, digest)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
                 raise S3Error("the interrupted S3 upload had expired; it starts again") from exc
