@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -51,3 +52,24 @@ def when_done(future: Future[T], on_result: Callable[[T], Any],
             _alive.discard(relay)
 
     future.add_done_callback(hop)
+
+
+def run_in_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """Run ``fn(*args)`` on a daemon thread of its own; its future carries the outcome.
+
+    For file-system checks: one that hangs on a dead network share must hold
+    up neither other checks nor the exit of the app (the threads of an
+    executor are joined at exit).
+    """
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # handed over to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="openmsi-path-check", daemon=True).start()
+    return future

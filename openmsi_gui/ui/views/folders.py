@@ -18,11 +18,9 @@ import dataclasses
 import itertools
 import os
 import re
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import PurePath
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -69,7 +67,7 @@ from openmsi_gui.engine import wire
 from openmsi_gui.engine.events import Event, JobState
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 from openmsi_gui.ui.icons import status_icon
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import run_in_thread, when_done
 from openmsi_gui.ui.views.topic_picker import TopicPicker, topic_problem
 
 CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
@@ -136,27 +134,6 @@ def folder_problem(path: str) -> str | None:
 def folder_problems(paths: list[str]) -> dict[str, str | None]:
     """:func:`folder_problem` of each path, by its normalized form (blocking)."""
     return {os.path.normpath(path): folder_problem(path) for path in paths}
-
-
-def run_in_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """Run ``fn(*args)`` on a daemon thread of its own; its future carries the outcome.
-
-    For file-system checks: one that hangs on a dead network share must hold
-    up neither other checks nor the exit of the app (the threads of an
-    executor are joined at exit).
-    """
-    future: Future[T] = Future()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # handed over to whoever waits on the future
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="openmsi-path-check", daemon=True).start()
-    return future
 
 
 def profile_problem(profile_id: str, settings: Settings) -> str | None:
