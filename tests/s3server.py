@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from openmsi_gui.engine.broker import terminate
 
 ACCESS_KEY = "AKIAOPENMSITEST"
 SECRET_KEY = "openmsi-test-secret"
@@ -64,13 +65,7 @@ class SeaweedS3:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 10 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
 
 
 def start_seaweed(workdir: Path, timeout: float = 60.0) -> SeaweedS3:

@@ -23,7 +23,7 @@ from openmsi_gui.app import profiles
 from openmsi_gui.app.settings import BrokerProfile
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.admin import BrokerError
-from openmsi_gui.engine.broker import EmbeddedBroker, free_port
+from openmsi_gui.engine.broker import EmbeddedBroker, free_port, terminate
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -119,12 +119,7 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
             _wait_for_port(tls_port, proc)
             yield TlsBroker(broker, tls_port, tmp / "ca.pem", tmp / "other-ca.pem")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc)
 
 
 def _ssl_config(tls: TlsBroker, ca_file: Path | None) -> KafkaConfig:

@@ -63,6 +63,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """SIGTERM ``proc`` and wait; SIGKILL it if it is still there after ``timeout`` s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port on ``host`` that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -124,14 +136,8 @@ class EmbeddedBroker:
     def stop(self) -> None:
         """Stop the broker; its in-memory data is gone afterwards."""
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            terminate(proc)
 
     @property
     def running(self) -> bool:
