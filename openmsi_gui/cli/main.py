@@ -11,12 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
 
 from openmsi_gui import __version__
 from openmsi_gui.cli.progress import ConsoleReporter
@@ -24,6 +22,7 @@ from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.cli.provision import cmd_provision
 from openmsi_gui.cli.service import add_parser as add_service_parser
 from openmsi_gui.cli.service import cmd_service
+from openmsi_gui.cli.signals import STOP, wait_for_signal
 from openmsi_gui.engine import admin, wire
 from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import EventBus
@@ -149,20 +148,6 @@ def _registry(args: argparse.Namespace) -> Registry:
     except OSError as exc:
         raise UsageError(f"cannot open the registry: {exc.strerror or exc}: pass a writable "
                          "--data-dir") from exc
-
-
-def wait_for_signal(stop: threading.Event, seconds: float = 0.0) -> None:
-    """Block until SIGINT/SIGTERM (or ``seconds``, if positive), then return."""
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        log.info("stopping (%s)...", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        stop.wait(seconds if seconds > 0 else None)
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
@@ -350,6 +335,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
     "download-s3": cmd_download_s3, "provision": cmd_provision,
 }
+# These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
+# The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.
+LONG_RUNNING = frozenset({"upload", "watch", "download", "download-s3", "demo"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -362,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bus = EventBus()
     reporter = ConsoleReporter()
     bus.subscribe(reporter)
+    if args.command in LONG_RUNNING:
+        STOP.install()
     try:
         return COMMANDS[args.command](args, bus)
     except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error,
@@ -372,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        STOP.restore()
         reporter.close()
 
 
