@@ -22,6 +22,7 @@ from openmsi_gui.app.wizard import (
     FlowError,
     JobKind,
     Mode,
+    PathKind,
     SetupFlow,
     Step,
     bootstrap_errors,
@@ -238,13 +239,56 @@ def test_ca_file_must_exist_for_tls(flow: SetupFlow, tmp_path: Path) -> None:
 
 
 def test_injected_file_checks_keep_it_pure(tmp_path: Path) -> None:
-    flow = SetupFlow("/nowhere/demo", is_dir=lambda p: p == "/data/xrd",
-                     is_file=lambda p: p == "/etc/ca.pem")
+    disk = {"/data/xrd": PathKind.FOLDER, "/etc/ca.pem": PathKind.FILE}
+    flow = SetupFlow("/nowhere/demo", look=lambda p: disk.get(p, PathKind.NOTHING))
     real_flow_at_broker(flow, security_protocol="SSL", ca_file="/etc/ca.pem")
     pass_connection_test(flow)
     flow.next_step()
     flow.update_job(folder_path="/data/xrd", folder_topic="xrd")
     assert flow.can_advance() == (True, "")
+
+
+
+def test_without_look_the_flow_asks_for_paths_instead_of_touching_the_disk(
+        tmp_path: Path) -> None:
+    """The Qt wizard's mode: validation never blocks on the disk; the UI checks off-thread."""
+    flow = SetupFlow("/nowhere/demo", look=None)
+    real_flow_at_broker(flow, security_protocol="SSL", ca_file="/etc/ca.pem")
+    assert flow.errors() == ["Checking /etc/ca.pem…"]
+    assert flow.paths_to_check() == ["/etc/ca.pem"]
+    assert flow.paths_to_check() == ["/etc/ca.pem"]  # still needed until recorded
+    flow.record_path("/etc/ca.pem", PathKind.NOTHING)
+    assert "does not exist" in flow.errors()[0]
+    assert flow.paths_to_check() == []
+    flow.record_path("/etc/ca.pem", PathKind.FILE)
+    assert flow.errors() == []
+    pass_connection_test(flow)
+    flow.next_step()
+    flow.update_job(folder_path="/data/xrd", folder_topic="xrd")
+    ok, reason = flow.can_advance()
+    assert not ok
+    assert reason == "Checking /data/xrd…"
+    assert flow.paths_to_check() == ["/data/xrd"]
+    flow.record_path("/data/xrd", PathKind.FILE)
+    assert "does not exist" in flow.can_advance()[1]
+    flow.record_path("/data/xrd", PathKind.FOLDER)
+    assert flow.can_advance() == (True, "")
+    flow.next_step()
+    assert flow.paths_to_check() == []
+    flow.forget_paths()  # e.g. the page is shown again: look again
+    assert sorted(flow.paths_to_check()) == ["/data/xrd", "/etc/ca.pem"]
+    assert not flow.can_finish()[0]
+
+
+def test_without_look_the_demo_pair_checks_its_subfolders() -> None:
+    flow = SetupFlow("/nowhere/demo", look=None)
+    flow.next_step()
+    assert flow.paths_to_check() == ["/nowhere/demo"]
+    flow.record_path("/nowhere/demo", PathKind.NOTHING)
+    assert flow.paths_to_check() == ["/nowhere/demo/outbox", "/nowhere/demo/inbox"]
+    flow.record_path("/nowhere/demo/outbox", PathKind.NOTHING)
+    flow.record_path("/nowhere/demo/inbox", PathKind.FILE)
+    assert "is a file" in flow.can_advance()[1]
 
 
 # -- back navigation -------------------------------------------------------------------

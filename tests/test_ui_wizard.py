@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
@@ -12,7 +15,7 @@ import keyring.backend
 import keyring.errors
 import pytest
 from helpers import Recorder
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -26,9 +29,10 @@ from pytestqt.qtbot import QtBot
 from openmsi_gui.app import profiles
 from openmsi_gui.app.controller import AppController, folder_job_name
 from openmsi_gui.app.settings import BrokerProfile, SettingsStore
-from openmsi_gui.app.wizard import JobKind, Step
+from openmsi_gui.app.wizard import JobKind, PathKind, Step, path_kind
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
 from openmsi_gui.engine.events import JobState
+from openmsi_gui.ui import wizard as ui_wizard
 from openmsi_gui.ui.wizard import SetupWizard
 
 PASSWORD = "Pa55-word-typed-in-the-wizard"
@@ -83,7 +87,8 @@ def pick_folder(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], list[str]]:
 
 def click(qtbot: QtBot, button: QAbstractButton) -> None:
     assert button.isVisible(), f"{button.text()!r} is hidden"
-    assert button.isEnabled(), f"{button.text()!r} is disabled"
+    if not button.isEnabled():  # paths are checked off the GUI thread once typing pauses
+        qtbot.waitUntil(button.isEnabled, timeout=3000)
     # Radio buttons and check boxes react on their indicator and label only.
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton, pos=QPoint(8, button.height() // 2))
 
@@ -180,7 +185,7 @@ def test_real_broker_path(qtbot: QtBot, wizard: SetupWizard, store: SettingsStor
     assert "topic" in job.reason.text()
     job.folder_topic.setCurrentIndex(job.folder_topic.findText(topic))
     assert job.folder_topic.currentText() == topic
-    assert wizard.button(Next).isEnabled()
+    qtbot.waitUntil(wizard.button(Next).isEnabled, timeout=3000)  # the folder, checked
     press(qtbot, wizard, Next)
     assert "Lab broker" in wizard.done_page.summary.text()
     press(qtbot, wizard, Finish)
@@ -485,9 +490,50 @@ def test_keyboard_only(qtbot: QtBot, wizard: SetupWizard, store: SettingsStore,
     qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     qtbot.keyClicks(edit, str(tmp_path / "kb"))
     assert edit.text() == str(tmp_path / "kb")
+    qtbot.waitUntil(wizard.button(Next).isEnabled, timeout=3000)  # checked once typing pauses
     alt(Qt.Key.Key_N)
     qtbot.waitUntil(lambda: wizard.currentId() == Step.DONE, timeout=2000)
     qtbot.keyClick(window, Qt.Key.Key_Return)  # Finish is the default button
     qtbot.waitUntil(lambda: not wizard.isVisible(), timeout=10_000)
     assert store.settings.folders[0].path == str(tmp_path / "kb" / "outbox")
 
+
+
+def test_a_hanging_disk_check_does_not_freeze_the_wizard(
+        wizard: SetupWizard, qtbot: QtBot, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder on a dead network share: the wizard keeps painting while it is looked at."""
+    share = tmp_path / "unreachable-share"
+    started, release = threading.Event(), threading.Event()
+    asked: list[str] = []
+
+    def hanging_kind(path: str) -> PathKind:
+        asked.append(path)
+        if path == str(share):
+            started.set()
+            release.wait(10)
+        return path_kind(path)
+
+    monkeypatch.setattr(ui_wizard, "path_kind", hanging_kind)
+    press(qtbot, wizard, Next)
+    assert wizard.currentId() == Step.FIRST_JOB
+    edit = wizard.first_job.demo_folder.edit
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.monotonic()))
+    timer.start(20)
+    try:
+        edit.selectAll()
+        qtbot.keyClicks(edit, str(share))
+        qtbot.waitUntil(started.is_set, timeout=3000)
+        qtbot.wait(1000)
+        assert wizard.first_job.reason.text() == f"Checking {share}…"
+        assert not wizard.button(Next).isEnabled()
+    finally:
+        release.set()
+        timer.stop()
+    qtbot.waitUntil(wizard.button(Next).isEnabled, timeout=3000)
+    assert asked.count(str(share)) == 1  # once typing paused, not once per keystroke
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert len(ticks) > 20, ticks
+    assert max(gaps) < 0.5, gaps  # the event loop ran all along

@@ -187,6 +187,26 @@ def _expand(path: str) -> Path:
     return Path(path.strip()).expanduser()
 
 
+class PathKind(enum.StrEnum):
+    """What a path is on disk, as far as the wizard's checks care."""
+
+    FOLDER = "folder"
+    FILE = "file"
+    NOTHING = "nothing"  # missing, or something else (a socket, a broken link)
+
+
+def path_kind(path: str) -> PathKind:
+    """Look at ``path`` on disk.
+
+    Blocking (a dead network share can hang it): not for the GUI thread.
+    """
+    if os.path.isdir(path):
+        return PathKind.FOLDER
+    if os.path.isfile(path):
+        return PathKind.FILE
+    return PathKind.NOTHING
+
+
 class SetupFlow:
     """The first-run wizard as a state machine; the Qt wizard renders it.
 
@@ -199,8 +219,10 @@ class SetupFlow:
         demo_folder: default parent folder of the demo pair (default
             :func:`default_demo_folder`).
         existing: the current settings, to reject folders that are already in use.
-        is_dir: ``os.path.isdir`` (injectable for tests).
-        is_file: ``os.path.isfile`` (injectable for tests).
+        look: how paths are checked: :func:`path_kind` (the default) looks at the disk
+            when validating; ``None`` (the Qt wizard) only uses what
+            :meth:`record_path` was told, and lists what it still needs in
+            :meth:`paths_to_check`, so that the GUI thread never waits on the disk.
 
     Attributes:
         step: the current step.
@@ -216,8 +238,7 @@ class SetupFlow:
 
     def __init__(self, demo_folder: str | os.PathLike[str] | None = None, *,
                  existing: Settings | None = None,
-                 is_dir: Callable[[str], bool] = os.path.isdir,
-                 is_file: Callable[[str], bool] = os.path.isfile) -> None:
+                 look: Callable[[str], PathKind] | None = path_kind) -> None:
         self.step = Step.WELCOME
         self.mode = Mode.DEMO
         self.broker = BrokerForm()
@@ -229,8 +250,10 @@ class SetupFlow:
         self.connection_message = ""
         self.known_topics: list[str] | None = None
         self._existing = existing.copy() if existing is not None else None
-        self._is_dir = is_dir
-        self._is_file = is_file
+        self._look = look
+        self._known_paths: dict[str, PathKind] = {}
+        self._unknown_paths: dict[str, None] = {}  # asked for but not known (ordered set)
+        self._checking_messages: set[str] = set()
         self._revision = 0
         self._kind_chosen = False
 
@@ -432,10 +455,13 @@ class SetupFlow:
         """What is wrong on ``step`` (default: the current one), in plain language."""
         step = self.step if step is None else step
         if step is Step.BROKER:
-            return self._broker_errors()
-        if step is Step.FIRST_JOB:
-            return self._job_errors()
-        return []
+            problems = self._broker_errors()
+        elif step is Step.FIRST_JOB:
+            problems = self._job_errors()
+        else:
+            return []
+        # What the user must fix comes before what is still being looked at.
+        return sorted(problems, key=lambda problem: problem in self._checking_messages)
 
     def warnings(self) -> list[str]:
         """Things worth knowing on the current step that do not stop the user."""
@@ -465,8 +491,12 @@ class SetupFlow:
             ca_file = _expand(form.ca_file)
             if not ca_file.is_absolute():
                 problems.append("Give the CA file's full path.")
-            elif not self._is_file(str(ca_file)):
-                problems.append(f"The CA file {ca_file} does not exist.")
+            else:
+                kind = self._kind(ca_file)
+                if kind is None:
+                    problems.append(self._checking(ca_file))
+                elif kind is not PathKind.FILE:
+                    problems.append(f"The CA file {ca_file} does not exist.")
         return problems
 
     def _job_errors(self) -> list[str]:
@@ -479,7 +509,10 @@ class SetupFlow:
             demo = _expand(job.demo_folder)
             if not problems:
                 for sub in (DEMO_OUTBOX, DEMO_INBOX):
-                    if self._is_file(str(demo / sub)):
+                    kind = self._kind(demo / sub)
+                    if kind is None:
+                        problems.append(self._checking(demo / sub))
+                    elif kind is PathKind.FILE:
                         problems.append(f"{demo / sub} is a file; choose another demo folder.")
                 problems += self._in_use(demo / DEMO_OUTBOX, demo / DEMO_INBOX)
         elif job.kind is JobKind.FOLDER:
@@ -504,13 +537,51 @@ class SetupFlow:
         path = _expand(text)
         if not path.is_absolute():
             return [f"Give the full path of {what}."]
-        if self._is_dir(str(path)):
+        kind = self._kind(path)
+        if kind is None:
+            return [self._checking(path)]
+        if kind is PathKind.FOLDER:
             return []
         if must_exist:
             return [f"The folder {path} does not exist."]
-        if self._is_file(str(path)):
+        if kind is PathKind.FILE:
             return [f"{path} is a file, not a folder."]
         return []
+
+    # -- what is on disk ----------------------------------------------------------
+
+    def _kind(self, path: Path) -> PathKind | None:
+        """What ``path`` is: looked at now, recorded earlier, or None (not known yet)."""
+        key = str(path)
+        if self._look is not None:
+            return self._look(key)
+        kind = self._known_paths.get(key)
+        if kind is None:
+            self._unknown_paths[key] = None
+        return kind
+
+    def _checking(self, path: Path) -> str:
+        message = f"Checking {path}…"
+        self._checking_messages.add(message)
+        return message
+
+    def paths_to_check(self) -> list[str]:
+        """Paths the current validation needs but has not been told about (see ``look``)."""
+        self.errors()
+        if self.step is Step.DONE:
+            for step in self.path():
+                self.errors(step)
+        wanted = [p for p in self._unknown_paths if p not in self._known_paths]
+        self._unknown_paths.clear()
+        return wanted
+
+    def record_path(self, path: str, kind: PathKind) -> None:
+        """Tell the flow what ``path`` (as returned by :meth:`paths_to_check`) is."""
+        self._known_paths[path] = kind
+
+    def forget_paths(self) -> None:
+        """Drop what was recorded, so it is checked again (the disk may have changed)."""
+        self._known_paths.clear()
 
     def _in_use(self, watched: Path | None, received: Path | None) -> list[str]:
         """Clashes with folders the existing settings already use."""

@@ -11,6 +11,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 T = TypeVar("T")
 
+CHECK_DELAY_MS = 300
+"""A typed path is checked on disk once typing pauses this long."""
+
 _alive: set[_Relay] = set()
 
 

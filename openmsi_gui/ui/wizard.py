@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -47,11 +47,13 @@ from openmsi_gui.app.wizard import (
     FlowError,
     JobKind,
     Mode,
+    PathKind,
     SetupFlow,
     Step,
+    path_kind,
 )
 from openmsi_gui.ui.icons import status_pixmap
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import CHECK_DELAY_MS, run_in_thread, when_done
 
 T = TypeVar("T")
 
@@ -206,6 +208,7 @@ class _FlowPage(QWizardPage):
         if self.flow.step is self.step:
             ok, reason = self.flow.can_advance()
             self.reason.setText("" if ok else reason)
+            self.owner.check_paths_soon()
         self.completeChanged.emit()
 
 
@@ -334,6 +337,7 @@ class BrokerPage(_FlowPage):
         self._show_rows()
 
     def initializePage(self) -> None:
+        self.owner.check_paths_now()
         self.refresh()
 
     def _edit(self, **changes: str) -> None:
@@ -546,6 +550,7 @@ class FirstJobPage(_FlowPage):
         self.stack.setCurrentIndex(self._stack_index[job.kind])
         if not demo:
             self._list_topics()
+        self.owner.check_paths_now()
         self.refresh()
 
     def _choose(self, kind: JobKind) -> None:
@@ -651,10 +656,16 @@ class SetupWizard(QWizard):
         super().__init__(parent)
         self.store = store
         self.controller = controller
-        self.flow = SetupFlow(existing=store.settings)
+        # look=None: the flow never touches the disk; check_paths_now() does, off-thread.
+        self.flow = SetupFlow(existing=store.settings, look=None)
         self.finishing = False
         self.keychain_touched = False
         self._executor: ThreadPoolExecutor | None = None
+        self._checking: set[str] = set()
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(CHECK_DELAY_MS)
+        self._check_timer.timeout.connect(self._check_paths)
         self.setWindowTitle("Set up OpenMSI")
         self.setAccessibleName("Set up OpenMSI")
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
@@ -684,6 +695,38 @@ class SetupWizard(QWizard):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="openmsi-wizard")
         return self._executor.submit(fn, *args)
+
+    def check_paths_soon(self) -> None:
+        """Look at the paths the flow needs once typing pauses."""
+        self._check_timer.start()
+
+    def check_paths_now(self) -> None:
+        """Look again at every path the flow needs (a page is shown: the disk may have changed)."""
+        self.flow.forget_paths()
+        self._check_timer.stop()
+        self._check_paths()
+
+    def _check_paths(self) -> None:
+        for path in self.flow.paths_to_check():
+            if path in self._checking:
+                continue
+            self._checking.add(path)
+
+            def checked(kind: PathKind, path: str = path) -> None:
+                self._checking.discard(path)
+                self.flow.record_path(path, kind)
+                self._refresh_current_page()
+
+            def failed(_error: BaseException, path: str = path) -> None:
+                checked(PathKind.NOTHING, path)
+
+            when_done(run_in_thread(path_kind, path), checked, failed, context=self)
+
+    def _refresh_current_page(self) -> None:
+        """Re-validate the page on show (after a path check came back)."""
+        page = self.pages.get(self.flow.step)
+        if page is not None:
+            page.refresh()
 
     def _stop_executor(self) -> None:
         executor, self._executor = self._executor, None

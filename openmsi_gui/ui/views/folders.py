@@ -67,7 +67,7 @@ from openmsi_gui.engine import wire
 from openmsi_gui.engine.events import Event, JobState
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 from openmsi_gui.ui.icons import status_icon
-from openmsi_gui.ui.tasks import run_in_thread, when_done
+from openmsi_gui.ui.tasks import CHECK_DELAY_MS, run_in_thread, when_done
 from openmsi_gui.ui.views.topic_picker import TopicPicker, topic_problem
 
 CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
@@ -76,7 +76,6 @@ CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
 MAX_STABLE_SECONDS = 3600.0
 MAX_COLUMN_WIDTH = 220  # pixels; longer names are elided, with the full text as tooltip
 ERROR_STYLE = "color: #c0392b;"  # problems are always spelled out too, never colour alone
-CHECK_DELAY_MS = 300  # a typed path is checked once typing pauses this long
 CHECKING = "Checking the folder…"
 
 T = TypeVar("T")
