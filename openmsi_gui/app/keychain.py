@@ -38,6 +38,15 @@ def get_secret(owner: str, name: str) -> str | None:
                             "install and unlock gnome-keyring or KWallet") from exc
 
 
+def has_secret(owner: str, name: str) -> bool:
+    """Whether a secret ``name`` of ``owner`` is stored (blocking, like every call here).
+
+    Raises:
+        KeychainError: if no usable keychain exists.
+    """
+    return get_secret(owner, name) is not None
+
+
 def set_secret(owner: str, name: str, value: str) -> None:
     """Store (or, with an empty ``value``, delete) a secret.
 

@@ -130,11 +130,6 @@ def validate_destination(dest: Destination, settings: Settings,
     return errors
 
 
-def has_secret(dest: Destination) -> bool:
-    """Whether the keychain holds the S3 secret of ``dest`` (blocking)."""
-    return keychain.get_secret(owner(dest), SECRET) is not None
-
-
 _ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
     "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
     "problem": (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
@@ -525,7 +520,7 @@ class DestinationsView(ItemsView[Destination]):
                 self.secret_edit.setPlaceholderText("keychain not available")
                 self._show_test(False, sentence(str(exc)))
 
-        when_done(self._io(has_secret, item), show, failed, context=self)
+        when_done(self._io(keychain.has_secret, owner(item), SECRET), show, failed, context=self)
 
     def _set_saving(self, saving: bool) -> None:
         """Hold the view still while the keychain stores a secret."""

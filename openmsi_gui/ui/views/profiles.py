@@ -215,11 +215,6 @@ def broker_config(profile: BrokerProfile, password: str) -> KafkaConfig:
     return profiles.kafka_config(dataclasses.replace(profile, crypto_node_id=""), secret)
 
 
-def has_secret(profile: BrokerProfile) -> bool:
-    """Whether the keychain holds a password for ``profile`` (blocking)."""
-    return keychain.get_secret(profiles.owner(profile), profiles.PASSWORD) is not None
-
-
 def import_profile(path: Path, taken: Iterable[str]) -> tuple[BrokerProfile, bool]:
     """Read an OpenMSIStream config into a new profile; its password goes to the keychain.
 
@@ -703,7 +698,8 @@ class ProfilesView(QWidget):
             if self._loaded is not None and self._loaded.id == profile_id:
                 self._show_status(False, sentence(str(exc)))
 
-        when_done(self._workers.io(has_secret, profile), show, failed, context=self)
+        when_done(self._workers.io(keychain.has_secret, profiles.owner(profile),
+                                    profiles.PASSWORD), show, failed, context=self)
 
     def on_form_changed(self) -> None:
         if not self._loading:
