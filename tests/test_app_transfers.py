@@ -323,9 +323,11 @@ def test_waiting_rows_are_kept_visible_and_flagged() -> None:
     assert book.status(paused=False) is AppStatus.ERROR
     book.apply(waiting)  # the next retry does not count again
     assert book.unseen_failures == 1
-    assert book.summary().failed == 1
+    assert book.summary().waiting == 1
+    assert book.summary().failed == 0  # not failed: it is being retried
+    assert book.status_line(paused=False) == "OpenMSI: 1 problem(s), see Transfers"
     book.acknowledge_failures()
     book.apply(FileCompleted("d", Direction.DOWNLOAD, "a.bin", 10, "ab", 1.0))
     assert book.rows[("d", Direction.DOWNLOAD, "a.bin")].status is RowStatus.DONE
-    assert book.summary().failed == 0
+    assert book.summary().waiting == 0
     assert book.status(paused=False) is AppStatus.IDLE

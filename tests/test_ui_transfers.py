@@ -90,6 +90,17 @@ def test_status_and_direction_texts() -> None:
     assert tm.direction_text(DOWN) == "↓ Download"
 
 
+def test_a_row_about_no_file_yet_has_no_progress_bar() -> None:
+    """E.g. the row of encrypted messages waiting for their keys."""
+    parked = TransferRow("dest:a", DOWN, "(waiting for keys)", status=RowStatus.WAITING)
+    assert not tm.shows_progress(parked)
+    assert tm.cell_text(parked, Column.PROGRESS) == ""
+    s3_retry = TransferRow("dest:a", DOWN, "big.bin", status=RowStatus.WAITING,
+                           done_bytes=10, total_bytes=10)
+    assert tm.shows_progress(s3_retry)
+    assert tm.cell_text(s3_retry, Column.PROGRESS) == "100%"
+
+
 def test_row_filters_and_retry_rules() -> None:
     failed_up = TransferRow("folder:abc", UP, "run/notes.txt", status=RowStatus.FAILED,
                             error="Message size too large")
@@ -144,6 +155,8 @@ def test_summary_text() -> None:
     assert summary_text(Summary(0, 0, 0, 0.0, 0.0)) == "No transfers yet."
     assert summary_text(Summary(2, 1, 5, 4_200_000, 0.0)) == (
         "2 moving, 1 failed, 5 done — up 4.2 MB/s, down 0 B/s")
+    assert summary_text(Summary(0, 0, 0, 0.0, 0.0, waiting=1)) == (
+        "0 moving, 1 waiting, 0 failed, 0 done — up 0 B/s, down 0 B/s")
 
 
 def test_plot_axis_helpers() -> None:

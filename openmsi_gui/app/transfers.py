@@ -103,6 +103,7 @@ class Summary:
     done: int
     up_rate: float
     down_rate: float
+    waiting: int = 0  # retried by themselves (an S3 upload, encrypted messages awaiting keys)
 
 
 class TransferBook:
@@ -245,8 +246,9 @@ class TransferBook:
         recent = list(self.throughput)[-3:]
         seconds = max(1, len(recent))
         return Summary(counts[RowStatus.ACTIVE] + counts[RowStatus.QUEUED],
-                       counts[RowStatus.FAILED] + counts[RowStatus.WAITING], counts[RowStatus.DONE],
-                       sum(r[1] for r in recent) / seconds, sum(r[2] for r in recent) / seconds)
+                       counts[RowStatus.FAILED], counts[RowStatus.DONE],
+                       sum(r[1] for r in recent) / seconds, sum(r[2] for r in recent) / seconds,
+                       waiting=counts[RowStatus.WAITING])
 
     def status(self, paused: bool) -> AppStatus:
         """Error (unseen failures) beats paused, which beats transferring, then idle."""
@@ -267,7 +269,7 @@ class TransferBook:
         summary = self.summary()
         status = self.status(paused)
         if status is AppStatus.ERROR:
-            problems = summary.failed + len(self.job_errors)
+            problems = summary.failed + summary.waiting + len(self.job_errors)
             return f"OpenMSI: {problems} problem(s), see Transfers"
         if status is AppStatus.PAUSED:
             if paused_until:

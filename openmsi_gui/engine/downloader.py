@@ -86,7 +86,7 @@ RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # seconds; the last one re
 PARKED_RETRY_SECONDS = 5.0
 PARKED_BATCH = 256
 PARKED_ROUND_SECONDS = 1.0
-PARKED_ROW = "(encrypted messages)"  # the transfers-view row for messages awaiting keys
+PARKED_ROW = "(waiting for keys)"  # the transfers-view row of encrypted messages kept
 NO_PIN = -1  # the "partition" of a parked message: its offset is already committed
 
 FileKey = tuple[str, bytes]
@@ -390,8 +390,8 @@ class Downloader:
                         self._parked, reason)
             self._bus.publish(FileWaiting(
                 self.job, Direction.DOWNLOAD, PARKED_ROW,
-                f"{self._parked} message(s) kept until their decryption keys arrive "
-                f"(retried every {PARKED_RETRY_SECONDS:.0f} s): {reason}"))
+                f"{self._parked} encrypted message(s) kept until their keys arrive, "
+                f"retried every {PARKED_RETRY_SECONDS:.0f} s: {reason}"))
         self._next_parked_retry = time.monotonic() + PARKED_RETRY_SECONDS
 
     def _retry_parked(self) -> None:

@@ -274,7 +274,7 @@ def cell_text(row: TransferRow, column: Column) -> str:
     if column is Column.STATUS:
         return status_text(row)
     if column is Column.PROGRESS:
-        return "" if row.status is RowStatus.SKIPPED else format_percent(row.fraction)
+        return format_percent(row.fraction) if shows_progress(row) else ""
     if column is Column.SIZE:
         return format_size(row.done_bytes, row.total_bytes)
     if column is Column.CHUNKS:
@@ -284,6 +284,13 @@ def cell_text(row: TransferRow, column: Column) -> str:
     if column is Column.ETA:
         return format_eta(row.eta)
     return first_line(row.error)
+
+
+def shows_progress(row: TransferRow) -> bool:
+    """Whether the row has a progress to show (not a skip, nor a row about no file yet)."""
+    if row.status is RowStatus.SKIPPED:
+        return False
+    return not (row.status is RowStatus.WAITING and not row.total_bytes and not row.done_bytes)
 
 
 def sort_value(row: TransferRow, column: Column) -> Any:
@@ -325,7 +332,7 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
         return text
     if column is Column.SIZE and row.total_bytes:
         return f"{row.done_bytes:,} of {row.total_bytes:,} bytes"
-    if column is Column.PROGRESS and row.status is not RowStatus.SKIPPED:
+    if column is Column.PROGRESS and shows_progress(row):
         return f"{format_percent(row.fraction)} done"
     return ""
 
@@ -583,7 +590,7 @@ class TransferTableModel(QStandardItemModel):
                 roles[_DECORATION] = self._icon(_STATUS_ICONS[row.status])
             elif column is Column.FILE:
                 roles[FILTER_ROLE] = filter_text(row)
-            elif column is Column.PROGRESS and row.status is not RowStatus.SKIPPED:
+            elif column is Column.PROGRESS and shows_progress(row):
                 # The bar carries the percentage; the text stays for screen readers.
                 del roles[_DISPLAY]
                 roles[_ACCESSIBLE_TEXT] = text

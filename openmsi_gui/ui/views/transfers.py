@@ -51,11 +51,13 @@ RETRY_TIP = "Send the selected failed uploads again (Alt+Y)"
 
 def summary_text(summary: Summary) -> str:
     """One line about the rows: ``"2 moving, 1 failed, 5 done — up 4.2 MB/s, down 0 B/s"``."""
-    if not (summary.active or summary.failed or summary.done):
+    if not (summary.active or summary.failed or summary.done or summary.waiting):
         return "No transfers yet."
     rates = (f"up {format_rate(summary.up_rate) or '0 B/s'}, "
              f"down {format_rate(summary.down_rate) or '0 B/s'}")
-    return f"{summary.active} moving, {summary.failed} failed, {summary.done} done — {rates}"
+    waiting = f"{summary.waiting} waiting, " if summary.waiting else ""
+    return (f"{summary.active} moving, {waiting}{summary.failed} failed, {summary.done} done"
+            f" — {rates}")
 
 
 def selection_hint(rows: list[TransferRow]) -> str:
