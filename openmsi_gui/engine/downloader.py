@@ -18,6 +18,14 @@ that is still incomplete (its *pin*). After a crash or a rebalance, whichever
 consumer owns the partition re-reads every unfinished file from its first
 chunk; chunks the registry already holds are not written twice.
 
+When the destination as a whole cannot take data (disk full, quota, read-only,
+a network share gone: see :func:`destination_problem`), nothing is failed and
+nothing is committed past the message that could not be written: the consumer
+seeks back to it, pauses, and tries again after a growing delay, showing the
+file as "waiting". A verified file that cannot be renamed into place (e.g.
+the old version is open in another program on Windows) is kept and retried
+the same way.
+
 With an :class:`~openmsi_gui.engine.s3.S3Store`, the destination folder is a
 local staging area: a verified file is uploaded on its own thread instead of
 renamed, and its offsets stay pinned until the object is verified in the
@@ -34,6 +42,7 @@ rejected like any malformed message.
 from __future__ import annotations
 
 import collections
+import errno
 import hashlib
 import logging
 import os
@@ -83,6 +92,7 @@ MAX_INCOMPLETE_FILES = 10_000  # beyond this the stalest is forgotten (it stays 
 READ_BLOCK = 1 << 20
 MAX_HASH_BACKLOG_BYTES = 32 * 1024 * 1024  # chunk data queued for the hasher, at most
 RETRY_DELAYS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)  # seconds; the last one repeats
+STALL_DELAYS = (5.0, 10.0, 20.0, 30.0, 60.0)  # a full disk is retried at least once a minute
 PARKED_RETRY_SECONDS = 5.0
 PARKED_BATCH = 256
 PARKED_ROUND_SECONDS = 1.0
@@ -115,6 +125,7 @@ class _Incoming:
     finishing: bool = False
     size: int = 0
     attempts: int = 0
+    verified: bool = False  # its whole-file hash matched (S3: it is ready to upload)
 
     @property
     def relpath(self) -> str:
@@ -127,6 +138,47 @@ class _Rejected(Exception):
 
 class _Retry(Exception):
     """A verified file could not be stored yet; keep it and try again later."""
+
+
+class _DestinationUnavailable(Exception):
+    """The destination cannot take data now; wait and read the message again."""
+
+    def __init__(self, relpath: str, reason: str) -> None:
+        super().__init__(reason)
+        self.relpath = relpath
+        self.reason = reason
+
+
+# Errors that pass when the lab frees space, fixes permissions or brings a share
+# back: the download waits for them instead of failing files. Anything else (a
+# name the file system refuses, a file too large for it) fails the one file.
+_PASSING_ERRNOS = frozenset(
+    getattr(errno, name) for name in (
+        "ENOSPC", "EDQUOT", "EROFS", "EIO", "ESTALE", "ETIMEDOUT", "EHOSTDOWN", "ENOTCONN",
+        "ENODEV", "ENXIO", "EACCES", "EPERM", "EBUSY", "EAGAIN", "ENOLCK", "ECONNRESET",
+        "ECONNABORTED", "ENETDOWN", "ENETUNREACH", "EHOSTUNREACH")
+    if hasattr(errno, name))
+
+_ADVICE = {
+    errno.ENOSPC: "free some space there",
+    getattr(errno, "EDQUOT", -1): "the disk quota is used up: free some space or ask for more",
+    errno.EROFS: "it is read-only: make it writable",
+    errno.EACCES: "permission denied: let this user write there",
+    errno.EPERM: "permission denied: let this user write there",
+}
+
+
+def destination_problem(exc: OSError, dest: Path) -> str | None:
+    """A sentence about ``exc`` if it is a problem of the destination that may pass, else None.
+
+    Such problems (disk full, read-only, no permission, a network share gone, a
+    file locked by another program) make the download wait and retry; the others
+    (a name the file system refuses, a file too large for it) fail one file.
+    """
+    if exc.errno not in _PASSING_ERRNOS:
+        return None
+    advice = _ADVICE.get(exc.errno, "check the destination")
+    return f"cannot write to {exc.filename or dest}: {exc.strerror or exc}; {advice}"
 
 
 _TEMP_NAME = re.compile(r"^\.openmsi-.*\.partial$", re.IGNORECASE)
@@ -175,6 +227,7 @@ class Downloader:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._want_paused = False
+        self._reported_paused = False
         self._is_paused = False
         self._incoming: dict[FileKey, _Incoming] = {}
         self._handles: collections.OrderedDict[FileKey, BinaryIO] = collections.OrderedDict()
@@ -196,6 +249,8 @@ class Downloader:
         self._upload_pool = (ThreadPoolExecutor(1, thread_name_prefix=f"{job}-s3")
                              if store is not None else None)
         self._retry_due: dict[FileKey, float] = {}  # consume thread only
+        self._stalled_until = 0.0  # the destination cannot take data until then
+        self._stall_attempts = 0
         self._cipher = cipher
         self._parked = 0
         self._next_parked_retry = 0.0
@@ -264,10 +319,14 @@ class Downloader:
             while not self._stopping.is_set():
                 self._apply_pause()
                 messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.2)
-                for message in messages:
-                    self._handle(message)
+                for i, message in enumerate(messages):
+                    try:
+                        self._handle(message)
+                    except _DestinationUnavailable as exc:
+                        self._stall(exc, unprocessed=messages[i:])
+                        break
                 self._collect_finished()
-                self._retry_uploads()
+                self._retry_stores()
                 self._retry_parked()
                 if (time.monotonic() >= next_checkpoint or
                         self._dirty_bytes >= CHECKPOINT_BYTES):
@@ -295,15 +354,51 @@ class Downloader:
 
     def _apply_pause(self) -> None:
         assert self._consumer is not None
-        if self._want_paused != self._is_paused:
+        stalled = time.monotonic() < self._stalled_until
+        want = self._want_paused or stalled
+        if want != self._is_paused:
             assignment = self._consumer.assignment()
-            if self._want_paused:
+            if want:
                 self._consumer.pause(assignment)
-                self._bus.publish(JobState(self.job, "paused"))
             else:
                 self._consumer.resume(assignment)
-                self._bus.publish(JobState(self.job, "running"))
-            self._is_paused = self._want_paused
+            self._is_paused = want
+        if self._want_paused != self._reported_paused:
+            self._bus.publish(JobState(self.job, "paused" if self._want_paused else "running"))
+            self._reported_paused = self._want_paused
+
+    def _stall(self, problem: _DestinationUnavailable,
+               unprocessed: list[Message] | None = None) -> None:
+        """Wait before writing again; re-read ``unprocessed`` then (consume thread).
+
+        The consumer is rewound to the first unprocessed message of each partition
+        and paused, so nothing after it is processed, and nothing from it on is
+        committed, before the destination takes data again.
+        """
+        rewind: dict[int, int] = {}
+        for message in unprocessed or []:
+            if message.error() is None:
+                partition, offset = message.partition() or 0, message.offset() or 0
+                rewind[partition] = min(rewind.get(partition, offset), offset)
+        for partition, offset in rewind.items():
+            if partition in self._next_offset:
+                self._next_offset[partition] = min(self._next_offset[partition], offset)
+        delay = STALL_DELAYS[min(self._stall_attempts, len(STALL_DELAYS) - 1)]
+        self._stall_attempts += 1
+        self._stalled_until = time.monotonic() + delay
+        assert self._consumer is not None
+        assignment = self._consumer.assignment()
+        self._consumer.pause(assignment)
+        self._is_paused = True
+        for partition, offset in rewind.items():
+            try:
+                self._consumer.seek(TopicPartition(self.topic, partition, offset))
+            except KafkaException as exc:  # e.g. revoked meanwhile: its owner re-reads it
+                log.warning("%s: could not rewind partition %d: %s", self.job, partition, exc)
+        log.error("%s: %s was not stored (attempt %d): %s; waiting %.0f s", self.job,
+                  problem.relpath, self._stall_attempts, problem.reason, delay)
+        self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, problem.relpath,
+                                      f"{problem.reason}; retrying in {delay:.0f} s"))
 
     # -- group membership --------------------------------------------------
 
@@ -376,7 +471,12 @@ class Downloader:
         except UnsafePath as exc:
             self._fail(key, None, f"unsafe file name: {exc}")
         except OSError as exc:
+            problem = destination_problem(exc, self.dest)
+            if problem is not None:
+                raise _DestinationUnavailable(chunk.relpath, problem) from exc
             self._fail(key, inc, f"cannot write to the destination: {exc.strerror or exc}")
+        else:
+            self._stall_attempts = 0
 
     # -- encrypted messages whose keys have not arrived ---------------------
 
@@ -430,11 +530,15 @@ class Downloader:
                 self._reject_message(parked.partition, parked.offset, None,
                                      f"cannot be decrypted: {exc}")
                 continue
-            # Unparked and stored in one registry transaction (the next checkpoint).
+            try:
+                self._process(value, NO_PIN, parked.offset, key)
+            except _DestinationUnavailable as exc:
+                self._stall(exc)  # it stays parked
+                break
+            # Stored and unparked in one registry transaction (the next checkpoint).
             self._registry.unpark_message(parked.id)
             self._parked -= 1
             opened += 1
-            self._process(value, NO_PIN, parked.offset, key)
             started = time.monotonic()
         if opened:
             log.info("%s: decrypted %d kept message(s); %d still wait for keys", self.job,
@@ -488,8 +592,10 @@ class Downloader:
                 temp.open("wb").close()
             temp_stat = temp.stat()
         except OSError as exc:
-            self._registry.finish_download(download_id, "failed", error=(
-                f"cannot write to the destination: {exc.strerror or exc}"))
+            # A problem that may pass leaves the record "receiving", to be retried.
+            if destination_problem(exc, self.dest) is None:
+                self._registry.finish_download(download_id, "failed", error=(
+                    f"cannot write to the destination: {exc.strerror or exc}"))
             raise
         inc = _Incoming(key, download_id, target, temp, chunk.n_chunks, chunk.file_mtime, stored,
                         stored_bytes=sum(n for _, n in stored.values()),
@@ -605,6 +711,7 @@ class Downloader:
             handle.close()
             self._dirty.discard(inc.key)
         inc.finishing = True
+        inc.size = size
         # Same FIFO thread as the hash updates, so they are all applied first. The
         # file stays pinned (its offsets uncommitted) until the outcome is collected.
         self._hash_pool.submit(self._finish_file, inc, size)
@@ -619,8 +726,12 @@ class Downloader:
         except _Retry as exc:
             self._finished.put((inc, "retry", str(exc)))
         except OSError as exc:
-            self._finished.put((inc, "failed",
-                                f"cannot write to the destination: {exc.strerror or exc}"))
+            problem = destination_problem(exc, self.dest)
+            if problem is not None:
+                self._finished.put((inc, "retry", problem))
+            else:
+                self._finished.put((inc, "failed",
+                                    f"cannot write to the destination: {exc.strerror or exc}"))
         else:
             if status not in ("placed", "uploading"):  # those report later
                 self._finished.put((inc, status, ""))
@@ -666,7 +777,7 @@ class Downloader:
                      self.job, inc.relpath)
             return "superseded"
         if self._s3 is not None:
-            inc.size = size
+            inc.verified = True
             assert self._upload_pool is not None
             self._upload_pool.submit(self._upload, inc)
             return "uploading"
@@ -723,7 +834,8 @@ class Downloader:
         self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, inc.relpath,
                                       f"{reason}; retrying in {delay:.0f} s"))
 
-    def _retry_uploads(self) -> None:
+    def _retry_stores(self) -> None:
+        """Hand verified files that could not be stored to the uploader or finisher again."""
         if not self._retry_due or self._stopping.is_set():
             return
         now = time.monotonic()
@@ -731,9 +843,13 @@ class Downloader:
             inc = self._incoming.get(key)
             if inc is None:
                 del self._retry_due[key]
-            elif due <= now and self._upload_pool is not None:
+            elif due <= now:
                 del self._retry_due[key]
-                self._upload_pool.submit(self._upload, inc)
+                if self._upload_pool is not None and inc.verified:
+                    self._upload_pool.submit(self._upload, inc)
+                else:
+                    self._hash_pool.submit(self._finish_file, inc, inc.size)
+                    self._finishing_submitted = True
 
     def _collect_finished(self, wait: bool = False) -> None:
         """Apply the finisher's outcomes (consume thread); ``wait`` drains it first."""

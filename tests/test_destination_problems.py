@@ -1,0 +1,266 @@
+"""A destination that cannot take data for a while: wait, show it, lose nothing.
+
+A full disk, a quota, a read-only or vanished network share, or a file locked by
+another program must never fail a file whose messages are then committed past:
+the downloader waits, shows the file as waiting, and finishes once the lab has
+fixed the destination.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from helpers import Recorder, wait_until
+
+from openmsi_gui.engine import downloader as downloader_module
+from openmsi_gui.engine.downloader import Downloader, destination_problem
+from openmsi_gui.engine.events import EventBus, FileCompleted, FileFailed, FileWaiting
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.uploader import Uploader
+
+DEST = Path("/data/inbox")
+
+
+@pytest.mark.parametrize(("code", "advice"), [
+    (errno.ENOSPC, "free some space there"),
+    (errno.EROFS, "read-only"),
+    (errno.EACCES, "permission denied"),
+    (errno.EIO, "check the destination"),
+])
+def test_problems_that_may_pass_are_named_with_what_to_do(code: int, advice: str) -> None:
+    sentence = destination_problem(OSError(code, os.strerror(code)), DEST)
+    assert sentence is not None
+    assert sentence.startswith(f"cannot write to {DEST}: {os.strerror(code)}")
+    assert advice in sentence
+    with_file = destination_problem(OSError(code, os.strerror(code), "/data/inbox/a.bin"), DEST)
+    assert with_file is not None
+    assert with_file.startswith("cannot write to /data/inbox/a.bin:")
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENAMETOOLONG, errno.EFBIG, errno.EISDIR,
+                                  errno.ENOTDIR, errno.EEXIST])
+def test_problems_of_one_file_fail_that_file(code: int) -> None:
+    assert destination_problem(OSError(code, os.strerror(code)), DEST) is None
+
+
+# -- through the broker -------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(downloader_module, "STALL_DELAYS", (0.3, 0.6))
+    monkeypatch.setattr(downloader_module, "RETRY_DELAYS", (0.3, 0.6))
+
+
+def _send(kafka_config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
+          files: dict[str, bytes], root: Path) -> None:
+    root.mkdir()
+    uploader = Uploader(kafka_config, topic, bus, registry, chunk_size=64 * 1024, workers=1)
+    uploader.start()
+    try:
+        for name, data in files.items():
+            (root / name).write_bytes(data)
+            uploader.submit(root, root / name)
+        assert uploader.wait_idle(60)
+    finally:
+        uploader.stop()
+
+
+def _committed(kafka_config: KafkaConfig, topic: str, group: str) -> dict[int, int]:
+    consumer = Consumer(kafka_config.consumer_settings(group))
+    try:
+        parts = [TopicPartition(topic, p) for p in range(1)]
+        return {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+    finally:
+        consumer.close()
+
+
+class _FullDisk:
+    """Writes into the destination fail with ENOSPC while :attr:`full` is set."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
+        self.full = True
+        self.refused = 0
+        real_handle_for = Downloader._handle_for
+        disk = self
+
+        class Handle:
+            def __init__(self, inner: BinaryIO) -> None:
+                self._inner = inner
+
+            def write(self, data: bytes) -> int:
+                if disk.full:
+                    disk.refused += 1
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                return self._inner.write(data)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._inner, name)
+
+        def handle_for(downloader: Downloader, inc: Any) -> Any:
+            handle = real_handle_for(downloader, inc)
+            return Handle(handle) if inc.relpath == victim else handle
+
+        monkeypatch.setattr(Downloader, "_handle_for", handle_for)
+
+
+def test_a_full_disk_makes_the_download_wait_and_loses_nothing(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    topic = make_topic(1)
+    files = {"a.bin": os.urandom(100_000), "big.bin": os.urandom(700_000),
+             "c.bin": os.urandom(90_000)}
+    disk = _FullDisk(monkeypatch, "big.bin")
+    _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
+    dest = tmp_path / "dest"
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    down = Downloader(kafka_config, topic, dest, bus, registry, group_id=group, job="d")
+    down.start()
+    try:
+        wait_until(lambda: disk.refused >= 3, timeout=30, message="three refused attempts")
+        waiting = [e for e in recorder.of(FileWaiting) if e.relpath == "big.bin"]
+        assert waiting, recorder.events
+        assert "No space left on device" in waiting[0].reason
+        assert "free some space" in waiting[0].reason
+        assert "retrying in" in waiting[0].reason
+        assert not recorder.of(FileFailed)
+        assert not (dest / "big.bin").exists()
+        # One sending worker: a.bin is offsets 0-1, big.bin 2-12, c.bin 13-14. The
+        # consumer waits at big.bin: c.bin is not read, nothing from 2 on is committed.
+        assert (dest / "a.bin").exists()
+        assert not (dest / "c.bin").exists()
+        assert _committed(kafka_config, topic, group)[0] <= 2
+        disk.full = False  # space freed
+        wait_until((dest / "big.bin").exists, timeout=30,
+                   message="big.bin once space is freed")
+        wait_until(lambda: len(recorder.of(FileCompleted)) >= 2 * len(files), timeout=30,
+                   message="every file")
+    finally:
+        down.stop()
+    for name, data in files.items():
+        assert (dest / name).read_bytes() == data, name
+    assert not recorder.of(FileFailed)
+    assert not [p for p in dest.iterdir() if p.name.startswith(".openmsi-")]
+    assert [r.status for r in registry.history() if r.relpath == "big.bin" and
+            r.direction == "download"] == ["done"]
+
+
+def test_a_file_locked_at_its_final_name_is_kept_and_placed_later(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows: the old version is open in another program, so the rename is refused."""
+    topic = make_topic(1)
+    data = os.urandom(200_000)
+    dest = tmp_path / "dest"
+    refusals = [2]
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if Path(dst).name == "report.xlsx" and refusals[0] > 0:
+            refusals[0] -= 1
+            raise PermissionError(errno.EACCES, "Permission denied", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(downloader_module.os, "replace", replace)
+    _send(kafka_config, topic, bus, registry, {"report.xlsx": data}, tmp_path / "src")
+    down = Downloader(kafka_config, topic, dest, bus, registry,
+                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
+    down.start()
+    try:
+        wait_until((dest / "report.xlsx").exists, timeout=30,
+                   message="the file once it is no longer locked")
+    finally:
+        down.stop()
+    assert (dest / "report.xlsx").read_bytes() == data
+    assert refusals == [0]
+    waiting = [e for e in recorder.of(FileWaiting) if e.relpath == "report.xlsx"]
+    assert len(waiting) == 2
+    assert "Permission denied" in waiting[0].reason
+    assert not recorder.of(FileFailed)
+
+
+def test_a_name_the_file_system_refuses_fails_only_that_file(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    topic = make_topic(1)
+    dest = tmp_path / "dest"
+    real_replace = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if Path(dst).name == "refused.txt":  # e.g. a name an old NAS refuses
+            raise OSError(errno.EINVAL, "Invalid argument", str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(downloader_module.os, "replace", replace)
+    files = {"refused.txt": b"colon", "ok.txt": b"fine"}
+    _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
+    down = Downloader(kafka_config, topic, dest, bus, registry,
+                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
+    down.start()
+    try:
+        wait_until(lambda: recorder.of(FileFailed) and (dest / "ok.txt").exists(), timeout=30,
+                   message="one failure and one file")
+    finally:
+        down.stop()
+    failed = recorder.of(FileFailed)
+    assert [f.relpath for f in failed] == ["refused.txt"]
+    assert "Invalid argument" in failed[0].reason
+    assert not [e for e in recorder.of(FileWaiting) if e.relpath == "refused.txt"]
+
+
+# -- a real full file system ----------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (Linux, as root with mount rights; skipped elsewhere)."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0 or not shutil.which("mount"):
+        pytest.skip("needs root on Linux to mount a small tmpfs")
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_really_full_disk_waits_until_space_is_freed(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry, small_disk: Path) -> None:
+    topic = make_topic(1)
+    files = {"small.bin": os.urandom(200_000), "big.bin": os.urandom(1_500_000)}
+    _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
+    dest = small_disk / "inbox"
+    down = Downloader(kafka_config, topic, dest, bus, registry,
+                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
+    down.start()
+    try:
+        wait_until(lambda: [e for e in recorder.of(FileWaiting) if e.relpath == "big.bin"],
+                   timeout=30, message="big.bin waiting for space")
+        assert (dest / "small.bin").read_bytes() == files["small.bin"]
+        assert not recorder.of(FileFailed)
+        subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
+        wait_until((dest / "big.bin").exists, timeout=30,
+                   message="big.bin once the disk has room")
+    finally:
+        down.stop()
+    assert (dest / "big.bin").read_bytes() == files["big.bin"]
+    assert not recorder.of(FileFailed)
