@@ -28,6 +28,7 @@ from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.tls_check import certificate_problem, split_server
 from openmsi_gui.engine.uploader import Uploader
 
 JARGON = ("rdkafka", "ssl handshake failed", "handshake", "ssl_", "error:0", "routines")
@@ -41,6 +42,8 @@ class TlsBroker:
     tls_port: int
     ca_file: Path
     other_ca_file: Path
+    expired_port: int  # a certificate from the right CA that expired in 2020
+    wrong_host_port: int  # a certificate from the right CA for another host name
 
     @property
     def servers(self) -> str:
@@ -78,6 +81,40 @@ def _make_certs(openssl: str, tmp: Path) -> None:
     _openssl(openssl, "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
              "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out", "server.pem",
              cwd=tmp)
+    _openssl(openssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=elsewhere.example",
+             "-keyout", "elsewhere.key", "-out", "elsewhere.csr", cwd=tmp)
+    (tmp / "elsewhere.ext").write_text("subjectAltName=DNS:elsewhere.example\n"
+                                       "extendedKeyUsage=serverAuth\n")
+    _openssl(openssl, "x509", "-req", "-in", "elsewhere.csr", "-CA", "ca.pem", "-CAkey",
+             "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "elsewhere.ext", "-out",
+             "elsewhere.pem", cwd=tmp)
+
+
+def _make_expired_cert(tmp: Path) -> None:
+    """``expired.pem``: valid for 127.0.0.1 and signed by ``ca``, but only during 2020."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    ca_cert = x509.load_pem_x509_certificate((tmp / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((tmp / "ca.key").read_bytes(), password=None)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+            .not_valid_after(datetime.datetime(2020, 1, 2, tzinfo=datetime.UTC))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (tmp / "expired.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / "expired.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
@@ -99,25 +136,27 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
     stunnel = _tool("stunnel4", "stunnel")
     tmp = tmp_path_factory.mktemp("tls")
     _make_certs(openssl, tmp)
-    port, tls_port = free_port(), free_port()
-    while tls_port == port:
-        tls_port = free_port()
+    _make_expired_cert(tmp)
+    ports: set[int] = set()
+    while len(ports) < 4:
+        ports.add(free_port())
+    port, tls_port, expired_port, wrong_host_port = sorted(ports)
     conf = tmp / "stunnel.conf"
-    conf.write_text(
-        "foreground = yes\n"
-        "pid =\n"
-        f"output = {tmp / 'stunnel.log'}\n"
-        "[kafka]\n"
-        f"accept = 127.0.0.1:{tls_port}\n"
-        f"connect = 127.0.0.1:{port}\n"
-        f"cert = {tmp / 'server.pem'}\n"
-        f"key = {tmp / 'server.key'}\n")
+    services = "".join(
+        f"[{name}]\naccept = 127.0.0.1:{accept}\nconnect = 127.0.0.1:{port}\n"
+        f"cert = {tmp / cert}.pem\nkey = {tmp / cert}.key\n"
+        for name, accept, cert in (("kafka", tls_port, "server"),
+                                   ("expired", expired_port, "expired"),
+                                   ("wrong-host", wrong_host_port, "elsewhere")))
+    conf.write_text(f"foreground = yes\npid =\noutput = {tmp / 'stunnel.log'}\n{services}")
     with EmbeddedBroker(port=port, advertised_port=tls_port) as broker:
         proc = subprocess.Popen([stunnel, str(conf)], stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait_for_port(tls_port, proc)
-            yield TlsBroker(broker, tls_port, tmp / "ca.pem", tmp / "other-ca.pem")
+            for listening in (tls_port, expired_port, wrong_host_port):
+                _wait_for_port(listening, proc)
+            yield TlsBroker(broker, tls_port, tmp / "ca.pem", tmp / "other-ca.pem",
+                            expired_port, wrong_host_port)
         finally:
             terminate(proc)
 
@@ -147,6 +186,49 @@ def test_wrong_ca_is_a_plain_sentence(tls_broker: TlsBroker) -> None:
     assert "CA file" in text
     assert "not trusted" in text
     _assert_plain(text)
+
+
+def _probe_error(tls: TlsBroker, port: int) -> str:
+    profile = BrokerProfile(security_protocol="SSL", ca_file=str(tls.ca_file),
+                            bootstrap_servers=f"127.0.0.1:{port}")
+    with pytest.raises(BrokerError) as caught:
+        admin.probe_broker(profiles.kafka_config(profile, None), timeout=15)
+    return str(caught.value)
+
+
+def test_an_expired_broker_certificate_is_named_as_such(tls_broker: TlsBroker) -> None:
+    """librdkafka only says "certificate verify failed"; the CA file is not the problem."""
+    text = _probe_error(tls_broker, tls_broker.expired_port)
+    assert "has expired" in text
+    assert "renew" in text
+    assert "not trusted" not in text
+    _assert_plain(text)
+
+
+def test_a_certificate_for_another_host_is_named_as_such(tls_broker: TlsBroker) -> None:
+    text = _probe_error(tls_broker, tls_broker.wrong_host_port)
+    assert "different host name" in text
+    assert "not trusted" not in text
+    _assert_plain(text)
+
+
+def test_certificate_problem_names_each_reason(tls_broker: TlsBroker) -> None:
+    ca = str(tls_broker.ca_file)
+    assert certificate_problem(tls_broker.servers, ca) is None
+    assert "expired" in str(certificate_problem(f"127.0.0.1:{tls_broker.expired_port}", ca))
+    assert "mismatch" in str(certificate_problem(f"127.0.0.1:{tls_broker.wrong_host_port}", ca))
+    unknown = certificate_problem(tls_broker.servers, str(tls_broker.other_ca_file))
+    assert unknown is not None
+    assert "issuer" in unknown
+    assert certificate_problem(f"127.0.0.1:{free_port()}", ca) is None  # nothing listening
+
+
+@pytest.mark.parametrize(("server", "split"), [
+    ("kafka.lab:9093", ("kafka.lab", 9093)), ("kafka.lab", ("kafka.lab", 9092)),
+    ("[::1]:9093", ("::1", 9093)), ("10.0.0.5:19092", ("10.0.0.5", 19092)),
+])
+def test_split_server(server: str, split: tuple[str, int]) -> None:
+    assert split_server(server) == split
 
 
 def test_plaintext_to_the_tls_port_is_a_plain_sentence(tls_broker: TlsBroker) -> None:

@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.tls_check import certificate_problem
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,20 @@ def explain(error: KafkaError | KafkaException | str, servers: str) -> str:
     if "ssl.certificate.location failed" in lowered or "ssl.key.location failed" in lowered:
         return (f"the secure connection to {servers} cannot be set up: the client certificate "
                 "or key file could not be read (PEM), or the key password is wrong")
+    if "certificate has expired" in lowered:
+        return (f"the secure connection to {servers} failed because the broker's certificate "
+                "has expired: ask the broker's administrator to renew it, or check this "
+                "computer's date and time")
+    if "certificate is not yet valid" in lowered:
+        return (f"the secure connection to {servers} failed because the broker's certificate "
+                "is not valid yet: check this computer's date and time")
+    if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
+        return (f"the secure connection to {servers} failed because the broker's certificate "
+                "is for a different host name: use the name the certificate was made for in "
+                "bootstrap.servers")
     if "certificate verify failed" in lowered or "could not be verified" in lowered:
         return (f"the secure connection to {servers} failed because the broker's certificate "
                 "is not trusted: check the CA file (PEM)")
-    if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
-        return (f"the secure connection to {servers} failed because the broker's certificate "
-                "is for a different host name: check bootstrap.servers")
     if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
         return (f"the secure connection to {servers} failed: check the CA file (PEM) and the "
                 "security protocol")
@@ -185,6 +194,12 @@ def probe_broker(config: KafkaConfig, topic: str = "", timeout: float = 10.0,
             client.poll(0)  # serves error_cb
             elapsed = time.monotonic() - started
             if elapsed >= timeout or (errors and elapsed >= give_up_after):
+                if any("certificate verify failed" in e for e in errors):
+                    # librdkafka does not say why; one handshake of our own does.
+                    reason = certificate_problem(servers, config.broker.get("ssl.ca.location",
+                                                                            ""))
+                    if reason:
+                        errors.append(f"certificate verify failed: {reason}")
                 raise BrokerError(explain_failure(errors, servers, protocol)) from exc
     topics = sorted(name for name, meta in metadata.topics.items()
                     if not name.startswith("__") and meta.error is None)
