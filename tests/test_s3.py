@@ -23,6 +23,7 @@ from openmsi_gui.engine.s3 import (
     S3Error,
     S3Location,
     S3Store,
+    explain,
     probe_bucket,
     staging_dir,
 )
@@ -60,6 +61,30 @@ def test_probe_explains_wrong_secret_missing_bucket_and_bad_endpoint(
         probe_bucket(dataclasses.replace(s3_location, bucket="no-such-bucket"))
     with pytest.raises(S3Error, match="not a valid bucket name"):
         probe_bucket(dataclasses.replace(s3_location, bucket="Bad_Bucket"))
+
+
+@pytest.mark.parametrize(("code", "sentence"), [
+    ("RequestTimeTooSkewed", "this computer's clock is wrong"),
+    ("ExpiredToken", "credentials have expired"),
+    ("AuthorizationHeaderMalformed", "in another region"),
+    ("SlowDown", "S3 refused the request (SlowDown): Please reduce your request rate."),
+])
+def test_explain_names_what_aws_may_answer(code: str, sentence: str) -> None:
+    """Answers SeaweedFS does not give, from real AWS error codes."""
+    from botocore.exceptions import ClientError
+
+    error = ClientError({"Error": {"Code": code, "Message": "Please reduce your request rate."},
+                         "ResponseMetadata": {"HTTPStatusCode": 403}}, "PutObject")
+    assert sentence in explain(error, S3Location(bucket="lab-data"))
+
+
+def test_explain_names_an_untrusted_endpoint_certificate() -> None:
+    from botocore.exceptions import SSLError
+
+    error = SSLError(endpoint_url="https://s3.lab:9000", error="certificate verify failed")
+    text = explain(error, S3Location(bucket="b", endpoint_url="https://s3.lab:9000"))
+    assert "https://s3.lab:9000" in text
+    assert "not trusted" in text
 
 
 def test_probe_explains_unreachable_endpoint(s3_location: S3Location) -> None:

@@ -139,11 +139,15 @@ def explain(exc: BaseException, location: S3Location) -> str:
         ClientError,
         EndpointConnectionError,
         NoCredentialsError,
+        SSLError,
     )
 
     where = location.endpoint or "AWS S3"
     if isinstance(exc, NoCredentialsError):
         return "no S3 access key is set: enter the access key and secret for the bucket"
+    if isinstance(exc, SSLError):
+        return (f"the secure connection to the S3 endpoint {where} failed (its certificate is "
+                "not trusted or has expired): check the endpoint URL")
     if isinstance(exc, EndpointConnectionError):
         return f"cannot reach the S3 endpoint {where}: check the URL and the network"
     if isinstance(exc, ClientError):
@@ -159,6 +163,13 @@ def explain(exc: BaseException, location: S3Location) -> str:
         if code in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
             return (f"S3 denied access to the bucket {location.bucket!r}: the access key "
                     "needs read and write rights on it")
+        if code == "RequestTimeTooSkewed":
+            return ("S3 refused the request because this computer's clock is wrong by more "
+                    "than 15 minutes: set its date and time")
+        if code in ("ExpiredToken", "TokenRefreshRequired", "InvalidToken"):
+            return "the S3 credentials have expired: enter a new access key and secret"
+        if code == "AuthorizationHeaderMalformed":
+            return f"the bucket {location.bucket!r} is in another region: set its region"
         if code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"):
             return "S3 received different bytes than were sent (checksum mismatch)"
         if code == "PermanentRedirect" or status == 301:
