@@ -54,6 +54,16 @@ def test_problems_of_one_file_fail_that_file(code: int) -> None:
     assert destination_problem(OSError(code, os.strerror(code)), DEST) is None
 
 
+def test_windows_network_errors_that_may_pass_are_recognised() -> None:
+    """Python maps e.g. ERROR_NETNAME_DELETED (a share gone) to EINVAL on Windows."""
+    gone = OSError(errno.EINVAL, "The specified network name is no longer available")
+    gone.winerror = 64  # type: ignore[attr-defined]  # set by Python on Windows only
+    assert destination_problem(gone, DEST) is not None
+    bad_name = OSError(errno.EINVAL, "The filename syntax is incorrect")
+    bad_name.winerror = 123  # type: ignore[attr-defined]
+    assert destination_problem(bad_name, DEST) is None
+
+
 # -- through the broker -------------------------------------------------------------------
 
 

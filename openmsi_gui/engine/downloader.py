@@ -159,6 +159,10 @@ _PASSING_ERRNOS = frozenset(
         "ECONNABORTED", "ENETDOWN", "ENETUNREACH", "EHOSTUNREACH")
     if hasattr(errno, name))
 
+# Windows errors Python maps to no such errno (a share gone is often EINVAL there):
+# drive not ready, sharing and lock violations, network path or name gone, disk full.
+_PASSING_WINERRORS = frozenset({21, 32, 33, 51, 53, 59, 64, 67, 112, 121, 1231})
+
 _ADVICE = {
     errno.ENOSPC: "free some space there",
     getattr(errno, "EDQUOT", -1): "the disk quota is used up: free some space or ask for more",
@@ -175,7 +179,8 @@ def destination_problem(exc: OSError, dest: Path) -> str | None:
     file locked by another program) make the download wait and retry; the others
     (a name the file system refuses, a file too large for it) fail one file.
     """
-    if exc.errno not in _PASSING_ERRNOS:
+    if (exc.errno not in _PASSING_ERRNOS and
+            getattr(exc, "winerror", None) not in _PASSING_WINERRORS):
         return None
     advice = _ADVICE.get(exc.errno, "check the destination")
     return f"cannot write to {exc.filename or dest}: {exc.strerror or exc}; {advice}"
