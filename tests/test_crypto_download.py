@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 from helpers import Recorder, tree_files, wait_until
+from s3server import SeaweedS3
 from test_crypto import PROV, ROT, encrypted_topic, nodes, started_cipher  # noqa: F401
+from test_s3 import objects
 from test_transfer import running
 
 from openmsi_gui.app.controller import AppController
@@ -19,6 +21,7 @@ from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
 from openmsi_gui.engine.provision import provision_node
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Location
 from openmsi_gui.engine.uploader import Uploader
 
 FILES = {"run1/scan.bin": b"\x00\x01secret bytes" * 5000, "notes.txt": "µm scan\n".encode() * 50}
@@ -55,6 +58,28 @@ def test_jobs_encrypt_and_decrypt_from_the_config_node(
         wait_until(lambda: download.downloader.files_received == len(FILES), timeout=60,
                    message="decrypted files")
     assert tree_files(dest) == FILES
+    assert not recorder.of(FileFailed)
+
+
+@pytest.mark.slow
+def test_an_encrypted_topic_is_stored_in_an_s3_bucket(
+        nodes: tuple[KafkaConfig, KafkaConfig], encrypted_topic: str,  # noqa: F811
+        tmp_path: Path, bus: EventBus, recorder: Recorder, registry: Registry,
+        s3_location: S3Location, s3_server: SeaweedS3) -> None:
+    """Both features at once: decrypted from Kafka, stored in the bucket as plain files."""
+    up_config, down_config = nodes
+    src = tmp_path / "src"
+    src.mkdir()
+    download = DownloadJob(down_config, encrypted_topic, tmp_path / "staging", bus, registry,
+                           group_id="g-enc-s3", s3=s3_location)
+    watch = WatchJob(up_config, src, WatchOptions(encrypted_topic, stable_seconds=0.3,
+                                                  chunk_size=16384), bus, registry)
+    with running(download, watch):  # type: ignore[arg-type]
+        write(src)
+        wait_until(lambda: download.downloader.files_received == len(FILES), timeout=60,
+                   message="decrypted files in the bucket")
+    assert objects(s3_location, s3_server) == {f"{encrypted_topic}/{rel}": data
+                                               for rel, data in FILES.items()}
     assert not recorder.of(FileFailed)
 
 
