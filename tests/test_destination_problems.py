@@ -97,9 +97,10 @@ def _committed(kafka_config: KafkaConfig, topic: str, group: str) -> dict[int, i
 
 
 class _FullDisk:
-    """Writes into the destination fail with ENOSPC while :attr:`full` is set."""
+    """Writes of ``victim`` fail with ``code`` (ENOSPC) while :attr:`full` is set."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, victim: str) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, victim: str,
+                 code: int = errno.ENOSPC) -> None:
         self.full = True
         self.refused = 0
         real_handle_for = Downloader._handle_for
@@ -112,7 +113,7 @@ class _FullDisk:
             def write(self, data: bytes) -> int:
                 if disk.full:
                     disk.refused += 1
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    raise OSError(code, os.strerror(code))
                 return self._inner.write(data)
 
             def __getattr__(self, name: str) -> Any:
@@ -165,6 +166,57 @@ def test_a_full_disk_makes_the_download_wait_and_loses_nothing(
     assert not [p for p in dest.iterdir() if p.name.startswith(".openmsi-")]
     assert [r.status for r in registry.history() if r.relpath == "big.bin" and
             r.direction == "download"] == ["done"]
+
+
+def test_one_read_only_subfolder_fails_only_its_file(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Permission refused under a writable destination: that file fails, the rest go on."""
+    topic = make_topic(1)
+    files = {"locked.bin": os.urandom(150_000), "after.bin": os.urandom(20_000)}
+    _FullDisk(monkeypatch, "locked.bin", errno.EACCES)
+    _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
+    dest = tmp_path / "dest"
+    down = Downloader(kafka_config, topic, dest, bus, registry,
+                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
+    down.start()
+    try:
+        wait_until(lambda: recorder.of(FileFailed) and (dest / "after.bin").exists(),
+                   timeout=30, message="the refused file failed and the next one arrived")
+    finally:
+        down.stop()
+    assert [f.relpath for f in recorder.of(FileFailed)] == ["locked.bin"]
+    assert "Permission denied" in recorder.of(FileFailed)[0].reason
+    assert not recorder.of(FileWaiting)
+
+
+def test_a_read_only_destination_makes_the_download_wait(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    topic = make_topic(1)
+    files = {"a.bin": os.urandom(150_000)}
+    disk = _FullDisk(monkeypatch, "a.bin", errno.EACCES)
+    real_access = os.access
+    monkeypatch.setattr(downloader_module.os, "access",
+                        lambda path, mode: not disk.full and real_access(path, mode))
+    _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
+    dest = tmp_path / "dest"
+    down = Downloader(kafka_config, topic, dest, bus, registry,
+                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
+    down.start()
+    try:
+        wait_until(lambda: disk.refused >= 2, timeout=30, message="two refused attempts")
+        waiting = recorder.of(FileWaiting)
+        assert waiting
+        assert "let this user write there" in waiting[0].reason
+        disk.full = False  # the lab gave the permission back
+        wait_until((dest / "a.bin").exists, timeout=30, message="a.bin once writable")
+    finally:
+        down.stop()
+    assert (dest / "a.bin").read_bytes() == files["a.bin"]
+    assert not recorder.of(FileFailed)
 
 
 def test_a_file_locked_at_its_final_name_is_kept_and_placed_later(

@@ -476,7 +476,7 @@ class Downloader:
         except UnsafePath as exc:
             self._fail(key, None, f"unsafe file name: {exc}")
         except OSError as exc:
-            problem = destination_problem(exc, self.dest)
+            problem = self._whole_destination_problem(exc)
             if problem is not None:
                 raise _DestinationUnavailable(chunk.relpath, problem) from exc
             self._fail(key, inc, f"cannot write to the destination: {exc.strerror or exc}")
@@ -598,7 +598,7 @@ class Downloader:
             temp_stat = temp.stat()
         except OSError as exc:
             # A problem that may pass leaves the record "receiving", to be retried.
-            if destination_problem(exc, self.dest) is None:
+            if self._whole_destination_problem(exc) is None:
                 self._registry.finish_download(download_id, "failed", error=(
                     f"cannot write to the destination: {exc.strerror or exc}"))
             raise
@@ -612,6 +612,20 @@ class Downloader:
         self._incoming[key] = inc
         self._bus.publish(FileDiscovered(self.job, Direction.DOWNLOAD, relpath, 0))
         return inc
+
+    def _whole_destination_problem(self, exc: OSError) -> str | None:
+        """What to wait on if ``exc`` stops the whole destination, else None (fail the file).
+
+        A refused permission only counts when the destination folder itself is
+        not writable: one read-only subfolder (an archived run, or a name a
+        producer picked on purpose) must not hold up every other file.
+        """
+        problem = destination_problem(exc, self.dest)
+        if (problem is not None and exc.errno in (errno.EACCES, errno.EPERM) and
+                getattr(exc, "winerror", None) not in _PASSING_WINERRORS and
+                os.access(self.dest, os.W_OK | os.X_OK)):
+            return None
+        return problem
 
     def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
         if record.status == "superseded":
