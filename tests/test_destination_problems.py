@@ -24,7 +24,13 @@ from helpers import Recorder, wait_until
 
 from openmsi_gui.engine import downloader as downloader_module
 from openmsi_gui.engine.downloader import Downloader, destination_problem
-from openmsi_gui.engine.events import EventBus, FileCompleted, FileFailed, FileWaiting
+from openmsi_gui.engine.events import (
+    EventBus,
+    FileCompleted,
+    FileFailed,
+    FileWaiting,
+    JobState,
+)
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.uploader import Uploader
@@ -163,6 +169,9 @@ def test_a_full_disk_makes_the_download_wait_and_loses_nothing(
     for name, data in files.items():
         assert (dest / name).read_bytes() == data, name
     assert not recorder.of(FileFailed)
+    states = [e.state for e in recorder.of(JobState) if e.job == "d"]
+    last_wait = max(i for i, state in enumerate(states) if state == "waiting")
+    assert "running" in states[last_wait:]  # the views show it enabled again
     assert not [p for p in dest.iterdir() if p.name.startswith(".openmsi-")]
     assert [r.status for r in registry.history() if r.relpath == "big.bin" and
             r.direction == "download"] == ["done"]

@@ -251,6 +251,32 @@ def test_a_job_that_cannot_start_says_why(view: DestinationsView, qtbot: QtBot, 
     assert view.apply_button.isEnabled()  # Apply tries again
 
 
+def test_a_destination_waiting_for_space_says_so(view: DestinationsView, qtbot: QtBot,
+                                                 tmp_path: Path, controller: AppController,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 broker_profile: BrokerProfile,
+                                                 topic: str) -> None:
+    _answer_dialog(monkeypatch, tmp_path)
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    view.profile_combo.setCurrentIndex(view.profile_combo.findData(broker_profile.id))
+    view.topic_picker.combo.setEditText(topic)
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _status(view) == "Enabled", timeout=20_000)
+    item = view.current_item()
+    assert item is not None
+    job = view._job_name(item)
+    reason = f"cannot write to {tmp_path}: No space left on device; free some space there"
+    controller.bus.publish(JobState(job, "waiting", reason))
+    qtbot.waitUntil(lambda: _status(view) == "Waiting", timeout=5000)
+    cell = view.table.item(0, view.table.columnCount() - 1)
+    assert cell is not None
+    assert "No space left on device" in cell.toolTip()
+    qtbot.waitUntil(lambda: "Waiting: cannot write" in view.errors.text(), timeout=5000)
+    controller.bus.publish(JobState(job, "running"))  # space was freed
+    qtbot.waitUntil(lambda: _status(view) == "Enabled", timeout=5000)
+    assert "Waiting" not in view.errors.text()
+
+
 @pytest.mark.slow
 def test_end_to_end_folder_to_destination(qtbot: QtBot, store: SettingsStore,
                                           controller: AppController, recorder: Recorder,

@@ -404,6 +404,7 @@ class Downloader:
                   problem.relpath, self._stall_attempts, problem.reason, delay)
         self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, problem.relpath,
                                       f"{problem.reason}; retrying in {delay:.0f} s"))
+        self._bus.publish(JobState(self.job, "waiting", problem.reason))
 
     # -- group membership --------------------------------------------------
 
@@ -481,7 +482,10 @@ class Downloader:
                 raise _DestinationUnavailable(chunk.relpath, problem) from exc
             self._fail(key, inc, f"cannot write to the destination: {exc.strerror or exc}")
         else:
-            self._stall_attempts = 0
+            if self._stall_attempts:
+                self._stall_attempts = 0
+                log.info("%s: the destination takes data again", self.job)
+                self._bus.publish(JobState(self.job, "running"))
 
     # -- encrypted messages whose keys have not arrived ---------------------
 

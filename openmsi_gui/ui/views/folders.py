@@ -194,14 +194,20 @@ def validate_folder(folder: WatchedFolder, settings: Settings,
     return errors
 
 
-def status_text(enabled: bool, paused: bool, failed: bool = False) -> tuple[AppStatus, str]:
-    """The status icon and word for an item (the word never depends on colour)."""
+def status_text(enabled: bool, paused: bool, failed: bool = False,
+                waiting: bool = False) -> tuple[AppStatus, str]:
+    """The status icon and word for an item (the word never depends on colour).
+
+    ``waiting``: its job runs but cannot go on for now (e.g. the disk is full).
+    """
     if not enabled:
         return AppStatus.IDLE, "Disabled"
     if paused:
         return AppStatus.PAUSED, "Paused"
     if failed:
         return AppStatus.ERROR, "Failed"
+    if waiting:
+        return AppStatus.ERROR, "Waiting"
     return AppStatus.TRANSFERRING, "Enabled"
 
 
@@ -253,6 +259,7 @@ class ItemsView(QWidget, Generic[ItemT]):
         self._drafts: dict[str, ItemT] = {}  # unsaved versions, by id
         self._new_ids: list[str] = []  # drafts that are not in the settings yet
         self._failures: dict[str, str] = {}  # job name -> reason of its last failure
+        self._waiting: dict[str, str] = {}  # job name -> what it waits for (disk full...)
         self._loading = False
         self._path_checks: dict[str, str | None] = {}  # path -> folder_problem(path)
         self._in_flight: set[str] = set()  # paths being checked now
@@ -603,6 +610,7 @@ class ItemsView(QWidget, Generic[ItemT]):
         else:
             items[index] = item
         self._failures.pop(self._job_name(item), None)  # it will be tried again
+        self._waiting.pop(self._job_name(item), None)
         self._drafts.pop(item.id, None)
         if item.id in self._new_ids:
             self._new_ids.remove(item.id)
@@ -642,8 +650,12 @@ class ItemsView(QWidget, Generic[ItemT]):
     def _on_job_state(self, event: JobState) -> None:
         if event.state == "failed":
             self._failures[event.job] = event.detail or "the job stopped"
+            self._waiting.pop(event.job, None)
+        elif event.state == "waiting":
+            self._waiting[event.job] = event.detail
         elif event.state in {"running", "watching", "stopped"}:
             self._failures.pop(event.job, None)
+            self._waiting.pop(event.job, None)
         else:
             return
         for item in self._items(self._settings):
@@ -758,6 +770,9 @@ class ItemsView(QWidget, Generic[ItemT]):
         elif failure and not dirty:
             self._show_problems([f"Could not start: {failure}", "Apply to try again."],
                                 problem=True)
+        elif (waiting := self._waiting.get(self._job_name(item), "")) and item.enabled:
+            self._show_problems([f"Waiting: {waiting}", "It goes on by itself once fixed."],
+                                problem=True)
         elif item_id in self._new_ids:
             self._show_problems(["New: Apply to start using it."], problem=False)
         elif dirty:
@@ -805,7 +820,9 @@ class ItemsView(QWidget, Generic[ItemT]):
             icon, status = QIcon(), "New (not saved)"
         else:
             failure = self._failures.get(self._job_name(item), "")
-            kind, status = status_text(item.enabled, item.paused, bool(failure))
+            waiting = self._waiting.get(self._job_name(item), "")
+            kind, status = status_text(item.enabled, item.paused, bool(failure), bool(waiting))
+            failure = failure or waiting
             icon = status_icon(kind)
             if item_id in self._drafts:
                 status += " (unsaved)"
