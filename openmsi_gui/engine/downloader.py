@@ -505,7 +505,8 @@ class Downloader:
 
     def _retry_parked(self) -> None:
         """Try the parked messages again, oldest first (consume thread)."""
-        if self._cipher is None or time.monotonic() < self._next_parked_retry:
+        now = time.monotonic()
+        if self._cipher is None or now < self._next_parked_retry or now < self._stalled_until:
             return
         self._next_parked_retry = time.monotonic() + PARKED_RETRY_SECONDS
         if not self._parked:
