@@ -454,6 +454,7 @@ class SetupFlow:
     def errors(self, step: Step | None = None) -> list[str]:
         """What is wrong on ``step`` (default: the current one), in plain language."""
         step = self.step if step is None else step
+        self._checking_messages.clear()
         if step is Step.BROKER:
             problems = self._broker_errors()
         elif step is Step.FIRST_JOB:
