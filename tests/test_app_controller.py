@@ -126,3 +126,20 @@ def test_a_job_that_dies_at_runtime_is_restarted(
     assert crashes["n"] == 1
     failed = [e for e in recorder.of(JobState) if e.state == "failed"]
     assert "disk controller hiccup" in failed[0].detail
+
+
+def test_retry_waiting_reaches_a_running_destination_only(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openmsi_gui.app.controller import destination_job_name, folder_job_name
+    from openmsi_gui.engine.downloader import Downloader
+
+    asked: list[str] = []
+    monkeypatch.setattr(Downloader, "retry_now", lambda self: asked.append(self.job))
+    folder, dest = configure(store, broker_profile, make_topic(1), tmp_path)
+    controller.start().result(30)
+    controller.retry_waiting(destination_job_name(dest)).result(10)
+    assert asked == [destination_job_name(dest)]
+    for name in (folder_job_name(folder), "dest:gone"):
+        with pytest.raises(RuntimeError, match="not running"):
+            controller.retry_waiting(name).result(10)

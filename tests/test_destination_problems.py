@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -226,6 +227,32 @@ def test_a_read_only_destination_makes_the_download_wait(
         down.stop()
     assert (dest / "a.bin").read_bytes() == files["a.bin"]
     assert not recorder.of(FileFailed)
+
+
+def test_retry_now_does_not_wait_for_the_next_attempt(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab freed space and presses Retry: the file arrives well before the 60 s wait."""
+    monkeypatch.setattr(downloader_module, "STALL_DELAYS", (60.0,))
+    topic = make_topic(1)
+    data = os.urandom(150_000)
+    disk = _FullDisk(monkeypatch, "a.bin")
+    _send(kafka_config, topic, bus, registry, {"a.bin": data}, tmp_path / "src")
+    dest = tmp_path / "dest"
+    down = Downloader(kafka_config, topic, dest, bus, registry,
+                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
+    down.start()
+    try:
+        wait_until(lambda: recorder.of(FileWaiting), timeout=30, message="the file waiting")
+        disk.full = False
+        asked = time.monotonic()
+        down.retry_now()
+        wait_until((dest / "a.bin").exists, timeout=30, message="a.bin after Retry")
+        assert time.monotonic() - asked < 30
+    finally:
+        down.stop()
+    assert (dest / "a.bin").read_bytes() == data
 
 
 def test_a_file_locked_at_its_final_name_is_kept_and_placed_later(

@@ -34,6 +34,7 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileProgress,
     FileSkipped,
+    FileWaiting,
 )
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.adapter import EngineAdapter
@@ -120,6 +121,8 @@ def test_row_filters_and_retry_rules() -> None:
     assert not tm.can_retry(failed_down)
     assert not tm.can_retry(done)
     assert not tm.can_retry(TransferRow("other", UP, "f", status=RowStatus.FAILED))
+    assert tm.can_retry(TransferRow("dest:xyz", DOWN, "big.bin", status=RowStatus.WAITING))
+    assert not tm.can_retry(TransferRow("download", DOWN, "big.bin", status=RowStatus.WAITING))
     assert tm.folder_id_of("folder:abc") == "abc"
     assert tm.folder_id_of("dest:abc") is None
     assert tm.folder_id_of("folder:") is None
@@ -497,6 +500,33 @@ def test_retry_sends_a_failed_upload_again(qtbot: QtBot, view: TransfersView, bu
     qtbot.mouseClick(view.retry_button, Qt.MouseButton.LeftButton)
     assert calls == [("abc", "run/notes.txt")]
     qtbot.waitUntil(lambda: view.message.text() == "Queued run/notes.txt to be sent again.",
+                    timeout=3000)
+
+
+def test_retry_tries_a_waiting_download_now(qtbot: QtBot, view: TransfersView, bus: EventBus,
+                                           controller: AppController,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab freed disk space: Retry need not wait for the next attempt."""
+    calls: list[str] = []
+
+    def retry_waiting(job: str) -> Future[None]:
+        calls.append(job)
+        future: Future[None] = Future()
+        future.set_result(None)
+        return future
+
+    monkeypatch.setattr(controller, "retry_waiting", retry_waiting)
+    bus.publish(FileWaiting("dest:xyz", DOWN, "big.bin", "cannot write to /data: No space left "
+                            "on device; free some space there; retrying in 60 s"))
+    bus.publish(FileWaiting("dest:xyz", DOWN, "(waiting for keys)", "3 encrypted messages"))
+    qtbot.waitUntil(lambda: view.table.model().rowCount() == 2, timeout=3000)
+    view.table.selectAll()
+    assert view.retry_button.isEnabled()
+    status = view.table.model().index(0, Column.STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Retry tries it now" in status
+    qtbot.mouseClick(view.retry_button, Qt.MouseButton.LeftButton)
+    assert calls == ["dest:xyz"]  # once per destination
+    qtbot.waitUntil(lambda: "try its waiting downloads now" in view.message.text(),
                     timeout=3000)
 
 

@@ -181,6 +181,10 @@ class AppController:
         """Send ``relpath`` of a watched folder again (after a failure)."""
         return self._submit(self._retry_upload, folder_id, relpath)
 
+    def retry_waiting(self, job_name: str) -> Future[None]:
+        """Have a destination's job retry at once what waits (e.g. once space is freed)."""
+        return self._submit(self._retry_waiting, job_name)
+
     def config_for(self, profile: BrokerProfile) -> Future[KafkaConfig]:
         """Librdkafka settings for ``profile`` (reads the keychain, so off-thread)."""
         return self._submit(self._config, profile)
@@ -408,6 +412,12 @@ class AppController:
             raise RuntimeError("that watched folder is not running")
         root = running.job.root
         running.job.uploader.submit(root, root / relpath)
+
+    def _retry_waiting(self, job_name: str) -> None:
+        running = self._jobs.get(job_name)
+        if running is None or not isinstance(running.job, DownloadJob):
+            raise RuntimeError("that destination is not running")
+        running.job.retry_now()
 
     def _shutdown(self) -> None:
         with self._lock:

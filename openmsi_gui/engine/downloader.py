@@ -256,6 +256,7 @@ class Downloader:
         self._retry_due: dict[FileKey, float] = {}  # consume thread only
         self._stalled_until = 0.0  # the destination cannot take data until then
         self._stall_attempts = 0
+        self._retry_requested = False  # set by retry_now() on any thread
         self._cipher = cipher
         self._parked = 0
         self._next_parked_retry = 0.0
@@ -311,6 +312,14 @@ class Downloader:
         """Whether :meth:`pause` is in effect."""
         return self._want_paused
 
+    def retry_now(self) -> None:
+        """Try again at once what waits instead of at its next retry.
+
+        That is a destination that could not take data, S3 uploads and renames to
+        retry, and encrypted messages kept for their keys (any thread).
+        """
+        self._retry_requested = True
+
     @property
     def error(self) -> BaseException | None:
         """The exception that stopped the consumer thread, if any."""
@@ -322,6 +331,9 @@ class Downloader:
         next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
         try:
             while not self._stopping.is_set():
+                if self._retry_requested:
+                    self._retry_requested = False
+                    self._retry_everything_now()
                 self._apply_pause()
                 messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.2)
                 for i, message in enumerate(messages):
@@ -371,6 +383,13 @@ class Downloader:
         if self._want_paused != self._reported_paused:
             self._bus.publish(JobState(self.job, "paused" if self._want_paused else "running"))
             self._reported_paused = self._want_paused
+
+    def _retry_everything_now(self) -> None:
+        log.info("%s: retrying what waits, as asked", self.job)
+        self._stalled_until = 0.0
+        self._retry_due = dict.fromkeys(self._retry_due, 0.0)
+        if self._parked:
+            self._next_parked_retry = 0.0
 
     def _stall(self, problem: _DestinationUnavailable,
                unprocessed: list[Message] | None = None) -> None:

@@ -166,6 +166,10 @@ class DownloadJob:
         """Continue fetching."""
         self.downloader.resume()
 
+    def retry_now(self) -> None:
+        """Retry at once what waits (see :meth:`Downloader.retry_now`)."""
+        self.downloader.retry_now()
+
     def stop(self) -> None:
         """Store, commit and leave the group."""
         self.downloader.stop()

@@ -206,9 +206,15 @@ def folder_id_of(job: str) -> str | None:
 
 
 def can_retry(row: TransferRow) -> bool:
-    """Whether the app can send ``row`` again: failed uploads from a watched folder."""
-    return (row.status is RowStatus.FAILED and row.direction is Direction.UPLOAD
-            and folder_id_of(row.job) is not None)
+    """Whether the app can retry ``row`` now.
+
+    That is a failed upload from a watched folder (sent again), or a download
+    of a destination that waits: disk full, S3 refused, keys late (tried now).
+    """
+    if row.status is RowStatus.FAILED and row.direction is Direction.UPLOAD:
+        return folder_id_of(row.job) is not None
+    return (row.status is RowStatus.WAITING and row.direction is Direction.DOWNLOAD
+            and row.job.startswith("dest:"))
 
 
 RESEND_HINT = ("A failed download cannot be retried from here: the file has to be sent "
@@ -327,6 +333,8 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
             hint = ("Select it and press Retry to send it again." if can_retry(row)
                     else RESEND_HINT)
             return f"{text}: {first_line(row.error)}\n{hint}"
+        if row.status is RowStatus.WAITING and can_retry(row):
+            return f"{text}: {row.error}\nIt is retried by itself; Retry tries it now."
         if row.status in (RowStatus.SKIPPED, RowStatus.WAITING) and row.error:
             return f"{text}: {row.error}"
         return text

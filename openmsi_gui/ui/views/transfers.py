@@ -46,7 +46,8 @@ from openmsi_gui.ui.views.transfer_model import (
     format_rate,
 )
 
-RETRY_TIP = "Send the selected failed uploads again (Alt+Y)"
+RETRY_TIP = ("Send the selected failed uploads again, or retry waiting downloads now "
+             "(Alt+Y)")
 
 
 def summary_text(summary: Summary) -> str:
@@ -110,7 +111,7 @@ class TransfersView(QWidget):
         search_label = QLabel("Se&arch:")
         search_label.setBuddy(self.search)
         self.retry_button = QPushButton("Retr&y")
-        self.retry_button.setAccessibleName("Retry failed uploads")
+        self.retry_button.setAccessibleName("Retry failed uploads and waiting downloads")
         self.retry_button.setToolTip(RETRY_TIP)
         self.retry_button.setEnabled(False)
         self.retry_button.clicked.connect(self.on_retry_clicked)
@@ -257,11 +258,27 @@ class TransfersView(QWidget):
 
     def on_retry_clicked(self) -> None:
         rows = [row for row in self.selected_rows() if can_retry(row)]
+        waiting_jobs: dict[str, None] = {}
         for row in rows:
             folder_id = folder_id_of(row.job)
-            if folder_id is None:  # pragma: no cover - can_retry checked it
-                continue
-            self._retry(folder_id, row.relpath)
+            if folder_id is not None:
+                self._retry(folder_id, row.relpath)
+            else:
+                waiting_jobs[row.job] = None
+        for job in waiting_jobs:
+            self._retry_waiting(job)
+
+    def _retry_waiting(self, job: str) -> None:
+        self.message.setText("Trying the waiting downloads again…")
+
+        def done(_result: object) -> None:
+            self.message.setText("Asked the destination to try its waiting downloads now.")
+
+        def fail(error: BaseException) -> None:
+            reason = str(error) or type(error).__name__
+            self.message.setText(f"Could not retry now: {reason}")
+
+        when_done(self.controller.retry_waiting(job), done, fail, context=self)
 
     def _retry(self, folder_id: str, relpath: str) -> None:
         self.message.setText(f"Sending {relpath} again…")
