@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from helpers import Recorder, wait_until
+from test_transfer import running
 
 from openmsi_gui.engine import downloader as downloader_module
 from openmsi_gui.engine.downloader import Downloader, destination_problem
@@ -84,23 +85,26 @@ def _send(kafka_config: KafkaConfig, topic: str, bus: EventBus, registry: Regist
           files: dict[str, bytes], root: Path) -> None:
     root.mkdir()
     uploader = Uploader(kafka_config, topic, bus, registry, chunk_size=64 * 1024, workers=1)
-    uploader.start()
-    try:
+    with running(uploader):
         for name, data in files.items():
             (root / name).write_bytes(data)
             uploader.submit(root, root / name)
         assert uploader.wait_idle(60)
-    finally:
-        uploader.stop()
 
 
 def _committed(kafka_config: KafkaConfig, topic: str, group: str) -> dict[int, int]:
     consumer = Consumer(kafka_config.consumer_settings(group))
     try:
-        parts = [TopicPartition(topic, p) for p in range(1)]
-        return {tp.partition: tp.offset for tp in consumer.committed(parts, timeout=10)}
+        committed = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+        return {tp.partition: tp.offset for tp in committed}
     finally:
         consumer.close()
+
+
+def _downloader(kafka_config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
+                registry: Registry, group: str = "") -> Downloader:
+    return Downloader(kafka_config, topic, dest, bus, registry,
+                      group_id=group or f"g-{uuid.uuid4().hex[:8]}", job="d")
 
 
 class _FullDisk:
@@ -144,9 +148,8 @@ def test_a_full_disk_makes_the_download_wait_and_loses_nothing(
     _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
     dest = tmp_path / "dest"
     group = f"g-{uuid.uuid4().hex[:8]}"
-    down = Downloader(kafka_config, topic, dest, bus, registry, group_id=group, job="d")
-    down.start()
-    try:
+    down = _downloader(kafka_config, topic, dest, bus, registry, group)
+    with running(down):
         wait_until(lambda: disk.refused >= 3, timeout=30, message="three refused attempts")
         waiting = [e for e in recorder.of(FileWaiting) if e.relpath == "big.bin"]
         assert waiting, recorder.events
@@ -165,8 +168,6 @@ def test_a_full_disk_makes_the_download_wait_and_loses_nothing(
                    message="big.bin once space is freed")
         wait_until(lambda: len(recorder.of(FileCompleted)) >= 2 * len(files), timeout=30,
                    message="every file")
-    finally:
-        down.stop()
     for name, data in files.items():
         assert (dest / name).read_bytes() == data, name
     assert not recorder.of(FileFailed)
@@ -188,14 +189,10 @@ def test_one_read_only_subfolder_fails_only_its_file(
     _FullDisk(monkeypatch, "locked.bin", errno.EACCES)
     _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
     dest = tmp_path / "dest"
-    down = Downloader(kafka_config, topic, dest, bus, registry,
-                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
-    down.start()
-    try:
+    down = _downloader(kafka_config, topic, dest, bus, registry)
+    with running(down):
         wait_until(lambda: recorder.of(FileFailed) and (dest / "after.bin").exists(),
                    timeout=30, message="the refused file failed and the next one arrived")
-    finally:
-        down.stop()
     assert [f.relpath for f in recorder.of(FileFailed)] == ["locked.bin"]
     assert "Permission denied" in recorder.of(FileFailed)[0].reason
     assert not recorder.of(FileWaiting)
@@ -213,18 +210,14 @@ def test_a_read_only_destination_makes_the_download_wait(
                         lambda path, mode: not disk.full and real_access(path, mode))
     _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
     dest = tmp_path / "dest"
-    down = Downloader(kafka_config, topic, dest, bus, registry,
-                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
-    down.start()
-    try:
+    down = _downloader(kafka_config, topic, dest, bus, registry)
+    with running(down):
         wait_until(lambda: disk.refused >= 2, timeout=30, message="two refused attempts")
         waiting = recorder.of(FileWaiting)
         assert waiting
         assert "let this user write there" in waiting[0].reason
         disk.full = False  # the lab gave the permission back
         wait_until((dest / "a.bin").exists, timeout=30, message="a.bin once writable")
-    finally:
-        down.stop()
     assert (dest / "a.bin").read_bytes() == files["a.bin"]
     assert not recorder.of(FileFailed)
 
@@ -240,18 +233,14 @@ def test_retry_now_does_not_wait_for_the_next_attempt(
     disk = _FullDisk(monkeypatch, "a.bin")
     _send(kafka_config, topic, bus, registry, {"a.bin": data}, tmp_path / "src")
     dest = tmp_path / "dest"
-    down = Downloader(kafka_config, topic, dest, bus, registry,
-                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
-    down.start()
-    try:
+    down = _downloader(kafka_config, topic, dest, bus, registry)
+    with running(down):
         wait_until(lambda: recorder.of(FileWaiting), timeout=30, message="the file waiting")
         disk.full = False
         asked = time.monotonic()
         down.retry_now()
         wait_until((dest / "a.bin").exists, timeout=30, message="a.bin after Retry")
         assert time.monotonic() - asked < 30
-    finally:
-        down.stop()
     assert (dest / "a.bin").read_bytes() == data
 
 
@@ -274,14 +263,10 @@ def test_a_file_locked_at_its_final_name_is_kept_and_placed_later(
 
     monkeypatch.setattr(downloader_module.os, "replace", replace)
     _send(kafka_config, topic, bus, registry, {"report.xlsx": data}, tmp_path / "src")
-    down = Downloader(kafka_config, topic, dest, bus, registry,
-                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
-    down.start()
-    try:
+    down = _downloader(kafka_config, topic, dest, bus, registry)
+    with running(down):
         wait_until((dest / "report.xlsx").exists, timeout=30,
                    message="the file once it is no longer locked")
-    finally:
-        down.stop()
     assert (dest / "report.xlsx").read_bytes() == data
     assert refusals == [0]
     waiting = [e for e in recorder.of(FileWaiting) if e.relpath == "report.xlsx"]
@@ -306,14 +291,10 @@ def test_a_name_the_file_system_refuses_fails_only_that_file(
     monkeypatch.setattr(downloader_module.os, "replace", replace)
     files = {"refused.txt": b"colon", "ok.txt": b"fine"}
     _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
-    down = Downloader(kafka_config, topic, dest, bus, registry,
-                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
-    down.start()
-    try:
+    down = _downloader(kafka_config, topic, dest, bus, registry)
+    with running(down):
         wait_until(lambda: recorder.of(FileFailed) and (dest / "ok.txt").exists(), timeout=30,
                    message="one failure and one file")
-    finally:
-        down.stop()
     failed = recorder.of(FileFailed)
     assert [f.relpath for f in failed] == ["refused.txt"]
     assert "Invalid argument" in failed[0].reason
@@ -347,10 +328,8 @@ def test_a_really_full_disk_waits_until_space_is_freed(
     files = {"small.bin": os.urandom(200_000), "big.bin": os.urandom(1_500_000)}
     _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
     dest = small_disk / "inbox"
-    down = Downloader(kafka_config, topic, dest, bus, registry,
-                      group_id=f"g-{uuid.uuid4().hex[:8]}", job="d")
-    down.start()
-    try:
+    down = _downloader(kafka_config, topic, dest, bus, registry)
+    with running(down):
         wait_until(lambda: [e for e in recorder.of(FileWaiting) if e.relpath == "big.bin"],
                    timeout=30, message="big.bin waiting for space")
         assert (dest / "small.bin").read_bytes() == files["small.bin"]
@@ -358,7 +337,5 @@ def test_a_really_full_disk_waits_until_space_is_freed(
         subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)
         wait_until((dest / "big.bin").exists, timeout=30,
                    message="big.bin once the disk has room")
-    finally:
-        down.stop()
     assert (dest / "big.bin").read_bytes() == files["big.bin"]
     assert not recorder.of(FileFailed)
