@@ -119,3 +119,25 @@ def test_sigterm_quits_the_app_gracefully(tmp_path: Path) -> None:
             app.wait()
     assert "stopping (SIGTERM)" in log.read_text()
     assert "Fatal Python error" not in log.read_text()
+
+
+def test_sigterm_while_starting_still_quits_gracefully(tmp_path: Path) -> None:
+    """A SIGTERM before the window is up (a logout right after login) is not fatal."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    log = tmp_path / "app.log"
+    with log.open("w") as out:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "openmsi_gui.ui.application", "--demo", "--demo-dir",
+             str(tmp_path / "demo")], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        # The banner comes before the window, the tray, the broker and the jobs.
+        wait_until(lambda: "OpenMSI GUI demo:" in log.read_text(), timeout=30,
+                   message="the app to begin starting")
+        app.terminate()
+        assert app.wait(30) == 0, log.read_text()[-2000:]
+    finally:
+        if app.poll() is None:
+            app.kill()
+            app.wait()
+    assert "stopping (SIGTERM)" in log.read_text()
+    assert "Traceback" not in log.read_text()

@@ -193,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the tray application; return the exit code."""
     args = build_parser().parse_args(argv)
+    # Until the app can quit gracefully, a SIGTERM (logout, service stop) is remembered
+    # instead of killing it half-started; it quits as soon as the event loop runs.
+    early_signals: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: early_signals.append(signum))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     log_path = setup_file_logging()
     if args.demo:
@@ -225,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(0, lambda: log.info("ready: window and tray shown at %.3f, %.2f s after "
                                           "import", time.time(), time.monotonic() - _IMPORTED))
 
-    _quit_on_signals(openmsi)
+    _quit_on_signals(openmsi, early_signals)
 
     import qasync
 
@@ -237,14 +242,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _quit_on_signals(openmsi: OpenMSIApp) -> None:
-    """SIGINT/SIGTERM (Ctrl-C, logout, service stop) quit gracefully, like the menu's Quit."""
+def _quit_on_signals(openmsi: OpenMSIApp, received: list[int]) -> None:
+    """SIGINT/SIGTERM (Ctrl-C, logout, service stop) quit gracefully, like the menu's Quit.
+
+    Args:
+        openmsi: the app to quit.
+        received: signals that arrived while it was starting; it quits at once.
+    """
     def handler(signum: int, _frame: object) -> None:
         log.info("stopping (%s)...", signal.Signals(signum).name)
         QTimer.singleShot(0, openmsi.quit)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
+    if received:
+        handler(received[0], None)
     # Python runs signal handlers only between bytecodes; wake it up regularly.
     wake = QTimer(openmsi)
     wake.timeout.connect(lambda: None)
