@@ -87,6 +87,23 @@ def _isolated_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _own_default_consumer_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    """New destinations of each test get a consumer group of their own.
+
+    The default group is named after the host, so every GUI test would share it;
+    a job stopped while still joining it holds up the next join in that group
+    for a minute on the test broker (Tansu).
+    """
+    import sys
+    import types
+
+    destinations = sys.modules.get("openmsi_gui.ui.views.destinations")
+    if destinations is not None:
+        host = f"test-{uuid.uuid4().hex[:8]}"
+        monkeypatch.setattr(destinations, "socket", types.SimpleNamespace(gethostname=lambda: host))
+
+
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A keyring that forgets everything at the end of the test (never touches the OS)."""
 
