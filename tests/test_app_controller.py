@@ -23,7 +23,7 @@ def configure(store: SettingsStore, profile: BrokerProfile, topic: str, tmp_path
     folder = WatchedFolder(path=str(tmp_path / "out"), profile_id=profile.id, topic=topic,
                            stable_seconds=0.3, **folder_options)  # type: ignore[arg-type]
     dest = Destination(path=str(tmp_path / "in"), profile_id=profile.id, topic=topic,
-                       group_id="ctl")
+                       group_id=f"ctl-{topic}")
     (tmp_path / "out").mkdir()
     settings.folders.append(folder)
     settings.destinations.append(dest)
