@@ -25,6 +25,7 @@ def configure(store: SettingsStore, profile: BrokerProfile, topic: str, tmp_path
     dest = Destination(path=str(tmp_path / "in"), profile_id=profile.id, topic=topic,
                        group_id=f"ctl-{topic}")
     (tmp_path / "out").mkdir()
+    (tmp_path / "in").mkdir()  # chosen folders exist: the views and the wizard see to it
     settings.folders.append(folder)
     settings.destinations.append(dest)
     store.update(settings)
@@ -143,3 +144,27 @@ def test_retry_waiting_reaches_a_running_destination_only(
     for name in (folder_job_name(folder), "dest:gone"):
         with pytest.raises(RuntimeError, match="not running"):
             controller.retry_waiting(name).result(10)
+
+
+def test_a_missing_destination_folder_is_not_created(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A USB disk or share not connected at login: no files on the disk beneath it."""
+    from openmsi_gui.app import controller as controller_module
+    from openmsi_gui.app.controller import destination_job_name
+
+    monkeypatch.setattr(controller_module, "RETRY_SECONDS", 1.0)
+    _folder, dest = configure(store, broker_profile, make_topic(1), tmp_path)
+    (tmp_path / "in").rmdir()
+    controller.start().result(30)
+    name = destination_job_name(dest)
+    failed = [e for e in recorder.of(JobState) if e.job == name and e.state == "failed"]
+    assert failed
+    assert "is not there" in failed[0].detail
+    assert "reconnect it" in failed[0].detail
+    assert not (tmp_path / "in").exists()
+    (tmp_path / "in").mkdir()  # connected
+    wait_until(lambda: name in controller._jobs, timeout=30, message="the job after a retry")
+    (tmp_path / "out" / "late.txt").write_text("arrives")
+    wait_until((tmp_path / "in" / "late.txt").exists, message="a file once it is there")

@@ -154,6 +154,7 @@ def test_profiles_with_nodes_move_files_encrypted_through_the_controller(
     receiver = dataclasses.replace(broker_profile, id="p-down", name="Lab (encrypted, down)",
                                    crypto_node_id="gui_down")
     (tmp_path / "out").mkdir()
+    (tmp_path / "in").mkdir()
     settings = store.settings
     settings.profiles += [sender, receiver]
     settings.folders.append(WatchedFolder(path=str(tmp_path / "out"), profile_id=sender.id,

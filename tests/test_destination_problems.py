@@ -244,6 +244,32 @@ def test_retry_now_does_not_wait_for_the_next_attempt(
     assert (dest / "a.bin").read_bytes() == data
 
 
+def test_a_destination_folder_that_vanished_is_waited_for_not_recreated(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, recorder: Recorder, registry: Registry) -> None:
+    """A network share or USB disk goes away: do not write onto the disk beneath it."""
+    topic = make_topic(1)
+    share = tmp_path / "share"
+    dest = share / "inbox"
+    first, second = os.urandom(30_000), os.urandom(40_000)
+    _send(kafka_config, topic, bus, registry, {"first.bin": first}, tmp_path / "src1")
+    down = _downloader(kafka_config, topic, dest, bus, registry)
+    with running(down):
+        wait_until((dest / "first.bin").exists, timeout=30, message="the first file")
+        shutil.rmtree(share)  # the share disconnects
+        _send(kafka_config, topic, bus, registry, {"second.bin": second}, tmp_path / "src2")
+        wait_until(lambda: [e for e in recorder.of(FileWaiting) if e.relpath == "second.bin"],
+                   timeout=30, message="the second file waiting")
+        waiting = [e for e in recorder.of(FileWaiting) if e.relpath == "second.bin"]
+        assert "is not there" in waiting[0].reason
+        assert "reconnect it" in waiting[0].reason
+        assert not share.exists()  # not created again on the disk beneath
+        dest.mkdir(parents=True)  # reconnected
+        wait_until((dest / "second.bin").exists, timeout=30, message="the second file")
+    assert (dest / "second.bin").read_bytes() == second
+    assert not recorder.of(FileFailed)
+
+
 def test_a_file_locked_at_its_final_name_is_kept_and_placed_later(
         kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
         bus: EventBus, recorder: Recorder, registry: Registry,

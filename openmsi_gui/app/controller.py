@@ -368,8 +368,10 @@ class AppController:
                     job = DownloadJob(config, item.topic, staging, self.bus, self.registry,
                                       group_id=item.group_id or None, name=name, s3=wanted.s3)
                 else:
+                    # A missing folder is a drive or share not connected: never create it.
                     job = DownloadJob(config, item.topic, Path(item.path), self.bus,
-                                      self.registry, group_id=item.group_id or None, name=name)
+                                      self.registry, group_id=item.group_id or None, name=name,
+                                      create_dest=False)
             job.start()
         except Exception as exc:
             reason = str(exc) or type(exc).__name__

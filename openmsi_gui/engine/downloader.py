@@ -211,15 +211,21 @@ class Downloader:
         store: upload verified files here instead of renaming them into
             ``dest``, which is then only a staging folder.
         cipher: decrypt every message with it (KafkaCrypto topics).
+        create_dest: create a missing destination folder at start. The app passes
+            False: its folders exist when they are chosen, so a missing one is a
+            drive or share that is not connected, and files must not land on the
+            disk beneath its mount point.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
                  registry: Registry, group_id: str | None = None, job: str = "download",
                  stale_pin_seconds: float = STALE_PIN_SECONDS,
-                 store: S3Store | None = None, cipher: MessageCipher | None = None) -> None:
+                 store: S3Store | None = None, cipher: MessageCipher | None = None,
+                 create_dest: bool = True) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
         self._s3 = store
+        self._create_dest = create_dest
         # What the registry and history call the destination.
         self.dest_label = store.url if store is not None else str(self.dest)
         self.job = job
@@ -273,8 +279,12 @@ class Downloader:
 
         Raises:
             S3Error: the bucket cannot be used (with an S3 store).
+            FileNotFoundError: the destination folder is missing (``create_dest`` False).
         """
-        self.dest.mkdir(parents=True, exist_ok=True)
+        if self._create_dest or self._s3 is not None:
+            self.dest.mkdir(parents=True, exist_ok=True)
+        elif (missing := self._missing_destination()) is not None:
+            raise FileNotFoundError(missing)
         if self._s3 is not None:
             self._s3.check()
             aborted = self._s3.recover(self.dest)
@@ -590,6 +600,9 @@ class Downloader:
 
     def _open_generation(self, chunk: wire.Chunk) -> _Incoming | None:
         relpath = chunk.relpath
+        missing = self._missing_destination()
+        if missing is not None:  # never recreate it: it may be a drive that is not mounted
+            raise _DestinationUnavailable(relpath, missing)
         target = resolve_inside(self.dest, relpath)
         if any(_TEMP_NAME.match(part) for part in relpath.split("/")):
             raise UnsafePath(f"{relpath!r} uses a name reserved for files being received")
@@ -637,6 +650,13 @@ class Downloader:
         self._bus.publish(FileDiscovered(self.job, Direction.DOWNLOAD, relpath, 0))
         return inc
 
+    def _missing_destination(self) -> str | None:
+        """A sentence if the destination folder has gone (a drive or share disconnected)."""
+        if self._s3 is not None or os.path.isdir(self.dest):
+            return None  # an S3 staging folder is ours: it is simply created again
+        return (f"the destination folder {self.dest} is not there (a disconnected drive or "
+                "network share?): reconnect it, or create the folder again")
+
     def _whole_destination_problem(self, exc: OSError) -> str | None:
         """What to wait on if ``exc`` stops the whole destination, else None (fail the file).
 
@@ -644,6 +664,9 @@ class Downloader:
         not writable: one read-only subfolder (an archived run, or a name a
         producer picked on purpose) must not hold up every other file.
         """
+        missing = self._missing_destination()
+        if missing is not None:
+            return missing
         problem = destination_problem(exc, self.dest)
         if (problem is not None and exc.errno in (errno.EACCES, errno.EPERM) and
                 getattr(exc, "winerror", None) not in _PASSING_WINERRORS and
@@ -769,7 +792,7 @@ class Downloader:
         except _Retry as exc:
             self._finished.put((inc, "retry", str(exc)))
         except OSError as exc:
-            problem = destination_problem(exc, self.dest)
+            problem = self._missing_destination() or destination_problem(exc, self.dest)
             if problem is not None:
                 self._finished.put((inc, "retry", problem))
             else:

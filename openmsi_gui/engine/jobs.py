@@ -129,6 +129,7 @@ class DownloadJob:
         group_id: consumer group (None: from the config, else a new one).
         name: job name in events and logs.
         s3: store every file in this bucket location instead of ``dest``.
+        create_dest: create ``dest`` if it is missing (see :class:`Downloader`).
 
     When ``config`` names a KafkaCrypto node, messages are decrypted with it
     (see :class:`WatchJob`).
@@ -139,13 +140,15 @@ class DownloadJob:
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
                  registry: Registry, group_id: str | None = None,
-                 name: str | None = None, s3: S3Location | None = None) -> None:
+                 name: str | None = None, s3: S3Location | None = None,
+                 create_dest: bool = True) -> None:
         self.name = name or f"download:{topic}"
         store = S3Store(s3, topic) if s3 is not None else None
         self._cipher = cipher_for(config)
         try:
             self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
-                                         job=self.name, store=store, cipher=self._cipher)
+                                         job=self.name, store=store, cipher=self._cipher,
+                                         create_dest=create_dest)
         except Exception:
             _close(self._cipher)
             raise
