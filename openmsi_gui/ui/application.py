@@ -207,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings_path = base / "config" / "settings.json"
         if not settings_path.exists():
             SettingsStore(settings_path).update(demo_settings(base))
+        for folder in ("outbox", "inbox"):  # the demo's own: made again if deleted
+            (base / folder).mkdir(parents=True, exist_ok=True)
         print(f"OpenMSI GUI demo: drop files into {base / 'outbox'}; they arrive in "
               f"{base / 'inbox'}", flush=True)
     app = QApplication(sys.argv[:1])
