@@ -358,6 +358,7 @@ def test_a_really_full_disk_waits_until_space_is_freed(
     with running(down):
         wait_until(lambda: [e for e in recorder.of(FileWaiting) if e.relpath == "big.bin"],
                    timeout=30, message="big.bin waiting for space")
+        wait_until((dest / "small.bin").exists, timeout=30, message="small.bin")
         assert (dest / "small.bin").read_bytes() == files["small.bin"]
         assert not recorder.of(FileFailed)
         subprocess.run(["mount", "-o", "remount,size=8m", str(small_disk)], check=True)

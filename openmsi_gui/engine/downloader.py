@@ -44,6 +44,7 @@ from __future__ import annotations
 import collections
 import errno
 import hashlib
+import io
 import logging
 import os
 import queue
@@ -53,7 +54,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -241,7 +241,7 @@ class Downloader:
         self._reported_paused = False
         self._is_paused = False
         self._incoming: dict[FileKey, _Incoming] = {}
-        self._handles: collections.OrderedDict[FileKey, BinaryIO] = collections.OrderedDict()
+        self._handles: collections.OrderedDict[FileKey, io.FileIO] = collections.OrderedDict()
         self._dirty: set[FileKey] = set()
         self._dirty_bytes = 0
         self._next_offset: dict[int, int] = {}
@@ -373,7 +373,10 @@ class Downloader:
                 self._checkpoint(asynchronous=False)
             except Exception:
                 log.exception("%s: final checkpoint failed", self.job)
-            consumer.close()  # its revoke callback stores and commits once more
+            try:
+                consumer.close()  # its revoke callback stores and commits once more
+            except Exception:
+                log.exception("%s: the consumer did not close cleanly", self.job)
             self._close_handles()
             self._hash_pool.shutdown(wait=True)
             if self._upload_pool is not None:
@@ -712,9 +715,7 @@ class Downloader:
             if len(inc.stored) < inc.n_chunks:
                 return
         else:
-            handle = self._handle_for(inc)
-            handle.seek(chunk.offset)
-            handle.write(chunk.data)
+            _write_at(self._handle_for(inc), chunk.offset, chunk.data)
             inc.stored[chunk.chunk_i] = placed
             inc.chunk_hashes[chunk.chunk_i] = chunk.chunk_hash
             inc.stored_bytes += len(chunk.data)
@@ -744,7 +745,7 @@ class Downloader:
             future.result()
             self._hash_backlog_bytes -= size
 
-    def _handle_for(self, inc: _Incoming) -> BinaryIO:
+    def _handle_for(self, inc: _Incoming) -> io.FileIO:
         handle = self._handles.get(inc.key)
         if handle is not None:
             self._handles.move_to_end(inc.key)
@@ -752,16 +753,19 @@ class Downloader:
         while len(self._handles) >= MAX_OPEN_FILES:
             old_key, old = self._handles.popitem(last=False)
             self._sync_close(old_key, old)
-        handle = inc.temp.open("r+b")
+        # Unbuffered, so a full disk is reported by the write of the chunk itself
+        # (and the chunk is not recorded), never later by a flush of a buffer.
+        handle = io.FileIO(inc.temp, "r+")
         self._handles[inc.key] = handle
         return handle
 
-    def _sync_close(self, key: FileKey, handle: BinaryIO) -> None:
-        if key in self._dirty:
-            handle.flush()
-            os.fsync(handle.fileno())
-            self._dirty.discard(key)
-        handle.close()
+    def _sync_close(self, key: FileKey, handle: io.FileIO) -> None:
+        try:
+            if key in self._dirty:
+                os.fsync(handle.fileno())
+                self._dirty.discard(key)
+        finally:
+            handle.close()
 
     def _complete(self, inc: _Incoming) -> None:
         """Every chunk is stored: check the layout, then hand the file to the finisher."""
@@ -986,7 +990,6 @@ class Downloader:
         for key in list(self._dirty):
             handle = self._handles.get(key)
             if handle is not None:
-                handle.flush()
                 os.fsync(handle.fileno())
         self._dirty.clear()
         self._dirty_bytes = 0
@@ -1044,9 +1047,13 @@ class Downloader:
         self._drop(stalest.key)
 
     def _close_handles(self) -> None:
+        """Fsync and close every open file (on stop; a failure is logged, not raised)."""
         while self._handles:
             key, handle = self._handles.popitem()
-            self._sync_close(key, handle)
+            try:
+                self._sync_close(key, handle)
+            except OSError as exc:  # its chunks are not committed: they are fetched again
+                log.warning("%s: could not store %s: %s", self.job, key[0], exc)
 
     def _on_kafka_error(self, err: KafkaError) -> None:
         log.warning("%s: broker connection problem: %s", self.job, err.str())
@@ -1070,6 +1077,17 @@ def _bad_chunks(inc: _Incoming) -> list[int]:
             if hashlib.sha512(handle.read(length)).digest() != expected:
                 bad.append(chunk_i)
     return bad
+
+
+def _write_at(handle: io.FileIO, offset: int, data: bytes) -> None:
+    """Write all of ``data`` at ``offset`` (raw writes may be short, e.g. on a full disk)."""
+    handle.seek(offset)
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        if not written:
+            raise OSError(errno.EIO, "the file system accepted no data")
+        view = view[written:]
 
 
 def _hash_path(path: Path) -> bytes:
