@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from typing import Any, BinaryIO
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from helpers import Recorder, wait_until
+from helpers import Recorder, chunks_of, produce_chunks, wait_until
 from test_transfer import running
 
 from openmsi_gui.engine import downloader as downloader_module
@@ -366,3 +367,27 @@ def test_a_really_full_disk_waits_until_space_is_freed(
                    message="big.bin once the disk has room")
     assert (dest / "big.bin").read_bytes() == files["big.bin"]
     assert not recorder.of(FileFailed)
+
+
+def test_chunk_records_wait_until_their_bytes_are_on_disk(
+        kafka_config: KafkaConfig, make_topic: Callable[..., str], tmp_path: Path,
+        bus: EventBus, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's jobs share one registry: another job's commit must not make a chunk's
+    record durable before the chunk's bytes are (a power cut would then lose them)."""
+    monkeypatch.setattr(downloader_module, "CHECKPOINT_SECONDS", 3600.0)
+    monkeypatch.setattr(downloader_module, "CHECKPOINT_BYTES", 1 << 40)
+    topic = make_topic(1)
+    chunks = chunks_of(os.urandom(5 * 1024), "run/partial.bin", chunk_size=1024)
+    produce_chunks(kafka_config, topic, chunks[:3])  # the file stays incomplete
+    down = _downloader(kafka_config, topic, tmp_path / "dest", bus, registry)
+
+    def records() -> int:
+        with sqlite3.connect(registry.path) as other:
+            return int(other.execute("SELECT COUNT(*) FROM download_chunks").fetchone()[0])
+
+    with running(down):
+        wait_until(lambda: down.incomplete() == [("run/partial.bin", 3, 5)], timeout=30,
+                   message="three chunks stored")
+        registry.commit()  # what an upload job's checkpoint does meanwhile
+        assert records() == 0
+    assert records() == 3  # the downloader's own checkpoint: fsync, then the records

@@ -126,6 +126,9 @@ class _Incoming:
     size: int = 0
     attempts: int = 0
     verified: bool = False  # its whole-file hash matched (S3: it is ready to upload)
+    # Chunks written but not yet fsynced: recorded in the registry only after the
+    # fsync, since another job's commit of the shared registry may come first.
+    unsynced: list[tuple[int, int, int]] = field(default_factory=list)
 
     @property
     def relpath(self) -> str:
@@ -267,6 +270,7 @@ class Downloader:
         self._parked = 0
         self._next_parked_retry = 0.0
         self._parked_cursor = 0  # registry id of the last parked message tried
+        self._unparked: set[int] = set()  # handled parked messages, forgotten at the checkpoint
         self._error: BaseException | None = None
         self.files_received = 0
         self.bytes_received = 0
@@ -543,8 +547,8 @@ class Downloader:
         self._next_parked_retry = time.monotonic() + PARKED_RETRY_SECONDS
         if not self._parked:
             # After a restart the registry may still hold some from the last run.
-            self._parked = self._registry.count_parked(self.topic, self.group_id,
-                                                       self.dest_label)
+            self._parked = self._registry.count_parked(
+                self.topic, self.group_id, self.dest_label) - len(self._unparked)
             if not self._parked:
                 self._next_parked_retry = float("inf")
                 return
@@ -560,6 +564,8 @@ class Downloader:
             return
         for parked in batch:
             self._parked_cursor = parked.id
+            if parked.id in self._unparked:
+                continue  # handled; its row goes at the next checkpoint
             try:
                 key, value = self._cipher.decrypt(self.topic, parked.key, parked.value, wait=0)
             except KeysNotReady:
@@ -577,8 +583,8 @@ class Downloader:
             except _DestinationUnavailable as exc:
                 self._stall(exc)  # it stays parked
                 break
-            # Stored and unparked in one registry transaction (the next checkpoint).
-            self._registry.unpark_message(parked.id)
+            # Unparked at the next checkpoint, once its chunk is on disk.
+            self._unparked.add(parked.id)
             self._parked -= 1
             opened += 1
             started = time.monotonic()
@@ -719,7 +725,7 @@ class Downloader:
             inc.stored[chunk.chunk_i] = placed
             inc.chunk_hashes[chunk.chunk_i] = chunk.chunk_hash
             inc.stored_bytes += len(chunk.data)
-            self._registry.store_chunk(inc.download_id, chunk.chunk_i, *placed)
+            inc.unsynced.append((chunk.chunk_i, *placed))
             self._dirty.add(inc.key)
             self._dirty_bytes += len(chunk.data)
             self.bytes_received += len(chunk.data)
@@ -780,6 +786,7 @@ class Downloader:
         if handle is not None:
             handle.close()
             self._dirty.discard(inc.key)
+        inc.unsynced.clear()  # the finisher fsyncs the whole file; a crash refetches them
         inc.finishing = True
         inc.size = size
         # Same FIFO thread as the hash updates, so they are all applied first. The
@@ -981,7 +988,15 @@ class Downloader:
         if handle is not None:
             self._sync_close(key, handle)
         self._dirty.discard(key)
-        self._incoming.pop(key, None)
+        inc = self._incoming.pop(key, None)
+        if inc is not None:
+            self._record_synced(inc)
+
+    def _record_synced(self, inc: _Incoming) -> None:
+        """Record the chunks of ``inc`` whose bytes are fsynced (after the fsync only)."""
+        for chunk_i, offset, length in inc.unsynced:
+            self._registry.store_chunk(inc.download_id, chunk_i, offset, length)
+        inc.unsynced.clear()
 
     # -- durability --------------------------------------------------------
 
@@ -993,6 +1008,13 @@ class Downloader:
                 os.fsync(handle.fileno())
         self._dirty.clear()
         self._dirty_bytes = 0
+        # Only now that their bytes are on disk (the registry is shared by every job,
+        # and any of them may commit it).
+        for inc in self._incoming.values():
+            self._record_synced(inc)
+        for message_id in self._unparked:
+            self._registry.unpark_message(message_id)
+        self._unparked.clear()
         self._registry.commit()
         offsets = self._safe_offsets()
         changed = [TopicPartition(self.topic, p, o) for p, o in offsets.items()
