@@ -99,7 +99,11 @@ def test_tray_icon_menu_pauses_resumes_and_quits(x_display: dict[str, str],
     assert (tmp_path / "tray-menu.png").stat().st_size > 1000
 
 
-def test_sigterm_quits_the_app_gracefully(tmp_path: Path) -> None:
+def _sigterm_the_demo_app(tmp_path: Path, once_logged: str) -> None:
+    """Start ``openmsi-gui --demo`` offscreen, SIGTERM it once its log shows ``once_logged``.
+
+    Fails unless it exits with 0 within 10 s of the signal, and cleanly.
+    """
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     log = tmp_path / "app.log"
     with log.open("w") as out:
@@ -107,37 +111,27 @@ def test_sigterm_quits_the_app_gracefully(tmp_path: Path) -> None:
             [sys.executable, "-m", "openmsi_gui.ui.application", "--demo", "--demo-dir",
              str(tmp_path / "demo")], env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: "assigned partitions" in log.read_text(), timeout=30,
-                   message="the demo to start")
-        started = time.monotonic()
+        wait_until(lambda: once_logged in log.read_text(), timeout=30,
+                   message=f"{once_logged!r} in the app's log")
+        signalled = time.monotonic()
         app.terminate()
         assert app.wait(30) == 0, log.read_text()[-2000:]
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - signalled < 10
     finally:
         if app.poll() is None:
             app.kill()
             app.wait()
-    assert "stopping (SIGTERM)" in log.read_text()
-    assert "Fatal Python error" not in log.read_text()
+    text = log.read_text()
+    assert "stopping (SIGTERM)" in text
+    assert "Fatal Python error" not in text
+    assert "Traceback" not in text
+
+
+def test_sigterm_quits_the_app_gracefully(tmp_path: Path) -> None:
+    _sigterm_the_demo_app(tmp_path, "assigned partitions")
 
 
 def test_sigterm_while_starting_still_quits_gracefully(tmp_path: Path) -> None:
     """A SIGTERM before the window is up (a logout right after login) is not fatal."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    log = tmp_path / "app.log"
-    with log.open("w") as out:
-        app = subprocess.Popen(
-            [sys.executable, "-m", "openmsi_gui.ui.application", "--demo", "--demo-dir",
-             str(tmp_path / "demo")], env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        # The banner comes before the window, the tray, the broker and the jobs.
-        wait_until(lambda: "OpenMSI GUI demo:" in log.read_text(), timeout=30,
-                   message="the app to begin starting")
-        app.terminate()
-        assert app.wait(30) == 0, log.read_text()[-2000:]
-    finally:
-        if app.poll() is None:
-            app.kill()
-            app.wait()
-    assert "stopping (SIGTERM)" in log.read_text()
-    assert "Traceback" not in log.read_text()
+    # The banner comes before the window, the tray, the broker and the jobs.
+    _sigterm_the_demo_app(tmp_path, "OpenMSI GUI demo:")
