@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from test_transfer import running
 
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.broker import EmbeddedBroker
@@ -140,13 +141,10 @@ def test_encrypted_upload_decrypts_to_the_exact_chunks(
     try:  # the producer node stays online until the consumer has its keys
         uploader = Uploader(up_config, encrypted_topic, bus, registry, chunk_size=8192,
                             cipher=cipher)
-        uploader.start()
-        try:
+        with running(uploader):
             for rel in files:
                 uploader.submit(src, src / rel)
             assert uploader.wait_idle(30)
-        finally:
-            uploader.stop()
         assert {r.outcome for r in uploader.results()} == {"sent"}
         expected = 5 + 1  # 40 000 B in 8 KiB chunks, and one chunk
         raw = consume_all(down_config, encrypted_topic, expected)
@@ -442,13 +440,10 @@ def test_our_encrypted_upload_to_openmsistream_download_directory(
     with started_cipher(up_config) as cipher:  # online while openmsistream asks for keys
         uploader = Uploader(up_config, encrypted_topic, bus, registry, chunk_size=16384,
                             cipher=cipher)
-        uploader.start()
-        try:
+        with running(uploader):
             for rel in files:
                 uploader.submit(src, src / rel)
             assert uploader.wait_idle(30)
-        finally:
-            uploader.stop()
         download = omsi.DownloadDirectory(tmp_path / "omsi-out", omsi_config, encrypted_topic,
                                           "from-us", log_dir=tmp_path / "omsi-logs")
         download.start()

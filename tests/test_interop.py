@@ -13,6 +13,7 @@ from pathlib import Path
 import openmsistream_tools as omsi
 import pytest
 from helpers import tree_files, wait_until
+from test_transfer import running
 
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.downloader import Downloader
@@ -84,13 +85,10 @@ def test_our_upload_to_openmsistream_download_directory(
     src = tmp_path / "instrument"
     files = sample_tree(src, with_empty=True)
     uploader = Uploader(kafka_config, topic, bus, registry, chunk_size=16384)
-    uploader.start()
-    try:
+    with running(uploader):
         for rel in files:
             uploader.submit(src, src / rel)
         assert uploader.wait_idle(60)
-    finally:
-        uploader.stop()
     assert {r.outcome for r in uploader.results()} == {"sent"}
     with omsi.DownloadDirectory(tmp_path / "omsi-out", omsi_config, topic, "from-us",
                                 log_dir=tmp_path / "omsi-logs") as download:
