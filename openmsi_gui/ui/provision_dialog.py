@@ -44,6 +44,7 @@ from openmsi_gui.app.provisioning import (
 )
 from openmsi_gui.engine.provision import MIN_PROVISIONING_PASSWORD, MIN_ROT_PASSWORD
 from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.views.folders import buddy_label, with_error
 
 log = logging.getLogger(__name__)
 
@@ -274,15 +275,8 @@ class ProvisionDialog(QDialog):
 
     def _add_row(self, form: QFormLayout, text: str, field: QWidget, error: _FieldError) -> None:
         """A labelled field with its inline problem under it."""
-        cell = QWidget()
-        column = QVBoxLayout(cell)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(2)
-        column.addWidget(field)
-        column.addWidget(error)
-        label = QLabel(text)
-        label.setBuddy(field)
-        form.addRow(label, cell)
+        label = buddy_label(text, field)
+        form.addRow(label, with_error(field, error))
         self._labels.append(label)
 
     # -- the form ---------------------------------------------------------------

@@ -221,6 +221,17 @@ def buddy_label(text: str, buddy: QWidget) -> QLabel:
     return label
 
 
+def with_error(field: QWidget, error: QWidget) -> QWidget:
+    """``field`` with its inline problem right under it, as one form cell."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(2)
+    layout.addWidget(field)
+    layout.addWidget(error)
+    return box
+
+
 ItemT = TypeVar("ItemT", WatchedFolder, Destination)
 
 
@@ -1016,9 +1027,9 @@ class FoldersView(ItemsView[WatchedFolder]):
         form.addRow(buddy_label("Bro&ker:", self.profile_combo), self.profile_combo)
         form.addRow(buddy_label("Top&ic:", self.topic_picker.combo), self.topic_picker)
         form.addRow(buddy_label("I&nclude:", self.include_edit),
-                    self._with_error(self.include_edit, self.include_error))
+                    with_error(self.include_edit, self.include_error))
         form.addRow(buddy_label("E&xclude:", self.exclude_edit),
-                    self._with_error(self.exclude_edit, self.exclude_error))
+                    with_error(self.exclude_edit, self.exclude_error))
         form.addRow("", self.hidden_check)
         form.addRow(buddy_label("Chunk si&ze:", self.chunk_combo), self.chunk_combo)
         form.addRow(buddy_label("&Stable for:", self.stable_spin), self.stable_spin)
@@ -1043,16 +1054,6 @@ class FoldersView(ItemsView[WatchedFolder]):
         label.setStyleSheet(ERROR_STYLE)
         label.hide()
         return label
-
-    @staticmethod
-    def _with_error(edit: QWidget, error: QLabel) -> QWidget:
-        box = QWidget()
-        layout = QVBoxLayout(box)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(edit)
-        layout.addWidget(error)
-        return box
 
     def _items(self, settings: Settings) -> list[WatchedFolder]:
         return settings.folders
