@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openmsi_gui.app.settings import Settings
+from openmsi_gui.app.text import sentence
 from openmsi_gui.app.wizard import topic_errors
 from openmsi_gui.engine import admin, crypto
 from openmsi_gui.engine.kafka_config import (
@@ -284,14 +285,6 @@ class ProvisionResult:
         return " ".join(self.sentences)
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else f"{text}."
-
-
 def provision(form: ProvisionForm, dest_dir: Path | None = None,
               config: ConfigFactory | None = None,
               progress: Callable[[str], None] | None = None) -> ProvisionResult:
@@ -317,7 +310,7 @@ def provision(form: ProvisionForm, dest_dir: Path | None = None,
                                 form.provisioning_password, dest)
     except (ProvisionError, crypto.CryptoSetupError) as exc:
         return ProvisionResult(False, node_id,
-                               sentences=[f"Not provisioned: {_sentence(str(exc))}"])
+                               sentences=[f"Not provisioned: {sentence(str(exc))}"])
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         return ProvisionResult(False, node_id, sentences=[
@@ -334,7 +327,7 @@ def provision(form: ProvisionForm, dest_dir: Path | None = None,
             admin.list_topics(broker, KEY_TOPIC_TIMEOUT)  # one wait if it is unreachable
         except (ConfigError, OSError, RuntimeError, admin.BrokerError) as exc:
             # RuntimeError: KeychainError
-            result.key_topics_error = _sentence(str(exc))
+            result.key_topics_error = sentence(str(exc))
             result.sentences.append(f"The key-exchange topics were not created: "
                                     f"{result.key_topics_error}")
         else:

@@ -36,7 +36,7 @@ from openmsi_gui.ui.crash import install_crash_handler
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.single_instance import SingleInstance, server_name
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import Tasks, asyncSlot, install_event_loop
 from openmsi_gui.ui.theme import apply_theme
 from openmsi_gui.ui.tray import Tray
 
@@ -82,6 +82,7 @@ class OpenMSIApp(QObject):
         self.store = store
         self.registry = registry
         self.bus = EventBus()
+        self.tasks = Tasks(parent=self)
         self.controller = AppController(store, self.bus, registry)
         self.adapter = EngineAdapter(self.bus, parent=self)
         self.state = LiveState(self.adapter, self.controller, parent=self)
@@ -151,10 +152,18 @@ class OpenMSIApp(QObject):
         self._stopped = True
         self.window.hide()
         self.tray.hide()
-        when_done(self.controller.shutdown(), lambda _: self._finish(),
-                  lambda _: self._finish())
+        self._stop_jobs()
+
+    @asyncSlot()
+    async def _stop_jobs(self) -> None:
+        try:
+            await self.tasks.wait(self.controller.shutdown())
+        except Exception:
+            log.exception("the jobs did not stop cleanly")
+        self._finish()
 
     def _finish(self) -> None:
+        self.tasks.shutdown()
         logging.getLogger().removeHandler(self.adapter.log_handler)
         self.adapter.close()
         if self.instance is not None:
@@ -214,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication(sys.argv[:1])
     app.setApplicationName("OpenMSI")
     app.setQuitOnLastWindowClosed(False)
+    loop = install_event_loop(app)
     name = server_name(str(default_config_dir()))
     probe = SingleInstance(name)
     if probe.notify_running():
@@ -234,12 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     _quit_on_signals(openmsi, early_signals)
 
-    import qasync
-
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    with loop:
+    try:
         loop.run_until_complete(_until_quit(app))
+    finally:
+        loop.close()
     crash.uninstall()
     return 0
 

@@ -1,18 +1,242 @@
-"""Deliver the result of background work to the GUI thread."""
+"""The UI's one task facility: background work awaited from ``@asyncSlot`` coroutines.
+
+Views never start threads. A slot that needs blocking work is a qasync
+``@asyncSlot`` coroutine that awaits it on one of the application's executors,
+chosen by purpose::
+
+    @asyncSlot()
+    async def on_save_clicked(self) -> None:
+        try:
+            await self.tasks.run(Purpose.IO, keychain.set_secret, owner, key, secret,
+                                 context=self)
+        except keychain.KeychainError as exc:
+            self.status.show_problem(str(exc))
+
+This module is the only one in ``ui/`` that creates threads or executors. The
+application owns the :class:`Tasks` object and shuts it down at exit.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import enum
+import logging
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar, cast
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
+from shiboken6 import Shiboken
+
+from openmsi_gui.app.text import sentence
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 CHECK_DELAY_MS = 300
 """A typed path is checked on disk once typing pauses this long."""
+
+
+AsyncHandler = Callable[..., Coroutine[Any, Any, None]]
+
+
+def asyncSlot(*types: type) -> Callable[[AsyncHandler], Callable[..., Any]]:
+    """qasync's ``asyncSlot`` (typed): the coroutine runs as a task on the qasync loop.
+
+    An exception that escapes the coroutine goes to ``sys.excepthook``, that is
+    the crash handler, which logs it and tells the user; ``CancelledError`` (the
+    context widget was deleted meanwhile) is ignored.
+    """
+    import qasync
+
+    return cast(Callable[[AsyncHandler], Callable[..., Any]], qasync.asyncSlot(*types))
+
+
+class Purpose(enum.Enum):
+    """What background work is for; each purpose has its own executor."""
+
+    IO = "io"
+    """Keychain, settings and files, one at a time and in order (one thread)."""
+    NET = "net"
+    """Broker and S3 probes, topic lists: a slow one must not hold up the keychain."""
+    FS = "fs"
+    """Path checks, which may hang on a dead network share: a daemon thread each."""
+
+
+class _DaemonExecutor(Executor):
+    """Run each call on a daemon thread of its own.
+
+    A check that hangs on a dead network share must hold up neither other
+    checks nor the exit of the app (the threads of a ``ThreadPoolExecutor``
+    are joined at exit).
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if self._closed:
+            raise RuntimeError("cannot schedule new work after shutdown")
+        future: Future[T] = Future()
+
+        def run() -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # handed over to whoever awaits the future
+                future.set_exception(exc)
+
+        threading.Thread(target=run, name=self._name, daemon=True).start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closed = True  # never waits: that is the point of this executor
+
+
+class Tasks(QObject):
+    """Executors by purpose, owned by the application, shut down at exit.
+
+    Signals:
+        failed(str): background work failed unexpectedly; a sentence for the status line.
+    """
+
+    failed = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        ensure_event_loop()
+        self._executors: dict[Purpose, Executor] = {}
+        self._closed = False
+
+    def executor(self, purpose: Purpose) -> Executor:
+        """The executor for ``purpose`` (created on first use)."""
+        if self._closed:
+            raise RuntimeError("the application is stopping")
+        existing = self._executors.get(purpose)
+        if existing is not None:
+            return existing
+        name = f"openmsi-ui-{purpose.value}"
+        made: Executor
+        if purpose is Purpose.FS:
+            made = _DaemonExecutor(name)
+        elif purpose is Purpose.IO:
+            made = ThreadPoolExecutor(1, thread_name_prefix=name)
+        else:
+            made = ThreadPoolExecutor(2, thread_name_prefix=name)
+        self._executors[purpose] = made
+        return made
+
+    def submit(self, purpose: Purpose, fn: Callable[P, T], *args: P.args,
+               **kwargs: P.kwargs) -> Future[T]:
+        """Start ``fn`` on the executor for ``purpose``; for callers that are not coroutines."""
+        return self.executor(purpose).submit(fn, *args, **kwargs)
+
+    async def run(self, purpose: Purpose, fn: Callable[..., T], *args: Any,
+                  context: QObject | None = None) -> T:
+        """Run ``fn(*args)`` on the executor for ``purpose`` and return its result.
+
+        Args:
+            purpose: which executor.
+            fn: the blocking function.
+            *args: its arguments.
+            context: a widget; if it is deleted before the work ends, the awaiting
+                coroutine is cancelled instead of touching it.
+
+        Raises:
+            asyncio.CancelledError: ``context`` was deleted meanwhile.
+            Exception: whatever ``fn`` raised.
+        """
+        return await self.wait(self.submit(purpose, fn, *args), context=context)
+
+    async def wait(self, future: Future[T], context: QObject | None = None) -> T:
+        """Await work already running elsewhere (e.g. on the controller's thread).
+
+        Args:
+            future: the work.
+            context: as for :meth:`run`.
+        """
+        try:
+            result = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            _check_alive(context)
+            raise
+        _check_alive(context)
+        return result
+
+    def report(self, what: str, error: BaseException) -> None:
+        """Log an unexpected failure of background work and tell the user.
+
+        Args:
+            what: what was being done, e.g. "saving the profile".
+            error: the exception.
+        """
+        log.error("%s failed", what, exc_info=error)
+        self.failed.emit(sentence(f"{what} failed: {error}"))
+
+    def shutdown(self) -> None:
+        """Wait for started keychain, settings and probe work; drop queued work.
+
+        Path checks that hang are not waited for.
+        """
+        self._closed = True
+        for executor in self._executors.values():
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._executors.clear()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`shutdown` was called."""
+        return self._closed
+
+
+def _check_alive(context: QObject | None) -> None:
+    if context is not None and not Shiboken.isValid(context):
+        raise asyncio.CancelledError
+
+
+_installed: list[asyncio.AbstractEventLoop] = []
+
+
+def install_event_loop(app: QApplication, already_running: bool = False
+                       ) -> asyncio.AbstractEventLoop:
+    """Make a qasync loop on ``app`` the current asyncio loop, so ``@asyncSlot`` works.
+
+    Args:
+        app: the application.
+        already_running: Qt's event loop is driven by someone else (tests, scripts).
+    """
+    import qasync
+
+    loop: asyncio.AbstractEventLoop = qasync.QEventLoop(app, already_running=already_running)
+    asyncio.set_event_loop(loop)
+    _installed[:] = [loop]
+    return loop
+
+
+def ensure_event_loop() -> asyncio.AbstractEventLoop:
+    """The installed qasync loop; one driven by Qt's own loop if ``main()`` made none.
+
+    ``main()`` installs the loop and runs it. Tests and scripts that build the
+    app's objects run Qt's event loop themselves, so the loop is installed as
+    already running.
+    """
+    if _installed and not _installed[0].is_closed():
+        return _installed[0]
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        raise RuntimeError("background tasks need a QApplication")
+    return install_event_loop(app, already_running=True)
+
+
+# -- being retired: views move to ``@asyncSlot`` coroutines and Tasks.run ------------
 
 _alive: set[_Relay] = set()
 
@@ -26,12 +250,10 @@ def when_done(future: Future[T], on_result: Callable[[T], Any],
               context: QObject | None = None) -> None:
     """Call ``on_result(value)`` or ``on_error(exc)`` on the GUI thread when ``future`` ends.
 
-    Args:
-        future: work running on another thread (e.g. the controller's).
-        on_result: called with the result.
-        on_error: called with the exception (default: ignored, it is logged elsewhere).
-        context: if given and deleted before the future ends, nothing is called.
+    Being retired in favour of ``await Tasks.wait(future)``.
     """
+    from PySide6.QtCore import Qt
+
     relay = _Relay(context)
     _alive.add(relay)
 
@@ -58,21 +280,5 @@ def when_done(future: Future[T], on_result: Callable[[T], Any],
 
 
 def run_in_thread(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """Run ``fn(*args)`` on a daemon thread of its own; its future carries the outcome.
-
-    For file-system checks: one that hangs on a dead network share must hold
-    up neither other checks nor the exit of the app (the threads of an
-    executor are joined at exit).
-    """
-    future: Future[T] = Future()
-
-    def run() -> None:
-        if not future.set_running_or_notify_cancel():
-            return
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # handed over to whoever waits on the future
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="openmsi-path-check", daemon=True).start()
-    return future
+    """Run ``fn(*args)`` on a daemon thread of its own (being retired: use Purpose.FS)."""
+    return _DaemonExecutor("openmsi-path-check").submit(fn, *args)

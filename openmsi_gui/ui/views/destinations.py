@@ -45,6 +45,7 @@ from openmsi_gui.app.destinations import (
     validate_s3_destination,
 )
 from openmsi_gui.app.settings import Destination, Settings, SettingsStore
+from openmsi_gui.app.text import sentence
 from openmsi_gui.engine.s3 import S3Error
 from openmsi_gui.ui.tasks import when_done
 from openmsi_gui.ui.views.folders import (
@@ -55,7 +56,6 @@ from openmsi_gui.ui.views.folders import (
     profile_problem,
     same_or_inside,
 )
-from openmsi_gui.ui.views.profiles import sentence
 from openmsi_gui.ui.views.topic_picker import topic_problem
 
 log = logging.getLogger(__name__)

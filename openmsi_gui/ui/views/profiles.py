@@ -58,6 +58,7 @@ from openmsi_gui.app.settings import (
     Settings,
     SettingsStore,
 )
+from openmsi_gui.app.text import sentence
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.ui.provision_dialog import ProvisionDialog
@@ -175,15 +176,6 @@ def profile_users(settings: Settings, profile_id: str) -> list[str]:
               f"{d.topic or '(none)'}" for d in settings.destinations
               if d.profile_id == profile_id]
     return users
-
-
-def sentence(text: str) -> str:
-    """``text`` with a capital first letter and a final full stop."""
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else f"{text}."
 
 
 def check_profile(profile: BrokerProfile, topic: str, password: str) -> str:
