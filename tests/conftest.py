@@ -178,6 +178,16 @@ def _no_leftover_threads() -> Iterator[None]:
 
 
 @pytest.fixture
+def tasks(qapp: object) -> Iterator[object]:
+    """The UI's task facility (what the app owns), shut down after the test."""
+    from openmsi_gui.ui.tasks import Tasks
+
+    made = Tasks()
+    yield made
+    made.shutdown()
+
+
+@pytest.fixture
 def store(tmp_path: Path) -> SettingsStore:
     """Settings in the test's tmp folder."""
     return SettingsStore(tmp_path / "settings.json")

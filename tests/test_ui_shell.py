@@ -24,6 +24,7 @@ from openmsi_gui.ui.icons import status_pixmap
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.single_instance import SingleInstance
 from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.tray import Tray
 
 
@@ -97,8 +98,8 @@ def test_tray_reflects_status_and_menu_pauses_and_resumes(
 
 def test_main_window_is_usable_without_a_tray(
         qtbot: QtBot, store: SettingsStore, controller: AppController, registry: Registry,
-        adapter: EngineAdapter, state: LiveState, bus: EventBus) -> None:
-    window = MainWindow(store, controller, registry, adapter, state, has_tray=False)
+        adapter: EngineAdapter, state: LiveState, bus: EventBus, tasks: Tasks) -> None:
+    window = MainWindow(store, controller, registry, adapter, state, tasks, has_tray=False)
     qtbot.addWidget(window)
     window.show()
     assert window.tabs.count() == 5

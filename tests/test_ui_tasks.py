@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from PySide6.QtCore import QObject
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
-
-
-@pytest.fixture
-def tasks(qtbot: QtBot) -> Iterator[Tasks]:
-    made = Tasks()
-    yield made
-    made.shutdown()
 
 
 class Form(QObject):

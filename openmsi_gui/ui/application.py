@@ -89,7 +89,7 @@ class OpenMSIApp(QObject):
         ui = store.settings.ui
         self.tray = Tray(self.state, ui.notify_failures, ui.notify_completions, parent=self)
         self.window = MainWindow(store, self.controller, registry, self.adapter, self.state,
-                                 has_tray=self.tray.available)
+                                 self.tasks, has_tray=self.tray.available)
         self.instance = SingleInstance(instance_name, parent=self) if instance_name else None
         self.tray.openRequested.connect(self.window.show_and_raise)
         self.tray.quitRequested.connect(self.quit)

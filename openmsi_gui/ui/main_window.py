@@ -20,6 +20,7 @@ from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.icons import LABELS, status_pixmap
 from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views.destinations import DestinationsView
 from openmsi_gui.ui.views.folders import FoldersView
 from openmsi_gui.ui.views.log import LogView
@@ -41,9 +42,11 @@ class MainWindow(QMainWindow):
     preferencesRequested = Signal()
 
     def __init__(self, store: SettingsStore, controller: AppController, registry: Registry,
-                 adapter: EngineAdapter, state: LiveState, has_tray: bool = True) -> None:
+                 adapter: EngineAdapter, state: LiveState, tasks: Tasks,
+                 has_tray: bool = True) -> None:
         super().__init__()
         self.has_tray = has_tray
+        self.tasks = tasks
         self.state = state
         self.controller = controller
         self.setWindowTitle("OpenMSI")
@@ -65,6 +68,7 @@ class MainWindow(QMainWindow):
         state.statusChanged.connect(self.on_status_changed)
         self.tabs.currentChanged.connect(self.on_tab_changed)
         self.on_status_changed(state.status, "OpenMSI")
+        tasks.failed.connect(self.on_task_failed)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -109,6 +113,9 @@ class MainWindow(QMainWindow):
         self.status_text.setText(f"{LABELS[status]} — {text.removeprefix('OpenMSI: ')}")
         paused = self.controller.paused
         self.pause_button.setText("&Resume" if paused else "&Pause all")
+
+    def on_task_failed(self, text: str) -> None:
+        self.statusBar().showMessage(text, 15000)
 
     def on_pause_clicked(self) -> None:
         if self.controller.paused:
