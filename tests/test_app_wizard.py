@@ -25,8 +25,6 @@ from openmsi_gui.app.wizard import (
     PathKind,
     SetupFlow,
     Step,
-    bootstrap_errors,
-    topic_errors,
 )
 
 PASSWORD = "s3cr3t-Pa55word!"
@@ -182,36 +180,6 @@ def test_a_stale_test_result_is_ignored(flow: SetupFlow) -> None:
     assert not flow.record_connection(token, True, "Connected to the old address")
     assert not flow.connection_ok
     assert flow.connection_message == ""
-
-
-@pytest.mark.parametrize(("servers", "problem"), [
-    ("", "Enter the broker address"),
-    ("   ", "Enter the broker address"),
-    ("host", "needs a port"),
-    (":9092", "needs a port"),
-    ("host:port", "must be a number"),
-    ("host:0", "must be a number"),
-    ("bad host:9092", "not a valid host name"),
-    ("a:9092,,b:9092", "empty entry"),
-])
-def test_bootstrap_errors(servers: str, problem: str) -> None:
-    errors = bootstrap_errors(servers)
-    assert errors
-    assert problem in errors[0]
-
-
-@pytest.mark.parametrize("servers", ["localhost:9092", "10.0.0.1:9092", "[::1]:9092",
-                                     "a.example.org:9092, b.example.org:9093"])
-def test_bootstrap_accepts(servers: str) -> None:
-    assert bootstrap_errors(servers) == []
-
-
-@pytest.mark.parametrize(("topic", "ok"), [
-    ("data", True), ("lab.xrd_2-raw", True), ("", False), ("with space", False),
-    (".", False), ("..", False), ("x" * 249, True), ("x" * 250, False), ("ü", False),
-])
-def test_topic_names(topic: str, ok: bool) -> None:
-    assert (topic_errors(topic) == []) is ok
 
 
 def test_sasl_needs_mechanism_user_and_password(flow: SetupFlow) -> None:

@@ -34,9 +34,6 @@ from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.ui.views.profiles import (
     PASSWORD_STORED,
     ProfilesView,
-    normalised,
-    unique_name,
-    validate_profile,
 )
 
 SECRET = "hunter2-never-in-files"
@@ -611,63 +608,6 @@ def test_keyboard_shortcuts_reach_the_actions(qtbot: Any, make_view: Make,
 
 
 # -- logic without Qt ---------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("changes", "problem"), [
-    ({}, None),
-    ({"name": "  "}, "Enter a name"),
-    ({"bootstrap_servers": ""}, "Enter the bootstrap servers"),
-    ({"bootstrap_servers": "kafka.lab"}, "not host:port"),
-    ({"bootstrap_servers": "kafka.lab:0"}, "not host:port"),
-    ({"bootstrap_servers": "kafka.lab:70000"}, "not host:port"),
-    ({"bootstrap_servers": "kafka.lab:90x"}, "not host:port"),
-    ({"bootstrap_servers": "a:1,,b:2"}, "empty entry"),
-    ({"bootstrap_servers": "a:1, [::1]:9092 ,b-c.d_e:65535"}, None),
-    ({"security_protocol": "TLS"}, "Unknown security protocol"),
-    ({"security_protocol": "SASL_SSL", "sasl_username": "me"}, "Choose a SASL mechanism"),
-    ({"security_protocol": "SASL_SSL", "sasl_mechanism": "GSSAPI", "sasl_username": "me"},
-     "not supported"),
-    ({"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN"}, "Enter the SASL user name"),
-    ({"security_protocol": "SASL_SSL", "sasl_mechanism": "PLAIN", "sasl_username": "me"}, None),
-    ({"embedded": True, "bootstrap_servers": "(embedded)"}, None),
-])
-def test_validate_profile(changes: dict[str, Any], problem: str | None) -> None:
-    profile = BrokerProfile(name="Lab", bootstrap_servers="kafka.lab:9092")
-    for key, value in changes.items():
-        setattr(profile, key, value)
-    errors = validate_profile(profile)
-    if problem is None:
-        assert errors == []
-    else:
-        assert any(problem in e for e in errors), errors
-
-
-def test_validate_profile_wants_unique_names() -> None:
-    mine = BrokerProfile(name="Lab", bootstrap_servers="a:1")
-    assert validate_profile(mine, [mine]) == []
-    other = BrokerProfile(name=" lab ", bootstrap_servers="b:1")
-    assert "already called" in validate_profile(mine, [mine, other])[0]
-
-
-def test_normalised_trims_and_drops_settings_the_protocol_ignores() -> None:
-    profile = BrokerProfile(name=" Lab ", bootstrap_servers=" a:1 , b:2 ,",
-                            security_protocol="PLAINTEXT", sasl_mechanism="PLAIN",
-                            sasl_username="me", ca_file="/ca.pem")
-    clean = normalised(profile)
-    assert (clean.name, clean.bootstrap_servers, clean.sasl_mechanism, clean.sasl_username,
-            clean.ca_file) == ("Lab", "a:1,b:2", "", "", "")
-    assert clean.id == profile.id
-    sasl = normalised(BrokerProfile(bootstrap_servers="a:1", security_protocol="SASL_SSL",
-                                    sasl_mechanism="PLAIN", sasl_username=" me ",
-                                    ca_file="/ca.pem"))
-    assert (sasl.sasl_mechanism, sasl.sasl_username, sasl.ca_file) == ("PLAIN", "me", "/ca.pem")
-
-
-def test_unique_name() -> None:
-    assert unique_name("Lab", []) == "Lab"
-    assert unique_name("Lab", ["lab"]) == "Lab (2)"
-    assert unique_name("Lab", ["Lab", "Lab (2)"]) == "Lab (3)"
-    assert unique_name("  ", []) == "Broker"
 
 
 @pytest.mark.parametrize(("error", "expected"), [

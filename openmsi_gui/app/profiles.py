@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from openmsi_gui.app.settings import BrokerProfile
+from openmsi_gui.app.validation import uses_sasl, uses_tls
 from openmsi_gui.engine.kafka_config import KafkaConfig, find_crypto_node, load_config
 
 PASSWORD = "sasl.password"
@@ -49,7 +50,7 @@ def kafka_config(profile: BrokerProfile, secret: SecretLookup | None,
         broker["security.protocol"] = profile.security_protocol
     if profile.ca_file:
         broker["ssl.ca.location"] = profile.ca_file
-    if "SSL" in profile.security_protocol:
+    if uses_tls(profile.security_protocol):
         if profile.client_cert_file:
             broker["ssl.certificate.location"] = profile.client_cert_file
         if profile.client_key_file:
@@ -57,7 +58,7 @@ def kafka_config(profile: BrokerProfile, secret: SecretLookup | None,
             key_password = secret(owner(profile), KEY_PASSWORD) if secret else None
             if key_password:
                 broker["ssl.key.password"] = key_password
-    if profile.sasl_mechanism and "SASL" in profile.security_protocol:
+    if profile.sasl_mechanism and uses_sasl(profile.security_protocol):
         broker["sasl.mechanism"] = profile.sasl_mechanism
         broker["sasl.username"] = profile.sasl_username
         password = secret(owner(profile), PASSWORD) if secret else None

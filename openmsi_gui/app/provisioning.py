@@ -21,7 +21,7 @@ from pathlib import Path
 
 from openmsi_gui.app.settings import Settings
 from openmsi_gui.app.text import sentence
-from openmsi_gui.app.wizard import topic_errors
+from openmsi_gui.app.validation import topic_errors
 from openmsi_gui.engine import admin, crypto
 from openmsi_gui.engine.kafka_config import (
     ConfigError,

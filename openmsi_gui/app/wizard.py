@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,14 @@ from openmsi_gui.app.settings import (
     WatchedFolder,
     new_id,
 )
+from openmsi_gui.app.validation import (
+    bootstrap_errors,
+    clean_servers,
+    topic_errors,
+    unique_name,
+    uses_sasl,
+    uses_tls,
+)
 
 DEMO_TOPIC = "openmsi-demo"
 """The topic the demo folder pair uses (the same as ``openmsi-gui --demo``)."""
@@ -53,8 +60,6 @@ DEMO_INBOX = "inbox"
 SECRET_NAMES = (profiles.PASSWORD,)
 """Every keychain entry the wizard may write for a profile."""
 
-_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
 _CONNECTION_FIELDS = frozenset({"bootstrap_servers", "security_protocol", "sasl_mechanism",
                                 "sasl_username", "password", "ca_file"})
 
@@ -119,12 +124,12 @@ class BrokerForm:
     @property
     def uses_sasl(self) -> bool:
         """Whether the protocol authenticates with a user name and password."""
-        return "SASL" in self.security_protocol
+        return uses_sasl(self.security_protocol)
 
     @property
     def uses_tls(self) -> bool:
         """Whether the protocol encrypts (so a CA file matters)."""
-        return self.security_protocol.endswith("SSL")
+        return uses_tls(self.security_protocol)
 
 
 @dataclass
@@ -150,37 +155,6 @@ class JobForm:
     dest_path: str = ""
     dest_topic: str = ""
     group_id: str = ""
-
-
-def bootstrap_errors(servers: str) -> list[str]:
-    """Problems with a ``host:port[,host:port]`` list, in plain language ([] if none)."""
-    entries = [entry.strip() for entry in servers.split(",")]
-    if not any(entries):
-        return ["Enter the broker address, for example kafka.example.org:9092."]
-    errors: list[str] = []
-    for entry in entries:
-        if not entry:
-            errors.append("Remove the empty entry between the commas in the broker address.")
-            continue
-        host, colon, port = entry.rpartition(":")
-        if not colon or not host:
-            errors.append(f"“{entry}” needs a port after a colon, for example "
-                          f"{entry or 'kafka.example.org'}:9092.")
-        elif not _HOST.fullmatch(host):
-            errors.append(f"“{host}” is not a valid host name.")
-        elif not port.isdigit() or not 1 <= int(port) <= 65535:
-            errors.append(f"The port in “{entry}” must be a number from 1 to 65535.")
-    return errors
-
-
-def topic_errors(topic: str) -> list[str]:
-    """Problems with a Kafka topic name, in plain language ([] if none)."""
-    if not topic:
-        return ["Enter a topic name."]
-    if topic in {".", ".."} or not _TOPIC.fullmatch(topic):
-        return [f"“{topic}” is not a valid topic name: use letters, digits, '.', '_' and '-' "
-                "(at most 249)."]
-    return []
 
 
 def _expand(path: str) -> Path:
@@ -352,7 +326,7 @@ class SetupFlow:
     def profile(self) -> BrokerProfile:
         """The real broker's profile as it would be saved (no password)."""
         form = self.broker
-        servers = ",".join(s.strip() for s in form.bootstrap_servers.split(",") if s.strip())
+        servers = clean_servers(form.bootstrap_servers)
         sasl = form.uses_sasl
         return BrokerProfile(
             id=self.profile_id,
@@ -707,11 +681,8 @@ class SetupFlow:
             settings.profiles.append(profile)
             return profile
         profile = self.profile()
-        names = {p.name for p in settings.profiles if p.id != profile.id}
-        base, number = profile.name, 2
-        while profile.name in names:
-            profile.name = f"{base} ({number})"
-            number += 1
+        profile.name = unique_name(profile.name,
+                                   [p.name for p in settings.profiles if p.id != profile.id])
         settings.profiles = [p for p in settings.profiles if p.id != profile.id] + [profile]
         return profile
 

@@ -59,6 +59,13 @@ from openmsi_gui.app.settings import (
     SettingsStore,
 )
 from openmsi_gui.app.text import sentence
+from openmsi_gui.app.validation import (
+    normalised,
+    unique_name,
+    uses_sasl,
+    uses_tls,
+    validate_profile,
+)
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.ui.provision_dialog import ProvisionDialog
@@ -82,91 +89,6 @@ ENCRYPTION_NOTE = ("Files sent through this profile are encrypted on this comput
                    "for plain topics.")
 
 # -- logic without Qt -------------------------------------------------------------
-
-_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
-
-
-def uses_sasl(protocol: str) -> bool:
-    """Whether ``protocol`` authenticates with a user name and password."""
-    return protocol.startswith("SASL_")
-
-
-def uses_tls(protocol: str) -> bool:
-    """Whether ``protocol`` encrypts the connection (so a CA file applies)."""
-    return protocol in ("SSL", "SASL_SSL")
-
-
-def server_errors(servers: str) -> list[str]:
-    """What is wrong with a ``host:port[,host:port]`` list (empty if nothing)."""
-    if not servers.strip():
-        return ["Enter the bootstrap servers as host:port, for example kafka.example.org:9092."]
-    errors = []
-    for entry in (s.strip() for s in servers.split(",")):
-        if not entry:
-            errors.append("Remove the empty entry between commas in the bootstrap servers.")
-            continue
-        match = _HOST_PORT.match(entry)
-        if match is None or not 0 < int(match.group(1)) < 65536:
-            errors.append(f"{entry!r} is not host:port (for example kafka.example.org:9092).")
-    return errors
-
-
-def validate_profile(profile: BrokerProfile, others: Iterable[BrokerProfile] = ()) -> list[str]:
-    """Sentences saying what to fix before ``profile`` can be saved (empty if nothing).
-
-    Args:
-        profile: the profile as edited.
-        others: the other saved profiles (names must be unique).
-    """
-    errors = []
-    name = profile.name.strip()
-    if not name:
-        errors.append("Enter a name for the profile.")
-    elif any(o.id != profile.id and o.name.strip().casefold() == name.casefold()
-             for o in others):
-        errors.append(f"Another profile is already called {name!r}: choose another name.")
-    if profile.embedded:
-        return errors
-    errors += server_errors(profile.bootstrap_servers)
-    if profile.security_protocol not in SECURITY_PROTOCOLS:
-        errors.append(f"Unknown security protocol {profile.security_protocol!r}: use one of "
-                      f"{', '.join(SECURITY_PROTOCOLS)}.")
-    elif uses_sasl(profile.security_protocol):
-        if not profile.sasl_mechanism:
-            errors.append("Choose a SASL mechanism.")
-        elif profile.sasl_mechanism not in SASL_MECHANISMS:
-            errors.append(f"The SASL mechanism {profile.sasl_mechanism!r} is not supported: "
-                          f"use one of {', '.join(m for m in SASL_MECHANISMS if m)}.")
-        if not profile.sasl_username.strip():
-            errors.append("Enter the SASL user name.")
-    return errors
-
-
-def normalised(profile: BrokerProfile) -> BrokerProfile:
-    """``profile`` as it is saved: text trimmed, settings its protocol ignores cleared."""
-    if profile.embedded:
-        return dataclasses.replace(profile, name=profile.name.strip())
-    sasl = uses_sasl(profile.security_protocol)
-    servers = ",".join(s.strip() for s in profile.bootstrap_servers.split(",") if s.strip())
-    return dataclasses.replace(
-        profile, name=profile.name.strip(), bootstrap_servers=servers,
-        sasl_mechanism=profile.sasl_mechanism if sasl else "",
-        sasl_username=profile.sasl_username.strip() if sasl else "",
-        ca_file=profile.ca_file.strip() if uses_tls(profile.security_protocol) else "")
-
-
-def unique_name(base: str, taken: Iterable[str]) -> str:
-    """``base``, or ``base (2)``, ``base (3)``… whichever is not in ``taken``."""
-    names = {n.strip().casefold() for n in taken}
-    base = base.strip() or "Broker"
-    if base.casefold() not in names:
-        return base
-    for number in itertools.count(2):
-        candidate = f"{base} ({number})"
-        if candidate.casefold() not in names:
-            return candidate
-    raise AssertionError("unreachable")  # pragma: no cover
-
 
 def profile_users(settings: Settings, profile_id: str) -> list[str]:
     """The watched folders and destinations that use a profile, described for the user."""

@@ -7,8 +7,6 @@ controller's thread; results come back with :func:`~openmsi_gui.ui.tasks.when_do
 
 from __future__ import annotations
 
-import re
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -25,28 +23,8 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile
+from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.ui.tasks import when_done
-
-MAX_TOPIC_LENGTH = 249
-_TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
-
-
-def topic_problem(name: str) -> str | None:
-    """Why ``name`` cannot be a Kafka topic, or None if it can.
-
-    Kafka allows ASCII letters, digits, ".", "_" and "-", up to 249 characters,
-    and not "." or ".." on their own.
-    """
-    if not name:
-        return "choose or type a topic"
-    if name in {".", ".."}:
-        return f"{name!r} cannot be a topic name"
-    if len(name) > MAX_TOPIC_LENGTH:
-        return f"a topic name has at most {MAX_TOPIC_LENGTH} characters"
-    if not _TOPIC_CHARS.fullmatch(name):
-        return (f"topic {name!r} has characters Kafka does not allow: use letters, digits, "
-                "'.', '_' and '-'")
-    return None
 
 
 class TopicPicker(QWidget):
@@ -248,3 +226,6 @@ class TopicPicker(QWidget):
         has_profile = self._profile is not None
         self.refresh_button.setEnabled(has_profile)
         self.create_button.setEnabled(has_profile)
+
+
+__all__ = ["TopicPicker", "topic_problem"]  # topic_problem: the one rule, from app.validation
