@@ -238,7 +238,7 @@ def test_status_lines(clock: Clock) -> None:
     book.apply(progress("a.bin", 3_000_000, 4_000_000))
     clock.advance(1)
     book.tick()
-    assert book.status_line(paused=False) == "OpenMSI: 1 file(s) moving, 3.0 MB/s"
+    assert book.status_line(paused=False) == "OpenMSI: 1 file(s) moving, 2.9 MiB/s"
     book.apply(FileCompleted(JOB, UP, "a.bin", 4_000_000, "00", 1.0))
     assert book.status_line(paused=False) == "OpenMSI: 1 file(s) transferred"
     book.apply(FileFailed(JOB, UP, "b.bin", "x"))

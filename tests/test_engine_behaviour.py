@@ -153,7 +153,7 @@ def test_console_reporter_draws_a_status_line_on_a_tty() -> None:
     reporter(FileFailed("j", Direction.DOWNLOAD, "bad.bin", "unsafe file name"))
     reporter.close()
     text = stream.getvalue()
-    assert "\rsent scan.tif (4.0 KiB)" in text
+    assert "\rsent scan.tif (4 KiB)" in text
     assert "FAILED bad.bin: unsafe file name" in text
     assert "1 done, 1 failed" in text
     assert "[#####---------------]  25% scan.tif" in text

@@ -30,7 +30,7 @@ from openmsi_gui.ui.views.folders import (
     CHECKING,
     CHUNK_SIZES,
     FoldersView,
-    format_size,
+    format_bytes,
     same_or_inside,
     validate_folder,
 )
@@ -108,8 +108,8 @@ def test_validate_folder_can_use_a_known_answer_instead_of_the_file_system() -> 
 
 
 def test_small_pure_helpers() -> None:
-    assert [format_size(s) for s in (CHUNK_SIZES[0], CHUNK_SIZES[-1])] == ["64 KiB", "16 MiB"]
-    assert format_size(1000) == "1000 bytes"
+    assert [format_bytes(s) for s in (CHUNK_SIZES[0], CHUNK_SIZES[-1])] == ["64 KiB", "16 MiB"]
+    assert format_bytes(1000) == "1000 B"
     assert all(s & (s - 1) == 0 for s in CHUNK_SIZES)
     assert same_or_inside("/a/b", "/a/b/c")
     assert same_or_inside("/a/b/c", "/a/b")

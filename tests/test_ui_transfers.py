@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -52,32 +51,6 @@ UP, DOWN = Direction.UPLOAD, Direction.DOWNLOAD
 # -- pure functions ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n", "text"), [
-    (0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (12_345_678, "12.3 MB"),
-    (999_960, "1.0 MB"), (2.5e9, "2.5 GB"), (7e15, "7.0 PB")])
-def test_format_bytes(n: float, text: str) -> None:
-    assert tm.format_bytes(n) == text
-
-
-def test_format_size_rate_eta_chunks_percent() -> None:
-    assert tm.format_size(12_300_000, 45_600_000) == "12.3 / 45.6 MB"
-    assert tm.format_size(45_600_000, 45_600_000) == "45.6 MB"
-    assert tm.format_size(500, 0) == "500 B"
-    assert tm.format_size(0, 0) == ""
-    assert tm.format_rate(4_200_000) == "4.2 MB/s"
-    assert tm.format_rate(0) == ""
-    assert tm.format_rate(math.inf) == ""
-    assert tm.format_eta(None) == ""
-    assert tm.format_eta(11.2) == "0:12"
-    assert tm.format_eta(3723) == "1:02:03"
-    assert tm.format_eta(-1) == ""
-    assert tm.format_chunks(3, 10) == "3/10"
-    assert tm.format_chunks(0, 0) == ""
-    assert tm.format_percent(0.999) == "99%"
-    assert tm.format_percent(1.0) == "100%"
-    assert tm.format_percent(1.7) == "100%"
-
-
 def test_status_and_direction_texts() -> None:
     row = TransferRow("folder:a", UP, "f")
     assert tm.status_text(row) == "Queued"
@@ -87,8 +60,6 @@ def test_status_and_direction_texts() -> None:
     assert tm.status_text(row) == "Receiving"
     row.status = RowStatus.DONE
     assert tm.status_text(row) == "Received"
-    assert tm.direction_text(UP) == "↑ Upload"
-    assert tm.direction_text(DOWN) == "↓ Download"
 
 
 def test_a_row_about_no_file_yet_has_no_progress_bar() -> None:
@@ -156,23 +127,25 @@ def test_filter_pattern_agrees_with_row_matches() -> None:
 
 def test_summary_text() -> None:
     assert summary_text(Summary(0, 0, 0, 0.0, 0.0)) == "No transfers yet."
-    assert summary_text(Summary(2, 1, 5, 4_200_000, 0.0)) == (
-        "2 moving, 1 failed, 5 done — up 4.2 MB/s, down 0 B/s")
+    assert summary_text(Summary(2, 1, 5, 4 * 1024 * 1024, 0.0)) == (
+        "2 moving, 1 failed, 5 done — up 4 MiB/s, down 0 B/s")
     assert summary_text(Summary(0, 0, 0, 0.0, 0.0, waiting=1)) == (
         "0 moving, 1 waiting, 0 failed, 0 done — up 0 B/s, down 0 B/s")
 
 
 def test_plot_axis_helpers() -> None:
-    assert plot_mod.nice_axis(3.7e6) == (4e6, 1e6)
-    assert plot_mod.nice_axis(0) == (1e6, 250_000)
+    mib = 1 << 20
+    assert plot_mod.nice_axis(3.7 * mib) == (4 * mib, mib)
+    assert plot_mod.nice_axis(0) == (mib, mib / 4)
+    assert plot_mod.nice_axis(1020 * 1024) == (mib, mib / 4)  # not 1250 KiB
     top, step = plot_mod.nice_axis(123)
     assert top >= 123
     assert top / step <= 5
-    assert plot_mod.axis_label(0, 4e6) == "0"
-    assert plot_mod.axis_label(2.5e6, 4e6) == "2.5 MB/s"
-    assert plot_mod.axis_label(500, 1000) == "0.5 kB/s"
+    assert plot_mod.axis_label(0, 4 * mib) == "0"
+    assert plot_mod.axis_label(2.5 * mib, 4 * mib) == "2.5 MiB/s"
+    assert plot_mod.axis_label(512, 1024) == "0.5 KiB/s"
     assert plot_mod.axis_label(500, 800) == "500 B/s"
-    assert plot_mod.axis_label(0.1 * 3 * 1e6, 1e6) == "0.3 MB/s"
+    assert plot_mod.axis_label(0.1 * 3 * mib, mib) == "0.3 MiB/s"
     samples = [(100, 1, 2), (5, 0, 0), (399, 3, 4), (401, 9, 9)]
     assert plot_mod.window_samples(samples, now=400, window=300) == [(100, 1, 2), (399, 3, 4)]
     assert plot_mod.recent_rates([(1, 3, 0), (2, 6, 3)]) == (4.5, 1.5)
@@ -274,11 +247,11 @@ def test_table_shows_status_progress_and_errors(qtbot: QtBot, view: TransfersVie
     assert scan[Column.DIRECTION] == "↑ Upload"
     assert scan[Column.STATUS] == "Sending"
     assert scan[Column.PROGRESS] == "26%"
-    assert scan[Column.SIZE] == "12.3 / 45.6 MB"
+    assert scan[Column.SIZE] == "11.7 / 43.5 MiB"
     assert scan[Column.CHUNKS] == "3/10"
     assert rows["run/small.txt"][Column.STATUS] == "Sent"
     assert rows["run/small.txt"][Column.PROGRESS] == "100%"
-    assert rows["run/small.txt"][Column.RATE] == "4.0 kB/s"
+    assert rows["run/small.txt"][Column.RATE] == "3.9 KiB/s"
     assert rows["run/notes.txt"][Column.STATUS] == "Failed"
     assert rows["run/notes.txt"][Column.ERROR] == "Message size too large"
     assert rows["in/corrupt.bin"][Column.DIRECTION] == "↓ Download"
@@ -641,7 +614,7 @@ def test_history_shows_the_registry(history: HistoryView) -> None:
     assert texts["run/ten.bin"][HistoryColumn.ERROR] == "Broker: timed out"
     assert texts["run/ten.bin"][HistoryColumn.COMPLETED] == ""
     assert texts["in/received.bin"][HistoryColumn.DIRECTION] == "↓ Download"
-    assert texts["in/received.bin"][HistoryColumn.SIZE] == "5.0 kB"
+    assert texts["in/received.bin"][HistoryColumn.SIZE] == "4.9 KiB"
     assert texts["run/hundred.bin"][HistoryColumn.STATUS] == "Done"
     assert history.count_label.text() == "4 transfers"
 

@@ -12,6 +12,7 @@ import enum
 import time
 from dataclasses import dataclass, field
 
+from openmsi_gui.app.formatting import rate_or_zero
 from openmsi_gui.engine.events import (
     Direction,
     Event,
@@ -277,6 +278,6 @@ class TransferBook:
                 return f"OpenMSI: paused until {until}"
             return "OpenMSI: paused"
         if status is AppStatus.TRANSFERRING:
-            rate = (summary.up_rate + summary.down_rate) / 1e6
-            return f"OpenMSI: {summary.active} file(s) moving, {rate:.1f} MB/s"
+            rate = rate_or_zero(summary.up_rate + summary.down_rate)
+            return f"OpenMSI: {summary.active} file(s) moving, {rate}"
         return f"OpenMSI: {summary.done} file(s) transferred"

@@ -9,6 +9,7 @@ import threading
 import time
 from typing import TextIO
 
+from openmsi_gui.app.formatting import format_bytes
 from openmsi_gui.engine.events import (
     ConnectionState,
     Direction,
@@ -21,15 +22,6 @@ from openmsi_gui.engine.events import (
 )
 
 log = logging.getLogger("openmsi")
-
-
-def human_bytes(n: float) -> str:
-    """``1536`` → ``"1.5 KiB"``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
 
 
 def bar(done: int, total: int, width: int = 20) -> str:
@@ -73,7 +65,7 @@ class ConsoleReporter:
                 self._bytes.pop((event.job, event.relpath), None)
                 self._done_bytes += event.size
                 verb = "sent" if event.direction is Direction.UPLOAD else "received"
-                self._line(f"{verb} {event.relpath} ({human_bytes(event.size)})")
+                self._line(f"{verb} {event.relpath} ({format_bytes(event.size)})")
             elif isinstance(event, FileSkipped):
                 self.skipped += 1
                 self._line(f"skipped {event.relpath}: {event.reason}", logging.DEBUG)
@@ -107,8 +99,8 @@ class ConsoleReporter:
         self._last_draw = now
         total = self._total()
         rate = total / max(now - self._started, 1e-6)
-        status = (f"{self.completed} done, {self.failed} failed | {human_bytes(total)} at "
-                  f"{human_bytes(rate)}/s | {self._current}")
+        status = (f"{self.completed} done, {self.failed} failed | {format_bytes(total)} at "
+                  f"{format_bytes(rate)}/s | {self._current}")
         width = shutil.get_terminal_size().columns
         self.stream.write("\r" + status[: width - 1].ljust(width - 1))
         self.stream.flush()

@@ -56,6 +56,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import Shiboken
 
 from openmsi_gui.app.controller import AppController, folder_job_name
+from openmsi_gui.app.formatting import format_bytes
 from openmsi_gui.app.settings import (
     Destination,
     Settings,
@@ -84,14 +85,6 @@ FolderCheck = Callable[[str], str | None]
 
 
 # -- pure helpers (no Qt) -----------------------------------------------------------
-
-
-def format_size(size: int) -> str:
-    """``524288`` → ``"512 KiB"`` (exact binary units, bytes otherwise)."""
-    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if size >= factor and size % factor == 0:
-            return f"{size // factor} {unit}"
-    return f"{size} bytes"
 
 
 def _normalized(path: str) -> PurePath:
@@ -992,7 +985,7 @@ class FoldersView(ItemsView[WatchedFolder]):
             "Bytes per Kafka message. Brokers refuse messages larger than their "
             "message.max.bytes (often 1 MiB): ask before choosing more.")
         for size in CHUNK_SIZES:
-            label = format_size(size)
+            label = format_bytes(size)
             if size == wire.DEFAULT_CHUNK_SIZE:
                 label += " (default)"
             self.chunk_combo.addItem(label, size)
@@ -1085,7 +1078,7 @@ class FoldersView(ItemsView[WatchedFolder]):
     def _select_chunk_size(self, size: int) -> None:
         index = self.chunk_combo.findData(size)
         if index < 0:  # set elsewhere (CLI, hand-edited file): keep it, labelled
-            self.chunk_combo.addItem(f"{format_size(size)} (custom)", size)
+            self.chunk_combo.addItem(f"{format_bytes(size)} (custom)", size)
             index = self.chunk_combo.count() - 1
         self.chunk_combo.setCurrentIndex(index)
 

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from openmsi_gui.app.formatting import direction_text, first_line, format_bytes
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.state import LiveState
@@ -61,7 +62,6 @@ from openmsi_gui.ui.views.roles import RIGHT as _RIGHT
 from openmsi_gui.ui.views.roles import TOOLTIP as _TOOLTIP
 from openmsi_gui.ui.views.roles import Index
 from openmsi_gui.ui.views.tables import setup_sortable_table
-from openmsi_gui.ui.views.transfer_model import direction_text, first_line, format_bytes
 
 SORT_ROLE = int(Qt.ItemDataRole.UserRole)
 """Role with the value a column sorts by (numbers for sizes and times)."""
@@ -420,7 +420,7 @@ class HistoryView(QWidget):
         self.table.setTabKeyNavigation(False)
         setup_sortable_table(self.table, (
             (HistoryColumn.DIRECTION, "↓ Download"), (HistoryColumn.TOPIC, "M" * 9),
-            (HistoryColumn.PATH, "M" * 18), (HistoryColumn.SIZE, "888.8 MB"),
+            (HistoryColumn.PATH, "M" * 18), (HistoryColumn.SIZE, "888.8 MiB"),
             (HistoryColumn.STATUS, "Superseded"), (HistoryColumn.ERROR, "M" * 12),
             (HistoryColumn.STARTED, "2000-00-00 00:00:00"),
             (HistoryColumn.COMPLETED, "2000-00-00 00:00:00")), HistoryColumn.STATUS)

@@ -14,9 +14,9 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from openmsi_gui.app.formatting import rate_or_zero, unit_for
 from openmsi_gui.app.transfers import HISTORY_SECONDS
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.views.transfer_model import format_rate, unit_for
 
 UP_COLOUR = QColor("#1f77d0")
 DOWN_COLOUR = QColor("#d9730d")
@@ -29,20 +29,26 @@ Sample = tuple[int, int, int]
 
 
 def nice_axis(peak: float, steps: int = 4) -> tuple[float, float]:
-    """A round top value ``>= peak`` and the gridline step: ``nice_axis(3.7e6)`` is 4e6, 1e6.
+    """A round top value ``>= peak`` and the gridline step, in the unit of ``peak``.
 
-    An empty plot (``peak <= 0``) gets an axis up to 1 MB/s.
+    ``nice_axis(3.7 * MiB)`` is 4 MiB and 1 MiB; an empty plot (``peak <= 0``)
+    gets an axis up to 1 MiB/s.
     """
     if peak <= 0 or not math.isfinite(peak):
-        peak = 1e6
-    raw = peak / steps
-    magnitude = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
-    return step * math.ceil(peak / step - 1e-9), step
+        peak = float(1 << 20)
+    divisor, _ = unit_for(peak)
+    while True:
+        raw = peak / divisor / steps
+        magnitude = 10.0 ** math.floor(math.log10(raw))
+        step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
+        top = step * math.ceil(peak / divisor / step - 1e-9)
+        if top < 1023.95 or divisor >= unit_for(math.inf)[0]:
+            return top * divisor, step * divisor
+        divisor *= 1024  # 1024 KiB and more read better as MiB
 
 
 def axis_label(value: float, top: float) -> str:
-    """``value`` bytes/s in the unit of the axis top: ``"2.5 MB/s"``, ``"0"``."""
+    """``value`` bytes/s in the unit of the axis top: ``"2.5 MiB/s"``, ``"0"``."""
     if value <= 0:
         return "0"
     divisor, unit = unit_for(top)
@@ -69,9 +75,9 @@ def describe(samples: list[Sample]) -> str:
     up, down = recent_rates(samples)
     peak_up = max((s[1] for s in samples), default=0)
     peak_down = max((s[2] for s in samples), default=0)
-    return (f"Throughput over the last 5 minutes. Now: upload {format_rate(up) or '0 B/s'}, "
-            f"download {format_rate(down) or '0 B/s'}. Peak: upload "
-            f"{format_rate(peak_up) or '0 B/s'}, download {format_rate(peak_down) or '0 B/s'}.")
+    return (f"Throughput over the last 5 minutes. Now: upload {rate_or_zero(up)}, "
+            f"download {rate_or_zero(down)}. Peak: upload {rate_or_zero(peak_up)}, "
+            f"download {rate_or_zero(peak_down)}.")
 
 
 # -- Qt --------------------------------------------------------------------------------------
@@ -149,9 +155,8 @@ class ThroughputPlot(QWidget):
         painter.drawText(QRectF(4, 2, plot.right(), line_height), Qt.AlignmentFlag.AlignLeft,
                          "Throughput, last 5 minutes")
         up, down = recent_rates(samples)
-        legend = [(f"Download {format_rate(down) or '0 B/s'}", DOWN_COLOUR,
-                   Qt.PenStyle.DashLine),
-                  (f"Upload {format_rate(up) or '0 B/s'}", UP_COLOUR, Qt.PenStyle.SolidLine)]
+        legend = [(f"Download {rate_or_zero(down)}", DOWN_COLOUR, Qt.PenStyle.DashLine),
+                  (f"Upload {rate_or_zero(up)}", UP_COLOUR, Qt.PenStyle.SolidLine)]
         x = plot.right()
         for text, colour, style in legend:
             width = metrics.horizontalAdvance(text)

@@ -49,6 +49,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionProgressBar
 
+from openmsi_gui.app.formatting import (
+    direction_text,
+    first_line,
+    format_chunks,
+    format_eta,
+    format_percent,
+    format_rate,
+    format_transferred,
+)
 from openmsi_gui.app.transfers import RowKey, RowStatus, TransferRow
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.ui.state import LiveState
@@ -114,73 +123,6 @@ class FilterMode(enum.Enum):
 
 # -- pure formatting and filtering (no Qt) -----------------------------------------------
 
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
-
-
-def unit_for(n: float) -> tuple[float, str]:
-    """The divisor and unit name that make ``n`` bytes read as 1 to 999.9 units."""
-    divisor = 1.0
-    for unit in _UNITS:
-        if abs(n) < divisor * 999.95 or unit == _UNITS[-1]:
-            return divisor, unit
-        divisor *= 1000.0
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _number(value: float, unit: str) -> str:
-    return f"{value:.0f}" if unit == "B" else f"{value:.1f}"
-
-
-def format_bytes(n: float) -> str:
-    """``n`` bytes in decimal units: ``"0 B"``, ``"512 B"``, ``"12.3 MB"``."""
-    divisor, unit = unit_for(n)
-    return f"{_number(n / divisor, unit)} {unit}"
-
-
-def format_size(done: int, total: int) -> str:
-    """Bytes moved out of the total, in the total's unit: ``"12.3 / 45.6 MB"``."""
-    if total <= 0:
-        return format_bytes(done) if done else ""
-    if done >= total:
-        return format_bytes(total)
-    divisor, unit = unit_for(total)
-    return f"{_number(done / divisor, unit)} / {_number(total / divisor, unit)} {unit}"
-
-
-def format_rate(bytes_per_second: float) -> str:
-    """A transfer rate: ``"4.2 MB/s"``; empty when nothing is moving."""
-    if bytes_per_second <= 0 or not math.isfinite(bytes_per_second):
-        return ""
-    return f"{format_bytes(bytes_per_second)}/s"
-
-
-def format_eta(seconds: float | None) -> str:
-    """Time left as ``"0:12"`` or ``"1:02:03"``; empty when unknown."""
-    if seconds is None or not math.isfinite(seconds) or seconds < 0:
-        return ""
-    whole = math.ceil(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:02d}"
-    return f"{minutes}:{secs:02d}"
-
-
-def format_chunks(done: int, total: int) -> str:
-    """``"3/10"``, or empty before the number of chunks is known."""
-    return f"{done}/{total}" if total else ""
-
-
-def format_percent(fraction: float) -> str:
-    """``"42%"`` (rounded down, so 100% means finished)."""
-    return f"{math.floor(max(0.0, min(1.0, fraction)) * 100)}%"
-
-
-def direction_text(direction: Direction) -> str:
-    """An arrow and a word, so the direction is not told by the arrow alone."""
-    return "↑ Upload" if direction is Direction.UPLOAD else "↓ Download"
-
-
 def status_text(row: TransferRow) -> str:
     """The row's status in words, aware of the direction."""
     upload = row.direction is Direction.UPLOAD
@@ -192,11 +134,6 @@ def status_text(row: TransferRow) -> str:
         RowStatus.SKIPPED: "Skipped",
         RowStatus.WAITING: "Waiting",
     }[row.status]
-
-
-def first_line(text: str) -> str:
-    """The first non-empty line of ``text`` (for a one-line table cell)."""
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def folder_id_of(job: str) -> str | None:
@@ -282,7 +219,7 @@ def cell_text(row: TransferRow, column: Column) -> str:
     if column is Column.PROGRESS:
         return format_percent(row.fraction) if shows_progress(row) else ""
     if column is Column.SIZE:
-        return format_size(row.done_bytes, row.total_bytes)
+        return format_transferred(row.done_bytes, row.total_bytes)
     if column is Column.CHUNKS:
         return format_chunks(row.done_chunks, row.total_chunks)
     if column is Column.RATE:

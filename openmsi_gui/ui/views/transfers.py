@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.formatting import rate_or_zero
 from openmsi_gui.app.transfers import RowStatus, Summary, TransferRow
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.engine.registry import Registry
@@ -43,7 +44,6 @@ from openmsi_gui.ui.views.transfer_model import (
     TransferTableModel,
     can_retry,
     folder_id_of,
-    format_rate,
 )
 
 RETRY_TIP = ("Send the selected failed uploads again, or retry waiting downloads now "
@@ -51,11 +51,10 @@ RETRY_TIP = ("Send the selected failed uploads again, or retry waiting downloads
 
 
 def summary_text(summary: Summary) -> str:
-    """One line about the rows: ``"2 moving, 1 failed, 5 done — up 4.2 MB/s, down 0 B/s"``."""
+    """One line about the rows: ``"2 moving, 1 failed, 5 done — up 4.2 MiB/s, down 0 B/s"``."""
     if not (summary.active or summary.failed or summary.done or summary.waiting):
         return "No transfers yet."
-    rates = (f"up {format_rate(summary.up_rate) or '0 B/s'}, "
-             f"down {format_rate(summary.down_rate) or '0 B/s'}")
+    rates = f"up {rate_or_zero(summary.up_rate)}, down {rate_or_zero(summary.down_rate)}"
     waiting = f"{summary.waiting} waiting, " if summary.waiting else ""
     return (f"{summary.active} moving, {waiting}{summary.failed} failed, {summary.done} done"
             f" — {rates}")
@@ -130,8 +129,8 @@ class TransfersView(QWidget):
         setup_sortable_table(self.table, (
             (Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 18),
             (Column.STATUS, "Receiving"), (Column.PROGRESS, "100%  100%"),
-            (Column.SIZE, "888.8 / 888.8 MB"), (Column.CHUNKS, "8888/8888"),
-            (Column.RATE, "888.8 MB/s"), (Column.ETA, "Time left")), Column.STATUS)
+            (Column.SIZE, "888.8 / 888.8 MiB"), (Column.CHUNKS, "8888/8888"),
+            (Column.RATE, "888.8 MiB/s"), (Column.ETA, "Time left")), Column.STATUS)
         header = self.table.horizontalHeader()
         header.sectionResized.connect(self.on_header_section_resized)
         self.update_progress_bars()
