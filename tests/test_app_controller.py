@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +12,19 @@ from helpers import Recorder, wait_until
 
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
+from openmsi_gui.app.transfers import TransferBook
 from openmsi_gui.engine import admin
-from openmsi_gui.engine.events import JobState
+from openmsi_gui.engine.events import EventBus, JobId, JobState, JobStatus
+from openmsi_gui.engine.registry import Registry
+
+
+@pytest.fixture
+def quick_retry(store: SettingsStore, registry: Registry, bus: EventBus
+                ) -> Iterator[AppController]:
+    """A controller that tries failed jobs again after half a second."""
+    ctl = AppController(store, bus, registry, retry_seconds=0.5)
+    yield ctl
+    ctl.shutdown().result(60)
 
 
 def configure(store: SettingsStore, profile: BrokerProfile, topic: str, tmp_path: Path,
@@ -73,7 +84,7 @@ def test_a_job_that_cannot_start_is_reported(
         tmp_path: Path, recorder: Recorder) -> None:
     configure(store, broker_profile, "no-such-topic", tmp_path)
     controller.start().result(30)
-    failures = [e for e in recorder.of(JobState) if e.state == "failed"]
+    failures = [e for e in recorder.of(JobState) if e.state is JobStatus.FAILED]
     assert failures
     assert all("does not exist" in e.detail for e in failures)
 
@@ -101,13 +112,12 @@ def test_connection_errors_are_plain_sentences(controller: AppController) -> Non
 
 
 def test_a_job_that_dies_at_runtime_is_restarted(
-        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        store: SettingsStore, quick_retry: AppController, broker_profile: BrokerProfile,
         make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from openmsi_gui.app import controller as controller_module
     from openmsi_gui.engine.downloader import Downloader
 
-    monkeypatch.setattr(controller_module, "RETRY_SECONDS", 0.5)
+    controller = quick_retry
     real_handle = Downloader._handle
     crashes = {"n": 0}
 
@@ -125,46 +135,88 @@ def test_a_job_that_dies_at_runtime_is_restarted(
     wait_until((tmp_path / "in" / "survivor.txt").exists, timeout=60,
                message="the file after the downloader restarted")
     assert crashes["n"] == 1
-    failed = [e for e in recorder.of(JobState) if e.state == "failed"]
+    failed = [e for e in recorder.of(JobState) if e.state is JobStatus.FAILED]
     assert "disk controller hiccup" in failed[0].detail
+
+
+def test_a_job_that_died_stays_failed_until_it_runs_again(
+        store: SettingsStore, quick_retry: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Views show the failure and its reason while the restart waits (no "stopped")."""
+    from openmsi_gui.app.controller import job_id
+    from openmsi_gui.engine.downloader import Downloader
+
+    real_handle = Downloader._handle
+    crashes = {"n": 0}
+
+    def crash_once(self: Downloader, message: object) -> None:
+        crashes["n"] += 1
+        if crashes["n"] == 1:
+            raise RuntimeError("disk controller hiccup")
+        real_handle(self, message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Downloader, "_handle", crash_once)
+    _folder, dest = configure(store, broker_profile, make_topic(1), tmp_path)
+    name = str(job_id(dest))
+    quick_retry.start().result(30)
+    (tmp_path / "out" / "doomed.txt").write_text("kills the downloader")
+
+    def states() -> list[JobStatus]:
+        return [e.state for e in recorder.of(JobState) if e.job == name]
+
+    def restarted() -> bool:
+        seen = states()
+        return JobStatus.FAILED in seen and JobStatus.RUNNING in seen[seen.index(
+            JobStatus.FAILED):]
+
+    wait_until(restarted, timeout=60, message="the restart after the crash")
+    seen = states()
+    died = seen.index(JobStatus.FAILED)
+    assert seen[died + 1] is JobStatus.RUNNING, seen  # nothing cleared the failure meanwhile
+    book = TransferBook()  # what the views read, up to the restart
+    for event in recorder.of(JobState):
+        if event.job == name and event.state is JobStatus.RUNNING and book.job_errors:
+            break
+        book.apply(event)
+    assert book.job_errors == {name: "disk controller hiccup"}
 
 
 def test_retry_waiting_reaches_a_running_destination_only(
         store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
         make_topic: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from openmsi_gui.app.controller import destination_job_name, folder_job_name
+    from openmsi_gui.app.controller import job_id
     from openmsi_gui.engine.downloader import Downloader
 
     asked: list[str] = []
     monkeypatch.setattr(Downloader, "retry_now", lambda self: asked.append(self.job))
     folder, dest = configure(store, broker_profile, make_topic(1), tmp_path)
     controller.start().result(30)
-    controller.retry_waiting(destination_job_name(dest)).result(10)
-    assert asked == [destination_job_name(dest)]
-    for name in (folder_job_name(folder), "dest:gone"):
+    controller.retry_waiting(str(job_id(dest))).result(10)
+    assert asked == [str(job_id(dest))]
+    for name in (str(job_id(folder)), "dest:gone"):
         with pytest.raises(RuntimeError, match="not running"):
             controller.retry_waiting(name).result(10)
 
 
 def test_a_missing_destination_folder_is_not_created(
-        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
-        make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        store: SettingsStore, quick_retry: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder) -> None:
     """A USB disk or share not connected at login: no files on the disk beneath it."""
-    from openmsi_gui.app import controller as controller_module
-    from openmsi_gui.app.controller import destination_job_name
+    from openmsi_gui.app.controller import job_id
 
-    monkeypatch.setattr(controller_module, "RETRY_SECONDS", 1.0)
+    controller = quick_retry
     _folder, dest = configure(store, broker_profile, make_topic(1), tmp_path)
     (tmp_path / "in").rmdir()
     controller.start().result(30)
-    name = destination_job_name(dest)
-    failed = [e for e in recorder.of(JobState) if e.job == name and e.state == "failed"]
+    name = str(job_id(dest))
+    failed = [e for e in recorder.of(JobState) if e.job == name and e.state is JobStatus.FAILED]
     assert failed
     assert "is not there" in failed[0].detail
     assert "reconnect it" in failed[0].detail
     assert not (tmp_path / "in").exists()
     (tmp_path / "in").mkdir()  # connected
-    wait_until(lambda: name in controller._jobs, timeout=30, message="the job after a retry")
+    wait_until(lambda: JobId.parse(name) in controller._jobs, timeout=30,
+               message="the job after a retry")
     (tmp_path / "out" / "late.txt").write_text("arrives")
     wait_until((tmp_path / "in" / "late.txt").exists, message="a file once it is there")

@@ -17,6 +17,7 @@ from openmsi_gui.engine.events import (
     FileProgress,
     FileSkipped,
     JobState,
+    JobStatus,
 )
 
 UP, DOWN = Direction.UPLOAD, Direction.DOWNLOAD
@@ -135,7 +136,7 @@ def test_rediscovering_an_active_file_keeps_its_row() -> None:
 
 def test_events_that_are_not_about_files_change_no_row() -> None:
     book = TransferBook()
-    assert book.apply(JobState(JOB, "running")) is None
+    assert book.apply(JobState(JOB, JobStatus.RUNNING)) is None
     assert not book.rows
 
 
@@ -211,20 +212,44 @@ def test_status_precedence_error_paused_transferring_idle() -> None:
 
 def test_job_failure_is_an_error_until_the_job_runs_again() -> None:
     book = TransferBook()
-    book.apply(JobState(JOB, "failed", "topic missing"))
+    book.apply(JobState(JOB, JobStatus.FAILED, "topic missing"))
     assert book.status(paused=False) is AppStatus.ERROR
     assert book.job_errors == {JOB: "topic missing"}
     book.acknowledge_failures()
     assert book.status(paused=False) is AppStatus.ERROR  # the job is still broken
-    book.apply(JobState(JOB, "running"))
+    book.apply(JobState(JOB, JobStatus.RUNNING))
     assert book.status(paused=False) is AppStatus.IDLE
 
 
 def test_a_stopped_job_is_not_transferring_any_more() -> None:
     book = TransferBook()
     book.apply(progress("half.bin", 5, 10))
-    book.apply(JobState(JOB, "stopped"))
+    book.apply(JobState(JOB, JobStatus.STOPPED))
     assert book.status(paused=False) is not AppStatus.TRANSFERRING
+
+
+def test_a_failed_job_keeps_its_reason_and_interrupts_its_rows() -> None:
+    book = TransferBook()
+    book.apply(progress("half.bin", 5, 10, direction=DOWN, job="dest:d"))
+    book.apply(JobState("dest:d", JobStatus.FAILED, "disk controller hiccup"))
+    row = book.rows[("dest:d", DOWN, "half.bin")]
+    assert row.status is RowStatus.QUEUED
+    assert "interrupted" in row.error
+    assert book.job_errors == {"dest:d": "disk controller hiccup"}
+    book.apply(JobState("dest:d", JobStatus.RUNNING))
+    assert book.job_errors == {}
+
+
+def test_a_waiting_job_is_told_apart_from_a_failed_one() -> None:
+    book = TransferBook()
+    book.apply(JobState("dest:d", JobStatus.WAITING, "disk full"))
+    assert book.job_waits == {"dest:d": "disk full"}
+    assert book.status(paused=False) is AppStatus.IDLE  # its files say what waits
+    book.apply(JobState("dest:d", JobStatus.FAILED, ""))
+    assert (book.job_errors, book.job_waits) == ({"dest:d": "the job stopped"}, {})
+    book.apply(JobState("dest:d", JobStatus.WAITING, "disk full"))
+    book.apply(JobState("dest:d", JobStatus.STOPPED))
+    assert (book.job_errors, book.job_waits) == ({}, {})
 
 
 def test_status_lines(clock: Clock) -> None:
@@ -242,7 +267,7 @@ def test_status_lines(clock: Clock) -> None:
     book.apply(FileCompleted(JOB, UP, "a.bin", 4_000_000, "00", 1.0))
     assert book.status_line(paused=False) == "OpenMSI: 1 file(s) transferred"
     book.apply(FileFailed(JOB, UP, "b.bin", "x"))
-    book.apply(JobState("dest:d", "failed", "y"))
+    book.apply(JobState("dest:d", JobStatus.FAILED, "y"))
     assert book.status_line(paused=True) == "OpenMSI: 2 problem(s), see Transfers"
 
 

@@ -33,6 +33,7 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileWaiting,
     JobState,
+    JobStatus,
 )
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
@@ -173,8 +174,8 @@ def test_a_full_disk_makes_the_download_wait_and_loses_nothing(
         assert (dest / name).read_bytes() == data, name
     assert not recorder.of(FileFailed)
     states = [e.state for e in recorder.of(JobState) if e.job == "d"]
-    last_wait = max(i for i, state in enumerate(states) if state == "waiting")
-    assert "running" in states[last_wait:]  # the views show it enabled again
+    last_wait = max(i for i, state in enumerate(states) if state is JobStatus.WAITING)
+    assert JobStatus.RUNNING in states[last_wait:]  # the views show it enabled again
     assert not [p for p in dest.iterdir() if p.name.startswith(".openmsi-")]
     assert [r.status for r in registry.history() if r.relpath == "big.bin" and
             r.direction == "download"] == ["done"]

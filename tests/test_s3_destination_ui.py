@@ -21,7 +21,7 @@ from s3server import SeaweedS3
 
 from openmsi_gui.app import controller as controller_module
 from openmsi_gui.app import destinations, keychain
-from openmsi_gui.app.controller import AppController, destination_job_name
+from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.destinations import (
     SECRET,
     key_layout,
@@ -31,7 +31,7 @@ from openmsi_gui.app.destinations import (
     validate_s3_destination,
 )
 from openmsi_gui.app.settings import BrokerProfile, Destination, Settings, SettingsStore
-from openmsi_gui.engine.events import EventBus, JobState
+from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Error, S3Location, staging_dir
@@ -211,7 +211,7 @@ def test_s3_destination_starts_a_job_and_restarts_when_s3_settings_change(
     [job] = fake_jobs
     assert job.s3 == s3_location(dest, "first-secret")
     assert job.dest == staging_dir(job.s3, topic, registry.path.parent)
-    assert (job.topic, job.group_id, job.name) == (topic, "g", destination_job_name(dest))
+    assert (job.topic, job.group_id, job.name) == (topic, "g", str(job_id(dest)))
 
     controller.apply(store.settings).result(30)  # nothing changed: nothing restarts
     assert len(fake_jobs) == 1
@@ -231,7 +231,7 @@ def test_s3_destination_starts_a_job_and_restarts_when_s3_settings_change(
     store.update(settings)
     controller.apply(store.settings).result(30)
     assert all(j.stopped for j in fake_jobs)
-    assert not any(e.state == "failed" for e in recorder.of(JobState))
+    assert not any(e.state is JobStatus.FAILED for e in recorder.of(JobState))
 
 
 def test_unreadable_keychain_fails_the_s3_job_plainly(
@@ -251,7 +251,7 @@ def test_unreadable_keychain_fails_the_s3_job_plainly(
     finally:
         ctl.shutdown().result(30)
     assert fake_jobs == []
-    failures = [e for e in recorder.of(JobState) if e.state == "failed"]
+    failures = [e for e in recorder.of(JobState) if e.state is JobStatus.FAILED]
     assert failures
     assert "keychain is locked" in failures[0].detail
 
@@ -459,12 +459,13 @@ def test_s3_destination_set_up_in_the_view_receives_files(
     with qtbot.waitSignal(view.secretSaved, timeout=5000):
         qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
     [dest] = store.settings.destinations
-    wait_until(lambda: any(isinstance(e, JobState) and e.job == destination_job_name(dest)
-                           and e.state in {"running", "failed"} for e in recorder.events),
+    wait_until(lambda: any(isinstance(e, JobState) and e.job == str(job_id(dest))
+                           and e.state in {JobStatus.RUNNING, JobStatus.FAILED}
+                           for e in recorder.events),
                timeout=20, message="the S3 destination starting")
     states = [e for e in recorder.of(JobState)
-              if e.job == destination_job_name(dest)]
-    assert states[-1].state == "running", states
+              if e.job == str(job_id(dest))]
+    assert states[-1].state is JobStatus.RUNNING, states
     data = os.urandom(300_000)
     produce_chunks(kafka_config, topic, chunks_of(data, "sub/scan.bin", chunk_size=65536))
     key = f"{dest.prefix}/{topic}/sub/scan.bin"

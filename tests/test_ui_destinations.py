@@ -14,7 +14,7 @@ from PySide6.QtGui import QDesktopServices, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
-from openmsi_gui.app.controller import AppController, destination_job_name, folder_job_name
+from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.destinations import location_text
 from openmsi_gui.app.settings import (
     BrokerProfile,
@@ -23,7 +23,7 @@ from openmsi_gui.app.settings import (
     SettingsStore,
     WatchedFolder,
 )
-from openmsi_gui.engine.events import JobState
+from openmsi_gui.engine.events import JobState, JobStatus
 from openmsi_gui.ui.views import folders
 from openmsi_gui.ui.views.destinations import (
     GROUP_TOOLTIP,
@@ -266,13 +266,13 @@ def test_a_destination_waiting_for_space_says_so(view: DestinationsView, qtbot: 
     assert item is not None
     job = view._job_name(item)
     reason = f"cannot write to {tmp_path}: No space left on device; free some space there"
-    controller.bus.publish(JobState(job, "waiting", reason))
+    controller.bus.publish(JobState(job, JobStatus.WAITING, reason))
     qtbot.waitUntil(lambda: _status(view) == "Waiting", timeout=5000)
     cell = view.table.item(0, view.table.columnCount() - 1)
     assert cell is not None
     assert "No space left on device" in cell.toolTip()
     qtbot.waitUntil(lambda: "Waiting: cannot write" in view.errors.text(), timeout=5000)
-    controller.bus.publish(JobState(job, "running"))  # space was freed
+    controller.bus.publish(JobState(job, JobStatus.RUNNING))  # space was freed
     qtbot.waitUntil(lambda: _status(view) == "Enabled", timeout=5000)
     assert "Waiting" not in view.errors.text()
 
@@ -313,15 +313,15 @@ def test_end_to_end_folder_to_destination(qtbot: QtBot, store: SettingsStore,
     [folder] = store.settings.folders
     [dest] = store.settings.destinations
 
-    def job_state(name: str, states: set[str]) -> bool:
+    def job_state(name: str, states: set[JobStatus]) -> bool:
         return any(isinstance(e, JobState) and e.job == name and e.state in states
                    for e in recorder.events)
 
-    wait_until(lambda: job_state(folder_job_name(folder), {"watching"}), timeout=20,
+    wait_until(lambda: job_state(str(job_id(folder)), {JobStatus.WATCHING}), timeout=20,
                message="the folder being watched")
-    wait_until(lambda: job_state(destination_job_name(dest), {"running"}), timeout=20,
+    wait_until(lambda: job_state(str(job_id(dest)), {JobStatus.RUNNING}), timeout=20,
                message="the destination consuming")
-    assert not job_state(folder_job_name(folder), {"failed"})
+    assert not job_state(str(job_id(folder)), {JobStatus.FAILED})
     data = os.urandom(700_000) + b"end"
     (source / "sub").mkdir()
     (source / "sub" / "scan-001.bin").write_bytes(data)

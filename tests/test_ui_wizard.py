@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import profiles
-from openmsi_gui.app.controller import AppController, folder_job_name
+from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.settings import BrokerProfile, SettingsStore
 from openmsi_gui.app.wizard import JobKind, PathKind, Step, path_kind
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
-from openmsi_gui.engine.events import JobState
+from openmsi_gui.engine.events import JobState, JobStatus
 from openmsi_gui.ui import wizard as ui_wizard
 from openmsi_gui.ui.wizard import SetupWizard
 
@@ -199,8 +199,8 @@ def test_real_broker_path(qtbot: QtBot, wizard: SetupWizard, store: SettingsStor
     [folder] = settings.folders
     assert (folder.path, folder.topic, folder.profile_id) == (str(watched), topic, profile.id)
     # The controller starts the watch job from the saved settings.
-    qtbot.waitUntil(lambda: any(isinstance(e, JobState) and e.job == folder_job_name(folder)
-                                and e.state == "running" for e in recorder.of(JobState)),
+    qtbot.waitUntil(lambda: any(isinstance(e, JobState) and e.job == str(job_id(folder))
+                                and e.state is JobStatus.RUNNING for e in recorder.of(JobState)),
                     timeout=30_000)
 
 

@@ -29,7 +29,15 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.broker import EmbeddedBroker
-from openmsi_gui.engine.events import Event, EventBus, JobState
+from openmsi_gui.engine.events import (
+    Event,
+    EventBus,
+    JobId,
+    JobKind,
+    JobState,
+    JobStatus,
+    PauseState,
+)
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
@@ -44,8 +52,6 @@ class _Job(Protocol):
     def stop(self) -> None: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
-    @property
-    def error(self) -> BaseException | None: ...
 
 
 @dataclasses.dataclass
@@ -68,14 +74,10 @@ class _Wanted:
 RETRY_SECONDS = 30.0
 
 
-def folder_job_name(folder: WatchedFolder) -> str:
-    """The job name used in events for a watched folder."""
-    return f"folder:{folder.id}"
-
-
-def destination_job_name(dest: Destination) -> str:
-    """The job name used in events for a destination."""
-    return f"dest:{dest.id}"
+def job_id(item: WatchedFolder | Destination) -> JobId:
+    """The identity of the job that runs ``item`` (``str()`` of it names its events)."""
+    kind = JobKind.FOLDER if isinstance(item, WatchedFolder) else JobKind.DESTINATION
+    return JobId(kind, item.id)
 
 
 class AppController:
@@ -86,20 +88,23 @@ class AppController:
         bus: where engine events go.
         registry: shared record of transfers.
         secret: keychain lookup (injectable for tests).
+        retry_seconds: how long after a job failed to start, or died, it is tried again.
     """
 
     def __init__(self, store: SettingsStore, bus: EventBus, registry: Registry,
-                 secret: profiles.SecretLookup = keychain.get_secret) -> None:
+                 secret: profiles.SecretLookup = keychain.get_secret,
+                 retry_seconds: float = RETRY_SECONDS) -> None:
         self.store = store
         self.bus = bus
         self.registry = registry
         self._secret = secret
+        self._retry_seconds = retry_seconds
         self._control = ThreadPoolExecutor(1, thread_name_prefix="openmsi-control")
         # Broker checks get their own threads: a slow one must not hold up jobs.
         self._probe = ThreadPoolExecutor(2, thread_name_prefix="openmsi-probe")
         self._broker_lock = threading.Lock()
         self._retry_timer: threading.Timer | None = None
-        self._jobs: dict[str, _Running] = {}
+        self._jobs: dict[JobId, _Running] = {}
         self._broker: EmbeddedBroker | None = None
         self._paused_until: float | None = None
         self._paused = False
@@ -124,16 +129,20 @@ class AppController:
 
     def _on_event(self, event: Event) -> None:
         """A job whose thread died on an error is restarted (engine threads call this)."""
-        if isinstance(event, JobState) and event.state == "failed" and not self._closed:
-            self._submit(self._restart_if_dead, event.job)
+        if isinstance(event, JobState) and event.state is JobStatus.FAILED and not self._closed:
+            ident = JobId.parse(event.job)
+            if ident is not None:
+                self._submit(self._restart_if_dead, ident)
 
-    def _restart_if_dead(self, name: str) -> None:
-        running = self._jobs.get(name)
-        if running is None or running.job.error is None:
+    def _restart_if_dead(self, ident: JobId) -> None:
+        running = self._jobs.get(ident)
+        error = running.job.error if running and isinstance(running.job, DownloadJob) else None
+        if error is None:
             return  # a start failure (already retried) or a job stopped since
-        log.warning("%s stopped on an error (%s); it restarts in %.0f s", name,
-                    running.job.error, RETRY_SECONDS)
-        self._stop_job(name)
+        log.warning("%s stopped on an error (%s); it restarts in %.0f s", ident, error,
+                    self._retry_seconds)
+        # Its failure (already reported) stands until it runs again: no "stopped".
+        self._stop_job(ident, announce=False)
         self._schedule_retry()
 
     def shutdown(self) -> Future[None]:
@@ -143,7 +152,10 @@ class AppController:
         return future
 
     def pause_all(self, seconds: float | None = None) -> Future[None]:
-        """Hold every transfer, for ``seconds`` if given (then resume by itself)."""
+        """Hold every transfer, for ``seconds`` if given (then resume by itself).
+
+        A :class:`PauseState` event tells who listens, as :meth:`resume_all` does.
+        """
         with self._lock:
             self._paused = True
             self._paused_until = time.time() + seconds if seconds else None
@@ -155,6 +167,8 @@ class AppController:
                 self._resume_timer.name = "openmsi-resume-timer"
                 self._resume_timer.daemon = True
                 self._resume_timer.start()
+            until = self._paused_until
+        self.bus.publish(PauseState("", True, until))
         return self._submit(self._set_paused, True)
 
     def resume_all(self) -> Future[None]:
@@ -165,6 +179,7 @@ class AppController:
             if self._resume_timer:
                 self._resume_timer.cancel()
                 self._resume_timer = None
+        self.bus.publish(PauseState("", False))
         return self._submit(self._set_paused, False)
 
     @property
@@ -179,15 +194,11 @@ class AppController:
 
     def retry_upload(self, folder_id: str, relpath: str) -> Future[None]:
         """Send ``relpath`` of a watched folder again (after a failure)."""
-        return self._submit(self._retry_upload, folder_id, relpath)
+        return self._submit(self._retry_upload, JobId(JobKind.FOLDER, folder_id), relpath)
 
     def retry_waiting(self, job_name: str) -> Future[None]:
-        """Have a destination's job retry at once what waits (e.g. once space is freed)."""
-        return self._submit(self._retry_waiting, job_name)
-
-    def config_for(self, profile: BrokerProfile) -> Future[KafkaConfig]:
-        """Librdkafka settings for ``profile`` (reads the keychain, so off-thread)."""
-        return self._submit(self._config, profile)
+        """Have a destination's job (named as in its events) retry at once what waits."""
+        return self._submit(self._retry_waiting, JobId.parse(job_name))
 
     def test_connection(self, profile: BrokerProfile, topic: str = "",
                         password: str = "") -> Future[str]:
@@ -271,63 +282,59 @@ class AppController:
         return destinations.check_s3(location)
 
     def _apply(self, settings: Settings) -> None:
-        wanted: dict[str, _Wanted] = {}
-        failed = False
+        wanted: dict[JobId, _Wanted] = {}
+        problems: dict[JobId, str] = {}  # reported once the jobs to stop are stopped
         for folder in settings.folders:
             profile = settings.profile(folder.profile_id)
             if folder.enabled and profile and folder.path and folder.topic:
-                wanted[folder_job_name(folder)] = _Wanted(_signature(folder, profile), folder,
-                                                          profile)
+                wanted[job_id(folder)] = _Wanted(_signature(folder, profile), folder, profile)
         for dest in settings.destinations:
             profile = settings.profile(dest.profile_id)
             if not (dest.enabled and profile and dest.topic):
                 continue
-            name = destination_job_name(dest)
+            ident = job_id(dest)
             if dest.kind == "folder" and dest.path:
-                wanted[name] = _Wanted(_signature(dest, profile), dest, profile)
+                wanted[ident] = _Wanted(_signature(dest, profile), dest, profile)
             elif dest.kind == "s3" and dest.bucket:
-                entry = self._wanted_s3(name, dest, profile)
-                if entry is None:
-                    failed = True
+                outcome = self._wanted_s3(ident, dest, profile)
+                if isinstance(outcome, str):
+                    problems[ident] = outcome
                 else:
-                    wanted[name] = entry
-        for name in list(self._jobs):
-            running = self._jobs[name]
-            entry = wanted.get(name)
+                    wanted[ident] = outcome
+        for ident in list(self._jobs):
+            running = self._jobs[ident]
+            entry = wanted.get(ident)
             if entry is None or entry.signature != running.signature:
-                self._stop_job(name)
-        for name, entry in wanted.items():
-            if name not in self._jobs:
-                failed |= not self._start_job(name, entry)
-            started = self._jobs.get(name)
-            should_pause = self._paused or entry.item.paused
-            if started is not None and started.paused != should_pause:
-                started.paused = should_pause
-                if should_pause:
-                    started.job.pause()
-                else:
-                    started.job.resume()
+                self._stop_job(ident)
+        for ident, reason in problems.items():
+            self.bus.publish(JobState(str(ident), JobStatus.FAILED, reason))
+        failed = bool(problems)
+        for ident, entry in wanted.items():
+            if ident not in self._jobs:
+                failed |= not self._start_job(ident, entry)
+            started = self._jobs.get(ident)
+            if started is not None:
+                _follow_pause(started, self._paused or entry.item.paused)
         if failed:
             self._schedule_retry()
 
-    def _wanted_s3(self, name: str, dest: Destination,
-                   profile: BrokerProfile) -> _Wanted | None:
+    def _wanted_s3(self, ident: JobId, dest: Destination,
+                   profile: BrokerProfile) -> _Wanted | str:
         """The S3 job for ``dest``; its secret (read here) is part of the signature.
 
         A new secret in the keychain thus restarts the job at the next apply.
         If the keychain cannot be read, a running job whose settings did not
-        change keeps going; otherwise the job is reported as failed (None).
+        change keeps going; otherwise the reason it cannot start is returned.
         """
         signature = _signature(dest, profile)
         try:
             location = destinations.load_s3_location(dest, self._secret)
         except keychain.KeychainError as exc:
-            running = self._jobs.get(name)
+            running = self._jobs.get(ident)
             if running is not None and running.signature[:-1] == signature:
                 return _Wanted(running.signature, dest, profile)
-            log.error("%s could not start: %s", name, exc)
-            self.bus.publish(JobState(name, "failed", str(exc)))
-            return None
+            log.error("%s could not start: %s", ident, exc)
+            return str(exc)
         secret_id = hashlib.sha256(location.secret_access_key.encode()).hexdigest()
         return _Wanted((*signature, secret_id), dest, profile, location)
 
@@ -335,14 +342,15 @@ class AppController:
         """Try jobs that could not start (broker down at boot, say) again later."""
         if self._retry_timer is not None and self._retry_timer.is_alive():
             return
-        self._retry_timer = threading.Timer(RETRY_SECONDS,
+        self._retry_timer = threading.Timer(self._retry_seconds,
                                             lambda: self.apply(self.store.settings))
         self._retry_timer.name = "openmsi-retry-timer"
         self._retry_timer.daemon = True
         self._retry_timer.start()
 
-    def _start_job(self, name: str, wanted: _Wanted) -> bool:
+    def _start_job(self, ident: JobId, wanted: _Wanted) -> bool:
         item, profile = wanted.item, wanted.profile
+        name = str(ident)
         try:
             config = self._config(profile)
             job: _Job
@@ -376,47 +384,42 @@ class AppController:
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             log.error("%s could not start: %s", name, reason)
-            self.bus.publish(JobState(name, "failed", reason))
+            self.bus.publish(JobState(name, JobStatus.FAILED, reason))
             return False
-        self._jobs[name] = _Running(job, wanted.signature)
-        self.bus.publish(JobState(name, "running"))
+        self._jobs[ident] = _Running(job, wanted.signature)
+        self.bus.publish(JobState(name, JobStatus.RUNNING))
         return True
 
-    def _stop_job(self, name: str) -> None:
-        running = self._jobs.pop(name, None)
+    def _stop_job(self, ident: JobId, announce: bool = True) -> None:
+        running = self._jobs.pop(ident, None)
         if running is None:
             return
         try:
             running.job.stop()
         except Exception:
-            log.exception("%s did not stop cleanly", name)
-        self.bus.publish(JobState(name, "stopped"))
+            log.exception("%s did not stop cleanly", ident)
+        if announce:
+            self.bus.publish(JobState(str(ident), JobStatus.STOPPED))
 
     def _set_paused(self, paused: bool) -> None:
         until = f" until {time.strftime('%H:%M', time.localtime(self._paused_until))}" if (
             paused and self._paused_until) else ""
         log.info("all transfers %s%s", "paused" if paused else "resumed", until)
         settings = self.store.settings
-        paused_items = {folder_job_name(f) for f in settings.folders if f.paused}
-        paused_items |= {destination_job_name(d) for d in settings.destinations if d.paused}
-        for name, running in self._jobs.items():
-            should_pause = paused or name in paused_items
-            if running.paused != should_pause:
-                running.paused = should_pause
-                if should_pause:
-                    running.job.pause()
-                else:
-                    running.job.resume()
+        items: list[WatchedFolder | Destination] = [*settings.folders, *settings.destinations]
+        paused_items = {job_id(item) for item in items if item.paused}
+        for ident, running in self._jobs.items():
+            _follow_pause(running, paused or ident in paused_items)
 
-    def _retry_upload(self, folder_id: str, relpath: str) -> None:
-        running = self._jobs.get(f"folder:{folder_id}")
+    def _retry_upload(self, ident: JobId, relpath: str) -> None:
+        running = self._jobs.get(ident)
         if running is None or not isinstance(running.job, WatchJob):
             raise RuntimeError("that watched folder is not running")
         root = running.job.root
         running.job.uploader.submit(root, root / relpath)
 
-    def _retry_waiting(self, job_name: str) -> None:
-        running = self._jobs.get(job_name)
+    def _retry_waiting(self, ident: JobId | None) -> None:
+        running = self._jobs.get(ident) if ident is not None else None
         if running is None or not isinstance(running.job, DownloadJob):
             raise RuntimeError("that destination is not running")
         running.job.retry_now()
@@ -428,12 +431,21 @@ class AppController:
         if self._retry_timer is not None:
             self._retry_timer.cancel()
         self._probe.shutdown(wait=True, cancel_futures=True)
-        for name in list(self._jobs):
-            self._stop_job(name)
+        for ident in list(self._jobs):
+            self._stop_job(ident)
         if self._broker is not None:
             self._broker.stop()
             self._broker = None
         self._control.shutdown(wait=False)
+
+
+def _follow_pause(running: _Running, paused: bool) -> None:
+    if running.paused != paused:
+        running.paused = paused
+        if paused:
+            running.job.pause()
+        else:
+            running.job.resume()
 
 
 def _signature(item: WatchedFolder | Destination, profile: BrokerProfile) -> tuple[Any, ...]:

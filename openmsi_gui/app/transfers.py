@@ -23,6 +23,7 @@ from openmsi_gui.engine.events import (
     FileSkipped,
     FileWaiting,
     JobState,
+    JobStatus,
 )
 
 HISTORY_SECONDS = 300
@@ -50,6 +51,8 @@ class AppStatus(enum.Enum):
 
 RowKey = tuple[str, Direction, str]
 _FINISHED = frozenset({RowStatus.DONE, RowStatus.FAILED, RowStatus.SKIPPED})
+_JOB_GOES_ON = frozenset({JobStatus.RUNNING, JobStatus.WATCHING, JobStatus.STOPPED})
+_JOB_HALTED = frozenset({JobStatus.FAILED, JobStatus.STOPPED})
 
 
 @dataclass
@@ -123,7 +126,8 @@ class TransferBook:
         self.rows: collections.OrderedDict[RowKey, TransferRow] = collections.OrderedDict()
         self._counts: collections.Counter[RowStatus] = collections.Counter()
         self._finished: collections.OrderedDict[RowKey, None] = collections.OrderedDict()
-        self.job_errors: dict[str, str] = {}
+        self.job_errors: dict[str, str] = {}  # job name -> why it failed, until it runs again
+        self.job_waits: dict[str, str] = {}  # job name -> what it waits for (disk full...)
         self.unseen_failures = 0
         self._second = int(time.time())
         self._bucket = [0, 0]
@@ -199,16 +203,24 @@ class TransferBook:
         return row
 
     def _apply_job_state(self, event: JobState) -> None:
-        if event.state == "failed":
-            self.job_errors[event.job] = event.detail
+        if event.state is JobStatus.FAILED:
+            self.job_errors[event.job] = event.detail or "the job stopped"
+            self.job_waits.pop(event.job, None)
             self.unseen_failures += 1
-        elif event.state in ("running", "stopped", "watching"):
-            self.job_errors.pop(event.job, None)
-        if event.state == "stopped":
+        elif event.state is JobStatus.WAITING:
+            self.job_waits[event.job] = event.detail
+        elif event.state in _JOB_GOES_ON:
+            self.forget_job_problem(event.job)
+        if event.state in _JOB_HALTED:
             for row in self.rows.values():
                 if row.job == event.job and row.status is RowStatus.ACTIVE:
                     row.error = "interrupted; it resumes when the job runs again"
                     self._set_status(row, RowStatus.QUEUED)
+
+    def forget_job_problem(self, job: str) -> None:
+        """Drop what :attr:`job_errors` and :attr:`job_waits` say about ``job``."""
+        self.job_errors.pop(job, None)
+        self.job_waits.pop(job, None)
 
     def _set_status(self, row: TransferRow, status: RowStatus | None) -> None:
         """Move ``row`` to ``status`` (None: the row is being dropped), keeping counts."""

@@ -71,6 +71,7 @@ from openmsi_gui.engine.events import (
     FileSkipped,
     FileWaiting,
     JobState,
+    JobStatus,
 )
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import DownloadRecord, Registry
@@ -303,7 +304,7 @@ class Downloader:
                                  on_revoke=self._on_revoke, on_lost=self._on_revoke)
         self._thread = threading.Thread(target=self._run, name=f"{self.job}-consume", daemon=True)
         self._thread.start()
-        self._bus.publish(JobState(self.job, "running", f"{self.topic} → {self.dest}"))
+        self._bus.publish(JobState(self.job, JobStatus.RUNNING, f"{self.topic} → {self.dest}"))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Store what was received, commit offsets and leave the group."""
@@ -367,7 +368,7 @@ class Downloader:
         except Exception as exc:
             self._error = exc
             log.exception("%s: the consumer stopped on an unexpected error", self.job)
-            self._bus.publish(JobState(self.job, "failed", str(exc)))
+            self._bus.publish(JobState(self.job, JobStatus.FAILED, str(exc)))
         finally:
             try:
                 self._collect_finished(wait=True)
@@ -398,7 +399,8 @@ class Downloader:
                 self._consumer.resume(assignment)
             self._is_paused = want
         if self._want_paused != self._reported_paused:
-            self._bus.publish(JobState(self.job, "paused" if self._want_paused else "running"))
+            state = JobStatus.PAUSED if self._want_paused else JobStatus.RUNNING
+            self._bus.publish(JobState(self.job, state))
             self._reported_paused = self._want_paused
 
     def _retry_everything_now(self) -> None:
@@ -440,7 +442,7 @@ class Downloader:
                   problem.relpath, self._stall_attempts, problem.reason, delay)
         self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, problem.relpath,
                                       f"{problem.reason}; retrying in {delay:.0f} s"))
-        self._bus.publish(JobState(self.job, "waiting", problem.reason))
+        self._bus.publish(JobState(self.job, JobStatus.WAITING, problem.reason))
 
     # -- group membership --------------------------------------------------
 
@@ -521,7 +523,7 @@ class Downloader:
             if self._stall_attempts:
                 self._stall_attempts = 0
                 log.info("%s: the destination takes data again", self.job)
-                self._bus.publish(JobState(self.job, "running"))
+                self._bus.publish(JobState(self.job, JobStatus.RUNNING))
 
     # -- encrypted messages whose keys have not arrived ---------------------
 

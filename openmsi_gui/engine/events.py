@@ -114,12 +114,64 @@ class ConnectionState(Event):
     detail: str = ""
 
 
+class JobStatus(enum.Enum):
+    """Where a job is, as its :class:`JobState` events tell."""
+
+    RUNNING = "running"
+    WATCHING = "watching"  # a watched folder's watcher is up (after RUNNING)
+    PAUSED = "paused"
+    WAITING = "waiting"  # cannot go on for now (disk full, restarting); retried by itself
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
 @dataclass(frozen=True, slots=True)
 class JobState(Event):
-    """A job started, paused, resumed or stopped."""
+    """A job started, paused, resumed, waits, failed or stopped."""
 
-    state: str
+    state: JobStatus
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PauseState(Event):
+    """Every transfer was paused (until ``until``, epoch seconds, if set) or resumed.
+
+    ``job`` is empty: the pause is the whole application's.
+    """
+
+    paused: bool
+    until: float | None = None
+
+
+class JobKind(enum.Enum):
+    """What a job of the application serves; the value prefixes its wire name."""
+
+    FOLDER = "folder"
+    DESTINATION = "dest"
+
+
+@dataclass(frozen=True, slots=True)
+class JobId:
+    """The identity of a job run for a watched folder or a destination.
+
+    Events carry it as text (``str(job_id)``, e.g. ``"folder:1a2b"``), because
+    jobs started from the command line have free-form names; :meth:`parse`
+    reads it back.
+    """
+
+    kind: JobKind
+    id: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.id}"
+
+    @classmethod
+    def parse(cls, name: str) -> JobId | None:
+        """The identity in the event job name ``name``, or None for other jobs."""
+        prefix, sep, ident = name.partition(":")
+        kind = next((k for k in JobKind if k.value == prefix), None)
+        return cls(kind, ident) if kind is not None and sep and ident else None
 
 
 Subscriber = Callable[[Event], None]

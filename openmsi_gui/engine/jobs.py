@@ -14,7 +14,7 @@ from pathlib import Path
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.downloader import Downloader
-from openmsi_gui.engine.events import EventBus, JobState
+from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, S3Store
@@ -97,23 +97,18 @@ class WatchJob:
     def pause(self) -> None:
         """Hold new chunks back; watching continues."""
         self.uploader.pause()
-        self._bus.publish(JobState(self.name, "paused"))
+        self._bus.publish(JobState(self.name, JobStatus.PAUSED))
 
     def resume(self) -> None:
         """Continue sending."""
         self.uploader.resume()
-        self._bus.publish(JobState(self.name, "running"))
+        self._bus.publish(JobState(self.name, JobStatus.RUNNING))
 
     def stop(self) -> None:
         """Stop watching, flush what is in flight and record it."""
         self.watcher.stop()
         self.uploader.stop()
         _close(self._cipher)
-
-    @property
-    def error(self) -> BaseException | None:
-        """What stopped the job while it ran (uploads fail file by file instead)."""
-        return None
 
 
 class DownloadJob:

@@ -26,7 +26,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from openmsi_gui.engine.events import EventBus, JobState
+from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.uploader import Uploader, UploadResult
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class FolderWatcher:
         self._observer = observer
         self._thread = threading.Thread(target=self._run, name=f"{self.job}-stable", daemon=True)
         self._thread.start()
-        self._bus.publish(JobState(self.job, "watching", str(self.root)))
+        self._bus.publish(JobState(self.job, JobStatus.WATCHING, str(self.root)))
 
     def stop(self) -> None:
         """Stop watching (the uploader is stopped separately)."""

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from openmsi_gui.app import keychain
-from openmsi_gui.app.controller import AppController, destination_job_name
+from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.destinations import (
     SECRET,
     key_layout,
@@ -306,7 +306,7 @@ class DestinationsView(ItemsView[Destination]):
         return item.kind == "folder"
 
     def _job_name(self, item: Destination) -> str:
-        return destination_job_name(item)
+        return str(job_id(item))
 
     def _columns(self, item: Destination, settings: Settings) -> list[str]:
         profile = settings.profile(item.profile_id)

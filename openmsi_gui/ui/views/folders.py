@@ -55,7 +55,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import Shiboken
 
-from openmsi_gui.app.controller import AppController, folder_job_name
+from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.formatting import format_bytes
 from openmsi_gui.app.settings import (
     Destination,
@@ -65,7 +65,7 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.app.transfers import AppStatus
 from openmsi_gui.engine import wire
-from openmsi_gui.engine.events import Event, JobState
+from openmsi_gui.engine.events import Event, JobState, JobStatus
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 from openmsi_gui.ui.icons import status_icon
 from openmsi_gui.ui.tasks import CHECK_DELAY_MS, run_in_thread, when_done
@@ -652,12 +652,12 @@ class ItemsView(QWidget, Generic[ItemT]):
         self._on_current_changed()
 
     def _on_job_state(self, event: JobState) -> None:
-        if event.state == "failed":
+        if event.state is JobStatus.FAILED:
             self._failures[event.job] = event.detail or "the job stopped"
             self._waiting.pop(event.job, None)
-        elif event.state == "waiting":
+        elif event.state is JobStatus.WAITING:
             self._waiting[event.job] = event.detail
-        elif event.state in {"running", "watching", "stopped"}:
+        elif event.state in {JobStatus.RUNNING, JobStatus.WATCHING, JobStatus.STOPPED}:
             self._failures.pop(event.job, None)
             self._waiting.pop(event.job, None)
         else:
@@ -1058,7 +1058,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         return validate_folder(item, settings, self._checked_problem)
 
     def _job_name(self, item: WatchedFolder) -> str:
-        return folder_job_name(item)
+        return str(job_id(item))
 
     def _columns(self, item: WatchedFolder, settings: Settings) -> list[str]:
         profile = settings.profile(item.profile_id)

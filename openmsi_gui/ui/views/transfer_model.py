@@ -59,7 +59,7 @@ from openmsi_gui.app.formatting import (
     format_transferred,
 )
 from openmsi_gui.app.transfers import RowKey, RowStatus, TransferRow
-from openmsi_gui.engine.events import Direction
+from openmsi_gui.engine.events import Direction, JobId, JobKind
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
 from openmsi_gui.ui.views.roles import ALIGNMENT as _ALIGNMENT
@@ -137,9 +137,9 @@ def status_text(row: TransferRow) -> str:
 
 
 def folder_id_of(job: str) -> str | None:
-    """The watched folder id in a job name ``"folder:<id>"``, else ``None``."""
-    prefix, sep, ident = job.partition(":")
-    return ident if sep and prefix == "folder" and ident else None
+    """The watched folder id in a job name (see :class:`JobId`), else ``None``."""
+    ident = JobId.parse(job)
+    return ident.id if ident is not None and ident.kind is JobKind.FOLDER else None
 
 
 def can_retry(row: TransferRow) -> bool:
@@ -150,8 +150,9 @@ def can_retry(row: TransferRow) -> bool:
     """
     if row.status is RowStatus.FAILED and row.direction is Direction.UPLOAD:
         return folder_id_of(row.job) is not None
+    ident = JobId.parse(row.job)
     return (row.status is RowStatus.WAITING and row.direction is Direction.DOWNLOAD
-            and row.job.startswith("dest:"))
+            and ident is not None and ident.kind is JobKind.DESTINATION)
 
 
 RESEND_HINT = ("A failed download cannot be retried from here: the file has to be sent "
