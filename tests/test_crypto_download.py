@@ -14,8 +14,7 @@ from test_transfer import running
 
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
-from openmsi_gui.engine import downloader as downloader_module
-from openmsi_gui.engine.downloader import PARKED_ROW, Downloader
+from openmsi_gui.engine.downloader import PARKED_ROW, Downloader, RetryDelays
 from openmsi_gui.engine.events import EventBus, FileFailed, FileSkipped, FileWaiting
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
@@ -83,12 +82,13 @@ def test_an_encrypted_topic_is_stored_in_an_s3_bucket(
     assert not recorder.of(FileFailed)
 
 
+QUICK_PARKED = RetryDelays(parked=0.5)
+
+
 @pytest.mark.slow
 def test_messages_without_keys_are_kept_and_finish_when_keys_arrive(
         nodes: tuple[KafkaConfig, KafkaConfig], encrypted_topic: str,  # noqa: F811
-        tmp_path: Path, bus: EventBus, recorder: Recorder, registry: Registry,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(downloader_module, "PARKED_RETRY_SECONDS", 0.5)
+        tmp_path: Path, bus: EventBus, recorder: Recorder, registry: Registry) -> None:
     up_config, down_config = nodes
     src, dest = tmp_path / "src", tmp_path / "dest"
     src.mkdir()
@@ -98,7 +98,7 @@ def test_messages_without_keys_are_kept_and_finish_when_keys_arrive(
     # No producer online: every message is parked (and its offset may be committed).
     with started_cipher(down_config, decrypt_wait=1.0) as cipher:
         first = Downloader(down_config, encrypted_topic, dest, bus, registry,
-                           group_id="g-late", cipher=cipher)
+                           group_id="g-late", cipher=cipher, delays=QUICK_PARKED)
         with running(first):
             wait_until(lambda: registry.count_parked(encrypted_topic, "g-late",
                                                      first.dest_label) >= 3,
@@ -113,7 +113,7 @@ def test_messages_without_keys_are_kept_and_finish_when_keys_arrive(
     # Restart (the parked messages are in the registry), then the producer node comes back.
     with started_cipher(down_config, decrypt_wait=1.0) as cipher:
         second = Downloader(down_config, encrypted_topic, dest, bus, registry,
-                            group_id="g-late", cipher=cipher)
+                            group_id="g-late", cipher=cipher, delays=QUICK_PARKED)
         with running(second), started_cipher(up_config) as producer:
             producer.serve_keys(encrypted_topic)
             wait_until(lambda: second.files_received == len(FILES), timeout=60,

@@ -8,6 +8,7 @@ fixed the destination.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import shutil
@@ -25,8 +26,9 @@ from confluent_kafka import Consumer, TopicPartition
 from helpers import Recorder, chunks_of, produce_chunks, wait_until
 from test_transfer import running
 
-from openmsi_gui.engine import downloader as downloader_module
-from openmsi_gui.engine.downloader import Downloader, destination_problem
+from openmsi_gui.engine.download import downloader as downloader_module
+from openmsi_gui.engine.download.assembly import Assembly
+from openmsi_gui.engine.downloader import Downloader, RetryDelays, destination_problem
 from openmsi_gui.engine.events import (
     EventBus,
     FileCompleted,
@@ -77,10 +79,7 @@ def test_windows_network_errors_that_may_pass_are_recognised() -> None:
 # -- through the broker -------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(downloader_module, "STALL_DELAYS", (0.3, 0.6))
-    monkeypatch.setattr(downloader_module, "RETRY_DELAYS", (0.3, 0.6))
+QUICK = RetryDelays(stall=(0.3, 0.6), store=(0.3, 0.6))
 
 
 def _send(kafka_config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
@@ -104,9 +103,9 @@ def _committed(kafka_config: KafkaConfig, topic: str, group: str) -> dict[int, i
 
 
 def _downloader(kafka_config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
-                registry: Registry, group: str = "") -> Downloader:
+                registry: Registry, group: str = "", delays: RetryDelays = QUICK) -> Downloader:
     return Downloader(kafka_config, topic, dest, bus, registry,
-                      group_id=group or f"g-{uuid.uuid4().hex[:8]}", job="d")
+                      group_id=group or f"g-{uuid.uuid4().hex[:8]}", job="d", delays=delays)
 
 
 class _FullDisk:
@@ -116,7 +115,7 @@ class _FullDisk:
                  code: int = errno.ENOSPC) -> None:
         self.full = True
         self.refused = 0
-        real_handle_for = Downloader._handle_for
+        real_handle_for = Assembly.handle_for
         disk = self
 
         class Handle:
@@ -132,11 +131,11 @@ class _FullDisk:
             def __getattr__(self, name: str) -> Any:
                 return getattr(self._inner, name)
 
-        def handle_for(downloader: Downloader, inc: Any) -> Any:
-            handle = real_handle_for(downloader, inc)
+        def handle_for(assembly: Assembly, inc: Any) -> Any:
+            handle = real_handle_for(assembly, inc)
             return Handle(handle) if inc.relpath == victim else handle
 
-        monkeypatch.setattr(Downloader, "_handle_for", handle_for)
+        monkeypatch.setattr(Assembly, "handle_for", handle_for)
 
 
 def test_a_full_disk_makes_the_download_wait_and_loses_nothing(
@@ -208,7 +207,7 @@ def test_a_read_only_destination_makes_the_download_wait(
     files = {"a.bin": os.urandom(150_000)}
     disk = _FullDisk(monkeypatch, "a.bin", errno.EACCES)
     real_access = os.access
-    monkeypatch.setattr(downloader_module.os, "access",
+    monkeypatch.setattr(os, "access",
                         lambda path, mode: not disk.full and real_access(path, mode))
     _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
     dest = tmp_path / "dest"
@@ -229,13 +228,13 @@ def test_retry_now_does_not_wait_for_the_next_attempt(
         bus: EventBus, recorder: Recorder, registry: Registry,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The lab freed space and presses Retry: the file arrives well before the 60 s wait."""
-    monkeypatch.setattr(downloader_module, "STALL_DELAYS", (60.0,))
     topic = make_topic(1)
     data = os.urandom(150_000)
     disk = _FullDisk(monkeypatch, "a.bin")
     _send(kafka_config, topic, bus, registry, {"a.bin": data}, tmp_path / "src")
     dest = tmp_path / "dest"
-    down = _downloader(kafka_config, topic, dest, bus, registry)
+    down = _downloader(kafka_config, topic, dest, bus, registry,
+                       delays=dataclasses.replace(QUICK, stall=(60.0,)))
     with running(down):
         wait_until(lambda: recorder.of(FileWaiting), timeout=30, message="the file waiting")
         disk.full = False
@@ -289,7 +288,7 @@ def test_a_file_locked_at_its_final_name_is_kept_and_placed_later(
             raise PermissionError(errno.EACCES, "Permission denied", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(downloader_module.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     _send(kafka_config, topic, bus, registry, {"report.xlsx": data}, tmp_path / "src")
     down = _downloader(kafka_config, topic, dest, bus, registry)
     with running(down):
@@ -316,7 +315,7 @@ def test_a_name_the_file_system_refuses_fails_only_that_file(
             raise OSError(errno.EINVAL, "Invalid argument", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(downloader_module.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     files = {"refused.txt": b"colon", "ok.txt": b"fine"}
     _send(kafka_config, topic, bus, registry, files, tmp_path / "src")
     down = _downloader(kafka_config, topic, dest, bus, registry)

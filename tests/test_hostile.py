@@ -452,9 +452,9 @@ def test_file_named_like_a_temp_file_cannot_replace_another_file(
 def test_a_flood_of_unfinished_files_is_bounded(
         kafka_config: KafkaConfig, make_topic: Callable[..., str], bus: EventBus,
         registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from openmsi_gui.engine import downloader as downloader_module
+    from openmsi_gui.engine.download import receiving
 
-    monkeypatch.setattr(downloader_module, "MAX_INCOMPLETE_FILES", 5)
+    monkeypatch.setattr(receiving, "MAX_INCOMPLETE_FILES", 5)
     topic = make_topic(1)
     # 20 files that each claim 1000 chunks but send only one, then a good file.
     flood = [chunks_of(b"x" * 10, f"flood/{i}.bin")[0] for i in range(20)]

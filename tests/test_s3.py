@@ -13,8 +13,7 @@ from helpers import Recorder, wait_until
 from s3server import SeaweedS3
 from test_transfer import running, upload_tree, write_sample_tree
 
-from openmsi_gui.engine import downloader as downloader_module
-from openmsi_gui.engine.downloader import Downloader
+from openmsi_gui.engine.downloader import Downloader, RetryDelays
 from openmsi_gui.engine.events import EventBus, FileCompleted, FileWaiting
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
@@ -178,11 +177,12 @@ def test_recover_aborts_uploads_whose_file_is_gone(
 
 
 def s3_downloader(kafka_config: KafkaConfig, topic: str, location: S3Location, bus: EventBus,
-                  registry: Registry, data_dir: Path, group: str, **store_kwargs: Any
-                  ) -> Downloader:
+                  registry: Registry, data_dir: Path, group: str,
+                  delays: RetryDelays | None = None, **store_kwargs: Any) -> Downloader:
     store = S3Store(location, topic, **store_kwargs)
     return Downloader(kafka_config, topic, staging_dir(location, topic, data_dir), bus,
-                      registry, group_id=group, store=store)
+                      registry, group_id=group, store=store,
+                      delays=delays or RetryDelays())
 
 
 def test_files_from_kafka_land_in_the_bucket_byte_exact(
@@ -215,7 +215,6 @@ def test_failed_upload_is_retried_and_offsets_wait_for_the_object(
         kafka_config: KafkaConfig, topic: str, tmp_path: Path, bus: EventBus,
         recorder: Recorder, registry: Registry, s3_location: S3Location,
         s3_server: SeaweedS3, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(downloader_module, "RETRY_DELAYS", (0.3,))
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.bin").write_bytes(os.urandom(30_000))
@@ -223,7 +222,8 @@ def test_failed_upload_is_retried_and_offsets_wait_for_the_object(
     data_dir = tmp_path / "data"
 
     # S3 refuses every upload: the file waits, and the group commits nothing.
-    broken = s3_downloader(kafka_config, topic, s3_location, bus, registry, data_dir, "g-r")
+    broken = s3_downloader(kafka_config, topic, s3_location, bus, registry, data_dir, "g-r",
+                           delays=RetryDelays(store=(0.3,)))
     real_put = S3Store.put
     failures = {"n": 0}
 

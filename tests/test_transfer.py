@@ -108,7 +108,7 @@ def test_old_generation_arriving_late_does_not_replace_newer(
     downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id="g-late")
     with running(downloader):
         wait_until(lambda: not downloader.incomplete() and downloader.files_received >= 1
-                   and downloader._next_offset.get(0) == len(sequence), message="all read")
+                   and downloader.next_offsets.get(0) == len(sequence), message="all read")
     assert (dest / "data/run.csv").read_bytes() == b"new content!" * 400
     assert tree_files(dest) == {"data/run.csv": b"new content!" * 400}
 

@@ -1,0 +1,434 @@
+"""Consume chunk messages and rebuild the files under a destination folder.
+
+A :class:`Downloader` owns one confluent-kafka consumer in a consumer group
+and one thread; this module is its loop. The stages it drives live beside it:
+:mod:`.receiving` turns messages into file generations, :mod:`.assembly`
+writes them into hidden temporary files, :mod:`.finisher` verifies a complete
+file's SHA-512 and hands it to a :mod:`.sinks` sink (a folder, or S3 staged
+through one), :mod:`.parking` keeps encrypted messages whose keys have not
+arrived, and :mod:`.checkpoints` commits offsets.
+
+Offsets are committed at checkpoints, after the temporary files are fsynced
+and the registry is committed, and never past the first message of a file
+that is still incomplete, nor of one whose sink has not made it durable.
+
+When the destination as a whole cannot take data (see
+:func:`~.problems.destination_problem`), nothing is failed and nothing is
+committed past the message that could not be written: the consumer seeks back
+to it, pauses, and tries again after a growing delay, showing the file as
+"waiting". A verified file the sink could not store (a rename refused, an S3
+upload failed) is kept and retried the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from openmsi_gui.engine.crypto import KeysNotReady, MessageCipher, NotEncrypted
+from openmsi_gui.engine.download.assembly import Assembly
+from openmsi_gui.engine.download.checkpoints import ConsumerClient, ConsumerFactory, Offsets
+from openmsi_gui.engine.download.finisher import Finisher
+from openmsi_gui.engine.download.parking import Parking
+from openmsi_gui.engine.download.problems import DestinationUnavailable
+from openmsi_gui.engine.download.receiving import Receiver
+from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, FolderSink, S3Sink, Sink
+from openmsi_gui.engine.events import (
+    ConnectionState,
+    ConnectionStatus,
+    Direction,
+    EventBus,
+    FileWaiting,
+    JobState,
+    JobStatus,
+)
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Store
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SECONDS = 1.0
+CHECKPOINT_BYTES = 64 * 1024 * 1024
+# consume() copies every value into Python bytes while holding the GIL; 32 chunks of
+# 512 KiB is ~16 MiB (a few ms), which keeps a GUI in the same process responsive.
+CONSUME_BATCH = 32
+STALE_PIN_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class RetryDelays:
+    """How long the downloader waits before trying again (seconds; the last one repeats).
+
+    Args:
+        stall: a destination that cannot take data (a full disk is retried at
+            least once a minute).
+        store: a verified file the sink could not store (a rename refused, an
+            S3 upload failed).
+        parked: encrypted messages whose keys have not arrived.
+    """
+
+    stall: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0)
+    store: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+    parked: float = 5.0
+
+
+def _delay(delays: tuple[float, ...], attempts: int) -> float:
+    return delays[min(attempts, len(delays) - 1)]
+
+
+class Downloader:
+    """Rebuild files from one topic into one folder.
+
+    Args:
+        config: broker and consumer settings.
+        topic: the topic to consume.
+        dest: the destination folder (created if missing).
+        bus: where events go.
+        registry: records of received files and stored chunks.
+        group_id: consumer group; None takes ``[consumer] group.id`` or a new one.
+        job: name used in events and logs.
+        stale_pin_seconds: an incomplete file that has had no chunk for this
+            long no longer holds back offset commits.
+        store: upload verified files here instead of renaming them into
+            ``dest``, which is then only a staging folder.
+        cipher: decrypt every message with it (KafkaCrypto topics).
+        create_dest: create a missing destination folder at start. The app passes
+            False: its folders exist when they are chosen, so a missing one is a
+            drive or share that is not connected, and files must not land on the
+            disk beneath its mount point.
+        delays: how long to wait before retrying what could not be done.
+        consumer_factory: builds the Kafka consumer from its settings (a fake in
+            unit tests).
+    """
+
+    def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
+                 registry: Registry, group_id: str | None = None, job: str = "download",
+                 stale_pin_seconds: float = STALE_PIN_SECONDS,
+                 store: S3Store | None = None, cipher: MessageCipher | None = None,
+                 create_dest: bool = True, delays: RetryDelays = RetryDelays(),
+                 consumer_factory: ConsumerFactory = Consumer) -> None:
+        self.topic = topic
+        self.dest = Path(os.path.realpath(dest))
+        self.job = job
+        self._bus = bus
+        self._registry = registry
+        self._settings = config.consumer_settings(group_id)
+        self.group_id = self._settings["group.id"]
+        self._stale_pin_seconds = stale_pin_seconds
+        self._delays = delays
+        self._consumer_factory = consumer_factory
+        self._consumer: ConsumerClient | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._want_paused = False
+        self._reported_paused = False
+        self._is_paused = False
+        self.assignment: frozenset[int] = frozenset()
+        self._offsets = Offsets(topic, job)
+        self._finisher = Finisher(self.dest, registry, job)
+        self._sink: Sink = (
+            S3Sink(store, self.dest, self._stopping.is_set, registry, self._finisher.report, job)
+            if store is not None else
+            FolderSink(self.dest, create_dest, registry, self._finisher.report, job))
+        self._finisher.attach(self._sink)
+        # What the registry and history call the destination.
+        self.dest_label = self._sink.label
+        self._assembly = Assembly(registry, self._finisher.pool)
+        self._receiver = Receiver(self.dest, self._sink, self._assembly, self._finisher,
+                                  registry, (topic, self.group_id), bus, job)
+        self._parking = (Parking(cipher, registry, (topic, self.group_id, self.dest_label),
+                                 bus, job, delays.parked) if cipher is not None else None)
+        self._cipher = cipher
+        self._retry_due: dict[tuple[str, bytes], float] = {}  # consume thread only
+        self._stalled_until = 0.0  # the destination cannot take data until then
+        self._stall_attempts = 0
+        self._retry_requested = False  # set by retry_now() on any thread
+        self._error: BaseException | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Create the destination, join the group and start consuming in a thread.
+
+        Raises:
+            S3Error: the bucket cannot be used (with an S3 store).
+            FileNotFoundError: the destination folder is missing (``create_dest`` False).
+        """
+        self._sink.start()
+        settings: dict[str, object] = dict(self._settings)
+        settings["error_cb"] = self._on_kafka_error
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
+                                          str(settings.get("bootstrap.servers", ""))))
+        self._consumer = self._consumer_factory(settings)
+        self._consumer.subscribe([self.topic], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self._thread = threading.Thread(target=self._run, name=f"{self.job}-consume", daemon=True)
+        self._thread.start()
+        self._bus.publish(JobState(self.job, JobStatus.RUNNING, f"{self.topic} → {self.dest}"))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Store what was received, commit offsets and leave the group."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.STOPPED))
+
+    def pause(self) -> None:
+        """Stop fetching messages (the group membership is kept)."""
+        self._want_paused = True
+
+    def resume(self) -> None:
+        """Continue after :meth:`pause`."""
+        self._want_paused = False
+
+    @property
+    def paused(self) -> bool:
+        """Whether :meth:`pause` is in effect."""
+        return self._want_paused
+
+    def retry_now(self) -> None:
+        """Try again at once what waits instead of at its next retry.
+
+        That is a destination that could not take data, S3 uploads and renames to
+        retry, and encrypted messages kept for their keys (any thread).
+        """
+        self._retry_requested = True
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the consumer thread, if any."""
+        return self._error
+
+    @property
+    def files_received(self) -> int:
+        """Files stored since the start."""
+        return self._receiver.files_received
+
+    @property
+    def bytes_received(self) -> int:
+        """Chunk bytes written since the start (duplicates not counted)."""
+        return self._receiver.bytes_received
+
+    @property
+    def messages_rejected(self) -> int:
+        """Messages that were not chunks of any file."""
+        return self._receiver.messages_rejected
+
+    @property
+    def next_offsets(self) -> dict[int, int]:
+        """The next offset to read, per assigned partition."""
+        return dict(self._offsets.next)
+
+    def incomplete(self) -> list[tuple[str, int, int]]:
+        """Files being received: ``(relpath, chunks stored, chunks total)``."""
+        return [(i.relpath, len(i.stored), i.n_chunks)
+                for i in list(self._assembly.incoming.values())]
+
+    def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        try:
+            while not self._stopping.is_set():
+                if self._retry_requested:
+                    self._retry_requested = False
+                    self._retry_everything_now()
+                self._apply_pause()
+                messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.2)
+                for i, message in enumerate(messages):
+                    try:
+                        self._handle(message)
+                    except DestinationUnavailable as exc:
+                        self._stall(exc, unprocessed=messages[i:])
+                        break
+                self._collect_finished()
+                self._retry_stores()
+                if self._parking is not None and time.monotonic() >= self._stalled_until:
+                    self._parking.retry(self._process, self._receiver.reject_message,
+                                        self._stall)
+                if (time.monotonic() >= next_checkpoint or
+                        self._assembly.dirty_bytes >= CHECKPOINT_BYTES):
+                    self._checkpoint()
+                    self._assembly.unpin_stale(self.job, self._stale_pin_seconds)
+                    next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        except Exception as exc:
+            self._error = exc
+            log.exception("%s: the consumer stopped on an unexpected error", self.job)
+            self._bus.publish(JobState(self.job, JobStatus.FAILED, str(exc)))
+        finally:
+            self._shut_down(consumer)
+
+    def _shut_down(self, consumer: ConsumerClient) -> None:
+        try:
+            self._collect_finished(wait=True)
+            self._sink.close()  # an upload stops between parts
+            self._collect_finished()
+            self._checkpoint(asynchronous=False)
+        except Exception:
+            log.exception("%s: final checkpoint failed", self.job)
+        try:
+            consumer.close()  # its revoke callback stores and commits once more
+        except Exception:
+            log.exception("%s: the consumer did not close cleanly", self.job)
+        self._assembly.close(self.job)
+        self._finisher.shutdown()
+        self._sink.close()
+
+    def _apply_pause(self) -> None:
+        assert self._consumer is not None
+        stalled = time.monotonic() < self._stalled_until
+        want = self._want_paused or stalled
+        if want != self._is_paused:
+            assignment = self._consumer.assignment()
+            if want:
+                self._consumer.pause(assignment)
+            else:
+                self._consumer.resume(assignment)
+            self._is_paused = want
+        if self._want_paused != self._reported_paused:
+            state = JobStatus.PAUSED if self._want_paused else JobStatus.RUNNING
+            self._bus.publish(JobState(self.job, state))
+            self._reported_paused = self._want_paused
+
+    def _retry_everything_now(self) -> None:
+        log.info("%s: retrying what waits, as asked", self.job)
+        self._stalled_until = 0.0
+        self._retry_due = dict.fromkeys(self._retry_due, 0.0)
+        if self._parking is not None:
+            self._parking.retry_now()
+
+    def _stall(self, problem: DestinationUnavailable,
+               unprocessed: list[Message] | None = None) -> None:
+        """Wait before writing again; re-read ``unprocessed`` then (consume thread).
+
+        The consumer is rewound to the first unprocessed message of each partition
+        and paused, so nothing after it is processed, and nothing from it on is
+        committed, before the destination takes data again.
+        """
+        rewind = self._offsets.rewind(unprocessed or [])
+        delay = _delay(self._delays.stall, self._stall_attempts)
+        self._stall_attempts += 1
+        self._stalled_until = time.monotonic() + delay
+        assert self._consumer is not None
+        self._consumer.pause(self._consumer.assignment())
+        self._is_paused = True
+        self._offsets.seek(self._consumer, rewind)
+        log.error("%s: %s was not stored (attempt %d): %s; waiting %.0f s", self.job,
+                  problem.relpath, self._stall_attempts, problem.reason, delay)
+        self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, problem.relpath,
+                                      f"{problem.reason}; retrying in {delay:.0f} s"))
+        self._bus.publish(JobState(self.job, JobStatus.WAITING, problem.reason))
+
+    # -- group membership --------------------------------------------------
+
+    def _on_assign(self, consumer: ConsumerClient, partitions: list[TopicPartition]) -> None:
+        log.info("%s: assigned partitions %s of %s", self.job,
+                 sorted(p.partition for p in partitions), self.topic)
+        self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
+                                          f"{len(partitions)} partitions"))
+        self.assignment = self.assignment | {p.partition for p in partitions}
+        if self._is_paused:
+            consumer.pause(partitions)
+
+    def _on_revoke(self, consumer: ConsumerClient, partitions: list[TopicPartition]) -> None:
+        revoked = {p.partition for p in partitions}
+        log.info("%s: partitions %s revoked", self.job, sorted(revoked))
+        self._collect_finished(wait=True)
+        self._checkpoint(asynchronous=False)
+        self._receiver.drop_revoked(revoked)
+        self.assignment = self.assignment - revoked
+        self._offsets.forget(revoked)
+
+    def _on_kafka_error(self, err: KafkaError) -> None:
+        log.warning("%s: broker connection problem: %s", self.job, err.str())
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self._bus.publish(ConnectionState(self.job, ConnectionStatus.DISCONNECTED, err.str()))
+
+    # -- messages ----------------------------------------------------------
+
+    def _handle(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("%s: consumer error: %s", self.job, error.str())
+            return
+        partition, offset = message.partition() or 0, message.offset() or 0
+        self._offsets.read(partition, offset)
+        key, value = message.key(), message.value()
+        if self._parking is not None and self._cipher is not None:
+            raw_key = key.encode() if isinstance(key, str) else key or b""
+            try:
+                plain_key, value = self._cipher.decrypt(self.topic, raw_key, value or b"")
+            except KeysNotReady as exc:
+                self._parking.park(partition, offset, raw_key, value or b"", str(exc))
+                return
+            except NotEncrypted as exc:
+                self._receiver.reject_message(partition, offset, key,
+                                              f"cannot be decrypted: {exc}")
+                return
+            key = plain_key
+        self._process(value, partition, offset, key)
+
+    def _process(self, value: bytes | None, partition: int, offset: int,
+                 message_key: bytes | str | None) -> None:
+        self._receiver.process(value, partition, offset, message_key)
+        if self._stall_attempts:
+            self._stall_attempts = 0
+            log.info("%s: the destination takes data again", self.job)
+            self._bus.publish(JobState(self.job, JobStatus.RUNNING))
+
+    # -- finished files ----------------------------------------------------
+
+    def _collect_finished(self, wait: bool = False) -> None:
+        """Apply the finisher's and the sink's outcomes; ``wait`` drains the finisher first."""
+        if wait:
+            self._finisher.drain()
+        for finished in self._finisher.outcomes():
+            if finished.outcome is FinishOutcome.RETRY:
+                if finished.file.key in self._assembly.incoming:
+                    self._schedule_retry(finished)
+            else:
+                self._receiver.apply(finished)
+
+    def _schedule_retry(self, finished: Finished) -> None:
+        """Keep a verified file pinned and try to store it again later (consume thread)."""
+        inc = finished.file
+        delay = _delay(self._delays.store, inc.attempts)
+        inc.attempts += 1
+        self._retry_due[inc.key] = time.monotonic() + delay
+        log.error("%s: %s was not stored yet (attempt %d): %s; retrying in %.0f s", self.job,
+                  inc.relpath, inc.attempts, finished.reason, delay)
+        self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, inc.relpath,
+                                      f"{finished.reason}; retrying in {delay:.0f} s"))
+
+    def _retry_stores(self) -> None:
+        """Hand verified files that could not be stored to the sink or finisher again."""
+        if not self._retry_due or self._stopping.is_set():
+            return
+        now = time.monotonic()
+        for key, due in list(self._retry_due.items()):
+            inc = self._assembly.incoming.get(key)
+            if inc is None:
+                del self._retry_due[key]
+            elif due <= now:
+                del self._retry_due[key]
+                if not self._sink.resubmit(inc):
+                    self._finisher.submit(inc)
+
+    # -- durability --------------------------------------------------------
+
+    def _checkpoint(self, asynchronous: bool = True) -> None:
+        """Fsync written data, commit the registry, then commit safe offsets."""
+        self._assembly.sync()
+        if self._parking is not None:
+            self._parking.checkpoint()
+        self._registry.commit()
+        self._offsets.commit(self._consumer, self._assembly.pins(), asynchronous)

@@ -1,0 +1,268 @@
+"""Chunk messages into file generations: checks, resumption, writing, outcomes.
+
+Every message is untrusted: a bad name, hash, chunk count or offset fails its
+file (or rejects the message) with a log line and a ``FileFailed`` event, and
+nothing is written outside the destination. A generation already received is
+skipped; one interrupted by a restart resumes from the chunks the registry
+holds.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import time
+from pathlib import Path
+
+from openmsi_gui.engine import wire
+from openmsi_gui.engine.download.assembly import (
+    MAX_FILE_BYTES,
+    NO_PIN,
+    Assembly,
+    FileKey,
+    Incoming,
+    temp_name,
+    uses_temp_name,
+)
+from openmsi_gui.engine.download.finisher import Finisher
+from openmsi_gui.engine.download.problems import (
+    DestinationUnavailable,
+    Rejected,
+    cannot_write,
+    whole_destination_problem,
+)
+from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, Sink
+from openmsi_gui.engine.events import (
+    Direction,
+    EventBus,
+    FileCompleted,
+    FileDiscovered,
+    FileFailed,
+    FileProgress,
+    FileSkipped,
+)
+from openmsi_gui.engine.registry import DownloadRecord, Registry
+from openmsi_gui.engine.safepath import UnsafePath, resolve_inside
+from openmsi_gui.engine.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+MAX_INCOMPLETE_FILES = 10_000  # beyond this the stalest is forgotten (it stays on disk)
+
+
+class Receiver:
+    """Turns plain chunk messages into files, through the assembly, finisher and sink.
+
+    Args:
+        dest: the destination (or S3 staging) folder.
+        sink: where verified files go.
+        assembly: the generations being rebuilt.
+        finisher: verifies complete generations.
+        registry: records of received files and stored chunks.
+        scope: ``(topic, group)`` the records belong to.
+        bus: where events go.
+        job: name used in events and logs.
+    """
+
+    def __init__(self, dest: Path, sink: Sink, assembly: Assembly, finisher: Finisher,
+                 registry: Registry, scope: tuple[str, str], bus: EventBus, job: str) -> None:
+        self._dest = dest
+        self._sink = sink
+        self.assembly = assembly
+        self._finisher = finisher
+        self._registry = registry
+        self._topic, self._group = scope
+        self._bus = bus
+        self._job = job
+        self._settled: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
+        self._reported: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
+        self._progress = Throttle(0.1)
+        self.files_received = 0
+        self.bytes_received = 0
+        self.messages_rejected = 0
+
+    def process(self, value: bytes | None, partition: int, offset: int,
+                message_key: bytes | str | None) -> None:
+        """Store one plain chunk message (``partition`` NO_PIN: it pins nothing).
+
+        Raises:
+            DestinationUnavailable: the destination cannot take data now.
+        """
+        try:
+            chunk = wire.decode_chunk(value, verify=False)
+        except wire.BadMessage as exc:
+            self.reject_message(partition, offset, message_key, str(exc))
+            return
+        key: FileKey = (chunk.relpath, chunk.file_hash)
+        if key in self._settled:
+            return
+        inc = self.assembly.incoming.get(key)
+        try:
+            if inc is None:
+                inc = self._open_generation(chunk)
+                if inc is None:
+                    return
+            self._store(inc, chunk, partition, offset)
+        except Rejected as exc:
+            self.fail(key, inc, str(exc))
+        except UnsafePath as exc:
+            self.fail(key, None, f"unsafe file name: {exc}")
+        except OSError as exc:
+            problem = whole_destination_problem(exc, self._dest, self._sink.missing())
+            if problem is not None:
+                raise DestinationUnavailable(chunk.relpath, problem) from exc
+            self.fail(key, inc, cannot_write(exc))
+
+    def reject_message(self, partition: int, offset: int, key: bytes | str | None,
+                       reason: str) -> None:
+        """Refuse a message that is not a chunk of any file."""
+        self.messages_rejected += 1
+        shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        log.error("%s: rejected message %s[%d]@%d (key %r): %s", self._job, self._topic,
+                  partition, offset, shown[:200], reason)
+        self._bus.publish(FileFailed(self._job, Direction.DOWNLOAD, shown[:200],
+                                     f"rejected message: {reason}"))
+
+    def _open_generation(self, chunk: wire.Chunk) -> Incoming | None:
+        relpath = chunk.relpath
+        missing = self._sink.missing()
+        if missing is not None:  # never recreate it: it may be a drive that is not mounted
+            raise DestinationUnavailable(relpath, missing)
+        target = resolve_inside(self._dest, relpath)
+        if uses_temp_name(relpath):
+            raise UnsafePath(f"{relpath!r} uses a name reserved for files being received")
+        label = self._sink.label
+        record = self._registry.find_download(self._topic, self._group, label, relpath,
+                                              chunk.file_hash)
+        key: FileKey = (relpath, chunk.file_hash)
+        if record is not None and self._already_handled(record, target, chunk):
+            self._settle(key)
+            self._bus.publish(FileSkipped(self._job, Direction.DOWNLOAD, relpath,
+                                          "already received"))
+            return None
+        temp = temp_name(target, chunk.file_hash)
+        stored: dict[int, tuple[int, int]] = {}
+        if record is not None and record.status == "receiving" and temp.is_file():
+            stored = self._registry.stored_chunks(record.id)
+            if stored and temp.stat().st_size < max(o + n for o, n in stored.values()):
+                stored = {}
+        if record is not None and stored:
+            download_id = record.id
+            log.info("%s: resuming %s with %d of %d chunks already stored", self._job, relpath,
+                     len(stored), chunk.n_chunks)
+        else:
+            download_id = self._registry.start_download(
+                self._topic, self._group, label, relpath, chunk.file_hash, chunk.n_chunks,
+                chunk.file_mtime, str(temp))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not stored:
+                temp.open("wb").close()
+            temp_stat = temp.stat()
+        except OSError as exc:
+            # A problem that may pass leaves the record "receiving", to be retried.
+            if whole_destination_problem(exc, self._dest, self._sink.missing()) is None:
+                self._registry.finish_download(download_id, "failed", error=cannot_write(exc))
+            raise
+        inc = Incoming(key, download_id, target, temp, chunk.n_chunks, chunk.file_mtime, stored,
+                       stored_bytes=sum(n for _, n in stored.values()),
+                       temp_id=(temp_stat.st_dev, temp_stat.st_ino))
+        if stored:
+            inc.hasher = None
+        if len(self.assembly.incoming) >= MAX_INCOMPLETE_FILES:
+            self.assembly.forget_stalest(self._job, MAX_INCOMPLETE_FILES)
+        self.assembly.incoming[key] = inc
+        self._bus.publish(FileDiscovered(self._job, Direction.DOWNLOAD, relpath, 0))
+        return inc
+
+    def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
+        if record.status == "superseded":
+            return chunk.file_mtime <= record.file_mtime
+        if record.status != "done":
+            return False
+        if chunk.file_mtime > record.file_mtime:
+            return False  # the same content sent again later: it is the newest again
+        latest = self._registry.latest_done_download(self._sink.label, record.relpath)
+        if latest is not None and latest.id != record.id:
+            return True  # a newer generation has replaced it since
+        return self._sink.holds(record, target)
+
+    def _store(self, inc: Incoming, chunk: wire.Chunk, partition: int, offset: int) -> None:
+        if inc.finishing:
+            return
+        if chunk.n_chunks != inc.n_chunks:
+            raise Rejected(f"inconsistent chunk count: chunk {chunk.chunk_i} says "
+                           f"{chunk.n_chunks}, earlier chunks said {inc.n_chunks}")
+        if chunk.offset + len(chunk.data) > MAX_FILE_BYTES:
+            raise Rejected(f"chunk {chunk.chunk_i} claims offset {chunk.offset}, beyond the "
+                           f"{MAX_FILE_BYTES}-byte limit")
+        if partition != NO_PIN:
+            inc.pins.setdefault(partition, offset)
+        inc.last_seen = time.monotonic()
+        known = inc.stored.get(chunk.chunk_i)
+        if known is not None:
+            if known != (chunk.offset, len(chunk.data)):
+                raise Rejected(f"chunk {chunk.chunk_i} arrived twice with different offsets "
+                               f"({known[0]} and {chunk.offset})")
+            if not inc.complete:
+                return
+        else:
+            self.assembly.write(inc, chunk)
+            self.bytes_received += len(chunk.data)
+        if inc.complete or self._progress.ready(inc.key):
+            self._bus.publish(FileProgress(self._job, Direction.DOWNLOAD, inc.relpath,
+                                           inc.stored_bytes, 0, len(inc.stored), inc.n_chunks))
+        if inc.complete:
+            self.assembly.release(inc)
+            # The file stays pinned (its offsets uncommitted) until its outcome is applied.
+            self._finisher.submit(inc)
+
+    def apply(self, finished: Finished) -> None:
+        """Act on a final outcome other than RETRY (consume thread)."""
+        inc = finished.file
+        if finished.outcome is FinishOutcome.FAILED:
+            self.fail(inc.key, inc, finished.reason)
+            return
+        self.assembly.incoming.pop(inc.key, None)
+        self._progress.forget(inc.key)
+        self._settle(inc.key)
+        if finished.outcome is not FinishOutcome.DONE:
+            return
+        self._bus.publish(FileCompleted(self._job, Direction.DOWNLOAD, inc.relpath, inc.size,
+                                        inc.key[1].hex(), time.monotonic() - inc.started,
+                                        path=finished.path))
+        self.files_received += 1
+        for other_key, other in list(self.assembly.incoming.items()):
+            if (other.relpath == inc.relpath and not other.finishing
+                    and (not other.mtime or other.mtime <= inc.mtime)):
+                log.info("%s: %s: dropping an older incomplete version", self._job, inc.relpath)
+                self.assembly.drop(other_key)
+                other.temp.unlink(missing_ok=True)
+                self._registry.finish_download(other.download_id, "superseded")
+
+    def fail(self, key: FileKey, inc: Incoming | None, reason: str) -> None:
+        """Give up on a generation: delete its temporary file and say why (once)."""
+        relpath = key[0]
+        if inc is not None:
+            self.assembly.drop(key)
+            inc.temp.unlink(missing_ok=True)
+            self._registry.finish_download(inc.download_id, "failed", error=reason)
+        self._settle(key)
+        if key in self._reported:
+            return
+        self._reported[key] = None
+        if len(self._reported) > 10_000:
+            self._reported.popitem(last=False)
+        log.error("%s: %r was not received: %s", self._job, relpath[:300], reason)
+        self._bus.publish(FileFailed(self._job, Direction.DOWNLOAD, relpath[:300], reason))
+
+    def _settle(self, key: FileKey) -> None:
+        self._settled[key] = None
+        if len(self._settled) > 100_000:
+            self._settled.popitem(last=False)
+
+    def drop_revoked(self, revoked: set[int]) -> None:
+        """Forget the generations pinned to revoked partitions (their new owner re-reads them)."""
+        for key, inc in list(self.assembly.incoming.items()):
+            if revoked & inc.pins.keys():
+                self.assembly.drop(key)
