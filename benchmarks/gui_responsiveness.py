@@ -78,6 +78,7 @@ def measure_stall(work: Path, small: int, big_mib: int) -> None:
     sizes = make_data(work / "stage", small, big_mib)
     outbox, inbox = work / "outbox", work / "inbox"
     outbox.mkdir()
+    inbox.mkdir()  # the app waits for a missing destination folder, never creates it
     with EmbeddedBroker() as broker:
         admin.create_topic(KafkaConfig.for_bootstrap(broker.bootstrap_servers), "bench", 3)
         profile = BrokerProfile(name="bench", bootstrap_servers=broker.bootstrap_servers)
