@@ -53,10 +53,10 @@ def test_configure_by_clicking_then_files_arrive_and_show_as_done(
     window.tabs.setCurrentWidget(window.profiles)
     profiles = window.profiles
     click(qtbot, profiles.new_button)
-    profiles.name_edit.clear()
-    qtbot.keyClicks(profiles.name_edit, "Lab broker")
-    qtbot.keyClicks(profiles.servers_edit, broker.bootstrap_servers)
-    click(qtbot, profiles.save_button)
+    profiles.form.name_edit.clear()
+    qtbot.keyClicks(profiles.form.name_edit, "Lab broker")
+    qtbot.keyClicks(profiles.form.servers_edit, broker.bootstrap_servers)
+    click(qtbot, profiles.form.save_button)
     qtbot.waitUntil(lambda: [p.name for p in app.store.settings.profiles] == ["Lab broker"],
                     timeout=10_000)
     # 2. Destinations tab: rebuild the topic into a folder.

@@ -31,6 +31,7 @@ from openmsi_gui.engine import admin
 from openmsi_gui.engine.admin import explain_failure, probe_broker
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views.profiles import (
     PASSWORD_STORED,
     ProfilesView,
@@ -44,11 +45,12 @@ Make = Callable[[], ProfilesView]
 
 
 @pytest.fixture
-def make_view(qtbot: Any, store: SettingsStore, controller: AppController) -> Make:
+def make_view(qtbot: Any, store: SettingsStore, controller: AppController,
+              tasks: Tasks) -> Make:
     """Build the view on the test's store and controller, shown offscreen."""
 
     def make() -> ProfilesView:
-        view = ProfilesView(store, controller)
+        view = ProfilesView(store, controller, tasks)
         qtbot.addWidget(view)
         view.resize(900, 600)
         view.show()
@@ -99,15 +101,15 @@ def answer(monkeypatch: pytest.MonkeyPatch, reply: QMessageBox.StandardButton) -
 
 def run_test(qtbot: Any, view: ProfilesView, topic: str = "") -> tuple[bool, str]:
     if topic:
-        type_into(qtbot, view.topic_edit, topic)
+        type_into(qtbot, view.tester.topic_edit, topic)
     with qtbot.waitSignal(view.testFinished, timeout=TEST_TIMEOUT_MS) as blocker:
-        click(qtbot, view.test_button)
+        click(qtbot, view.tester.test_button)
     ok, text = blocker.args
-    assert view.test_text.text() == text
-    assert not view.test_icon.pixmap().isNull()  # text and icon, not colour alone
-    assert view.test_icon.accessibleName() == ("Success" if ok else "Problem")
-    assert view.test_button.isEnabled()
-    assert view.test_busy.isHidden()
+    assert view.tester.test_text.text() == text
+    assert not view.tester.test_icon.pixmap().isNull()  # text and icon, not colour alone
+    assert view.tester.test_icon.accessibleName() == ("Success" if ok else "Problem")
+    assert view.tester.test_button.isEnabled()
+    assert view.tester.test_busy.isHidden()
     return bool(ok), str(text)
 
 
@@ -127,17 +129,17 @@ def test_create_profile_password_goes_to_keychain_only(
     assert view.list.count() == 0
     click(qtbot, view.new_button)
     assert view.list.count() == 1
-    type_into(qtbot, view.name_edit, "Lab Kafka")
-    type_into(qtbot, view.servers_edit, "kafka1.lab:9093, kafka2.lab:9093")
-    choose(view.protocol_combo, "SASL_SSL")
-    choose(view.mechanism_combo, "SCRAM-SHA-512")
-    type_into(qtbot, view.username_edit, "microscope-3")
-    type_into(qtbot, view.password_edit, SECRET)
-    type_into(qtbot, view.ca_edit, "/etc/ssl/lab-ca.pem")
-    assert view.password_edit.echoMode() == QLineEdit.EchoMode.Password
+    type_into(qtbot, view.form.name_edit, "Lab Kafka")
+    type_into(qtbot, view.form.servers_edit, "kafka1.lab:9093, kafka2.lab:9093")
+    choose(view.form.protocol_combo, "SASL_SSL")
+    choose(view.form.mechanism_combo, "SCRAM-SHA-512")
+    type_into(qtbot, view.form.username_edit, "microscope-3")
+    type_into(qtbot, view.form.password_edit, SECRET)
+    type_into(qtbot, view.form.ca_edit, "/etc/ssl/lab-ca.pem")
+    assert view.form.password_edit.echoMode() == QLineEdit.EchoMode.Password
 
     with qtbot.waitSignal(view.saved, timeout=5000) as blocker:
-        click(qtbot, view.save_button)
+        click(qtbot, view.form.save_button)
 
     saved = store.settings.profile(blocker.args[0])
     assert saved is not None
@@ -153,23 +155,23 @@ def test_create_profile_password_goes_to_keychain_only(
     # The form now shows the saved profile, with the password hidden in the keychain.
     assert view.list.count() == 1
     assert view.list.currentItem().text() == "Lab Kafka"
-    assert view.password_edit.text() == ""
-    qtbot.waitUntil(lambda: view.password_edit.placeholderText() == PASSWORD_STORED)
-    assert not view.save_button.isEnabled()
-    assert view.status_text.text() == "Saved “Lab Kafka”."
-    assert view.status_icon.accessibleName() == "Success"
+    assert view.form.password_edit.text() == ""
+    qtbot.waitUntil(lambda: view.form.password_edit.placeholderText() == PASSWORD_STORED)
+    assert not view.form.save_button.isEnabled()
+    assert view.form.status_text.text() == "Saved “Lab Kafka”."
+    assert view.form.status_icon.accessibleName() == "Success"
 
 
 def test_invalid_form_is_not_saved_and_says_why(qtbot: Any, make_view: Make,
                                                 store: SettingsStore) -> None:
     view = make_view()
     click(qtbot, view.new_button)
-    type_into(qtbot, view.servers_edit, "kafka.lab")
+    type_into(qtbot, view.form.servers_edit, "kafka.lab")
     with qtbot.waitSignal(view.statusChanged) as blocker:
-        click(qtbot, view.save_button)
+        click(qtbot, view.form.save_button)
     assert blocker.args[0] is False
-    assert "host:port" in view.status_text.text()
-    assert view.status_icon.accessibleName() == "Problem"
+    assert "host:port" in view.form.status_text.text()
+    assert view.form.status_icon.accessibleName() == "Problem"
     assert store.settings.profiles == []
 
 
@@ -178,23 +180,23 @@ def test_edit_and_revert(qtbot: Any, make_view: Make, store: SettingsStore,
     lab = BrokerProfile(name="Lab", bootstrap_servers="old.lab:9092")
     add_profiles(store, lab, BrokerProfile(name="Other", bootstrap_servers="other:9092"))
     view = make_view()
-    assert view.name_edit.text() == "Lab"
-    assert not view.save_button.isEnabled()
+    assert view.form.name_edit.text() == "Lab"
+    assert not view.form.save_button.isEnabled()
 
-    type_into(qtbot, view.servers_edit, "new.lab:9092")
-    assert view.save_button.isEnabled()
-    click(qtbot, view.revert_button)
-    assert view.servers_edit.text() == "old.lab:9092"
-    assert not view.save_button.isEnabled()
+    type_into(qtbot, view.form.servers_edit, "new.lab:9092")
+    assert view.form.save_button.isEnabled()
+    click(qtbot, view.form.revert_button)
+    assert view.form.servers_edit.text() == "old.lab:9092"
+    assert not view.form.save_button.isEnabled()
 
-    type_into(qtbot, view.name_edit, "other")  # names are unique, ignoring case
-    click(qtbot, view.save_button)
-    assert "already called" in view.status_text.text()
+    type_into(qtbot, view.form.name_edit, "other")  # names are unique, ignoring case
+    click(qtbot, view.form.save_button)
+    assert "already called" in view.form.status_text.text()
 
-    type_into(qtbot, view.name_edit, "Lab (renamed)")
-    type_into(qtbot, view.servers_edit, "new.lab:9092")
+    type_into(qtbot, view.form.name_edit, "Lab (renamed)")
+    type_into(qtbot, view.form.servers_edit, "new.lab:9092")
     with qtbot.waitSignal(view.saved, timeout=5000):
-        click(qtbot, view.save_button)
+        click(qtbot, view.form.save_button)
     edited = store.settings.profile(lab.id)
     assert edited is not None
     assert (edited.name, edited.bootstrap_servers) == ("Lab (renamed)", "new.lab:9092")
@@ -211,19 +213,19 @@ def test_keychain_failure_saves_nothing(qtbot: Any, make_view: Make, store: Sett
     monkeypatch.setattr(memory_keyring, "set_password", locked)
     view = make_view()
     click(qtbot, view.new_button)
-    type_into(qtbot, view.servers_edit, "lab:9093")
-    choose(view.protocol_combo, "SASL_PLAINTEXT")
-    choose(view.mechanism_combo, "PLAIN")
-    type_into(qtbot, view.username_edit, "me")
-    type_into(qtbot, view.password_edit, SECRET)
+    type_into(qtbot, view.form.servers_edit, "lab:9093")
+    choose(view.form.protocol_combo, "SASL_PLAINTEXT")
+    choose(view.form.mechanism_combo, "PLAIN")
+    type_into(qtbot, view.form.username_edit, "me")
+    type_into(qtbot, view.form.password_edit, SECRET)
     with qtbot.waitSignal(view.statusChanged, timeout=5000) as blocker:
-        click(qtbot, view.save_button)
+        click(qtbot, view.form.save_button)
     ok, text = blocker.args
     assert not ok
     assert text.startswith("Not saved: Could not save the secret in the system keychain")
     assert store.settings.profiles == []  # the secret is written first, then the settings
-    assert view.password_edit.text() == SECRET  # kept, to try again
-    assert view.save_button.isEnabled()
+    assert view.form.password_edit.text() == SECRET  # kept, to try again
+    assert view.form.save_button.isEnabled()
 
 
 def test_leaving_sasl_deletes_the_stored_password(qtbot: Any, make_view: Make,
@@ -235,9 +237,9 @@ def test_leaving_sasl_deletes_the_stored_password(qtbot: Any, make_view: Make,
     add_profiles(store, lab)
     keychain.set_secret(profiles.owner(lab), profiles.PASSWORD, SECRET)
     view = make_view()
-    choose(view.protocol_combo, "SSL")
+    choose(view.form.protocol_combo, "SSL")
     with qtbot.waitSignal(view.saved, timeout=5000):
-        click(qtbot, view.save_button)
+        click(qtbot, view.form.save_button)
     saved = store.settings.profile(lab.id)
     assert saved is not None
     assert (saved.security_protocol, saved.sasl_mechanism, saved.sasl_username,
@@ -251,17 +253,17 @@ def test_switching_away_from_unsaved_changes_asks_first(
     add_profiles(store, BrokerProfile(name="A", bootstrap_servers="a:9092"),
                  BrokerProfile(name="B", bootstrap_servers="b:9092"))
     view = make_view()
-    type_into(qtbot, view.servers_edit, "changed:9092")
+    type_into(qtbot, view.form.servers_edit, "changed:9092")
 
     asked = answer(monkeypatch, QMessageBox.StandardButton.Cancel)
     view.list.setCurrentRow(1)
     assert asked
     assert view.list.currentRow() == 0
-    assert view.servers_edit.text() == "changed:9092"
+    assert view.form.servers_edit.text() == "changed:9092"
 
     answer(monkeypatch, QMessageBox.StandardButton.Discard)
     view.list.setCurrentRow(1)
-    assert view.name_edit.text() == "B"
+    assert view.form.name_edit.text() == "B"
     assert store.settings.profiles[0].bootstrap_servers == "a:9092"
 
 
@@ -270,14 +272,14 @@ def test_sasl_and_ca_fields_follow_the_protocol(qtbot: Any, make_view: Make,
                                                 tmp_path: Path) -> None:
     view = make_view()
     click(qtbot, view.new_button)
-    choose(view.protocol_combo, "PLAINTEXT")
-    sasl = (view.mechanism_combo, view.username_edit, view.password_edit)
-    tls = (view.ca_edit, view.browse_button)
+    choose(view.form.protocol_combo, "PLAINTEXT")
+    sasl = (view.form.mechanism_combo, view.form.username_edit, view.form.password_edit)
+    tls = (view.form.ca_edit, view.form.browse_button)
     assert not any(w.isEnabled() for w in sasl + tls)
-    choose(view.protocol_combo, "SASL_PLAINTEXT")
+    choose(view.form.protocol_combo, "SASL_PLAINTEXT")
     assert all(w.isEnabled() for w in sasl)
     assert not any(w.isEnabled() for w in tls)
-    choose(view.protocol_combo, "SSL")
+    choose(view.form.protocol_combo, "SSL")
     assert all(w.isEnabled() for w in tls)
     assert not any(w.isEnabled() for w in sasl)
 
@@ -289,8 +291,8 @@ def test_sasl_and_ca_fields_follow_the_protocol(qtbot: Any, make_view: Make,
         return str(pem), filt
 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", get_open)
-    click(qtbot, view.browse_button)
-    assert view.ca_edit.text() == str(pem)
+    click(qtbot, view.form.browse_button)
+    assert view.form.ca_edit.text() == str(pem)
     assert "*.pem" in filters[0]
     assert "*.crt" in filters[0]
 
@@ -304,7 +306,7 @@ def test_delete_asks_then_removes_profile_and_secret(
     add_profiles(store, lab, keep)
     keychain.set_secret(profiles.owner(lab), profiles.PASSWORD, SECRET)
     view = make_view()
-    assert view.name_edit.text() == "Lab"
+    assert view.form.name_edit.text() == "Lab"
 
     asked = answer(monkeypatch, QMessageBox.StandardButton.No)
     click(qtbot, view.delete_button)
@@ -318,7 +320,7 @@ def test_delete_asks_then_removes_profile_and_secret(
     assert [p.id for p in store.settings.profiles] == [keep.id]
     assert secret_of(memory_keyring, lab.id) is None
     assert view.list.count() == 1
-    assert view.name_edit.text() == "Keep"
+    assert view.form.name_edit.text() == "Keep"
 
 
 def test_delete_is_refused_while_a_folder_or_destination_uses_it(
@@ -347,18 +349,18 @@ def test_delete_is_refused_while_a_folder_or_destination_uses_it(
     assert "/archive" in warnings[0]
     assert [p.id for p in store.settings.profiles] == [lab.id]
     assert secret_of(memory_keyring, lab.id) == SECRET
-    assert "in use" in view.status_text.text()
+    assert "in use" in view.form.status_text.text()
 
 
 def test_profiles_added_elsewhere_appear(qtbot: Any, make_view: Make,
                                          store: SettingsStore) -> None:
     view = make_view()
     assert view.list.count() == 0
-    assert not view.test_button.isEnabled()
+    assert not view.tester.test_button.isEnabled()
     add_profiles(store, BrokerProfile(name="From the wizard", bootstrap_servers="w:9092"))
     qtbot.waitUntil(lambda: view.list.count() == 1)
-    qtbot.waitUntil(lambda: view.name_edit.text() == "From the wizard")
-    assert view.test_button.isEnabled()
+    qtbot.waitUntil(lambda: view.form.name_edit.text() == "From the wizard")
+    assert view.tester.test_button.isEnabled()
 
 
 def test_embedded_profile_is_read_only_and_tested_through_the_controller(
@@ -367,11 +369,12 @@ def test_embedded_profile_is_read_only_and_tested_through_the_controller(
                                       embedded=True))
     view = make_view()
     assert view.list.currentItem().text() == "Local demo broker (demo)"
-    assert view.note_text.isVisible()
-    assert "demo broker" in view.note_text.text()
-    for widget in (view.name_edit, view.servers_edit, view.protocol_combo,
-                   view.mechanism_combo, view.username_edit, view.password_edit,
-                   view.ca_edit, view.browse_button, view.save_button, view.export_button):
+    assert view.form.note_text.isVisible()
+    assert "demo broker" in view.form.note_text.text()
+    for widget in (view.form.name_edit, view.form.servers_edit, view.form.protocol_combo,
+                   view.form.mechanism_combo, view.form.username_edit, view.form.password_edit,
+                   view.form.ca_edit, view.form.browse_button, view.form.save_button,
+                   view.export_button):
         assert not widget.isEnabled(), widget.accessibleName()
     ok, text = run_test(qtbot, view)
     assert ok, text
@@ -388,7 +391,7 @@ def test_connection_to_the_real_broker(qtbot: Any, make_view: Make, store: Setti
     ok, text = run_test(qtbot, view)
     assert ok, text
     assert text.startswith(f"Connected to {broker_profile.bootstrap_servers}")
-    assert view.test_icon.toolTip() == "Success"
+    assert view.tester.test_icon.toolTip() == "Success"
 
     ok, text = run_test(qtbot, view, topic)
     assert ok, text
@@ -418,12 +421,12 @@ def test_connection_to_a_dead_port_is_plain_and_leaves_the_gui_responsive(
 
     started = time.monotonic()
     with qtbot.waitSignal(view.testFinished, timeout=TEST_TIMEOUT_MS) as blocker:
-        qtbot.mouseClick(view.test_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(view.tester.test_button, Qt.MouseButton.LeftButton)
         handler_seconds = time.monotonic() - started
-        assert not view.test_button.isEnabled()  # busy state
-        assert view.test_busy.isVisible()
-        assert "Connecting to" in view.test_text.text()
-        assert view.test_icon.accessibleName() == "Working"
+        assert not view.tester.test_button.isEnabled()  # busy state
+        assert view.tester.test_busy.isVisible()
+        assert "Connecting to" in view.tester.test_text.text()
+        assert view.tester.test_icon.accessibleName() == "Working"
     total = time.monotonic() - started
     timer.stop()
 
@@ -436,7 +439,7 @@ def test_connection_to_a_dead_port_is_plain_and_leaves_the_gui_responsive(
     assert not ok
     assert "nothing accepts connections at 127.0.0.1:" in text
     assert_plain(text)
-    assert view.test_icon.accessibleName() == "Problem"
+    assert view.tester.test_icon.accessibleName() == "Problem"
 
 
 def test_missing_ca_file_is_a_tls_problem(qtbot: Any, make_view: Make, store: SettingsStore,
@@ -477,14 +480,14 @@ def test_connection_test_uses_the_unsaved_password(
 
     monkeypatch.setattr(admin, "probe_broker", fake_probe)
     view = make_view()
-    qtbot.waitUntil(lambda: view.password_edit.placeholderText() == PASSWORD_STORED)
+    qtbot.waitUntil(lambda: view.form.password_edit.placeholderText() == PASSWORD_STORED)
 
     ok, text = run_test(qtbot, view)
     assert ok
     assert text == "Connected to lab:9093: 0 topics."
     assert seen[-1]["sasl.password"] == "stored-password"
 
-    type_into(qtbot, view.password_edit, "typed-not-saved")
+    type_into(qtbot, view.form.password_edit, "typed-not-saved")
     run_test(qtbot, view)
     assert seen[-1]["sasl.password"] == "typed-not-saved"
     assert seen[-1]["sasl.username"] == "me"
@@ -518,7 +521,7 @@ def test_export_writes_an_env_reference_not_the_password(
     text = target.read_text(encoding="utf-8")
     assert "sasl.password = $OPENMSI_LAB_KAFKA_PASSWORD" in text
     assert SECRET not in text
-    assert "OPENMSI_LAB_KAFKA_PASSWORD" in view.status_text.text()
+    assert "OPENMSI_LAB_KAFKA_PASSWORD" in view.form.status_text.text()
 
 
 def test_import_creates_a_profile_and_keeps_the_password_out_of_settings(
@@ -548,9 +551,9 @@ def test_import_creates_a_profile_and_keeps_the_password_out_of_settings(
     assert secret_of(memory_keyring, new.id) == SECRET
     assert SECRET not in store.path.read_text(encoding="utf-8")
     assert view.list.count() == 2
-    assert view.name_edit.text() == "cloud (2)"
-    qtbot.waitUntil(lambda: view.password_edit.placeholderText() == PASSWORD_STORED)
-    assert "keychain" in view.status_text.text()
+    assert view.form.name_edit.text() == "cloud (2)"
+    qtbot.waitUntil(lambda: view.form.password_edit.placeholderText() == PASSWORD_STORED)
+    assert "keychain" in view.form.status_text.text()
 
 
 def test_import_of_a_bad_file_says_what_is_wrong(
@@ -600,10 +603,10 @@ def test_keyboard_shortcuts_reach_the_actions(qtbot: Any, make_view: Make,
     qtbot.waitUntil(view.list.hasFocus)
     qtbot.keyClick(view.list, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: view.list.count() == 1)  # shortcuts animate the click
-    type_into(qtbot, view.servers_edit, "lab:9092")
-    view.servers_edit.setFocus()
+    type_into(qtbot, view.form.servers_edit, "lab:9092")
+    view.form.servers_edit.setFocus()
     with qtbot.waitSignal(view.saved, timeout=5000):
-        qtbot.keyClick(view.servers_edit, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
+        qtbot.keyClick(view.form.servers_edit, Qt.Key.Key_S, Qt.KeyboardModifier.AltModifier)
     assert [p.bootstrap_servers for p in store.settings.profiles] == ["lab:9092"]
 
 

@@ -22,7 +22,9 @@ from openmsi_gui.engine import admin, crypto
 from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
 from openmsi_gui.engine.provision import provision_node
 from openmsi_gui.ui.provision_dialog import ProvisionDialog
-from openmsi_gui.ui.views.profiles import NO_ENCRYPTION, ProfilesView
+from openmsi_gui.ui.tasks import Tasks
+from openmsi_gui.ui.views.profile_crypto import NO_ENCRYPTION
+from openmsi_gui.ui.views.profiles import ProfilesView
 
 ROT = "rot-password-123"
 PROV = "prov-pw-456"
@@ -33,9 +35,10 @@ Make = Callable[[], ProfilesView]
 
 
 @pytest.fixture
-def make_view(qtbot: Any, store: SettingsStore, controller: AppController) -> Make:
+def make_view(qtbot: Any, store: SettingsStore, controller: AppController,
+              tasks: Tasks) -> Make:
     def make() -> ProfilesView:
-        view = ProfilesView(store, controller)
+        view = ProfilesView(store, controller, tasks)
         qtbot.addWidget(view)
         view.resize(900, 700)
         view.show()
@@ -52,7 +55,7 @@ def save_profiles(store: SettingsStore, *new: BrokerProfile) -> None:
 
 def wait_checked(qtbot: Any, view: ProfilesView) -> None:
     """Wait for the kafkacrypto check and the node list (they run off the GUI thread)."""
-    qtbot.waitUntil(lambda: view._crypto is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: view.crypto.status is not None, timeout=WAIT_MS)
 
 
 def combo_entries(combo: QComboBox) -> list[tuple[str, str]]:
@@ -65,7 +68,7 @@ def click(qtbot: Any, button: QPushButton) -> None:
 
 
 def open_dialog(qtbot: Any, view: ProfilesView) -> ProvisionDialog:
-    click(qtbot, view.provision_button)
+    click(qtbot, view.crypto.provision_button)
     dialog = view.provision_dialog
     assert dialog is not None
     qtbot.waitUntil(dialog.isVisible)
@@ -103,9 +106,9 @@ def test_provisioning_in_the_dialog_selects_the_node_and_saving_encrypts_the_pro
     store.update(settings)
     view = make_view()
     wait_checked(qtbot, view)
-    assert combo_entries(view.crypto_combo) == [(NO_ENCRYPTION, "")]
-    assert view.crypto_combo.isEnabled()
-    assert view.crypto_combo.accessibleName()
+    assert combo_entries(view.crypto.crypto_combo) == [(NO_ENCRYPTION, "")]
+    assert view.crypto.crypto_combo.isEnabled()
+    assert view.crypto.crypto_combo.accessibleName()
 
     dialog = open_dialog(qtbot, view)
     # Prefilled from the profile: its topics, the role its jobs need, this computer's name.
@@ -143,13 +146,13 @@ def test_provisioning_in_the_dialog_selects_the_node_and_saving_encrypts_the_pro
     assert [topics.get(f"{root}{s}") for s in (".keys", ".reqs", ".subs")] == [1, 1, 1]
 
     # The profile form lists the node and selects it; saving makes the profile encrypt.
-    qtbot.waitUntil(lambda: view.crypto_combo.findData("lab_sender") >= 0, timeout=WAIT_MS)
-    assert view.crypto_combo.currentData() == "lab_sender"
-    assert "click Save" in view.status_text.text()
+    qtbot.waitUntil(lambda: view.crypto.crypto_combo.findData("lab_sender") >= 0, timeout=WAIT_MS)
+    assert view.crypto.crypto_combo.currentData() == "lab_sender"
+    assert "click Save" in view.form.status_text.text()
     with qtbot.waitSignal(dialog.finished, timeout=WAIT_MS):
         click(qtbot, dialog.close_button)
     with qtbot.waitSignal(view.saved, timeout=WAIT_MS):
-        click(qtbot, view.save_button)
+        click(qtbot, view.form.save_button)
     saved = store.settings.profile(broker_profile.id)
     assert saved is not None
     assert saved.crypto_node_id == "lab_sender"
@@ -169,13 +172,14 @@ def test_choosing_none_makes_the_profile_plain_again(
                                        crypto_node_id="lab_node"))
     view = make_view()
     wait_checked(qtbot, view)
-    assert combo_entries(view.crypto_combo) == [(NO_ENCRYPTION, ""), ("lab_node", "lab_node")]
-    assert view.crypto_combo.currentData() == "lab_node"
-    assert not view.save_button.isEnabled()
-    view.crypto_combo.setCurrentIndex(view.crypto_combo.findData(""))
-    assert view.save_button.isEnabled()
+    assert combo_entries(view.crypto.crypto_combo) == [(NO_ENCRYPTION, ""),
+                                                       ("lab_node", "lab_node")]
+    assert view.crypto.crypto_combo.currentData() == "lab_node"
+    assert not view.form.save_button.isEnabled()
+    view.crypto.crypto_combo.setCurrentIndex(view.crypto.crypto_combo.findData(""))
+    assert view.form.save_button.isEnabled()
     with qtbot.waitSignal(view.saved, timeout=WAIT_MS):
-        click(qtbot, view.save_button)
+        click(qtbot, view.form.save_button)
     assert store.settings.profiles[0].crypto_node_id == ""
     assert profiles.kafka_config(store.settings.profiles[0], None).crypto is None
 
@@ -233,14 +237,14 @@ def test_without_kafkacrypto_the_controls_are_disabled_with_a_note(
     save_profiles(store, BrokerProfile(name="Lab", bootstrap_servers="lab:9092"))
     view = make_view()
     wait_checked(qtbot, view)
-    assert not view.crypto_combo.isEnabled()
-    assert not view.provision_button.isEnabled()
-    assert view.crypto_note_text.isVisible()
-    assert view.crypto_note_text.text() == (
+    assert not view.crypto.crypto_combo.isEnabled()
+    assert not view.crypto.provision_button.isEnabled()
+    assert view.crypto.crypto_note_text.isVisible()
+    assert view.crypto.crypto_note_text.text() == (
         "Encryption is not available in this build: KafkaCrypto (GPL-2.0-only) cannot be "
         "shipped with it; install with pip to use it.")
-    assert view.crypto_note_icon.accessibleName() == "Note"
-    assert view.name_edit.isEnabled()  # the rest of the profile stays editable
+    assert view.crypto.crypto_note_icon.accessibleName() == "Note"
+    assert view.form.name_edit.isEnabled()  # the rest of the profile stays editable
 
 
 def test_a_node_that_is_gone_is_marked_not_found(
@@ -249,12 +253,12 @@ def test_a_node_that_is_gone_is_marked_not_found(
                                        crypto_node_id="gone"))
     view = make_view()
     wait_checked(qtbot, view)
-    qtbot.waitUntil(view.crypto_note_text.isVisible, timeout=WAIT_MS)
-    assert view.crypto_combo.currentText() == "gone (not found)"
-    assert view.crypto_combo.currentData() == "gone"
-    assert "“gone” was not found" in view.crypto_note_text.text()
-    assert view.crypto_note_icon.accessibleName() == "Problem"
-    assert not view.save_button.isEnabled()  # showing it is not a change
+    qtbot.waitUntil(view.crypto.crypto_note_text.isVisible, timeout=WAIT_MS)
+    assert view.crypto.crypto_combo.currentText() == "gone (not found)"
+    assert view.crypto.crypto_combo.currentData() == "gone"
+    assert "“gone” was not found" in view.crypto.crypto_note_text.text()
+    assert view.crypto.crypto_note_icon.accessibleName() == "Problem"
+    assert not view.form.save_button.isEnabled()  # showing it is not a change
 
 
 def test_the_demo_broker_cannot_be_encrypted(qtbot: Any, make_view: Make,
@@ -263,8 +267,8 @@ def test_the_demo_broker_cannot_be_encrypted(qtbot: Any, make_view: Make,
                                        embedded=True))
     view = make_view()
     wait_checked(qtbot, view)
-    assert not view.crypto_combo.isEnabled()
-    assert not view.provision_button.isEnabled()
+    assert not view.crypto.crypto_combo.isEnabled()
+    assert not view.crypto.provision_button.isEnabled()
 
 
 def test_nodes_provisioned_elsewhere_appear_when_the_view_is_shown_again(
@@ -275,15 +279,16 @@ def test_nodes_provisioned_elsewhere_appear_when_the_view_is_shown_again(
     provision_node("from_cli", "consumer", ["lab"], ROT, PROV, default_nodes_dir())
     view.hide()
     view.show()
-    qtbot.waitUntil(lambda: view.crypto_combo.findData("from_cli") >= 0, timeout=WAIT_MS)
-    assert view.crypto_combo.currentData() == ""  # listed, not chosen
+    qtbot.waitUntil(lambda: view.crypto.crypto_combo.findData("from_cli") >= 0, timeout=WAIT_MS)
+    assert view.crypto.crypto_combo.currentData() == ""  # listed, not chosen
 
 
 # -- the dialog on its own ----------------------------------------------------------
 
 
-def test_dialog_defaults_follow_the_role_until_the_name_is_typed(qtbot: Any) -> None:
-    dialog = ProvisionDialog(role="consumer", taken=[])
+def test_dialog_defaults_follow_the_role_until_the_name_is_typed(qtbot: Any,
+                                                               tasks: Tasks) -> None:
+    dialog = ProvisionDialog(tasks=tasks, role="consumer", taken=[])
     qtbot.addWidget(dialog)
     assert dialog.node_edit.text().endswith("-consumer")
     dialog.role_combo.setCurrentIndex(dialog.role_combo.findData("both"))
@@ -296,13 +301,13 @@ def test_dialog_defaults_follow_the_role_until_the_name_is_typed(qtbot: Any) -> 
         "Sends and receives files (both)"]
 
 
-def test_dialog_key_topics_need_a_broker_and_topics(qtbot: Any,
+def test_dialog_key_topics_need_a_broker_and_topics(qtbot: Any, tasks: Tasks,
                                                     kafka_config: KafkaConfig) -> None:
-    without = ProvisionDialog(topics=["lab"])
+    without = ProvisionDialog(tasks=tasks, topics=["lab"])
     qtbot.addWidget(without)
     assert not without.key_topics_check.isEnabled()
     assert "broker settings" in without.key_topics_check.toolTip()
-    dialog = ProvisionDialog(config=lambda: kafka_config)
+    dialog = ProvisionDialog(tasks=tasks, config=lambda: kafka_config)
     qtbot.addWidget(dialog)
     assert not dialog.key_topics_check.isEnabled()  # every topic: no key topics to make
     assert dialog.topics_edit.placeholderText() == "empty = every topic"
@@ -312,8 +317,8 @@ def test_dialog_key_topics_need_a_broker_and_topics(qtbot: Any,
         "Create the key-exchange topics (lab.keys, .reqs, .subs)"
 
 
-def test_dialog_explains_the_passwords_and_never_keeps_them(qtbot: Any) -> None:
-    dialog = ProvisionDialog(topics=["lab"])
+def test_dialog_explains_the_passwords_and_never_keeps_them(qtbot: Any, tasks: Tasks) -> None:
+    dialog = ProvisionDialog(tasks=tasks, topics=["lab"])
     qtbot.addWidget(dialog)
     texts = [label.text() for label in dialog.findChildren(QLabel)]
     assert "Your administrator gives you these two passwords; they are never stored." in texts
@@ -323,8 +328,9 @@ def test_dialog_explains_the_passwords_and_never_keeps_them(qtbot: Any) -> None:
         ["", "", ""]
 
 
-def test_dialog_controls_have_accessible_names_and_unique_mnemonics(qtbot: Any) -> None:
-    dialog = ProvisionDialog(topics=["lab"])
+def test_dialog_controls_have_accessible_names_and_unique_mnemonics(qtbot: Any,
+                                                                   tasks: Tasks) -> None:
+    dialog = ProvisionDialog(tasks=tasks, topics=["lab"])
     qtbot.addWidget(dialog)
     controls = (dialog.findChildren(QLineEdit) + dialog.findChildren(QComboBox)
                 + dialog.findChildren(QPushButton) + dialog.findChildren(QCheckBox))

@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self.transfers = TransfersView(state, controller, registry)
         self.folders = FoldersView(store, controller)
         self.destinations = DestinationsView(store, controller)
-        self.profiles = ProfilesView(store, controller)
+        self.profiles = ProfilesView(store, controller, tasks)
         self.log = LogView(adapter)
         for view, title in ((self.transfers, "&Transfers"), (self.folders, "Watched &folders"),
                             (self.destinations, "&Destinations"), (self.profiles, "&Brokers"),

@@ -3,7 +3,7 @@
 It renders :class:`~openmsi_gui.app.provisioning.ProvisionForm`: the checks, the
 default node name and the provisioning itself live in
 :mod:`openmsi_gui.app.provisioning`. Provisioning and the creation of the
-key-exchange topics run on the dialog's own worker thread; the passwords are
+key-exchange topics run on the application's network executor; the passwords are
 read from their fields once, the fields are cleared at once, and the passwords
 are never logged or stored.
 """
@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QCloseEvent
@@ -43,12 +41,10 @@ from openmsi_gui.app.provisioning import (
     ProvisionResult,
 )
 from openmsi_gui.engine.provision import MIN_PROVISIONING_PASSWORD, MIN_ROT_PASSWORD
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.folders import buddy_label, with_error
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 INTRO = ("An encryption node holds this computer's keys for end-to-end encryption "
          "(KafkaCrypto). Files are encrypted before they leave the sender and decrypted "
@@ -62,24 +58,6 @@ _ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
     "problem": (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
     "busy": (QStyle.StandardPixmap.SP_BrowserReload, "Working"),
 }
-
-
-class _Worker:
-    """The dialog's one worker thread, started on first use."""
-
-    def __init__(self) -> None:
-        self._pool: ThreadPoolExecutor | None = None
-
-    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="openmsi-provision")
-        return self._pool.submit(fn, *args)
-
-    def shutdown(self, *_args: object) -> None:
-        """Let the thread end once its current work is done (never blocks)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False)
 
 
 class _Progress(QObject):
@@ -118,11 +96,12 @@ class ProvisionDialog(QDialog):
 
     Args:
         parent: the parent widget.
+        tasks: the application's background work.
         topics: topics to fill in (the profile's), or none for every topic.
         role: the role to preselect (``producer``, ``consumer`` or ``both``).
         taken: ids of the nodes that already exist (never replaced here).
         config: builds the broker settings for creating the key-exchange topics
-            (called on the worker thread); None disables that checkbox.
+            (called in the background); None disables that checkbox.
         broker_name: the broker's name, for the checkbox's tooltip.
         dest_dir: where the node goes (default: the app's node folder).
 
@@ -134,7 +113,7 @@ class ProvisionDialog(QDialog):
     provisioned = Signal(str)
     workFinished = Signal(bool, str)
 
-    def __init__(self, parent: QWidget | None = None, *, topics: Iterable[str] = (),
+    def __init__(self, parent: QWidget | None = None, *, tasks: Tasks, topics: Iterable[str] = (),
                  role: str = "producer", taken: Iterable[str] = (),
                  config: ConfigFactory | None = None, broker_name: str = "",
                  dest_dir: Path | None = None) -> None:
@@ -145,7 +124,7 @@ class ProvisionDialog(QDialog):
         self._config = config
         self._broker_name = broker_name
         self._dest_dir = dest_dir
-        self._worker = _Worker()
+        self.tasks = tasks
         self._busy = False
         self._done: ProvisionResult | None = None
         self._node_edited = False
@@ -153,8 +132,6 @@ class ProvisionDialog(QDialog):
         self._progress.text.connect(self.on_worker_progress)
         self._labels: list[QLabel] = []
         self._build(list(topics), role if role in ROLES else "producer")
-        self.finished.connect(self._worker.shutdown)
-        self.destroyed.connect(self._worker.shutdown)
         self._on_topics_changed()
 
     # -- building ----------------------------------------------------------------
@@ -377,19 +354,21 @@ class ProvisionDialog(QDialog):
 
         self._set_busy(True)
         self._show_result("busy", "Making the node's keys…")
-        job = self._worker.submit(provisioning.provision, form, self._dest_dir, config, progress)
+        self._provision(form, config, progress)
 
-        def done(result: ProvisionResult) -> None:
-            form.clear_secrets()
-            self._finish(result)
-
-        def failed(exc: BaseException) -> None:
-            form.clear_secrets()
+    @asyncSlot()
+    async def _provision(self, form: ProvisionForm, config: ConfigFactory | None,
+                         progress: Callable[[str], None]) -> None:
+        try:
+            result = await self.tasks.run(Purpose.NET, provisioning.provision, form,
+                                          self._dest_dir, config, progress, context=self)
+        except Exception as exc:
             log.error("provisioning failed unexpectedly: %s", type(exc).__name__, exc_info=exc)
-            self._finish(ProvisionResult(False, form.node_id, sentences=[
-                f"Not provisioned: an unexpected {type(exc).__name__} happened; see the log."]))
-
-        when_done(job, done, failed, context=self)
+            result = ProvisionResult(False, form.node_id, sentences=[
+                f"Not provisioned: an unexpected {type(exc).__name__} happened; see the log."])
+        finally:
+            form.clear_secrets()
+        self._finish(result)
 
     def on_worker_progress(self, text: str) -> None:
         if self._busy:
