@@ -6,6 +6,7 @@ import configparser
 import plistlib
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -22,6 +23,9 @@ from openmsi_gui.platform.autostart import (
     parse_desktop_exec,
     refresh_at_start,
 )
+
+if TYPE_CHECKING:
+    from openmsi_gui.ui.tasks import Tasks
 
 COMMAND = ["/opt/OpenMSI GUI/openmsi-gui", "--minimized"]
 
@@ -221,11 +225,12 @@ class FakeAutostart(Autostart):
         self.entry = None
 
 
-def test_preferences_checkbox_enables_and_disables(qtbot: QtBot, store: SettingsStore) -> None:
+def test_preferences_checkbox_enables_and_disables(qtbot: QtBot, store: SettingsStore,
+                                                   tasks: Tasks) -> None:
     from openmsi_gui.ui.preferences import PreferencesDialog
 
     fake = FakeAutostart()
-    dialog = PreferencesDialog(store, autostart=fake)
+    dialog = PreferencesDialog(store, tasks, autostart=fake)
     qtbot.addWidget(dialog)
     assert not dialog.start_on_login.isChecked()
     dialog.start_on_login.setChecked(True)
@@ -235,7 +240,7 @@ def test_preferences_checkbox_enables_and_disables(qtbot: QtBot, store: Settings
     assert dialog.pending is not None
     assert dialog.pending.result(5) is None
 
-    dialog = PreferencesDialog(store, autostart=fake)
+    dialog = PreferencesDialog(store, tasks, autostart=fake)
     qtbot.addWidget(dialog)
     assert dialog.start_on_login.isChecked()
     dialog.accept()  # unchanged: nothing written
@@ -248,6 +253,7 @@ def test_preferences_checkbox_enables_and_disables(qtbot: QtBot, store: Settings
 
 
 def test_preferences_checkbox_failure_reverts_and_tells(qtbot: QtBot, store: SettingsStore,
+                                                       tasks: Tasks,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from PySide6.QtWidgets import QMessageBox
 
@@ -256,7 +262,7 @@ def test_preferences_checkbox_failure_reverts_and_tells(qtbot: QtBot, store: Set
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning",
                         lambda _parent, _title, text: shown.append(text))
-    dialog = PreferencesDialog(store, autostart=FakeAutostart(fail=True))
+    dialog = PreferencesDialog(store, tasks, autostart=FakeAutostart(fail=True))
     qtbot.addWidget(dialog)
     dialog.start_on_login.setChecked(True)
     dialog.accept()

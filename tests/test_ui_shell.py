@@ -150,7 +150,7 @@ def test_signal_emit_does_not_leak_references(qapp: QApplication) -> None:
     assert abs(sys.getrefcount(True) - before) < 10
 
 
-def test_preferences_apply_without_restart(qtbot: QtBot, store: SettingsStore,
+def test_preferences_apply_without_restart(qtbot: QtBot, store: SettingsStore, tasks: Tasks,
                                            qapp: QApplication) -> None:
     from PySide6.QtGui import QPalette
 
@@ -159,7 +159,7 @@ def test_preferences_apply_without_restart(qtbot: QtBot, store: SettingsStore,
 
     applied: list[str] = []
     store.subscribe(lambda s: (apply_theme(qapp, s.ui.theme), applied.append(s.ui.theme)))
-    dialog = PreferencesDialog(store)
+    dialog = PreferencesDialog(store, tasks)
     qtbot.addWidget(dialog)
     dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
     dialog.notify_completions.setChecked(True)

@@ -33,6 +33,7 @@ from openmsi_gui.app.wizard import JobKind, PathKind, Step, path_kind
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
 from openmsi_gui.engine.events import JobState, JobStatus
 from openmsi_gui.ui import wizard as ui_wizard
+from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.wizard import SetupWizard
 
 PASSWORD = "Pa55-word-typed-in-the-wizard"
@@ -52,9 +53,9 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def wizard(qtbot: QtBot, store: SettingsStore, controller: AppController
+def wizard(qtbot: QtBot, store: SettingsStore, controller: AppController, tasks: Tasks
            ) -> Iterator[SetupWizard]:
-    wiz = SetupWizard(store, controller)
+    wiz = SetupWizard(store, controller, tasks)
     qtbot.addWidget(wiz)
     wiz.show()
     qtbot.waitExposed(wiz)
@@ -311,13 +312,13 @@ def test_cancel_marks_first_run_done(qtbot: QtBot, wizard: SetupWizard,
 
 
 def test_escape_cancels_too_and_keeps_other_settings(
-        qtbot: QtBot, store: SettingsStore, controller: AppController,
+        qtbot: QtBot, store: SettingsStore, controller: AppController, tasks: Tasks,
         broker_profile: BrokerProfile) -> None:
     settings = store.settings
     settings.profiles.append(broker_profile)
     settings.ui.theme = "dark"
     store.update(settings)
-    wizard = SetupWizard(store, controller)
+    wizard = SetupWizard(store, controller, tasks)
     qtbot.addWidget(wizard)
     wizard.show()
     qtbot.waitExposed(wizard)

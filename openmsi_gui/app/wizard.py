@@ -24,12 +24,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openmsi_gui.app import profiles
+from openmsi_gui.app import keychain, profiles
 from openmsi_gui.app.settings import (
     SASL_MECHANISMS,
     SECURITY_PROTOCOLS,
@@ -159,6 +159,21 @@ class JobForm:
 
 def _expand(path: str) -> Path:
     return Path(path.strip()).expanduser()
+
+
+def write_secrets(owner: str, secrets: Mapping[str, str]) -> None:
+    """Store ``secrets`` for ``owner`` and delete the wizard's other names (blocking)."""
+    for name in SECRET_NAMES:
+        keychain.set_secret(owner, name, secrets.get(name, ""))
+
+
+def prepare(directories: list[str], owner: str, secrets: Mapping[str, str],
+            touch_keychain: bool) -> None:
+    """Create the folders and write the keychain before the settings are saved (blocking)."""
+    for directory in directories:
+        os.makedirs(directory, exist_ok=True)
+    if touch_keychain:
+        write_secrets(owner, secrets)
 
 
 class PathKind(enum.StrEnum):

@@ -117,7 +117,7 @@ class OpenMSIApp(QObject):
         """Open the preferences dialog."""
         from openmsi_gui.ui.preferences import PreferencesDialog
 
-        PreferencesDialog(self.store, self.window).open()
+        PreferencesDialog(self.store, self.tasks, self.window).open()
 
     def start(self, show_window: bool | None = None) -> None:
         """Show the tray (and the window if there is no tray) and start the jobs."""
@@ -135,7 +135,7 @@ class OpenMSIApp(QObject):
         from openmsi_gui.ui.wizard import SetupWizard
 
         if self._wizard is None:
-            self._wizard = SetupWizard(self.store, self.controller, self.window)
+            self._wizard = SetupWizard(self.store, self.controller, self.tasks, self.window)
             self._wizard.finished.connect(self._on_wizard_finished)
         self._wizard.show()
         self._wizard.raise_()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,20 +17,11 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app.settings import THEMES, SettingsStore
 from openmsi_gui.platform.autostart import Autostart, for_this_platform
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 
 log = logging.getLogger(__name__)
 
 THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
-
-
-def apply_autostart(autostart: Autostart, enabled: bool) -> Future[None]:
-    """Install or remove the start-on-login entry on a short-lived worker thread."""
-    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autostart")
-    try:
-        return executor.submit(autostart.apply, enabled)
-    finally:
-        executor.shutdown(wait=False)
 
 
 class PreferencesDialog(QDialog):
@@ -38,14 +29,17 @@ class PreferencesDialog(QDialog):
 
     Args:
         store: the settings.
+        tasks: the application's background work (the entry is written on its
+            settings and files executor).
         parent: the owning window.
         autostart: the start-on-login writer (default: the one for this OS).
     """
 
-    def __init__(self, store: SettingsStore, parent: QWidget | None = None,
+    def __init__(self, store: SettingsStore, tasks: Tasks, parent: QWidget | None = None,
                  autostart: Autostart | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.tasks = tasks
         self.autostart = autostart if autostart is not None else for_this_platform()
         self.pending: Future[None] | None = None
         self.setWindowTitle("Preferences")
@@ -88,10 +82,16 @@ class PreferencesDialog(QDialog):
         settings.ui.start_on_login = wanted
         self.store.update(settings)
         if wanted != previous:
-            self.pending = apply_autostart(self.autostart, wanted)
-            when_done(self.pending, lambda _: None,
-                      lambda exc: self._on_autostart_failed(wanted, exc))
+            self.pending = self.tasks.submit(Purpose.IO, self.autostart.apply, wanted)
+            self._await_autostart(self.pending, wanted)
         super().accept()
+
+    @asyncSlot()
+    async def _await_autostart(self, pending: Future[None], wanted: bool) -> None:
+        try:
+            await self.tasks.wait(pending, context=self)
+        except Exception as exc:
+            self._on_autostart_failed(wanted, exc)
 
     def _on_autostart_failed(self, wanted: bool, error: BaseException) -> None:
         log.warning("cannot change start on login: %s", error)
