@@ -170,7 +170,8 @@ def _no_leftover_threads() -> Iterator[None]:
     deadline = time.monotonic() + 5
     while True:
         extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                 and not t.name.startswith(("ThreadPoolExecutor-hash", "pydevd", "asyncio"))]
+                 and not t.name.startswith(("ThreadPoolExecutor-hash-history", "pydevd",
+                                            "asyncio"))]
         if not extra or time.monotonic() > deadline:
             break
         time.sleep(0.05)

@@ -30,7 +30,7 @@ from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir, load_config
 from openmsi_gui.engine.provision import create_key_topics, provision_node
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.uploader import Uploader, UploadError
+from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
 
 ROT = "rot-password-for-tests"
 PROV = "prov-password"
@@ -145,7 +145,7 @@ def test_encrypted_upload_decrypts_to_the_exact_chunks(
             for rel in files:
                 uploader.submit(src, src / rel)
             assert uploader.wait_idle(30)
-        assert {r.outcome for r in uploader.results()} == {"sent"}
+        assert {r.outcome for r in uploader.results()} == {UploadOutcome.SENT}
         expected = 5 + 1  # 40 000 B in 8 KiB chunks, and one chunk
         raw = consume_all(down_config, encrypted_topic, expected)
         assert len(raw) == expected

@@ -21,7 +21,7 @@ from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
 from openmsi_gui.engine.provision import provision_node
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location
-from openmsi_gui.engine.uploader import Uploader
+from openmsi_gui.engine.uploader import Uploader, UploadOutcome
 
 FILES = {"run1/scan.bin": b"\x00\x01secret bytes" * 5000, "notes.txt": "µm scan\n".encode() * 50}
 
@@ -39,7 +39,7 @@ def send(config: KafkaConfig, topic: str, root: Path, bus: EventBus, registry: R
             for rel in FILES:
                 uploader.submit(root, root / rel)
             assert uploader.wait_idle(60)
-        assert {r.outcome for r in uploader.results()} == {"sent"}
+        assert {r.outcome for r in uploader.results()} == {UploadOutcome.SENT}
 
 
 @pytest.mark.slow

@@ -20,7 +20,7 @@ from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.uploader import Uploader
+from openmsi_gui.engine.uploader import Uploader, UploadOutcome
 
 pytestmark = pytest.mark.interop
 
@@ -89,7 +89,7 @@ def test_our_upload_to_openmsistream_download_directory(
         for rel in files:
             uploader.submit(src, src / rel)
         assert uploader.wait_idle(60)
-    assert {r.outcome for r in uploader.results()} == {"sent"}
+    assert {r.outcome for r in uploader.results()} == {UploadOutcome.SENT}
     with omsi.DownloadDirectory(tmp_path / "omsi-out", omsi_config, topic, "from-us",
                                 log_dir=tmp_path / "omsi-logs") as download:
         download.wait_for_files(files, timeout=90)

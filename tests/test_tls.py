@@ -29,7 +29,7 @@ from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.tls_check import certificate_problem, split_server
-from openmsi_gui.engine.uploader import Uploader
+from openmsi_gui.engine.uploader import Uploader, UploadOutcome
 
 JARGON = ("rdkafka", "ssl handshake failed", "handshake", "ssl_", "error:0", "routines")
 
@@ -259,7 +259,8 @@ def test_round_trip_over_tls_is_byte_exact(tls_broker: TlsBroker, tmp_path: Path
         assert uploader.wait_idle(60)
     finally:
         uploader.stop()
-    assert {r.path.name: r.outcome for r in uploader.results()} == dict.fromkeys(files, "sent")
+    outcomes = {r.path.name: r.outcome for r in uploader.results()}
+    assert outcomes == dict.fromkeys(files, UploadOutcome.SENT)
     dest = tmp_path / "dest"
     downloader = Downloader(config, topic, dest, bus, registry, group_id="g-tls")
     downloader.start()

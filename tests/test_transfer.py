@@ -14,7 +14,7 @@ from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import Direction, EventBus, FileCompleted, FileSkipped
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.uploader import Uploader
+from openmsi_gui.engine.uploader import Uploader, UploadOutcome
 
 
 @contextmanager
@@ -29,7 +29,7 @@ def running(*jobs: Uploader | Downloader) -> Iterator[None]:
 
 
 def upload_tree(config: KafkaConfig, topic: str, root: Path, bus: EventBus,
-                registry: Registry, chunk_size: int = 4096) -> dict[str, str]:
+                registry: Registry, chunk_size: int = 4096) -> dict[str, UploadOutcome]:
     """Send every file under ``root``; return each relative path's outcome."""
     uploader = Uploader(config, topic, bus, registry, chunk_size=chunk_size)
     with running(uploader):
@@ -60,7 +60,7 @@ def test_round_trip_is_byte_exact(kafka_config: KafkaConfig, topic: str, tmp_pat
                                   bus: EventBus, recorder: Recorder, registry: Registry) -> None:
     files = write_sample_tree(tmp_path / "src")
     outcomes = upload_tree(kafka_config, topic, tmp_path / "src", bus, registry)
-    assert outcomes == dict.fromkeys(files, "sent")
+    assert outcomes == dict.fromkeys(files, UploadOutcome.SENT)
     dest = tmp_path / "dest"
     downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id="g-round")
     with running(downloader):
@@ -81,8 +81,8 @@ def test_restart_skips_what_is_done_and_resends_changes(
     os.utime(src / "root.bin", ns=(time.time_ns(), time.time_ns()))
     (src / "catalog.csv").write_bytes(b"second generation")
     outcomes = upload_tree(kafka_config, topic, src, bus, registry)
-    assert outcomes.pop("catalog.csv") == "sent"
-    assert set(outcomes.values()) == {"skipped"}
+    assert outcomes.pop("catalog.csv") is UploadOutcome.SENT
+    assert set(outcomes.values()) == {UploadOutcome.SKIPPED}
     reasons = {e.relpath: e.reason for e in recorder.of(FileSkipped)}
     assert reasons["root.bin"] == "same content already sent"
     assert reasons["exact.bin"] == "already sent"

@@ -30,7 +30,7 @@ from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_config
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
-from openmsi_gui.engine.uploader import Uploader, UploadError
+from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE, FileFilter
 
 log = logging.getLogger("openmsi")
@@ -191,7 +191,7 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
         if cipher is not None:
             cipher.close()
     results = uploader.results()
-    failed = [r for r in results if r.outcome == "failed"]
+    failed = [r for r in results if r.outcome is UploadOutcome.FAILED]
     if len(results) < len(files) or failed:
         return 1
     return 0

@@ -16,6 +16,7 @@ value are encrypted (KafkaCrypto, as OpenMSIStream does) before they are produce
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import logging
 import queue
@@ -23,9 +24,10 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -49,6 +51,9 @@ from openmsi_gui.engine.throttle import Throttle
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 1.0
+
+ProducerFactory = Callable[[dict[str, Any]], Producer]
+"""Makes the Kafka producer from librdkafka settings (tests may pass a fake)."""
 
 
 class UploadError(RuntimeError):
@@ -87,12 +92,20 @@ class _Sending:
     finished: bool = False
 
 
+class UploadOutcome(enum.Enum):
+    """How one submitted file ended."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class UploadResult:
-    """How one submitted file ended: ``sent``, ``skipped`` or ``failed``."""
+    """How one submitted file ended, and why (for skipped and failed files)."""
 
     path: Path
-    outcome: str
+    outcome: UploadOutcome
     reason: str = ""
 
 
@@ -109,11 +122,15 @@ class Uploader:
         workers: files read and hashed in parallel.
         cipher: encrypts every message (end-to-end encryption); owned by the
             caller, who closes it after :meth:`stop`.
+        producer_factory: makes the producer (confluent-kafka's by default).
+        checkpoint_seconds: how often acknowledged chunks are written to the registry.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
                  job: str = "upload", chunk_size: int = wire.DEFAULT_CHUNK_SIZE,
-                 workers: int = 2, cipher: MessageCipher | None = None) -> None:
+                 workers: int = 2, cipher: MessageCipher | None = None,
+                 producer_factory: ProducerFactory = Producer,
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
         self.topic = topic
         self.job = job
         self.chunk_size = wire.check_chunk_size(chunk_size)
@@ -121,6 +138,8 @@ class Uploader:
         self._registry = registry
         self._config = config
         self._cipher = cipher
+        self._producer_factory = producer_factory
+        self._checkpoint_seconds = checkpoint_seconds
         self._queue: queue.Queue[tuple[Path, Path] | None] = queue.Queue()
         self._n_workers = max(1, workers)
         self._threads: list[threading.Thread] = []
@@ -137,9 +156,8 @@ class Uploader:
         self._progress = Throttle(0.1)
         self._listeners: list[Callable[[UploadResult], None]] = []
         self._producer: Producer | None = None
+        self._hash_pool: ThreadPoolExecutor | None = None
         self._n_partitions = 1
-        self.bytes_sent = 0
-        self.files_sent = 0
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -154,13 +172,15 @@ class Uploader:
                                           self._config.bootstrap_servers))
         settings = self._config.producer_settings()
         settings["error_cb"] = self._on_kafka_error  # type: ignore[assignment]
-        self._producer = Producer(settings)
+        self._producer = self._producer_factory(settings)
         self._n_partitions = topic_partitions(self._producer, self.topic, timeout)
         if self._cipher is not None:
             self._check_key_topics(timeout)
             self._cipher.serve_keys(self.topic)  # also answers consumers of earlier runs
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                           self._config.bootstrap_servers))
+        self._hash_pool = ThreadPoolExecutor(self._n_workers,
+                                             thread_name_prefix=f"{self.job}-hash")
         self._threads = [threading.Thread(target=self._poll_loop, name=f"{self.job}-poll",
                                           daemon=True)]
         self._threads += [threading.Thread(target=self._work_loop, name=f"{self.job}-{i}",
@@ -190,6 +210,9 @@ class Uploader:
             self._queue.put(None)
         for thread in self._threads[1:]:
             thread.join()
+        if self._hash_pool is not None:
+            self._hash_pool.shutdown()
+            self._hash_pool = None
         if self._producer is not None:
             remaining = self._producer.flush(flush_timeout)
             if remaining:
@@ -259,7 +282,7 @@ class Uploader:
                 result = self._send_file(root, path)
             except Exception as exc:
                 log.exception("%s: unexpected error sending %s", self.job, path)
-                result = UploadResult(path, "failed", f"unexpected error: {exc}")
+                result = UploadResult(path, UploadOutcome.FAILED, f"unexpected error: {exc}")
             if result is not None:
                 self._record(result)
 
@@ -279,22 +302,23 @@ class Uploader:
         try:
             st = path.stat()
         except FileNotFoundError:
-            return UploadResult(path, "skipped", "file disappeared before it was sent")
+            return UploadResult(path, UploadOutcome.SKIPPED,
+                                "file disappeared before it was sent")
         except OSError as exc:
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror}")
         if self._registry.upload_done(self.topic, key_root, relpath, st.st_size, st.st_mtime_ns):
             self._bus.publish(FileSkipped(self.job, Direction.UPLOAD, relpath, "already sent"))
-            return UploadResult(path, "skipped", "already sent")
+            return UploadResult(path, UploadOutcome.SKIPPED, "already sent")
         self._bus.publish(FileDiscovered(self.job, Direction.UPLOAD, relpath, st.st_size))
         try:
-            file_hash, chunk_hashes = hash_file(path, self.chunk_size)
+            file_hash, chunk_hashes = hash_file(path, self.chunk_size, self._hash_pool)
         except OSError as exc:
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
         last = self._registry.last_upload(self.topic, key_root, relpath)
         if last and last.status == "done" and last.file_hash == file_hash:
             self._bus.publish(FileSkipped(self.job, Direction.UPLOAD, relpath,
                                           "same content already sent"))
-            return UploadResult(path, "skipped", "same content already sent")
+            return UploadResult(path, UploadOutcome.SKIPPED, "same content already sent")
         n_chunks = len(chunk_hashes)
         upload_id, acked = self._registry.start_upload(
             self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
@@ -314,7 +338,8 @@ class Uploader:
                     self._running.wait()
                     if self._stopping.is_set():
                         self._registry.finish_upload(upload_id, "stopped before it was sent")
-                        return UploadResult(path, "failed", "stopped before the file was sent")
+                        return UploadResult(path, UploadOutcome.FAILED,
+                                                "stopped before the file was sent")
                     handle.seek(offset)
                     data = handle.read(self.chunk_size)
                     value = wire.encode_chunk(wire.Chunk(
@@ -367,14 +392,14 @@ class Uploader:
 
     def _poll_loop(self) -> None:
         assert self._producer is not None
-        next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+        next_checkpoint = time.monotonic() + self._checkpoint_seconds
         while not (self._stopping.is_set() and self._all_workers_done() and
                    not len(self._producer)):
             self._producer.poll(0.05)
             if time.monotonic() >= next_checkpoint:
                 self._flush_acks()
                 self._registry.commit()
-                next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
+                next_checkpoint = time.monotonic() + self._checkpoint_seconds
 
     def _all_workers_done(self) -> bool:
         return not any(t.is_alive() for t in self._threads[1:])
@@ -392,7 +417,6 @@ class Uploader:
         sending.acked_bytes += length
         with self._lock:
             self._pending_acks.setdefault(sending.upload_id, []).append(chunk_i)
-            self.bytes_sent += length
         self._check_done(sending)
 
     def _check_done(self, sending: _Sending) -> None:
@@ -414,12 +438,10 @@ class Uploader:
             return
         self._flush_acks()
         self._registry.finish_upload(sending.upload_id)
-        with self._lock:
-            self.files_sent += 1
         self._bus.publish(FileCompleted(self.job, Direction.UPLOAD, sending.relpath,
                                         sending.size, sending.file_hash.hex(),
                                         time.monotonic() - sending.started))
-        self._record(UploadResult(sending.path, "sent"))
+        self._record(UploadResult(sending.path, UploadOutcome.SENT))
 
     def _flush_acks(self) -> None:
         with self._lock:
@@ -430,7 +452,7 @@ class Uploader:
     def _fail(self, path: Path, relpath: str, reason: str) -> UploadResult:
         log.error("%s: %s was not sent: %s", self.job, relpath, reason)
         self._bus.publish(FileFailed(self.job, Direction.UPLOAD, relpath, reason))
-        return UploadResult(path, "failed", reason)
+        return UploadResult(path, UploadOutcome.FAILED, reason)
 
     def _on_kafka_error(self, err: KafkaError) -> None:
         log.warning("%s: broker connection problem: %s", self.job, err.str())
@@ -446,30 +468,37 @@ class _Changed(Exception):
     """
 
 
-_HASH_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ThreadPoolExecutor-hash")
-
-
 def _sha512(data: bytes) -> bytes:
     return hashlib.sha512(data).digest()
 
 
-def hash_file(path: Path, chunk_size: int) -> tuple[bytes, list[bytes]]:
+def hash_file(path: Path, chunk_size: int,
+              pool: Executor | None = None) -> tuple[bytes, list[bytes]]:
     """Stream ``path`` once: its SHA-512 and the SHA-512 of each chunk.
 
-    The chunk hashes are computed in a pool thread while this thread updates
-    the whole-file hash (hashlib releases the GIL), so one pass costs the time
-    of one hash, not two.
+    With a ``pool``, the chunk hashes are computed in its threads while this
+    thread updates the whole-file hash (hashlib releases the GIL), so one pass
+    costs the time of one hash, not two.
     """
     whole = hashlib.sha512()
     pending: list[Future[bytes]] = []
     with path.open("rb", buffering=0) as handle:
         while data := handle.read(chunk_size):
-            pending.append(_HASH_POOL.submit(_sha512, data))
+            pending.append(_submit(pool, _sha512, data))
             whole.update(data)
             if len(pending) > 8:  # bound the memory held by queued chunks
                 pending[-9].result()
     chunk_hashes = [f.result() for f in pending] or [_sha512(b"")]
     return whole.digest(), chunk_hashes
+
+
+def _submit(pool: Executor | None, fn: Callable[[bytes], bytes], data: bytes) -> Future[bytes]:
+    """``pool.submit(fn, data)``, or a future already done when there is no pool."""
+    if pool is not None:
+        return pool.submit(fn, data)
+    done: Future[bytes] = Future()
+    done.set_result(fn(data))
+    return done
 
 
 def topic_partitions(client: Producer, topic: str, timeout: float) -> int:

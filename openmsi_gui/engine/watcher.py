@@ -27,7 +27,7 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus
-from openmsi_gui.engine.uploader import Uploader, UploadResult
+from openmsi_gui.engine.uploader import Uploader, UploadOutcome, UploadResult
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class FolderWatcher:
         self._wake = threading.Event()
 
     def _on_result(self, result: UploadResult) -> None:
-        if result.outcome == "failed":
+        if result.outcome is UploadOutcome.FAILED:
             with self._lock:  # forget it, so the next change or rescan sends it again
                 self._submitted.pop(result.path, None)
 
@@ -155,11 +155,6 @@ class FolderWatcher:
             return path.stat().st_mtime >= self.since
         except OSError:
             return False
-
-    def pending(self) -> int:
-        """Files seen but not yet stable."""
-        with self._lock:
-            return len(self._candidates)
 
     # -- internals -----------------------------------------------------------
 

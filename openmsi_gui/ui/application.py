@@ -76,9 +76,6 @@ class OpenMSIApp(QObject):
     def __init__(self, store: SettingsStore, registry: Registry,
                  instance_name: str = "") -> None:
         super().__init__()
-        # The engine's threads share the GIL with the GUI thread; asking a running
-        # thread to yield after 1 ms (not 5) keeps the event loop responsive.
-        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         self.store = store
         self.registry = registry
         self.bus = EventBus()
@@ -220,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             (base / folder).mkdir(parents=True, exist_ok=True)
         print(f"OpenMSI GUI demo: drop files into {base / 'outbox'}; they arrive in "
               f"{base / 'inbox'}", flush=True)
+    # The engine's threads share the GIL with the GUI thread; asking a running
+    # thread to yield after 1 ms (not 5) keeps the event loop responsive.
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
     app = QApplication(sys.argv[:1])
     app.setApplicationName("OpenMSI")
     app.setQuitOnLastWindowClosed(False)
