@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
@@ -25,13 +25,12 @@ _STATE_SUFFIX = re.compile(r"\s*\(after \d+ms in state \w+(?:, \d+ identical err
                            r"suppressed)?\)$")
 
 
+AdminFactory = Callable[[dict[str, Any]], AdminClient]
+"""Makes the admin client from librdkafka settings (tests may pass a fake)."""
+
+
 class BrokerError(RuntimeError):
     """The broker cannot be used; the message says why and what to do."""
-
-
-def _admin(config: KafkaConfig) -> AdminClient:
-    settings: dict[str, str | int | float | bool] = dict(config.admin_settings())
-    return AdminClient(settings)
 
 
 def explain(error: KafkaError | KafkaException | str, servers: str) -> str:
@@ -72,27 +71,29 @@ def explain(error: KafkaError | KafkaException | str, servers: str) -> str:
             "is running")
 
 
-def list_topics(config: KafkaConfig, timeout: float = 10.0) -> dict[str, int]:
+def list_topics(config: KafkaConfig, timeout: float = 10.0, *,
+                admin_factory: AdminFactory = AdminClient) -> dict[str, int]:
     """Topic names and partition counts, without internal topics.
 
     Raises:
         BrokerError: if the broker cannot be reached in ``timeout`` seconds.
     """
     try:
-        metadata = _admin(config).list_topics(timeout=timeout)
+        metadata = admin_factory(dict(config.admin_settings())).list_topics(timeout=timeout)
     except KafkaException as exc:
         raise BrokerError(explain(exc, config.bootstrap_servers)) from exc
     return {name: len(t.partitions) for name, t in metadata.topics.items()
             if not name.startswith("__") and t.error is None}
 
 
-def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0) -> int:
+def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0, *,
+                  admin_factory: AdminFactory = AdminClient) -> int:
     """Return the partition count of ``topic``.
 
     Raises:
         BrokerError: if the broker is unreachable or the topic does not exist.
     """
-    topics = list_topics(config, timeout)
+    topics = list_topics(config, timeout, admin_factory=admin_factory)
     if topic not in topics:
         raise BrokerError(f"topic {topic!r} does not exist on {config.bootstrap_servers}: "
                           f"create it with 'openmsi topic create {topic}'")
@@ -100,13 +101,14 @@ def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0) -> int
 
 
 def create_topic(config: KafkaConfig, topic: str, partitions: int = 3,
-                 replication: int = 1, timeout: float = 15.0) -> bool:
+                 replication: int = 1, timeout: float = 15.0, *,
+                 admin_factory: AdminFactory = AdminClient) -> bool:
     """Create ``topic``; return False if it already existed.
 
     Raises:
         BrokerError: if the broker refuses or cannot be reached.
     """
-    admin = _admin(config)
+    admin = admin_factory(dict(config.admin_settings()))
     future = admin.create_topics([NewTopic(topic, partitions, replication)],
                                  request_timeout=timeout)[topic]
     try:
@@ -154,7 +156,8 @@ class _LibrdkafkaLog:
 
 
 def probe_broker(config: KafkaConfig, topic: str = "", timeout: float = 10.0,
-                 give_up_after: float = 2.0) -> str:
+                 give_up_after: float = 2.0, *,
+                 admin_factory: AdminFactory = AdminClient) -> str:
     """Connect with ``config`` (blocking) and say what was found.
 
     Fails early once librdkafka has reported a definite problem (a refused
@@ -165,6 +168,7 @@ def probe_broker(config: KafkaConfig, topic: str = "", timeout: float = 10.0,
         topic: also require this topic ("" to skip).
         timeout: give up after this many seconds at most.
         give_up_after: how long to keep trying once errors have been reported.
+        admin_factory: makes the admin client (confluent-kafka's by default).
 
     Returns:
         A sentence for the user, e.g. ``Connected to host:9092: 3 topics.``
@@ -182,7 +186,7 @@ def probe_broker(config: KafkaConfig, topic: str = "", timeout: float = 10.0,
     settings: dict[str, Any] = {**config.admin_settings(), "error_cb": on_error,
                                 "logger": _LibrdkafkaLog()}
     try:
-        client = AdminClient(settings)
+        client = admin_factory(settings)
     except KafkaException as exc:
         raise BrokerError(explain(exc, servers)) from exc
     started = time.monotonic()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from confluent_kafka import Producer
+
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.downloader import Downloader
@@ -18,7 +20,7 @@ from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, S3Store
-from openmsi_gui.engine.uploader import Uploader
+from openmsi_gui.engine.uploader import ProducerFactory, Uploader
 from openmsi_gui.engine.watcher import FileFilter, FolderWatcher
 
 
@@ -54,13 +56,15 @@ class WatchJob:
 
     When ``config`` names a KafkaCrypto node (``[kafkacrypto]``), every message
     is encrypted with it; the job owns that node's cipher and closes it on stop.
+    ``producer_factory`` makes the uploader's producer (see :class:`Uploader`).
 
     Raises:
         CryptoSetupError: the config names a node that cannot be used.
     """
 
     def __init__(self, config: KafkaConfig, root: Path, options: WatchOptions, bus: EventBus,
-                 registry: Registry, name: str | None = None) -> None:
+                 registry: Registry, name: str | None = None,
+                 producer_factory: ProducerFactory = Producer) -> None:
         self.name = name or f"watch:{root}"
         self.root = root
         self.options = options
@@ -69,7 +73,7 @@ class WatchJob:
         try:
             self.uploader = Uploader(config, options.topic, bus, registry, job=self.name,
                                      chunk_size=options.chunk_size, workers=options.workers,
-                                     cipher=self._cipher)
+                                     cipher=self._cipher, producer_factory=producer_factory)
             self.watcher = FolderWatcher(root, self.uploader, bus,
                                          upload_existing=options.upload_existing,
                                          since=options.since,

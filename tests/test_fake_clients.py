@@ -1,0 +1,97 @@
+"""Engine classes take their Kafka clients from a factory, so these tests need no broker."""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import Recorder
+
+from openmsi_gui.engine import admin, wire
+from openmsi_gui.engine.events import EventBus, FileCompleted
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
+
+CONFIG = KafkaConfig.for_bootstrap("fake:9092")
+
+
+def metadata(**partitions: int) -> types.SimpleNamespace:
+    """What ``list_topics`` returns, for topics with these partition counts."""
+    return types.SimpleNamespace(topics={
+        name: types.SimpleNamespace(error=None, partitions=dict.fromkeys(range(count)))
+        for name, count in partitions.items()})
+
+
+def serving(client: object) -> Callable[[dict[str, Any]], Any]:
+    """A client factory that always returns ``client``."""
+    return lambda _settings: client
+
+
+class FakeProducer:
+    """Acknowledges every message at the next poll or flush."""
+
+    def __init__(self, topics: types.SimpleNamespace) -> None:
+        self.topics = topics
+        self.sent: list[tuple[str, bytes, int]] = []
+        self._pending: list[Callable[[Any, Any], None]] = []
+
+    def list_topics(self, timeout: float = 0) -> types.SimpleNamespace:
+        return self.topics
+
+    def produce(self, topic: str, value: bytes, key: bytes, partition: int,
+                on_delivery: Callable[[Any, Any], None]) -> None:
+        self.sent.append((topic, value, partition))
+        self._pending.append(on_delivery)
+
+    def poll(self, timeout: float = 0) -> int:
+        pending, self._pending = self._pending, []
+        for callback in pending:
+            callback(None, None)
+        return len(pending)
+
+    def flush(self, timeout: float = 0) -> int:
+        self.poll()
+        return 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+
+def test_an_uploader_sends_through_a_fake_producer(
+        tmp_path: Path, bus: EventBus, recorder: Recorder, registry: Registry) -> None:
+    producer = FakeProducer(metadata(lab=3))
+    (tmp_path / "scan.bin").write_bytes(b"x" * 10_000)
+    uploader = Uploader(CONFIG, "lab", bus, registry, chunk_size=4096,
+                        producer_factory=serving(producer))
+    uploader.start()
+    try:
+        uploader.submit(tmp_path, tmp_path / "scan.bin")
+        assert uploader.wait_idle(10)
+    finally:
+        uploader.stop()
+    assert [r.outcome for r in uploader.results()] == [UploadOutcome.SENT]
+    assert len(producer.sent) == 3
+    assert len({partition for _, _, partition in producer.sent}) == 1
+    chunk = wire.decode_chunk(producer.sent[0][1])
+    assert chunk.filename == "scan.bin"
+    assert [e.relpath for e in recorder.of(FileCompleted)] == ["scan.bin"]
+
+
+def test_an_uploader_refuses_a_missing_topic(bus: EventBus, registry: Registry) -> None:
+    uploader = Uploader(CONFIG, "lab", bus, registry,
+                        producer_factory=serving(FakeProducer(metadata(other=1))))
+    with pytest.raises(UploadError, match="does not exist"):
+        uploader.start()
+
+
+def test_admin_lists_topics_through_a_fake_client() -> None:
+    fake = types.SimpleNamespace(list_topics=lambda timeout=0: metadata(lab=3,
+                                                                        __consumer_offsets=50))
+    assert admin.list_topics(CONFIG, admin_factory=serving(fake)) == {"lab": 3}
+    assert admin.require_topic(CONFIG, "lab", admin_factory=serving(fake)) == 3
+    with pytest.raises(admin.BrokerError, match="does not exist"):
+        admin.require_topic(CONFIG, "gone", admin_factory=serving(fake))
