@@ -11,9 +11,13 @@ import pytest
 from openmsi_gui.app import keychain, settings
 from openmsi_gui.app.settings import (
     BrokerProfile,
+    Destination,
+    DestinationKind,
+    SecurityProtocol,
     Settings,
     SettingsError,
     SettingsStore,
+    Theme,
     WatchedFolder,
 )
 
@@ -81,6 +85,9 @@ def test_migrations_upgrade_old_files_and_keep_a_backup(
     ('{"folders": [{"enabled": "yes"}]}', "should be true or false"),
     ('{"profiles": [{"name": 5}]}', "should be text"),
     ('{"folders": [{"chunk_size": 1.5}]}', "whole number"),
+    ('{"destinations": [{"kind": "ftp"}]}', "should be one of folder, s3"),
+    ('{"profiles": [{"security_protocol": "TLS"}]}', "should be one of PLAINTEXT, SSL"),
+    ('{"ui": {"theme": 2}}', "should be one of system, light, dark"),
 ])
 def test_bad_files_give_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "settings.json"
@@ -93,3 +100,29 @@ def test_unknown_fields_are_ignored(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"schema_version": 1, "ui": {"theme": "dark", "future": 1}}))
     assert SettingsStore(path).settings.ui.theme == "dark"
+
+
+def test_choices_load_as_enums_and_are_written_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    written = {"schema_version": 1,
+               "profiles": [{"id": "p", "security_protocol": "SASL_SSL"}],
+               "destinations": [{"id": "d", "kind": "s3", "bucket": "b"}],
+               "ui": {"theme": "dark"}}
+    path.write_text(json.dumps(written))
+    loaded = SettingsStore(path).settings
+    assert loaded.profiles[0].security_protocol is SecurityProtocol.SASL_SSL
+    assert loaded.destinations[0].kind is DestinationKind.S3
+    assert loaded.ui.theme is Theme.DARK
+    SettingsStore(tmp_path / "again.json").update(loaded)
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["profiles"][0]["security_protocol"] == "SASL_SSL"
+    assert again["destinations"][0]["kind"] == "s3"
+    assert again["ui"]["theme"] == "dark"
+    assert again == settings.to_dict(settings.from_dict(again))
+
+
+def test_choices_given_as_text_become_enums() -> None:
+    assert BrokerProfile(security_protocol="SSL").security_protocol is SecurityProtocol.SSL  # type: ignore[arg-type]
+    assert Destination(kind="s3").kind is DestinationKind.S3  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ftp"):
+        Destination(kind="ftp")  # type: ignore[arg-type]

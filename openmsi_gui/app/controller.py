@@ -23,6 +23,7 @@ from openmsi_gui.app import destinations, keychain, profiles
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
+    DestinationKind,
     Settings,
     SettingsStore,
     WatchedFolder,
@@ -293,9 +294,9 @@ class AppController:
             if not (dest.enabled and profile and dest.topic):
                 continue
             ident = job_id(dest)
-            if dest.kind == "folder" and dest.path:
+            if dest.kind is DestinationKind.FOLDER and dest.path:
                 wanted[ident] = _Wanted(_signature(dest, profile), dest, profile)
-            elif dest.kind == "s3" and dest.bucket:
+            elif dest.kind is DestinationKind.S3 and dest.bucket:
                 outcome = self._wanted_s3(ident, dest, profile)
                 if isinstance(outcome, str):
                     problems[ident] = outcome

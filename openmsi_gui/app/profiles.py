@@ -13,9 +13,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from openmsi_gui.app.settings import BrokerProfile
+from openmsi_gui.app.settings import SECURITY_PROTOCOLS, BrokerProfile, SecurityProtocol
 from openmsi_gui.app.validation import uses_sasl, uses_tls
-from openmsi_gui.engine.kafka_config import KafkaConfig, find_crypto_node, load_config
+from openmsi_gui.engine.kafka_config import (
+    ConfigError,
+    KafkaConfig,
+    find_crypto_node,
+    load_config,
+)
 
 PASSWORD = "sasl.password"
 KEY_PASSWORD = "ssl.key.password"
@@ -116,10 +121,14 @@ def import_ini(path: Path) -> tuple[BrokerProfile, str | None]:
     """
     config = load_config(path)
     broker = config.broker
+    protocol = broker.get("security.protocol", "PLAINTEXT").upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise ConfigError(f"{path}: unknown security.protocol {protocol!r}: use one of "
+                          f"{', '.join(SECURITY_PROTOCOLS)}")
     profile = BrokerProfile(
         name=path.stem,
         bootstrap_servers=broker.get("bootstrap.servers", ""),
-        security_protocol=broker.get("security.protocol", "PLAINTEXT").upper(),
+        security_protocol=SecurityProtocol(protocol),
         sasl_mechanism=broker.get("sasl.mechanism", "").upper(),
         sasl_username=broker.get("sasl.username", ""),
         ca_file=broker.get("ssl.ca.location", ""),

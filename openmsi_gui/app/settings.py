@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import json
 import logging
 import os
@@ -31,9 +32,35 @@ log = logging.getLogger(__name__)
 
 APP_NAME = "openmsi-gui"
 SCHEMA_VERSION = 1
-SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+
+
+class SecurityProtocol(enum.StrEnum):
+    """How a client talks to the brokers (librdkafka's ``security.protocol``)."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class DestinationKind(enum.StrEnum):
+    """Where a destination puts the files it receives."""
+
+    FOLDER = "folder"
+    S3 = "s3"
+
+
+class Theme(enum.StrEnum):
+    """The look of the tray application: the OS's, or forced light or dark."""
+
+    SYSTEM = "system"
+    LIGHT = "light"
+    DARK = "dark"
+
+
+SECURITY_PROTOCOLS = tuple(SecurityProtocol)
 SASL_MECHANISMS = ("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-THEMES = ("system", "light", "dark")
+THEMES = tuple(Theme)
 
 
 def new_id() -> str:
@@ -49,7 +76,7 @@ class BrokerProfile:
         id: stable identifier (keychain entries are keyed by it).
         name: what the user calls it.
         bootstrap_servers: ``host:port[,host:port]``.
-        security_protocol: one of :data:`SECURITY_PROTOCOLS`.
+        security_protocol: how the brokers are reached.
         sasl_mechanism: one of :data:`SASL_MECHANISMS` ("" for none).
         sasl_username: SASL user; the password is in the keychain.
         ca_file: PEM file of the CA that signed the brokers' certificates.
@@ -68,7 +95,7 @@ class BrokerProfile:
     id: str = field(default_factory=new_id)
     name: str = "New broker"
     bootstrap_servers: str = ""
-    security_protocol: str = "PLAINTEXT"
+    security_protocol: SecurityProtocol = SecurityProtocol.PLAINTEXT
     sasl_mechanism: str = ""
     sasl_username: str = ""
     ca_file: str = ""
@@ -76,6 +103,9 @@ class BrokerProfile:
     client_key_file: str = ""
     embedded: bool = False
     crypto_node_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.security_protocol = SecurityProtocol(self.security_protocol)
 
 
 @dataclass
@@ -123,7 +153,7 @@ class Destination:
 
     Attributes:
         id: stable identifier.
-        kind: ``"folder"`` or ``"s3"``.
+        kind: a local folder or an S3 bucket.
         path: destination folder (kind ``folder``).
         profile_id: which :class:`BrokerProfile` to use.
         topic: topic to consume.
@@ -139,7 +169,7 @@ class Destination:
     """
 
     id: str = field(default_factory=new_id)
-    kind: str = "folder"
+    kind: DestinationKind = DestinationKind.FOLDER
     path: str = ""
     profile_id: str = ""
     topic: str = ""
@@ -151,6 +181,9 @@ class Destination:
     access_key_id: str = ""
     enabled: bool = True
     paused: bool = False
+
+    def __post_init__(self) -> None:
+        self.kind = DestinationKind(self.kind)
 
 
 @dataclass
@@ -165,11 +198,14 @@ class UiSettings:
         start_on_login: start the app when the user logs in.
     """
 
-    theme: str = "system"
+    theme: Theme = Theme.SYSTEM
     notify_failures: bool = True
     notify_completions: bool = False
     first_run_done: bool = False
     start_on_login: bool = False
+
+    def __post_init__(self) -> None:
+        self.theme = Theme(self.theme)
 
 
 @dataclass
@@ -223,6 +259,11 @@ def _build(cls: type[_T], data: dict[str, Any]) -> _T:
 
 def _checked(owner: str, name: str, default: Any, value: Any) -> Any:
     """``value`` converted to the type of ``default``, or SettingsError."""
+    if isinstance(default, enum.Enum):
+        choices = [member.value for member in type(default)]
+        if value not in choices:
+            raise SettingsError(f"{owner}.{name} should be one of {', '.join(choices)}")
+        return type(default)(value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise SettingsError(f"{owner}.{name} should be true or false")

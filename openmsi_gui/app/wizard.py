@@ -35,6 +35,7 @@ from openmsi_gui.app.settings import (
     SECURITY_PROTOCOLS,
     BrokerProfile,
     Destination,
+    SecurityProtocol,
     Settings,
     WatchedFolder,
     new_id,
@@ -347,7 +348,7 @@ class SetupFlow:
             id=self.profile_id,
             name=form.name.strip() or self._default_name(servers),
             bootstrap_servers=servers,
-            security_protocol=form.security_protocol,
+            security_protocol=SecurityProtocol(form.security_protocol),
             sasl_mechanism=form.sasl_mechanism if sasl else "",
             sasl_username=form.sasl_username.strip() if sasl else "",
             ca_file=str(_expand(form.ca_file)) if form.uses_tls and form.ca_file.strip() else "",
@@ -620,7 +621,7 @@ class SetupFlow:
                          "OpenMSI: what it holds is lost when the app quits.")
         else:
             profile = self.profile()
-            security = profile.security_protocol
+            security: str = profile.security_protocol
             if profile.sasl_username:
                 security += f", user {profile.sasl_username}"
             lines.append(f"Broker: {profile.name} at {profile.bootstrap_servers} ({security}).")

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app.settings import THEMES, SettingsStore
+from openmsi_gui.app.settings import THEMES, SettingsStore, Theme
 from openmsi_gui.platform.autostart import Autostart, for_this_platform
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 
@@ -74,7 +74,7 @@ class PreferencesDialog(QDialog):
         fails, the setting and the checkbox go back and a message says why.
         """
         settings = self.store.settings
-        settings.ui.theme = str(self.theme.currentData())
+        settings.ui.theme = Theme(self.theme.currentData())
         settings.ui.notify_failures = self.notify_failures.isChecked()
         settings.ui.notify_completions = self.notify_completions.isChecked()
         previous = settings.ui.start_on_login

@@ -44,7 +44,7 @@ from openmsi_gui.app.destinations import (
     s3_problems,
     validate_s3_destination,
 )
-from openmsi_gui.app.settings import Destination, Settings, SettingsStore
+from openmsi_gui.app.settings import Destination, DestinationKind, Settings, SettingsStore
 from openmsi_gui.app.text import sentence
 from openmsi_gui.engine.s3 import S3Error
 from openmsi_gui.ui.tasks import when_done
@@ -333,7 +333,7 @@ class DestinationsView(ItemsView[Destination]):
 
     def _read_specific(self, item: Destination) -> Destination:
         return dataclasses.replace(
-            item, kind=str(self.kind_combo.currentData() or item.kind),
+            item, kind=DestinationKind(self.kind_combo.currentData() or item.kind),
             group_id=self.group_edit.text().strip(), bucket=self.bucket_edit.text().strip(),
             prefix=self.prefix_edit.text().strip(),
             endpoint_url=self.endpoint_edit.text().strip(),
@@ -365,7 +365,7 @@ class DestinationsView(ItemsView[Destination]):
 
     def on_add_s3_clicked(self) -> None:
         profiles = self._settings.profiles
-        item = Destination(kind="s3", profile_id=profiles[0].id if profiles else "",
+        item = Destination(kind=DestinationKind.S3, profile_id=profiles[0].id if profiles else "",
                            group_id=default_group_id())
         self._drafts[item.id] = item
         self._new_ids.append(item.id)

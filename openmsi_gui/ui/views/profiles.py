@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app import keychain, profile_editing, provisioning
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import BrokerProfile, Settings, SettingsStore
+from openmsi_gui.app.settings import BrokerProfile, SecurityProtocol, Settings, SettingsStore
 from openmsi_gui.app.text import error_sentence, sentence
 from openmsi_gui.app.validation import (
     normalised,
@@ -246,7 +246,7 @@ class ProfilesView(QWidget):
         self._test_token += 1
         self._loading = True
         try:
-            shown = profile or BrokerProfile(name="", security_protocol="PLAINTEXT")
+            shown = profile or BrokerProfile(name="", security_protocol=SecurityProtocol.PLAINTEXT)
             self.form.show_profile(shown)
             self.crypto.set_node(shown.crypto_node_id)
         finally:
