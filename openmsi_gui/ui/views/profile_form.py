@@ -26,7 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app.settings import SASL_MECHANISMS, SECURITY_PROTOCOLS, BrokerProfile
+from openmsi_gui.app.settings import (
+    SASL_MECHANISMS,
+    SECURITY_PROTOCOLS,
+    BrokerProfile,
+    SecurityProtocol,
+)
 
 ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
     "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
@@ -238,7 +243,7 @@ class ProfileForm(QGroupBox):
         """``base`` with the fields' values (not normalised)."""
         return dataclasses.replace(
             base, name=self.name_edit.text(), bootstrap_servers=self.servers_edit.text(),
-            security_protocol=str(self.protocol_combo.currentData()),
+            security_protocol=SecurityProtocol(self.protocol_combo.currentData()),
             sasl_mechanism=str(self.mechanism_combo.currentData()),
             sasl_username=self.username_edit.text(), ca_file=self.ca_edit.text(),
             crypto_node_id=crypto_node_id)
