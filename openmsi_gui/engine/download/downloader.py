@@ -26,7 +26,6 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
@@ -34,11 +33,16 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from openmsi_gui.engine.crypto import KeysNotReady, MessageCipher, NotEncrypted
 from openmsi_gui.engine.download.assembly import Assembly
 from openmsi_gui.engine.download.checkpoints import ConsumerClient, ConsumerFactory, Offsets
-from openmsi_gui.engine.download.finisher import Finisher
+from openmsi_gui.engine.download.finisher import Finisher, StoreRetries
 from openmsi_gui.engine.download.parking import Parking
-from openmsi_gui.engine.download.problems import DestinationUnavailable
+from openmsi_gui.engine.download.problems import (
+    DEFAULT_DELAYS,
+    DestinationUnavailable,
+    RetryDelays,
+    nth_delay,
+)
 from openmsi_gui.engine.download.receiving import Receiver
-from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, FolderSink, S3Sink, Sink
+from openmsi_gui.engine.download.sinks import FinishOutcome, FolderSink, S3Sink, Sink
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -60,27 +64,6 @@ CHECKPOINT_BYTES = 64 * 1024 * 1024
 # 512 KiB is ~16 MiB (a few ms), which keeps a GUI in the same process responsive.
 CONSUME_BATCH = 32
 STALE_PIN_SECONDS = 3600.0
-
-
-@dataclass(frozen=True)
-class RetryDelays:
-    """How long the downloader waits before trying again (seconds; the last one repeats).
-
-    Args:
-        stall: a destination that cannot take data (a full disk is retried at
-            least once a minute).
-        store: a verified file the sink could not store (a rename refused, an
-            S3 upload failed).
-        parked: encrypted messages whose keys have not arrived.
-    """
-
-    stall: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0)
-    store: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
-    parked: float = 5.0
-
-
-def _delay(delays: tuple[float, ...], attempts: int) -> float:
-    return delays[min(attempts, len(delays) - 1)]
 
 
 class Downloader:
@@ -112,7 +95,7 @@ class Downloader:
                  registry: Registry, group_id: str | None = None, job: str = "download",
                  stale_pin_seconds: float = STALE_PIN_SECONDS,
                  store: S3Store | None = None, cipher: MessageCipher | None = None,
-                 create_dest: bool = True, delays: RetryDelays = RetryDelays(),
+                 create_dest: bool = True, delays: RetryDelays = DEFAULT_DELAYS,
                  consumer_factory: ConsumerFactory = Consumer) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
@@ -146,7 +129,7 @@ class Downloader:
         self._parking = (Parking(cipher, registry, (topic, self.group_id, self.dest_label),
                                  bus, job, delays.parked) if cipher is not None else None)
         self._cipher = cipher
-        self._retry_due: dict[tuple[str, bytes], float] = {}  # consume thread only
+        self._store_retries = StoreRetries(self._finisher, self._sink, bus, job, delays.store)
         self._stalled_until = 0.0  # the destination cannot take data until then
         self._stall_attempts = 0
         self._retry_requested = False  # set by retry_now() on any thread
@@ -250,7 +233,8 @@ class Downloader:
                         self._stall(exc, unprocessed=messages[i:])
                         break
                 self._collect_finished()
-                self._retry_stores()
+                if not self._stopping.is_set():
+                    self._store_retries.run_due(self._assembly.incoming)
                 if self._parking is not None and time.monotonic() >= self._stalled_until:
                     self._parking.retry(self._process, self._receiver.reject_message,
                                         self._stall)
@@ -301,7 +285,7 @@ class Downloader:
     def _retry_everything_now(self) -> None:
         log.info("%s: retrying what waits, as asked", self.job)
         self._stalled_until = 0.0
-        self._retry_due = dict.fromkeys(self._retry_due, 0.0)
+        self._store_retries.all_now()
         if self._parking is not None:
             self._parking.retry_now()
 
@@ -314,7 +298,7 @@ class Downloader:
         committed, before the destination takes data again.
         """
         rewind = self._offsets.rewind(unprocessed or [])
-        delay = _delay(self._delays.stall, self._stall_attempts)
+        delay = nth_delay(self._delays.stall, self._stall_attempts)
         self._stall_attempts += 1
         self._stalled_until = time.monotonic() + delay
         assert self._consumer is not None
@@ -394,34 +378,9 @@ class Downloader:
         for finished in self._finisher.outcomes():
             if finished.outcome is FinishOutcome.RETRY:
                 if finished.file.key in self._assembly.incoming:
-                    self._schedule_retry(finished)
+                    self._store_retries.schedule(finished)
             else:
                 self._receiver.apply(finished)
-
-    def _schedule_retry(self, finished: Finished) -> None:
-        """Keep a verified file pinned and try to store it again later (consume thread)."""
-        inc = finished.file
-        delay = _delay(self._delays.store, inc.attempts)
-        inc.attempts += 1
-        self._retry_due[inc.key] = time.monotonic() + delay
-        log.error("%s: %s was not stored yet (attempt %d): %s; retrying in %.0f s", self.job,
-                  inc.relpath, inc.attempts, finished.reason, delay)
-        self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, inc.relpath,
-                                      f"{finished.reason}; retrying in {delay:.0f} s"))
-
-    def _retry_stores(self) -> None:
-        """Hand verified files that could not be stored to the sink or finisher again."""
-        if not self._retry_due or self._stopping.is_set():
-            return
-        now = time.monotonic()
-        for key, due in list(self._retry_due.items()):
-            inc = self._assembly.incoming.get(key)
-            if inc is None:
-                del self._retry_due[key]
-            elif due <= now:
-                del self._retry_due[key]
-                if not self._sink.resubmit(inc):
-                    self._finisher.submit(inc)
 
     # -- durability --------------------------------------------------------
 

@@ -13,12 +13,19 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from openmsi_gui.engine.download.assembly import Incoming, verify
-from openmsi_gui.engine.download.problems import Rejected, cannot_write, destination_problem
+from openmsi_gui.engine.download.assembly import FileKey, Incoming, verify
+from openmsi_gui.engine.download.problems import (
+    Rejected,
+    cannot_write,
+    destination_problem,
+    nth_delay,
+)
 from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, Sink
+from openmsi_gui.engine.events import Direction, EventBus, FileWaiting
 from openmsi_gui.engine.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -120,3 +127,55 @@ class Finisher:
                      self._job, inc.relpath)
             return FinishOutcome.SUPERSEDED
         return sink.place(inc)
+
+
+class StoreRetries:
+    """Verified files the sink could not store yet, and when to try again (consume thread).
+
+    Such a file stays pinned (its offsets uncommitted) and shows as waiting.
+
+    Args:
+        finisher: finishes a file again (its hash is checked again).
+        sink: stores a verified file again, when it can without the finisher.
+        bus: where events go.
+        job: name used in events and logs.
+        delays: seconds before each new try (the last one repeats).
+    """
+
+    def __init__(self, finisher: Finisher, sink: Sink, bus: EventBus, job: str,
+                 delays: tuple[float, ...]) -> None:
+        self._finisher = finisher
+        self._sink = sink
+        self._bus = bus
+        self._job = job
+        self._delays = delays
+        self._due: dict[FileKey, float] = {}
+
+    def schedule(self, finished: Finished) -> None:
+        """Try to store ``finished.file`` again after the next delay."""
+        inc = finished.file
+        delay = nth_delay(self._delays, inc.attempts)
+        inc.attempts += 1
+        self._due[inc.key] = time.monotonic() + delay
+        log.error("%s: %s was not stored yet (attempt %d): %s; retrying in %.0f s", self._job,
+                  inc.relpath, inc.attempts, finished.reason, delay)
+        self._bus.publish(FileWaiting(self._job, Direction.DOWNLOAD, inc.relpath,
+                                      f"{finished.reason}; retrying in {delay:.0f} s"))
+
+    def all_now(self) -> None:
+        """Make every waiting file due at once."""
+        self._due = dict.fromkeys(self._due, 0.0)
+
+    def run_due(self, incoming: Mapping[FileKey, Incoming]) -> None:
+        """Hand the files that are due to the sink or the finisher again."""
+        if not self._due:
+            return
+        now = time.monotonic()
+        for key, due in list(self._due.items()):
+            inc = incoming.get(key)
+            if inc is None:
+                del self._due[key]
+            elif due <= now:
+                del self._due[key]
+                if not self._sink.resubmit(inc):
+                    self._finisher.submit(inc)

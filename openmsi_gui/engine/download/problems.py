@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 # Errors that pass when the lab frees space, fixes permissions or brings a share
@@ -34,6 +35,31 @@ _ADVICE = {
     errno.EACCES: "permission denied: let this user write there",
     errno.EPERM: "permission denied: let this user write there",
 }
+
+
+@dataclass(frozen=True)
+class RetryDelays:
+    """How long the downloader waits before trying again (seconds; the last one repeats).
+
+    Args:
+        stall: a destination that cannot take data (a full disk is retried at
+            least once a minute).
+        store: a verified file the sink could not store (a rename refused, an
+            S3 upload failed).
+        parked: encrypted messages whose keys have not arrived.
+    """
+
+    stall: tuple[float, ...] = (5.0, 10.0, 20.0, 30.0, 60.0)
+    store: tuple[float, ...] = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0)
+    parked: float = 5.0
+
+
+def nth_delay(delays: tuple[float, ...], attempts: int) -> float:
+    """The delay after ``attempts`` tries (the last one repeats)."""
+    return delays[min(attempts, len(delays) - 1)]
+
+
+DEFAULT_DELAYS = RetryDelays()
 
 
 class Rejected(Exception):
