@@ -32,10 +32,8 @@ from openmsi_gui.engine.admin import explain_failure, probe_broker
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.ui.tasks import Tasks
-from openmsi_gui.ui.views.profiles import (
-    PASSWORD_STORED,
-    ProfilesView,
-)
+from openmsi_gui.ui.views.profile_editor import PASSWORD_STORED
+from openmsi_gui.ui.views.profiles import ProfilesView
 
 SECRET = "hunter2-never-in-files"
 LIBRDKAFKA_WORDS = ("rdkafka", "KafkaError", "_TRANSPORT", "Local:", "-195")

@@ -4,20 +4,16 @@ Secrets never reach the settings file: a profile's password goes straight to
 the OS keychain, and exported configs carry a ``$ENV`` reference instead.
 The rules (validation, keychain and settings changes, the probe) live in
 :mod:`openmsi_gui.app.validation` and :mod:`openmsi_gui.app.profile_editing`;
-this view renders them. Everything that can block runs on the application's
-executors (:class:`~openmsi_gui.ui.tasks.Tasks`): keychain and files on the
-serial one, probes on the network one.
-
-A profile may name an encryption node (KafkaCrypto): the "End-to-end
-encryption" group (:mod:`~openmsi_gui.ui.views.profile_crypto`) picks one of
-the nodes provisioned on this computer, or provisions a new one
-(:class:`~openmsi_gui.ui.provision_dialog.ProvisionDialog`).
+the view renders them. The list and its buttons are here; the selected
+profile's form, test and encryption group are the
+:class:`~openmsi_gui.ui.views.profile_editor.ProfileEditor`. Everything that can
+block runs on the application's executors (:class:`~openmsi_gui.ui.tasks.Tasks`):
+keychain and files on the serial one, probes on the network one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import logging
 import weakref
@@ -36,38 +32,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app import keychain, profile_editing, provisioning
+from openmsi_gui.app import profile_editing
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import BrokerProfile, SecurityProtocol, Settings, SettingsStore
-from openmsi_gui.app.text import error_sentence, sentence
-from openmsi_gui.app.validation import (
-    normalised,
-    unique_name,
-    uses_sasl,
-    uses_tls,
-    validate_profile,
-)
-from openmsi_gui.engine import admin
-from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.app.settings import BrokerProfile, Settings, SettingsStore
+from openmsi_gui.app.text import error_sentence
+from openmsi_gui.app.validation import normalised, unique_name, validate_profile
 from openmsi_gui.ui.provision_dialog import ProvisionDialog
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
-from openmsi_gui.ui.views.profile_crypto import EncryptionBox
-from openmsi_gui.ui.views.profile_form import (
-    ConnectionTestBox,
-    ProfileForm,
-    ProfileList,
-    button,
-)
+from openmsi_gui.ui.views.profile_editor import ProfileEditor
+from openmsi_gui.ui.views.profile_form import ProfileList, button
 
 log = logging.getLogger(__name__)
 
-PASSWORD_STORED = "stored in the system keychain"
-PASSWORD_NOT_STORED = "not stored yet"
-EMBEDDED_NOTE = ("This is the demo broker that OpenMSI starts on this computer. It cannot be "
-                 "edited; data sent to it is lost when the app quits.")
-NO_PROFILES_NOTE = "No broker profiles yet: click New or Import INI… to add one."
 CONFIG_FILTER = "OpenMSIStream configs (*.config *.ini *.cfg);;All files (*)"
-CA_FILTER = "CA certificates (*.pem *.crt);;All files (*)"
 
 
 class ProfilesView(QWidget):
@@ -78,6 +55,10 @@ class ProfilesView(QWidget):
         controller: runs the connection test of the embedded demo broker.
         tasks: the application's background work.
         parent: the parent widget.
+
+    Attributes:
+        editor: the selected profile's form, test and encryption group
+            (``form``, ``tester`` and ``crypto`` are its parts).
 
     Signals:
         saved(str): a profile (by id) and its password were saved.
@@ -100,17 +81,22 @@ class ProfilesView(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.store = store
-        self.controller = controller
         self.tasks = tasks
         self.setAccessibleName("Broker profiles")
-        self._loaded: BrokerProfile | None = None  # the profile the form shows, as saved
         self._draft: BrokerProfile | None = None  # a new profile not saved yet
-        self._loading = False
-        self._saving = False
-        self._testing = False
-        self._test_token = 0
-        self.provision_dialog: ProvisionDialog | None = None
-        self._build()
+        self.editor = ProfileEditor(store, controller, tasks)
+        self.form, self.tester, self.crypto = (self.editor.form, self.editor.tester,
+                                               self.editor.crypto)
+        for mine, theirs in ((self.saved, self.editor.saved),
+                             (self.testFinished, self.editor.testFinished),
+                             (self.statusChanged, self.editor.statusChanged)):
+            theirs.connect(mine)
+        self.editor.committed.connect(self.on_editor_committed)
+        self.editor.stateChanged.connect(self._update_buttons)
+        layout = QHBoxLayout(self)
+        layout.addLayout(self._build_list_side())
+        layout.addWidget(self.editor, 1)
+        self._set_tab_order()
         self._settingsChanged.connect(self.on_store_changed, Qt.ConnectionType.QueuedConnection)
         store.subscribe(_store_listener(self))
         self._reload_list()
@@ -120,30 +106,6 @@ class ProfilesView(QWidget):
             self._load(None)
 
     # -- building ------------------------------------------------------------------
-
-    def _build(self) -> None:
-        self.crypto = EncryptionBox(self.tasks)
-        self.form = ProfileForm(self.crypto)
-        self.tester = ConnectionTestBox()
-        layout = QHBoxLayout(self)
-        layout.addLayout(self._build_list_side())
-        right = QVBoxLayout()
-        right.addWidget(self.form)
-        right.addWidget(self.tester)
-        right.addStretch(1)
-        layout.addLayout(right, 1)
-        self.form.browse_button.clicked.connect(self.on_browse_clicked)
-        self.form.revert_button.clicked.connect(self.on_revert_clicked)
-        self.form.save_button.clicked.connect(self.on_save_clicked)
-        for edit in self.form.edits():
-            edit.textChanged.connect(self.on_form_changed)
-        for combo in (self.form.protocol_combo, self.form.mechanism_combo):
-            combo.currentIndexChanged.connect(self.on_form_changed)
-        self.crypto.crypto_combo.currentIndexChanged.connect(self.on_crypto_combo_changed)
-        self.crypto.provision_button.clicked.connect(self.on_provision_clicked)
-        self.crypto.statusChanged.connect(self._update_controls)
-        self.tester.test_button.clicked.connect(self.on_test_clicked)
-        self._set_tab_order()
 
     def _build_list_side(self) -> QVBoxLayout:
         side = QVBoxLayout()
@@ -185,6 +147,28 @@ class ProfilesView(QWidget):
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 
+    @property
+    def provision_dialog(self) -> ProvisionDialog | None:
+        """The provisioning dialog last opened, if any."""
+        return self.editor.provision_dialog
+
+    def _update_buttons(self) -> None:
+        loaded = self.editor.loaded
+        self.delete_button.setEnabled(loaded is not None and not self.editor.saving)
+        self.export_button.setEnabled(loaded is not None and not loaded.embedded)
+
+    def _load(self, profile: BrokerProfile | None) -> None:
+        """Show ``profile`` in the editor (None: nothing selected)."""
+        self.editor.load(profile, draft=profile is not None and profile is self._draft)
+
+    def on_editor_committed(self, profile: BrokerProfile) -> None:
+        """A profile went into the settings: list it (no longer a draft) and select it."""
+        if self._draft is not None and self._draft.id == profile.id:
+            self._draft = None
+        self._reload_list()
+        if self.editor.loaded is not None and self.editor.loaded.id == profile.id:
+            self.list.select_id(profile.id)
+
     # -- list ------------------------------------------------------------------------
 
     def _reload_list(self) -> None:
@@ -197,23 +181,23 @@ class ProfilesView(QWidget):
     def on_store_changed(self) -> None:
         """Settings changed (here or elsewhere): refresh the list, and the form if clean."""
         self._reload_list()
-        if self._loaded is None or self._loaded is self._draft:
-            if self._loaded is None and self.list.count():
+        if self.editor.loaded is None or self.editor.loaded is self._draft:
+            if self.editor.loaded is None and self.list.count():
                 self.list.setCurrentRow(0)
             return
-        stored = self.store.settings.profile(self._loaded.id)
+        stored = self.store.settings.profile(self.editor.loaded.id)
         if stored is None:
             if self.list.count():
                 self.list.setCurrentRow(0)
             else:
                 self._load(None)
-        elif stored != self._loaded and not self._dirty():
+        elif stored != self.editor.loaded and not self.editor.dirty():
             self._load(stored)
 
     def on_list_current_changed(self, current: QListWidgetItem | None,
                                 previous: QListWidgetItem | None) -> None:
         new_id = None if current is None else current.data(Qt.ItemDataRole.UserRole)
-        if self._loaded is not None and new_id == self._loaded.id:
+        if self.editor.loaded is not None and new_id == self.editor.loaded.id:
             return
         if not self._confirm_discard():
             if previous is not None:
@@ -229,96 +213,14 @@ class ProfilesView(QWidget):
 
     def _confirm_discard(self) -> bool:
         """True if there are no unsaved changes, or the user agrees to lose them."""
-        if self._loaded is None or not self._dirty():
+        if self.editor.loaded is None or not self.editor.dirty():
             return True
-        name = self.form.name_edit.text().strip() or self._loaded.name
+        name = self.editor.form.name_edit.text().strip() or self.editor.loaded.name
         answer = QMessageBox.question(
             self, "Unsaved changes", f"Discard the unsaved changes to “{name}”?",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Discard
-
-    # -- form --------------------------------------------------------------------
-
-    def _load(self, profile: BrokerProfile | None) -> None:
-        """Show ``profile`` in the form (None: nothing selected)."""
-        self._loaded = profile
-        self._test_token += 1
-        self._loading = True
-        try:
-            shown = profile or BrokerProfile(name="", security_protocol=SecurityProtocol.PLAINTEXT)
-            self.form.show_profile(shown)
-            self.crypto.set_node(shown.crypto_node_id)
-        finally:
-            self._loading = False
-        if profile is None:
-            self.form.show_note(NO_PROFILES_NOTE)
-        elif profile.embedded:
-            self.form.show_note(EMBEDDED_NOTE)
-        else:
-            self.form.show_note("")
-        self._show_status(None, "")
-        self.tester.show_result(None, "Not tested yet.")
-        self._update_controls()
-        if profile is not None and profile is not self._draft and not profile.embedded:
-            self._check_password(profile)
-        if profile is not None and profile.crypto_node_id:
-            self.crypto.refresh()
-
-    def _form_profile(self) -> BrokerProfile:
-        """The loaded profile with the form's values (not normalised)."""
-        return self.form.values(self._loaded or BrokerProfile(), self.crypto.node_id())
-
-    def _dirty(self) -> bool:
-        if self._loaded is None or self._loaded.embedded:
-            return False
-        if self._loaded is self._draft:
-            return True
-        return bool(self.form.password_edit.text()) or self._form_profile() != self._loaded
-
-    @asyncSlot()
-    async def _check_password(self, profile: BrokerProfile) -> None:
-        """Show whether the keychain holds a password (asked in the background)."""
-        try:
-            stored = await self.tasks.run(Purpose.IO, profile_editing.password_stored, profile,
-                                          context=self)
-        except Exception as exc:
-            if self._loaded is not None and self._loaded.id == profile.id:
-                self._show_status(False, error_sentence(exc))
-            return
-        if self._loaded is not None and self._loaded.id == profile.id:
-            missing = PASSWORD_NOT_STORED if uses_sasl(profile.security_protocol) else ""
-            self.form.password_edit.setPlaceholderText(PASSWORD_STORED if stored else missing)
-
-    def on_form_changed(self) -> None:
-        if not self._loading:
-            self._update_controls()
-
-    def _update_controls(self) -> None:
-        loaded = self._loaded is not None
-        embedded = self._loaded is not None and self._loaded.embedded
-        editable = loaded and not embedded and not self._saving
-        protocol = self.form.protocol()
-        self.form.enable(editable, uses_sasl(protocol), uses_tls(protocol))
-        dirty = self._dirty()
-        self.form.save_button.setEnabled(editable and dirty)
-        self.form.revert_button.setEnabled(editable and dirty)
-        self.delete_button.setEnabled(loaded and not self._saving)
-        self.export_button.setEnabled(loaded and not embedded)
-        self.tester.test_button.setEnabled(loaded and not self._testing)
-        self.tester.topic_edit.setEnabled(loaded)
-        self.crypto.enable(editable)
-
-    def _show_status(self, ok: bool | None, text: str) -> None:
-        """The status line under the form: text plus an icon, never colour alone.
-
-        Args:
-            ok: success, problem, or None for work in progress.
-            text: the sentence ("" clears the line).
-        """
-        self.form.show_status(ok, text)
-        if text and ok is not None:
-            self.statusChanged.emit(ok, text)
 
     # -- actions -------------------------------------------------------------------
 
@@ -326,7 +228,7 @@ class ProfilesView(QWidget):
         if self._draft is not None:
             self.list.select_id(self._draft.id)
             self._load(self._draft)
-            self.form.name_edit.setFocus()
+            self.editor.form.name_edit.setFocus()
             return
         if not self._confirm_discard():
             return
@@ -335,78 +237,16 @@ class ProfilesView(QWidget):
         self._reload_list()
         self.list.select_id(self._draft.id)
         self._load(self._draft)
-        self.form.name_edit.selectAll()
-        self.form.name_edit.setFocus()
-
-    def on_revert_clicked(self) -> None:
-        if self._loaded is not None:
-            self._load(self._loaded)
-
-    def on_browse_clicked(self) -> None:
-        current = self.form.ca_edit.text()
-        start = str(Path(current).parent) if current else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Choose the CA certificate", start,
-                                              CA_FILTER)
-        if path:
-            self.form.ca_edit.setText(path)
-
-    def on_save_clicked(self) -> None:
-        if self._loaded is None or self._loaded.embedded or self._saving:
-            return
-        profile = self._form_profile()
-        errors = validate_profile(profile, self.store.settings.profiles)
-        if errors:
-            self._show_status(False, " ".join(errors))
-            return
-        profile = normalised(profile)
-        change = profile_editing.password_change(
-            profile, self.store.settings.profile(profile.id), self.form.password_edit.text())
-        if change is None:
-            self._finish_save(profile)
-            return
-        self._saving = True
-        self._show_status(None, "Saving…")
-        self._update_controls()
-        self._save_with_password(profile, change)
-
-    @asyncSlot()
-    async def _save_with_password(self, profile: BrokerProfile,
-                                  change: Callable[[], None]) -> None:
-        try:
-            await self.tasks.run(Purpose.IO, change, context=self)
-        except Exception as exc:
-            self._saving = False
-            self._update_controls()
-            self._show_status(False, f"Not saved: {error_sentence(exc)}")
-            return
-        self._saving = False
-        self._finish_save(profile)
-
-    def _finish_save(self, profile: BrokerProfile) -> None:
-        """Put ``profile`` (its secret already stored) into the settings."""
-        try:
-            self.store.update(profile_editing.put_profile(self.store.settings, profile))
-        except OSError as exc:
-            self._update_controls()
-            self._show_status(False, f"Not saved: could not write the settings ({exc}).")
-            return
-        if self._draft is not None and self._draft.id == profile.id:
-            self._draft = None
-        self._reload_list()
-        if self._loaded is not None and self._loaded.id == profile.id:
-            self.list.select_id(profile.id)
-            self._load(profile)
-        self._show_status(True, f"Saved “{profile.name}”.")
-        log.info("saved broker profile %s (%s)", profile.name, profile.id)
-        self.saved.emit(profile.id)
+        self.editor.form.name_edit.selectAll()
+        self.editor.form.name_edit.setFocus()
 
     def on_delete_clicked(self) -> None:
-        if self._loaded is None:
+        if self.editor.loaded is None:
             return
-        profile = self._loaded
+        profile = self.editor.loaded
         if profile is self._draft:
             self._draft = None
-            self._loaded = None
+            self.editor.forget()
             self._reload_list()
             self._after_removal()
             return
@@ -417,7 +257,7 @@ class ProfilesView(QWidget):
                 f"“{profile.name}” cannot be deleted because it is used by:\n\n"
                 + "\n".join(f"• {u}" for u in users)
                 + "\n\nChoose another broker for them, or remove them, first.")
-            self._show_status(False, f"“{profile.name}” is in use and was not deleted.")
+            self.editor.show_status(False, f"“{profile.name}” is in use and was not deleted.")
             return
         answer = QMessageBox.question(
             self, "Delete profile",
@@ -429,9 +269,9 @@ class ProfilesView(QWidget):
         try:
             self.store.update(profile_editing.remove_profile(self.store.settings, profile.id))
         except OSError as exc:
-            self._show_status(False, f"Not deleted: could not write the settings ({exc}).")
+            self.editor.show_status(False, f"Not deleted: could not write the settings ({exc}).")
             return
-        self._loaded = None
+        self.editor.forget()
         self._reload_list()
         self._after_removal()
         log.info("deleted broker profile %s (%s)", profile.name, profile.id)
@@ -443,16 +283,16 @@ class ProfilesView(QWidget):
             await self.tasks.run(Purpose.IO, profile_editing.delete_password, profile,
                                  context=self)
         except Exception as exc:
-            self._show_status(False, f"Deleted “{profile.name}”, but its password is still "
+            self.editor.show_status(False, f"Deleted “{profile.name}”, but its password is still "
                               f"in the keychain: {exc}")
         else:
-            self._show_status(True, f"Deleted “{profile.name}”.")
+            self.editor.show_status(True, f"Deleted “{profile.name}”.")
         self.deleted.emit(profile.id)
 
     def _after_removal(self) -> None:
         if self.list.count():
             self.list.setCurrentRow(0)
-            if self._loaded is None:  # the row did not change, so no signal
+            if self.editor.loaded is None:  # the row did not change, so no signal
                 self.on_list_current_changed(self.list.currentItem(), None)
         else:
             self._load(None)
@@ -463,7 +303,7 @@ class ProfilesView(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Import an OpenMSIStream config", "",
                                               CONFIG_FILTER)
         if path:
-            self._show_status(None, f"Importing {Path(path).name}…")
+            self.editor.show_status(None, f"Importing {Path(path).name}…")
             self._import(Path(path), [p.name for p in self.store.settings.profiles])
 
     @asyncSlot()
@@ -472,7 +312,7 @@ class ProfilesView(QWidget):
             profile, stored = await self.tasks.run(Purpose.IO, profile_editing.import_profile,
                                                    path, taken, context=self)
         except Exception as exc:
-            self._show_status(False, f"Not imported: {error_sentence(exc)}")
+            self.editor.show_status(False, f"Not imported: {error_sentence(exc)}")
             return
         settings = self.store.settings
         profile.name = unique_name(profile.name, [p.name for p in settings.profiles])
@@ -480,24 +320,24 @@ class ProfilesView(QWidget):
         try:
             self.store.update(settings)
         except OSError as exc:
-            self._show_status(False, f"Not imported: could not write the settings ({exc}).")
+            self.editor.show_status(False, f"Not imported: could not write the settings ({exc}).")
             return
         self._draft = None
-        self._loaded = None
+        self.editor.forget()
         self._reload_list()
         self.list.select_id(profile.id)
         self._load(profile)
         extra = " Its password is in the system keychain." if stored else ""
-        self._show_status(True, f"Imported “{profile.name}” from {path.name}.{extra}")
+        self.editor.show_status(True, f"Imported “{profile.name}” from {path.name}.{extra}")
         self.imported.emit(profile.id)
 
     def on_export_clicked(self) -> None:
-        if self._loaded is None or self._loaded.embedded:
+        if self.editor.loaded is None or self.editor.loaded.embedded:
             return
-        profile = self._form_profile()
+        profile = self.editor.form_profile()
         errors = validate_profile(profile)
         if errors:
-            self._show_status(False, " ".join(errors))
+            self.editor.show_status(False, " ".join(errors))
             return
         profile = normalised(profile)
         path, _ = QFileDialog.getSaveFileName(self, "Export as an OpenMSIStream config",
@@ -512,90 +352,10 @@ class ProfilesView(QWidget):
             text = await self.tasks.run(Purpose.IO, profile_editing.export_profile, profile,
                                         Path(path), context=self)
         except Exception as exc:
-            self._show_status(False, f"Not exported: {error_sentence(exc)}")
+            self.editor.show_status(False, f"Not exported: {error_sentence(exc)}")
             return
-        self._show_status(True, text)
+        self.editor.show_status(True, text)
         self.exported.emit(path)
-
-    def on_test_clicked(self) -> None:
-        if self._loaded is None or self._testing:
-            return
-        profile = self._form_profile()
-        errors = validate_profile(profile)
-        if errors:
-            self.tester.show_result(False, f"Not tested: {' '.join(errors)}")
-            self.testFinished.emit(False, self.tester.test_text.text())
-            return
-        profile = normalised(profile)
-        self._testing = True
-        self._test_token += 1
-        self.tester.set_testing(True)
-        self._update_controls()
-        where = "the demo broker" if profile.embedded else profile.bootstrap_servers
-        self.tester.show_result(None, f"Connecting to {where}…", busy=True)
-        self._test(profile, self.tester.topic_edit.text().strip(),
-                   self.form.password_edit.text(), self._test_token)
-
-    @asyncSlot()
-    async def _test(self, profile: BrokerProfile, topic: str, password: str,
-                    token: int) -> None:
-        try:
-            if profile.embedded:
-                text = await self.tasks.wait(self.controller.test_connection(profile, topic),
-                                             context=self)
-            else:
-                text = await self.tasks.run(Purpose.NET, profile_editing.check_profile, profile,
-                                            topic, password, context=self)
-            ok, text = True, sentence(text)
-        except (admin.BrokerError, keychain.KeychainError) as exc:
-            ok, text = False, f"Failed: {exc}"
-        except Exception as exc:
-            log.error("connection test failed unexpectedly: %s: %s", type(exc).__name__, exc)
-            ok, text = False, f"Failed unexpectedly: {exc or type(exc).__name__}"
-        self._testing = False
-        self.tester.set_testing(False)
-        self._update_controls()
-        if token == self._test_token:
-            self.tester.show_result(ok, text)
-        self.testFinished.emit(ok, text)
-
-    # -- encryption ----------------------------------------------------------------
-
-    def on_crypto_combo_changed(self) -> None:
-        self.on_form_changed()
-        self.crypto.show_note()
-
-    def on_provision_clicked(self) -> None:
-        if self._loaded is None or self._loaded.embedded:
-            return
-        if self.provision_dialog is not None:
-            if self.provision_dialog.busy:
-                self.provision_dialog.show()
-                self.provision_dialog.raise_()
-                return
-            self.provision_dialog.deleteLater()
-        profile = normalised(self._form_profile())
-        settings = self.store.settings
-        config: Callable[[], KafkaConfig] | None = None
-        if not validate_profile(profile):
-            config = functools.partial(profile_editing.broker_config, profile,
-                                       self.form.password_edit.text())
-        dialog = ProvisionDialog(
-            self, tasks=self.tasks, topics=provisioning.profile_topics(settings, profile.id),
-            role=provisioning.profile_role(settings, profile.id), taken=self.crypto.taken(),
-            config=config, broker_name=profile.name)
-        dialog.provisioned.connect(self.on_node_provisioned)
-        dialog.finished.connect(lambda _code: self.crypto.refresh())
-        self.provision_dialog = dialog
-        dialog.open()
-
-    def on_node_provisioned(self, node_id: str) -> None:
-        """Select the new node in the form (the user saves it) and list it."""
-        if self._loaded is not None and not self._loaded.embedded:
-            self.crypto.set_node(node_id)
-            self._show_status(True, f"Encryption node “{node_id}” is provisioned and selected: "
-                              "click Save to use it for this profile.")
-        self.crypto.refresh()
 
     def showEvent(self, event: QShowEvent) -> None:
         """Check for encryption and list the nodes, again each time the view appears.
@@ -607,8 +367,7 @@ class ProfilesView(QWidget):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Close the provisioning dialog with the window."""
-        if self.provision_dialog is not None:
-            self.provision_dialog.close()
+        self.editor.close_dialogs()
         super().closeEvent(event)
 
 
@@ -628,3 +387,6 @@ def _store_listener(view: ProfilesView) -> Callable[[Settings], None]:
             target._settingsChanged.emit()
 
     return listener
+
+
+__all__ = ["CONFIG_FILTER", "ProfilesView"]
