@@ -17,6 +17,11 @@ only renders, as Electrum's ``electrum/wizard.py`` is rendered by its GUIs::
 
 The password is kept apart from everything that is saved: :meth:`SetupFlow.result`
 returns it separately, for the keychain (see :mod:`openmsi_gui.app.keychain`).
+
+The flow's vocabulary (steps, forms, blocking helpers) is in
+:mod:`openmsi_gui.app.wizard_forms`, what is wrong on each step in
+:mod:`openmsi_gui.app.wizard_checks`, and what finishing sets up in
+:mod:`openmsi_gui.app.wizard_outcome`.
 """
 
 from __future__ import annotations
@@ -33,13 +38,7 @@ from openmsi_gui.app.validation import clean_servers, topic_errors
 from openmsi_gui.app.wizard_checks import StepChecks
 from openmsi_gui.app.wizard_forms import (
     CONNECTION_FIELDS,
-    DEMO_GROUP,
-    DEMO_INBOX,
-    DEMO_OUTBOX,
-    DEMO_PROFILE_NAME,
     DEMO_TOPIC,
-    EMBEDDED_BOOTSTRAP,
-    SECRET_NAMES,
     BrokerForm,
     FlowError,
     JobForm,
@@ -50,8 +49,6 @@ from openmsi_gui.app.wizard_forms import (
     default_demo_folder,
     expand,
     path_kind,
-    prepare,
-    write_secrets,
 )
 from openmsi_gui.app.wizard_outcome import default_name
 
@@ -366,7 +363,5 @@ class SetupFlow:
         return new
 
 
-__all__ = ["DEMO_GROUP", "DEMO_INBOX", "DEMO_OUTBOX", "DEMO_PROFILE_NAME", "DEMO_TOPIC",
-           "EMBEDDED_BOOTSTRAP", "SECRET_NAMES", "BrokerForm", "FlowError", "JobForm", "JobKind",
-           "Mode", "PathKind", "SetupFlow", "Step", "default_demo_folder", "path_kind",
-           "prepare", "write_secrets"]
+__all__ = ["DEMO_TOPIC", "BrokerForm", "FlowError", "JobForm", "JobKind", "Mode", "PathKind",
+           "SetupFlow", "Step", "default_demo_folder", "path_kind"]

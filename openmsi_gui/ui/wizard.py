@@ -27,9 +27,8 @@ from openmsi_gui.app.wizard import (
     SetupFlow,
     Step,
     path_kind,
-    prepare,
-    write_secrets,
 )
+from openmsi_gui.app.wizard_forms import prepare, write_secrets
 from openmsi_gui.ui.tasks import CHECK_DELAY_MS, Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.wizard_broker import BrokerPage
 from openmsi_gui.ui.wizard_pages import DonePage, FirstJobPage, WelcomePage

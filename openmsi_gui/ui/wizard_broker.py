@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app.settings import SASL_MECHANISMS, BrokerProfile
 from openmsi_gui.app.text import error_sentence
-from openmsi_gui.app.wizard import FlowError, Step, write_secrets
+from openmsi_gui.app.wizard_forms import FlowError, Step, write_secrets
 from openmsi_gui.ui.tasks import Purpose, asyncSlot
 from openmsi_gui.ui.wizard_parts import FlowPage, Status, buddy
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from openmsi_gui.app import keychain
-from openmsi_gui.app.wizard import DEMO_INBOX, DEMO_OUTBOX, JobKind, Mode, Step
+from openmsi_gui.app.wizard_forms import DEMO_INBOX, DEMO_OUTBOX, JobKind, Mode, Step
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import ConfigError
 from openmsi_gui.ui.tasks import asyncSlot
