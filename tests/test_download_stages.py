@@ -22,6 +22,7 @@ from helpers import Recorder, chunks_of, wait_until
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.download.assembly import Incoming, temp_name
 from openmsi_gui.engine.download.checkpoints import Offsets
+from openmsi_gui.engine.download.finisher import Finisher
 from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, FolderSink
 from openmsi_gui.engine.downloader import Downloader, RetryDelays
 from openmsi_gui.engine.events import EventBus, FileCompleted, FileFailed, FileWaiting
@@ -201,14 +202,16 @@ def test_a_refused_rename_waits_with_the_injected_delay(
     assert not recorder.of(FileFailed)
 
 
-def _incoming(tmp_path: Path, data: bytes, download_id: int) -> Incoming:
-    target = tmp_path / "dest" / "f.bin"
+def _incoming(tmp_path: Path, data: bytes, download_id: int, name: str = "f.bin") -> Incoming:
+    target = tmp_path / "dest" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     file_hash = hashlib.sha512(data).digest()
     temp = temp_name(target, file_hash)
     temp.write_bytes(data)
-    inc = Incoming(("f.bin", file_hash), download_id, target, temp, 1, 0.0, {0: (0, len(data))})
+    inc = Incoming((name, file_hash), download_id, target, temp, 1, 0.0, {0: (0, len(data))})
     inc.size = len(data)
+    inc.temp_id = (temp.stat().st_dev, temp.stat().st_ino)
+    inc.hasher = None  # hashed again from the file
     return inc
 
 
@@ -251,3 +254,38 @@ def test_offsets_commit_only_what_no_unfinished_file_needs() -> None:
     assert offsets.next == {0: 1, 1: 1}
     offsets.forget({0})
     assert offsets.safe({}) == {1: 1}
+
+
+class _CountingSink(FolderSink):
+    """A folder sink that counts its flushes (a new stage is a new class like this)."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_a_burst_of_finished_files_is_made_durable_in_one_flush(
+        tmp_path: Path, registry: Registry) -> None:
+    finisher = Finisher(tmp_path / "dest", registry, "j")
+    sink = _CountingSink(tmp_path / "dest", True, registry, finisher.report, "j")
+    finisher.attach(sink)
+    sink.start()
+    gate = threading.Event()
+    finisher.pool.submit(gate.wait)  # hold the finisher thread while files complete
+    files = []
+    for i in range(3):
+        data = f"file {i}".encode()
+        download_id = registry.start_download(TOPIC, "g", sink.label, f"f{i}.bin",
+                                              hashlib.sha512(data).digest(), 1, 0.0, "temp")
+        inc = _incoming(tmp_path, data, download_id, f"f{i}.bin")
+        files.append(inc)
+        finisher.submit(inc)
+    gate.set()
+    finisher.drain()
+    finisher.shutdown()
+    outcomes = finisher.outcomes()
+    assert [(f.file, f.outcome) for f in outcomes] == [(inc, FinishOutcome.DONE) for inc in files]
+    assert sink.flushes == 2  # once after the burst, once more for drain(): nothing left then
+    assert all(inc.target.read_bytes() == f"file {i}".encode() for i, inc in enumerate(files))
