@@ -16,14 +16,12 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from openmsi_gui import __version__
+from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
-from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.cli.provision import cmd_provision
-from openmsi_gui.cli.service import add_parser as add_service_parser
 from openmsi_gui.cli.service import cmd_service
 from openmsi_gui.cli.signals import STOP, wait_for_signal
-from openmsi_gui.engine import admin, wire
+from openmsi_gui.engine import admin
 from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
@@ -31,108 +29,13 @@ from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_confi
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
-from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE, FileFilter
+from openmsi_gui.engine.watcher import FileFilter
 
 log = logging.getLogger("openmsi")
 
 
 class UsageError(Exception):
     """A problem the user fixes by changing the command or the environment."""
-
-
-def _broker_args(parser: argparse.ArgumentParser, topic: bool = True) -> None:
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--config", help="OpenMSIStream INI config file (path or bare name)")
-    group.add_argument("--bootstrap-servers", metavar="HOST:PORT",
-                       help="plaintext broker address, instead of a config file")
-    if topic:
-        parser.add_argument("--topic", "--topic_name", dest="topic", required=True,
-                            help="Kafka topic")
-
-
-def _chunk_size(text: str) -> int:
-    try:
-        return wire.check_chunk_size(int(text))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="openmsi", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    parser.add_argument("--data-dir", type=Path,
-                        help="folder for the registry (default: the per-user data folder)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    up = sub.add_parser("upload", help="send files and exit once every chunk is acknowledged")
-    up.add_argument("files", nargs="+", type=Path)
-    _broker_args(up)
-    up.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
-                    default=wire.DEFAULT_CHUNK_SIZE)
-    up.add_argument("--workers", type=int, default=2)
-
-    watch = sub.add_parser("watch", help="send every file that lands in a folder (until Ctrl-C)")
-    watch.add_argument("folder", type=Path)
-    _broker_args(watch)
-    watch.add_argument("--upload-existing", "--upload_existing", action="store_true",
-                       help="also send files already in the folder")
-    watch.add_argument("--include", default="", help="send only paths matching this regex")
-    watch.add_argument("--exclude", default=DEFAULT_EXCLUDE,
-                       help="skip paths matching this regex (default: temporary files)")
-    watch.add_argument("--include-hidden", action="store_true",
-                       help="also send names starting with '.'")
-    watch.add_argument("--stable-seconds", type=float, default=3.0,
-                       help="wait until a file is unchanged this long (default 3)")
-    watch.add_argument("--polling", "--use_polling_observer", action="store_true",
-                       help="poll the folder (for network drives)")
-    watch.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
-                       default=wire.DEFAULT_CHUNK_SIZE)
-    watch.add_argument("--workers", type=int, default=2)
-
-    down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
-    down.add_argument("folder", type=Path)
-    _broker_args(down)
-    down.add_argument("--group", "--consumer_group_id", dest="group",
-                      help="consumer group id (default: [consumer] group.id, else a new one)")
-
-    s3 = sub.add_parser("download-s3", help="rebuild files from a topic into an S3 bucket "
-                                             "(until Ctrl-C)",
-                        description="Objects go to PREFIX/TOPIC/SUBFOLDERS/NAME (OpenMSIStream's "
-                                    "layout when PREFIX is empty), with sha512 metadata. The "
-                                    "secret key is read from $OPENMSI_S3_SECRET_ACCESS_KEY, "
-                                    "else the config file's [s3] secret_key_id, else the AWS "
-                                    "SDK's usual sources.")
-    _broker_args(s3)
-    s3.add_argument("--bucket", "--bucket_name", dest="bucket", required=True)
-    s3.add_argument("--prefix", default="", help="key prefix (default: none)")
-    s3.add_argument("--endpoint-url", help="S3-compatible endpoint (default: [s3] endpoint_url, "
-                                           "else AWS)")
-    s3.add_argument("--region", help="region (default: [s3] region)")
-    s3.add_argument("--access-key-id", help="access key (default: [s3] access_key_id)")
-    s3.add_argument("--group", "--consumer_group_id", dest="group",
-                    help="consumer group id (default: [consumer] group.id, else a new one)")
-
-    topic = sub.add_parser("topic", help="list or create topics")
-    topic.add_argument("action", choices=["create", "list"])
-    topic.add_argument("name", nargs="?")
-    _broker_args(topic, topic=False)
-    topic.add_argument("--partitions", type=int, default=3)
-
-    hist = sub.add_parser("history", help="print every file sent or received, as CSV")
-    hist.add_argument("--limit", type=int, default=1000)
-
-    demo = sub.add_parser("demo", help="try it: a local broker, a watched folder and a "
-                                        "destination folder")
-    demo.add_argument("--folder", type=Path,
-                      help="where to create outbox/ and inbox/ (default: a temporary folder)")
-    demo.add_argument("--duration", type=float, default=0.0,
-                      help="stop by itself after this many seconds (default: run until Ctrl-C)")
-    add_service_parser(sub)
-    add_provision_parser(sub)
-    return parser
 
 
 def _config(args: argparse.Namespace) -> KafkaConfig:

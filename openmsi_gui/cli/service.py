@@ -16,38 +16,13 @@ import sys
 from pathlib import Path
 
 from openmsi_gui.app.settings import default_config_dir
+from openmsi_gui.cli.parser import add_service_options, build_parser
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.platform import service
 from openmsi_gui.platform.service import ServiceError, ServiceSpec
 
 SYSTEM_CONFIG_DIR = Path("/etc/openmsi-gui")
 EXIT_NOT_RUNNING = 3  # as systemctl status and LSB init scripts
-
-
-def _add_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--system", action="store_true",
-                        help="a system service started at boot (needs sudo; runs as you)")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="a secret for the config's $KEY, kept in an owner-only file "
-                             "(repeatable)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="print what would be installed, change nothing")
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``service`` subcommand to the ``openmsi`` parser."""
-    parser = sub.add_parser(
-        "service", help="run watch or download as a service (systemd, launchd, Task Scheduler)",
-        description="Install, remove or check a service running 'openmsi watch' or "
-                    "'openmsi download'. Put the command after '--'.",
-        epilog="example: openmsi service install lab -- watch /data --config lab.config "
-               "--topic lab-data")
-    parser.add_argument("action", choices=["install", "remove", "status"])
-    parser.add_argument("name", help="the service's name (openmsi-NAME)")
-    _add_options(parser)
-    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="-- COMMAND",
-                        help="watch|download FOLDER ... or download-s3 --bucket B ... "
-                             "(install only)")
 
 
 def _split_args(args: argparse.Namespace) -> None:
@@ -62,7 +37,7 @@ def _split_args(args: argparse.Namespace) -> None:
         options, command = [], rest
     if options:
         extra = argparse.ArgumentParser(prog=f"openmsi service {args.action}")
-        _add_options(extra)
+        add_service_options(extra)
         parsed = extra.parse_args(options)
         args.system = args.system or parsed.system
         args.env = [*args.env, *parsed.env]
@@ -98,8 +73,6 @@ def _run(args: argparse.Namespace) -> int:
         print(status.details or f"openmsi-{name}: {status.state}")
         return 0 if status.active else EXIT_NOT_RUNNING
     command = service.check_args(args.args)
-    from openmsi_gui.cli.main import build_parser  # (main imports this module)
-
     build_parser().parse_args(command)  # a mistake exits 2 now, not at every restart
     spec = ServiceSpec(name=name, args=command, system=system)
     env = service.parse_env(args.env)

@@ -1,0 +1,140 @@
+"""The ``openmsi`` command line's arguments, apart from the commands that run them.
+
+:mod:`openmsi_gui.cli.main` runs what is parsed here, and
+:mod:`openmsi_gui.cli.service` checks a service's command with it before
+installing it, so neither imports the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from openmsi_gui import __version__
+from openmsi_gui.cli.provision import add_parser as add_provision_parser
+from openmsi_gui.engine import wire
+from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
+
+DESCRIPTION = "``openmsi``: upload, watch, download and try the engine without a GUI."
+
+
+def _broker_args(parser: argparse.ArgumentParser, topic: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--config", help="OpenMSIStream INI config file (path or bare name)")
+    group.add_argument("--bootstrap-servers", metavar="HOST:PORT",
+                       help="plaintext broker address, instead of a config file")
+    if topic:
+        parser.add_argument("--topic", "--topic_name", dest="topic", required=True,
+                            help="Kafka topic")
+
+
+def _chunk_size(text: str) -> int:
+    try:
+        return wire.check_chunk_size(int(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(prog="openmsi", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--data-dir", type=Path,
+                        help="folder for the registry (default: the per-user data folder)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("upload", help="send files and exit once every chunk is acknowledged")
+    up.add_argument("files", nargs="+", type=Path)
+    _broker_args(up)
+    up.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
+                    default=wire.DEFAULT_CHUNK_SIZE)
+    up.add_argument("--workers", type=int, default=2)
+
+    watch = sub.add_parser("watch", help="send every file that lands in a folder (until Ctrl-C)")
+    watch.add_argument("folder", type=Path)
+    _broker_args(watch)
+    watch.add_argument("--upload-existing", "--upload_existing", action="store_true",
+                       help="also send files already in the folder")
+    watch.add_argument("--include", default="", help="send only paths matching this regex")
+    watch.add_argument("--exclude", default=DEFAULT_EXCLUDE,
+                       help="skip paths matching this regex (default: temporary files)")
+    watch.add_argument("--include-hidden", action="store_true",
+                       help="also send names starting with '.'")
+    watch.add_argument("--stable-seconds", type=float, default=3.0,
+                       help="wait until a file is unchanged this long (default 3)")
+    watch.add_argument("--polling", "--use_polling_observer", action="store_true",
+                       help="poll the folder (for network drives)")
+    watch.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
+                       default=wire.DEFAULT_CHUNK_SIZE)
+    watch.add_argument("--workers", type=int, default=2)
+
+    down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
+    down.add_argument("folder", type=Path)
+    _broker_args(down)
+    down.add_argument("--group", "--consumer_group_id", dest="group",
+                      help="consumer group id (default: [consumer] group.id, else a new one)")
+
+    s3 = sub.add_parser("download-s3", help="rebuild files from a topic into an S3 bucket "
+                                             "(until Ctrl-C)",
+                        description="Objects go to PREFIX/TOPIC/SUBFOLDERS/NAME (OpenMSIStream's "
+                                    "layout when PREFIX is empty), with sha512 metadata. The "
+                                    "secret key is read from $OPENMSI_S3_SECRET_ACCESS_KEY, "
+                                    "else the config file's [s3] secret_key_id, else the AWS "
+                                    "SDK's usual sources.")
+    _broker_args(s3)
+    s3.add_argument("--bucket", "--bucket_name", dest="bucket", required=True)
+    s3.add_argument("--prefix", default="", help="key prefix (default: none)")
+    s3.add_argument("--endpoint-url", help="S3-compatible endpoint (default: [s3] endpoint_url, "
+                                           "else AWS)")
+    s3.add_argument("--region", help="region (default: [s3] region)")
+    s3.add_argument("--access-key-id", help="access key (default: [s3] access_key_id)")
+    s3.add_argument("--group", "--consumer_group_id", dest="group",
+                    help="consumer group id (default: [consumer] group.id, else a new one)")
+
+    topic = sub.add_parser("topic", help="list or create topics")
+    topic.add_argument("action", choices=["create", "list"])
+    topic.add_argument("name", nargs="?")
+    _broker_args(topic, topic=False)
+    topic.add_argument("--partitions", type=int, default=3)
+
+    hist = sub.add_parser("history", help="print every file sent or received, as CSV")
+    hist.add_argument("--limit", type=int, default=1000)
+
+    demo = sub.add_parser("demo", help="try it: a local broker, a watched folder and a "
+                                        "destination folder")
+    demo.add_argument("--folder", type=Path,
+                      help="where to create outbox/ and inbox/ (default: a temporary folder)")
+    demo.add_argument("--duration", type=float, default=0.0,
+                      help="stop by itself after this many seconds (default: run until Ctrl-C)")
+    _add_service_parser(sub)
+    add_provision_parser(sub)
+    return parser
+
+
+
+def add_service_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``openmsi service`` (also accepted after its NAME)."""
+    parser.add_argument("--system", action="store_true",
+                        help="a system service started at boot (needs sudo; runs as you)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="a secret for the config's $KEY, kept in an owner-only file "
+                             "(repeatable)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be installed, change nothing")
+
+
+def _add_service_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "service", help="run watch or download as a service (systemd, launchd, Task Scheduler)",
+        description="Install, remove or check a service running 'openmsi watch' or "
+                    "'openmsi download'. Put the command after '--'.",
+        epilog="example: openmsi service install lab -- watch /data --config lab.config "
+               "--topic lab-data")
+    parser.add_argument("action", choices=["install", "remove", "status"])
+    parser.add_argument("name", help="the service's name (openmsi-NAME)")
+    add_service_options(parser)
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                        help="watch|download FOLDER ... or download-s3 --bucket B ... "
+                             "(install only)")
