@@ -26,7 +26,7 @@ from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_config
-from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
 from openmsi_gui.engine.watcher import FileFilter
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, bus)
     except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error,
-            CryptoSetupError) as exc:
+            CryptoSetupError, RegistryError) as exc:
         reporter.close()
         print(f"openmsi: error: {exc}", file=sys.stderr)
         return 2

@@ -15,6 +15,10 @@ One database file in the user data dir holds both sides:
 Writes are grouped into transactions that the engine commits at checkpoints
 (after it has flushed the data they describe), which keeps SQLite off the
 per-chunk hot path.
+
+The file's ``PRAGMA user_version`` is its schema version: every change of
+shape bumps :data:`SCHEMA_VERSION` and adds a function to :data:`MIGRATIONS`,
+as the settings file does (see :mod:`openmsi_gui.app.settings`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +98,19 @@ CREATE TABLE IF NOT EXISTS parked_messages (
     UNIQUE (topic, grp, dest, partition, offset)
 );
 """
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+"""``MIGRATIONS[n]`` upgrades an open registry from version n to n + 1.
+
+Rule: a new table or index needs no migration (:data:`_SCHEMA` creates what is
+missing at every start); a new, renamed or removed column, or a change of
+meaning, bumps :data:`SCHEMA_VERSION` and adds a function here.
+"""
+
+
+class RegistryError(RuntimeError):
+    """A registry file that cannot be used; the message says what to do."""
 
 
 def default_data_dir() -> Path:
@@ -176,9 +193,18 @@ class Registry:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
-        with self._db:
-            self._db.executescript(_SCHEMA)
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            with self._db:
+                _upgrade(self._db, self.path)
+        except Exception:
+            self._db.close()
+            raise
+
+    @property
+    def version(self) -> int:
+        """The schema version of the open file."""
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def close(self) -> None:
         """Commit and close the database."""
@@ -386,3 +412,21 @@ class Registry:
         return [HistoryRow(direction=r[0], topic=r[1], relpath=r[2], size=r[3], status=r[4],
                            error=r[5], started=r[6], completed=r[7],
                            sha512_hex=bytes(r[8]).hex()) for r in rows]
+
+
+def _upgrade(db: sqlite3.Connection, path: Path) -> None:
+    """Bring ``db`` to :data:`SCHEMA_VERSION` (a new file starts at 0: nothing to migrate).
+
+    Raises:
+        RegistryError: the file was written by a newer version.
+    """
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise RegistryError(f"{path} was written by a newer version (schema {version}): "
+                            "update OpenMSI GUI")
+    while 0 < version < SCHEMA_VERSION:
+        MIGRATIONS[version](db)
+        version += 1
+        db.execute(f"PRAGMA user_version={version}")  # a step is never run twice
+    db.executescript(_SCHEMA)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
