@@ -283,8 +283,28 @@ class AppController:
         return destinations.check_s3(location)
 
     def _apply(self, settings: Settings) -> None:
+        wanted, problems = self._wanted(settings)
+        for ident in list(self._jobs):
+            running = self._jobs[ident]
+            entry = wanted.get(ident)
+            if entry is None or entry.signature != running.signature:
+                self._stop_job(ident)
+        for ident, reason in problems.items():  # after the stops, which say "stopped"
+            self.bus.publish(JobState(str(ident), JobStatus.FAILED, reason))
+        failed = bool(problems)
+        for ident, entry in wanted.items():
+            if ident not in self._jobs:
+                failed |= not self._start_job(ident, entry)
+            started = self._jobs.get(ident)
+            if started is not None:
+                _follow_pause(started, self._paused or entry.item.paused)
+        if failed:
+            self._schedule_retry()
+
+    def _wanted(self, settings: Settings) -> tuple[dict[JobId, _Wanted], dict[JobId, str]]:
+        """The jobs ``settings`` ask for, and why some of them cannot start."""
         wanted: dict[JobId, _Wanted] = {}
-        problems: dict[JobId, str] = {}  # reported once the jobs to stop are stopped
+        problems: dict[JobId, str] = {}
         for folder in settings.folders:
             profile = settings.profile(folder.profile_id)
             if folder.enabled and profile and folder.path and folder.topic:
@@ -302,22 +322,7 @@ class AppController:
                     problems[ident] = outcome
                 else:
                     wanted[ident] = outcome
-        for ident in list(self._jobs):
-            running = self._jobs[ident]
-            entry = wanted.get(ident)
-            if entry is None or entry.signature != running.signature:
-                self._stop_job(ident)
-        for ident, reason in problems.items():
-            self.bus.publish(JobState(str(ident), JobStatus.FAILED, reason))
-        failed = bool(problems)
-        for ident, entry in wanted.items():
-            if ident not in self._jobs:
-                failed |= not self._start_job(ident, entry)
-            started = self._jobs.get(ident)
-            if started is not None:
-                _follow_pause(started, self._paused or entry.item.paused)
-        if failed:
-            self._schedule_retry()
+        return wanted, problems
 
     def _wanted_s3(self, ident: JobId, dest: Destination,
                    profile: BrokerProfile) -> _Wanted | str:

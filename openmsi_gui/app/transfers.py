@@ -146,6 +146,34 @@ class TransferBook:
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
                                   FileSkipped, FileWaiting)):
             return None
+        row = self._row_for(event)
+        status = row.status
+        if isinstance(event, FileDiscovered):
+            row.total_bytes = event.size
+        elif isinstance(event, FileProgress):
+            status = self._progress(row, event)
+        elif isinstance(event, FileCompleted):
+            status = self._completed(row, event)
+        elif isinstance(event, FileFailed):
+            status = RowStatus.FAILED
+            row.error = event.reason
+            self.unseen_failures += 1
+        elif isinstance(event, FileSkipped):
+            status = RowStatus.SKIPPED
+            row.error = event.reason
+        else:
+            if row.status is not RowStatus.WAITING:
+                self.unseen_failures += 1
+            status = RowStatus.WAITING
+            row.error = event.reason
+            row.rate = 0.0
+        row.updated = event.at
+        self._set_status(row, status)
+        return row
+
+    def _row_for(self, event: FileDiscovered | FileProgress | FileCompleted | FileFailed
+                 | FileSkipped | FileWaiting) -> TransferRow:
+        """The row ``event`` is about: a new one for a new file or a new generation."""
         key: RowKey = (event.job, event.direction, event.relpath)
         row = self.rows.get(key)
         if row is None or (isinstance(event, FileDiscovered) and row.status is not
@@ -158,49 +186,33 @@ class TransferBook:
             self._counts[row.status] += 1
             self._trim()
         self.rows.move_to_end(key)
-        status = row.status
-        if isinstance(event, FileDiscovered):
-            row.total_bytes = event.size
-        elif isinstance(event, FileProgress):
-            moved = max(0, event.done_bytes - row.done_bytes)
-            if row.status is not RowStatus.ACTIVE and event.done_chunks > 1:
-                # Resumed: earlier chunks moved in a previous run; count about one chunk.
-                moved = min(moved, event.done_bytes // event.done_chunks)
-            else:
-                elapsed = event.at - row.updated
-                if moved and elapsed > 0:
-                    instant = moved / elapsed
-                    row.rate = instant if not row.rate else 0.7 * row.rate + 0.3 * instant
-            self._count(event.direction, moved)
-            status = RowStatus.ACTIVE
-            row.done_bytes, row.done_chunks = event.done_bytes, event.done_chunks
-            row.total_chunks = event.total_chunks
-            row.total_bytes = event.total_bytes or row.total_bytes
-            row.error = ""
-        elif isinstance(event, FileCompleted):
-            self._count(event.direction, max(0, event.size - row.done_bytes))
-            status = RowStatus.DONE
-            row.done_bytes = row.total_bytes = event.size
-            row.done_chunks = row.total_chunks
-            row.sha512_hex = event.sha512_hex
-            row.rate = event.size / event.seconds if event.seconds > 0 else row.rate
-            row.error = ""
-        elif isinstance(event, FileFailed):
-            status = RowStatus.FAILED
-            row.error = event.reason
-            self.unseen_failures += 1
-        elif isinstance(event, FileSkipped):
-            status = RowStatus.SKIPPED
-            row.error = event.reason
-        elif isinstance(event, FileWaiting):
-            if row.status is not RowStatus.WAITING:
-                self.unseen_failures += 1
-            status = RowStatus.WAITING
-            row.error = event.reason
-            row.rate = 0.0
-        row.updated = event.at
-        self._set_status(row, status)
         return row
+
+    def _progress(self, row: TransferRow, event: FileProgress) -> RowStatus:
+        moved = max(0, event.done_bytes - row.done_bytes)
+        if row.status is not RowStatus.ACTIVE and event.done_chunks > 1:
+            # Resumed: earlier chunks moved in a previous run; count about one chunk.
+            moved = min(moved, event.done_bytes // event.done_chunks)
+        else:
+            elapsed = event.at - row.updated
+            if moved and elapsed > 0:
+                instant = moved / elapsed
+                row.rate = instant if not row.rate else 0.7 * row.rate + 0.3 * instant
+        self._count(event.direction, moved)
+        row.done_bytes, row.done_chunks = event.done_bytes, event.done_chunks
+        row.total_chunks = event.total_chunks
+        row.total_bytes = event.total_bytes or row.total_bytes
+        row.error = ""
+        return RowStatus.ACTIVE
+
+    def _completed(self, row: TransferRow, event: FileCompleted) -> RowStatus:
+        self._count(event.direction, max(0, event.size - row.done_bytes))
+        row.done_bytes = row.total_bytes = event.size
+        row.done_chunks = row.total_chunks
+        row.sha512_hex = event.sha512_hex
+        row.rate = event.size / event.seconds if event.seconds > 0 else row.rate
+        row.error = ""
+        return RowStatus.DONE
 
     def _apply_job_state(self, event: JobState) -> None:
         if event.state is JobStatus.FAILED:

@@ -326,29 +326,10 @@ class Uploader:
         sending = _Sending(path, upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
                            file_hash, acked=set(acked),
                            acked_bytes=sum(self._chunk_len(i, st.st_size) for i in acked))
-        subdir, _, filename = relpath.rpartition("/")
-        partition = partition_for(relpath, self._n_partitions)
-        mtime = st.st_mtime_ns / 1e9
         try:
-            with path.open("rb") as handle:
-                for chunk_i in range(1, n_chunks + 1):
-                    offset = (chunk_i - 1) * self.chunk_size
-                    if chunk_i in acked:
-                        continue
-                    self._running.wait()
-                    if self._stopping.is_set():
-                        self._registry.finish_upload(upload_id, "stopped before it was sent")
-                        return UploadResult(path, UploadOutcome.FAILED,
-                                                "stopped before the file was sent")
-                    handle.seek(offset)
-                    data = handle.read(self.chunk_size)
-                    value = wire.encode_chunk(wire.Chunk(
-                        filename, file_hash, chunk_hashes[chunk_i - 1], offset, chunk_i,
-                        n_chunks, subdir, "", data, mtime))
-                    key = wire.make_key(subdir, filename, chunk_i, n_chunks).encode("utf-8")
-                    if self._cipher is not None:
-                        key, value = self._cipher.encrypt(self.topic, key, value)
-                    self._produce(key, value, partition, sending, chunk_i, len(data))
+            if not self._send_chunks(sending, set(acked), chunk_hashes, st.st_mtime_ns):
+                self._registry.finish_upload(upload_id, "stopped before it was sent")
+                return UploadResult(path, UploadOutcome.FAILED, "stopped before the file was sent")
             after = path.stat()
             if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                 raise _Changed
@@ -367,6 +348,35 @@ class Uploader:
             self._in_flight[upload_id] = sending
         self._check_done(sending)  # the acknowledgements may all be in already
         return None
+
+    def _send_chunks(self, sending: _Sending, acked: set[int], chunk_hashes: list[bytes],
+                     mtime_ns: int) -> bool:
+        """Produce the chunks of ``sending`` not in ``acked``; False if stopped first.
+
+        Raises:
+            OSError: the file cannot be read, or the broker refused a chunk.
+            EncryptionFailed: a chunk could not be encrypted.
+        """
+        subdir, _, filename = sending.relpath.rpartition("/")
+        partition = partition_for(sending.relpath, self._n_partitions)
+        with sending.path.open("rb") as handle:
+            for chunk_i in range(1, sending.n_chunks + 1):
+                if chunk_i in acked:
+                    continue
+                self._running.wait()
+                if self._stopping.is_set():
+                    return False
+                offset = (chunk_i - 1) * self.chunk_size
+                handle.seek(offset)
+                data = handle.read(self.chunk_size)
+                value = wire.encode_chunk(wire.Chunk(
+                    filename, sending.file_hash, chunk_hashes[chunk_i - 1], offset, chunk_i,
+                    sending.n_chunks, subdir, "", data, mtime_ns / 1e9))
+                key = wire.make_key(subdir, filename, chunk_i, sending.n_chunks).encode("utf-8")
+                if self._cipher is not None:
+                    key, value = self._cipher.encrypt(self.topic, key, value)
+                self._produce(key, value, partition, sending, chunk_i, len(data))
+        return True
 
     def _chunk_len(self, chunk_i: int, size: int) -> int:
         return max(0, min(self.chunk_size, size - (chunk_i - 1) * self.chunk_size))
