@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +40,7 @@ from openmsi_gui.app.provisioning import (
     ProvisionResult,
 )
 from openmsi_gui.engine.provision import MIN_PROVISIONING_PASSWORD, MIN_ROT_PASSWORD
+from openmsi_gui.ui.status_icons import set_icon
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.folders import buddy_label, with_error
 
@@ -53,11 +53,6 @@ PASSWORDS_NOTE = "Your administrator gives you these two passwords; they are nev
 ALL_TOPICS_HINT = "empty = every topic"
 NO_BROKER_TIP = "Fill in the broker settings of the profile first."
 
-_ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
-    "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
-    "problem": (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
-    "busy": (QStyle.StandardPixmap.SP_BrowserReload, "Working"),
-}
 
 
 class _Progress(QObject):
@@ -85,9 +80,7 @@ class _FieldError(QWidget):
     def show_error(self, text: str) -> None:
         self.text.setText(text)
         if text:
-            pixmap, name = _ICONS["problem"]
-            self.icon.setPixmap(self.style().standardIcon(pixmap).pixmap(16, 16))
-            self.icon.setAccessibleName(name)
+            set_icon(self.icon, "problem")
         self.setVisible(bool(text))
 
 
@@ -324,14 +317,7 @@ class ProvisionDialog(QDialog):
         self.result_text.setText(text)
         self.result_text.setVisible(bool(text))
         self.result_icon.setVisible(bool(kind))
-        if not kind:
-            self.result_icon.clear()
-            self.result_icon.setAccessibleName("")
-            return
-        pixmap, name = _ICONS[kind]
-        self.result_icon.setPixmap(self.style().standardIcon(pixmap).pixmap(16, 16))
-        self.result_icon.setAccessibleName(name)
-        self.result_icon.setToolTip(name)
+        set_icon(self.result_icon, kind)
 
     def on_provision_clicked(self) -> None:
         if self._busy or self._done is not None:

@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLa
 
 from openmsi_gui.app import provisioning
 from openmsi_gui.app.provisioning import UNAVAILABLE_NOTE, EncryptionStatus
+from openmsi_gui.ui.status_icons import icon_label, set_icon
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
-from openmsi_gui.ui.views.profile_form import button, icon_label, icon_row, set_icon
+from openmsi_gui.ui.views.profile_form import button, icon_row
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -32,39 +31,7 @@ from openmsi_gui.app.settings import (
     BrokerProfile,
     SecurityProtocol,
 )
-
-ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
-    "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
-    "problem": (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
-    "note": (QStyle.StandardPixmap.SP_MessageBoxInformation, "Note"),
-    "busy": (QStyle.StandardPixmap.SP_BrowserReload, "Working"),
-}
-"""Status pictures by kind, with the name screen readers say."""
-
-
-def kind_of(ok: bool | None) -> str:
-    """The :data:`ICONS` kind of a result: None is work in progress."""
-    return "busy" if ok is None else "ok" if ok else "problem"
-
-
-def icon_label() -> QLabel:
-    """A 16 px status picture; its accessible name says what it shows."""
-    label = QLabel()
-    label.setFixedSize(16, 16)
-    return label
-
-
-def set_icon(label: QLabel, kind: str) -> None:
-    """Show one of :data:`ICONS` ("" for none) with its name for screen readers."""
-    if not kind:
-        label.clear()
-        label.setAccessibleName("")
-        label.setToolTip("")
-        return
-    pixmap, name = ICONS[kind]
-    label.setPixmap(label.style().standardIcon(pixmap).pixmap(16, 16))
-    label.setAccessibleName(name)
-    label.setToolTip(name)
+from openmsi_gui.ui.status_icons import icon_label, kind_of, set_icon
 
 
 def button(text: str, accessible: str, tip: str) -> QPushButton:
