@@ -207,6 +207,15 @@ def test_cli_without_terminal_or_environment_says_which_variable(
     assert not list(tmp_path.iterdir())
 
 
+def test_cli_refuses_a_topic_the_gui_would_refuse(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = run_cli(["--node-id", "n", "--role", "producer", "--topic", "bad topic!",
+                    "--dest", str(tmp_path)])
+    assert code == 2
+    assert "is not a valid topic name" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
 def test_cli_outside_the_search_path_prints_config_file(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

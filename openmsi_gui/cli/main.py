@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
@@ -201,6 +202,8 @@ def cmd_topic(args: argparse.Namespace, _bus: EventBus) -> int:
         return 0
     if not args.name:
         raise UsageError("give the topic name: openmsi topic create NAME")
+    if (problem := topic_problem(args.name)) is not None:
+        raise UsageError(problem)
     created = admin.create_topic(config, args.name, args.partitions)
     print(f"created {args.name}" if created else f"{args.name} already exists")
     return 0

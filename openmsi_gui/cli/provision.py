@@ -20,6 +20,7 @@ import os
 import sys
 from pathlib import Path
 
+from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.engine.crypto import CryptoSetupError, key_topics
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import (
@@ -121,6 +122,9 @@ def cmd_provision(args: argparse.Namespace, _bus: EventBus | None = None) -> int
 
 def _run(args: argparse.Namespace) -> int:
     topics: list[str] = [] if args.all_topics else list(args.topics or [])
+    for topic in topics:  # the GUI's rule (app.validation), checked before passwords
+        if (problem := topic_problem(topic)) is not None:
+            raise _Refused(problem)
     config = None
     if args.create_key_topics:
         if not topics:
