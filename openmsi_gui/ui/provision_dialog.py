@@ -134,7 +134,26 @@ class ProvisionDialog(QDialog):
         intro = QLabel(INTRO)
         intro.setWordWrap(True)
         layout.addWidget(intro)
+        layout.addWidget(self._build_node(topics, role))
+        layout.addWidget(self._build_passwords())
+        self.key_topics_check = QCheckBox()
+        self.key_topics_check.setAccessibleName("Create the key-exchange topics")
+        self.key_topics_check.setChecked(self._config is not None)
+        self.key_topics_check.toggled.connect(self._on_topics_changed)
+        layout.addWidget(self.key_topics_check)
+        layout.addLayout(self._build_result())
+        self._show_result("", "")
+        layout.addStretch(1)
+        layout.addLayout(self._build_buttons())
+        width = max(label.sizeHint().width() for label in self._labels)
+        for label in self._labels:  # the two groups' fields line up
+            label.setMinimumWidth(width)
+        self.role_combo.currentIndexChanged.connect(self.on_role_changed)
+        self.node_edit.textEdited.connect(self.on_node_edited)
+        self.topics_edit.textChanged.connect(self._on_topics_changed)
+        self.setMinimumWidth(520)
 
+    def _build_node(self, topics: list[str], role: str) -> QGroupBox:
         node = QGroupBox("Node")
         form = QFormLayout(node)
         self.role_combo = QComboBox()
@@ -157,8 +176,9 @@ class ProvisionDialog(QDialog):
         self._add_row(form, "&Role:", self.role_combo, self.role_error)
         self._add_row(form, "Node &name:", self.node_edit, self.node_error)
         self._add_row(form, "&Topics:", self.topics_edit, self.topics_error)
-        layout.addWidget(node)
+        return node
 
+    def _build_passwords(self) -> QGroupBox:
         secrets = QGroupBox("Passwords")
         outer = QVBoxLayout(secrets)
         note = QLabel(PASSWORDS_NOTE)
@@ -180,14 +200,9 @@ class ProvisionDialog(QDialog):
         self._add_row(form, "Rep&eat it:", self.repeat_edit, self.repeat_error)
         self._add_row(form, "&Provisioning password:", self.prov_edit, self.prov_error)
         outer.addLayout(form)
-        layout.addWidget(secrets)
+        return secrets
 
-        self.key_topics_check = QCheckBox()
-        self.key_topics_check.setAccessibleName("Create the key-exchange topics")
-        self.key_topics_check.setChecked(self._config is not None)
-        self.key_topics_check.toggled.connect(self._on_topics_changed)
-        layout.addWidget(self.key_topics_check)
-
+    def _build_result(self) -> QHBoxLayout:
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)
         self.busy_bar.setTextVisible(False)
@@ -204,10 +219,9 @@ class ProvisionDialog(QDialog):
         result.addWidget(self.result_icon, 0, Qt.AlignmentFlag.AlignTop)
         result.addWidget(self.result_text, 1)
         result.addWidget(self.busy_bar, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addLayout(result)
-        self._show_result("", "")
-        layout.addStretch(1)
+        return result
 
+    def _build_buttons(self) -> QHBoxLayout:
         self.provision_button = QPushButton("Pro&vision")
         self.provision_button.setAccessibleName("Provision the node")
         self.provision_button.setToolTip("Make the node's keys on this computer")
@@ -220,15 +234,7 @@ class ProvisionDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.provision_button)
         buttons.addWidget(self.close_button)
-        layout.addLayout(buttons)
-
-        width = max(label.sizeHint().width() for label in self._labels)
-        for label in self._labels:  # the two groups' fields line up
-            label.setMinimumWidth(width)
-        self.role_combo.currentIndexChanged.connect(self.on_role_changed)
-        self.node_edit.textEdited.connect(self.on_node_edited)
-        self.topics_edit.textChanged.connect(self._on_topics_changed)
-        self.setMinimumWidth(520)
+        return buttons
 
     @staticmethod
     def _edit(accessible: str, tip: str, placeholder: str = "") -> QLineEdit:

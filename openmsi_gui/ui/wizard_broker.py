@@ -43,6 +43,13 @@ class BrokerPage(FlowPage):
         self.setTitle("Your Kafka broker")
         self.setSubTitle("Enter what your broker's administrator gave you, then test the "
                          "connection.")
+        self._build_fields()
+        self._lay_out()
+        self._connect_fields()
+        self._testing = False
+        self._show_rows()
+
+    def _build_fields(self) -> None:
         form = self.flow.broker
         self.address = QLineEdit(form.bootstrap_servers)
         self.name = QLineEdit(form.name)
@@ -82,7 +89,9 @@ class BrokerPage(FlowPage):
         self.test_button = QPushButton("&Test connection")
         self.test_button.setAccessibleName("Test connection")
         self.status = Status("Connection test result")
+        self._ca_row = ca_row
 
+    def _lay_out(self) -> None:
         self.form = QFormLayout()
         self.form.addRow("Broker &address:", self.address)
         self.form.addRow("&Display name:", self.name)
@@ -90,8 +99,7 @@ class BrokerPage(FlowPage):
         self.form.addRow("SASL &mechanism:", self.mechanism)
         self.form.addRow("&User name:", self.username)
         self.form.addRow("&Password:", self.password)
-        self.form.addRow(buddy("&CA file:", self.ca_file), ca_row)
-        self._ca_row = ca_row
+        self.form.addRow(buddy("&CA file:", self.ca_file), self._ca_row)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
         test_row.addWidget(self.status, 1)
@@ -102,6 +110,7 @@ class BrokerPage(FlowPage):
         layout.addStretch(1)
         layout.addWidget(self.reason)
 
+    def _connect_fields(self) -> None:
         self.name.textChanged.connect(lambda text: self._edit(name=text))
         self.address.textChanged.connect(lambda text: self._edit(bootstrap_servers=text))
         self.protocol.currentIndexChanged.connect(self.on_protocol_changed)
@@ -113,8 +122,6 @@ class BrokerPage(FlowPage):
         self.ca_browse.clicked.connect(self.on_ca_browse_clicked)
         self.test_button.clicked.connect(self.on_test_clicked)
         self.address.returnPressed.connect(self.on_address_return_pressed)
-        self._testing = False
-        self._show_rows()
 
     def initializePage(self) -> None:
         self.owner.check_paths_now()

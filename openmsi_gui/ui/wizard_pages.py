@@ -79,7 +79,6 @@ class FirstJobPage(FlowPage):
     def __init__(self, owner: SetupWizard) -> None:
         super().__init__(owner, Step.FIRST_JOB)
         self.setTitle("Your first folder")
-        job = self.flow.job
         self.kind_buttons: dict[JobKind, QRadioButton] = {
             JobKind.PAIR: QRadioButton("Try the &demo: a folder that sends files to another"),
             JobKind.FOLDER: QRadioButton("&Send the files that appear in a folder"),
@@ -97,50 +96,9 @@ class FirstJobPage(FlowPage):
             layout.addWidget(button)
             button.toggled.connect(lambda checked, k=kind: self._choose(k) if checked else None)
 
-        # The demo pair.
-        self.demo_folder = PathRow("Demo folder", "Choose where the demo folders go")
-        self.demo_folder.edit.setText(job.demo_folder)
-        self.demo_note = hint()
-        self.demo_note.setAccessibleName("About the demo folders")
-        pair = QWidget()
-        pair_form = QFormLayout(pair)
-        pair_form.addRow(buddy("&Location:", self.demo_folder.edit), self.demo_folder)
-        pair_form.addRow(self.demo_note)
-
-        # A watched folder.
-        self.folder = PathRow("Folder to watch", "Choose the folder to watch")
-        self.folder.edit.setText(job.folder_path)
-        self.folder_topic = self._topic_box(job.folder_topic)
-        self.upload_existing = QCheckBox("Also send the files &already in it")
-        self.upload_existing.setAccessibleName("Also send the files already in it")
-        self.upload_existing.setChecked(job.upload_existing)
-        watch = QWidget()
-        watch_form = QFormLayout(watch)
-        watch_form.addRow(buddy("&Watch folder:", self.folder.edit), self.folder)
-        watch_form.addRow("To&pic:", self.folder_topic)
-        watch_form.addRow("", self.upload_existing)
-
-        # A destination.
-        self.dest = PathRow("Folder to save files in", "Choose where received files go")
-        self.dest.edit.setText(job.dest_path)
-        self.dest_topic = self._topic_box(job.dest_topic)
-        self.group = QLineEdit(job.group_id)
-        self.group.setPlaceholderText("(a new group)")
-        self.group.setAccessibleName("Consumer group")
-        self.group.setToolTip("Computers that share a consumer group share the files: each "
-                              "file arrives at only one of them.")
-        dest = QWidget()
-        dest_form = QFormLayout(dest)
-        dest_form.addRow(buddy("Sa&ve into:", self.dest.edit), self.dest)
-        dest_form.addRow("To&pic:", self.dest_topic)
-        dest_form.addRow("Consumer &group:", self.group)
-
-        skip = hint("Nothing is sent or received until you add a watched folder or a "
-                     "destination in the main window.")
-        skip.setAccessibleName("About skipping")
-        skip.setAlignment(Qt.AlignmentFlag.AlignTop)
-        for kind, widget in ((JobKind.PAIR, pair), (JobKind.FOLDER, watch),
-                             (JobKind.DESTINATION, dest), (JobKind.SKIP, skip)):
+        pages = {JobKind.PAIR: self._build_pair(), JobKind.FOLDER: self._build_watch(),
+                 JobKind.DESTINATION: self._build_destination(), JobKind.SKIP: _skip_note()}
+        for kind, widget in pages.items():
             for form in widget.findChildren(QFormLayout):
                 form.setContentsMargins(0, 0, 0, 0)
             self._stack_index[kind] = self.stack.addWidget(widget)
@@ -158,7 +116,54 @@ class FirstJobPage(FlowPage):
         self.dest.edit.textChanged.connect(lambda text: self._edit(dest_path=text))
         self.dest_topic.editTextChanged.connect(lambda text: self._edit(dest_topic=text))
         self.group.textChanged.connect(lambda text: self._edit(group_id=text))
-        self.on_demo_folder_changed(job.demo_folder)
+        self.on_demo_folder_changed(self.flow.job.demo_folder)
+
+    def _build_pair(self) -> QWidget:
+        """The demo pair's details."""
+        job = self.flow.job
+        self.demo_folder = PathRow("Demo folder", "Choose where the demo folders go")
+        self.demo_folder.edit.setText(job.demo_folder)
+        self.demo_note = hint()
+        self.demo_note.setAccessibleName("About the demo folders")
+        pair = QWidget()
+        pair_form = QFormLayout(pair)
+        pair_form.addRow(buddy("&Location:", self.demo_folder.edit), self.demo_folder)
+        pair_form.addRow(self.demo_note)
+        return pair
+
+    def _build_watch(self) -> QWidget:
+        """A watched folder's details."""
+        job = self.flow.job
+        self.folder = PathRow("Folder to watch", "Choose the folder to watch")
+        self.folder.edit.setText(job.folder_path)
+        self.folder_topic = self._topic_box(job.folder_topic)
+        self.upload_existing = QCheckBox("Also send the files &already in it")
+        self.upload_existing.setAccessibleName("Also send the files already in it")
+        self.upload_existing.setChecked(job.upload_existing)
+        watch = QWidget()
+        watch_form = QFormLayout(watch)
+        watch_form.addRow(buddy("&Watch folder:", self.folder.edit), self.folder)
+        watch_form.addRow("To&pic:", self.folder_topic)
+        watch_form.addRow("", self.upload_existing)
+        return watch
+
+    def _build_destination(self) -> QWidget:
+        """A destination's details."""
+        job = self.flow.job
+        self.dest = PathRow("Folder to save files in", "Choose where received files go")
+        self.dest.edit.setText(job.dest_path)
+        self.dest_topic = self._topic_box(job.dest_topic)
+        self.group = QLineEdit(job.group_id)
+        self.group.setPlaceholderText("(a new group)")
+        self.group.setAccessibleName("Consumer group")
+        self.group.setToolTip("Computers that share a consumer group share the files: each "
+                              "file arrives at only one of them.")
+        dest = QWidget()
+        dest_form = QFormLayout(dest)
+        dest_form.addRow(buddy("Sa&ve into:", self.dest.edit), self.dest)
+        dest_form.addRow("To&pic:", self.dest_topic)
+        dest_form.addRow("Consumer &group:", self.group)
+        return dest
 
     @staticmethod
     def _topic_box(text: str) -> QComboBox:
@@ -269,3 +274,12 @@ class DonePage(FlowPage):
 
     def refresh(self) -> None:
         self.completeChanged.emit()
+
+
+def _skip_note() -> QWidget:
+    """What skipping means."""
+    skip = hint("Nothing is sent or received until you add a watched folder or a "
+                "destination in the main window.")
+    skip.setAccessibleName("About skipping")
+    skip.setAlignment(Qt.AlignmentFlag.AlignTop)
+    return skip
