@@ -47,8 +47,9 @@ def pass_connection_test(flow: SetupFlow) -> None:
     assert flow.record_connection(token, True, "Connected to kafka.example.org:9092: 3 topics.")
 
 
-def test_module_is_qt_free() -> None:
-    source = Path(__file__).resolve().parents[1] / "openmsi_gui" / "app" / "wizard.py"
+@pytest.mark.parametrize("module", ["wizard", "wizard_forms", "wizard_checks", "wizard_outcome"])
+def test_module_is_qt_free(module: str) -> None:
+    source = Path(__file__).resolve().parents[1] / "openmsi_gui" / "app" / f"{module}.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
@@ -515,3 +516,43 @@ def test_dismissed_only_marks_the_wizard_done() -> None:
     assert not before.ui.first_run_done
     after.ui.first_run_done = False
     assert after == before
+
+
+# -- the parts of the flow, on their own ----------------------------------------------
+
+
+@pytest.mark.parametrize(("servers", "name"), [
+    ("kafka.lab:9092,b:9092", "kafka.lab"), ("[::1]:9092", "::1"), ("", "Broker"),
+])
+def test_default_profile_name_is_the_first_host(servers: str, name: str) -> None:
+    from openmsi_gui.app.wizard_outcome import default_name
+
+    assert default_name(servers) == name
+
+
+def test_outcome_leaves_the_given_settings_alone(tmp_path: Path) -> None:
+    from openmsi_gui.app.wizard_forms import JobForm
+    from openmsi_gui.app.wizard_outcome import apply, directories_to_create
+
+    job = JobForm(kind=JobKind.DESTINATION, dest_path=str(tmp_path / "in"), dest_topic="raw")
+    assert directories_to_create(job) == [str(tmp_path / "in")]
+    before = Settings()
+    after = apply(before, None, job)
+    assert before == Settings()
+    assert [p.embedded for p in after.profiles] == [True]
+    assert [(d.path, d.topic) for d in after.destinations] == [(str(tmp_path / "in"), "raw")]
+    assert after.ui.first_run_done
+
+
+def test_step_checks_collect_unknown_paths_once(tmp_path: Path) -> None:
+    from openmsi_gui.app.wizard_checks import StepChecks
+    from openmsi_gui.app.wizard_forms import BrokerForm, JobForm
+
+    checks = StepChecks(None, look=None)
+    job = JobForm(kind=JobKind.FOLDER, folder_path=str(tmp_path), folder_topic="raw")
+    assert checks.errors(Step.FIRST_JOB, Mode.REAL, BrokerForm(), job) == [
+        f"Checking {tmp_path}…"]
+    assert checks.take_unknown() == [str(tmp_path)]
+    assert checks.take_unknown() == []
+    checks.record_path(str(tmp_path), PathKind.FOLDER)
+    assert checks.errors(Step.FIRST_JOB, Mode.REAL, BrokerForm(), job) == []
