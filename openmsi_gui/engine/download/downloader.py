@@ -30,7 +30,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from openmsi_gui.engine.crypto import KeysNotReady, MessageCipher, NotEncrypted
+from openmsi_gui.engine.crypto import MessageCipher
 from openmsi_gui.engine.download.assembly import Assembly
 from openmsi_gui.engine.download.checkpoints import ConsumerClient, ConsumerFactory, Offsets
 from openmsi_gui.engine.download.finisher import Finisher, StoreRetries
@@ -128,7 +128,6 @@ class Downloader:
                                   registry, (topic, self.group_id), bus, job)
         self._parking = (Parking(cipher, registry, (topic, self.group_id, self.dest_label),
                                  bus, job, delays.parked) if cipher is not None else None)
-        self._cipher = cipher
         self._store_retries = StoreRetries(self._finisher, self._sink, bus, job, delays.store)
         self._stalled_until = 0.0  # the destination cannot take data until then
         self._stall_attempts = 0
@@ -347,18 +346,12 @@ class Downloader:
         partition, offset = message.partition() or 0, message.offset() or 0
         self._offsets.read(partition, offset)
         key, value = message.key(), message.value()
-        if self._parking is not None and self._cipher is not None:
-            raw_key = key.encode() if isinstance(key, str) else key or b""
-            try:
-                plain_key, value = self._cipher.decrypt(self.topic, raw_key, value or b"")
-            except KeysNotReady as exc:
-                self._parking.park(partition, offset, raw_key, value or b"", str(exc))
+        if self._parking is not None:
+            opened = self._parking.decrypt(partition, offset, key, value,
+                                           self._receiver.reject_message)
+            if opened is None:
                 return
-            except NotEncrypted as exc:
-                self._receiver.reject_message(partition, offset, key,
-                                              f"cannot be decrypted: {exc}")
-                return
-            key = plain_key
+            key, value = opened
         self._process(value, partition, offset, key)
 
     def _process(self, value: bytes | None, partition: int, offset: int,

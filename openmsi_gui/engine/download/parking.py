@@ -69,6 +69,26 @@ class Parking:
                 f"retried every {self._retry_seconds:.0f} s: {reason}"))
         self._next_retry = time.monotonic() + self._retry_seconds
 
+    def decrypt(self, partition: int, offset: int, key: bytes | str | None,
+                value: bytes | None, reject: Reject) -> tuple[bytes, bytes] | None:
+        """The plain key and value of a message just read, or None if it was parked or rejected.
+
+        Args:
+            partition: where the message was read.
+            offset: its offset there.
+            key: its key as read.
+            value: its value as read.
+            reject: rejects a message no key can open.
+        """
+        raw_key = key.encode() if isinstance(key, str) else key or b""
+        try:
+            return self._cipher.decrypt(self._topic, raw_key, value or b"")
+        except KeysNotReady as exc:
+            self.park(partition, offset, raw_key, value or b"", str(exc))
+        except NotEncrypted as exc:
+            reject(partition, offset, key, f"cannot be decrypted: {exc}")
+        return None
+
     def retry_now(self) -> None:
         """Try the parked messages at the next round instead of after the delay."""
         if self._parked:
