@@ -40,7 +40,7 @@ from openmsi_gui.app.provisioning import (
     ProvisionResult,
 )
 from openmsi_gui.engine.provision import MIN_PROVISIONING_PASSWORD, MIN_ROT_PASSWORD
-from openmsi_gui.ui.status_icons import set_icon
+from openmsi_gui.ui.status_icons import FieldError, set_icon
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.folders import buddy_label, with_error
 
@@ -59,29 +59,6 @@ class _Progress(QObject):
     """Carries progress sentences from the worker thread to the dialog."""
 
     text = Signal(str)
-
-
-class _FieldError(QWidget):
-    """An inline problem under a field: a warning icon and a sentence (hidden if none)."""
-
-    def __init__(self, accessible: str) -> None:
-        super().__init__()
-        self.icon = QLabel()
-        self.icon.setFixedSize(16, 16)
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setAccessibleName(accessible)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
-        row.addWidget(self.text, 1)
-        self.hide()
-
-    def show_error(self, text: str) -> None:
-        self.text.setText(text)
-        if text:
-            set_icon(self.icon, "problem")
-        self.setVisible(bool(text))
 
 
 class ProvisionDialog(QDialog):
@@ -166,13 +143,13 @@ class ProvisionDialog(QDialog):
         self.node_edit = self._edit("Node name", "The node's folder and its name in "
                                     "[kafkacrypto] node_id")
         self.node_edit.setText(provisioning.default_node_id(role, self._taken))
-        self.node_error = _FieldError("Node name problem")
-        self.role_error = _FieldError("Role problem")
+        self.node_error = FieldError("Node name problem")
+        self.role_error = FieldError("Role problem")
         self.topics_edit = self._edit(
             "Topics", "The topics this node may encrypt or decrypt, separated by commas or "
             "spaces; only the part before the first '.' counts", ALL_TOPICS_HINT)
         self.topics_edit.setText(", ".join(topics))
-        self.topics_error = _FieldError("Topics problem")
+        self.topics_error = FieldError("Topics problem")
         self._add_row(form, "&Role:", self.role_combo, self.role_error)
         self._add_row(form, "Node &name:", self.node_edit, self.node_error)
         self._add_row(form, "&Topics:", self.topics_edit, self.topics_error)
@@ -189,13 +166,13 @@ class ProvisionDialog(QDialog):
         self.rot_edit = self._password("Root-of-trust password",
                                        f"{MIN_ROT_PASSWORD} characters or more; the same for "
                                        "every node of your deployment")
-        self.rot_error = _FieldError("Root-of-trust password problem")
+        self.rot_error = FieldError("Root-of-trust password problem")
         self.repeat_edit = self._password("Repeat the root-of-trust password",
                                           "The same password again, to catch typing mistakes")
-        self.repeat_error = _FieldError("Repeated password problem")
+        self.repeat_error = FieldError("Repeated password problem")
         self.prov_edit = self._password("Provisioning password",
                                         f"{MIN_PROVISIONING_PASSWORD} characters or more")
-        self.prov_error = _FieldError("Provisioning password problem")
+        self.prov_error = FieldError("Provisioning password problem")
         self._add_row(form, "R&oot-of-trust password:", self.rot_edit, self.rot_error)
         self._add_row(form, "Rep&eat it:", self.repeat_edit, self.repeat_error)
         self._add_row(form, "&Provisioning password:", self.prov_edit, self.prov_error)
@@ -249,7 +226,7 @@ class ProvisionDialog(QDialog):
         edit.setEchoMode(QLineEdit.EchoMode.Password)
         return edit
 
-    def _add_row(self, form: QFormLayout, text: str, field: QWidget, error: _FieldError) -> None:
+    def _add_row(self, form: QFormLayout, text: str, field: QWidget, error: FieldError) -> None:
         """A labelled field with its inline problem under it."""
         label = buddy_label(text, field)
         form.addRow(label, with_error(field, error))
@@ -266,7 +243,7 @@ class ProvisionDialog(QDialog):
             create_key_topics=self.key_topics_check.isEnabled()
             and self.key_topics_check.isChecked())
 
-    def _errors_widgets(self) -> dict[str, tuple[_FieldError, QWidget]]:
+    def _errors_widgets(self) -> dict[str, tuple[FieldError, QWidget]]:
         return {"node_id": (self.node_error, self.node_edit),
                 "role": (self.role_error, self.role_combo),
                 "topics": (self.topics_error, self.topics_edit),

@@ -1,12 +1,14 @@
 """Small status pictures beside sentences: success, problem, note, work in progress.
 
 Each kind has a standard icon and a name that screen readers say, so a status
-is never shown by colour alone.
+is never shown by colour alone. :class:`FieldError` is such a picture and its
+sentence under a form field.
 """
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QStyle
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QWidget
 
 ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
     "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
@@ -40,3 +42,26 @@ def set_icon(label: QLabel, kind: str) -> None:
     label.setPixmap(label.style().standardIcon(pixmap).pixmap(16, 16))
     label.setAccessibleName(name)
     label.setToolTip(name)
+
+
+class FieldError(QWidget):
+    """An inline problem under a field: a warning icon and a sentence (hidden if none)."""
+
+    def __init__(self, accessible: str) -> None:
+        super().__init__()
+        self.icon = icon_label()
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setAccessibleName(accessible)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.text, 1)
+        self.hide()
+
+    def show_error(self, text: str) -> None:
+        """Show ``text`` with a warning icon ("" hides the row)."""
+        self.text.setText(text)
+        if text:
+            set_icon(self.icon, "problem")
+        self.setVisible(bool(text))
