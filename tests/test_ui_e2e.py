@@ -33,7 +33,9 @@ def app(qtbot: QtBot, store: SettingsStore, tmp_path: Path) -> Iterator[OpenMSIA
     qtbot.addWidget(openmsi.window)
     yield openmsi
     openmsi.quit()
-    qtbot.waitUntil(lambda: openmsi.controller._control._shutdown, timeout=60_000)
+    # Stopped, and the app's background executors (which the views use) shut down.
+    qtbot.waitUntil(lambda: openmsi.controller._control._shutdown and openmsi.tasks.closed,
+                    timeout=60_000)
 
 
 def click(qtbot: QtBot, widget: object) -> None:
