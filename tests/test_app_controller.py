@@ -14,7 +14,7 @@ from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfers import TransferBook
 from openmsi_gui.engine import admin
-from openmsi_gui.engine.events import EventBus, JobId, JobState, JobStatus
+from openmsi_gui.engine.events import EventBus, JobId, JobState, JobStatus, PauseState
 from openmsi_gui.engine.registry import Registry
 
 
@@ -65,7 +65,7 @@ def test_settings_changes_start_and_stop_jobs(
 
 def test_timed_pause_resumes_by_itself(
         store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
-        make_topic: Callable[..., str], tmp_path: Path) -> None:
+        make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder) -> None:
     topic = make_topic(1)
     configure(store, broker_profile, topic, tmp_path)
     controller.start().result(30)
@@ -77,6 +77,9 @@ def test_timed_pause_resumes_by_itself(
     assert not (tmp_path / "in" / "held.bin").exists()
     wait_until(lambda: not controller.paused, timeout=10, message="the pause to end")
     wait_until((tmp_path / "in" / "held.bin").exists, message="the held file")
+    pauses = [(e.paused, e.until) for e in recorder.of(PauseState)]
+    assert pauses == [(True, pauses[0][1]), (False, None)]  # views hear of it, no polling
+    assert pauses[0][1] is not None
 
 
 def test_a_job_that_cannot_start_is_reported(

@@ -265,6 +265,8 @@ def test_a_destination_waiting_for_space_says_so(view: DestinationsView, qtbot: 
     item = view.current_item()
     assert item is not None
     job = view._job_name(item)
+    # Once it runs: its "running" would otherwise clear the wait (it did not wait yet).
+    controller.apply(controller.store.settings).result(30)  # queued after its start
     reason = f"cannot write to {tmp_path}: No space left on device; free some space there"
     controller.bus.publish(JobState(job, JobStatus.WAITING, reason))
     qtbot.waitUntil(lambda: _status(view) == "Waiting", timeout=5000)

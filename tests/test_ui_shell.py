@@ -78,15 +78,16 @@ def test_tray_reflects_status_and_menu_pauses_and_resumes(
     tray = Tray(state)
     assert "Idle" in tray.status_action.text()
     tray.pause30_action.trigger()
-    qtbot.waitUntil(lambda: controller.paused, timeout=5000)
-    state.refresh_status()
-    assert "paused until" in tray.icon.toolTip()
+    qtbot.waitUntil(lambda: "paused until" in tray.icon.toolTip(), timeout=5000)  # an event
+    assert state.paused
+    assert controller.paused
     assert tray.resume_action.isEnabled()
     assert not tray.pause_action.isEnabled()
     assert controller.paused_until is not None
     assert 29 * 60 < controller.paused_until - time.time() <= 30 * 60
     tray.resume_action.trigger()
-    qtbot.waitUntil(lambda: not controller.paused, timeout=5000)
+    qtbot.waitUntil(lambda: not state.paused, timeout=5000)
+    assert not controller.paused
     bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "cannot read the file"))
     qtbot.waitUntil(lambda: state.status is AppStatus.ERROR, timeout=5000)
     assert "problem" in tray.icon.toolTip()
@@ -106,10 +107,9 @@ def test_main_window_is_usable_without_a_tray(
     for index in range(window.tabs.count()):
         assert window.tabs.widget(index).accessibleName()
     qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: controller.paused, timeout=5000)
-    state.refresh_status()
+    qtbot.waitUntil(lambda: "Paused" in window.status_text.text(), timeout=5000)  # an event
+    assert controller.paused
     assert window.pause_button.text() == "&Resume"
-    assert "Paused" in window.status_text.text()
     bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "why"))
     qtbot.waitUntil(lambda: "Needs attention" in window.status_text.text(), timeout=5000)
     window.tabs.setCurrentIndex(1)

@@ -3,7 +3,8 @@
 Engine threads call :meth:`EngineAdapter.push` (via the bus); events are
 queued and delivered on the GUI thread in batches every ``interval_ms``, so a
 burst of thousands of events costs the GUI a few slot calls, not thousands.
-Log records take the same route.
+Log records take the same route, and settings changes (which may be made on
+any thread) arrive as a signal on the GUI thread too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import logging
 import threading
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from shiboken6 import Shiboken
 
+from openmsi_gui.app.settings import Settings, SettingsStore
 from openmsi_gui.engine.events import Event, EventBus
 
 
@@ -23,15 +26,27 @@ class EngineAdapter(QObject):
     Signals:
         events(list): a batch of :class:`~openmsi_gui.engine.events.Event`, in order.
         records(list): a batch of formatted log lines ``(levelno, text)``.
+        settingsChanged(object): the new :class:`~openmsi_gui.app.settings.Settings`
+            after an update of ``store``: at once when the GUI thread made it, else
+            with the next batch (only the latest of several).
+
+    Args:
+        bus: the engine events to deliver.
+        interval_ms: how often batches are delivered.
+        parent: the Qt parent.
+        store: the settings whose changes :attr:`settingsChanged` announces.
     """
 
     events = Signal(list)
     records = Signal(list)
+    settingsChanged = Signal(object)
 
     def __init__(self, bus: EventBus, interval_ms: int = 50,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, store: SettingsStore | None = None) -> None:
         super().__init__(parent)
         self._lock = threading.Lock()
+        self._gui_thread = threading.get_ident()
+        self._pending_settings: Settings | None = None
         self._pending: collections.deque[Event] = collections.deque()
         self._pending_records: collections.deque[tuple[int, str]] = collections.deque(
             maxlen=5000)
@@ -39,8 +54,25 @@ class EngineAdapter(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._flush)
         self._timer.start()
-        self._unsubscribe = bus.subscribe(self.push)
+        unsubscribe_bus = self._unsubscribe = bus.subscribe(self.push)
+        unsubscribe_store = store.subscribe(self._on_settings) if store else _nothing
+        self._unsubscribe_store = unsubscribe_store
+        # The bus and the store outlive their listeners: stop listening even without close().
+        self.destroyed.connect(lambda *_: (unsubscribe_bus(), unsubscribe_store()))
         self.log_handler = _QueueHandler(self)
+
+    def _on_settings(self, settings: Settings) -> None:
+        # No Qt call off the GUI thread: the adapter may be being deleted meanwhile.
+        with self._lock:
+            self._pending_settings = settings
+        if threading.get_ident() == self._gui_thread and Shiboken.isValid(self):
+            self._flush_settings()  # whoever updated the store sees its views follow
+
+    def _flush_settings(self) -> None:
+        with self._lock:
+            settings, self._pending_settings = self._pending_settings, None
+        if settings is not None:
+            self.settingsChanged.emit(settings)
 
     def push(self, event: Event) -> None:
         """Queue an event (any thread)."""
@@ -57,16 +89,22 @@ class EngineAdapter(QObject):
             events, self._pending = list(self._pending), collections.deque()
             records = list(self._pending_records)
             self._pending_records.clear()
+        self._flush_settings()
         if events:
             self.events.emit(events)
         if records:
             self.records.emit(records)
 
     def close(self) -> None:
-        """Stop listening to the bus and deliver what is left."""
+        """Stop listening to the bus and the store, and deliver what is left."""
         self._unsubscribe()
+        self._unsubscribe_store()
         self._timer.stop()
         self._flush()
+
+
+def _nothing(*_args: object) -> None:
+    """Unsubscribe from no store."""
 
 
 class _QueueHandler(logging.Handler):

@@ -81,7 +81,7 @@ class OpenMSIApp(QObject):
         self.bus = EventBus()
         self.tasks = Tasks(parent=self)
         self.controller = AppController(store, self.bus, registry)
-        self.adapter = EngineAdapter(self.bus, parent=self)
+        self.adapter = EngineAdapter(self.bus, parent=self, store=store)
         self.state = LiveState(self.adapter, self.controller, parent=self)
         ui = store.settings.ui
         self.tray = Tray(self.state, ui.notify_failures, ui.notify_completions, parent=self)
@@ -94,7 +94,7 @@ class OpenMSIApp(QObject):
         self.window.wizardRequested.connect(self.show_wizard)
         self.window.preferencesRequested.connect(self.show_preferences)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
-        store.subscribe(self._on_settings)
+        self.adapter.settingsChanged.connect(self._on_settings)
         logging.getLogger().addHandler(self.adapter.log_handler)
         self._stopped = False
         self._wizard: QWizard | None = None

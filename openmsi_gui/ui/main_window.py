@@ -54,8 +54,8 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Views")
         self.transfers = TransfersView(state, controller, registry)
-        self.folders = FoldersView(store, controller)
-        self.destinations = DestinationsView(store, controller)
+        self.folders = FoldersView(store, controller, state=state)
+        self.destinations = DestinationsView(store, controller, state=state)
         self.profiles = ProfilesView(store, controller, tasks)
         self.log = LogView(adapter)
         for view, title in ((self.transfers, "&Transfers"), (self.folders, "Watched &folders"),
@@ -111,8 +111,7 @@ class MainWindow(QMainWindow):
             self.status_icon.setPixmap(status_pixmap(status, 16))
         self.status_icon.setToolTip(LABELS[status])
         self.status_text.setText(f"{LABELS[status]} — {text.removeprefix('OpenMSI: ')}")
-        paused = self.controller.paused
-        self.pause_button.setText("&Resume" if paused else "&Pause all")
+        self.pause_button.setText("&Resume" if self.state.paused else "&Pause all")
 
     def on_task_failed(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)

@@ -1,37 +1,47 @@
-"""Live application state on the GUI thread: the transfer book and the overall status."""
+"""Live application state on the GUI thread: the transfer book, jobs' problems and the status."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.settings import SettingsStore
 from openmsi_gui.app.transfers import AppStatus, TransferBook, TransferRow
-from openmsi_gui.engine.events import Event, FileCompleted, FileFailed
+from openmsi_gui.engine.events import Event, FileCompleted, FileFailed, JobState, PauseState
 from openmsi_gui.ui.adapter import EngineAdapter
 
 
 class LiveState(QObject):
     """Fold adapter batches into the :class:`TransferBook` and announce changes.
 
+    Views read what is known about jobs (their failures and waits) from
+    :attr:`book` and the pause from :attr:`paused`, both kept from engine events.
+
     Signals:
         rowsChanged(list): the :class:`TransferRow` objects changed by a batch.
         statusChanged(object, str): the :class:`AppStatus` and a one-line status.
         fileFailed(object): a :class:`FileFailed` event (for notifications).
         fileCompleted(object): a :class:`FileCompleted` event.
-        tick(): once a second (for throughput plots and timed pauses).
+        jobsChanged(list): the :class:`JobState` events of a batch, once folded in.
+        tick(): once a second (for throughput plots).
     """
 
     rowsChanged = Signal(list)
     statusChanged = Signal(object, str)
     fileFailed = Signal(object)
     fileCompleted = Signal(object)
+    jobsChanged = Signal(list)
     tick = Signal()
 
     def __init__(self, adapter: EngineAdapter, controller: AppController,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.book = TransferBook()
+        self.adapter = adapter
         self.controller = controller
+        # From then on PauseState events keep these up to date.
+        self.paused = controller.paused
+        self.paused_until = controller.paused_until
         self._status: tuple[AppStatus, str] | None = None
         adapter.events.connect(self.on_adapter_events)
         self._timer = QTimer(self)
@@ -39,8 +49,16 @@ class LiveState(QObject):
         self._timer.timeout.connect(self.on_timer)
         self._timer.start()
 
+    @classmethod
+    def standalone(cls, store: SettingsStore, controller: AppController,
+                   parent: QObject) -> LiveState:
+        """A live state with an adapter of its own, for a view shown without the app."""
+        return cls(EngineAdapter(controller.bus, parent=parent, store=store), controller,
+                   parent=parent)
+
     def on_adapter_events(self, events: list[Event]) -> None:
         changed: dict[int, TransferRow] = {}
+        jobs: list[JobState] = []
         for event in events:
             row = self.book.apply(event)
             if row is not None:
@@ -49,8 +67,14 @@ class LiveState(QObject):
                 self.fileFailed.emit(event)
             elif isinstance(event, FileCompleted):
                 self.fileCompleted.emit(event)
+            elif isinstance(event, JobState):
+                jobs.append(event)
+            elif isinstance(event, PauseState):
+                self.paused, self.paused_until = event.paused, event.until
         if changed:
             self.rowsChanged.emit(list(changed.values()))
+        if jobs:
+            self.jobsChanged.emit(jobs)
         self.refresh_status()
 
     def on_timer(self) -> None:
@@ -60,9 +84,8 @@ class LiveState(QObject):
 
     def refresh_status(self) -> None:
         """Emit :attr:`statusChanged` if the status or its text changed."""
-        paused = self.controller.paused
-        status = (self.book.status(paused),
-                  self.book.status_line(paused, self.controller.paused_until))
+        status = (self.book.status(self.paused),
+                  self.book.status_line(self.paused, self.paused_until))
         if status != self._status:
             self._status = status
             self.statusChanged.emit(*status)
@@ -70,7 +93,11 @@ class LiveState(QObject):
     @property
     def status(self) -> AppStatus:
         """The current overall status."""
-        return self.book.status(self.controller.paused)
+        return self.book.status(self.paused)
+
+    def job_problem(self, job: str) -> tuple[str, str]:
+        """Why ``job`` failed and what it waits for (each "" if nothing)."""
+        return self.book.job_errors.get(job, ""), self.book.job_waits.get(job, "")
 
     def acknowledge_failures(self) -> None:
         """The user looked at the failures."""

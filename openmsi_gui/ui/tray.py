@@ -76,7 +76,7 @@ class Tray(QObject):
             self.icon.setIcon(status_icon(status))
         self.icon.setToolTip(f"{text}")
         self.status_action.setText(f"{LABELS[status]}: {text.removeprefix('OpenMSI: ')}")
-        paused = self.state.controller.paused
+        paused = self.state.paused
         self.pause_action.setEnabled(not paused)
         self.pause30_action.setEnabled(not paused)
         self.pause2h_action.setEnabled(not paused)

@@ -47,6 +47,7 @@ from openmsi_gui.app.destinations import (
 from openmsi_gui.app.settings import Destination, DestinationKind, Settings, SettingsStore
 from openmsi_gui.app.text import sentence
 from openmsi_gui.engine.s3 import S3Error
+from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import when_done
 from openmsi_gui.ui.views.folders import (
     FolderCheck,
@@ -154,14 +155,14 @@ class DestinationsView(ItemsView[Destination]):
     secretSaved = Signal(str)
 
     def __init__(self, store: SettingsStore, controller: AppController,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, state: LiveState | None = None) -> None:
         self._secrets: dict[str, str] = {}  # typed, not yet stored, by destination id
         self._has_secret: dict[str, bool] = {}  # what the keychain holds, once asked
         self._io_pool: ThreadPoolExecutor | None = None
         self._saving = False
         self._testing = False
         self._test_token = 0
-        super().__init__(store, controller, parent)
+        super().__init__(store, controller, parent, state)
         self.setAccessibleName("Destinations")
         self._place_add_s3_button()
         self.destroyed.connect(self._shutdown_io)

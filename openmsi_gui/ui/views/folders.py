@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 from typing import ClassVar, Generic, TypeVar
 
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import (
     QDesktopServices,
     QDragEnterEvent,
@@ -53,7 +53,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from shiboken6 import Shiboken
 
 from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.formatting import format_bytes
@@ -65,9 +64,10 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.app.transfers import AppStatus
 from openmsi_gui.engine import wire
-from openmsi_gui.engine.events import Event, JobState, JobStatus
+from openmsi_gui.engine.events import JobState, JobStatus
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 from openmsi_gui.ui.icons import status_icon
+from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import CHECK_DELAY_MS, run_in_thread, when_done
 from openmsi_gui.ui.views.topic_picker import TopicPicker, topic_problem
 
@@ -228,18 +228,6 @@ def with_error(field: QWidget, error: QWidget) -> QWidget:
 ItemT = TypeVar("ItemT", WatchedFolder, Destination)
 
 
-class _Relay(QObject):
-    """Carries store and bus notifications to the GUI thread.
-
-    Signals:
-        settingsChanged(object): new :class:`Settings`.
-        jobState(object): a :class:`JobState` event.
-    """
-
-    settingsChanged = Signal(object)
-    jobState = Signal(object)
-
-
 class ItemsView(QWidget, Generic[ItemT]):
     """A table of items with Add/Remove/Enable/Pause, and an edit form with Apply/Revert.
 
@@ -255,15 +243,15 @@ class ItemsView(QWidget, Generic[ItemT]):
     DROP_HINT: ClassVar[str] = "Tip: drop folders from your file manager onto this list."
 
     def __init__(self, store: SettingsStore, controller: AppController,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, state: LiveState | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.controller = controller
+        self.state = state or LiveState.standalone(store, controller, self)
         self._settings = store.settings
         self._drafts: dict[str, ItemT] = {}  # unsaved versions, by id
         self._new_ids: list[str] = []  # drafts that are not in the settings yet
-        self._failures: dict[str, str] = {}  # job name -> reason of its last failure
-        self._waiting: dict[str, str] = {}  # job name -> what it waits for (disk full...)
+        self._retried: set[str] = set()  # jobs applied again: their last problem is stale
         self._loading = False
         self._path_checks: dict[str, str | None] = {}  # path -> folder_problem(path)
         self._in_flight: set[str] = set()  # paths being checked now
@@ -414,23 +402,9 @@ class ItemsView(QWidget, Generic[ItemT]):
             self.setTabOrder(first, second)
 
     def _connect_sources(self) -> None:
-        """Listen to the store and to job states; both may call from another thread."""
-        relay = self._relay = _Relay(self)
-        relay.settingsChanged.connect(self._on_store_changed)
-        relay.jobState.connect(self._on_job_state)
-
-        def on_settings(settings: Settings) -> None:
-            # The signal is delivered directly on the GUI thread, queued from any other.
-            if Shiboken.isValid(relay):
-                relay.settingsChanged.emit(settings)
-
-        def on_event(event: Event) -> None:
-            if isinstance(event, JobState) and Shiboken.isValid(relay):
-                relay.jobState.emit(event)
-
-        self.store.subscribe(on_settings)
-        unsubscribe = self.controller.bus.subscribe(on_event)
-        self.destroyed.connect(lambda *_: unsubscribe())
+        """Follow the settings and the jobs' states, both delivered on the GUI thread."""
+        self.state.adapter.settingsChanged.connect(self._on_store_changed)
+        self.state.jobsChanged.connect(self._on_jobs_changed)
 
     def _button(self, text: str, name: str, slot: object) -> QPushButton:
         button = QPushButton(text)
@@ -613,8 +587,7 @@ class ItemsView(QWidget, Generic[ItemT]):
             items.append(item)
         else:
             items[index] = item
-        self._failures.pop(self._job_name(item), None)  # it will be tried again
-        self._waiting.pop(self._job_name(item), None)
+        self._retried.add(self._job_name(item))  # its last problem no longer counts
         self._drafts.pop(item.id, None)
         if item.id in self._new_ids:
             self._new_ids.remove(item.id)
@@ -651,22 +624,17 @@ class ItemsView(QWidget, Generic[ItemT]):
         self._refresh_table()
         self._on_current_changed()
 
-    def _on_job_state(self, event: JobState) -> None:
-        if event.state is JobStatus.FAILED:
-            self._failures[event.job] = event.detail or "the job stopped"
-            self._waiting.pop(event.job, None)
-        elif event.state is JobStatus.WAITING:
-            self._waiting[event.job] = event.detail
-        elif event.state in {JobStatus.RUNNING, JobStatus.WATCHING, JobStatus.STOPPED}:
-            self._failures.pop(event.job, None)
-            self._waiting.pop(event.job, None)
-        else:
-            return
-        for item in self._items(self._settings):
-            if self._job_name(item) == event.job:
-                self._refresh_table()
-                self._update_state()
-                break
+    def _on_jobs_changed(self, events: list[JobState]) -> None:
+        self._retried.difference_update(e.job for e in events if e.state is not JobStatus.PAUSED)
+        mine = {self._job_name(item) for item in self._items(self._settings)}
+        if any(event.job in mine for event in events):
+            self._refresh_table()
+            self._update_state()
+
+    def _problem(self, item: ItemT) -> tuple[str, str]:
+        """Why the item's job failed and what it waits for ("" if nothing, or retried)."""
+        name = self._job_name(item)
+        return ("", "") if name in self._retried else self.state.job_problem(name)
 
     def _on_current_changed(self) -> None:
         item = self.current_item()
@@ -760,7 +728,7 @@ class ItemsView(QWidget, Generic[ItemT]):
         self.pause_button.setText("Res&ume" if item.paused else "Pa&use")
         self.open_button.setEnabled(self._is_folder(item.path))
         dirty = item_id in self._drafts
-        failure = self._failures.get(self._job_name(item), "") if item.enabled else ""
+        failure, waiting = self._problem(item) if item.enabled else ("", "")
         errors = self._validate(item, self._settings)
         checking = self._path_pending(item)
         if checking:
@@ -774,7 +742,7 @@ class ItemsView(QWidget, Generic[ItemT]):
         elif failure and not dirty:
             self._show_problems([f"Could not start: {failure}", "Apply to try again."],
                                 problem=True)
-        elif (waiting := self._waiting.get(self._job_name(item), "")) and item.enabled:
+        elif waiting:
             self._show_problems([f"Waiting: {waiting}", "It goes on by itself once fixed."],
                                 problem=True)
         elif item_id in self._new_ids:
@@ -823,8 +791,7 @@ class ItemsView(QWidget, Generic[ItemT]):
         if new:
             icon, status = QIcon(), "New (not saved)"
         else:
-            failure = self._failures.get(self._job_name(item), "")
-            waiting = self._waiting.get(self._job_name(item), "")
+            failure, waiting = self._problem(item)
             kind, status = status_text(item.enabled, item.paused, bool(failure), bool(waiting))
             failure = failure or waiting
             icon = status_icon(kind)
@@ -958,8 +925,8 @@ class FoldersView(ItemsView[WatchedFolder]):
     DROP_HINT = "Tip: drop folders from your file manager onto this list to watch them."
 
     def __init__(self, store: SettingsStore, controller: AppController,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(store, controller, parent)
+                 parent: QWidget | None = None, state: LiveState | None = None) -> None:
+        super().__init__(store, controller, parent, state)
         self.setAccessibleName("Watched folders")
 
     def _build_form(self, form: QFormLayout) -> None:
