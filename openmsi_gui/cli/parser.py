@@ -35,6 +35,12 @@ def _chunk_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _sending_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
+                        default=wire.DEFAULT_CHUNK_SIZE)
+    parser.add_argument("--workers", type=int, default=2)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="openmsi", description=DESCRIPTION)
@@ -48,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("upload", help="send files and exit once every chunk is acknowledged")
     up.add_argument("files", nargs="+", type=Path)
     _broker_args(up)
-    up.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
-                    default=wire.DEFAULT_CHUNK_SIZE)
-    up.add_argument("--workers", type=int, default=2)
+    _sending_args(up)
 
     watch = sub.add_parser("watch", help="send every file that lands in a folder (until Ctrl-C)")
     watch.add_argument("folder", type=Path)
@@ -66,9 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wait until a file is unchanged this long (default 3)")
     watch.add_argument("--polling", "--use_polling_observer", action="store_true",
                        help="poll the folder (for network drives)")
-    watch.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
-                       default=wire.DEFAULT_CHUNK_SIZE)
-    watch.add_argument("--workers", type=int, default=2)
+    _sending_args(watch)
 
     down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
     down.add_argument("folder", type=Path)
