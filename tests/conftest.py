@@ -95,13 +95,12 @@ def _own_default_consumer_group(monkeypatch: pytest.MonkeyPatch) -> None:
     a job stopped while still joining it holds up the next join in that group
     for a minute on the test broker (Tansu).
     """
-    import sys
     import types
 
-    destinations = sys.modules.get("openmsi_gui.ui.views.destinations")
-    if destinations is not None:
-        host = f"test-{uuid.uuid4().hex[:8]}"
-        monkeypatch.setattr(destinations, "socket", types.SimpleNamespace(gethostname=lambda: host))
+    from openmsi_gui.app import destinations
+
+    host = f"test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(destinations, "socket", types.SimpleNamespace(gethostname=lambda: host))
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

@@ -28,6 +28,7 @@ from openmsi_gui.app.destinations import (
     location_text,
     owner,
     s3_location,
+    validate_destination,
     validate_s3_destination,
 )
 from openmsi_gui.app.settings import BrokerProfile, Destination, Settings, SettingsStore
@@ -35,13 +36,9 @@ from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Error, S3Location, staging_dir
-from openmsi_gui.ui.views.destinations import (
-    NOT_TESTED,
-    SECRET_NOT_STORED,
-    SECRET_STORED,
-    DestinationsView,
-    validate_destination,
-)
+from openmsi_gui.ui.tasks import Tasks
+from openmsi_gui.ui.views.destinations import DestinationsView
+from openmsi_gui.ui.views.s3_box import NOT_TESTED, SECRET_NOT_STORED, SECRET_STORED
 
 SECRET_TEXT = "typed-secret-Zq9"
 
@@ -268,9 +265,9 @@ def profile(store: SettingsStore, broker_profile: BrokerProfile) -> BrokerProfil
 
 
 @pytest.fixture
-def view(qtbot: QtBot, store: SettingsStore, controller: AppController,
+def view(qtbot: QtBot, store: SettingsStore, controller: AppController, tasks: Tasks,
          profile: BrokerProfile) -> DestinationsView:
-    widget = DestinationsView(store, controller)
+    widget = DestinationsView(store, controller, tasks)
     qtbot.addWidget(widget)
     widget.resize(1100, 700)
     widget.show()
@@ -369,7 +366,7 @@ def test_saving_an_s3_destination_keeps_the_secret_in_the_keychain_only(
     assert "another-secret" not in store.path.read_text()
 
     # A view opened later asks the keychain whether a secret is stored.
-    later = DestinationsView(store, view.controller)
+    later = DestinationsView(store, view.controller, view.tasks)
     qtbot.addWidget(later)
     qtbot.waitUntil(lambda: later.secret_edit.placeholderText() == SECRET_STORED, timeout=5000)
 
@@ -406,15 +403,15 @@ def _run_test(qtbot: QtBot, view: DestinationsView) -> tuple[bool, str]:
     with qtbot.waitSignal(view.testFinished, timeout=5000) as blocker:
         qtbot.mouseClick(view.test_button, Qt.MouseButton.LeftButton)
     ok, text = blocker.args  # type: ignore[misc]
-    assert view.test_text.text() == text
-    assert view.test_icon.accessibleName() == ("Success" if ok else "Problem")
+    assert view.test_status.text() == text
+    assert view.test_status.icon.accessibleName() == ("Success" if ok else "Problem")
     return bool(ok), str(text)
 
 
 def test_test_button_against_a_real_bucket(view: DestinationsView, qtbot: QtBot,
                                            s3_server: SeaweedS3) -> None:
     _fill_s3(qtbot, view, s3_server)
-    assert view.test_text.text() == NOT_TESTED
+    assert view.test_status.text() == NOT_TESTED
     ok, text = _run_test(qtbot, view)
     assert ok, text
     assert text.startswith("OK")

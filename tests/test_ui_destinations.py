@@ -14,8 +14,9 @@ from PySide6.QtGui import QDesktopServices, QDropEvent
 from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
+from openmsi_gui.app import folders
 from openmsi_gui.app.controller import AppController, job_id
-from openmsi_gui.app.destinations import location_text
+from openmsi_gui.app.destinations import default_group_id, location_text, validate_destination
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -24,14 +25,10 @@ from openmsi_gui.app.settings import (
     WatchedFolder,
 )
 from openmsi_gui.engine.events import JobState, JobStatus
-from openmsi_gui.ui.views import folders
-from openmsi_gui.ui.views.destinations import (
-    GROUP_TOOLTIP,
-    DestinationsView,
-    default_group_id,
-    validate_destination,
-)
-from openmsi_gui.ui.views.folders import CHECK_DELAY_MS, CHECKING, FoldersView
+from openmsi_gui.ui.tasks import CHECK_DELAY_MS, Tasks
+from openmsi_gui.ui.views.destinations import GROUP_TOOLTIP, DestinationsView
+from openmsi_gui.ui.views.folders import FoldersView
+from openmsi_gui.ui.views.path_checks import CHECKING
 
 # -- pure validation (no Qt) ------------------------------------------------------------
 
@@ -104,8 +101,8 @@ def profiles(store: SettingsStore, broker_profile: BrokerProfile) -> list[Broker
 
 @pytest.fixture
 def view(qtbot: QtBot, store: SettingsStore, controller: AppController,
-         profiles: list[BrokerProfile]) -> DestinationsView:
-    widget = DestinationsView(store, controller)
+         tasks: Tasks, profiles: list[BrokerProfile]) -> DestinationsView:
+    widget = DestinationsView(store, controller, tasks)
     qtbot.addWidget(widget)
     widget.resize(1000, 600)
     widget.show()
@@ -283,14 +280,14 @@ def test_a_destination_waiting_for_space_says_so(view: DestinationsView, qtbot: 
 def test_end_to_end_folder_to_destination(qtbot: QtBot, store: SettingsStore,
                                           controller: AppController, recorder: Recorder,
                                           broker_profile: BrokerProfile, topic: str,
-                                          tmp_path: Path,
+                                          tmp_path: Path, tasks: Tasks,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Watch a folder and download its topic elsewhere, set up only through the two views."""
     settings = store.settings
     settings.profiles = [broker_profile]
     store.update(settings)
-    folders = FoldersView(store, controller)
-    destinations = DestinationsView(store, controller)
+    folders = FoldersView(store, controller, tasks)
+    destinations = DestinationsView(store, controller, tasks)
     qtbot.addWidget(folders)
     qtbot.addWidget(destinations)
     source, target = tmp_path / "instrument", tmp_path / "received"
@@ -339,11 +336,11 @@ WINDOW_MNEMONICS = set("ftdblpr")  # main window: File menu, the five tabs, Paus
 
 @pytest.mark.parametrize("view_class", [FoldersView, DestinationsView])
 def test_mnemonics_are_unique_and_leave_the_window_ones_alone(
-        qtbot: QtBot, store: SettingsStore, controller: AppController,
+        qtbot: QtBot, store: SettingsStore, controller: AppController, tasks: Tasks,
         view_class: type[FoldersView | DestinationsView]) -> None:
     from PySide6.QtWidgets import QAbstractButton, QLabel
 
-    view = view_class(store, controller)
+    view = view_class(store, controller, tasks)
     qtbot.addWidget(view)
     texts = [b.text() for b in view.findChildren(QAbstractButton)]
     texts += [label.text() for label in view.findChildren(QLabel) if label.buddy() is not None]

@@ -15,7 +15,10 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QFileDialog, QInputDialog
 from pytestqt.qtbot import QtBot
 
+from openmsi_gui.app import folders
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.folders import CHUNK_SIZES, same_or_inside, validate_folder
+from openmsi_gui.app.formatting import format_bytes
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -23,18 +26,12 @@ from openmsi_gui.app.settings import (
     SettingsStore,
     WatchedFolder,
 )
+from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
-from openmsi_gui.ui.views import folders
-from openmsi_gui.ui.views.folders import (
-    CHECKING,
-    CHUNK_SIZES,
-    FoldersView,
-    format_bytes,
-    same_or_inside,
-    validate_folder,
-)
-from openmsi_gui.ui.views.topic_picker import topic_problem
+from openmsi_gui.ui.tasks import Tasks
+from openmsi_gui.ui.views.folders import FoldersView
+from openmsi_gui.ui.views.path_checks import CHECKING
 
 # -- pure validation (no Qt) ------------------------------------------------------------
 
@@ -139,8 +136,8 @@ def profiles(store: SettingsStore, broker_profile: BrokerProfile,
 
 @pytest.fixture
 def view(qtbot: QtBot, store: SettingsStore, controller: AppController,
-         profiles: list[BrokerProfile]) -> FoldersView:
-    widget = FoldersView(store, controller)
+         tasks: Tasks, profiles: list[BrokerProfile]) -> FoldersView:
+    widget = FoldersView(store, controller, tasks)
     qtbot.addWidget(widget)
     widget.resize(1000, 600)
     widget.show()
@@ -281,7 +278,7 @@ def test_drop_folders_adds_them_and_ignores_files(view: FoldersView, qtbot: QtBo
     drop = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, file_mime,
                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     view.dropEvent(drop)
-    qtbot.waitUntil(lambda: str(afile) in view._path_checks)
+    qtbot.waitUntil(lambda: view.checks.known(str(afile)))
     assert view.table.rowCount() == 1
 
     web = QMimeData()
@@ -408,7 +405,7 @@ def test_a_late_answer_about_an_older_path_is_ignored(
         qtbot.waitUntil(view.apply_button.isEnabled)
     finally:
         release.set()
-    qtbot.waitUntil(lambda: share in view._path_checks)
+    qtbot.waitUntil(lambda: view.checks.known(share))
     assert "does not exist" not in view.errors.text()
     assert view.apply_button.isEnabled()
     qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
@@ -589,7 +586,7 @@ def test_topic_list_loads_from_the_broker(view: FoldersView, qtbot: QtBot, tmp_p
 
 
 def test_topic_list_error_is_plain_text(qtbot: QtBot, store: SettingsStore,
-                                        controller: AppController,
+                                        controller: AppController, tasks: Tasks,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from concurrent.futures import Future
 
@@ -601,7 +598,7 @@ def test_topic_list_error_is_plain_text(qtbot: QtBot, store: SettingsStore,
         return future
 
     monkeypatch.setattr(controller, "list_topics", failing)
-    picker = TopicPicker(controller)
+    picker = TopicPicker(controller, tasks)
     qtbot.addWidget(picker)
     qtbot.mouseClick(picker.refresh_button, Qt.MouseButton.LeftButton)
     assert not picker.refresh_button.isEnabled()  # no broker chosen yet

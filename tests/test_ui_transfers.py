@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.history_export import CSV_HEADER
 from openmsi_gui.app.transfers import RowStatus, Summary, TransferRow
 from openmsi_gui.engine.events import (
     Direction,
@@ -38,7 +39,7 @@ from openmsi_gui.engine.events import (
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.views import history as history_mod
+from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views import throughput_plot as plot_mod
 from openmsi_gui.ui.views import transfer_model as tm
 from openmsi_gui.ui.views.history import HistoryColumn, HistoryView
@@ -152,43 +153,6 @@ def test_plot_axis_helpers() -> None:
     assert "upload 4 B/s" in plot_mod.describe([(1, 3, 0), (2, 6, 3)])
 
 
-def _history_row(relpath: str, size: int, status: str = "done", error: str = "",
-                 started: float = 1_700_000_000.0) -> HistoryRow:
-    return HistoryRow("upload", "topic-a", relpath, size, status, error, started,
-                      started + 1 if status == "done" else None, "ab" * 64)
-
-
-def test_history_pure_helpers(tmp_path: Path) -> None:
-    rows = [_history_row("b/ten.bin", 10, started=2.0),
-            _history_row("a/nine.bin", 9, "failed", "Broker Timeout", started=3.0),
-            _history_row("c/hundred.bin", 100, started=1.0)]
-    entries = history_mod.make_entries(rows)
-    assert [e.row.size for e in history_mod.sort_entries(entries, HistoryColumn.SIZE,
-                                                         False)] == [9, 10, 100]
-    assert [e.row.size for e in history_mod.sort_entries(entries, HistoryColumn.SIZE,
-                                                         True)] == [100, 10, 9]
-    assert [e.row.size for e in history_mod.sort_entries(entries, -1, False)] == [9, 10, 100]
-    assert [e.row.relpath for e in entries if history_mod.entry_matches(e, "broker timeout")] \
-        == ["a/nine.bin"]
-    assert [e.row.relpath for e in entries if history_mod.entry_matches(e, "FAILED")] \
-        == ["a/nine.bin"]
-    assert all(history_mod.entry_matches(e, "ABAB") for e in entries)  # the full hash
-    assert all(history_mod.entry_matches(e, " ") for e in entries)
-    assert history_mod.history_cell(rows[0], HistoryColumn.SHA512) == "abababababababab…"
-    assert history_mod.history_status_text("superseded") == "Superseded"
-    assert history_mod.format_time(None) == ""
-    path = tmp_path / "h.csv"
-    assert history_mod.write_csv(path, rows) == 3
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        lines = list(csv.reader(stream))
-    assert lines[0] == list(history_mod.CSV_HEADER)
-    assert lines[2][:6] == ["upload", "topic-a", "a/nine.bin", "9", "failed", "Broker Timeout"]
-    assert lines[2][7] == ""  # never completed
-    assert lines[1][6] == history_mod.iso_time(2.0)
-    assert lines[1][6].startswith("1970-01-01T")  # ISO 8601
-    assert lines[1][8] == "ab" * 64
-
-
 # -- the live table ----------------------------------------------------------------------------
 
 
@@ -206,14 +170,13 @@ def state(adapter: EngineAdapter, controller: AppController) -> LiveState:
 
 @pytest.fixture
 def view(qtbot: QtBot, state: LiveState, controller: AppController,
-         registry: Registry) -> Iterator[TransfersView]:
-    widget = TransfersView(state, controller, registry)
+         registry: Registry, tasks: Tasks) -> Iterator[TransfersView]:
+    widget = TransfersView(state, controller, registry, tasks)
     qtbot.addWidget(widget)
     widget.resize(1100, 650)
     widget.show()
     qtbot.waitSignal(widget.history.loaded, timeout=5000)
-    yield widget
-    widget.history.shutdown()
+    return widget
 
 
 def _rows_by_file(view: TransfersView) -> dict[str, dict[Column, str]]:
@@ -592,15 +555,14 @@ def _history_paths(history: HistoryView) -> list[str]:
 
 
 @pytest.fixture
-def history(qtbot: QtBot, registry: Registry, state: LiveState) -> Iterator[HistoryView]:
+def history(qtbot: QtBot, registry: Registry, state: LiveState, tasks: Tasks) -> HistoryView:
     _fill_registry(registry)
-    widget = HistoryView(registry, state)
+    widget = HistoryView(registry, tasks, state)
     qtbot.addWidget(widget)
     widget.resize(900, 400)
     with qtbot.waitSignal(widget.loaded, timeout=5000):
         widget.show()
-    yield widget
-    widget.shutdown()
+    return widget
 
 
 def test_history_shows_the_registry(history: HistoryView) -> None:
@@ -683,7 +645,7 @@ def test_history_export_csv(qtbot: QtBot, history: HistoryView, tmp_path: Path,
     assert blocker.args == [str(written), 4]
     with written.open(encoding="utf-8-sig", newline="") as stream:
         lines = list(csv.reader(stream))
-    assert lines[0] == list(history_mod.CSV_HEADER)
+    assert lines[0] == list(CSV_HEADER)
     assert [line[3] for line in lines[1:]] == ["9", "10", "100", "5000"]
     assert lines[3][5] == "Broker: timed out" or lines[2][5] == "Broker: timed out"
     assert "Exported 4 transfers" in history.message.text()
@@ -730,13 +692,12 @@ def test_history_sorting_keeps_the_selection_on_its_row(history: HistoryView) ->
 
 def test_rows_already_in_the_book_are_shown(qtbot: QtBot, state: LiveState,
                                             controller: AppController,
-                                            registry: Registry) -> None:
+                                            registry: Registry, tasks: Tasks) -> None:
     state.book.apply(FileFailed("folder:abc", UP, "early.bin", "too early"))
-    widget = TransfersView(state, controller, registry)
+    widget = TransfersView(state, controller, registry, tasks)
     qtbot.addWidget(widget)
     assert widget.table.model().rowCount() == 1
     assert widget.table.model().index(0, Column.ERROR).data() == "too early"
-    widget.history.shutdown()
 
 
 def test_ctrl_f_goes_to_the_search_box(qtbot: QtBot, view: TransfersView) -> None:

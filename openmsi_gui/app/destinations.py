@@ -1,4 +1,4 @@
-"""S3 destinations without Qt: their location, keychain secret, validation and probe.
+"""Destinations without Qt: validation, consumer groups, and S3 locations, secrets and probes.
 
 A destination of kind ``s3`` keeps bucket, prefix, endpoint, region and access
 key id in the settings; the secret access key lives only in the OS keychain,
@@ -9,10 +9,14 @@ under :func:`owner` and :data:`SECRET`. The form in
 from __future__ import annotations
 
 import re
+import socket
 from urllib.parse import urlsplit
 
+from openmsi_gui.app.folders import FolderCheck, folder_problem, profile_problem, same_or_inside
 from openmsi_gui.app.profiles import SecretLookup
 from openmsi_gui.app.settings import Destination, Settings
+from openmsi_gui.app.text import sentence
+from openmsi_gui.app.validation import topic_errors
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, probe_bucket
 
 SECRET = "s3.secret_access_key"
@@ -20,6 +24,65 @@ SECRET = "s3.secret_access_key"
 
 MAX_PREFIX_LENGTH = 512  # S3 keys have at most 1024 bytes; leave room for topic and path
 _REGION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+KINDS = (("folder", "Local folder"), ("s3", "S3 bucket"))
+"""Destination kinds: the value stored in :attr:`Destination.kind` and what the user sees."""
+
+
+def default_group_id(hostname: str | None = None) -> str:
+    """``openmsi-<short host name>``, the group a new destination gets."""
+    host = socket.gethostname() if hostname is None else hostname
+    short = re.sub(r"[^A-Za-z0-9_-]+", "-", host.split(".")[0]).strip("-").lower()
+    return f"openmsi-{short or 'pc'}"
+
+
+def validate_destination(dest: Destination, settings: Settings,
+                         folder_check: FolderCheck = folder_problem) -> list[str]:
+    """Everything wrong with ``dest`` as one sentence each (empty if it can be saved).
+
+    Args:
+        dest: the destination as edited.
+        settings: the saved settings (``dest`` itself may or may not be in them).
+        folder_check: what is wrong with a local folder; the default asks the file
+            system (blocking), the view passes what its background check found.
+    """
+    errors: list[str] = []
+    if dest.kind == "s3":
+        errors += validate_s3_destination(dest, settings)  # broker, topic, bucket, …
+        if dest.topic:
+            errors += topic_errors(dest.topic)
+    else:
+        if dest.kind != "folder":
+            errors.append(f"Unknown kind of destination {dest.kind!r}: choose Local folder "
+                          "or S3 bucket.")
+        elif (problem := folder_check(dest.path)) is not None:
+            errors.append(problem)
+        if (problem := profile_problem(dest.profile_id, settings)) is not None:
+            errors.append(problem)
+        errors += topic_errors(dest.topic)
+    if not dest.group_id.strip():
+        errors.append("Enter a consumer group.")
+    if dest.topic and dest.group_id:
+        errors += _shared_groups(dest, settings)
+    if dest.kind == "folder" and dest.path and dest.topic:
+        for folder in settings.folders:
+            if (folder.topic == dest.topic and folder.profile_id == dest.profile_id
+                    and same_or_inside(folder.path, dest.path)):
+                errors.append(
+                    f"{folder.path} is sent to {dest.topic}: files downloaded here would be "
+                    "sent again. Choose a folder outside it, or another topic.")
+    return errors
+
+
+def _shared_groups(dest: Destination, settings: Settings) -> list[str]:
+    """Other destinations of the same topic in the same consumer group."""
+    return [f"{location_text(other)} already downloads {dest.topic} in consumer group "
+            f"{dest.group_id}: the two would split the files between them. Use another "
+            "consumer group."
+            for other in settings.destinations
+            if (other.id != dest.id and other.profile_id == dest.profile_id
+                and other.topic == dest.topic and other.group_id == dest.group_id)]
 
 
 def owner(dest: Destination) -> str:
@@ -64,8 +127,7 @@ def s3_problems(dest: Destination) -> list[str]:
         try:
             check_bucket_name(bucket)
         except ValueError as exc:
-            text = str(exc)
-            errors.append(text[:1].upper() + text[1:] + ".")
+            errors.append(sentence(str(exc)))
     prefix = dest.prefix.strip()
     if len(prefix.encode()) > MAX_PREFIX_LENGTH:
         errors.append(f"The key prefix is too long: use at most {MAX_PREFIX_LENGTH} bytes.")
@@ -113,10 +175,8 @@ def validate_s3_destination(dest: Destination, settings: Settings) -> list[str]:
         settings: the saved settings (``dest`` itself may or may not be in them).
     """
     errors: list[str] = []
-    if not settings.profiles:
-        errors.append("Add a broker first (Brokers tab).")
-    elif settings.profile(dest.profile_id) is None:
-        errors.append("Choose a broker.")
+    if (problem := profile_problem(dest.profile_id, settings)) is not None:
+        errors.append(problem)
     if not dest.topic.strip():
         errors.append("Choose or type a topic.")
     errors += s3_problems(dest)

@@ -210,22 +210,14 @@ def cmd_topic(args: argparse.Namespace, _bus: EventBus) -> int:
 
 
 def cmd_history(args: argparse.Namespace, _bus: EventBus) -> int:
-    """``openmsi history``: CSV on stdout."""
-    import csv
-    import datetime
+    """``openmsi history``: CSV on stdout (the GUI's export format)."""
+    from openmsi_gui.app.history_export import write_history
 
     registry = _registry(args)
-    writer = csv.writer(sys.stdout)
-    writer.writerow(["direction", "topic", "path", "size", "status", "error", "started",
-                     "completed", "sha512"])
-
-    def stamp(t: float | None) -> str:
-        return datetime.datetime.fromtimestamp(t).isoformat(timespec="seconds") if t else ""
-
-    for row in registry.history(args.limit):
-        writer.writerow([row.direction, row.topic, row.relpath, row.size, row.status, row.error,
-                         stamp(row.started), stamp(row.completed), row.sha512_hex])
-    registry.close()
+    try:
+        write_history(sys.stdout, registry.history(args.limit))
+    finally:
+        registry.close()
     return 0
 
 

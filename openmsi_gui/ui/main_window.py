@@ -53,9 +53,9 @@ class MainWindow(QMainWindow):
         self.resize(1000, 640)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Views")
-        self.transfers = TransfersView(state, controller, registry)
-        self.folders = FoldersView(store, controller, state=state)
-        self.destinations = DestinationsView(store, controller, state=state)
+        self.transfers = TransfersView(state, controller, registry, tasks)
+        self.folders = FoldersView(store, controller, tasks, state=state)
+        self.destinations = DestinationsView(store, controller, tasks, state=state)
         self.profiles = ProfilesView(store, controller, tasks)
         self.log = LogView(adapter)
         for view, title in ((self.transfers, "&Transfers"), (self.folders, "Watched &folders"),

@@ -41,8 +41,8 @@ from openmsi_gui.app.provisioning import (
 )
 from openmsi_gui.engine.provision import MIN_PROVISIONING_PASSWORD, MIN_ROT_PASSWORD
 from openmsi_gui.ui.status_icons import FieldError, set_icon
+from openmsi_gui.ui.status_line import buddy_label, with_error
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
-from openmsi_gui.ui.views.folders import buddy_label, with_error
 
 log = logging.getLogger(__name__)
 

@@ -1,141 +1,49 @@
 """The destinations view: topics consumed into local folders or S3 buckets.
 
 The list, the unsaved-edit handling and Apply/Revert come from
-:class:`~openmsi_gui.ui.views.folders.ItemsView`; validation is the pure
-function :func:`validate_destination`, whose S3 part lives in
-:mod:`openmsi_gui.app.destinations`. An S3 destination's secret access key
-never reaches the settings: Apply stores it in the OS keychain first, on the
-view's own worker thread, and the bucket test runs on the controller's probe
-threads.
+:class:`~openmsi_gui.ui.views.items_view.ItemsView`; validation is
+:func:`~openmsi_gui.app.destinations.validate_destination`. An S3
+destination's secret access key never reaches the settings: Apply stores it
+in the OS keychain first, on the app's serial I/O executor, and the bucket
+test runs on the controller's probe threads.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import logging
-import re
-import socket
+import functools
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from concurrent.futures import Future
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLayout,
-    QLineEdit,
-    QProgressBar,
-    QStyle,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QWidget
 
 from openmsi_gui.app import keychain
 from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.destinations import (
+    KINDS,
     SECRET,
+    default_group_id,
     key_layout,
     location_text,
     owner,
     s3_problems,
-    validate_s3_destination,
+    validate_destination,
 )
 from openmsi_gui.app.settings import Destination, DestinationKind, Settings, SettingsStore
-from openmsi_gui.app.text import sentence
+from openmsi_gui.app.text import error_sentence, sentence
 from openmsi_gui.engine.s3 import S3Error
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.tasks import when_done
-from openmsi_gui.ui.views.folders import (
-    FolderCheck,
-    ItemsView,
-    buddy_label,
-    folder_problem,
-    profile_problem,
-    same_or_inside,
-)
-from openmsi_gui.ui.views.topic_picker import topic_problem
+from openmsi_gui.ui.status_line import buddy_label
+from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+from openmsi_gui.ui.views.item_list import push_button
+from openmsi_gui.ui.views.items_view import ItemsView
+from openmsi_gui.ui.views.s3_box import NOT_TESTED, SECRET_NOT_STORED, SECRET_STORED, S3Box
 
-log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-
-KINDS = (("folder", "Local folder"), ("s3", "S3 bucket"))
-"""Destination kinds: the value stored in :attr:`Destination.kind` and what the user sees."""
-
-SECRET_STORED = "stored in the keychain"
-SECRET_NOT_STORED = "not stored yet"
-NOT_TESTED = "Not tested yet."
-TEST_BUTTON = "Te&st the bucket"
 GROUP_TOOLTIP = (
     "The Kafka consumer group. Downloaders that share a group share the files: each file "
     "goes to only one of them. Give every computer (or folder) that needs its own complete "
     "copy a group of its own.")
-PREFIX_TOOLTIP = (
-    "Objects are named <prefix>/<topic>/<subfolders>/<name>. Leave the prefix empty for "
-    "OpenMSIStream's layout, <topic>/<subfolders>/<name>.")
-
-
-def default_group_id(hostname: str | None = None) -> str:
-    """``openmsi-<short host name>``, the group a new destination gets."""
-    host = socket.gethostname() if hostname is None else hostname
-    short = re.sub(r"[^A-Za-z0-9_-]+", "-", host.split(".")[0]).strip("-").lower()
-    return f"openmsi-{short or 'pc'}"
-
-
-def validate_destination(dest: Destination, settings: Settings,
-                         folder_check: FolderCheck = folder_problem) -> list[str]:
-    """Everything wrong with ``dest`` as one sentence each (empty if it can be saved).
-
-    Args:
-        dest: the destination as edited.
-        settings: the saved settings (``dest`` itself may or may not be in them).
-        folder_check: what is wrong with a local folder; the default asks the file
-            system (blocking), the view passes what its background check found.
-    """
-    errors: list[str] = []
-    if dest.kind == "s3":
-        errors += validate_s3_destination(dest, settings)  # broker, topic, bucket, …
-        if dest.topic and (problem := topic_problem(dest.topic)) is not None:
-            errors.append(sentence(problem))
-    else:
-        if dest.kind != "folder":
-            errors.append(f"Unknown kind of destination {dest.kind!r}: choose Local folder "
-                          "or S3 bucket.")
-        elif (problem := folder_check(dest.path)) is not None:
-            errors.append(problem)
-        if (problem := profile_problem(dest.profile_id, settings)) is not None:
-            errors.append(problem)
-        if (problem := topic_problem(dest.topic)) is not None:
-            errors.append(sentence(problem))
-    if not dest.group_id.strip():
-        errors.append("Enter a consumer group.")
-    if dest.topic and dest.group_id:
-        for other in settings.destinations:
-            if (other.id != dest.id and other.profile_id == dest.profile_id
-                    and other.topic == dest.topic and other.group_id == dest.group_id):
-                errors.append(
-                    f"{location_text(other)} already downloads {dest.topic} in consumer group "
-                    f"{dest.group_id}: the two would split the files between them. Use another "
-                    "consumer group.")
-    if dest.kind == "folder" and dest.path and dest.topic:
-        for folder in settings.folders:
-            if (folder.topic == dest.topic and folder.profile_id == dest.profile_id
-                    and same_or_inside(folder.path, dest.path)):
-                errors.append(
-                    f"{folder.path} is sent to {dest.topic}: files downloaded here would be "
-                    "sent again. Choose a folder outside it, or another topic.")
-    return errors
-
-
-_ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
-    "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
-    "problem": (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
-    "busy": (QStyle.StandardPixmap.SP_BrowserReload, "Working"),
-}
 
 
 class DestinationsView(ItemsView[Destination]):
@@ -154,18 +62,16 @@ class DestinationsView(ItemsView[Destination]):
     testFinished = Signal(bool, str)
     secretSaved = Signal(str)
 
-    def __init__(self, store: SettingsStore, controller: AppController,
+    def __init__(self, store: SettingsStore, controller: AppController, tasks: Tasks,
                  parent: QWidget | None = None, state: LiveState | None = None) -> None:
         self._secrets: dict[str, str] = {}  # typed, not yet stored, by destination id
         self._has_secret: dict[str, bool] = {}  # what the keychain holds, once asked
-        self._io_pool: ThreadPoolExecutor | None = None
         self._saving = False
         self._testing = False
         self._test_token = 0
-        super().__init__(store, controller, parent, state)
+        super().__init__(store, controller, tasks, parent, state)
         self.setAccessibleName("Destinations")
         self._place_add_s3_button()
-        self.destroyed.connect(self._shutdown_io)
 
     # -- construction -----------------------------------------------------------
 
@@ -184,9 +90,21 @@ class DestinationsView(ItemsView[Destination]):
         self.group_edit.setPlaceholderText(default_group_id())
         self.group_edit.textEdited.connect(self._on_form_changed)
 
-        self.add_s3_button = self._button("Add S&3 bucket", "Add S3 bucket destination",
-                                          self.on_add_s3_clicked)
+        self.add_s3_button = push_button("Add S&3 bucket", "Add S3 bucket destination",
+                                         self.on_add_s3_clicked)
         self.add_s3_button.setToolTip("Add a destination that stores the files in an S3 bucket")
+
+        self.s3_box = box = S3Box()
+        for edit in box.fields:
+            edit.textEdited.connect(self._on_form_changed)
+        box.secret_edit.textEdited.connect(self._on_secret_edited)
+        box.test_button.clicked.connect(self.on_test_clicked)
+        box.hide()
+        self.bucket_edit, self.prefix_edit = box.bucket_edit, box.prefix_edit
+        self.endpoint_edit, self.region_edit = box.endpoint_edit, box.region_edit
+        self.access_key_edit, self.secret_edit = box.access_key_edit, box.secret_edit
+        self.layout_hint, self.test_button = box.layout_hint, box.test_button
+        self.test_status = box.test_status
 
         self._form = form
         form.addRow(buddy_label("Ki&nd:", self.kind_combo), self.kind_combo)
@@ -194,94 +112,14 @@ class DestinationsView(ItemsView[Destination]):
         form.addRow(buddy_label("Top&ic:", self.topic_picker.combo), self.topic_picker)
         form.addRow(buddy_label("Consumer &group:", self.group_edit), self.group_edit)
         form.addRow(buddy_label("Folder:", self.path_edit), self.path_row)
-        form.addRow(self._build_s3_box())
+        form.addRow(box)
         form.addRow("", self.enabled_check)
         self.enabled_check.setToolTip("Download this topic (clear to stop without removing it)")
 
-    def _build_s3_box(self) -> QGroupBox:
-        self.s3_box = QGroupBox("S3 bucket")
-        self.s3_box.setAccessibleName("S3 bucket settings")
-        s3_form = QFormLayout(self.s3_box)
-        s3_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.bucket_edit = self._s3_edit("Bucket", "The bucket's name (it must exist already)",
-                                         "e.g. lab-raw-data")
-        self.prefix_edit = self._s3_edit("Key prefix", PREFIX_TOOLTIP, "none")
-        self.layout_hint = QLabel()
-        self.layout_hint.setWordWrap(True)
-        self.layout_hint.setTextFormat(Qt.TextFormat.PlainText)
-        self.layout_hint.setAccessibleName("Object names")
-        self.endpoint_edit = self._s3_edit(
-            "Endpoint URL", "The address of an S3-compatible store (MinIO, Ceph, SeaweedFS…); "
-            "leave empty for Amazon S3", "empty for AWS")
-        self.region_edit = self._s3_edit("Region", "The bucket's region, e.g. us-east-1 "
-                                         "(empty: the SDK default)", "default")
-        self.access_key_edit = self._s3_edit(
-            "Access key ID", "The access key with read and write rights on the bucket (empty: "
-            "the keys of the AWS environment variables or profile)", "from the environment")
-        self.secret_edit = self._s3_edit(
-            "Secret access key", "Saved in the system keychain when you Apply, never in the "
-            "settings file", SECRET_NOT_STORED, form_field=False)
-        self.secret_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.secret_edit.textEdited.connect(self._on_secret_edited)
-
-        self.test_button = self._button(TEST_BUTTON, "Test the bucket",
-                                        self.on_test_clicked)
-        self.test_button.setToolTip("Sign in and look at the bucket with the settings in the "
-                                    "form (unsaved changes included); nothing is written")
-        self.test_busy = QProgressBar()
-        self.test_busy.setRange(0, 0)
-        self.test_busy.setTextVisible(False)
-        self.test_busy.setMaximumWidth(100)
-        self.test_busy.setAccessibleName("Testing the bucket")
-        self.test_busy.hide()
-        self.test_icon = QLabel()
-        self.test_icon.setFixedSize(16, 16)
-        self.test_text = QLabel(NOT_TESTED)
-        self.test_text.setWordWrap(True)
-        self.test_text.setTextFormat(Qt.TextFormat.PlainText)
-        self.test_text.setAccessibleName("Bucket test result")
-        self.test_text.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.test_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        test_row = QHBoxLayout()
-        test_row.setContentsMargins(0, 0, 0, 0)
-        test_row.addWidget(self.test_button)
-        test_row.addWidget(self.test_busy)
-        test_row.addStretch(1)
-        result_row = QHBoxLayout()
-        result_row.setContentsMargins(0, 0, 0, 0)
-        result_row.addWidget(self.test_icon, 0, Qt.AlignmentFlag.AlignTop)
-        result_row.addWidget(self.test_text, 1, Qt.AlignmentFlag.AlignTop)
-
-        s3_form.addRow(buddy_label("Bucket:", self.bucket_edit), self.bucket_edit)
-        s3_form.addRow(buddy_label("Key prefi&x:", self.prefix_edit), self.prefix_edit)
-        s3_form.addRow("", self.layout_hint)
-        s3_form.addRow(buddy_label("Endpoint URL:", self.endpoint_edit), self.endpoint_edit)
-        s3_form.addRow(buddy_label("Region:", self.region_edit), self.region_edit)
-        s3_form.addRow(buddy_label("Access key ID:", self.access_key_edit),
-                       self.access_key_edit)
-        s3_form.addRow(buddy_label("Secret access key:", self.secret_edit), self.secret_edit)
-        s3_form.addRow("", test_row)
-        s3_form.addRow("", result_row)
-        self.s3_box.hide()
-        return self.s3_box
-
-    def _s3_edit(self, name: str, tip: str, placeholder: str,
-                 form_field: bool = True) -> QLineEdit:
-        edit = QLineEdit()
-        edit.setAccessibleName(name)
-        edit.setToolTip(tip)
-        edit.setPlaceholderText(placeholder)
-        if form_field:
-            edit.textEdited.connect(self._on_form_changed)
-        return edit
-
     def _place_add_s3_button(self) -> None:
         """Put *Add S3 bucket* right after *Add…* in the list's button row and tab order."""
-        parent = self.add_button.parentWidget()
-        outer = parent.layout() if parent is not None else None
-        row = _layout_holding(outer, self.add_button) if outer is not None else None
-        if row is not None and isinstance(row, QHBoxLayout):
-            row.insertWidget(row.indexOf(self.add_button) + 1, self.add_s3_button)
+        row = self.item_list.buttons
+        row.insertWidget(row.indexOf(self.add_button) + 1, self.add_s3_button)
         QWidget.setTabOrder(self.add_button, self.add_s3_button)
         QWidget.setTabOrder(self.add_s3_button, self.remove_button)
 
@@ -329,7 +167,7 @@ class DestinationsView(ItemsView[Destination]):
         self.access_key_edit.setText(item.access_key_id)
         self.secret_edit.setText(self._secrets.get(item.id, ""))
         self._test_token += 1  # a test still running was for the item shown before
-        self._show_test(None, NOT_TESTED)
+        self.test_status.show_result(None, NOT_TESTED)
         self._show_secret_state(item)
 
     def _read_specific(self, item: Destination) -> Destination:
@@ -360,7 +198,7 @@ class DestinationsView(ItemsView[Destination]):
             if not errors:
                 self.apply_button.setEnabled(True)
                 if item.id not in self._new_ids:
-                    self._show_problems(["Unsaved changes."], problem=False)
+                    self.errors.show_note("Unsaved changes.")
 
     # -- slots ------------------------------------------------------------------
 
@@ -383,32 +221,32 @@ class DestinationsView(ItemsView[Destination]):
             return
         stored = self._stored(item.id)
         secret = self._secrets.get(item.id, "")
-        job: Future[None] | None = None
         if item.kind == "s3" and secret:
-            job = self._io(keychain.set_secret, owner(item), SECRET, secret)
+            write = functools.partial(keychain.set_secret, owner(item), SECRET, secret)
         elif item.kind != "s3" and stored is not None and stored.kind == "s3":
-            job = self._io(keychain.delete_secret, owner(item), SECRET)
-        if job is None:
+            write = functools.partial(keychain.delete_secret, owner(item), SECRET)
+        else:
             super().on_apply_clicked()
             return
         # The secret goes first, so the job the new settings start finds it.
         self._set_saving(True)
-        item_id = item.id
+        self._apply_after(write, item)
 
-        def saved(_: None) -> None:
-            self._secrets.pop(item_id, None)
-            self._has_secret[item_id] = item.kind == "s3"
-            self._set_saving(False)
-            if self.current_id() != item_id:
-                self._select_id(item_id)
-            ItemsView.on_apply_clicked(self)
-            self.secretSaved.emit(item_id)
-
-        def failed(exc: BaseException) -> None:
+    @asyncSlot()
+    async def _apply_after(self, write: Callable[[], None], item: Destination) -> None:
+        try:
+            await self.tasks.run(Purpose.IO, write, context=self)
+        except Exception as exc:  # told to the user
             self._set_saving(False)
             self._show_problems([f"Not saved: {sentence(str(exc))}"])
-
-        when_done(job, saved, failed, context=self)
+            return
+        self._secrets.pop(item.id, None)
+        self._has_secret[item.id] = item.kind == "s3"
+        self._set_saving(False)
+        if self.current_id() != item.id:
+            self._select_id(item.id)
+        ItemsView.on_apply_clicked(self)
+        self.secretSaved.emit(item.id)
 
     def on_revert_clicked(self) -> None:
         item_id = self.current_id()
@@ -425,13 +263,16 @@ class DestinationsView(ItemsView[Destination]):
         if stored is None or stored.kind != "s3" or self._stored(stored.id) is not None:
             return
         self._has_secret.pop(stored.id, None)
+        self._forget_secret(stored)
 
-        def failed(exc: BaseException) -> None:
+    @asyncSlot()
+    async def _forget_secret(self, stored: Destination) -> None:
+        try:
+            await self.tasks.run(Purpose.IO, keychain.delete_secret, owner(stored), SECRET,
+                                 context=self)
+        except Exception as exc:  # told to the user
             self._show_problems([f"Removed {location_text(stored)}, but its secret is still in "
                                  f"the keychain: {sentence(str(exc))}"])
-
-        when_done(self._io(keychain.delete_secret, owner(stored), SECRET), lambda _: None,
-                  failed, context=self)
 
     def on_test_clicked(self) -> None:
         item = self.current_item()
@@ -440,41 +281,33 @@ class DestinationsView(ItemsView[Destination]):
         problems = s3_problems(item)
         if problems:
             text = f"Not tested: {' '.join(problems)}"
-            self._show_test(False, text)
+            self.test_status.show_problem(text)
             self.testFinished.emit(False, text)
             return
         future = self.controller.test_s3(item, self._secrets.get(item.id) or None)
         self._testing = True
         self._test_token += 1
-        token = self._test_token
-        self.test_busy.show()
-        self.test_button.setText("Testing…")
+        self.s3_box.set_testing(True)
         self._update_state()
         where = item.endpoint_url.strip() or "AWS S3"
-        self._show_test(None, f"Looking at {location_text(item)} on {where}…", busy=True)
+        self.test_status.show_busy(f"Looking at {location_text(item)} on {where}…")
+        self._finish_test(future, self._test_token)
 
-        def finish(ok: bool, text: str) -> None:
-            self._testing = False
-            self.test_busy.hide()
-            self.test_button.setText(TEST_BUTTON)
-            self._update_state()
-            if token == self._test_token:
-                self._show_test(ok, text)
-            self.testFinished.emit(ok, text)
-
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, (S3Error, keychain.KeychainError)):
-                finish(False, f"Failed: {sentence(str(exc))}")
-            else:
-                log.error("bucket test failed unexpectedly: %s: %s", type(exc).__name__, exc)
-                finish(False, f"Failed unexpectedly: {exc or type(exc).__name__}")
-
-        when_done(future, lambda text: finish(True, text), failed, context=self)
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        """Let the worker thread end with the window."""
-        self._shutdown_io()
-        super().closeEvent(event)
+    @asyncSlot()
+    async def _finish_test(self, future: Future[str], token: int) -> None:
+        try:
+            ok, text = True, await self.tasks.wait(future, context=self)
+        except (S3Error, keychain.KeychainError) as exc:
+            ok, text = False, f"Failed: {sentence(str(exc))}"
+        except Exception as exc:  # unexpected: logged, and told to the user
+            self.tasks.report("Testing the bucket", exc)
+            ok, text = False, f"Failed unexpectedly: {error_sentence(exc)}"
+        self._testing = False
+        self.s3_box.set_testing(False)
+        self._update_state()
+        if token == self._test_token:
+            self.test_status.show_result(ok, text)
+        self.testFinished.emit(ok, text)
 
     # -- helpers ----------------------------------------------------------------
 
@@ -501,27 +334,27 @@ class DestinationsView(ItemsView[Destination]):
 
     def _show_secret_state(self, item: Destination) -> None:
         """Say in the secret's placeholder whether the keychain holds one (asked off-thread)."""
-        item_id = item.id
-        known = self._has_secret.get(item_id)
-        if item_id in self._new_ids or known is not None:
+        known = self._has_secret.get(item.id)
+        if item.id in self._new_ids or known is not None:
             self.secret_edit.setPlaceholderText(SECRET_STORED if known else SECRET_NOT_STORED)
             return
         self.secret_edit.setPlaceholderText("")
-        if item.kind != "s3":
-            return
+        if item.kind == "s3":
+            self._ask_secret(item)
 
-        def show(stored: bool) -> None:
-            self._has_secret[item_id] = stored
-            if self.current_id() == item_id:
-                self.secret_edit.setPlaceholderText(SECRET_STORED if stored
-                                                    else SECRET_NOT_STORED)
-
-        def failed(exc: BaseException) -> None:
-            if self.current_id() == item_id:
+    @asyncSlot()
+    async def _ask_secret(self, item: Destination) -> None:
+        try:
+            stored = await self.tasks.run(Purpose.IO, keychain.has_secret, owner(item), SECRET,
+                                          context=self)
+        except Exception as exc:  # told to the user
+            if self.current_id() == item.id:
                 self.secret_edit.setPlaceholderText("keychain not available")
-                self._show_test(False, sentence(str(exc)))
-
-        when_done(self._io(keychain.has_secret, owner(item), SECRET), show, failed, context=self)
+                self.test_status.show_problem(sentence(str(exc)))
+            return
+        self._has_secret[item.id] = stored
+        if self.current_id() == item.id:
+            self.secret_edit.setPlaceholderText(SECRET_STORED if stored else SECRET_NOT_STORED)
 
     def _set_saving(self, saving: bool) -> None:
         """Hold the view still while the keychain stores a secret."""
@@ -532,44 +365,7 @@ class DestinationsView(ItemsView[Destination]):
             for button in (self.remove_button, self.enable_button, self.pause_button,
                            self.apply_button, self.revert_button, self.test_button):
                 button.setEnabled(False)
-            self._show_problems(["Saving the secret in the keychain…"], problem=False)
+            self.errors.show_busy("Saving the secret in the keychain…")
         else:
             self._on_current_changed()
 
-    def _show_test(self, ok: bool | None, text: str, busy: bool = False) -> None:
-        """The bucket test line, with an icon that has a name (never colour alone)."""
-        self.test_text.setText(text)
-        kind = "busy" if busy else "" if ok is None else "ok" if ok else "problem"
-        if not kind:
-            self.test_icon.clear()
-            self.test_icon.setAccessibleName("")
-            self.test_icon.setToolTip("")
-            return
-        pixmap, name = _ICONS[kind]
-        self.test_icon.setPixmap(self.style().standardIcon(pixmap).pixmap(16, 16))
-        self.test_icon.setAccessibleName(name)
-        self.test_icon.setToolTip(name)
-
-    def _io(self, fn: Callable[..., T], *args: Any) -> Future[T]:
-        """Run keychain work on the view's one worker thread, in order."""
-        if self._io_pool is None:
-            self._io_pool = ThreadPoolExecutor(1, thread_name_prefix="openmsi-destinations-io")
-        return self._io_pool.submit(fn, *args)
-
-    def _shutdown_io(self, *_args: object) -> None:
-        """Let the worker thread end once its work is done (never blocks)."""
-        if self._io_pool is not None:
-            self._io_pool.shutdown(wait=False)
-            self._io_pool = None
-
-
-def _layout_holding(layout: QLayout, widget: QWidget) -> QLayout | None:
-    """The layout under ``layout`` (itself included) that directly holds ``widget``."""
-    if layout.indexOf(widget) >= 0:
-        return layout
-    for index in range(layout.count()):
-        item = layout.itemAt(index)
-        child = item.layout() if item is not None else None
-        if child is not None and (found := _layout_holding(child, widget)) is not None:
-            return found
-    return None

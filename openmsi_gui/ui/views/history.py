@@ -1,7 +1,8 @@
 """The history of every file sent or received, from the registry: search, sort, export.
 
-Registry reads and CSV writes run on a one-thread executor owned by the view;
-results come back to the GUI thread through :func:`~openmsi_gui.ui.tasks.when_done`.
+Registry reads and CSV writes are awaited on the app's I/O executor
+(:class:`~openmsi_gui.ui.tasks.Tasks`); what a cell shows comes from
+:mod:`openmsi_gui.app.history`, the CSV format from :mod:`openmsi_gui.app.history_export`.
 
 Sorting is done by the source model in Python (by the same values it gives
 for :data:`SORT_ROLE`), not by ``QSortFilterProxyModel``'s comparator: with
@@ -12,13 +13,6 @@ filters, from a search text precomputed off the GUI thread.
 
 from __future__ import annotations
 
-import csv
-import datetime
-import enum
-import math
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +43,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app.formatting import direction_text, first_line, format_bytes
-from openmsi_gui.engine.events import Direction
+from openmsi_gui.app.history import (
+    HEADERS,
+    HistoryColumn,
+    HistoryEntry,
+    entry_matches,
+    history_cell,
+    history_sort_value,
+    load_history,
+    sort_entries,
+)
+from openmsi_gui.app.history_export import export_history
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
 from openmsi_gui.ui.views.roles import ALIGNMENT as _ALIGNMENT
 from openmsi_gui.ui.views.roles import DECORATION as _DECORATION
@@ -69,169 +72,7 @@ ENTRY_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 """Role with the :class:`HistoryEntry` of the row."""
 
 REFRESH_DEBOUNCE_MS = 1000
-HISTORY_LIMIT = 10_000
-
-
-
-class HistoryColumn(enum.IntEnum):
-    """Columns of the history table, in order."""
-
-    DIRECTION = 0
-    TOPIC = 1
-    PATH = 2
-    SIZE = 3
-    STATUS = 4
-    ERROR = 5
-    STARTED = 6
-    COMPLETED = 7
-    SHA512 = 8
-
-
-HEADERS = {
-    HistoryColumn.DIRECTION: "Direction",
-    HistoryColumn.TOPIC: "Topic",
-    HistoryColumn.PATH: "Path",
-    HistoryColumn.SIZE: "Size",
-    HistoryColumn.STATUS: "Status",
-    HistoryColumn.ERROR: "Error",
-    HistoryColumn.STARTED: "Started",
-    HistoryColumn.COMPLETED: "Completed",
-    HistoryColumn.SHA512: "SHA-512",
-}
 _COLUMNS = tuple(HistoryColumn)
-
-CSV_HEADER = ("direction", "topic", "path", "size_bytes", "status", "error", "started",
-              "completed", "sha512")
-
-_STATUS_WORDS = {"done": "Done", "failed": "Failed", "sending": "Sending",
-                 "receiving": "Receiving", "superseded": "Superseded"}
-
-
-# -- pure logic (no Qt) --------------------------------------------------------------------
-
-
-def format_time(epoch: float | None) -> str:
-    """Local date and time to the second, or empty."""
-    if epoch is None:
-        return ""
-    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def iso_time(epoch: float | None) -> str:
-    """ISO 8601 with the local UTC offset (for CSV), or empty."""
-    if epoch is None:
-        return ""
-    return datetime.datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="seconds")
-
-
-def history_direction_text(direction: str) -> str:
-    """``"↑ Upload"`` / ``"↓ Download"`` for the registry's direction word."""
-    try:
-        return direction_text(Direction(direction))
-    except ValueError:
-        return direction
-
-
-def history_status_text(status: str) -> str:
-    """The registry's status word, capitalised."""
-    return _STATUS_WORDS.get(status, status.capitalize())
-
-
-def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
-    """What one cell shows (the SHA-512 shortened; the tooltip has all of it)."""
-    if column is HistoryColumn.DIRECTION:
-        return history_direction_text(row.direction)
-    if column is HistoryColumn.TOPIC:
-        return row.topic
-    if column is HistoryColumn.PATH:
-        return row.relpath
-    if column is HistoryColumn.SIZE:
-        return format_bytes(row.size)
-    if column is HistoryColumn.STATUS:
-        return history_status_text(row.status)
-    if column is HistoryColumn.ERROR:
-        return first_line(row.error)
-    if column is HistoryColumn.STARTED:
-        return format_time(row.started)
-    if column is HistoryColumn.COMPLETED:
-        return format_time(row.completed)
-    return f"{row.sha512_hex[:16]}…" if len(row.sha512_hex) > 16 else row.sha512_hex
-
-
-def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
-    """What one cell sorts by: numbers for size and times, folded text otherwise."""
-    if column is HistoryColumn.SIZE:
-        return row.size
-    if column is HistoryColumn.STARTED:
-        return row.started
-    if column is HistoryColumn.COMPLETED:
-        return -math.inf if row.completed is None else row.completed
-    if column is HistoryColumn.SHA512:
-        return row.sha512_hex
-    return history_cell(row, column).casefold()
-
-
-def search_text(row: HistoryRow) -> str:
-    """Everything a search may match in ``row``, case-folded, columns kept apart."""
-    parts = [history_cell(row, column) for column in HistoryColumn]
-    parts += [row.direction, row.status, row.error, row.sha512_hex, str(row.size)]
-    return "\0".join(parts).casefold()
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """A history row and its precomputed search text."""
-
-    row: HistoryRow
-    haystack: str
-
-    @property
-    def key(self) -> tuple[str, str, str, float]:
-        """Identifies a transfer across refreshes: direction, topic, path, start."""
-        return (self.row.direction, self.row.topic, self.row.relpath, self.row.started)
-
-
-def make_entries(rows: Iterable[HistoryRow]) -> list[HistoryEntry]:
-    """Wrap rows with their search text (done off the GUI thread)."""
-    return [HistoryEntry(row, search_text(row)) for row in rows]
-
-
-def load_history(registry: Registry, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
-    """Read the registry's history (blocking: run it on a worker thread)."""
-    return make_entries(registry.history(limit))
-
-
-def entry_matches(entry: HistoryEntry, needle: str) -> bool:
-    """Whether ``entry`` contains ``needle`` in any column, in any case."""
-    folded = needle.strip().casefold()
-    return not folded or folded in entry.haystack
-
-
-def sort_entries(entries: list[HistoryEntry], column: int,
-                 descending: bool) -> list[HistoryEntry]:
-    """``entries`` ordered by ``column`` (newest first when ``column`` is -1)."""
-    if not 0 <= column < len(HistoryColumn):
-        return sorted(entries, key=lambda e: e.row.started, reverse=True)
-    col = HistoryColumn(column)
-    return sorted(entries, key=lambda e: history_sort_value(e.row, col), reverse=descending)
-
-
-def csv_record(row: HistoryRow) -> list[str]:
-    """One CSV line: full values (bytes, ISO times, the whole hash)."""
-    return [row.direction, row.topic, row.relpath, str(row.size), row.status, row.error,
-            iso_time(row.started), iso_time(row.completed), row.sha512_hex]
-
-
-def write_csv(path: Path, rows: Sequence[HistoryRow]) -> int:
-    """Write ``rows`` with a header to ``path`` (UTF-8 with BOM, for Excel); return the count."""
-    with path.open("w", newline="", encoding="utf-8-sig") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(CSV_HEADER)
-        writer.writerows(csv_record(row) for row in rows)
-    return len(rows)
-
-
-# -- Qt ------------------------------------------------------------------------------------
 
 _STATUS_ICONS = {
     "done": QStyle.StandardPixmap.SP_DialogApplyButton,
@@ -373,6 +214,7 @@ class HistoryView(QWidget):
 
     Args:
         registry: where the history is read from.
+        tasks: the app's background work (registry reads and CSV writes).
         state: the live state whose file events trigger a refresh (optional).
     """
 
@@ -380,14 +222,12 @@ class HistoryView(QWidget):
     exported = Signal(str, int)
     failed = Signal(str)
 
-    def __init__(self, registry: Registry, state: LiveState | None = None,
+    def __init__(self, registry: Registry, tasks: Tasks, state: LiveState | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.registry = registry
+        self.tasks = tasks
         self.setAccessibleName("Transfer history")
-        executor = ThreadPoolExecutor(1, thread_name_prefix="ThreadPoolExecutor-hash-history")
-        self._executor = executor
-        self.destroyed.connect(lambda *_: executor.shutdown(wait=False, cancel_futures=True))
         self._loading = False
         self._again = False
         self._stale = True
@@ -463,7 +303,7 @@ class HistoryView(QWidget):
     # -- refreshing -----------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Read the registry again on the worker thread (coalesced if one is running)."""
+        """Read the registry again in the background (coalesced if a read is running)."""
         if self._loading:
             self._again = True
             return
@@ -471,11 +311,17 @@ class HistoryView(QWidget):
         self._again = False
         self._stale = False
         self.refresh_button.setEnabled(False)
+        self._load()
+
+    @asyncSlot()
+    async def _load(self) -> None:
         try:
-            future = self._executor.submit(load_history, self.registry)
-        except RuntimeError:  # the executor is shut down: the view is going away
-            return
-        when_done(future, self.on_history_loaded, self.on_history_failed, context=self)
+            entries = await self.tasks.run(Purpose.IO, load_history, self.registry,
+                                           context=self)
+        except Exception as error:  # told to the user
+            self.on_history_failed(error)
+        else:
+            self.on_history_loaded(entries)
 
     def on_state_file_finished(self, _event: object) -> None:
         if not self._debounce.isActive():
@@ -569,26 +415,17 @@ class HistoryView(QWidget):
             path = path.with_suffix(".csv")
         self.export_to(path)
 
-    def export_to(self, path: Path) -> None:
-        """Write the rows shown to ``path`` as CSV (on the worker thread)."""
+    @asyncSlot()
+    async def export_to(self, path: Path) -> None:
+        """Write the rows shown to ``path`` as CSV (in the background)."""
         rows = self.visible_rows()
         self.message.setText(f"Exporting {len(rows)} transfers…")
         try:
-            future = self._executor.submit(write_csv, path, rows)
-        except RuntimeError:
-            return
-
-        def done(count: int) -> None:
-            self.message.setText(f"Exported {count} transfers to {path}")
-            self.exported.emit(str(path), count)
-
-        def fail(error: BaseException) -> None:
+            count = await self.tasks.run(Purpose.IO, export_history, path, rows, context=self)
+        except Exception as error:  # told to the user
             reason = str(error) or type(error).__name__
             self.message.setText(f"Could not export to {path}: {reason}")
             self.failed.emit(reason)
-
-        when_done(future, done, fail, context=self)
-
-    def shutdown(self) -> None:
-        """Stop the worker thread (also done when the view is destroyed)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+            return
+        self.message.setText(f"Exported {count} transfers to {path}")
+        self.exported.emit(str(path), count)

@@ -2,10 +2,13 @@
 
 :class:`TopicPicker` is shared by the watched folders and destinations views.
 Listing and creating topics talk to the broker, so both run on the
-controller's thread; results come back with :func:`~openmsi_gui.ui.tasks.when_done`.
+controller's thread; the picker awaits them with :meth:`Tasks.wait
+<openmsi_gui.ui.tasks.Tasks.wait>`, and ignores answers to older requests.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import Future
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -24,7 +27,7 @@ from PySide6.QtWidgets import (
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile
 from openmsi_gui.app.validation import topic_problem
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import Tasks, asyncSlot
 
 
 class TopicPicker(QWidget):
@@ -40,9 +43,11 @@ class TopicPicker(QWidget):
 
     topicChanged = Signal(str)
 
-    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: AppController, tasks: Tasks,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
+        self.tasks = tasks
         self._profile: BrokerProfile | None = None
         self._request = 0  # answers to older requests are ignored
         self.setAccessibleName("Topic picker")
@@ -141,10 +146,17 @@ class TopicPicker(QWidget):
         self._request += 1
         request = self._request
         self._say(f"{note} Loading topics from {profile.name}…".strip())
-        when_done(self.controller.list_topics(profile),
-                  lambda topics: self._on_topics(request, profile, topics, note),
-                  lambda error: self._on_error(request, "Could not list the topics", error),
-                  context=self)
+        self._list(self.controller.list_topics(profile), request, profile, note)
+
+    @asyncSlot()
+    async def _list(self, future: Future[list[str]], request: int, profile: BrokerProfile,
+                    note: str) -> None:
+        try:
+            topics = await self.tasks.wait(future, context=self)
+        except Exception as error:  # told to the user
+            self._on_error(request, "Could not list the topics", error)
+        else:
+            self._on_topics(request, profile, topics, note)
 
     # -- slots ------------------------------------------------------------------
 
@@ -177,10 +189,16 @@ class TopicPicker(QWidget):
         self._request += 1
         request = self._request
         self._say(f"Creating topic {name}…")
-        when_done(self.controller.create_topic(profile, name, partitions),
-                  lambda created: self._on_created(request, name, created),
-                  lambda error: self._on_error(request, f"Could not create {name}", error),
-                  context=self)
+        self._create(self.controller.create_topic(profile, name, partitions), request, name)
+
+    @asyncSlot()
+    async def _create(self, future: Future[bool], request: int, name: str) -> None:
+        try:
+            created = await self.tasks.wait(future, context=self)
+        except Exception as error:  # told to the user
+            self._on_error(request, f"Could not create {name}", error)
+        else:
+            self._on_created(request, name, created)
 
     # -- private ----------------------------------------------------------------
 

@@ -8,6 +8,8 @@ the registry remembers.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 from PySide6.QtCore import QEvent, QItemSelection, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -31,7 +33,7 @@ from openmsi_gui.app.transfers import RowStatus, Summary, TransferRow
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.tasks import when_done
+from openmsi_gui.ui.tasks import Tasks, asyncSlot
 from openmsi_gui.ui.views.history import HistoryView
 from openmsi_gui.ui.views.tables import setup_sortable_table
 from openmsi_gui.ui.views.throughput_plot import ThroughputPlot
@@ -79,12 +81,14 @@ class TransfersView(QWidget):
         state: live rows, throughput and file events.
         controller: to send failed uploads again.
         registry: the history's source.
+        tasks: the app's background work.
     """
 
     def __init__(self, state: LiveState, controller: AppController, registry: Registry,
-                 parent: QWidget | None = None) -> None:
+                 tasks: Tasks, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.tasks = tasks
         self.controller = controller
         self.registry = registry
         self.setAccessibleName("Transfers")
@@ -173,7 +177,7 @@ class TransfersView(QWidget):
         now_layout = QVBoxLayout(self.now_page)
         now_layout.addWidget(self.splitter)
 
-        self.history = HistoryView(registry, state)
+        self.history = HistoryView(registry, tasks, state)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Transfer pages")
         self.tabs.addTab(self.now_page, "&Now")
@@ -269,28 +273,24 @@ class TransfersView(QWidget):
 
     def _retry_waiting(self, job: str) -> None:
         self.message.setText("Trying the waiting downloads again…")
-
-        def done(_result: object) -> None:
-            self.message.setText("Asked the destination to try its waiting downloads now.")
-
-        def fail(error: BaseException) -> None:
-            reason = str(error) or type(error).__name__
-            self.message.setText(f"Could not retry now: {reason}")
-
-        when_done(self.controller.retry_waiting(job), done, fail, context=self)
+        self._tell(self.controller.retry_waiting(job),
+                   "Asked the destination to try its waiting downloads now.",
+                   "Could not retry now")
 
     def _retry(self, folder_id: str, relpath: str) -> None:
         self.message.setText(f"Sending {relpath} again…")
-        future = self.controller.retry_upload(folder_id, relpath)
+        self._tell(self.controller.retry_upload(folder_id, relpath),
+                   f"Queued {relpath} to be sent again.", f"Could not send {relpath} again")
 
-        def done(_result: object) -> None:
-            self.message.setText(f"Queued {relpath} to be sent again.")
-
-        def fail(error: BaseException) -> None:
-            reason = str(error) or type(error).__name__
-            self.message.setText(f"Could not send {relpath} again: {reason}")
-
-        when_done(future, done, fail, context=self)
+    @asyncSlot()
+    async def _tell(self, future: Future[None], done: str, failed: str) -> None:
+        """Say ``done`` once ``future`` succeeds, else ``failed`` and the reason."""
+        try:
+            await self.tasks.wait(future, context=self)
+        except Exception as error:  # told to the user
+            self.message.setText(f"{failed}: {str(error) or type(error).__name__}")
+        else:
+            self.message.setText(done)
 
     def on_state_tick(self) -> None:
         self.summary.setText(summary_text(self.state.book.summary()))

@@ -1,0 +1,150 @@
+"""The transfer history for people, without Qt: cells, sort keys and search.
+
+:mod:`openmsi_gui.ui.views.history` renders it; the CSV export lives in
+:mod:`openmsi_gui.app.history_export`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from openmsi_gui.app.formatting import direction_text, first_line, format_bytes
+from openmsi_gui.engine.events import Direction
+from openmsi_gui.engine.registry import HistoryRow, Registry
+
+HISTORY_LIMIT = 10_000
+
+
+class HistoryColumn(enum.IntEnum):
+    """Columns of the history table, in order."""
+
+    DIRECTION = 0
+    TOPIC = 1
+    PATH = 2
+    SIZE = 3
+    STATUS = 4
+    ERROR = 5
+    STARTED = 6
+    COMPLETED = 7
+    SHA512 = 8
+
+
+HEADERS = {
+    HistoryColumn.DIRECTION: "Direction",
+    HistoryColumn.TOPIC: "Topic",
+    HistoryColumn.PATH: "Path",
+    HistoryColumn.SIZE: "Size",
+    HistoryColumn.STATUS: "Status",
+    HistoryColumn.ERROR: "Error",
+    HistoryColumn.STARTED: "Started",
+    HistoryColumn.COMPLETED: "Completed",
+    HistoryColumn.SHA512: "SHA-512",
+}
+_COLUMNS = tuple(HistoryColumn)
+
+_STATUS_WORDS = {"done": "Done", "failed": "Failed", "sending": "Sending",
+                 "receiving": "Receiving", "superseded": "Superseded"}
+
+
+def format_time(epoch: float | None) -> str:
+    """Local date and time to the second, or empty."""
+    if epoch is None:
+        return ""
+    return datetime.datetime.fromtimestamp(epoch).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def history_direction_text(direction: str) -> str:
+    """``"↑ Upload"`` / ``"↓ Download"`` for the registry's direction word."""
+    try:
+        return direction_text(Direction(direction))
+    except ValueError:
+        return direction
+
+
+def history_status_text(status: str) -> str:
+    """The registry's status word, capitalised."""
+    return _STATUS_WORDS.get(status, status.capitalize())
+
+
+def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
+    """What one cell shows (the SHA-512 shortened; the tooltip has all of it)."""
+    if column is HistoryColumn.DIRECTION:
+        return history_direction_text(row.direction)
+    if column is HistoryColumn.TOPIC:
+        return row.topic
+    if column is HistoryColumn.PATH:
+        return row.relpath
+    if column is HistoryColumn.SIZE:
+        return format_bytes(row.size)
+    if column is HistoryColumn.STATUS:
+        return history_status_text(row.status)
+    if column is HistoryColumn.ERROR:
+        return first_line(row.error)
+    if column is HistoryColumn.STARTED:
+        return format_time(row.started)
+    if column is HistoryColumn.COMPLETED:
+        return format_time(row.completed)
+    return f"{row.sha512_hex[:16]}…" if len(row.sha512_hex) > 16 else row.sha512_hex
+
+
+def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
+    """What one cell sorts by: numbers for size and times, folded text otherwise."""
+    if column is HistoryColumn.SIZE:
+        return row.size
+    if column is HistoryColumn.STARTED:
+        return row.started
+    if column is HistoryColumn.COMPLETED:
+        return -math.inf if row.completed is None else row.completed
+    if column is HistoryColumn.SHA512:
+        return row.sha512_hex
+    return history_cell(row, column).casefold()
+
+
+def search_text(row: HistoryRow) -> str:
+    """Everything a search may match in ``row``, case-folded, columns kept apart."""
+    parts = [history_cell(row, column) for column in HistoryColumn]
+    parts += [row.direction, row.status, row.error, row.sha512_hex, str(row.size)]
+    return "\0".join(parts).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """A history row and its precomputed search text."""
+
+    row: HistoryRow
+    haystack: str
+
+    @property
+    def key(self) -> tuple[str, str, str, float]:
+        """Identifies a transfer across refreshes: direction, topic, path, start."""
+        return (self.row.direction, self.row.topic, self.row.relpath, self.row.started)
+
+
+def make_entries(rows: Iterable[HistoryRow]) -> list[HistoryEntry]:
+    """Wrap rows with their search text (done off the GUI thread)."""
+    return [HistoryEntry(row, search_text(row)) for row in rows]
+
+
+def load_history(registry: Registry, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
+    """Read the registry's history (blocking: run it on a worker thread)."""
+    return make_entries(registry.history(limit))
+
+
+def entry_matches(entry: HistoryEntry, needle: str) -> bool:
+    """Whether ``entry`` contains ``needle`` in any column, in any case."""
+    folded = needle.strip().casefold()
+    return not folded or folded in entry.haystack
+
+
+def sort_entries(entries: list[HistoryEntry], column: int,
+                 descending: bool) -> list[HistoryEntry]:
+    """``entries`` ordered by ``column`` (newest first when ``column`` is -1)."""
+    if not 0 <= column < len(HistoryColumn):
+        return sorted(entries, key=lambda e: e.row.started, reverse=True)
+    col = HistoryColumn(column)
+    return sorted(entries, key=lambda e: history_sort_value(e.row, col), reverse=descending)

@@ -1,0 +1,48 @@
+"""The transfer history as CSV, one format for ``openmsi history`` and the GUI's export.
+
+Every column holds the full value: sizes in bytes, times in ISO 8601 UTC with
+their offset (``2026-12-05T23:24:56+00:00``), the whole SHA-512.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from openmsi_gui.engine.registry import HistoryRow
+
+CSV_HEADER = ("direction", "topic", "path", "size_bytes", "status", "error", "started",
+              "completed", "sha512")
+
+
+def iso_utc(epoch: float | None) -> str:
+    """``epoch`` as ISO 8601 in UTC with its offset, to the second; empty if None."""
+    if epoch is None:
+        return ""
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(timespec="seconds")
+
+
+def csv_record(row: HistoryRow) -> list[str]:
+    """One CSV line of ``row``, in the order of :data:`CSV_HEADER`."""
+    return [row.direction, row.topic, row.relpath, str(row.size), row.status, row.error,
+            iso_utc(row.started), iso_utc(row.completed), row.sha512_hex]
+
+
+def write_history(stream: TextIO, rows: Iterable[HistoryRow]) -> int:
+    """Write the header and ``rows`` to ``stream``; return how many rows were written."""
+    writer = csv.writer(stream)
+    writer.writerow(CSV_HEADER)
+    count = 0
+    for row in rows:
+        writer.writerow(csv_record(row))
+        count += 1
+    return count
+
+
+def export_history(path: Path, rows: Iterable[HistoryRow]) -> int:
+    """Write ``rows`` to the file ``path`` (UTF-8 with a BOM, for Excel); return the count."""
+    with path.open("w", newline="", encoding="utf-8-sig") as stream:
+        return write_history(stream, rows)

@@ -1,0 +1,72 @@
+"""The transfer history without Qt: cells, sorting, search, and the one CSV format."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from openmsi_gui.app import history
+from openmsi_gui.app.history import HistoryColumn
+from openmsi_gui.app.history_export import CSV_HEADER, export_history, iso_utc, write_history
+from openmsi_gui.engine.registry import HistoryRow, Registry
+
+
+def _history_row(relpath: str, size: int, status: str = "done", error: str = "",
+                 started: float = 1_700_000_000.0) -> HistoryRow:
+    return HistoryRow("upload", "topic-a", relpath, size, status, error, started,
+                      started + 1 if status == "done" else None, "ab" * 64)
+
+
+ROWS = [_history_row("b/ten.bin", 10, started=2.0),
+        _history_row("a/nine.bin", 9, "failed", "Broker Timeout", started=3.0),
+        _history_row("c/hundred.bin", 100, started=1.0)]
+
+
+def test_history_cells_sorting_and_search() -> None:
+    entries = history.make_entries(ROWS)
+    assert [e.row.size for e in history.sort_entries(entries, HistoryColumn.SIZE,
+                                                     False)] == [9, 10, 100]
+    assert [e.row.size for e in history.sort_entries(entries, HistoryColumn.SIZE,
+                                                     True)] == [100, 10, 9]
+    assert [e.row.size for e in history.sort_entries(entries, -1, False)] == [9, 10, 100]
+    assert [e.row.relpath for e in entries if history.entry_matches(e, "broker timeout")] \
+        == ["a/nine.bin"]
+    assert [e.row.relpath for e in entries if history.entry_matches(e, "FAILED")] \
+        == ["a/nine.bin"]
+    assert all(history.entry_matches(e, "ABAB") for e in entries)  # the full hash
+    assert all(history.entry_matches(e, " ") for e in entries)
+    assert history.history_cell(ROWS[0], HistoryColumn.SHA512) == "abababababababab…"
+    assert history.history_cell(ROWS[2], HistoryColumn.SIZE) == "100 B"
+    assert history.history_status_text("superseded") == "Superseded"
+    assert history.format_time(None) == ""
+
+
+def test_csv_export_has_full_values_and_utc_times(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    assert export_history(path, ROWS) == 3
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        lines = list(csv.reader(stream))
+    assert lines[0] == list(CSV_HEADER)
+    assert lines[2][:6] == ["upload", "topic-a", "a/nine.bin", "9", "failed", "Broker Timeout"]
+    assert lines[2][7] == ""  # never completed
+    assert lines[1][6] == iso_utc(2.0) == "1970-01-01T00:00:02+00:00"  # ISO 8601, UTC
+    assert lines[1][8] == "ab" * 64
+    assert iso_utc(0.0) == "1970-01-01T00:00:00+00:00"
+
+
+def test_the_cli_and_the_gui_export_write_the_same_csv(tmp_path: Path) -> None:
+    data = tmp_path / "state"
+    data.mkdir()
+    registry = Registry(data / "registry.sqlite3")
+    registry.close()
+    result = subprocess.run([sys.executable, "-m", "openmsi_gui", "--data-dir", str(data),
+                             "history"], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    gui = io.StringIO()
+    write_history(gui, [])
+    assert result.stdout.splitlines() == gui.getvalue().splitlines()
+    assert next(csv.reader(io.StringIO(result.stdout))) == list(CSV_HEADER)
