@@ -17,14 +17,13 @@ value are encrypted (KafkaCrypto, as OpenMSIStream does) before they are produce
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 import queue
 import threading
 import time
 import zlib
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from openmsi_gui.engine.events import (
     FileProgress,
     FileSkipped,
 )
+from openmsi_gui.engine.file_hash import hash_file
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.throttle import Throttle
@@ -476,39 +476,6 @@ class _Changed(Exception):
     Chunks are not re-hashed when sent: a change shows in the size or mtime
     checked afterwards, and the consumer's whole-file check rejects the mix.
     """
-
-
-def _sha512(data: bytes) -> bytes:
-    return hashlib.sha512(data).digest()
-
-
-def hash_file(path: Path, chunk_size: int,
-              pool: Executor | None = None) -> tuple[bytes, list[bytes]]:
-    """Stream ``path`` once: its SHA-512 and the SHA-512 of each chunk.
-
-    With a ``pool``, the chunk hashes are computed in its threads while this
-    thread updates the whole-file hash (hashlib releases the GIL), so one pass
-    costs the time of one hash, not two.
-    """
-    whole = hashlib.sha512()
-    pending: list[Future[bytes]] = []
-    with path.open("rb", buffering=0) as handle:
-        while data := handle.read(chunk_size):
-            pending.append(_submit(pool, _sha512, data))
-            whole.update(data)
-            if len(pending) > 8:  # bound the memory held by queued chunks
-                pending[-9].result()
-    chunk_hashes = [f.result() for f in pending] or [_sha512(b"")]
-    return whole.digest(), chunk_hashes
-
-
-def _submit(pool: Executor | None, fn: Callable[[bytes], bytes], data: bytes) -> Future[bytes]:
-    """``pool.submit(fn, data)``, or a future already done when there is no pool."""
-    if pool is not None:
-        return pool.submit(fn, data)
-    done: Future[bytes] = Future()
-    done.set_result(fn(data))
-    return done
 
 
 def topic_partitions(client: Producer, topic: str, timeout: float) -> int:
