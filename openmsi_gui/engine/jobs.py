@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.crypto import MessageCipher, cipher_for
+from openmsi_gui.engine.download.checkpoints import ConsumerFactory
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -129,6 +130,7 @@ class DownloadJob:
         name: job name in events and logs.
         s3: store every file in this bucket location instead of ``dest``.
         create_dest: create ``dest`` if it is missing (see :class:`Downloader`).
+        consumer_factory: makes the downloader's consumer (see :class:`Downloader`).
 
     When ``config`` names a KafkaCrypto node, messages are decrypted with it
     (see :class:`WatchJob`).
@@ -140,14 +142,16 @@ class DownloadJob:
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
                  registry: Registry, group_id: str | None = None,
                  name: str | None = None, s3: S3Location | None = None,
-                 create_dest: bool = True) -> None:
+                 create_dest: bool = True,
+                 consumer_factory: ConsumerFactory = Consumer) -> None:
         self.name = name or f"download:{topic}"
         store = S3Store(s3, topic) if s3 is not None else None
         self._cipher = cipher_for(config)
         try:
             self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
                                          job=self.name, store=store, cipher=self._cipher,
-                                         create_dest=create_dest)
+                                         create_dest=create_dest,
+                                         consumer_factory=consumer_factory)
         except Exception:
             _close(self._cipher)
             raise

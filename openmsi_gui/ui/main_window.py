@@ -56,7 +56,7 @@ class MainWindow(QMainWindow):
         self.transfers = TransfersView(state, controller, registry, tasks)
         self.folders = FoldersView(store, controller, tasks, state=state)
         self.destinations = DestinationsView(store, controller, tasks, state=state)
-        self.profiles = ProfilesView(store, controller, tasks)
+        self.profiles = ProfilesView(store, controller, tasks, state=state)
         self.log = LogView(adapter)
         for view, title in ((self.transfers, "&Transfers"), (self.folders, "Watched &folders"),
                             (self.destinations, "&Destinations"), (self.profiles, "&Brokers"),

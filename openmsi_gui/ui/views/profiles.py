@@ -13,11 +13,8 @@ keychain and files on the serial one, probes on the network one.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
-import weakref
-from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -34,10 +31,11 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app import profile_editing
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import BrokerProfile, Settings, SettingsStore
+from openmsi_gui.app.settings import BrokerProfile, SettingsStore
 from openmsi_gui.app.text import error_sentence
 from openmsi_gui.app.validation import normalised, unique_name, validate_profile
 from openmsi_gui.ui.provision_dialog import ProvisionDialog
+from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.profile_editor import ProfileEditor
 from openmsi_gui.ui.views.profile_form import ProfileList, button
@@ -75,13 +73,13 @@ class ProfilesView(QWidget):
     exported = Signal(str)
     testFinished = Signal(bool, str)
     statusChanged = Signal(bool, str)
-    _settingsChanged = Signal()
 
     def __init__(self, store: SettingsStore, controller: AppController, tasks: Tasks,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, state: LiveState | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.tasks = tasks
+        self.state = state or LiveState.standalone(store, controller, self)
         self.setAccessibleName("Broker profiles")
         self._draft: BrokerProfile | None = None  # a new profile not saved yet
         self.editor = ProfileEditor(store, controller, tasks)
@@ -97,8 +95,7 @@ class ProfilesView(QWidget):
         layout.addLayout(self._build_list_side())
         layout.addWidget(self.editor, 1)
         self._set_tab_order()
-        self._settingsChanged.connect(self.on_store_changed, Qt.ConnectionType.QueuedConnection)
-        store.subscribe(_store_listener(self))
+        self.state.adapter.settingsChanged.connect(self.on_store_changed)
         self._reload_list()
         if self.list.count():
             self.list.setCurrentRow(0)
@@ -369,24 +366,6 @@ class ProfilesView(QWidget):
         """Close the provisioning dialog with the window."""
         self.editor.close_dialogs()
         super().closeEvent(event)
-
-
-def _store_listener(view: ProfilesView) -> Callable[[Settings], None]:
-    """A settings listener that hops to the GUI thread and outlives the view safely.
-
-    The store has no way to unsubscribe, so the listener holds the view weakly
-    and ignores a view whose Qt object is gone.
-    """
-    ref = weakref.ref(view)
-
-    def listener(_settings: Settings) -> None:
-        target = ref()
-        if target is None:
-            return
-        with contextlib.suppress(RuntimeError):  # the Qt side of the view is gone
-            target._settingsChanged.emit()
-
-    return listener
 
 
 __all__ = ["CONFIG_FILTER", "ProfilesView"]
