@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -169,12 +170,61 @@ def _no_leftover_threads() -> Iterator[None]:
     deadline = time.monotonic() + 5
     while True:
         extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                 and not t.name.startswith(("ThreadPoolExecutor-hash-history", "pydevd",
-                                            "asyncio"))]
+                 and not t.name.startswith(("pydevd", "asyncio"))]
         if not extra or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     assert not extra, f"threads left running: {[t.name for t in extra]}"
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_qtimers(request: pytest.FixtureRequest,
+                         monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail a Qt test that leaves a QTimer running once its widgets are closed.
+
+    As napari does: every ``QTimer.start`` and ``QTimer.singleShot`` of the test
+    is recorded with where it was called; after the test (and qtbot's closing of
+    its widgets, set up after this fixture) a timer still active is an error.
+    """
+    if not {"qtbot", "qapp"} & set(request.fixturenames):
+        yield
+        return
+    from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
+    from shiboken6 import Shiboken
+
+    started: list[tuple[QTimer, str]] = []
+    base_start = QTimer.start
+    base_single_shot = QTimer.singleShot
+
+    def start(timer: QTimer, *args: object) -> None:
+        started.append((timer, "".join(traceback.format_stack(limit=4)[:-1])))
+        base_start(timer, *args)  # type: ignore[call-overload]
+
+    def single_shot(msec: int, *args: object) -> None:
+        if len(args) == 1 and callable(args[0]) and not isinstance(args[0], QObject):
+            context, target = None, args[0]
+        elif len(args) == 2 and isinstance(args[0], QObject) and callable(args[1]):
+            context, target = args[0], args[1]
+        else:
+            base_single_shot(msec, *args)  # type: ignore[call-overload]
+            return
+        timer = QTimer(context)
+        timer.setSingleShot(True)
+        timer.timeout.connect(target)
+        timer.timeout.connect(timer.deleteLater)
+        started.append((timer, "".join(traceback.format_stack(limit=3)[:-1])))
+        base_start(timer, msec)
+
+    monkeypatch.setattr(QTimer, "start", start)
+    monkeypatch.setattr(QTimer, "singleShot", staticmethod(single_shot))
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    dangling = [where for timer, where in started
+                if Shiboken.isValid(timer) and timer.isActive()]
+    started.clear()
+    if dangling:
+        pytest.fail(f"{len(dangling)} QTimer(s) still running after the test, started at:\n"
+                    + "\n".join(dangling), pytrace=False)
 
 
 @pytest.fixture

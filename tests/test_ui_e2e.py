@@ -36,6 +36,7 @@ def app(qtbot: QtBot, store: SettingsStore, tmp_path: Path) -> Iterator[OpenMSIA
     # Stopped, and the app's background executors (which the views use) shut down.
     qtbot.waitUntil(lambda: openmsi.controller._control._shutdown and openmsi.tasks.closed,
                     timeout=60_000)
+    openmsi.deleteLater()  # and with it the timers of its live state and adapter
 
 
 def click(qtbot: QtBot, widget: object) -> None:

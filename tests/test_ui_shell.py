@@ -36,8 +36,10 @@ def adapter(qtbot: QtBot, bus: EventBus) -> Iterator[EngineAdapter]:
 
 
 @pytest.fixture
-def state(adapter: EngineAdapter, controller: AppController) -> LiveState:
-    return LiveState(adapter, controller)
+def state(adapter: EngineAdapter, controller: AppController) -> Iterator[LiveState]:
+    live = LiveState(adapter, controller)
+    yield live
+    live.deleteLater()  # and with it its tick timer
 
 
 def test_adapter_batches_events_from_any_thread_onto_the_gui_thread(

@@ -164,8 +164,10 @@ def adapter(bus: EventBus) -> Iterator[EngineAdapter]:
 
 
 @pytest.fixture
-def state(adapter: EngineAdapter, controller: AppController) -> LiveState:
-    return LiveState(adapter, controller)
+def state(adapter: EngineAdapter, controller: AppController) -> Iterator[LiveState]:
+    live = LiveState(adapter, controller)
+    yield live
+    live.deleteLater()  # and with it its tick timer
 
 
 @pytest.fixture
