@@ -17,10 +17,10 @@ from PySide6.QtWidgets import QFileDialog
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.app.transfer_rows import Column
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.application import OpenMSIApp
-from openmsi_gui.ui.views.transfer_model import Column
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ proxy sorts by :data:`SORT_ROLE` and filters by a regular expression over
 
 from __future__ import annotations
 
-import enum
 import math
 import time
 import weakref
@@ -49,17 +48,21 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionProgressBar
 
-from openmsi_gui.app.formatting import (
-    direction_text,
-    first_line,
-    format_chunks,
-    format_eta,
-    format_percent,
-    format_rate,
-    format_transferred,
+from openmsi_gui.app.transfer_rows import (
+    COLUMNS,
+    FIELD_SEP,
+    HEADERS,
+    MODE_FLAGS,
+    NUMERIC_COLUMNS,
+    Column,
+    FilterMode,
+    cell_text,
+    cell_tooltip,
+    filter_text,
+    shows_progress,
+    sort_value,
 )
 from openmsi_gui.app.transfers import RowKey, RowStatus, TransferRow
-from openmsi_gui.engine.events import Direction, JobId, JobKind
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
 from openmsi_gui.ui.views.roles import ALIGNMENT as _ALIGNMENT
@@ -84,203 +87,19 @@ FILTER_ROLE = int(Qt.ItemDataRole.UserRole) + 2
 
 
 
-class Column(enum.IntEnum):
-    """Columns of the transfers table, in order."""
-
-    DIRECTION = 0
-    FILE = 1
-    STATUS = 2
-    PROGRESS = 3
-    SIZE = 4
-    CHUNKS = 5
-    RATE = 6
-    ETA = 7
-    ERROR = 8
-
-
-HEADERS = {
-    Column.DIRECTION: "Direction",
-    Column.FILE: "File",
-    Column.STATUS: "Status",
-    Column.PROGRESS: "Progress",
-    Column.SIZE: "Size",
-    Column.CHUNKS: "Chunks",
-    Column.RATE: "Rate",
-    Column.ETA: "Time left",
-    Column.ERROR: "Error",
-}
-NUMERIC_COLUMNS = frozenset({Column.SIZE, Column.CHUNKS, Column.RATE, Column.ETA})
-_COLUMNS = tuple(Column)
-
-
-class FilterMode(enum.Enum):
-    """Which rows the table shows."""
-
-    ALL = "All"
-    ACTIVE = "Active"
-    FAILED = "Failed"
-
-
-# -- pure formatting and filtering (no Qt) -----------------------------------------------
-
-def status_text(row: TransferRow) -> str:
-    """The row's status in words, aware of the direction."""
-    upload = row.direction is Direction.UPLOAD
-    return {
-        RowStatus.QUEUED: "Queued",
-        RowStatus.ACTIVE: "Sending" if upload else "Receiving",
-        RowStatus.DONE: "Sent" if upload else "Received",
-        RowStatus.FAILED: "Failed",
-        RowStatus.SKIPPED: "Skipped",
-        RowStatus.WAITING: "Waiting",
-    }[row.status]
-
-
-def folder_id_of(job: str) -> str | None:
-    """The watched folder id in a job name (see :class:`JobId`), else ``None``."""
-    ident = JobId.parse(job)
-    return ident.id if ident is not None and ident.kind is JobKind.FOLDER else None
-
-
-def can_retry(row: TransferRow) -> bool:
-    """Whether the app can retry ``row`` now.
-
-    That is a failed upload from a watched folder (sent again), or a download
-    of a destination that waits: disk full, S3 refused, keys late (tried now).
-    """
-    if row.status is RowStatus.FAILED and row.direction is Direction.UPLOAD:
-        return folder_id_of(row.job) is not None
-    ident = JobId.parse(row.job)
-    return (row.status is RowStatus.WAITING and row.direction is Direction.DOWNLOAD
-            and ident is not None and ident.kind is JobKind.DESTINATION)
-
-
-RESEND_HINT = ("A failed download cannot be retried from here: the file has to be sent "
-               "again by the sending computer.")
-
-
-def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
-    """Whether ``row`` passes the filter ``mode`` and contains ``search`` (any case)."""
-    if mode is FilterMode.ACTIVE and row.status not in (RowStatus.ACTIVE, RowStatus.QUEUED,
-                                                         RowStatus.WAITING):
-        return False
-    if mode is FilterMode.FAILED and row.status is not RowStatus.FAILED:
-        return False
-    needle = search.strip().casefold()
-    if not needle:
-        return True
-    haystack = (row.relpath, row.job, row.error, status_text(row), direction_text(row.direction))
-    return any(needle in text.casefold() for text in haystack)
-
-
-_FIELD_SEP = "\x1f"
-_FILTER_FLAGS = {RowStatus.ACTIVE: "A", RowStatus.QUEUED: "A", RowStatus.WAITING: "A",
-                 RowStatus.FAILED: "F"}
-_MODE_FLAGS = {FilterMode.ALL: ".", FilterMode.ACTIVE: "A", FilterMode.FAILED: "F"}
-
-
-def filter_text(row: TransferRow) -> str:
-    """What the proxy's regular expression sees of ``row`` (see :func:`filter_pattern`).
-
-    A flag (``A`` queued or moving, ``F`` failed, ``-`` otherwise), then the searchable
-    texts of :func:`row_matches`, case-folded and separated by the ASCII unit separator.
-    """
-    haystack = (row.relpath, row.job, row.error, status_text(row),
-                direction_text(row.direction))
-    return _FILTER_FLAGS.get(row.status, "-") + _FIELD_SEP + _FIELD_SEP.join(
-        text.replace(_FIELD_SEP, " ").casefold() for text in haystack)
-
-
 def filter_pattern(mode: FilterMode, search: str = "") -> str:
     """A regular expression over :func:`filter_text` for what :func:`row_matches` accepts.
 
     Empty when everything passes; needs ``DotMatchesEverythingOption``.
     """
-    needle = search.strip().casefold().replace(_FIELD_SEP, "")
+    needle = search.strip().casefold().replace(FIELD_SEP, "")
     if mode is FilterMode.ALL and not needle:
         return ""
-    pattern = "^" + _MODE_FLAGS[mode]
+    pattern = "^" + MODE_FLAGS[mode]
     if needle:
-        pattern += _FIELD_SEP + ".*" + QRegularExpression.escape(needle)
+        pattern += FIELD_SEP + ".*" + QRegularExpression.escape(needle)
     return pattern
 
-
-_STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.WAITING: 1, RowStatus.QUEUED: 2,
-                 RowStatus.FAILED: 3, RowStatus.DONE: 4, RowStatus.SKIPPED: 5}
-
-
-def cell_text(row: TransferRow, column: Column) -> str:
-    """What one cell shows."""
-    if column is Column.DIRECTION:
-        return direction_text(row.direction)
-    if column is Column.FILE:
-        return row.relpath
-    if column is Column.STATUS:
-        return status_text(row)
-    if column is Column.PROGRESS:
-        return format_percent(row.fraction) if shows_progress(row) else ""
-    if column is Column.SIZE:
-        return format_transferred(row.done_bytes, row.total_bytes)
-    if column is Column.CHUNKS:
-        return format_chunks(row.done_chunks, row.total_chunks)
-    if column is Column.RATE:
-        return format_rate(row.rate) if row.status in (RowStatus.ACTIVE, RowStatus.DONE) else ""
-    if column is Column.ETA:
-        return format_eta(row.eta)
-    return first_line(row.error)
-
-
-def shows_progress(row: TransferRow) -> bool:
-    """Whether the row has a progress to show (not a skip, nor a row about no file yet)."""
-    if row.status is RowStatus.SKIPPED:
-        return False
-    return not (row.status is RowStatus.WAITING and not row.total_bytes and not row.done_bytes)
-
-
-def sort_value(row: TransferRow, column: Column) -> Any:
-    """What one cell sorts by: numbers for numeric columns, folded text otherwise."""
-    if column is Column.DIRECTION:
-        return row.direction.value
-    if column is Column.FILE:
-        return row.relpath.casefold()
-    if column is Column.STATUS:
-        return _STATUS_ORDER[row.status]
-    if column is Column.PROGRESS:
-        return row.fraction
-    if column is Column.SIZE:
-        return row.total_bytes or row.done_bytes
-    if column is Column.CHUNKS:
-        return row.total_chunks
-    if column is Column.RATE:
-        return row.rate
-    if column is Column.ETA:
-        eta = row.eta
-        return math.inf if eta is None else eta
-    return row.error.casefold()
-
-
-def cell_tooltip(row: TransferRow, column: Column) -> str:
-    """A longer explanation of one cell."""
-    if column is Column.FILE:
-        return f"{row.relpath}\nJob: {row.job}"
-    if column is Column.ERROR:
-        return row.error
-    if column is Column.STATUS:
-        text = status_text(row)
-        if row.status is RowStatus.FAILED:
-            hint = ("Select it and press Retry to send it again." if can_retry(row)
-                    else RESEND_HINT)
-            return f"{text}: {first_line(row.error)}\n{hint}"
-        if row.status is RowStatus.WAITING and can_retry(row):
-            return f"{text}: {row.error}\nIt is retried by itself; Retry tries it now."
-        if row.status in (RowStatus.SKIPPED, RowStatus.WAITING) and row.error:
-            return f"{text}: {row.error}"
-        return text
-    if column is Column.SIZE and row.total_bytes:
-        return f"{row.done_bytes:,} of {row.total_bytes:,} bytes"
-    if column is Column.PROGRESS and shows_progress(row):
-        return f"{format_percent(row.fraction)} done"
-    return ""
 
 
 # -- Qt ------------------------------------------------------------------------------------
@@ -522,7 +341,7 @@ class TransferTableModel(QStandardItemModel):
     def _cells(self, row: TransferRow) -> list[_Roles]:
         """The roles of each cell of ``row``."""
         cells: list[_Roles] = []
-        for column in _COLUMNS:
+        for column in COLUMNS:
             text = cell_text(row, column)
             roles: _Roles = {_DISPLAY: text}
             sort = sort_value(row, column)

@@ -28,9 +28,15 @@ from PySide6.QtWidgets import (
 )
 
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.formatting import rate_or_zero
-from openmsi_gui.app.transfers import RowStatus, Summary, TransferRow
-from openmsi_gui.engine.events import Direction
+from openmsi_gui.app.transfer_rows import (
+    Column,
+    FilterMode,
+    can_retry,
+    folder_id_of,
+    selection_hint,
+    summary_text,
+)
+from openmsi_gui.app.transfers import TransferRow
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks, asyncSlot
@@ -39,39 +45,12 @@ from openmsi_gui.ui.views.tables import setup_sortable_table
 from openmsi_gui.ui.views.throughput_plot import ThroughputPlot
 from openmsi_gui.ui.views.transfer_model import (
     BAR_MARGIN,
-    RESEND_HINT,
-    Column,
-    FilterMode,
     TransferFilterProxy,
     TransferTableModel,
-    can_retry,
-    folder_id_of,
 )
 
 RETRY_TIP = ("Send the selected failed uploads again, or retry waiting downloads now "
              "(Alt+Y)")
-
-
-def summary_text(summary: Summary) -> str:
-    """One line about the rows: ``"2 moving, 1 failed, 5 done — up 4.2 MiB/s, down 0 B/s"``."""
-    if not (summary.active or summary.failed or summary.done or summary.waiting):
-        return "No transfers yet."
-    rates = f"up {rate_or_zero(summary.up_rate)}, down {rate_or_zero(summary.down_rate)}"
-    waiting = f"{summary.waiting} waiting, " if summary.waiting else ""
-    return (f"{summary.active} moving, {waiting}{summary.failed} failed, {summary.done} done"
-            f" — {rates}")
-
-
-def selection_hint(rows: list[TransferRow]) -> str:
-    """What the user should know about the selected rows (empty if nothing)."""
-    if any(can_retry(row) for row in rows):
-        return ""
-    if any(row.status is RowStatus.FAILED and row.direction is Direction.DOWNLOAD
-           for row in rows):
-        return RESEND_HINT
-    if any(row.status is RowStatus.FAILED for row in rows):
-        return "This upload's folder is not known, so it cannot be retried from here."
-    return ""
 
 
 class TransfersView(QWidget):
