@@ -25,6 +25,7 @@ from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import transfer_rows as tr
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.history import HistoryColumn
 from openmsi_gui.app.history_export import CSV_HEADER
 from openmsi_gui.app.transfer_rows import Column, FilterMode
 from openmsi_gui.app.transfers import RowStatus, TransferRow
@@ -43,7 +44,7 @@ from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views import transfer_model as tm
-from openmsi_gui.ui.views.history import HistoryColumn, HistoryView
+from openmsi_gui.ui.views.history import HistoryView
 from openmsi_gui.ui.views.throughput_plot import DOWN_COLOUR, UP_COLOUR, ThroughputPlot
 from openmsi_gui.ui.views.transfers import TransfersView
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from openmsi_gui.app.folders import FolderCheck, folder_problem, profile_problem, same_or_inside
 from openmsi_gui.app.profiles import SecretLookup
-from openmsi_gui.app.settings import Destination, Settings
+from openmsi_gui.app.settings import Destination, DestinationKind, Settings
 from openmsi_gui.app.text import sentence
 from openmsi_gui.app.validation import topic_errors
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, probe_bucket
@@ -26,7 +26,7 @@ MAX_PREFIX_LENGTH = 512  # S3 keys have at most 1024 bytes; leave room for topic
 _REGION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-KINDS = (("folder", "Local folder"), ("s3", "S3 bucket"))
+KINDS = ((DestinationKind.FOLDER, "Local folder"), (DestinationKind.S3, "S3 bucket"))
 """Destination kinds: the value stored in :attr:`Destination.kind` and what the user sees."""
 
 

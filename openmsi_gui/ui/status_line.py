@@ -95,6 +95,10 @@ class StatusLine(QWidget):
         """Work is going on."""
         self._show(StatusKind.BUSY, text)
 
+    def say(self, kind: StatusKind | None, text: str) -> None:
+        """Say ``text`` as ``kind`` (plain text without an icon if None)."""
+        self._show(kind, text)
+
     def show_result(self, ok: bool | None, text: str) -> None:
         """:meth:`show_ok` or :meth:`show_problem`; plain ``text`` without an icon if None."""
         self._show(None if ok is None else StatusKind.OK if ok else StatusKind.PROBLEM, text)

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QCompleter,
     QHBoxLayout,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QPushButton,
     QSizePolicy,
@@ -27,6 +26,7 @@ from PySide6.QtWidgets import (
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile
 from openmsi_gui.app.validation import topic_problem
+from openmsi_gui.ui.status_line import StatusKind, StatusLine
 from openmsi_gui.ui.tasks import Tasks, asyncSlot
 
 
@@ -79,11 +79,7 @@ class TopicPicker(QWidget):
         self.create_button.setToolTip("Create a new topic on the broker")
         self.create_button.clicked.connect(self.on_create_clicked)
 
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.status.setAccessibleName("Topic list status")
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = StatusLine("Topic list status")
 
         row = QHBoxLayout()
         row.setContentsMargins(0, 0, 0, 0)
@@ -141,11 +137,11 @@ class TopicPicker(QWidget):
         """
         profile = self._profile
         if profile is None:
-            self._say("Choose a broker first.")
+            self._say("Choose a broker first.", StatusKind.PROBLEM)
             return
         self._request += 1
         request = self._request
-        self._say(f"{note} Loading topics from {profile.name}…".strip())
+        self._say(f"{note} Loading topics from {profile.name}…".strip(), StatusKind.BUSY)
         self._list(self.controller.list_topics(profile), request, profile, note)
 
     @asyncSlot()
@@ -169,7 +165,7 @@ class TopicPicker(QWidget):
     def on_create_clicked(self) -> None:
         profile = self._profile
         if profile is None:
-            self._say("Choose a broker first.")
+            self._say("Choose a broker first.", StatusKind.PROBLEM)
             return
         name, ok = QInputDialog.getText(
             self, "Create topic", f"Name of the new topic on {profile.name}:",
@@ -179,7 +175,7 @@ class TopicPicker(QWidget):
         name = name.strip()
         problem = topic_problem(name)
         if problem is not None:
-            self._say(f"Not created: {problem}.")
+            self._say(f"Not created: {problem}.", StatusKind.PROBLEM)
             return
         partitions, ok = QInputDialog.getInt(
             self, "Create topic",
@@ -188,7 +184,7 @@ class TopicPicker(QWidget):
             return
         self._request += 1
         request = self._request
-        self._say(f"Creating topic {name}…")
+        self._say(f"Creating topic {name}…", StatusKind.BUSY)
         self._create(self.controller.create_topic(profile, name, partitions), request, name)
 
     @asyncSlot()
@@ -212,7 +208,7 @@ class TopicPicker(QWidget):
             outcome = f"{count} on {profile.name}."
         else:
             outcome = f"{profile.name} has no topics yet: create one."
-        self._say(f"{note} {outcome}".strip())
+        self._say(f"{note} {outcome}".strip(), StatusKind.OK)
 
     def _on_created(self, request: int, name: str, created: bool) -> None:
         if request != self._request:
@@ -223,7 +219,7 @@ class TopicPicker(QWidget):
     def _on_error(self, request: int, what: str, error: BaseException) -> None:
         if request != self._request:
             return
-        self._say(f"{what}: {str(error) or type(error).__name__}")
+        self._say(f"{what}: {str(error) or type(error).__name__}", StatusKind.PROBLEM)
 
     def _set_topics(self, topics: list[str]) -> None:
         text = self.combo.currentText()
@@ -235,9 +231,8 @@ class TopicPicker(QWidget):
         finally:
             self.combo.blockSignals(False)
 
-    def _say(self, text: str) -> None:
-        self.status.setText(text)
-        self.status.setAccessibleDescription(text)
+    def _say(self, text: str, kind: StatusKind = StatusKind.NOTE) -> None:
+        self.status.say(kind, text)
         self.status.setVisible(bool(text))
 
     def _update_buttons(self) -> None:
