@@ -92,6 +92,19 @@ def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
     return f"{row.sha512_hex[:16]}…" if len(row.sha512_hex) > 16 else row.sha512_hex
 
 
+def history_tooltip(row: HistoryRow, column: HistoryColumn) -> str | None:
+    """The longer text of one cell (the exact size, the whole hash or error), or None."""
+    if column is HistoryColumn.SIZE:
+        return f"{row.size:,} bytes"
+    if column is HistoryColumn.SHA512:
+        return row.sha512_hex or None
+    if column is HistoryColumn.ERROR:
+        return row.error or None
+    if column in (HistoryColumn.PATH, HistoryColumn.TOPIC):
+        return history_cell(row, column)
+    return None
+
+
 def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
     """What one cell sorts by: numbers for size and times, folded text otherwise."""
     if column is HistoryColumn.SIZE:

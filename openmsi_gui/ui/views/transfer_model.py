@@ -22,7 +22,6 @@ proxy sorts by :data:`SORT_ROLE` and filters by a regular expression over
 
 from __future__ import annotations
 
-import math
 import time
 import weakref
 from collections.abc import Callable
@@ -30,7 +29,6 @@ from typing import Any, cast
 
 from PySide6.QtCore import (
     QObject,
-    QRect,
     QRegularExpression,
     QSortFilterProxyModel,
     Qt,
@@ -38,15 +36,12 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QFont,
-    QFontMetrics,
     QIcon,
-    QPainter,
     QPalette,
-    QPixmap,
     QStandardItem,
     QStandardItemModel,
 )
-from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionProgressBar
+from PySide6.QtWidgets import QApplication, QStyle
 
 from openmsi_gui.app.transfer_rows import (
     COLUMNS,
@@ -64,6 +59,7 @@ from openmsi_gui.app.transfer_rows import (
 )
 from openmsi_gui.app.transfers import RowKey, RowStatus, TransferRow
 from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.views.progress_bars import ProgressBarPixmaps, percent_of
 from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
 from openmsi_gui.ui.views.roles import ALIGNMENT as _ALIGNMENT
 from openmsi_gui.ui.views.roles import DECORATION as _DECORATION
@@ -112,83 +108,6 @@ _STATUS_ICONS = {
     RowStatus.SKIPPED: QStyle.StandardPixmap.SP_MediaSkipForward,
     RowStatus.WAITING: QStyle.StandardPixmap.SP_BrowserReload,
 }
-
-BAR_MARGIN = 3
-"""Pixels between a progress bar and its cell's edges."""
-_BAR_WIDTH_STEP = 8
-
-
-def percent_of(fraction: float) -> int:
-    """Whole percent, rounded down like :func:`format_percent`."""
-    return math.floor(max(0.0, min(1.0, fraction)) * 100)
-
-
-class ProgressBarPixmaps:
-    """Progress bars with their percentage drawn once into pixmaps and reused.
-
-    One pixmap per percent (0 to 100) for the current size, palette, font and device pixel
-    ratio, so the view paints a bar as an icon, without any Python.
-    """
-
-    def __init__(self) -> None:
-        self.width = 100
-        self.height = 16
-        self.ratio = 1.0
-        self.palette: QPalette | None = None
-        self.font: QFont | None = None
-        self._cache: dict[tuple[int, int, int, float, int, str], QPixmap] = {}
-
-    def configure(self, width: int, height: int, ratio: float, palette: QPalette,
-                  font: QFont) -> bool:
-        """Use bars of ``width`` × ``height``; whether anything changed.
-
-        The width is rounded down to a multiple of 8 pixels, so resizing the column
-        redraws the bars only every few pixels.
-        """
-        width = max(_BAR_WIDTH_STEP * 3, width // _BAR_WIDTH_STEP * _BAR_WIDTH_STEP)
-        height = max(8, height)
-        changed = ((width, height, ratio) != (self.width, self.height, self.ratio)
-                   or self.palette is None or self.font is None
-                   or palette.cacheKey() != self.palette.cacheKey()
-                   or font.key() != self.font.key())
-        self.width, self.height, self.ratio = width, height, ratio
-        self.palette, self.font = QPalette(palette), QFont(font)
-        return changed
-
-    def pixmap(self, percent: int) -> QPixmap:
-        """The bar showing ``percent`` (0 to 100)."""
-        palette = self.palette if self.palette is not None else QApplication.palette()
-        font = self.font if self.font is not None else QApplication.font()
-        key = (percent, self.width, self.height, self.ratio, palette.cacheKey(), font.key())
-        pixmap = self._cache.get(key)
-        if pixmap is None:
-            if len(self._cache) > 1000:
-                self._cache.clear()
-            pixmap = self._cache[key] = self._draw(percent, palette, font)
-        return pixmap
-
-    def _draw(self, percent: int, palette: QPalette, font: QFont) -> QPixmap:
-        pixmap = QPixmap(round(self.width * self.ratio), round(self.height * self.ratio))
-        pixmap.setDevicePixelRatio(self.ratio)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        painter.setFont(font)
-        bar = QStyleOptionProgressBar()
-        bar.rect = QRect(0, 0, self.width, self.height)
-        bar.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Horizontal
-        bar.direction = Qt.LayoutDirection.LeftToRight
-        bar.fontMetrics = QFontMetrics(font)
-        bar.palette = palette
-        bar.minimum = 0
-        bar.maximum = 100
-        bar.progress = percent
-        bar.text = f"{percent}%"
-        bar.textVisible = True
-        bar.textAlignment = Qt.AlignmentFlag.AlignCenter
-        QApplication.style().drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
-        painter.end()
-        return pixmap
-
 
 _Roles = dict[int, Any]
 

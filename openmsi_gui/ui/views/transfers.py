@@ -41,13 +41,10 @@ from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks, asyncSlot
 from openmsi_gui.ui.views.history import HistoryView
+from openmsi_gui.ui.views.progress_bars import BAR_MARGIN
 from openmsi_gui.ui.views.tables import setup_sortable_table
 from openmsi_gui.ui.views.throughput_plot import ThroughputPlot
-from openmsi_gui.ui.views.transfer_model import (
-    BAR_MARGIN,
-    TransferFilterProxy,
-    TransferTableModel,
-)
+from openmsi_gui.ui.views.transfer_model import TransferFilterProxy, TransferTableModel
 
 RETRY_TIP = ("Send the selected failed uploads again, or retry waiting downloads now "
              "(Alt+Y)")
