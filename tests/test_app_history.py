@@ -61,12 +61,22 @@ def test_the_cli_and_the_gui_export_write_the_same_csv(tmp_path: Path) -> None:
     data = tmp_path / "state"
     data.mkdir()
     registry = Registry(data / "registry.sqlite3")
+    sent, _ = registry.start_upload("raw", "/data", "run/scan, 1.tif", 4096, 1, b"\xab" * 64,
+                                    1024, 4)
+    registry.finish_upload(sent, "")
+    failed, _ = registry.start_upload("raw", "/data", "run/bad.tif", 10, 1, b"\xcd" * 64,
+                                      1024, 1)
+    registry.finish_upload(failed, "broker: timed out")
+    rows = registry.history()
     registry.close()
     result = subprocess.run([sys.executable, "-m", "openmsi_gui", "--data-dir", str(data),
                              "history"], capture_output=True, text=True, timeout=60,
                             check=False)
     assert result.returncode == 0, result.stderr
     gui = io.StringIO()
-    write_history(gui, [])
+    assert write_history(gui, rows) == 2
     assert result.stdout.splitlines() == gui.getvalue().splitlines()
-    assert next(csv.reader(io.StringIO(result.stdout))) == list(CSV_HEADER)
+    lines = list(csv.reader(io.StringIO(result.stdout)))
+    assert lines[0] == list(CSV_HEADER)
+    assert sorted(line[2] for line in lines[1:]) == ["run/bad.tif", "run/scan, 1.tif"]
+    assert all(line[6].endswith("+00:00") for line in lines[1:])
