@@ -53,3 +53,19 @@ def test_engine_imports_without_qt_installed() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr
+
+
+THREAD_MAKERS = {"Thread", "ThreadPoolExecutor", "ProcessPoolExecutor", "QThread", "QThreadPool"}
+
+
+def test_only_ui_tasks_starts_threads_in_the_ui() -> None:
+    """Views await background work on the app's executors (ui/tasks.py), never their own."""
+    makers: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "openmsi_gui" / "ui").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                name = (node.func.attr if isinstance(node.func, ast.Attribute)
+                        else node.func.id if isinstance(node.func, ast.Name) else "")
+                if name in THREAD_MAKERS:
+                    makers.setdefault(str(path.relative_to(ROOT)), set()).add(name)
+    assert set(makers) == {"openmsi_gui/ui/tasks.py"}, makers
