@@ -25,7 +25,14 @@ from openmsi_gui.engine.download.checkpoints import Offsets
 from openmsi_gui.engine.download.finisher import Finisher
 from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, FolderSink
 from openmsi_gui.engine.downloader import Downloader, RetryDelays
-from openmsi_gui.engine.events import EventBus, FileCompleted, FileFailed, FileWaiting
+from openmsi_gui.engine.events import (
+    EventBus,
+    FileCompleted,
+    FileFailed,
+    FileWaiting,
+    JobState,
+    JobStatus,
+)
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 
@@ -289,3 +296,23 @@ def test_a_burst_of_finished_files_is_made_durable_in_one_flush(
     assert [(f.file, f.outcome) for f in outcomes] == [(inc, FinishOutcome.DONE) for inc in files]
     assert sink.flushes == 2  # once after the burst, once more for drain(): nothing left then
     assert all(inc.target.read_bytes() == f"file {i}".encode() for i, inc in enumerate(files))
+
+
+def test_only_a_written_chunk_ends_a_wait_for_the_destination(
+        fake: FakeConsumer, tmp_path: Path, bus: EventBus, recorder: Recorder,
+        registry: Registry) -> None:
+    """A rejected or already-settled message wrote nothing: the back-off goes on."""
+    (tmp_path / "dest").mkdir()
+    down = _downloader(fake, tmp_path / "dest", bus, registry)
+    down._stall_attempts = 3  # waiting for the destination, fourth delay next
+    down._process(b"\x00garbage", 0, 0, b"junk")
+    assert down._stall_attempts == 3
+    chunk = chunks_of(b"data", "a.txt")[0]
+    down._process(wire.encode_chunk(chunk), 0, 1, b"a.txt")
+    assert down._stall_attempts == 0
+    assert [e.state for e in recorder.of(JobState)] == [  # type: ignore[attr-defined]
+        JobStatus.RUNNING]  # once, after the chunk was written
+    down._finisher.drain()
+    down._assembly.close("d")
+    down._finisher.shutdown()
+    down._sink.close()

@@ -131,6 +131,7 @@ class Downloader:
         self._store_retries = StoreRetries(self._finisher, self._sink, bus, job, delays.store)
         self._stalled_until = 0.0  # the destination cannot take data until then
         self._stall_attempts = 0
+        self._stall_reason = ""
         self._retry_requested = False  # set by retry_now() on any thread
         self._error: BaseException | None = None
 
@@ -277,8 +278,12 @@ class Downloader:
                 self._consumer.resume(assignment)
             self._is_paused = want
         if self._want_paused != self._reported_paused:
-            state = JobStatus.PAUSED if self._want_paused else JobStatus.RUNNING
-            self._bus.publish(JobState(self.job, state))
+            if self._want_paused:
+                self._bus.publish(JobState(self.job, JobStatus.PAUSED))
+            elif stalled:  # resumed, but the destination still cannot take data
+                self._bus.publish(JobState(self.job, JobStatus.WAITING, self._stall_reason))
+            else:
+                self._bus.publish(JobState(self.job, JobStatus.RUNNING))
             self._reported_paused = self._want_paused
 
     def _retry_everything_now(self) -> None:
@@ -300,6 +305,7 @@ class Downloader:
         delay = nth_delay(self._delays.stall, self._stall_attempts)
         self._stall_attempts += 1
         self._stalled_until = time.monotonic() + delay
+        self._stall_reason = problem.reason
         assert self._consumer is not None
         self._consumer.pause(self._consumer.assignment())
         self._is_paused = True
@@ -356,8 +362,8 @@ class Downloader:
 
     def _process(self, value: bytes | None, partition: int, offset: int,
                  message_key: bytes | str | None) -> None:
-        self._receiver.process(value, partition, offset, message_key)
-        if self._stall_attempts:
+        wrote = self._receiver.process(value, partition, offset, message_key)
+        if wrote and self._stall_attempts:
             self._stall_attempts = 0
             log.info("%s: the destination takes data again", self.job)
             self._bus.publish(JobState(self.job, JobStatus.RUNNING))

@@ -82,8 +82,12 @@ class Receiver:
         self.messages_rejected = 0
 
     def process(self, value: bytes | None, partition: int, offset: int,
-                message_key: bytes | str | None) -> None:
+                message_key: bytes | str | None) -> bool:
         """Store one plain chunk message (``partition`` NO_PIN: it pins nothing).
+
+        Returns:
+            Whether a chunk was written: the destination took data. A message
+            rejected, already settled, or failing its own file wrote nothing.
 
         Raises:
             DestinationUnavailable: the destination cannot take data now.
@@ -92,16 +96,16 @@ class Receiver:
             chunk = wire.decode_chunk(value, verify=False)
         except wire.BadMessage as exc:
             self.reject_message(partition, offset, message_key, str(exc))
-            return
+            return False
         key: FileKey = (chunk.relpath, chunk.file_hash)
         if key in self._settled:
-            return
+            return False
         inc = self.assembly.incoming.get(key)
         try:
             if inc is None:
                 inc = self._open_generation(chunk)
                 if inc is None:
-                    return
+                    return False
             self._store(inc, chunk, partition, offset)
         except Rejected as exc:
             self.fail(key, inc, str(exc))
@@ -112,6 +116,9 @@ class Receiver:
             if problem is not None:
                 raise DestinationUnavailable(chunk.relpath, problem) from exc
             self.fail(key, inc, cannot_write(exc))
+        else:
+            return True
+        return False
 
     def reject_message(self, partition: int, offset: int, key: bytes | str | None,
                        reason: str) -> None:
