@@ -87,13 +87,31 @@ def test_migrations_upgrade_old_files_and_keep_a_backup(
     ('{"folders": [{"chunk_size": 1.5}]}', "whole number"),
     ('{"destinations": [{"kind": "ftp"}]}', "should be one of folder, s3"),
     ('{"profiles": [{"security_protocol": "TLS"}]}', "should be one of PLAINTEXT, SSL"),
-    ('{"ui": {"theme": 2}}', "should be one of system, light, dark"),
 ])
 def test_bad_files_give_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "settings.json"
     path.write_text(content)
     with pytest.raises(SettingsError, match=message):
         SettingsStore(path)
+
+
+def test_hand_edited_choices_load_whatever_their_case(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"profiles": [{"security_protocol": " sasl_ssl"}],
+                                "destinations": [{"kind": "S3"}], "ui": {"theme": "Dark"}}))
+    loaded = SettingsStore(path).settings
+    assert loaded.profiles[0].security_protocol is SecurityProtocol.SASL_SSL
+    assert loaded.destinations[0].kind is DestinationKind.S3
+    assert loaded.ui.theme is Theme.DARK
+
+
+@pytest.mark.parametrize("theme", ["2", 2, "solarized"])
+def test_an_unknown_theme_falls_back_to_the_default(tmp_path: Path, theme: object,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"ui": {"theme": theme}}))
+    assert SettingsStore(path).settings.ui.theme is Theme.SYSTEM
+    assert "using system" in caplog.text
 
 
 def test_unknown_fields_are_ignored(tmp_path: Path) -> None:

@@ -257,13 +257,29 @@ def _build(cls: type[_T], data: dict[str, Any]) -> _T:
     return cls(**values)
 
 
+def _checked_choice(owner: str, name: str, default: enum.Enum, value: Any) -> enum.Enum:
+    """One of ``default``'s enum, matched without regard to case or spaces (hand edits).
+
+    An unknown theme falls back to the default (it only changes the look);
+    an unknown protocol or destination kind cannot be guessed: SettingsError.
+    """
+    kind = type(default)
+    wanted = str(value).strip().casefold() if isinstance(value, str) else None
+    for member in kind:
+        if str(member.value).casefold() == wanted:
+            return member
+    choices = ", ".join(str(member.value) for member in kind)
+    if isinstance(default, Theme):
+        log.warning("settings: %s.%s %r is not one of %s; using %s", owner, name, value,
+                    choices, default.value)
+        return default
+    raise SettingsError(f"{owner}.{name} should be one of {choices}")
+
+
 def _checked(owner: str, name: str, default: Any, value: Any) -> Any:
     """``value`` converted to the type of ``default``, or SettingsError."""
     if isinstance(default, enum.Enum):
-        choices = [member.value for member in type(default)]
-        if value not in choices:
-            raise SettingsError(f"{owner}.{name} should be one of {', '.join(choices)}")
-        return type(default)(value)
+        return _checked_choice(owner, name, default, value)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise SettingsError(f"{owner}.{name} should be true or false")
