@@ -109,3 +109,19 @@ def test_report_logs_and_tells_the_user(qtbot: QtBot, tasks: Tasks,
         tasks.report("saving the profile", OSError("disk full"))
     assert blocker.args == ["Saving the profile failed: disk full."]
     assert "saving the profile failed" in caplog.text
+
+
+def test_quitting_waits_for_a_hung_call_only_so_long(qtbot: QtBot,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    tasks = Tasks()
+    release = threading.Event()
+    hung = tasks.submit(Purpose.IO, release.wait, 30)
+    queued = tasks.submit(Purpose.IO, lambda: "written")
+    started = time.monotonic()
+    tasks.shutdown(timeout=0.3)
+    assert time.monotonic() - started < 2
+    assert "quitting with io work still running" in caplog.text
+    release.set()
+    qtbot.waitUntil(queued.done)  # a keychain write already asked for is not dropped
+    assert hung.done()
+    assert queued.result() == "written"

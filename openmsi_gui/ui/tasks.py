@@ -19,11 +19,13 @@ application owns the :class:`Tasks` object and shuts it down at exit.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import logging
 import threading
+import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import Any, ParamSpec, TypeVar, cast
 
 from PySide6.QtCore import QObject, Signal
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+SHUTDOWN_SECONDS = 5.0
+"""How long quitting waits for background work that has started."""
 
 CHECK_DELAY_MS = 300
 """A typed path is checked on disk once typing pauses this long."""
@@ -67,12 +72,11 @@ class Purpose(enum.Enum):
     """Path checks, which may hang on a dead network share: a daemon thread each."""
 
 
-class _DaemonExecutor(Executor):
-    """Run each call on a daemon thread of its own.
+class _DaemonThreads(Executor):
+    """Run each call on a daemon thread of its own (path checks).
 
     A check that hangs on a dead network share must hold up neither other
-    checks nor the exit of the app (the threads of a ``ThreadPoolExecutor``
-    are joined at exit).
+    checks nor the exit of the app.
     """
 
     def __init__(self, name: str) -> None:
@@ -83,20 +87,94 @@ class _DaemonExecutor(Executor):
         if self._closed:
             raise RuntimeError("cannot schedule new work after shutdown")
         future: Future[T] = Future()
-
-        def run() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as exc:  # handed over to whoever awaits the future
-                future.set_exception(exc)
-
-        threading.Thread(target=run, name=self._name, daemon=True).start()
+        threading.Thread(target=_run, args=(future, fn, args, kwargs), name=self._name,
+                         daemon=True).start()
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self._closed = True  # never waits: that is the point of this executor
+
+
+class _DaemonPool(Executor):
+    """At most ``workers`` daemon threads taking calls in the order they came.
+
+    Unlike the threads of a ``ThreadPoolExecutor``, which are joined at exit,
+    daemon threads let the app quit even if a call never returns (a keychain
+    prompt nobody answers, a probe of a host that is gone).
+    """
+
+    def __init__(self, name: str, workers: int) -> None:
+        self._name = name
+        self._workers = workers
+        self._lock = threading.Condition()
+        self._queue: collections.deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...],
+                                             dict[str, Any]]] = collections.deque()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new work after shutdown")
+            self._queue.append((future, fn, args, kwargs))
+            if self._idle == 0 and len(self._threads) < self._workers:
+                thread = threading.Thread(target=self._work, daemon=True,
+                                          name=f"{self._name}_{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
+            self._lock.notify()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+                while not self._queue and not self._closed:
+                    self._lock.wait()
+                self._idle -= 1
+                if not self._queue:
+                    return
+                future, fn, args, kwargs = self._queue.popleft()
+            _run(future, fn, args, kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False,
+                 timeout: float | None = None) -> None:
+        """Refuse new work; optionally drop queued work and wait for the rest.
+
+        Args:
+            wait: wait for the calls already taken (and, without
+                ``cancel_futures``, the queued ones).
+            cancel_futures: cancel the calls not started yet.
+            timeout: give up waiting after this many seconds.
+        """
+        with self._lock:
+            self._closed = True
+            if cancel_futures:
+                for future, *_ in self._queue:
+                    future.cancel()
+                self._queue.clear()
+            self._lock.notify_all()
+        if not wait:
+            return
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def busy(self) -> bool:
+        """Whether a call is still running."""
+        return any(thread.is_alive() for thread in self._threads)
+
+
+def _run(future: Future[T], fn: Callable[..., T], args: tuple[Any, ...],
+         kwargs: dict[str, Any]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(fn(*args, **kwargs))
+    except BaseException as exc:  # handed over to whoever awaits the future
+        future.set_exception(exc)
 
 
 class Tasks(QObject):
@@ -124,11 +202,9 @@ class Tasks(QObject):
         name = f"openmsi-ui-{purpose.value}"
         made: Executor
         if purpose is Purpose.FS:
-            made = _DaemonExecutor(name)
-        elif purpose is Purpose.IO:
-            made = ThreadPoolExecutor(1, thread_name_prefix=name)
+            made = _DaemonThreads(name)
         else:
-            made = ThreadPoolExecutor(2, thread_name_prefix=name)
+            made = _DaemonPool(name, 1 if purpose is Purpose.IO else 2)
         self._executors[purpose] = made
         return made
 
@@ -181,14 +257,23 @@ class Tasks(QObject):
         log.error("%s failed", what, exc_info=error)
         self.failed.emit(sentence(f"{what} failed: {error}"))
 
-    def shutdown(self) -> None:
-        """Wait for started keychain, settings and probe work; drop queued work.
+    def shutdown(self, timeout: float = SHUTDOWN_SECONDS) -> None:
+        """Wait up to ``timeout`` seconds for keychain and settings work; drop queued probes.
 
-        Path checks that hang are not waited for.
+        Keychain and settings writes normally end well within the time; a call
+        that hangs (a keychain prompt, a probe of a host that is gone) is left
+        behind rather than holding up the exit. Path checks are not waited for.
         """
         self._closed = True
-        for executor in self._executors.values():
-            executor.shutdown(wait=True, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for purpose, executor in self._executors.items():
+            if isinstance(executor, _DaemonPool):
+                executor.shutdown(cancel_futures=purpose is not Purpose.IO,
+                                  timeout=max(0.0, deadline - time.monotonic()))
+                if executor.busy():
+                    log.warning("quitting with %s work still running", purpose.value)
+            else:
+                executor.shutdown(wait=False)
         self._executors.clear()
 
     @property
