@@ -39,6 +39,7 @@ from openmsi_gui.app.history import (
 from openmsi_gui.app.history_export import export_history
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.history_model import HistoryFilterProxy, HistoryTableModel
 from openmsi_gui.ui.views.tables import setup_sortable_table
@@ -80,14 +81,28 @@ class HistoryView(QWidget):
         self.model = HistoryTableModel(self)
         self.proxy = HistoryFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        self._build_bar()
+        self._build_table()
+        self._assemble()
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(REFRESH_DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.on_debounce_timeout)
+        if state is not None:
+            state.fileCompleted.connect(self.on_state_file_finished)
+            state.fileFailed.connect(self.on_state_file_finished)
+        for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
+                       self.proxy.layoutChanged):
+            signal.connect(self._update_count)
+        self._update_count()
+        self.refresh()
 
+    def _build_bar(self) -> None:
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search path, topic, status, error, hash…")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search history")
         self.search.textChanged.connect(self.on_search_text_changed)
-        search_label = QLabel("&Search:")
-        search_label.setBuddy(self.search)
         self.refresh_button = QPushButton("&Refresh")
         self.refresh_button.setToolTip("Read the history again (it also refreshes by itself "
                                        "when files finish)")
@@ -96,6 +111,7 @@ class HistoryView(QWidget):
         self.export_button.setToolTip("Save the rows shown (searched and sorted) as a CSV file")
         self.export_button.clicked.connect(self.on_export_clicked)
 
+    def _build_table(self) -> None:
         self.table = QTableView()
         self.table.setAccessibleName("History table")
         self.table.setModel(self.proxy)
@@ -115,8 +131,9 @@ class HistoryView(QWidget):
         self.message.setAccessibleName("History message")
         self.message.setWordWrap(True)
 
+    def _assemble(self) -> None:
         bar = QHBoxLayout()
-        bar.addWidget(search_label)
+        bar.addWidget(buddy_label("&Search:", self.search))
         bar.addWidget(self.search, 1)
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.export_button)
@@ -130,20 +147,6 @@ class HistoryView(QWidget):
         self.setTabOrder(self.search, self.refresh_button)
         self.setTabOrder(self.refresh_button, self.export_button)
         self.setTabOrder(self.export_button, self.table)
-
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(REFRESH_DEBOUNCE_MS)
-        self._debounce.timeout.connect(self.on_debounce_timeout)
-        if state is not None:
-            state.fileCompleted.connect(self.on_state_file_finished)
-            state.fileFailed.connect(self.on_state_file_finished)
-        self.proxy.rowsInserted.connect(self._update_count)
-        self.proxy.rowsRemoved.connect(self._update_count)
-        self.proxy.modelReset.connect(self._update_count)
-        self.proxy.layoutChanged.connect(self._update_count)
-        self._update_count()
-        self.refresh()
 
     # -- refreshing -----------------------------------------------------------------------
 

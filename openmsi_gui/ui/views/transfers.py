@@ -39,6 +39,7 @@ from openmsi_gui.app.transfer_rows import (
 from openmsi_gui.app.transfers import TransferRow
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Tasks, asyncSlot
 from openmsi_gui.ui.views.history import HistoryView
 from openmsi_gui.ui.views.progress_bars import BAR_MARGIN
@@ -73,28 +74,37 @@ class TransfersView(QWidget):
         self.proxy = TransferFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.plot = ThroughputPlot(state)
+        self._build_controls()
+        self._build_table()
+        self._build_pages(registry, tasks, state)
+        self._connect(state)
 
+    def _build_controls(self) -> None:
         self.filter_combo = QComboBox()
         for mode in FilterMode:
             self.filter_combo.addItem(mode.value, mode)
         self.filter_combo.setAccessibleName("Show transfers")
         self.filter_combo.setToolTip("All rows, only files queued or moving, or only failures")
         self.filter_combo.currentIndexChanged.connect(self.on_filter_combo_changed)
-        filter_label = QLabel("Sho&w:")
-        filter_label.setBuddy(self.filter_combo)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file, job, status, error…")
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName("Search transfers")
         self.search.textChanged.connect(self.proxy.set_search)
-        search_label = QLabel("Se&arch:")
-        search_label.setBuddy(self.search)
         self.retry_button = QPushButton("Retr&y")
         self.retry_button.setAccessibleName("Retry failed uploads and waiting downloads")
         self.retry_button.setToolTip(RETRY_TIP)
         self.retry_button.setEnabled(False)
         self.retry_button.clicked.connect(self.on_retry_clicked)
+        self.controls = QHBoxLayout()
+        self.controls.addWidget(buddy_label("Sho&w:", self.filter_combo))
+        self.controls.addWidget(self.filter_combo)
+        self.controls.addSpacing(8)
+        self.controls.addWidget(buddy_label("Se&arch:", self.search))
+        self.controls.addWidget(self.search, 1)
+        self.controls.addWidget(self.retry_button)
 
+    def _build_table(self) -> None:
         self.table = QTableView()
         self.table.setAccessibleName("Transfers now")
         self.table.setModel(self.proxy)
@@ -115,6 +125,7 @@ class TransfersView(QWidget):
         header.sectionResized.connect(self.on_header_section_resized)
         self.update_progress_bars()
 
+    def _build_pages(self, registry: Registry, tasks: Tasks, state: LiveState) -> None:
         self.summary = QLabel()
         self.summary.setAccessibleName("Transfer summary")
         self.hint = QLabel()
@@ -125,17 +136,10 @@ class TransfersView(QWidget):
         self.message.setAccessibleName("Retry result")
         self.message.setWordWrap(True)
 
-        controls = QHBoxLayout()
-        controls.addWidget(filter_label)
-        controls.addWidget(self.filter_combo)
-        controls.addSpacing(8)
-        controls.addWidget(search_label)
-        controls.addWidget(self.search, 1)
-        controls.addWidget(self.retry_button)
         table_box = QWidget()
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
-        table_layout.addLayout(controls)
+        table_layout.addLayout(self.controls)
         table_layout.addWidget(self.table, 1)
         table_layout.addWidget(self.hint)
         table_layout.addWidget(self.message)
@@ -162,6 +166,7 @@ class TransfersView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
 
+    def _connect(self, state: LiveState) -> None:
         self.setTabOrder(self.filter_combo, self.search)
         self.setTabOrder(self.search, self.retry_button)
         self.setTabOrder(self.retry_button, self.table)
