@@ -2,7 +2,7 @@
 
 No broker here: the consumer comes from the Downloader's consumer factory, so
 these tests are about the stages (assembly, sinks, offsets), not about Kafka,
-which tests/test_transfer.py and the other integration tests exercise.
+which tests/engine/test_transfer.py and the other integration tests exercise.
 """
 
 from __future__ import annotations

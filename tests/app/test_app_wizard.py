@@ -49,7 +49,7 @@ def pass_connection_test(flow: SetupFlow) -> None:
 
 @pytest.mark.parametrize("module", ["wizard", "wizard_forms", "wizard_checks", "wizard_outcome"])
 def test_module_is_qt_free(module: str) -> None:
-    source = Path(__file__).resolve().parents[1] / "openmsi_gui" / "app" / f"{module}.py"
+    source = Path(__file__).resolve().parents[2] / "openmsi_gui" / "app" / f"{module}.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
