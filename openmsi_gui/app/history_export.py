@@ -1,7 +1,8 @@
 """The transfer history as CSV, one format for ``openmsi history`` and the GUI's export.
 
 Every column holds the full value: sizes in bytes, times in ISO 8601 UTC with
-their offset (``2026-12-05T23:24:56+00:00``), the whole SHA-512.
+their offset (``2026-12-05T23:24:56+00:00``), the whole SHA-512. The column names
+are those ``openmsi history`` always wrote, so scripts reading it keep working.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from typing import TextIO
 
 from openmsi_gui.engine.registry import HistoryRow
 
-CSV_HEADER = ("direction", "topic", "path", "size_bytes", "status", "error", "started",
+CSV_HEADER = ("direction", "topic", "path", "size", "status", "error", "started",
               "completed", "sha512")
 
 
 def iso_utc(epoch: float | None) -> str:
-    """``epoch`` as ISO 8601 in UTC with its offset, to the second; empty if None."""
-    if epoch is None:
+    """``epoch`` as ISO 8601 in UTC with its offset, to the second; empty if unknown."""
+    if not epoch:  # None, or 0: never set
         return ""
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat(timespec="seconds")
 

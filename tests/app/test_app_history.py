@@ -54,7 +54,8 @@ def test_csv_export_has_full_values_and_utc_times(tmp_path: Path) -> None:
     assert lines[2][7] == ""  # never completed
     assert lines[1][6] == iso_utc(2.0) == "1970-01-01T00:00:02+00:00"  # ISO 8601, UTC
     assert lines[1][8] == "ab" * 64
-    assert iso_utc(0.0) == "1970-01-01T00:00:00+00:00"
+    assert iso_utc(0.0) == ""  # never set
+    assert lines[0][3] == "size"  # the name `openmsi history` always used
 
 
 def test_the_cli_and_the_gui_export_write_the_same_csv(tmp_path: Path) -> None:
