@@ -33,40 +33,42 @@ class BrokerError(RuntimeError):
     """The broker cannot be used; the message says why and what to do."""
 
 
+_SECURE = "the secure connection to {servers}"
+_REFUSED_CERTIFICATE = _SECURE + " failed because the broker's certificate "
+
+# What librdkafka says (any of the lower-case fragments) → what the user can do, first match.
+_EXPLANATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("resolve", "name or service not known"),
+     "the broker address {servers} could not be found (DNS): check the host name"),
+    (("connection refused",),
+     "nothing accepts connections at {servers}: check the port and that the broker is running"),
+    (("ssl.ca.location failed",),
+     _SECURE + " cannot be set up: the CA file could not be read (it must be a PEM file)"),
+    (("ssl.certificate.location failed", "ssl.key.location failed"),
+     _SECURE + " cannot be set up: the client certificate or key file could not be read "
+     "(PEM), or the key password is wrong"),
+    (("certificate has expired",),
+     _REFUSED_CERTIFICATE + "has expired: ask the broker's administrator to renew it, or "
+     "check this computer's date and time"),
+    (("certificate is not yet valid",),
+     _REFUSED_CERTIFICATE + "is not valid yet: check this computer's date and time"),
+    (("hostname mismatch", "ip address mismatch"),
+     _REFUSED_CERTIFICATE + "is for a different host name: use the name the certificate was "
+     "made for in bootstrap.servers"),
+    (("certificate verify failed", "could not be verified"),
+     _REFUSED_CERTIFICATE + "is not trusted: check the CA file (PEM)"),
+    (("certificate", "ssl", "tls"),
+     _SECURE + " failed: check the CA file (PEM) and the security protocol"),
+    (("sasl", "authentication"), "the broker at {servers} refused the user name or password"),
+)
+
+
 def explain(error: KafkaError | KafkaException | str, servers: str) -> str:
     """Turn a librdkafka error into a sentence a lab user can act on."""
-    text = error if isinstance(error, str) else str(error)
-    lowered = text.lower()
-    if "resolve" in lowered or "name or service not known" in lowered:
-        return f"the broker address {servers} could not be found (DNS): check the host name"
-    if "connection refused" in lowered:
-        return (f"nothing accepts connections at {servers}: check the port and that the "
-                "broker is running")
-    if "ssl.ca.location failed" in lowered:
-        return (f"the secure connection to {servers} cannot be set up: the CA file could not "
-                "be read (it must be a PEM file)")
-    if "ssl.certificate.location failed" in lowered or "ssl.key.location failed" in lowered:
-        return (f"the secure connection to {servers} cannot be set up: the client certificate "
-                "or key file could not be read (PEM), or the key password is wrong")
-    if "certificate has expired" in lowered:
-        return (f"the secure connection to {servers} failed because the broker's certificate "
-                "has expired: ask the broker's administrator to renew it, or check this "
-                "computer's date and time")
-    if "certificate is not yet valid" in lowered:
-        return (f"the secure connection to {servers} failed because the broker's certificate "
-                "is not valid yet: check this computer's date and time")
-    if "hostname mismatch" in lowered or "ip address mismatch" in lowered:
-        return (f"the secure connection to {servers} failed because the broker's certificate "
-                "is for a different host name: use the name the certificate was made for in "
-                "bootstrap.servers")
-    if "certificate verify failed" in lowered or "could not be verified" in lowered:
-        return (f"the secure connection to {servers} failed because the broker's certificate "
-                "is not trusted: check the CA file (PEM)")
-    if "certificate" in lowered or "ssl" in lowered or "tls" in lowered:
-        return (f"the secure connection to {servers} failed: check the CA file (PEM) and the "
-                "security protocol")
-    if "sasl" in lowered or "authentication" in lowered:
-        return f"the broker at {servers} refused the user name or password"
+    lowered = (error if isinstance(error, str) else str(error)).lower()
+    for fragments, sentence in _EXPLANATIONS:
+        if any(fragment in lowered for fragment in fragments):
+            return sentence.format(servers=servers)
     return (f"cannot reach the broker at {servers}: check bootstrap.servers and that the broker "
             "is running")
 
