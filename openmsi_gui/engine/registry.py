@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -222,26 +223,30 @@ class Registry:
         with self._lock:
             yield self._db.cursor()
 
+    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """The first row ``sql`` selects, if any."""
+        with self._cursor() as cur:
+            row: tuple[Any, ...] | None = cur.execute(sql, params).fetchone()
+        return row
+
     # -- uploads ---------------------------------------------------------
 
     def upload_done(self, topic: str, root: str, relpath: str, size: int, mtime_ns: int) -> bool:
         """Whether this exact path, size and mtime was already sent completely."""
-        with self._cursor() as cur:
-            row = cur.execute(
-                "SELECT 1 FROM uploads WHERE topic=? AND root=? AND relpath=? AND size=? "
-                "AND mtime_ns=? AND status='done' LIMIT 1",
-                (topic, root, relpath, size, mtime_ns),
-            ).fetchone()
+        row = self._one(
+            "SELECT 1 FROM uploads WHERE topic=? AND root=? AND relpath=? AND size=? "
+            "AND mtime_ns=? AND status='done' LIMIT 1",
+            (topic, root, relpath, size, mtime_ns),
+        )
         return row is not None
 
     def last_upload(self, topic: str, root: str, relpath: str) -> UploadRecord | None:
         """The most recent generation of ``relpath`` sent to ``topic``, if any."""
-        with self._cursor() as cur:
-            row = cur.execute(
-                "SELECT id, relpath, size, mtime_ns, file_hash, chunk_size, n_chunks, status "
-                "FROM uploads WHERE topic=? AND root=? AND relpath=? ORDER BY id DESC LIMIT 1",
-                (topic, root, relpath),
-            ).fetchone()
+        row = self._one(
+            "SELECT id, relpath, size, mtime_ns, file_hash, chunk_size, n_chunks, status "
+            "FROM uploads WHERE topic=? AND root=? AND relpath=? ORDER BY id DESC LIMIT 1",
+            (topic, root, relpath),
+        )
         return UploadRecord(*row) if row else None
 
     def start_upload(self, topic: str, root: str, relpath: str, size: int, mtime_ns: int,
@@ -301,22 +306,20 @@ class Registry:
     def find_download(self, topic: str, group: str, dest: str, relpath: str,
                       file_hash: bytes) -> DownloadRecord | None:
         """The record of one generation of a file for this topic, group and destination."""
-        with self._cursor() as cur:
-            row = cur.execute(
-                f"SELECT {self._DL_COLUMNS} FROM downloads WHERE topic=? AND grp=? AND dest=? "
-                "AND relpath=? AND file_hash=?",
-                (topic, group, dest, relpath, file_hash),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {self._DL_COLUMNS} FROM downloads WHERE topic=? AND grp=? AND dest=? "
+            "AND relpath=? AND file_hash=?",
+            (topic, group, dest, relpath, file_hash),
+        )
         return DownloadRecord(*row) if row else None
 
     def latest_done_download(self, dest: str, relpath: str) -> DownloadRecord | None:
         """The newest completed generation written to ``dest/relpath`` (any topic or group)."""
-        with self._cursor() as cur:
-            row = cur.execute(
-                f"SELECT {self._DL_COLUMNS} FROM downloads WHERE dest=? AND relpath=? "
-                "AND status='done' ORDER BY completed DESC LIMIT 1",
-                (dest, relpath),
-            ).fetchone()
+        row = self._one(
+            f"SELECT {self._DL_COLUMNS} FROM downloads WHERE dest=? AND relpath=? "
+            "AND status='done' ORDER BY completed DESC LIMIT 1",
+            (dest, relpath),
+        )
         return DownloadRecord(*row) if row else None
 
     def start_download(self, topic: str, group: str, dest: str, relpath: str, file_hash: bytes,
