@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -40,8 +39,8 @@ from openmsi_gui.app.provisioning import (
     ProvisionResult,
 )
 from openmsi_gui.engine.provision import MIN_PROVISIONING_PASSWORD, MIN_ROT_PASSWORD
-from openmsi_gui.ui.status_icons import FieldError, set_icon
-from openmsi_gui.ui.status_line import buddy_label, with_error
+from openmsi_gui.ui.status_icons import FieldError
+from openmsi_gui.ui.status_line import StatusLine, buddy_label, line_edit, with_error
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 
 log = logging.getLogger(__name__)
@@ -118,8 +117,8 @@ class ProvisionDialog(QDialog):
         self.key_topics_check.setChecked(self._config is not None)
         self.key_topics_check.toggled.connect(self._on_topics_changed)
         layout.addWidget(self.key_topics_check)
-        layout.addLayout(self._build_result())
-        self._show_result("", "")
+        self.result_line = StatusLine("Provisioning result", busy_bar=True, hide_empty=True)
+        layout.addWidget(self.result_line)
         layout.addStretch(1)
         layout.addLayout(self._build_buttons())
         width = max(label.sizeHint().width() for label in self._labels)
@@ -140,12 +139,12 @@ class ProvisionDialog(QDialog):
         for value, text in ROLES.items():
             self.role_combo.addItem(f"{text} ({value})", value)
         self.role_combo.setCurrentIndex(self.role_combo.findData(role))
-        self.node_edit = self._edit("Node name", "The node's folder and its name in "
+        self.node_edit = line_edit("Node name", "The node's folder and its name in "
                                     "[kafkacrypto] node_id")
         self.node_edit.setText(provisioning.default_node_id(role, self._taken))
         self.node_error = FieldError("Node name problem")
         self.role_error = FieldError("Role problem")
-        self.topics_edit = self._edit(
+        self.topics_edit = line_edit(
             "Topics", "The topics this node may encrypt or decrypt, separated by commas or "
             "spaces; only the part before the first '.' counts", ALL_TOPICS_HINT)
         self.topics_edit.setText(", ".join(topics))
@@ -179,25 +178,6 @@ class ProvisionDialog(QDialog):
         outer.addLayout(form)
         return secrets
 
-    def _build_result(self) -> QHBoxLayout:
-        self.busy_bar = QProgressBar()
-        self.busy_bar.setRange(0, 0)
-        self.busy_bar.setTextVisible(False)
-        self.busy_bar.setMaximumWidth(120)
-        self.busy_bar.setAccessibleName("Provisioning")
-        self.busy_bar.hide()
-        self.result_icon = QLabel()
-        self.result_icon.setFixedSize(16, 16)
-        self.result_text = QLabel()
-        self.result_text.setWordWrap(True)
-        self.result_text.setAccessibleName("Provisioning result")
-        self.result_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        result = QHBoxLayout()
-        result.addWidget(self.result_icon, 0, Qt.AlignmentFlag.AlignTop)
-        result.addWidget(self.result_text, 1)
-        result.addWidget(self.busy_bar, 0, Qt.AlignmentFlag.AlignTop)
-        return result
-
     def _build_buttons(self) -> QHBoxLayout:
         self.provision_button = QPushButton("Pro&vision")
         self.provision_button.setAccessibleName("Provision the node")
@@ -214,15 +194,8 @@ class ProvisionDialog(QDialog):
         return buttons
 
     @staticmethod
-    def _edit(accessible: str, tip: str, placeholder: str = "") -> QLineEdit:
-        edit = QLineEdit()
-        edit.setAccessibleName(accessible)
-        edit.setToolTip(tip)
-        edit.setPlaceholderText(placeholder)
-        return edit
-
-    def _password(self, accessible: str, tip: str) -> QLineEdit:
-        edit = self._edit(accessible, tip)
+    def _password(accessible: str, tip: str) -> QLineEdit:
+        edit = line_edit(accessible, tip)
         edit.setEchoMode(QLineEdit.EchoMode.Password)
         return edit
 
@@ -293,14 +266,7 @@ class ProvisionDialog(QDialog):
                        self.repeat_edit, self.prov_edit):
             widget.setEnabled(not busy and self._done is None)
         self.provision_button.setEnabled(not busy and self._done is None)
-        self.busy_bar.setVisible(busy)
         self._on_topics_changed()
-
-    def _show_result(self, kind: str, text: str) -> None:
-        self.result_text.setText(text)
-        self.result_text.setVisible(bool(text))
-        self.result_icon.setVisible(bool(kind))
-        set_icon(self.result_icon, kind)
 
     def on_provision_clicked(self) -> None:
         if self._busy or self._done is not None:
@@ -310,7 +276,7 @@ class ProvisionDialog(QDialog):
         self._show_errors(errors)
         if errors:
             form.clear_secrets()
-            self._show_result("problem", "Fix the fields marked above.")
+            self.result_line.show_problem("Fix the fields marked above.")
             return
         for edit in (self.rot_edit, self.repeat_edit, self.prov_edit):
             edit.clear()
@@ -322,7 +288,7 @@ class ProvisionDialog(QDialog):
                 relay.text.emit(text)
 
         self._set_busy(True)
-        self._show_result("busy", "Making the node's keys…")
+        self.result_line.show_busy("Making the node's keys…")
         self._provision(form, config, progress)
 
     @asyncSlot()
@@ -341,7 +307,7 @@ class ProvisionDialog(QDialog):
 
     def on_worker_progress(self, text: str) -> None:
         if self._busy:
-            self._show_result("busy", text)
+            self.result_line.show_busy(text)
 
     def _finish(self, result: ProvisionResult) -> None:
         if result.ok:
@@ -350,11 +316,11 @@ class ProvisionDialog(QDialog):
             self.close_button.setText("Close")
             self.close_button.setDefault(True)
         self._set_busy(False)
-        self._show_result("ok" if result.complete else "problem", "\n".join(result.sentences))
+        self.result_line.show_result(result.complete, "\n".join(result.sentences))
         if result.ok:
             self.close_button.setFocus()
             self.provisioned.emit(result.node_id)
-        self.workFinished.emit(result.ok, self.result_text.text())
+        self.workFinished.emit(result.ok, self.result_line.text())
 
     @property
     def busy(self) -> bool:

@@ -10,36 +10,34 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QStyle, QWidget
 
-ICONS: dict[str, tuple[QStyle.StandardPixmap, str]] = {
-    "ok": (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
-    "problem": (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
-    "note": (QStyle.StandardPixmap.SP_MessageBoxInformation, "Note"),
-    "busy": (QStyle.StandardPixmap.SP_BrowserReload, "Working"),
+from openmsi_gui.app.status import StatusKind
+
+ICONS: dict[StatusKind, tuple[QStyle.StandardPixmap, str]] = {
+    StatusKind.OK: (QStyle.StandardPixmap.SP_DialogApplyButton, "Success"),
+    StatusKind.PROBLEM: (QStyle.StandardPixmap.SP_MessageBoxWarning, "Problem"),
+    StatusKind.NOTE: (QStyle.StandardPixmap.SP_MessageBoxInformation, "Note"),
+    StatusKind.BUSY: (QStyle.StandardPixmap.SP_BrowserReload, "Working"),
 }
 """Status pictures by kind, with the name screen readers say."""
 
 
-def kind_of(ok: bool | None) -> str:
-    """The :data:`ICONS` kind of a result: None is work in progress."""
-    return "busy" if ok is None else "ok" if ok else "problem"
-
-
-def icon_label() -> QLabel:
-    """A 16 px status picture; its accessible name says what it shows."""
+def icon_label(size: int = 16) -> QLabel:
+    """A square status picture of ``size`` px; its accessible name says what it shows."""
     label = QLabel()
-    label.setFixedSize(16, 16)
+    label.setFixedSize(size, size)
     return label
 
 
-def set_icon(label: QLabel, kind: str) -> None:
-    """Show one of :data:`ICONS` ("" for none) with its name for screen readers."""
-    if not kind:
+def set_icon(label: QLabel, kind: StatusKind | None) -> None:
+    """Show one of :data:`ICONS` (None for none) with its name for screen readers."""
+    if kind is None:
         label.clear()
         label.setAccessibleName("")
         label.setToolTip("")
         return
     pixmap, name = ICONS[kind]
-    label.setPixmap(label.style().standardIcon(pixmap).pixmap(16, 16))
+    size = label.maximumWidth()
+    label.setPixmap(label.style().standardIcon(pixmap).pixmap(size, size))
     label.setAccessibleName(name)
     label.setToolTip(name)
 
@@ -63,5 +61,5 @@ class FieldError(QWidget):
         """Show ``text`` with a warning icon ("" hides the row)."""
         self.text.setText(text)
         if text:
-            set_icon(self.icon, "problem")
+            set_icon(self.icon, StatusKind.PROBLEM)
         self.setVisible(bool(text))

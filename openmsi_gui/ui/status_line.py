@@ -1,37 +1,44 @@
 """The one ok/problem/busy status line of the forms, and small form-building helpers.
 
 A :class:`StatusLine` says how something went with an icon that has a name for
-screen readers and a sentence: never by colour alone. Every form uses it for
-its outcome line (saving, testing a bucket or a broker, what blocks Apply).
+screen readers and a sentence: never by colour alone. Every form, dialog and
+wizard page uses it for its outcome line (saving, testing a bucket or a broker,
+provisioning, what blocks Apply); what it can say is
+:class:`~openmsi_gui.app.status.StatusKind`.
 """
 
 from __future__ import annotations
-
-import enum
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QProgressBar,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
+from openmsi_gui.app.status import StatusKind
 from openmsi_gui.ui.status_icons import icon_label, set_icon
+
+__all__ = ["ERROR_STYLE", "StatusKind", "StatusLine", "buddy_label", "busy_indicator",
+           "inline_error", "line_edit", "with_error"]
 
 ERROR_STYLE = "color: #c0392b;"
 """Problems are red, and always spelled out too (never colour alone)."""
 
 
-class StatusKind(enum.Enum):
-    """What a status line says; the value is its picture in :data:`status_icons.ICONS`."""
-
-    OK = "ok"
-    PROBLEM = "problem"
-    NOTE = "note"
-    BUSY = "busy"
+def busy_indicator(name: str, width: int = 80) -> QProgressBar:
+    """A hidden indeterminate progress bar (shown while work runs) named ``name``."""
+    bar = QProgressBar()
+    bar.setRange(0, 0)
+    bar.setTextVisible(False)
+    bar.setMaximumWidth(width)
+    bar.setAccessibleName(name)
+    bar.hide()
+    return bar
 
 
 class StatusLine(QWidget):
@@ -41,15 +48,19 @@ class StatusLine(QWidget):
         name: the accessible name of the sentence, e.g. "Bucket test result".
         busy_bar: show an indeterminate progress bar instead of an icon while busy.
         icons: show icons at all (a form's list of problems may be words only).
+        hide_empty: hide the whole line while it has nothing to say.
+        icon_size: the icons' size in pixels.
         parent: the parent widget.
     """
 
     def __init__(self, name: str, busy_bar: bool = False, icons: bool = True,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, hide_empty: bool = False,
+                 icon_size: int = 16) -> None:
         super().__init__(parent)
         self._kind: StatusKind | None = None
         self._icons = icons
-        self.icon = icon_label()
+        self._hide_empty = hide_empty
+        self.icon = icon_label(icon_size)
         self.icon.setVisible(icons)
         self.busy: QProgressBar | None = None
         self.label = QLabel()
@@ -62,14 +73,11 @@ class StatusLine(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.icon, 0, Qt.AlignmentFlag.AlignTop)
         if busy_bar:
-            self.busy = QProgressBar()
-            self.busy.setRange(0, 0)
-            self.busy.setTextVisible(False)
-            self.busy.setMaximumWidth(80)
-            self.busy.setAccessibleName(f"{name}: working")
-            self.busy.hide()
+            self.busy = busy_indicator(f"{name}: working")
             layout.addWidget(self.busy, 0, Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self.label, 1, Qt.AlignmentFlag.AlignTop)
+        if hide_empty:
+            self.hide()
 
     def text(self) -> str:
         """The sentence shown."""
@@ -96,12 +104,12 @@ class StatusLine(QWidget):
         self._show(StatusKind.BUSY, text)
 
     def say(self, kind: StatusKind | None, text: str) -> None:
-        """Say ``text`` as ``kind`` (plain text without an icon if None)."""
-        self._show(kind, text)
+        """Say ``text`` as ``kind`` (plain text without an icon if None; "" clears)."""
+        self._show(kind if text else None, text)
 
     def show_result(self, ok: bool | None, text: str) -> None:
         """:meth:`show_ok` or :meth:`show_problem`; plain ``text`` without an icon if None."""
-        self._show(None if ok is None else StatusKind.OK if ok else StatusKind.PROBLEM, text)
+        self._show(None if ok is None else StatusKind.of(ok), text)
 
     def clear(self) -> None:
         """Show nothing."""
@@ -115,8 +123,11 @@ class StatusLine(QWidget):
         bar = self.busy is not None and kind is StatusKind.BUSY
         if self.busy is not None:
             self.busy.setVisible(bar)
-        shown = kind is not None and not bar and self._icons
-        set_icon(self.icon, kind.value if shown and kind is not None else "")
+        self.icon.setVisible(self._icons and not bar)
+        set_icon(self.icon, kind if self._icons and not bar else None)
+        # Shown only once it is in a window: a parentless widget would open as one.
+        if self._hide_empty and (self.parentWidget() is not None or not text):
+            self.setVisible(bool(text))
 
 
 def buddy_label(text: str, buddy: QWidget) -> QLabel:
@@ -124,6 +135,15 @@ def buddy_label(text: str, buddy: QWidget) -> QLabel:
     label = QLabel(text)
     label.setBuddy(buddy)
     return label
+
+
+def line_edit(accessible: str, tip: str, placeholder: str = "") -> QLineEdit:
+    """A line edit with its accessible name, tooltip and placeholder."""
+    edit = QLineEdit()
+    edit.setAccessibleName(accessible)
+    edit.setToolTip(tip)
+    edit.setPlaceholderText(placeholder)
+    return edit
 
 
 def with_error(field: QWidget, error: QWidget) -> QWidget:

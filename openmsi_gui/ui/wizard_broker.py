@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 from openmsi_gui.app.settings import SASL_MECHANISMS, BrokerProfile
 from openmsi_gui.app.text import error_sentence
 from openmsi_gui.app.wizard_forms import FlowError, Step, write_secrets
+from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, asyncSlot
-from openmsi_gui.ui.wizard_parts import FlowPage, Status, buddy
+from openmsi_gui.ui.wizard_parts import FlowPage, step_status
 
 if TYPE_CHECKING:
     from openmsi_gui.ui.wizard import SetupWizard
@@ -39,9 +40,8 @@ class BrokerPage(FlowPage):
     """Address, security, credentials and the connection test."""
 
     def __init__(self, owner: SetupWizard) -> None:
-        super().__init__(owner, Step.BROKER)
-        self.setTitle("Your Kafka broker")
-        self.setSubTitle("Enter what your broker's administrator gave you, then test the "
+        super().__init__(owner, Step.BROKER, "Your Kafka broker",
+                         "Enter what your broker's administrator gave you, then test the "
                          "connection.")
         self._build_fields()
         self._lay_out()
@@ -88,7 +88,7 @@ class BrokerPage(FlowPage):
         ca_layout.addWidget(self.ca_browse)
         self.test_button = QPushButton("&Test connection")
         self.test_button.setAccessibleName("Test connection")
-        self.status = Status("Connection test result")
+        self.status = step_status("Connection test result")
         self._ca_row = ca_row
 
     def _lay_out(self) -> None:
@@ -99,7 +99,7 @@ class BrokerPage(FlowPage):
         self.form.addRow("SASL &mechanism:", self.mechanism)
         self.form.addRow("&User name:", self.username)
         self.form.addRow("&Password:", self.password)
-        self.form.addRow(buddy("&CA file:", self.ca_file), self._ca_row)
+        self.form.addRow(buddy_label("&CA file:", self.ca_file), self._ca_row)
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
         test_row.addWidget(self.status, 1)

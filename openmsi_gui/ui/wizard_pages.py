@@ -23,8 +23,9 @@ from openmsi_gui.app import keychain
 from openmsi_gui.app.wizard_forms import DEMO_INBOX, DEMO_OUTBOX, JobKind, Mode, Step
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import ConfigError
+from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import asyncSlot
-from openmsi_gui.ui.wizard_parts import FlowPage, PathRow, Status, buddy, hint
+from openmsi_gui.ui.wizard_parts import FlowPage, PathRow, hint, step_status
 
 if TYPE_CHECKING:
     from openmsi_gui.ui.wizard import SetupWizard
@@ -34,9 +35,8 @@ class WelcomePage(FlowPage):
     """Demo broker or a real one."""
 
     def __init__(self, owner: SetupWizard) -> None:
-        super().__init__(owner, Step.WELCOME)
-        self.setTitle("Welcome to OpenMSI")
-        self.setSubTitle("OpenMSI sends the files your instrument writes to a Kafka broker, "
+        super().__init__(owner, Step.WELCOME, "Welcome to OpenMSI",
+                         "OpenMSI sends the files your instrument writes to a Kafka broker, "
                          "and saves files from a broker into folders.")
         self.demo = QRadioButton("Try it with a &demo broker on this computer")
         self.demo.setAccessibleName("Try it with a demo broker on this computer")
@@ -77,8 +77,7 @@ class FirstJobPage(FlowPage):
     """A first watched folder, destination, the demo pair, or nothing yet."""
 
     def __init__(self, owner: SetupWizard) -> None:
-        super().__init__(owner, Step.FIRST_JOB)
-        self.setTitle("Your first folder")
+        super().__init__(owner, Step.FIRST_JOB, "Your first folder")
         self.kind_buttons: dict[JobKind, QRadioButton] = {
             JobKind.PAIR: QRadioButton("Try the &demo: a folder that sends files to another"),
             JobKind.FOLDER: QRadioButton("&Send the files that appear in a folder"),
@@ -105,7 +104,7 @@ class FirstJobPage(FlowPage):
         layout.addSpacing(6)
         layout.addWidget(self.stack)
         layout.addStretch(1)
-        self.warning = Status("Warning")
+        self.warning = step_status("Warning", hide_empty=True)
         layout.addWidget(self.warning)
         layout.addWidget(self.reason)
 
@@ -121,47 +120,38 @@ class FirstJobPage(FlowPage):
     def _build_pair(self) -> QWidget:
         """The demo pair's details."""
         job = self.flow.job
-        self.demo_folder = PathRow("Demo folder", "Choose where the demo folders go")
-        self.demo_folder.edit.setText(job.demo_folder)
+        self.demo_folder = PathRow("Demo folder", "Choose where the demo folders go",
+                                   job.demo_folder)
         self.demo_note = hint()
         self.demo_note.setAccessibleName("About the demo folders")
-        pair = QWidget()
-        pair_form = QFormLayout(pair)
-        pair_form.addRow(buddy("&Location:", self.demo_folder.edit), self.demo_folder)
+        pair, pair_form = _path_form("&Location:", self.demo_folder)
         pair_form.addRow(self.demo_note)
         return pair
 
     def _build_watch(self) -> QWidget:
         """A watched folder's details."""
         job = self.flow.job
-        self.folder = PathRow("Folder to watch", "Choose the folder to watch")
-        self.folder.edit.setText(job.folder_path)
+        self.folder = PathRow("Folder to watch", "Choose the folder to watch", job.folder_path)
         self.folder_topic = self._topic_box(job.folder_topic)
         self.upload_existing = QCheckBox("Also send the files &already in it")
         self.upload_existing.setAccessibleName("Also send the files already in it")
         self.upload_existing.setChecked(job.upload_existing)
-        watch = QWidget()
-        watch_form = QFormLayout(watch)
-        watch_form.addRow(buddy("&Watch folder:", self.folder.edit), self.folder)
-        watch_form.addRow("To&pic:", self.folder_topic)
+        watch, watch_form = _path_form("&Watch folder:", self.folder, self.folder_topic)
         watch_form.addRow("", self.upload_existing)
         return watch
 
     def _build_destination(self) -> QWidget:
         """A destination's details."""
         job = self.flow.job
-        self.dest = PathRow("Folder to save files in", "Choose where received files go")
-        self.dest.edit.setText(job.dest_path)
+        self.dest = PathRow("Folder to save files in", "Choose where received files go",
+                            job.dest_path)
         self.dest_topic = self._topic_box(job.dest_topic)
         self.group = QLineEdit(job.group_id)
         self.group.setPlaceholderText("(a new group)")
         self.group.setAccessibleName("Consumer group")
         self.group.setToolTip("Computers that share a consumer group share the files: each "
                               "file arrives at only one of them.")
-        dest = QWidget()
-        dest_form = QFormLayout(dest)
-        dest_form.addRow(buddy("Sa&ve into:", self.dest.edit), self.dest)
-        dest_form.addRow("To&pic:", self.dest_topic)
+        dest, dest_form = _path_form("Sa&ve into:", self.dest, self.dest_topic)
         dest_form.addRow("Consumer &group:", self.group)
         return dest
 
@@ -240,7 +230,7 @@ class FirstJobPage(FlowPage):
         super().refresh()
         warnings = self.flow.warnings() if self.flow.step is self.step else []
         if warnings:
-            self.warning.show_result(False, " ".join(warnings))
+            self.warning.show_problem(" ".join(warnings))
         else:
             self.warning.clear()
 
@@ -249,14 +239,13 @@ class DonePage(FlowPage):
     """What will be set up; Finish saves it."""
 
     def __init__(self, owner: SetupWizard) -> None:
-        super().__init__(owner, Step.DONE)
-        self.setTitle("Ready")
-        self.setSubTitle("Check what will be set up, then press Finish.")
+        super().__init__(owner, Step.DONE, "Ready",
+                         "Check what will be set up, then press Finish.")
         self.summary = hint()
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setAccessibleName("Summary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status = Status("Saving")
+        self.status = step_status("Saving")
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
         layout.addStretch(1)
@@ -274,6 +263,17 @@ class DonePage(FlowPage):
 
     def refresh(self) -> None:
         self.completeChanged.emit()
+
+
+def _path_form(label: str, row: PathRow,
+               topic: QComboBox | None = None) -> tuple[QWidget, QFormLayout]:
+    """A details page: ``row`` labelled ``label``, then the ``topic`` box if any."""
+    page = QWidget()
+    form = QFormLayout(page)
+    form.addRow(buddy_label(label, row.edit), row)
+    if topic is not None:
+        form.addRow("To&pic:", topic)
+    return page, form
 
 
 def _skip_note() -> QWidget:

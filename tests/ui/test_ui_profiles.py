@@ -103,9 +103,9 @@ def run_test(qtbot: Any, view: ProfilesView, topic: str = "") -> tuple[bool, str
     with qtbot.waitSignal(view.testFinished, timeout=TEST_TIMEOUT_MS) as blocker:
         click(qtbot, view.tester.test_button)
     ok, text = blocker.args
-    assert view.tester.test_text.text() == text
-    assert not view.tester.test_icon.pixmap().isNull()  # text and icon, not colour alone
-    assert view.tester.test_icon.accessibleName() == ("Success" if ok else "Problem")
+    assert view.tester.result.text() == text
+    assert not view.tester.result.icon.pixmap().isNull()  # text and icon, not colour alone
+    assert view.tester.result.icon.accessibleName() == ("Success" if ok else "Problem")
     assert view.tester.test_button.isEnabled()
     assert view.tester.test_busy.isHidden()
     return bool(ok), str(text)
@@ -156,8 +156,8 @@ def test_create_profile_password_goes_to_keychain_only(
     assert view.form.password_edit.text() == ""
     qtbot.waitUntil(lambda: view.form.password_edit.placeholderText() == PASSWORD_STORED)
     assert not view.form.save_button.isEnabled()
-    assert view.form.status_text.text() == "Saved “Lab Kafka”."
-    assert view.form.status_icon.accessibleName() == "Success"
+    assert view.form.status.text() == "Saved “Lab Kafka”."
+    assert view.form.status.icon.accessibleName() == "Success"
 
 
 def test_invalid_form_is_not_saved_and_says_why(qtbot: Any, make_view: Make,
@@ -168,8 +168,8 @@ def test_invalid_form_is_not_saved_and_says_why(qtbot: Any, make_view: Make,
     with qtbot.waitSignal(view.statusChanged) as blocker:
         click(qtbot, view.form.save_button)
     assert blocker.args[0] is False
-    assert "host:port" in view.form.status_text.text()
-    assert view.form.status_icon.accessibleName() == "Problem"
+    assert "host:port" in view.form.status.text()
+    assert view.form.status.icon.accessibleName() == "Problem"
     assert store.settings.profiles == []
 
 
@@ -189,7 +189,7 @@ def test_edit_and_revert(qtbot: Any, make_view: Make, store: SettingsStore,
 
     type_into(qtbot, view.form.name_edit, "other")  # names are unique, ignoring case
     click(qtbot, view.form.save_button)
-    assert "already called" in view.form.status_text.text()
+    assert "already called" in view.form.status.text()
 
     type_into(qtbot, view.form.name_edit, "Lab (renamed)")
     type_into(qtbot, view.form.servers_edit, "new.lab:9092")
@@ -347,7 +347,7 @@ def test_delete_is_refused_while_a_folder_or_destination_uses_it(
     assert "/archive" in warnings[0]
     assert [p.id for p in store.settings.profiles] == [lab.id]
     assert secret_of(memory_keyring, lab.id) == SECRET
-    assert "in use" in view.form.status_text.text()
+    assert "in use" in view.form.status.text()
 
 
 def test_profiles_added_elsewhere_appear(qtbot: Any, make_view: Make,
@@ -367,8 +367,8 @@ def test_embedded_profile_is_read_only_and_tested_through_the_controller(
                                       embedded=True))
     view = make_view()
     assert view.list.currentItem().text() == "Local demo broker (demo)"
-    assert view.form.note_text.isVisible()
-    assert "demo broker" in view.form.note_text.text()
+    assert view.form.note.isVisible()
+    assert "demo broker" in view.form.note.text()
     for widget in (view.form.name_edit, view.form.servers_edit, view.form.protocol_combo,
                    view.form.mechanism_combo, view.form.username_edit, view.form.password_edit,
                    view.form.ca_edit, view.form.browse_button, view.form.save_button,
@@ -389,7 +389,7 @@ def test_connection_to_the_real_broker(qtbot: Any, make_view: Make, store: Setti
     ok, text = run_test(qtbot, view)
     assert ok, text
     assert text.startswith(f"Connected to {broker_profile.bootstrap_servers}")
-    assert view.tester.test_icon.toolTip() == "Success"
+    assert view.tester.result.icon.toolTip() == "Success"
 
     ok, text = run_test(qtbot, view, topic)
     assert ok, text
@@ -423,8 +423,8 @@ def test_connection_to_a_dead_port_is_plain_and_leaves_the_gui_responsive(
         handler_seconds = time.monotonic() - started
         assert not view.tester.test_button.isEnabled()  # busy state
         assert view.tester.test_busy.isVisible()
-        assert "Connecting to" in view.tester.test_text.text()
-        assert view.tester.test_icon.accessibleName() == "Working"
+        assert "Connecting to" in view.tester.result.text()
+        assert view.tester.result.icon.accessibleName() == "Working"
     total = time.monotonic() - started
     timer.stop()
 
@@ -437,7 +437,7 @@ def test_connection_to_a_dead_port_is_plain_and_leaves_the_gui_responsive(
     assert not ok
     assert "nothing accepts connections at 127.0.0.1:" in text
     assert_plain(text)
-    assert view.tester.test_icon.accessibleName() == "Problem"
+    assert view.tester.result.icon.accessibleName() == "Problem"
 
 
 def test_missing_ca_file_is_a_tls_problem(qtbot: Any, make_view: Make, store: SettingsStore,
@@ -519,7 +519,7 @@ def test_export_writes_an_env_reference_not_the_password(
     text = target.read_text(encoding="utf-8")
     assert "sasl.password = $OPENMSI_LAB_KAFKA_PASSWORD" in text
     assert SECRET not in text
-    assert "OPENMSI_LAB_KAFKA_PASSWORD" in view.form.status_text.text()
+    assert "OPENMSI_LAB_KAFKA_PASSWORD" in view.form.status.text()
 
 
 def test_import_creates_a_profile_and_keeps_the_password_out_of_settings(
@@ -551,7 +551,7 @@ def test_import_creates_a_profile_and_keeps_the_password_out_of_settings(
     assert view.list.count() == 2
     assert view.form.name_edit.text() == "cloud (2)"
     qtbot.waitUntil(lambda: view.form.password_edit.placeholderText() == PASSWORD_STORED)
-    assert "keychain" in view.form.status_text.text()
+    assert "keychain" in view.form.status.text()
 
 
 def test_import_of_a_bad_file_says_what_is_wrong(

@@ -130,7 +130,7 @@ def test_provisioning_in_the_dialog_selects_the_node_and_saving_encrypts_the_pro
     assert ok, text
     assert "Provisioned encryption node “lab_sender”" in text
     assert f"Created {root}.keys, {root}.reqs, {root}.subs." in text
-    assert dialog.result_icon.accessibleName() == "Success"
+    assert dialog.result_line.icon.accessibleName() == "Success"
     assert not dialog.provision_button.isEnabled()
     for edit in (dialog.rot_edit, dialog.repeat_edit, dialog.prov_edit):
         assert edit.text() == ""  # cleared as soon as they were used
@@ -148,7 +148,7 @@ def test_provisioning_in_the_dialog_selects_the_node_and_saving_encrypts_the_pro
     # The profile form lists the node and selects it; saving makes the profile encrypt.
     qtbot.waitUntil(lambda: view.crypto.crypto_combo.findData("lab_sender") >= 0, timeout=WAIT_MS)
     assert view.crypto.crypto_combo.currentData() == "lab_sender"
-    assert "click Save" in view.form.status_text.text()
+    assert "click Save" in view.form.status.text()
     with qtbot.waitSignal(dialog.finished, timeout=WAIT_MS):
         click(qtbot, dialog.close_button)
     with qtbot.waitSignal(view.saved, timeout=WAIT_MS):
@@ -208,7 +208,7 @@ def test_password_problems_are_shown_inline_and_nothing_is_written(
         assert error.isVisible() == (name == shown), name
     assert words in errors[shown].text.text()
     assert errors[shown].icon.accessibleName() == "Problem"  # an icon too, not colour alone
-    assert dialog.result_text.text() == "Fix the fields marked above."
+    assert dialog.result_line.text() == "Fix the fields marked above."
     assert provisioning.list_nodes() == []
     assert dialog.provision_button.isEnabled()
 
@@ -239,11 +239,11 @@ def test_without_kafkacrypto_the_controls_are_disabled_with_a_note(
     wait_checked(qtbot, view)
     assert not view.crypto.crypto_combo.isEnabled()
     assert not view.crypto.provision_button.isEnabled()
-    assert view.crypto.crypto_note_text.isVisible()
-    assert view.crypto.crypto_note_text.text() == (
+    assert view.crypto.note.isVisible()
+    assert view.crypto.note.text() == (
         "Encryption is not available in this build: KafkaCrypto (GPL-2.0-only) cannot be "
         "shipped with it; install with pip to use it.")
-    assert view.crypto.crypto_note_icon.accessibleName() == "Note"
+    assert view.crypto.note.icon.accessibleName() == "Note"
     assert view.form.name_edit.isEnabled()  # the rest of the profile stays editable
 
 
@@ -253,11 +253,11 @@ def test_a_node_that_is_gone_is_marked_not_found(
                                        crypto_node_id="gone"))
     view = make_view()
     wait_checked(qtbot, view)
-    qtbot.waitUntil(view.crypto.crypto_note_text.isVisible, timeout=WAIT_MS)
+    qtbot.waitUntil(view.crypto.note.isVisible, timeout=WAIT_MS)
     assert view.crypto.crypto_combo.currentText() == "gone (not found)"
     assert view.crypto.crypto_combo.currentData() == "gone"
-    assert "“gone” was not found" in view.crypto.crypto_note_text.text()
-    assert view.crypto.crypto_note_icon.accessibleName() == "Problem"
+    assert "“gone” was not found" in view.crypto.note.text()
+    assert view.crypto.note.icon.accessibleName() == "Problem"
     assert not view.form.save_button.isEnabled()  # showing it is not a change
 
 

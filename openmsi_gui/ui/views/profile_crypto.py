@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLa
 
 from openmsi_gui.app import provisioning
 from openmsi_gui.app.provisioning import UNAVAILABLE_NOTE, EncryptionStatus
-from openmsi_gui.ui.status_icons import icon_label, set_icon
+from openmsi_gui.ui.status_line import StatusLine
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
-from openmsi_gui.ui.views.profile_form import button, icon_row
+from openmsi_gui.ui.views.profile_form import button
 
 log = logging.getLogger(__name__)
 
@@ -67,15 +67,8 @@ class EncryptionBox(QGroupBox):
         row.addWidget(self.crypto_combo, 1)
         row.addWidget(self.provision_button)
         outer.addLayout(row)
-        self.crypto_note_icon = icon_label()
-        self.crypto_note_text = QLabel()
-        self.crypto_note_text.setWordWrap(True)
-        self.crypto_note_text.setAccessibleName("Encryption note")
-        self.crypto_note_text.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse)
-        outer.addLayout(icon_row(self.crypto_note_icon, self.crypto_note_text))
-        self.crypto_note_icon.hide()
-        self.crypto_note_text.hide()
+        self.note = StatusLine("Encryption note", hide_empty=True)
+        outer.addWidget(self.note)
 
     def node_id(self) -> str:
         """The node selected ("" for none)."""
@@ -149,12 +142,9 @@ class EncryptionBox(QGroupBox):
     def show_note(self) -> None:
         """Say why encryption is unavailable, or that the selected node is missing."""
         node_id = self.node_id()
-        text = kind = ""
         if self.status is not None and not self.status.available:
-            text, kind = UNAVAILABLE_NOTE, "note"
+            self.note.show_note(UNAVAILABLE_NOTE)
         elif self.status is not None and node_id in self.status.missing:
-            text, kind = self.status.missing[node_id], "problem"
-        self.crypto_note_text.setText(text)
-        set_icon(self.crypto_note_icon, kind)
-        self.crypto_note_text.setVisible(bool(text))
-        self.crypto_note_icon.setVisible(bool(text))
+            self.note.show_problem(self.status.missing[node_id])
+        else:
+            self.note.clear()

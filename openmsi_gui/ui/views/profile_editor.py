@@ -258,7 +258,7 @@ class ProfileEditor(QWidget):
         errors = validate_profile(profile)
         if errors:
             self.tester.show_result(False, f"Not tested: {' '.join(errors)}")
-            self.testFinished.emit(False, self.tester.test_text.text())
+            self.testFinished.emit(False, self.tester.result.text())
             return
         profile = normalised(profile)
         self._testing = True

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -31,7 +30,8 @@ from openmsi_gui.app.settings import (
     BrokerProfile,
     SecurityProtocol,
 )
-from openmsi_gui.ui.status_icons import icon_label, kind_of, set_icon
+from openmsi_gui.app.status import StatusKind
+from openmsi_gui.ui.status_line import StatusLine, busy_indicator, line_edit
 
 
 def button(text: str, accessible: str, tip: str) -> QPushButton:
@@ -40,32 +40,6 @@ def button(text: str, accessible: str, tip: str) -> QPushButton:
     made.setAccessibleName(accessible)
     made.setToolTip(tip)
     return made
-
-
-def line_edit(accessible: str, tip: str, placeholder: str = "") -> QLineEdit:
-    """A line edit with its accessible name, tooltip and placeholder."""
-    edit = QLineEdit()
-    edit.setAccessibleName(accessible)
-    edit.setToolTip(tip)
-    edit.setPlaceholderText(placeholder)
-    return edit
-
-
-def selectable_label(accessible: str, text: str = "") -> QLabel:
-    """A word-wrapped label whose text can be selected (for status sentences)."""
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setAccessibleName(accessible)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
-def icon_row(icon: QLabel, text: QLabel) -> QHBoxLayout:
-    """An icon at the top left of its sentence."""
-    row = QHBoxLayout()
-    row.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
-    row.addWidget(text, 1)
-    return row
 
 
 class ProfileList(QListWidget):
@@ -133,11 +107,8 @@ class ProfileForm(QGroupBox):
     def __init__(self, extra: QWidget) -> None:
         super().__init__("Profile")
         outer = QVBoxLayout(self)
-        self.note_icon = icon_label()
-        self.note_text = QLabel()
-        self.note_text.setWordWrap(True)
-        self.note_text.setAccessibleName("Note")
-        outer.addLayout(icon_row(self.note_icon, self.note_text))
+        self.note = StatusLine("Note", hide_empty=True)
+        outer.addWidget(self.note)
 
         self.name_edit = line_edit("Profile name", "What you call this broker")
         self.servers_edit = line_edit("Bootstrap servers",
@@ -178,14 +149,14 @@ class ProfileForm(QGroupBox):
         form.addRow(ca_label, ca_row)
         outer.addLayout(form)
 
-        self.status_icon = icon_label()
-        self.status_text = selectable_label("Profile status")
+        self.status = StatusLine("Profile status")
         self.revert_button = button("Re&vert", "Revert changes",
                                     "Forget the changes made since the last save")
         self.save_button = button("&Save", "Save profile",
                                   "Save the profile; the password goes to the keychain")
         outer.addWidget(extra)
-        row = icon_row(self.status_icon, self.status_text)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
         row.addWidget(self.revert_button, 0, Qt.AlignmentFlag.AlignBottom)
         row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignBottom)
         outer.addLayout(row)
@@ -231,15 +202,11 @@ class ProfileForm(QGroupBox):
 
     def show_note(self, text: str) -> None:
         """The note above the fields ("" hides it)."""
-        self.note_text.setText(text)
-        set_icon(self.note_icon, "note" if text else "")
-        self.note_text.setVisible(bool(text))
-        self.note_icon.setVisible(bool(text))
+        self.note.say(StatusKind.NOTE, text)
 
     def show_status(self, ok: bool | None, text: str) -> None:
         """The status line: text plus an icon, never colour alone ("" clears it)."""
-        self.status_text.setText(text)
-        set_icon(self.status_icon, kind_of(ok) if text else "")
+        self.status.say(StatusKind.of(ok), text)
 
 
 def _set_combo(combo: QComboBox, value: str) -> None:
@@ -264,20 +231,15 @@ class ConnectionTestBox(QGroupBox):
         self.test_button = button("Test co&nnection", "Test connection",
                                   "Connect with the settings in the form (unsaved changes "
                                   "included)")
-        self.test_busy = QProgressBar()
-        self.test_busy.setRange(0, 0)
-        self.test_busy.setTextVisible(False)
-        self.test_busy.setMaximumWidth(120)
-        self.test_busy.setAccessibleName("Testing the connection")
-        self.test_busy.hide()
+        self.test_busy = busy_indicator("Testing the connection", 120)
         row = QHBoxLayout()
         row.addWidget(self.test_button)
         row.addWidget(self.test_busy)
         row.addStretch(1)
         outer.addLayout(row)
-        self.test_icon = icon_label()
-        self.test_text = selectable_label("Connection test result", "Not tested yet.")
-        outer.addLayout(icon_row(self.test_icon, self.test_text))
+        self.result = StatusLine("Connection test result")
+        self.result.say(None, "Not tested yet.")
+        outer.addWidget(self.result)
 
     def set_testing(self, testing: bool) -> None:
         """Show the busy bar and say "Testing…" on the button while a test runs."""
@@ -286,5 +248,7 @@ class ConnectionTestBox(QGroupBox):
 
     def show_result(self, ok: bool | None, text: str, busy: bool = False) -> None:
         """The result line: None without ``busy`` means "not tested"."""
-        self.test_text.setText(text)
-        set_icon(self.test_icon, "busy" if busy else "" if ok is None else kind_of(ok))
+        if busy:
+            self.result.show_busy(text)
+        else:
+            self.result.show_result(ok, text)
