@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QLineEdit,
     QWidget,
 )
 
@@ -25,7 +24,7 @@ from openmsi_gui.app.settings import Settings, SettingsStore, WatchedFolder
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.status_line import buddy_label, inline_error, with_error
+from openmsi_gui.ui.status_line import buddy_label, inline_error, line_edit, with_error
 from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views.items_view import ItemsView
 
@@ -44,19 +43,15 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.setAccessibleName("Watched folders")
 
     def _build_form(self, form: QFormLayout) -> None:
-        self.include_edit = QLineEdit()
-        self.include_edit.setAccessibleName("Include pattern")
-        self.include_edit.setPlaceholderText("everything")
-        self.include_edit.setToolTip(
+        self.include_edit = line_edit(
+            "Include pattern",
             "Send only files whose path inside the folder matches this regular expression, "
-            r"e.g. \.tiff?$ (empty: every file)")
+            r"e.g. \.tiff?$ (empty: every file)", "everything")
         self.include_error = inline_error("Include pattern problem")
-        self.exclude_edit = QLineEdit()
-        self.exclude_edit.setAccessibleName("Exclude pattern")
-        self.exclude_edit.setPlaceholderText("nothing")
-        self.exclude_edit.setToolTip(
+        self.exclude_edit = line_edit(
+            "Exclude pattern",
             "Never send files whose path inside the folder matches this regular expression. "
-            f"The default skips temporary and partial files: {DEFAULT_EXCLUDE}")
+            f"The default skips temporary and partial files: {DEFAULT_EXCLUDE}", "nothing")
         self.exclude_error = inline_error("Exclude pattern problem")
         self.hidden_check = QCheckBox("Include hidden files (names starting with “.”)")
         self.hidden_check.setAccessibleName("Include hidden files")
