@@ -37,16 +37,11 @@ from openmsi_gui.engine.events import (
     ConnectionStatus,
     Direction,
     EventBus,
-    FileCompleted,
-    FileDiscovered,
-    FileFailed,
-    FileProgress,
-    FileSkipped,
 )
+from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +130,7 @@ class Uploader:
         self.job = job
         self.chunk_size = wire.check_chunk_size(chunk_size)
         self._bus = bus
+        self._files = FileReporter(bus, job, Direction.UPLOAD)
         self._registry = registry
         self._config = config
         self._cipher = cipher
@@ -153,7 +149,6 @@ class Uploader:
         self._busy = 0
         self._idle = threading.Condition(self._lock)
         self._results: list[UploadResult] = []
-        self._progress = Throttle(0.1)
         self._listeners: list[Callable[[UploadResult], None]] = []
         self._producer: Producer | None = None
         self._hash_pool: ThreadPoolExecutor | None = None
@@ -307,17 +302,16 @@ class Uploader:
         except OSError as exc:
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror}")
         if self._registry.upload_done(self.topic, key_root, relpath, st.st_size, st.st_mtime_ns):
-            self._bus.publish(FileSkipped(self.job, Direction.UPLOAD, relpath, "already sent"))
+            self._files.skipped(relpath, "already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "already sent")
-        self._bus.publish(FileDiscovered(self.job, Direction.UPLOAD, relpath, st.st_size))
+        self._files.discovered(relpath, st.st_size)
         try:
             file_hash, chunk_hashes = hash_file(path, self.chunk_size, self._hash_pool)
         except OSError as exc:
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
         last = self._registry.last_upload(self.topic, key_root, relpath)
         if last and last.status == "done" and last.file_hash == file_hash:
-            self._bus.publish(FileSkipped(self.job, Direction.UPLOAD, relpath,
-                                          "same content already sent"))
+            self._files.skipped(relpath, "same content already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "same content already sent")
         n_chunks = len(chunk_hashes)
         upload_id, acked = self._registry.start_upload(
@@ -431,16 +425,14 @@ class Uploader:
 
     def _check_done(self, sending: _Sending) -> None:
         done = len(sending.acked) >= sending.n_chunks
-        if done or self._progress.ready(sending.upload_id):
-            self._bus.publish(FileProgress(self.job, Direction.UPLOAD, sending.relpath,
-                                           sending.acked_bytes, sending.size,
-                                           len(sending.acked), sending.n_chunks))
+        self._files.progress(sending.upload_id, sending.relpath, sending.acked_bytes,
+                             sending.size, len(sending.acked), sending.n_chunks, done=done)
         with self._finish_lock:
             if sending.finished or not sending.produced_all or not (done or sending.failed):
                 return
             sending.finished = True
             self._in_flight.pop(sending.upload_id, None)
-        self._progress.forget(sending.upload_id)
+        self._files.forget(sending.upload_id)
         if sending.failed:
             self._flush_acks()
             self._registry.finish_upload(sending.upload_id, sending.failed)
@@ -448,9 +440,8 @@ class Uploader:
             return
         self._flush_acks()
         self._registry.finish_upload(sending.upload_id)
-        self._bus.publish(FileCompleted(self.job, Direction.UPLOAD, sending.relpath,
-                                        sending.size, sending.file_hash.hex(),
-                                        time.monotonic() - sending.started))
+        self._files.completed(sending.relpath, sending.size, sending.file_hash.hex(),
+                              time.monotonic() - sending.started)
         self._record(UploadResult(sending.path, UploadOutcome.SENT))
 
     def _flush_acks(self) -> None:
@@ -461,7 +452,7 @@ class Uploader:
 
     def _fail(self, path: Path, relpath: str, reason: str) -> UploadResult:
         log.error("%s: %s was not sent: %s", self.job, relpath, reason)
-        self._bus.publish(FileFailed(self.job, Direction.UPLOAD, relpath, reason))
+        self._files.failed(relpath, reason)
         return UploadResult(path, UploadOutcome.FAILED, reason)
 
     def _on_kafka_error(self, err: KafkaError) -> None:

@@ -48,10 +48,10 @@ from openmsi_gui.engine.events import (
     ConnectionStatus,
     Direction,
     EventBus,
-    FileWaiting,
     JobState,
     JobStatus,
 )
+from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Store
@@ -101,6 +101,7 @@ class Downloader:
         self.dest = Path(os.path.realpath(dest))
         self.job = job
         self._bus = bus
+        self._files = FileReporter(bus, job, Direction.DOWNLOAD)
         self._registry = registry
         self._settings = config.consumer_settings(group_id)
         self.group_id = self._settings["group.id"]
@@ -312,8 +313,7 @@ class Downloader:
         self._offsets.seek(self._consumer, rewind)
         log.error("%s: %s was not stored (attempt %d): %s; waiting %.0f s", self.job,
                   problem.relpath, self._stall_attempts, problem.reason, delay)
-        self._bus.publish(FileWaiting(self.job, Direction.DOWNLOAD, problem.relpath,
-                                      f"{problem.reason}; retrying in {delay:.0f} s"))
+        self._files.waiting(problem.relpath, f"{problem.reason}; retrying in {delay:.0f} s")
         self._bus.publish(JobState(self.job, JobStatus.WAITING, problem.reason))
 
     # -- group membership --------------------------------------------------

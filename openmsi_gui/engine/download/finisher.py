@@ -25,7 +25,8 @@ from openmsi_gui.engine.download.problems import (
     nth_delay,
 )
 from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, Sink
-from openmsi_gui.engine.events import Direction, EventBus, FileWaiting
+from openmsi_gui.engine.events import Direction, EventBus
+from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ class StoreRetries:
                  delays: tuple[float, ...]) -> None:
         self._finisher = finisher
         self._sink = sink
-        self._bus = bus
+        self._files = FileReporter(bus, job, Direction.DOWNLOAD)
         self._job = job
         self._delays = delays
         self._due: dict[FileKey, float] = {}
@@ -159,8 +160,7 @@ class StoreRetries:
         self._due[inc.key] = time.monotonic() + delay
         log.error("%s: %s was not stored yet (attempt %d): %s; retrying in %.0f s", self._job,
                   inc.relpath, inc.attempts, finished.reason, delay)
-        self._bus.publish(FileWaiting(self._job, Direction.DOWNLOAD, inc.relpath,
-                                      f"{finished.reason}; retrying in {delay:.0f} s"))
+        self._files.waiting(inc.relpath, f"{finished.reason}; retrying in {delay:.0f} s")
 
     def all_now(self) -> None:
         """Make every waiting file due at once."""

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from openmsi_gui.engine.crypto import KeysNotReady, MessageCipher, NotEncrypted
 from openmsi_gui.engine.download.assembly import NO_PIN
 from openmsi_gui.engine.download.problems import DestinationUnavailable
-from openmsi_gui.engine.events import Direction, EventBus, FileSkipped, FileWaiting
+from openmsi_gui.engine.events import Direction, EventBus
+from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,9 @@ class Parking:
         self._cipher = cipher
         self._registry = registry
         self._topic, self._group, self._dest = scope
-        self._bus = bus
+        self._files = FileReporter(bus, job, Direction.DOWNLOAD)
         self._job = job
         self._retry_seconds = retry_seconds
-        self._progress = Throttle(0.1)
         self._parked = 0
         self._next_retry = 0.0
         self._cursor = 0  # registry id of the last parked message tried
@@ -60,13 +59,12 @@ class Parking:
         self._registry.park_message(self._topic, self._group, self._dest, partition, offset,
                                     key, value, reason)
         self._parked += 1
-        if self._parked == 1 or self._progress.ready(PARKED_ROW):
+        if self._parked == 1 or self._files.ready(PARKED_ROW):
             log.warning("%s: %d message(s) kept until they can be decrypted: %s", self._job,
                         self._parked, reason)
-            self._bus.publish(FileWaiting(
-                self._job, Direction.DOWNLOAD, PARKED_ROW,
-                f"{self._parked} encrypted message(s) kept until their keys arrive, "
-                f"retried every {self._retry_seconds:.0f} s: {reason}"))
+            self._files.waiting(
+                PARKED_ROW, f"{self._parked} encrypted message(s) kept until their keys arrive, "
+                f"retried every {self._retry_seconds:.0f} s: {reason}")
         self._next_retry = time.monotonic() + self._retry_seconds
 
     def decrypt(self, partition: int, offset: int, key: bytes | str | None,
@@ -164,6 +162,5 @@ class Parking:
         if self._parked:
             self._next_retry = time.monotonic()  # keep draining
         else:
-            self._bus.publish(FileSkipped(self._job, Direction.DOWNLOAD, PARKED_ROW,
-                                          "the decryption keys arrived; every kept "
-                                          "message was decrypted"))
+            self._files.skipped(PARKED_ROW, "the decryption keys arrived; every kept "
+                                            "message was decrypted")

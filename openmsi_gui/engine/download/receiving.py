@@ -32,18 +32,10 @@ from openmsi_gui.engine.download.problems import (
     whole_destination_problem,
 )
 from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, Sink
-from openmsi_gui.engine.events import (
-    Direction,
-    EventBus,
-    FileCompleted,
-    FileDiscovered,
-    FileFailed,
-    FileProgress,
-    FileSkipped,
-)
+from openmsi_gui.engine.events import Direction, EventBus
+from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.registry import DownloadRecord, Registry
 from openmsi_gui.engine.safepath import UnsafePath, resolve_inside
-from openmsi_gui.engine.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +64,10 @@ class Receiver:
         self._finisher = finisher
         self._registry = registry
         self._topic, self._group = scope
-        self._bus = bus
+        self._files = FileReporter(bus, job, Direction.DOWNLOAD)
         self._job = job
         self._settled: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
         self._reported: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
-        self._progress = Throttle(0.1)
         self.files_received = 0
         self.bytes_received = 0
         self.messages_rejected = 0
@@ -127,8 +118,7 @@ class Receiver:
         shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
         log.error("%s: rejected message %s[%d]@%d (key %r): %s", self._job, self._topic,
                   partition, offset, shown[:200], reason)
-        self._bus.publish(FileFailed(self._job, Direction.DOWNLOAD, shown[:200],
-                                     f"rejected message: {reason}"))
+        self._files.failed(shown[:200], f"rejected message: {reason}")
 
     def _open_generation(self, chunk: wire.Chunk) -> Incoming | None:
         relpath = chunk.relpath
@@ -144,8 +134,7 @@ class Receiver:
         key: FileKey = (relpath, chunk.file_hash)
         if record is not None and self._already_handled(record, target, chunk):
             self._settle(key)
-            self._bus.publish(FileSkipped(self._job, Direction.DOWNLOAD, relpath,
-                                          "already received"))
+            self._files.skipped(relpath, "already received")
             return None
         temp = temp_name(target, chunk.file_hash)
         stored: dict[int, tuple[int, int]] = {}
@@ -179,7 +168,7 @@ class Receiver:
         if len(self.assembly.incoming) >= MAX_INCOMPLETE_FILES:
             self.assembly.forget_stalest(self._job, MAX_INCOMPLETE_FILES)
         self.assembly.incoming[key] = inc
-        self._bus.publish(FileDiscovered(self._job, Direction.DOWNLOAD, relpath, 0))
+        self._files.discovered(relpath, 0)
         return inc
 
     def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
@@ -216,9 +205,8 @@ class Receiver:
         else:
             self.assembly.write(inc, chunk)
             self.bytes_received += len(chunk.data)
-        if inc.complete or self._progress.ready(inc.key):
-            self._bus.publish(FileProgress(self._job, Direction.DOWNLOAD, inc.relpath,
-                                           inc.stored_bytes, 0, len(inc.stored), inc.n_chunks))
+        self._files.progress(inc.key, inc.relpath, inc.stored_bytes, 0, len(inc.stored),
+                             inc.n_chunks, done=inc.complete)
         if inc.complete:
             self.assembly.release(inc)
             # The file stays pinned (its offsets uncommitted) until its outcome is applied.
@@ -231,13 +219,12 @@ class Receiver:
             self.fail(inc.key, inc, finished.reason)
             return
         self.assembly.incoming.pop(inc.key, None)
-        self._progress.forget(inc.key)
+        self._files.forget(inc.key)
         self._settle(inc.key)
         if finished.outcome is not FinishOutcome.DONE:
             return
-        self._bus.publish(FileCompleted(self._job, Direction.DOWNLOAD, inc.relpath, inc.size,
-                                        inc.key[1].hex(), time.monotonic() - inc.started,
-                                        path=finished.path))
+        self._files.completed(inc.relpath, inc.size, inc.key[1].hex(),
+                              time.monotonic() - inc.started, path=finished.path)
         self.files_received += 1
         for other_key, other in list(self.assembly.incoming.items()):
             if (other.relpath == inc.relpath and not other.finishing
@@ -261,7 +248,7 @@ class Receiver:
         if len(self._reported) > 10_000:
             self._reported.popitem(last=False)
         log.error("%s: %r was not received: %s", self._job, relpath[:300], reason)
-        self._bus.publish(FileFailed(self._job, Direction.DOWNLOAD, relpath[:300], reason))
+        self._files.failed(relpath[:300], reason)
 
     def _settle(self, key: FileKey) -> None:
         self._settled[key] = None
