@@ -4,53 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import background, run, stop_gracefully, write_config
 from helpers import chunks_of, produce_chunks, tree_files, wait_until
 
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
-
-OPENMSI = [sys.executable, "-m", "openmsi_gui"]
-
-
-def run(args: list[str], data_dir: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*OPENMSI, "--data-dir", str(data_dir), *args], capture_output=True,
-                          text=True, timeout=timeout, check=False)
-
-
-@contextmanager
-def background(args: list[str], data_dir: Path) -> Iterator[subprocess.Popen[str]]:
-    proc = subprocess.Popen([*OPENMSI, "--data-dir", str(data_dir), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=30)
-
-
-def stop_gracefully(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, float]:
-    started = time.monotonic()
-    proc.send_signal(sig)
-    proc.wait(timeout=30)
-    return proc.returncode, time.monotonic() - started
-
-
-def write_config(path: Path, bootstrap: str) -> Path:
-    path.write_text("[broker]\nbootstrap.servers = $TEST_BROKER\n\n[producer]\n"
-                    "key.serializer = StringSerializer\nlinger.ms = 10\n\n[consumer]\n"
-                    "group.id = create_new\nauto.offset.reset = earliest\n")
-    os.environ["TEST_BROKER"] = bootstrap
-    return path
 
 
 def test_upload_then_download_with_an_ini_config(broker: EmbeddedBroker, topic: str,

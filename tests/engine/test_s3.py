@@ -282,7 +282,7 @@ def test_parts_stay_within_s3_limits() -> None:
 def test_cli_download_s3_with_openmsistream_s3_section(
         broker: Any, topic: str, tmp_path: Path, s3_server: SeaweedS3,
         s3_location: S3Location, monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_cli import background, run, stop_gracefully, write_config
+    from cli_helpers import background, run, stop_gracefully, write_config
 
     config = write_config(tmp_path / "lab.config", broker.bootstrap_servers)
     # OpenMSIStream's [s3] section, secrets from the environment.
