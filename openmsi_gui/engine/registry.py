@@ -12,9 +12,12 @@ One database file in the user data dir holds both sides:
 * **parked messages**: encrypted messages whose decryption keys have not
   arrived yet, kept (and their offsets committed) until they can be opened.
 
-Writes are grouped into transactions that the engine commits at checkpoints
-(after it has flushed the data they describe), which keeps SQLite off the
-per-chunk hot path.
+Several processes may share the file. Every write is its own short
+transaction, retried while another process holds the lock (see
+:mod:`.registry_db`); writes become durable (fsynced) when the engine calls
+:meth:`Registry.commit` at its checkpoints, after it has flushed the data
+they describe. A job only records what may become durable at any moment
+(e.g. the downloader records a chunk only once its bytes are fsynced).
 
 The file's ``PRAGMA user_version`` is its schema version: every change of
 shape bumps :data:`SCHEMA_VERSION` and adds a function to :data:`MIGRATIONS`,
@@ -25,15 +28,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from openmsi_gui.engine.registry_db import Database
 
 APP_NAME = "openmsi-gui"
 SCHEMA_VERSION = 1
@@ -179,7 +182,7 @@ class HistoryRow:
 
 
 class Registry:
-    """Thread-safe access to the registry database.
+    """Thread- and process-safe access to the registry database.
 
     Args:
         path: the database file; defaults to ``registry.sqlite3`` in
@@ -189,44 +192,31 @@ class Registry:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or default_data_dir() / "registry.sqlite3"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db = Database(self.path)
         try:
-            with self._db:
-                _upgrade(self._db, self.path)
+            self._db.write(lambda cur: _upgrade(cur.connection, self.path))
+            self._db.sync()
         except Exception:
-            self._db.close()
+            self._db.connection.close()
             raise
 
     @property
     def version(self) -> int:
         """The schema version of the open file."""
-        with self._lock:
-            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._db.read(lambda cur: cur.execute("PRAGMA user_version").fetchone()[0]))
 
     def close(self) -> None:
-        """Commit and close the database."""
-        with self._lock:
-            self._db.commit()
-            self._db.close()
+        """Make every write durable and close the database."""
+        self._db.close()
 
     def commit(self) -> None:
-        """Make every write since the last commit durable."""
-        with self._lock:
-            self._db.commit()
-
-    @contextmanager
-    def _cursor(self) -> Iterator[sqlite3.Cursor]:
-        with self._lock:
-            yield self._db.cursor()
+        """Make every write so far durable (each write is already visible to others)."""
+        self._db.sync()
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """The first row ``sql`` selects, if any."""
-        with self._cursor() as cur:
-            row: tuple[Any, ...] | None = cur.execute(sql, params).fetchone()
+        row: tuple[Any, ...] | None = self._db.read(
+            lambda cur: cur.execute(sql, params).fetchone())
         return row
 
     # -- uploads ---------------------------------------------------------
@@ -256,7 +246,7 @@ class Registry:
         An unfinished row for the same content and chunking is reused, so a
         restart resends only the chunks that were never acknowledged.
         """
-        with self._cursor() as cur:
+        def start(cur: sqlite3.Cursor) -> tuple[int, set[int]]:
             row = cur.execute(
                 "SELECT id FROM uploads WHERE topic=? AND root=? AND relpath=? AND file_hash=? "
                 "AND chunk_size=? AND status!='done' ORDER BY id DESC LIMIT 1",
@@ -279,17 +269,18 @@ class Registry:
             )
             return int(cur.lastrowid or 0), set()
 
+        return self._db.write(start)
+
     def ack_chunks(self, upload_id: int, chunk_indices: Iterable[int]) -> None:
         """Record chunks the broker acknowledged."""
-        with self._cursor() as cur:
-            cur.executemany(
-                "INSERT OR IGNORE INTO upload_chunks (upload_id, chunk_i) VALUES (?, ?)",
-                ((upload_id, i) for i in chunk_indices),
-            )
+        rows = [(upload_id, i) for i in chunk_indices]
+        if rows:
+            self._db.write(lambda cur: cur.executemany(
+                "INSERT OR IGNORE INTO upload_chunks (upload_id, chunk_i) VALUES (?, ?)", rows))
 
     def finish_upload(self, upload_id: int, error: str = "") -> None:
         """Mark a generation done (no ``error``) or failed; done rows drop their chunk list."""
-        with self._cursor() as cur:
+        def finish(cur: sqlite3.Cursor) -> None:
             if error:
                 cur.execute("UPDATE uploads SET status='failed', error=? WHERE id=?",
                             (error, upload_id))
@@ -297,6 +288,8 @@ class Registry:
                 cur.execute("UPDATE uploads SET status='done', completed=? WHERE id=?",
                             (time.time(), upload_id))
                 cur.execute("DELETE FROM upload_chunks WHERE upload_id=?", (upload_id,))
+
+        self._db.write(finish)
 
     # -- downloads -------------------------------------------------------
 
@@ -325,7 +318,7 @@ class Registry:
     def start_download(self, topic: str, group: str, dest: str, relpath: str, file_hash: bytes,
                        n_chunks: int, file_mtime: float, temp_path: str) -> int:
         """Create (or restart) the record of a generation being received; return its id."""
-        with self._cursor() as cur:
+        def start(cur: sqlite3.Cursor) -> int:
             cur.execute(
                 "INSERT INTO downloads (topic, grp, dest, relpath, file_hash, n_chunks, "
                 "file_mtime, temp_path, status, started) VALUES (?,?,?,?,?,?,?,?,'receiving',?) "
@@ -342,76 +335,80 @@ class Registry:
             cur.execute("DELETE FROM download_chunks WHERE download_id=?", (download_id,))
             return download_id
 
+        return self._db.write(start)
+
     def stored_chunks(self, download_id: int) -> dict[int, tuple[int, int]]:
         """Chunks already in the temporary file: ``chunk_i -> (offset, length)``."""
-        with self._cursor() as cur:
-            return {i: (o, n) for i, o, n in cur.execute(
-                "SELECT chunk_i, offset, length FROM download_chunks WHERE download_id=?",
-                (download_id,))}
+        return self._db.read(lambda cur: {i: (o, n) for i, o, n in cur.execute(
+            "SELECT chunk_i, offset, length FROM download_chunks WHERE download_id=?",
+            (download_id,))})
 
     def store_chunk(self, download_id: int, chunk_i: int, offset: int, length: int) -> None:
         """Record a chunk written to the temporary file (durable at the next commit)."""
-        with self._cursor() as cur:
-            cur.execute(
+        self.store_chunks([(download_id, chunk_i, offset, length)])
+
+    def store_chunks(self, chunks: Iterable[tuple[int, int, int, int]]) -> None:
+        """Record ``(download_id, chunk_i, offset, length)`` chunks in one transaction."""
+        rows = list(chunks)
+        if rows:
+            self._db.write(lambda cur: cur.executemany(
                 "INSERT OR REPLACE INTO download_chunks (download_id, chunk_i, offset, length) "
-                "VALUES (?,?,?,?)", (download_id, chunk_i, offset, length))
+                "VALUES (?,?,?,?)", rows))
 
     def finish_download(self, download_id: int, status: str, size: int = 0,
                         error: str = "") -> None:
         """Close a generation as ``done``, ``failed`` or ``superseded``."""
-        with self._cursor() as cur:
+        def finish(cur: sqlite3.Cursor) -> None:
             cur.execute(
                 "UPDATE downloads SET status=?, size=?, error=?, completed=? WHERE id=?",
                 (status, size, error, time.time(), download_id))
             if status != "failed":
                 cur.execute("DELETE FROM download_chunks WHERE download_id=?", (download_id,))
 
+        self._db.write(finish)
+
     # -- parked messages -------------------------------------------------
 
     def park_message(self, topic: str, group: str, dest: str, partition: int, offset: int,
                      key: bytes, value: bytes, reason: str) -> None:
         """Keep a message that cannot be decrypted yet (durable at the next commit)."""
-        with self._cursor() as cur:
-            cur.execute(
-                "INSERT OR IGNORE INTO parked_messages (topic, grp, dest, partition, offset, "
-                "key, value, reason, parked) VALUES (?,?,?,?,?,?,?,?,?)",
-                (topic, group, dest, partition, offset, key, value, reason, time.time()))
+        self._db.write(lambda cur: cur.execute(
+            "INSERT OR IGNORE INTO parked_messages (topic, grp, dest, partition, offset, "
+            "key, value, reason, parked) VALUES (?,?,?,?,?,?,?,?,?)",
+            (topic, group, dest, partition, offset, key, value, reason, time.time())))
 
     def parked_messages(self, topic: str, group: str, dest: str, limit: int = 1000,
                         after_id: int = 0) -> list[ParkedMessage]:
         """Parked messages of one topic, group and destination, by id from ``after_id``."""
-        with self._cursor() as cur:
-            rows = cur.execute(
-                "SELECT id, partition, offset, key, value FROM parked_messages WHERE topic=? "
-                "AND grp=? AND dest=? AND id>? ORDER BY id LIMIT ?",
-                (topic, group, dest, after_id, limit)).fetchall()
+        rows = self._db.read(lambda cur: cur.execute(
+            "SELECT id, partition, offset, key, value FROM parked_messages WHERE topic=? "
+            "AND grp=? AND dest=? AND id>? ORDER BY id LIMIT ?",
+            (topic, group, dest, after_id, limit)).fetchall())
         return [ParkedMessage(r[0], r[1], r[2], bytes(r[3]), bytes(r[4])) for r in rows]
 
     def count_parked(self, topic: str, group: str, dest: str) -> int:
         """How many messages of one topic, group and destination are parked."""
-        with self._cursor() as cur:
-            row = cur.execute("SELECT COUNT(*) FROM parked_messages WHERE topic=? AND grp=? "
-                              "AND dest=?", (topic, group, dest)).fetchone()
-        return int(row[0])
+        row = self._one("SELECT COUNT(*) FROM parked_messages WHERE topic=? AND grp=? AND dest=?",
+                        (topic, group, dest))
+        return int(row[0]) if row else 0
 
     def unpark_message(self, message_id: int) -> None:
         """Forget a parked message once it is handled (durable at the next commit)."""
-        with self._cursor() as cur:
-            cur.execute("DELETE FROM parked_messages WHERE id=?", (message_id,))
+        self._db.write(lambda cur: cur.execute("DELETE FROM parked_messages WHERE id=?",
+                                               (message_id,)))
 
     # -- history ----------------------------------------------------------
 
     def history(self, limit: int = 10_000) -> list[HistoryRow]:
         """Newest-first list of every upload and download, for views and exports."""
-        with self._cursor() as cur:
-            rows = cur.execute(
+        rows = self._db.read(lambda cur: cur.execute(
                 "SELECT * FROM ("
                 " SELECT 'upload', topic, relpath, size, status, error, started, completed, "
                 "  file_hash FROM uploads"
                 " UNION ALL"
                 " SELECT 'download', topic, relpath, size, status, error, started, completed, "
                 "  file_hash FROM downloads"
-                ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+                ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall())
         return [HistoryRow(direction=r[0], topic=r[1], relpath=r[2], size=r[3], status=r[4],
                            error=r[5], started=r[6], completed=r[7],
                            sha512_hex=bytes(r[8]).hex()) for r in rows]
@@ -431,5 +428,6 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> None:
         MIGRATIONS[version](db)
         version += 1
         db.execute(f"PRAGMA user_version={version}")  # a step is never run twice
-    db.executescript(_SCHEMA)
+    for statement in _SCHEMA.split(";"):  # not executescript(): it would commit first
+        db.execute(statement)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -75,7 +75,7 @@ def test_download_finishes_a_file_after_being_killed(kafka_config: KafkaConfig,
                 return 0
             reg = Registry(state / "registry.sqlite3")
             try:
-                rows = reg._db.execute("SELECT COUNT(*) FROM download_chunks").fetchone()
+                rows = reg._db.connection.execute("SELECT COUNT(*) FROM download_chunks").fetchone()
                 return int(rows[0])
             finally:
                 reg.close()

@@ -194,8 +194,7 @@ class Assembly:
 
     def _record_synced(self, inc: Incoming) -> None:
         """Record the chunks of ``inc`` whose bytes are fsynced (after the fsync only)."""
-        for chunk_i, offset, length in inc.unsynced:
-            self._registry.store_chunk(inc.download_id, chunk_i, offset, length)
+        self._registry.store_chunks((inc.download_id, *chunk) for chunk in inc.unsynced)
         inc.unsynced.clear()
 
     def sync(self) -> None:
