@@ -53,6 +53,8 @@ class _Job(Protocol):
     def stop(self) -> None: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
+    @property
+    def error(self) -> BaseException | None: ...
 
 
 @dataclasses.dataclass
@@ -60,6 +62,7 @@ class _Running:
     job: _Job
     signature: tuple[Any, ...]
     paused: bool = False
+    started: float = dataclasses.field(default_factory=time.monotonic)
 
 
 @dataclasses.dataclass
@@ -73,6 +76,11 @@ class _Wanted:
 
 
 RETRY_SECONDS = 30.0
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Seconds before a job that died is restarted, by how often it died in a row
+(at most ``retry_seconds``)."""
+STEADY_SECONDS = 60.0
+"""A job that ran this long before it died starts its back-off afresh."""
 
 
 def job_id(item: WatchedFolder | Destination) -> JobId:
@@ -89,7 +97,8 @@ class AppController:
         bus: where engine events go.
         registry: shared record of transfers.
         secret: keychain lookup (injectable for tests).
-        retry_seconds: how long after a job failed to start, or died, it is tried again.
+        retry_seconds: how long after a job failed to start it is tried again; a job
+            that died is restarted sooner at first (see :data:`RESTART_DELAYS`).
     """
 
     def __init__(self, store: SettingsStore, bus: EventBus, registry: Registry,
@@ -105,6 +114,8 @@ class AppController:
         self._probe = ThreadPoolExecutor(2, thread_name_prefix="openmsi-probe")
         self._broker_lock = threading.Lock()
         self._retry_timer: threading.Timer | None = None
+        self._retry_due = 0.0
+        self._deaths: dict[JobId, int] = {}  # deaths in a row, for the back-off
         self._jobs: dict[JobId, _Running] = {}
         self._broker: EmbeddedBroker | None = None
         self._paused_until: float | None = None
@@ -137,14 +148,17 @@ class AppController:
 
     def _restart_if_dead(self, ident: JobId) -> None:
         running = self._jobs.get(ident)
-        error = running.job.error if running and isinstance(running.job, DownloadJob) else None
-        if error is None:
+        error = running.job.error if running else None
+        if running is None or error is None:
             return  # a start failure (already retried) or a job stopped since
-        log.warning("%s stopped on an error (%s); it restarts in %.0f s", ident, error,
-                    self._retry_seconds)
+        deaths = 0 if time.monotonic() - running.started >= STEADY_SECONDS else (
+            self._deaths.get(ident, 0))
+        self._deaths[ident] = deaths + 1
+        delay = min(RESTART_DELAYS[min(deaths, len(RESTART_DELAYS) - 1)], self._retry_seconds)
+        log.warning("%s stopped on an error (%s); it restarts in %.0f s", ident, error, delay)
         # Its failure (already reported) stands until it runs again: no "stopped".
         self._stop_job(ident, announce=False)
-        self._schedule_retry()
+        self._schedule_retry(delay)
 
     def shutdown(self) -> Future[None]:
         """Stop every job and the embedded broker; the future completes when done."""
@@ -344,12 +358,21 @@ class AppController:
         secret_id = hashlib.sha256(location.secret_access_key.encode()).hexdigest()
         return _Wanted((*signature, secret_id), dest, profile, location)
 
-    def _schedule_retry(self) -> None:
-        """Try jobs that could not start (broker down at boot, say) again later."""
+    def _schedule_retry(self, delay: float | None = None) -> None:
+        """Try jobs that could not start (broker down at boot, say) again later.
+
+        Args:
+            delay: seconds from now (default ``retry_seconds``); a retry already
+                due sooner stands, one due later is brought forward.
+        """
+        delay = self._retry_seconds if delay is None else delay
+        due = time.monotonic() + delay
         if self._retry_timer is not None and self._retry_timer.is_alive():
-            return
-        self._retry_timer = threading.Timer(self._retry_seconds,
-                                            lambda: self.apply(self.store.settings))
+            if self._retry_due <= due:
+                return
+            self._retry_timer.cancel()
+        self._retry_due = due
+        self._retry_timer = threading.Timer(delay, lambda: self.apply(self.store.settings))
         self._retry_timer.name = "openmsi-retry-timer"
         self._retry_timer.daemon = True
         self._retry_timer.start()
@@ -400,6 +423,8 @@ class AppController:
         running = self._jobs.pop(ident, None)
         if running is None:
             return
+        if announce:  # stopped on purpose: a later death starts the back-off afresh
+            self._deaths.pop(ident, None)
         try:
             running.job.stop()
         except Exception:

@@ -1,18 +1,22 @@
 """``openmsi``: upload, watch, download and try the engine without a GUI.
 
 Errors are reported as one sentence with the fix and exit code 2; a run in
-which some files failed exits with 1. SIGINT and SIGTERM stop long-running
-commands gracefully: in-flight chunks are flushed, received data is stored
-and offsets are committed before the process exits.
+which some files failed exits with 1, as does a watch or download whose job
+kept dying (it is restarted with back-off first, see :mod:`.supervise`).
+SIGINT and SIGTERM stop long-running commands gracefully: in-flight chunks
+are flushed, received data is stored and offsets are committed before the
+process exits.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +26,7 @@ from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
 from openmsi_gui.cli.service import cmd_service
 from openmsi_gui.cli.signals import STOP, wait_for_signal
+from openmsi_gui.cli.supervise import run_supervised
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import EventBus
@@ -116,16 +121,23 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
                            file_filter=file_filter, stable_seconds=args.stable_seconds,
                            polling=args.polling, chunk_size=args.chunk_size,
                            workers=args.workers)
+    config = _config(args)
     registry = _registry(args)
-    job = WatchJob(_config(args), folder, options, bus, registry, name="watch")
-    job.start()
-    log.info("watching %s → topic %s (Ctrl-C to stop)", folder, args.topic)
+    # A restart also sends what changed since the first start (the registry skips
+    # what was sent already), so nothing written while the job was down is missed.
+    restart = dataclasses.replace(options, since=time.time())
+    made: list[WatchJob] = []
+
+    def make_job() -> WatchJob:
+        made[:] = [WatchJob(config, folder, restart if made else options, bus, registry,
+                            name="watch")]
+        return made[0]
+
     try:
-        wait_for_signal(threading.Event())
+        return run_supervised(make_job, bus, lambda: f"watching {folder} → topic "
+                              f"{args.topic} (Ctrl-C to stop)")
     finally:
-        job.stop()
         registry.close()
-    return 0
 
 
 def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
@@ -140,26 +152,33 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     config = _config(args)
     admin.require_topic(config, args.topic)
     registry = _registry(args)
-    job = DownloadJob(config, args.topic, folder, bus, registry, group_id=args.group,
-                      name="download")
-    return _run_download(job, registry, str(folder))
+    return _run_download(lambda group: DownloadJob(config, args.topic, folder, bus, registry,
+                                                   group_id=group, name="download"),
+                         args.group, registry, bus, str(folder))
 
 
-def _run_download(job: DownloadJob, registry: Registry, where: str) -> int:
-    """Start ``job`` and run it until SIGINT/SIGTERM; exit 1 if it died on an error."""
+def _run_download(make_job: Callable[[str | None], DownloadJob], group: str | None,
+                  registry: Registry, bus: EventBus, where: str) -> int:
+    """Run a download job until SIGINT/SIGTERM, restarting it when it dies.
+
+    ``make_job(group)`` makes the job; restarts reuse the first job's group
+    (which may have been made up), so they read on from its offsets.
+    """
+    made: list[DownloadJob] = []
+
+    def make() -> DownloadJob:
+        made[:] = [make_job(made[0].downloader.group_id if made else group)]
+        return made[0]
+
+    def started() -> str:
+        downloader = made[0].downloader
+        return (f"downloading topic {downloader.topic} → {where} as group "
+                f"{downloader.group_id} (Ctrl-C to stop)")
+
     try:
-        job.start()
-    except Exception:
-        registry.close()
-        raise
-    log.info("downloading topic %s → %s as group %s (Ctrl-C to stop)", job.downloader.topic,
-             where, job.downloader.group_id)
-    try:
-        wait_for_signal(threading.Event())
+        return run_supervised(make, bus, started)
     finally:
-        job.stop()
         registry.close()
-    return 0 if job.downloader.error is None else 1
 
 
 def s3_location(args: argparse.Namespace, config: KafkaConfig) -> S3Location:
@@ -188,9 +207,10 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     admin.require_topic(config, args.topic)
     registry = _registry(args)
     staging = staging_dir(location, args.topic, registry.path.parent)
-    job = DownloadJob(config, args.topic, staging, bus, registry, group_id=args.group,
-                      name="download", s3=location)
-    return _run_download(job, registry, location.url)
+    return _run_download(lambda group: DownloadJob(config, args.topic, staging, bus, registry,
+                                                   group_id=group, name="download",
+                                                   s3=location),
+                         args.group, registry, bus, location.url)
 
 
 def cmd_topic(args: argparse.Namespace, _bus: EventBus) -> int:

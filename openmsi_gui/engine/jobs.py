@@ -115,6 +115,11 @@ class WatchJob:
         self.uploader.stop()
         _close(self._cipher)
 
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the job (its sending or its watching) while it ran, if anything did."""
+        return self.uploader.error or self.watcher.error
+
 
 class DownloadJob:
     """Consume a topic into a folder, or through a staging folder into an S3 bucket.

@@ -37,6 +37,8 @@ from openmsi_gui.engine.events import (
     ConnectionStatus,
     Direction,
     EventBus,
+    JobState,
+    JobStatus,
 )
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
@@ -153,6 +155,7 @@ class Uploader:
         self._producer: Producer | None = None
         self._hash_pool: ThreadPoolExecutor | None = None
         self._n_partitions = 1
+        self._error: BaseException | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -388,13 +391,28 @@ class Uploader:
                                        on_delivery=on_delivery)
                 return
             except BufferError:
+                if self._error is not None:  # no poll thread drains the queue any more
+                    raise OSError(f"the producer stopped: {self._error}") from None
                 time.sleep(0.005)  # librdkafka's queue is full; the poll thread drains it
             except KafkaException as exc:
                 raise OSError(f"the broker refused the chunk: {exc}") from exc
 
     # -- delivery reports (poll thread) --------------------------------------
 
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the delivery reports while the uploader ran, if anything did."""
+        return self._error
+
     def _poll_loop(self) -> None:
+        try:
+            self._poll_until_stopped()
+        except Exception as exc:
+            self._error = exc
+            log.exception("%s: the producer stopped on an unexpected error", self.job)
+            self._bus.publish(JobState(self.job, JobStatus.FAILED, str(exc) or repr(exc)))
+
+    def _poll_until_stopped(self) -> None:
         assert self._producer is not None
         next_checkpoint = time.monotonic() + self._checkpoint_seconds
         while not (self._stopping.is_set() and self._all_workers_done() and

@@ -114,6 +114,12 @@ class FolderWatcher:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the watching thread while it ran, if anything did."""
+        return self._error
 
     def _on_result(self, result: UploadResult) -> None:
         if result.outcome is UploadOutcome.FAILED:
@@ -200,6 +206,14 @@ class FolderWatcher:
         self._wake.set()
 
     def _run(self) -> None:
+        try:
+            self._watch()
+        except Exception as exc:
+            self._error = exc
+            log.exception("%s: watching stopped on an unexpected error", self.job)
+            self._bus.publish(JobState(self.job, JobStatus.FAILED, str(exc) or repr(exc)))
+
+    def _watch(self) -> None:
         next_rescan = time.monotonic() + self.rescan_seconds
         while not self._stopping.is_set():
             self._wake.wait(min(0.25, self.stable_seconds / 4 or 0.25))
