@@ -185,6 +185,35 @@ def test_a_job_that_died_stays_failed_until_it_runs_again(
     assert book.job_errors == {name: "disk controller hiccup"}
 
 
+def test_a_watch_job_whose_thread_died_restarts_and_sends_its_files(
+        store: SettingsStore, quick_retry: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The watcher's thread raising is a failure on the folder's row, then a restart."""
+    from openmsi_gui.app.controller import job_id
+    from openmsi_gui.engine.watcher import FolderWatcher
+
+    real_submit = FolderWatcher._submit_stable
+    crashes = {"n": 0}
+
+    def crash_once(self: FolderWatcher) -> None:
+        crashes["n"] += 1
+        if crashes["n"] == 1:
+            raise RuntimeError("share went away")
+        real_submit(self)
+
+    monkeypatch.setattr(FolderWatcher, "_submit_stable", crash_once)
+    folder, _dest = configure(store, broker_profile, make_topic(1), tmp_path)
+    name = str(job_id(folder))
+    quick_retry.start().result(30)
+    (tmp_path / "out" / "survivor.txt").write_text("sent after the restart")
+    wait_until((tmp_path / "in" / "survivor.txt").exists, timeout=60,
+               message="the file, after the watch job restarted")
+    seen = [(e.state, e.detail) for e in recorder.of(JobState) if e.job == name]
+    died = seen.index((JobStatus.FAILED, "share went away"))
+    assert JobStatus.RUNNING in [state for state, _ in seen[died:]], seen
+
+
 def test_retry_waiting_reaches_a_running_destination_only(
         store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
         make_topic: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
