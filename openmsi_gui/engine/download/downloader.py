@@ -234,6 +234,8 @@ class Downloader:
                         self._stall(exc, unprocessed=messages[i:])
                         break
                 self._collect_finished()
+                if self._finisher.error is not None:
+                    raise self._finisher.error
                 if not self._stopping.is_set():
                     self._store_retries.run_due(self._assembly.incoming)
                 if self._parking is not None and time.monotonic() >= self._stalled_until:

@@ -53,6 +53,8 @@ class Finisher:
         self._lock = threading.Lock()
         self._pending = 0  # files submitted and not yet finished
         self._last_flush = time.monotonic()  # finisher thread only
+        # An unexpected error here; the consume thread raises it, so the job restarts.
+        self.error: BaseException | None = None
 
     def report(self, finished: Finished) -> None:
         """Queue an outcome for the consume thread (any thread)."""
@@ -86,6 +88,13 @@ class Finisher:
         self.pool.shutdown(wait=True)
 
     def _finish(self, inc: Incoming) -> None:
+        try:
+            self._finish_and_flush(inc)
+        except Exception as exc:
+            log.exception("%s: the finisher stopped on an unexpected error", self._job)
+            self.error = exc
+
+    def _finish_and_flush(self, inc: Incoming) -> None:
         assert self._sink is not None
         try:
             self._finish_one(inc, self._sink)
