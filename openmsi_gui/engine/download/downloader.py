@@ -33,7 +33,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from openmsi_gui.engine.crypto import MessageCipher
 from openmsi_gui.engine.download.assembly import Assembly
 from openmsi_gui.engine.download.checkpoints import ConsumerClient, ConsumerFactory, Offsets
-from openmsi_gui.engine.download.finisher import Finisher, StoreRetries
+from openmsi_gui.engine.download.finisher import MAX_FINISHING, Finisher, StoreRetries
 from openmsi_gui.engine.download.parking import Parking
 from openmsi_gui.engine.download.problems import (
     DEFAULT_DELAYS,
@@ -226,7 +226,8 @@ class Downloader:
                     self._retry_requested = False
                     self._retry_everything_now()
                 self._apply_pause()
-                messages = consumer.consume(num_messages=CONSUME_BATCH, timeout=0.2)
+                messages = (consumer.consume(num_messages=CONSUME_BATCH, timeout=0.2)
+                            if self._finisher.wait_below(MAX_FINISHING, 0.2) else [])
                 for i, message in enumerate(messages):
                     try:
                         self._handle(message)

@@ -32,6 +32,10 @@ from openmsi_gui.engine.registry import Registry
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5  # while files keep coming, make renames durable at least this often
+# Files queued for the finisher before the consume loop stops reading: without a bound a
+# backlog of small files outruns the fsyncs, and every queued file stays in memory and in
+# the incoming table the consume thread walks for each finished file.
+MAX_FINISHING = 256
 
 
 class Finisher:
@@ -50,7 +54,7 @@ class Finisher:
         self._registry = registry
         self._job = job
         self._sink: Sink | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._pending = 0  # files submitted and not yet finished
         self._last_flush = time.monotonic()  # finisher thread only
         # An unexpected error here; the consume thread raises it, so the job restarts.
@@ -69,6 +73,15 @@ class Finisher:
         with self._lock:
             self._pending += 1
         self.pool.submit(self._finish, inc)
+
+    def wait_below(self, limit: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until fewer than ``limit`` files are being finished.
+
+        Returns:
+            Whether fewer than ``limit`` are.
+        """
+        with self._lock:
+            return self._lock.wait_for(lambda: self._pending < limit, timeout)
 
     def outcomes(self) -> list[Finished]:
         """The outcomes reported since the last call."""
@@ -102,6 +115,7 @@ class Finisher:
             with self._lock:
                 self._pending -= 1
                 last = self._pending == 0
+                self._lock.notify_all()
             if last or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
                 self._flush()
 
