@@ -316,3 +316,24 @@ def test_only_a_written_chunk_ends_a_wait_for_the_destination(
     down._assembly.close("d")
     down._finisher.shutdown()
     down._sink.close()
+
+
+def test_the_consume_loop_can_wait_for_a_finisher_that_lags(
+        tmp_path: Path, registry: Registry) -> None:
+    finisher = Finisher(tmp_path / "dest", registry, "j")
+    sink = FolderSink(tmp_path / "dest", True, registry, finisher.report, "j")
+    finisher.attach(sink)
+    sink.start()
+    gate = threading.Event()
+    finisher.pool.submit(gate.wait)
+    for i in range(3):
+        data = f"file {i}".encode()
+        download_id = registry.start_download(TOPIC, "g", sink.label, f"f{i}.bin",
+                                              hashlib.sha512(data).digest(), 1, 0.0, "temp")
+        finisher.submit(_incoming(tmp_path, data, download_id, f"f{i}.bin"))
+    assert finisher.wait_below(4, 0)
+    assert not finisher.wait_below(3, 0.05)  # three are queued behind the gate
+    gate.set()
+    assert finisher.wait_below(1, 10)
+    finisher.shutdown()
+    assert [f.outcome for f in finisher.outcomes()] == [FinishOutcome.DONE] * 3
