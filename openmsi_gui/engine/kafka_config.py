@@ -43,6 +43,7 @@ CONSUMER_DEFAULTS: dict[str, str] = {
     "max.partition.fetch.bytes": str(16 * 1024 * 1024),
     "receive.message.max.bytes": str(128 * 1024 * 1024),
     "queued.max.messages.kbytes": "65536",
+    "queued.min.messages": "2000",
     "allow.auto.create.topics": "false",
 }
 
