@@ -14,6 +14,14 @@ files/s of the smallest, RSS < 150 MB per side::
     python benchmarks/backlog.py --files 5000,50000 --shared-data-dir
     python benchmarks/backlog.py --files 50000 --profile 5000,40000   # py-spy the receiver
 
+``--watch-scale N`` measures the watcher at scale instead, for the native observer then
+``--polling`` (local disk here): the initial scan of N files (start until the watch logs
+"watching", which it does once its scan is done), how long a file written 5 s after start
+takes to reach DEST while the backlog is sent (``--upload-existing``), and the watch's CPU
+seconds (``/proc/PID/stat``) over 60 s idle once everything is sent::
+
+    python benchmarks/backlog.py --watch-scale 100000
+
 A script that prints figures, never a test.
 """
 
@@ -237,6 +245,132 @@ def run(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: int) -> 
     return result
 
 
+@dataclasses.dataclass
+class Scale:
+    """What one ``--watch-scale`` run measured (one observer)."""
+
+    files: int
+    polling: bool
+    scan_s: float | None = None  # start until the watch logs "watching" (scan done)
+    late_s: float | None = None  # a file written 5 s after start, until it is in DEST
+    late_backlog: int = 0  # backlog files still not in DEST when the late one arrived
+    all_s: float | None = None  # start until every file (backlog + late) is in DEST
+    idle_cpu_s: float | None = None  # the watch's utime+stime over IDLE_SECONDS, all sent
+    error: str = ""
+
+
+IDLE_SECONDS = 60.0
+LATE_AFTER = 5.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` in seconds (``/proc/PID/stat``)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_scale(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: int,
+              polling: bool) -> Scale:
+    """Scan time, a late file behind the backlog, idle CPU; never raises."""
+    result = Scale(files, polling)
+    src = make_source(args.workdir, files)
+    tag = f"scale-{files}-{'poll' if polling else 'native'}-{uuid.uuid4().hex[:6]}"
+    late_name = f"late-{tag}.bin"
+    rundir = args.workdir / "runs" / tag
+    dest = rundir / "dest"
+    rundir.mkdir(parents=True)
+    topic, group = f"backlog-{tag}", f"backlog-{uuid.uuid4().hex[:8]}"
+    T.create_topic(bootstrap, topic)
+    down = up = None
+    try:
+        down = T.Child("openmsi download", [
+            str(openmsi), "--data-dir", str(rundir / "state-down"), "download", str(dest),
+            "--bootstrap-servers", bootstrap, "--topic", topic, "--group", group],
+            rundir / "download.log", T.openmsi_env())
+        down.wait_for_text("assigned partitions", 120)
+        started = time.monotonic()
+        up = T.Child("openmsi watch", [
+            str(openmsi), "--data-dir", str(rundir / "state-up"), "watch", str(src),
+            "--upload-existing", "--stable-seconds", "0.5", "--bootstrap-servers", bootstrap,
+            "--topic", topic, *(["--polling"] if polling else [])],
+            rundir / "upload.log", T.openmsi_env())
+        late_written = False
+        last_count, last_change, next_count = -1, started, started
+        while True:
+            time.sleep(0.1)
+            now = time.monotonic()
+            if result.scan_s is None and "watching " in up.output():
+                result.scan_s = now - started
+                print(f"  scan done in {result.scan_s:.1f} s", flush=True)
+            if not late_written and now - started >= LATE_AFTER:
+                (src / late_name).write_bytes(os.urandom(FILE_SIZE))
+                late_written, late_at = True, now
+            if (late_written and result.late_s is None
+                    and (dest / late_name).exists()
+                    and (dest / late_name).stat().st_size == FILE_SIZE):
+                result.late_s = now - late_at
+                result.late_backlog = files + 1 - count_arrived(dest)
+                print(f"  late file arrived {result.late_s:.1f} s after it was written, "
+                      f"{result.late_backlog:,} backlog files still to come", flush=True)
+            if now < next_count:  # count DEST every 2 s: a walk of it costs CPU
+                continue
+            next_count = now + 2.0
+            arrived = count_arrived(dest)
+            if arrived != last_count:
+                last_count, last_change = arrived, now
+            if arrived >= files + 1:
+                result.all_s = now - started
+                break
+            if not down.running or not up.running:
+                who = down if not down.running else up
+                raise T.BenchError(f"{who.name} exited ({who.poll()}):\n{who.tail()}")
+            if now - started > args.timeout:
+                raise T.BenchError(f"timeout after {args.timeout:.0f} s")
+            if now - last_change > args.stall:
+                raise T.BenchError(f"nothing arrived for {args.stall:.0f} s:\n"
+                                   f"  watch:\n{up.tail(8)}\n  download:\n{down.tail(8)}")
+            if args.progress and int(now - started) % 30 == 0:
+                print(f"  {now - started:6.0f} s: {arrived:,} arrived", flush=True)
+        time.sleep(5.0)  # let the last results settle before the idle window
+        before = cpu_seconds(up.pid)
+        time.sleep(IDLE_SECONDS)
+        result.idle_cpu_s = cpu_seconds(up.pid) - before
+    except Exception as exc:  # report, then carry on with the next run
+        result.error = str(exc) if isinstance(exc, T.BenchError) else f"{type(exc).__name__}: {exc}"
+    finally:
+        for child in (up, down):
+            if child is not None:
+                child.stop(sigterm, 30)
+        (src / late_name).unlink(missing_ok=True)
+        T.delete_topic(bootstrap, topic)
+        if not args.keep:
+            shutil.rmtree(rundir, ignore_errors=True)
+    return result
+
+
+def report_scale(results: list[Scale]) -> None:
+    """Print the ``--watch-scale`` figures, plainly."""
+    print(f"\n== watch at scale: 4 KiB files in folders of {PER_FOLDER}, local disk, "
+          f"{len(os.sched_getaffinity(0))} CPUs ==")
+    for r in results:
+        def fmt(value: float | None) -> str:
+            return f"{value:.1f} s" if value is not None else "n/a"
+
+        print(f"\n{r.files:,} files in {r.files // PER_FOLDER:,} folders, "
+              f"{'--polling' if r.polling else 'native observer'}:")
+        if r.error:
+            print(f"  ERROR: {r.error}")
+        print(f"  initial scan (start to 'watching' logged): {fmt(r.scan_s)}")
+        print(f"  file written {LATE_AFTER:.0f} s after start, in DEST after: {fmt(r.late_s)}"
+              + (f" ({r.late_backlog:,} backlog files not yet sent then)"
+                 if r.late_s is not None else ""))
+        print(f"  whole backlog + late file sent: {fmt(r.all_s)}")
+        idle = ("n/a" if r.idle_cpu_s is None else
+                f"{r.idle_cpu_s:.2f} CPU s ({100 * r.idle_cpu_s / IDLE_SECONDS:.1f} % of a CPU)")
+        print(f"  idle watch CPU over {IDLE_SECONDS:.0f} s: {idle}", flush=True)
+
+
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -299,6 +433,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile-seconds", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep DEST and the data dirs")
     parser.add_argument("--progress", action="store_true", help="print progress every 30 s")
+    parser.add_argument("--watch-scale", type=int, default=0, metavar="N",
+                        help="instead: scan time, a late file behind the backlog and idle CPU "
+                             "of a watch on N files, native then --polling")
     args = parser.parse_args(argv)
     args.files = [int(x) for x in args.files.split(",") if x]
     args.profile = [int(x) for x in args.profile.split(",") if x]
@@ -323,6 +460,11 @@ def main(argv: list[str]) -> int:
     results: list[Result] = []
     try:
         broker.start()
+        if args.watch_scale:
+            scale = [run_scale(args, broker.bootstrap_servers, openmsi, args.watch_scale, polling)
+                     for polling in (False, True)]
+            report_scale(scale)
+            return 0 if not any(r.error for r in scale) else 1
         for files in args.files:
             results.append(run(args, broker.bootstrap_servers, openmsi, files))
             print(f"{files:,}: {results[-1].arrived:,} arrived, "
