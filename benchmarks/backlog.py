@@ -40,6 +40,7 @@ import time
 import uuid
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 FILE_SIZE = 4096
 PER_FOLDER = 100
@@ -98,6 +99,21 @@ def make_source(workdir: Path, files: int) -> Path:
     print(f"generated {files:,} files in {time.monotonic() - started:.1f} s under {root}",
           flush=True)
     return root
+
+
+def check_running(up: Any, down: Any, args: argparse.Namespace, elapsed: float,
+                  quiet: float, arrived: int) -> None:
+    """Raise BenchError if a side exited, the run is too long or nothing arrives any more."""
+    if not down.running or not up.running:
+        who = down if not down.running else up
+        raise T.BenchError(f"{who.name} exited ({who.poll()}):\n{who.tail()}")
+    if elapsed > args.timeout:
+        raise T.BenchError(f"timeout after {args.timeout:.0f} s")
+    if quiet > args.stall:
+        raise T.BenchError(f"nothing arrived for {args.stall:.0f} s:\n"
+                           f"  watch:\n{up.tail(8)}\n  download:\n{down.tail(8)}")
+    if args.progress and int(elapsed) % 30 == 0:
+        print(f"  {elapsed:6.0f} s: {arrived:,} arrived", flush=True)
 
 
 def count_arrived(dest: Path) -> int:
@@ -199,16 +215,7 @@ def run(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: int) -> 
                 last_count, last_change = arrived, now
             if arrived >= files:
                 break
-            if not down.running or not up.running:
-                who = down if not down.running else up
-                raise T.BenchError(f"{who.name} exited ({who.poll()}):\n{who.tail()}")
-            if now - started > args.timeout:
-                raise T.BenchError(f"timeout after {args.timeout:.0f} s")
-            if now - last_change > args.stall:
-                raise T.BenchError(f"nothing arrived for {args.stall:.0f} s:\n"
-                                   f"  watch:\n{up.tail(8)}\n  download:\n{down.tail(8)}")
-            if args.progress and int(now - started) % 30 == 0:
-                print(f"  {now - started:6.0f} s: {arrived:,} arrived", flush=True)
+            check_running(up, down, args, now - started, now - last_change, arrived)
         result.seconds = time.monotonic() - started
         if len(marks) * args.slice < files:
             marks.append(result.seconds)
@@ -322,16 +329,7 @@ def run_scale(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: in
             if arrived >= files + 1:
                 result.all_s = now - started
                 break
-            if not down.running or not up.running:
-                who = down if not down.running else up
-                raise T.BenchError(f"{who.name} exited ({who.poll()}):\n{who.tail()}")
-            if now - started > args.timeout:
-                raise T.BenchError(f"timeout after {args.timeout:.0f} s")
-            if now - last_change > args.stall:
-                raise T.BenchError(f"nothing arrived for {args.stall:.0f} s:\n"
-                                   f"  watch:\n{up.tail(8)}\n  download:\n{down.tail(8)}")
-            if args.progress and int(now - started) % 30 == 0:
-                print(f"  {now - started:6.0f} s: {arrived:,} arrived", flush=True)
+            check_running(up, down, args, now - started, now - last_change, arrived)
         time.sleep(5.0)  # let the last results settle before the idle window
         before = cpu_seconds(up.pid)
         time.sleep(IDLE_SECONDS)
