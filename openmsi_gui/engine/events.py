@@ -133,6 +133,17 @@ class JobState(Event):
     detail: str = ""
 
 
+def job_died(logger: logging.Logger, bus: EventBus, job: str, what: str,
+             error: BaseException) -> None:
+    """Log that ``what`` of ``job`` stopped on ``error`` (with its traceback); publish FAILED.
+
+    For the threads a job runs on: the controller (or the CLI's supervisor)
+    sees the FAILED state and restarts the job.
+    """
+    logger.error("%s: %s on an unexpected error", job, what, exc_info=error)
+    bus.publish(JobState(job, JobStatus.FAILED, str(error) or repr(error)))
+
+
 @dataclass(frozen=True, slots=True)
 class PauseState(Event):
     """Every transfer was paused (until ``until``, epoch seconds, if set) or resumed.

@@ -37,8 +37,7 @@ from openmsi_gui.engine.events import (
     ConnectionStatus,
     Direction,
     EventBus,
-    JobState,
-    JobStatus,
+    job_died,
 )
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
@@ -409,8 +408,7 @@ class Uploader:
             self._poll_until_stopped()
         except Exception as exc:
             self._error = exc
-            log.exception("%s: the producer stopped on an unexpected error", self.job)
-            self._bus.publish(JobState(self.job, JobStatus.FAILED, str(exc) or repr(exc)))
+            job_died(log, self._bus, self.job, "the producer stopped", exc)
 
     def _poll_until_stopped(self) -> None:
         assert self._producer is not None

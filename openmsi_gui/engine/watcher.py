@@ -26,7 +26,7 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from openmsi_gui.engine.events import EventBus, JobState, JobStatus
+from openmsi_gui.engine.events import EventBus, JobState, JobStatus, job_died
 from openmsi_gui.engine.uploader import Uploader, UploadOutcome, UploadResult
 
 log = logging.getLogger(__name__)
@@ -210,8 +210,7 @@ class FolderWatcher:
             self._watch()
         except Exception as exc:
             self._error = exc
-            log.exception("%s: watching stopped on an unexpected error", self.job)
-            self._bus.publish(JobState(self.job, JobStatus.FAILED, str(exc) or repr(exc)))
+            job_died(log, self._bus, self.job, "watching stopped", exc)
 
     def _watch(self) -> None:
         next_rescan = time.monotonic() + self.rescan_seconds

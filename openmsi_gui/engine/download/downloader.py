@@ -50,6 +50,7 @@ from openmsi_gui.engine.events import (
     EventBus,
     JobState,
     JobStatus,
+    job_died,
 )
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -249,8 +250,7 @@ class Downloader:
                     next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
         except Exception as exc:
             self._error = exc
-            log.exception("%s: the consumer stopped on an unexpected error", self.job)
-            self._bus.publish(JobState(self.job, JobStatus.FAILED, str(exc)))
+            job_died(log, self._bus, self.job, "the consumer stopped", exc)
         finally:
             self._shut_down(consumer)
 
