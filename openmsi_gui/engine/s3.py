@@ -58,6 +58,10 @@ class S3Error(RuntimeError):
     """S3 cannot be used or refused a file; the message says why and what to do."""
 
 
+class _UploadGone(Exception):
+    """The multipart upload a sidecar names no longer exists on the server."""
+
+
 @dataclass(frozen=True)
 class S3Location:
     """Where files go: a bucket, a key prefix and how to reach and sign in.
@@ -219,6 +223,12 @@ def _md5(data: bytes) -> bytes:
     return hashlib.md5(data, usedforsecurity=False).digest()
 
 
+def _multipart_etag(path: Path, parts: list[_Part]) -> str:
+    """The ETag S3 gives a multipart upload of ``path`` in ``parts``: MD5 of the part MD5s."""
+    digests = b"".join(_md5(_read(path, p.offset, p.length)) for p in parts)
+    return f"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}"
+
+
 class S3Store:
     """Put verified files into one bucket location.
 
@@ -319,13 +329,28 @@ class S3Store:
         upload_id = self._resumable(sidecar, key, sha512, parts[0].length)
         done: dict[int, str] = {}  # part number -> ETag
         digests: dict[int, bytes] = {}  # part number -> MD5
+        gone = False
         if upload_id is not None:
-            for number, (etag, digest) in self._verified_parts(path, key, upload_id,
-                                                               parts).items():
-                done[number], digests[number] = etag, digest
-            log.info("resuming the S3 upload of %s: %d of %d parts already there", key,
-                     len(done), len(parts))
-        else:
+            try:
+                verified = self._verified_parts(path, key, upload_id, parts)
+            except _UploadGone:
+                # Completed just before a crash, or aborted meanwhile (a bucket rule):
+                # either way the sidecar is stale, and keeping it would fail every retry.
+                sidecar.unlink(missing_ok=True)
+                upload_id, gone = None, True
+            else:
+                for number, (etag, digest) in verified.items():
+                    done[number], digests[number] = etag, digest
+                log.info("resuming the S3 upload of %s: %d of %d parts already there", key,
+                         len(done), len(parts))
+        if upload_id is None:
+            # Stored already (a crash after the upload, before its record was removed): done.
+            stored = self._stored_etag(key, size, sha512)
+            if stored is not None:
+                log.info("%s is already stored in S3 with the same content", key)
+                return stored, _multipart_etag(path, parts)
+            if gone:
+                log.warning("the interrupted S3 upload of %s had expired; it starts again", key)
             response = self.client.create_multipart_upload(
                 Bucket=self.location.bucket, Key=key, Metadata=metadata)
             upload_id = str(response["UploadId"])
@@ -393,9 +418,20 @@ class S3Store:
                         found[part.number] = (etag, digest)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
-                raise S3Error("the interrupted S3 upload had expired; it starts again") from exc
+                raise _UploadGone(upload_id) from exc
             raise
         return found
+
+    def _stored_etag(self, key: str, size: int, sha512: bytes) -> str | None:
+        """The ETag of the object at ``key`` if it has this size and SHA-512, else None."""
+        try:
+            head = self.client.head_object(Bucket=self.location.bucket, Key=key)
+        except Exception:
+            return None
+        if (head.get("ContentLength") == size and
+                head.get("Metadata", {}).get("sha512") == sha512.hex()):
+            return str(head.get("ETag", ""))
+        return None
 
     def _verify(self, key: str, size: int, sha512: bytes, etag: str, expected: str) -> None:
         head = self.client.head_object(Bucket=self.location.bucket, Key=key)
