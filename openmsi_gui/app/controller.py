@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from openmsi_gui.app import destinations, keychain, profiles
+from openmsi_gui.app.folders import file_filter
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -43,7 +44,6 @@ from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, staging_dir
-from openmsi_gui.engine.watcher import FileFilter
 
 log = logging.getLogger(__name__)
 
@@ -389,7 +389,7 @@ class AppController:
                 options = WatchOptions(
                     topic=item.topic, upload_existing=item.upload_existing,
                     since=item.added_at or None,
-                    file_filter=FileFilter(item.include, item.exclude, item.include_hidden),
+                    file_filter=file_filter(item),
                     stable_seconds=item.stable_seconds, polling=item.polling,
                     chunk_size=item.chunk_size)
                 job = WatchJob(config, Path(item.path), options, self.bus, self.registry,

@@ -17,6 +17,8 @@ from openmsi_gui.app.settings import Settings, WatchedFolder
 from openmsi_gui.app.text import sentence
 from openmsi_gui.app.validation import topic_errors
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.globs import glob_problem
+from openmsi_gui.engine.watcher import FileFilter
 
 CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
 """Chunk sizes offered in the form: powers of two from 64 KiB to 16 MiB."""
@@ -83,8 +85,43 @@ def regex_problem(pattern: str, what: str) -> str | None:
     try:
         re.compile(pattern)
     except re.error as exc:
-        return f"The {what} pattern is not a valid regular expression: {exc}."
+        return f"The {what} regular expression is not valid: {exc}."
     return None
+
+
+def patterns_problem(patterns: list[str], what: str) -> str | None:
+    """Why one of the glob ``patterns`` cannot be used (``what``: include/exclude), or None."""
+    for pattern in patterns:
+        if (problem := glob_problem(pattern)) is not None:
+            return f"{what.capitalize()}: {problem[0].lower()}{problem[1:]}"
+    return None
+
+
+def filter_problems(folder: WatchedFolder) -> dict[str, str | None]:
+    """What is wrong with each of ``folder``'s filter fields, by field name (None: fine)."""
+    return {
+        "include_globs": patterns_problem(folder.include_globs, "send only"),
+        "exclude_globs": patterns_problem(folder.exclude_globs, "skip"),
+        "include_regex": regex_problem(folder.include_regex, "include"),
+        "exclude_regex": regex_problem(folder.exclude_regex, "exclude"),
+    }
+
+
+def advanced_in_use(folder: WatchedFolder) -> bool:
+    """Whether ``folder`` has a setting of the form's Advanced section that is not the default."""
+    return bool(folder.include_regex or folder.exclude_regex or folder.polling
+                or folder.chunk_size != wire.DEFAULT_CHUNK_SIZE)
+
+
+def file_filter(folder: WatchedFolder) -> FileFilter:
+    """The engine's filter for ``folder``.
+
+    Raises:
+        ValueError: a pattern cannot be read (:func:`filter_problems` says which).
+    """
+    return FileFilter(include=tuple(folder.include_globs), exclude=tuple(folder.exclude_globs),
+                      skip_temporary=folder.skip_temporary, skip_hidden=folder.skip_hidden,
+                      include_regex=folder.include_regex, exclude_regex=folder.exclude_regex)
 
 
 def validate_folder(folder: WatchedFolder, settings: Settings,
@@ -103,9 +140,7 @@ def validate_folder(folder: WatchedFolder, settings: Settings,
     if (problem := profile_problem(folder.profile_id, settings)) is not None:
         errors.append(problem)
     errors += topic_errors(folder.topic)
-    for pattern, what in ((folder.include, "include"), (folder.exclude, "exclude")):
-        if (problem := regex_problem(pattern, what)) is not None:
-            errors.append(problem)
+    errors += [p for p in filter_problems(folder).values() if p is not None]
     try:
         wire.check_chunk_size(folder.chunk_size)
     except ValueError as exc:

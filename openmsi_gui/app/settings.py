@@ -26,12 +26,14 @@ from typing import Any, TypeVar
 import platformdirs
 
 from openmsi_gui.engine import wire
-from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "openmsi-gui"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+LEGACY_DEFAULT_EXCLUDE = r"(^|/)~\$|\.(tmp|temp|part|partial|crdownload|swp|swx)$|(^|/)Thumbs\.db$"
+"""The exclude regex every folder had by default in schema 1 ("Skip temporary and lock files")."""
 
 
 class SecurityProtocol(enum.StrEnum):
@@ -117,9 +119,15 @@ class WatchedFolder:
         path: the folder.
         profile_id: which :class:`BrokerProfile` to use.
         topic: destination topic.
-        include: regex a relative path must match ("" = everything).
-        exclude: regex of paths to skip.
-        include_hidden: also send names starting with ".".
+        include_globs: glob patterns (:mod:`openmsi_gui.engine.globs`) a relative
+            path must match; empty for every file.
+        exclude_globs: glob patterns of paths to skip.
+        skip_temporary: skip office lock files, editors' scratch files and the
+            like (:data:`~openmsi_gui.engine.globs.TEMPORARY_PATTERNS`).
+        skip_hidden: skip names starting with ".".
+        include_regex: a regular expression a relative path must also match
+            ("" for none; the form's Advanced section).
+        exclude_regex: a regular expression of paths to skip ("" for none).
         chunk_size: bytes per message, a power of two.
         upload_existing: send files that were already there when the folder
             was added. Files that arrive later are always sent, even if the
@@ -135,9 +143,12 @@ class WatchedFolder:
     path: str = ""
     profile_id: str = ""
     topic: str = ""
-    include: str = ""
-    exclude: str = DEFAULT_EXCLUDE
-    include_hidden: bool = False
+    include_globs: list[str] = field(default_factory=list)
+    exclude_globs: list[str] = field(default_factory=list)
+    skip_temporary: bool = True
+    skip_hidden: bool = True
+    include_regex: str = ""
+    exclude_regex: str = ""
     chunk_size: int = wire.DEFAULT_CHUNK_SIZE
     upload_existing: bool = False
     added_at: float = field(default_factory=time.time)
@@ -238,6 +249,34 @@ changing the meaning of one bumps :data:`SCHEMA_VERSION` and adds a function her
 """
 
 
+def _v1_folder_filters(folder: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1's regex filters of one folder as schema 2's globs, checkboxes and regexes.
+
+    The old default exclude becomes "Skip temporary and lock files"; any other
+    exclude regex stays as the Advanced regex (and then the checkbox is off, as
+    the old regex replaced the default), and so does an include regex.
+    """
+    folder = dict(folder)
+    exclude = folder.pop("exclude", LEGACY_DEFAULT_EXCLUDE)
+    folder["include_regex"] = folder.pop("include", "")
+    folder["skip_temporary"] = exclude == LEGACY_DEFAULT_EXCLUDE
+    folder["exclude_regex"] = "" if exclude == LEGACY_DEFAULT_EXCLUDE else exclude
+    folder["skip_hidden"] = not folder.pop("include_hidden", False)
+    return folder
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Folders' regex filters become glob patterns and checkboxes (:func:`_v1_folder_filters`)."""
+    data = dict(data)
+    data["folders"] = [_v1_folder_filters(f) if isinstance(f, dict) else f
+                       for f in data.get("folders", [])]
+    data["schema_version"] = 2
+    return data
+
+
+MIGRATIONS[1] = _v1_to_v2
+
+
 class SettingsError(ValueError):
     """A settings file that cannot be read; the message says what to do."""
 
@@ -292,6 +331,9 @@ def _checked(owner: str, name: str, default: Any, value: Any) -> Any:
         return type(default)(value)
     if isinstance(default, str) and not isinstance(value, str):
         raise SettingsError(f"{owner}.{name} should be text")
+    if isinstance(default, list) and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+        raise SettingsError(f"{owner}.{name} should be a list of texts")
     return value
 
 

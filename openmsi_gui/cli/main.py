@@ -30,6 +30,7 @@ from openmsi_gui.cli.supervise import run_supervised
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.globs import looks_like_regex, split_patterns
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_config
 from openmsi_gui.engine.registry import Registry, RegistryError
@@ -113,8 +114,19 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
         raise UsageError(f"{folder} is not a folder: check the path")
     if not os.access(folder, os.R_OK | os.X_OK):
         raise UsageError(f"cannot read {folder}: permission denied")
+    for flag in ("include", "exclude"):
+        for pattern in split_patterns(getattr(args, flag)):
+            if looks_like_regex(pattern):
+                log.warning("--%s %r looks like a regular expression, but --%s takes glob "
+                            "patterns (e.g. *.tmp); use --%s-regex for a regular expression",
+                            flag, pattern, flag, flag)
     try:
-        file_filter = FileFilter(args.include, args.exclude, args.include_hidden)
+        file_filter = FileFilter(include=tuple(split_patterns(args.include)),
+                                 exclude=tuple(split_patterns(args.exclude)),
+                                 skip_temporary=not args.include_temporary,
+                                 skip_hidden=not args.include_hidden,
+                                 include_regex=args.include_regex,
+                                 exclude_regex=args.exclude_regex)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     options = WatchOptions(topic=args.topic, upload_existing=args.upload_existing,

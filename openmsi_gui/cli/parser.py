@@ -13,7 +13,6 @@ from pathlib import Path
 from openmsi_gui import __version__
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.engine import wire
-from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
 
 DESCRIPTION = "``openmsi``: upload, watch, download and try the engine without a GUI."
 
@@ -41,6 +40,28 @@ def _sending_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2)
 
 
+def _filter_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "which files are sent",
+        "GLOB patterns: * within a name, ** across folders, ? one character, [abc] one of; "
+        "without / they match a name in any folder (*.tmp), with / they start at the watched "
+        "folder (raw/*.tif); a folder matches everything inside it (**/scratch/**). "
+        "Comma-separated lists work too.")
+    group.add_argument("--include", action="append", default=[], metavar="GLOB",
+                       help="send only files matching GLOB (repeatable; default: every file)")
+    group.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                       help="skip files matching GLOB (repeatable)")
+    group.add_argument("--include-temporary", action="store_true",
+                       help="also send temporary and lock files (~$*, *.tmp, *.part, "
+                            "Thumbs.db, ...), skipped by default")
+    group.add_argument("--include-hidden", action="store_true",
+                       help="also send names starting with '.'")
+    group.add_argument("--include-regex", default="", metavar="REGEX",
+                       help="send only paths (relative, with /) in which REGEX is found")
+    group.add_argument("--exclude-regex", default="", metavar="REGEX",
+                       help="skip paths (relative, with /) in which REGEX is found")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="openmsi", description=DESCRIPTION)
@@ -61,11 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _broker_args(watch)
     watch.add_argument("--upload-existing", "--upload_existing", action="store_true",
                        help="also send files already in the folder")
-    watch.add_argument("--include", default="", help="send only paths matching this regex")
-    watch.add_argument("--exclude", default=DEFAULT_EXCLUDE,
-                       help="skip paths matching this regex (default: temporary files)")
-    watch.add_argument("--include-hidden", action="store_true",
-                       help="also send names starting with '.'")
+    _filter_args(watch)
     watch.add_argument("--stable-seconds", type=float, default=3.0,
                        help="wait until a file is unchanged this long (default 3)")
     watch.add_argument("--polling", "--use_polling_observer", action="store_true",

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from openmsi_gui.app import keychain, settings
+from openmsi_gui.app import folders, keychain, settings
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -34,7 +34,8 @@ def test_defaults_round_trip_through_the_file(tmp_path: Path) -> None:
     store.update(edited)
     again = SettingsStore(tmp_path / "settings.json").settings
     assert again == edited
-    assert json.loads((tmp_path / "settings.json").read_text())["schema_version"] == 1
+    assert json.loads((tmp_path / "settings.json").read_text())["schema_version"] == \
+        settings.SCHEMA_VERSION
 
 
 def test_store_hands_out_copies_and_tells_listeners(tmp_path: Path) -> None:
@@ -62,19 +63,68 @@ def test_secrets_never_reach_the_file(tmp_path: Path) -> None:
 
 def test_migrations_upgrade_old_files_and_keep_a_backup(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    def rename_preferences(data: dict[str, Any]) -> dict[str, Any]:
         data["ui"] = data.pop("preferences")
         return data
 
-    monkeypatch.setattr(settings, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(settings.MIGRATIONS, 1, v1_to_v2)
+    old = settings.SCHEMA_VERSION
+    monkeypatch.setattr(settings, "SCHEMA_VERSION", old + 1)
+    monkeypatch.setitem(settings.MIGRATIONS, old, rename_preferences)
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"schema_version": 1, "preferences": {"theme": "dark"}}))
+    path.write_text(json.dumps({"schema_version": old, "preferences": {"theme": "dark"}}))
     store = SettingsStore(path)
     assert store.settings.ui.theme == "dark"
-    assert json.loads(path.read_text())["schema_version"] == 2
-    backup = json.loads((tmp_path / "settings.json.v1.bak").read_text())
-    assert backup == {"schema_version": 1, "preferences": {"theme": "dark"}}
+    assert json.loads(path.read_text())["schema_version"] == old + 1
+    backup = json.loads((tmp_path / f"settings.json.v{old}.bak").read_text())
+    assert backup == {"schema_version": old, "preferences": {"theme": "dark"}}
+
+
+def test_schema_1_regex_filters_become_checkboxes_and_advanced_regexes(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 1, "folders": [
+        {"id": "default", "path": "/a"},  # never edited: the old default
+        {"id": "same", "path": "/b", "include": "", "include_hidden": False,
+         "exclude": settings.LEGACY_DEFAULT_EXCLUDE},
+        {"id": "custom", "path": "/c", "include": r"\.tiff?$", "exclude": r"\.bak$",
+         "include_hidden": True},
+        {"id": "cleared", "path": "/d", "exclude": ""},
+    ]}))
+    folders = {f.id: f for f in SettingsStore(path).settings.folders}
+    for ident in ("default", "same"):
+        folder = folders[ident]
+        assert (folder.skip_temporary, folder.skip_hidden) == (True, True)
+        assert (folder.include_regex, folder.exclude_regex) == ("", "")
+        assert (folder.include_globs, folder.exclude_globs) == ([], [])
+    custom = folders["custom"]
+    assert (custom.include_regex, custom.exclude_regex) == (r"\.tiff?$", r"\.bak$")
+    assert (custom.skip_temporary, custom.skip_hidden) == (False, False)
+    cleared = folders["cleared"]
+    assert (cleared.skip_temporary, cleared.exclude_regex) == (False, "")
+    written = json.loads(path.read_text())
+    assert written["schema_version"] == settings.SCHEMA_VERSION
+    assert "exclude" not in written["folders"][0]
+    assert json.loads((tmp_path / "settings.json.v1.bak").read_text())["folders"][2][
+        "exclude"] == r"\.bak$"
+
+
+@pytest.mark.parametrize(("old", "sent", "skipped"), [
+    ({}, ["scan.tif", "a/b.csv"], ["~$r.docx", "x.tmp", "Thumbs.db", ".DS_Store"]),
+    ({"include": r"\.tif$"}, ["scan.tif"], ["a/b.csv", "~$r.tif"]),
+    ({"exclude": "", "include_hidden": True}, ["x.tmp", ".DS_Store", "~$r.docx"], []),
+])
+def test_migrated_filters_send_what_the_old_regexes_sent(
+        tmp_path: Path, old: dict[str, Any], sent: list[str], skipped: list[str]) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"schema_version": 1, "folders": [{"path": "/a", **old}]}))
+    file_filter = folders.file_filter(SettingsStore(path).settings.folders[0])
+    assert [n for n in sent + skipped if file_filter.accepts(n)] == sent
+
+
+def test_glob_lists_are_checked_when_the_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"folders": [{"exclude_globs": "*.tmp"}]}))
+    with pytest.raises(SettingsError, match="should be a list of texts"):
+        SettingsStore(path)
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -42,10 +42,14 @@ def test_watch_sends_stable_files_and_stops_on_sigterm(kafka_config: KafkaConfig
     src.mkdir()
     (src / "old.txt").write_text("there before")
     with background(["watch", str(src), "--bootstrap-servers", kafka_config.bootstrap_servers,
-                     "--topic", topic, "--stable-seconds", "0.5"], tmp_path / "state") as proc:
+                     "--topic", topic, "--stable-seconds", "0.5", "--exclude", "*.bak, scratch",
+                     "--exclude", "**/old/**"], tmp_path / "state") as proc:
         time.sleep(1.5)
         (src / "new.txt").write_text("arrived later")
         (src / ".hidden").write_text("never sent")
+        for skipped in ("~$new.docx", "new.txt.bak", "scratch/a.txt", "x/old/b.txt"):
+            (src / skipped).parent.mkdir(parents=True, exist_ok=True)
+            (src / skipped).write_text("skipped by a pattern")
         (src / "run.log").write_text("sent: names with 'log' are data too")
         time.sleep(3)
         code, seconds = stop_gracefully(proc)
@@ -56,6 +60,8 @@ def test_watch_sends_stable_files_and_stops_on_sigterm(kafka_config: KafkaConfig
     assert "sent run.log" in output
     assert "old.txt" not in output
     assert ".hidden" not in output
+    for skipped in ("~$new.docx", "new.txt.bak", "a.txt", "b.txt"):
+        assert skipped not in output
 
 
 def test_download_finishes_a_file_after_being_killed(kafka_config: KafkaConfig,
@@ -105,8 +111,10 @@ def test_download_finishes_a_file_after_being_killed(kafka_config: KafkaConfig,
      "does not exist"),
     (["watch", "{tmp}/nofolder", "--bootstrap-servers", "{broker}", "--topic", "x"],
      "is not a folder"),
-    (["watch", "{tmp}", "--bootstrap-servers", "{broker}", "--topic", "x", "--include", "("],
-     "invalid regular expression"),
+    (["watch", "{tmp}", "--bootstrap-servers", "{broker}", "--topic", "x", "--include-regex",
+      "("], "invalid regular expression"),
+    (["watch", "{tmp}", "--bootstrap-servers", "{broker}", "--topic", "x", "--exclude",
+      "*.{{tif"], "without its"),
 ])
 def test_errors_are_one_sentence_not_a_traceback(args: list[str], expected: str,
                                                  broker: EmbeddedBroker, tmp_path: Path) -> None:

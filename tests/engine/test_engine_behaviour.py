@@ -65,7 +65,7 @@ def test_filters_hidden_files_and_rewrites(kafka_config: KafkaConfig, topic: str
     (src / ".git").mkdir(parents=True)
     (src / "old.csv").write_text("before start")
     options = WatchOptions(topic, upload_existing=False, stable_seconds=0.3,
-                           file_filter=FileFilter(include=r"\.(csv|log)$"))
+                           file_filter=FileFilter(include_regex=r"\.(csv|log)$"))
     job = WatchJob(kafka_config, src, options, bus, registry)
     job.start()
     try:

@@ -213,33 +213,73 @@ def test_drop_folders_adds_them_and_ignores_files(view: FoldersView, qtbot: QtBo
     assert view.path_edit.text() == str(second)
 
 
+def test_glob_patterns_as_a_technician_types_them(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, topic: str) -> None:
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    assert view.temporary_check.isChecked()
+    assert view.hidden_check.isChecked()
+    assert not view.advanced.is_expanded()  # regexes and chunk sizes are folded away
+    qtbot.keyClicks(view.exclude_edit, "*.tmp, ~$*")
+    assert not view.exclude_error.isVisibleTo(view)
+    qtbot.keyClicks(view.include_edit, "*.{tif")
+    assert view.include_error.isVisibleTo(view)
+    assert "without its" in view.include_error.text()
+    assert not view.apply_button.isEnabled()
+    qtbot.keyClicks(view.include_edit, ",tiff}")
+    assert not view.include_error.isVisibleTo(view)
+    _tick(qtbot, view.temporary_check)
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    [folder] = view.store.settings.folders
+    assert folder.exclude_globs == ["*.tmp", "~$*"]
+    assert folder.include_globs == ["*.{tif,tiff}"]
+    assert not folder.skip_temporary
+    assert folder.skip_hidden
+    assert view.exclude_edit.text() == "*.tmp, ~$*"
+
+
 def test_invalid_regex_shows_an_inline_error_and_disables_apply(
         view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
         broker_profile: BrokerProfile, topic: str) -> None:
     _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
-    view.include_edit.clear()
-    qtbot.keyClicks(view.include_edit, r"\.tif([")
+    qtbot.mouseClick(view.advanced.toggle, Qt.MouseButton.LeftButton)
+    assert view.include_regex_edit.isVisibleTo(view)
+    view.include_regex_edit.clear()
+    qtbot.keyClicks(view.include_regex_edit, r"\.tif([")
     assert not view.apply_button.isEnabled()
-    assert view.include_error.isVisibleTo(view)
-    assert "not a valid regular expression" in view.include_error.text()
-    assert "include pattern" in view.errors.text()
+    assert view.include_regex_error.isVisibleTo(view)
+    assert "not valid" in view.include_regex_error.text()
+    assert "include regular expression" in view.errors.text()
     assert view.revert_button.isEnabled()
 
-    qtbot.keyClick(view.include_edit, Qt.Key.Key_Backspace)
-    qtbot.keyClick(view.include_edit, Qt.Key.Key_Backspace)
-    qtbot.keyClicks(view.include_edit, "f?$")
-    assert view.include_edit.text() == r"\.tiff?$"
-    assert not view.include_error.isVisibleTo(view)
+    qtbot.keyClick(view.include_regex_edit, Qt.Key.Key_Backspace)
+    qtbot.keyClick(view.include_regex_edit, Qt.Key.Key_Backspace)
+    qtbot.keyClicks(view.include_regex_edit, "f?$")
+    assert view.include_regex_edit.text() == r"\.tiff?$"
+    assert not view.include_regex_error.isVisibleTo(view)
     assert view.apply_button.isEnabled()
 
-    qtbot.keyClicks(view.exclude_edit, "(")
-    assert view.exclude_error.isVisibleTo(view)
+    qtbot.keyClicks(view.exclude_regex_edit, "(")
+    assert view.exclude_regex_error.isVisibleTo(view)
     assert not view.apply_button.isEnabled()
     # Revert puts back what is saved.
     qtbot.mouseClick(view.revert_button, Qt.MouseButton.LeftButton)
-    assert view.include_edit.text() == ""
-    assert not view.exclude_error.isVisibleTo(view)
+    assert view.include_regex_edit.text() == ""
+    assert not view.exclude_regex_error.isVisibleTo(view)
     assert not view.apply_button.isEnabled()
+
+
+def test_a_folder_with_a_regex_opens_the_advanced_section(
+        view: FoldersView, store: SettingsStore, tmp_path: Path,
+        broker_profile: BrokerProfile) -> None:
+    settings = store.settings
+    settings.folders.append(WatchedFolder(path=str(_folder_dir(tmp_path)), topic="t",
+                                          profile_id=broker_profile.id,
+                                          exclude_regex=r"\.bak$"))
+    store.update(settings)
+    view.select(settings.folders[0].id)
+    assert view.advanced.is_expanded()
+    assert view.exclude_regex_edit.text() == r"\.bak$"
 
 
 SLOW_CHECK_SECONDS = 2.0
@@ -329,6 +369,7 @@ def test_form_settings_are_saved(view: FoldersView, qtbot: QtBot, tmp_path: Path
                                  pick: Callable[[Path], list[str]],
                                  broker_profile: BrokerProfile, topic: str) -> None:
     _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    view.advanced.set_expanded(True)
     sizes = [view.chunk_combo.itemData(i) for i in range(view.chunk_combo.count())]
     assert sizes == list(CHUNK_SIZES)
     assert view.chunk_combo.currentText() == "512 KiB (default)"
@@ -337,9 +378,9 @@ def test_form_settings_are_saved(view: FoldersView, qtbot: QtBot, tmp_path: Path
     _tick(qtbot, view.existing_check)
     _tick(qtbot, view.polling_check)
     _tick(qtbot, view.hidden_check)
-    qtbot.keyClicks(view.include_edit, r"\.csv$")
-    view.exclude_edit.setText("")
-    view.exclude_edit.textEdited.emit("")
+    qtbot.keyClicks(view.include_edit, "*.csv")
+    view.exclude_regex_edit.setText("x")
+    view.exclude_regex_edit.textEdited.emit("x")
     assert "(unsaved)" in _status(view)
     qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
 
@@ -348,8 +389,8 @@ def test_form_settings_are_saved(view: FoldersView, qtbot: QtBot, tmp_path: Path
     assert folder.stable_seconds == 1.5
     assert folder.upload_existing
     assert folder.polling
-    assert folder.include_hidden
-    assert (folder.include, folder.exclude) == (r"\.csv$", "")
+    assert not folder.skip_hidden
+    assert (folder.include_globs, folder.exclude_regex) == (["*.csv"], "x")
     assert _status(view) == "Enabled"
 
 
@@ -407,7 +448,7 @@ def test_toggles_keep_unsaved_edits(view: FoldersView, qtbot: QtBot, tmp_path: P
     qtbot.keyClicks(view.include_edit, "abc")
     qtbot.mouseClick(view.pause_button, Qt.MouseButton.LeftButton)
     assert view.store.settings.folders[0].paused
-    assert view.store.settings.folders[0].include == ""
+    assert view.store.settings.folders[0].include_globs == []
     assert view.include_edit.text() == "abc"
     assert view.apply_button.isEnabled()
 

@@ -18,14 +18,21 @@ from PySide6.QtWidgets import (
 )
 
 from openmsi_gui.app.controller import AppController, job_id
-from openmsi_gui.app.folders import CHUNK_SIZES, MAX_STABLE_SECONDS, regex_problem, validate_folder
+from openmsi_gui.app.folders import (
+    CHUNK_SIZES,
+    MAX_STABLE_SECONDS,
+    advanced_in_use,
+    filter_problems,
+    validate_folder,
+)
 from openmsi_gui.app.formatting import format_bytes
 from openmsi_gui.app.settings import Settings, SettingsStore, WatchedFolder
 from openmsi_gui.engine import wire
-from openmsi_gui.engine.watcher import DEFAULT_EXCLUDE
+from openmsi_gui.engine.globs import IGNORE_CASE, TEMPORARY_PATTERNS, join_patterns, split_patterns
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label, inline_error, line_edit, with_error
 from openmsi_gui.ui.tasks import Tasks
+from openmsi_gui.ui.views.advanced import AdvancedSection
 from openmsi_gui.ui.views.items_view import ItemsView
 
 
@@ -44,27 +51,25 @@ class FoldersView(ItemsView[WatchedFolder]):
 
     def _build_form(self, form: QFormLayout) -> None:
         self.include_edit = line_edit(
-            "Include pattern",
-            "Send only files whose path inside the folder matches this regular expression, "
-            r"e.g. \.tiff?$ (empty: every file)", "everything")
-        self.include_error = inline_error("Include pattern problem")
+            "Send only files matching",
+            "Send only files matching one of these patterns (comma-separated): * matches "
+            "within a name, ** across folders, ? one character. Without / a pattern matches "
+            "a name in any folder (*.tif); with / it starts at the watched folder "
+            "(raw/*.tif). Empty: every file.", "every file (e.g. *.tif, raw/**)")
+        self.include_error = inline_error("Send-only patterns problem")
         self.exclude_edit = line_edit(
-            "Exclude pattern",
-            "Never send files whose path inside the folder matches this regular expression. "
-            f"The default skips temporary and partial files: {DEFAULT_EXCLUDE}", "nothing")
-        self.exclude_error = inline_error("Exclude pattern problem")
-        self.hidden_check = QCheckBox("Include hidden files (names starting with “.”)")
-        self.hidden_check.setAccessibleName("Include hidden files")
-        self.chunk_combo = QComboBox()
-        self.chunk_combo.setAccessibleName("Chunk size")
-        self.chunk_combo.setToolTip(
-            "Bytes per Kafka message. Brokers refuse messages larger than their "
-            "message.max.bytes (often 1 MiB): ask before choosing more.")
-        for size in CHUNK_SIZES:
-            label = format_bytes(size)
-            if size == wire.DEFAULT_CHUNK_SIZE:
-                label += " (default)"
-            self.chunk_combo.addItem(label, size)
+            "Skip files matching",
+            "Never send files matching one of these patterns (comma-separated), e.g. *.bak, "
+            "~$*, **/scratch/** (a folder pattern skips everything inside it)",
+            "nothing else (e.g. *.bak, **/scratch/**)")
+        self.exclude_error = inline_error("Skip patterns problem")
+        self.temporary_check = QCheckBox("Skip &temporary and lock files")
+        self.temporary_check.setAccessibleName("Skip temporary and lock files")
+        self.temporary_check.setToolTip(
+            "Skip files that programs make while they work and remove again: "
+            + ", ".join(p.removeprefix(IGNORE_CASE) for p in TEMPORARY_PATTERNS))
+        self.hidden_check = QCheckBox("Skip hidden files (names starting with “.”)")
+        self.hidden_check.setAccessibleName("Skip hidden files")
         self.stable_spin = QDoubleSpinBox()
         self.stable_spin.setAccessibleName("Stable time in seconds")
         self.stable_spin.setRange(0.0, MAX_STABLE_SECONDS)
@@ -79,15 +84,13 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.existing_check.setToolTip(
             "Also send the files that were already in the folder when it was added. Files "
             "that arrive later are always sent; files already sent unchanged are skipped.")
-        self.polling_check = QCheckBox("Network drive (pollin&g)")
-        self.polling_check.setAccessibleName("Network drive (polling)")
-        self.polling_check.setToolTip(
-            "Look for changes every few seconds instead of waiting for the system to report "
-            "them; needed for network shares, which do not report changes")
+        self.advanced = self._build_advanced()
 
-        for edit in (self.include_edit, self.exclude_edit):
+        for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
+                     self.exclude_regex_edit):
             edit.textEdited.connect(self._on_form_changed)
-        for check in (self.hidden_check, self.existing_check, self.polling_check):
+        for check in (self.temporary_check, self.hidden_check, self.existing_check,
+                      self.polling_check):
             check.toggled.connect(self._on_form_changed)
         self.chunk_combo.currentIndexChanged.connect(self._on_form_changed)
         self.stable_spin.valueChanged.connect(self._on_form_changed)
@@ -95,24 +98,62 @@ class FoldersView(ItemsView[WatchedFolder]):
         form.addRow(buddy_label("Folder:", self.path_edit), self.path_row)
         form.addRow(buddy_label("Bro&ker:", self.profile_combo), self.profile_combo)
         form.addRow(buddy_label("Top&ic:", self.topic_picker.combo), self.topic_picker)
-        form.addRow(buddy_label("I&nclude:", self.include_edit),
+        form.addRow(buddy_label("Send o&nly:", self.include_edit),
                     with_error(self.include_edit, self.include_error))
-        form.addRow(buddy_label("E&xclude:", self.exclude_edit),
+        form.addRow(buddy_label("S&kip:", self.exclude_edit),
                     with_error(self.exclude_edit, self.exclude_error))
+        form.addRow("", self.temporary_check)
         form.addRow("", self.hidden_check)
-        form.addRow(buddy_label("Chunk si&ze:", self.chunk_combo), self.chunk_combo)
         form.addRow(buddy_label("&Stable for:", self.stable_spin), self.stable_spin)
         form.addRow("", self.existing_check)
-        form.addRow("", self.polling_check)
         form.addRow("", self.enabled_check)
+        form.addRow(self.advanced)
         self.enabled_check.setToolTip("Watch this folder (clear to stop without removing it)")
+
+    def _build_advanced(self) -> AdvancedSection:
+        """Regular expressions, chunk size and polling, folded by default."""
+        section = AdvancedSection()
+        self.include_regex_edit = line_edit(
+            "Include regular expression",
+            "Also send only files whose path inside the folder (with /) contains a match for "
+            r"this regular expression, e.g. \.tiff?$", "none")
+        self.include_regex_error = inline_error("Include regular expression problem")
+        self.exclude_regex_edit = line_edit(
+            "Exclude regular expression",
+            "Also skip files whose path inside the folder (with /) contains a match for this "
+            "regular expression", "none")
+        self.exclude_regex_error = inline_error("Exclude regular expression problem")
+        self.chunk_combo = QComboBox()
+        self.chunk_combo.setAccessibleName("Chunk size")
+        self.chunk_combo.setToolTip(
+            "Bytes per Kafka message. Brokers refuse messages larger than their "
+            "message.max.bytes (often 1 MiB): ask before choosing more.")
+        for size in CHUNK_SIZES:
+            label = format_bytes(size)
+            if size == wire.DEFAULT_CHUNK_SIZE:
+                label += " (default)"
+            self.chunk_combo.addItem(label, size)
+        self.polling_check = QCheckBox("Network drive (pollin&g)")
+        self.polling_check.setAccessibleName("Network drive (polling)")
+        self.polling_check.setToolTip(
+            "Look for changes every few seconds instead of waiting for the system to report "
+            "them; needed for network shares, which do not report changes")
+        section.form.addRow(buddy_label("Include re&gex:", self.include_regex_edit),
+                            with_error(self.include_regex_edit, self.include_regex_error))
+        section.form.addRow(buddy_label("Exclude rege&x:", self.exclude_regex_edit),
+                            with_error(self.exclude_regex_edit, self.exclude_regex_error))
+        section.form.addRow(buddy_label("Chunk si&ze:", self.chunk_combo), self.chunk_combo)
+        section.form.addRow("", self.polling_check)
+        return section
 
     def _form_tab_order(self) -> list[QWidget]:
         return [self.path_edit, self.browse_button, self.open_button, self.profile_combo,
                 self.topic_picker.combo, self.topic_picker.refresh_button,
                 self.topic_picker.create_button, self.include_edit, self.exclude_edit,
-                self.hidden_check, self.chunk_combo, self.stable_spin, self.existing_check,
-                self.polling_check, self.enabled_check]
+                self.temporary_check, self.hidden_check, self.stable_spin,
+                self.existing_check, self.enabled_check, self.advanced.toggle,
+                self.include_regex_edit, self.exclude_regex_edit, self.chunk_combo,
+                self.polling_check]
 
     def _items(self, settings: Settings) -> list[WatchedFolder]:
         return settings.folders
@@ -131,15 +172,21 @@ class FoldersView(ItemsView[WatchedFolder]):
         return [item.path, profile.name if profile else "(none)", item.topic or "(none)"]
 
     def _load_specific(self, item: WatchedFolder) -> None:
-        self.include_edit.setText(item.include)
-        self.exclude_edit.setText(item.exclude)
-        self.hidden_check.setChecked(item.include_hidden)
+        self.include_edit.setText(join_patterns(item.include_globs))
+        self.exclude_edit.setText(join_patterns(item.exclude_globs))
+        self.temporary_check.setChecked(item.skip_temporary)
+        self.hidden_check.setChecked(item.skip_hidden)
+        self.include_regex_edit.setText(item.include_regex)
+        self.exclude_regex_edit.setText(item.exclude_regex)
         self._select_chunk_size(item.chunk_size)
         self.stable_spin.setValue(item.stable_seconds)
         self.existing_check.setChecked(item.upload_existing)
         self.polling_check.setChecked(item.polling)
-        for edit in (self.include_edit, self.exclude_edit):
+        for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
+                     self.exclude_regex_edit):
             edit.setCursorPosition(0)
+        if advanced_in_use(item):  # never hide what decides which files are sent
+            self.advanced.set_expanded(True)
 
     def _select_chunk_size(self, size: int) -> None:
         index = self.chunk_combo.findData(size)
@@ -150,17 +197,29 @@ class FoldersView(ItemsView[WatchedFolder]):
 
     def _read_specific(self, item: WatchedFolder) -> WatchedFolder:
         size = self.chunk_combo.currentData()
+        include, exclude = self.include_edit.text(), self.exclude_edit.text()
         return dataclasses.replace(
-            item, include=self.include_edit.text(), exclude=self.exclude_edit.text(),
-            include_hidden=self.hidden_check.isChecked(),
+            item,
+            # Unchanged text keeps the stored list (a pattern list shown joined reads back alike).
+            include_globs=(item.include_globs if include == join_patterns(item.include_globs)
+                           else split_patterns(include)),
+            exclude_globs=(item.exclude_globs if exclude == join_patterns(item.exclude_globs)
+                           else split_patterns(exclude)),
+            skip_temporary=self.temporary_check.isChecked(),
+            skip_hidden=self.hidden_check.isChecked(),
+            include_regex=self.include_regex_edit.text(),
+            exclude_regex=self.exclude_regex_edit.text(),
             chunk_size=int(size) if size is not None else item.chunk_size,
             stable_seconds=self.stable_spin.value(),
             upload_existing=self.existing_check.isChecked(),
             polling=self.polling_check.isChecked())
 
     def _after_update(self, item: WatchedFolder, errors: list[str]) -> None:
-        for pattern, what, label in ((item.include, "include", self.include_error),
-                                     (item.exclude, "exclude", self.exclude_error)):
-            problem = regex_problem(pattern, what)
+        problems = filter_problems(item)
+        for name, label in (("include_globs", self.include_error),
+                            ("exclude_globs", self.exclude_error),
+                            ("include_regex", self.include_regex_error),
+                            ("exclude_regex", self.exclude_regex_error)):
+            problem = problems[name]
             label.setText(problem or "")
             label.setVisible(problem is not None)
