@@ -106,6 +106,12 @@ class FakeConsumer:
         self.commits.append({tp.partition: tp.offset for tp in offsets})
         return offsets
 
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        pass
+
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        pass
+
     def pause(self, partitions: list[TopicPartition]) -> None:
         self.paused = True
 

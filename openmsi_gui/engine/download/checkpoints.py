@@ -42,6 +42,12 @@ class ConsumerClient(Protocol):
     def commit(self, *, offsets: list[TopicPartition],
                asynchronous: Literal[False]) -> list[TopicPartition]: ...
 
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        """Make ``partitions`` the assignment (in a rebalance callback)."""
+
+    def incremental_assign(self, partitions: list[TopicPartition]) -> None:
+        """Add ``partitions`` to the assignment (cooperative rebalancing)."""
+
     def pause(self, partitions: list[TopicPartition]) -> None:
         """Stop fetching from ``partitions``."""
 

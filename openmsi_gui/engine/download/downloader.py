@@ -33,7 +33,13 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from openmsi_gui.engine.crypto import MessageCipher
 from openmsi_gui.engine.download.assembly import Assembly
 from openmsi_gui.engine.download.checkpoints import ConsumerClient, ConsumerFactory, Offsets
-from openmsi_gui.engine.download.finisher import MAX_FINISHING, Finisher, StoreRetries
+from openmsi_gui.engine.download.finisher import (
+    MAX_FINISHING,
+    RESUME_FINISHING,
+    Finisher,
+    StoreRetries,
+)
+from openmsi_gui.engine.download.flow import FlowControl, HoldReason, Hysteresis
 from openmsi_gui.engine.download.parking import Parking
 from openmsi_gui.engine.download.problems import (
     DEFAULT_DELAYS,
@@ -65,6 +71,7 @@ CHECKPOINT_BYTES = 64 * 1024 * 1024
 # 512 KiB is ~16 MiB (a few ms), which keeps a GUI in the same process responsive.
 CONSUME_BATCH = 32
 STALE_PIN_SECONDS = 3600.0
+FINISHING = Hysteresis(MAX_FINISHING, RESUME_FINISHING)
 
 
 class Downloader:
@@ -90,6 +97,8 @@ class Downloader:
         delays: how long to wait before retrying what could not be done.
         consumer_factory: builds the Kafka consumer from its settings (a fake in
             unit tests).
+        finishing: how many files may wait for the finisher before the
+            partitions are paused, and below how many they are resumed.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
@@ -97,7 +106,8 @@ class Downloader:
                  stale_pin_seconds: float = STALE_PIN_SECONDS,
                  store: S3Store | None = None, cipher: MessageCipher | None = None,
                  create_dest: bool = True, delays: RetryDelays = DEFAULT_DELAYS,
-                 consumer_factory: ConsumerFactory = Consumer) -> None:
+                 consumer_factory: ConsumerFactory = Consumer,
+                 finishing: Hysteresis = FINISHING) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
         self.job = job
@@ -114,7 +124,8 @@ class Downloader:
         self._stopping = threading.Event()
         self._want_paused = False
         self._reported_paused = False
-        self._is_paused = False
+        self._flow = FlowControl(topic, job, incremental=_incremental(self._settings))
+        self._finishing = finishing
         self.assignment: frozenset[int] = frozenset()
         self._offsets = Offsets(topic, job)
         self._finisher = Finisher(self.dest, registry, job)
@@ -227,8 +238,8 @@ class Downloader:
                     self._retry_requested = False
                     self._retry_everything_now()
                 self._apply_pause()
-                messages = (consumer.consume(num_messages=CONSUME_BATCH, timeout=0.2)
-                            if self._finisher.wait_below(MAX_FINISHING, 0.2) else [])
+                messages = consumer.consume(num_messages=CONSUME_BATCH,
+                                            timeout=self._read_timeout())
                 for i, message in enumerate(messages):
                     try:
                         self._handle(message)
@@ -271,16 +282,18 @@ class Downloader:
         self._sink.close()
 
     def _apply_pause(self) -> None:
+        """Pause or resume the partitions for every reason, and say when the user's changes."""
         assert self._consumer is not None
         stalled = time.monotonic() < self._stalled_until
-        want = self._want_paused or stalled
-        if want != self._is_paused:
-            assignment = self._consumer.assignment()
-            if want:
-                self._consumer.pause(assignment)
-            else:
-                self._consumer.resume(assignment)
-            self._is_paused = want
+        flow = self._flow
+        flow.switch(HoldReason.USER, self._want_paused)
+        flow.switch(HoldReason.DESTINATION, stalled)
+        behind = self._finishing.hold(flow.holds(HoldReason.FINISHER), self._finisher.pending)
+        if behind != flow.holds(HoldReason.FINISHER):
+            log.debug("%s: %d files wait for the finisher; reading %s", self.job,
+                      self._finisher.pending, "pauses" if behind else "resumes")
+        flow.switch(HoldReason.FINISHER, behind)
+        flow.apply(self._consumer)
         if self._want_paused != self._reported_paused:
             if self._want_paused:
                 self._bus.publish(JobState(self.job, JobStatus.PAUSED))
@@ -289,6 +302,17 @@ class Downloader:
             else:
                 self._bus.publish(JobState(self.job, JobStatus.RUNNING))
             self._reported_paused = self._want_paused
+
+    def _read_timeout(self) -> float:
+        """How long the next ``consume`` may wait for messages.
+
+        While the finisher is behind, the partitions are paused: wait for it
+        instead, then poll without waiting (polling keeps the group membership).
+        """
+        if self._flow.holds(HoldReason.FINISHER):
+            self._finisher.wait_below(self._finishing.low, 0.2)
+            return 0.0
+        return 0.2
 
     def _retry_everything_now(self) -> None:
         log.info("%s: retrying what waits, as asked", self.job)
@@ -311,8 +335,8 @@ class Downloader:
         self._stalled_until = time.monotonic() + delay
         self._stall_reason = problem.reason
         assert self._consumer is not None
-        self._consumer.pause(self._consumer.assignment())
-        self._is_paused = True
+        self._flow.hold(HoldReason.DESTINATION)
+        self._flow.apply(self._consumer)
         self._offsets.seek(self._consumer, rewind)
         log.error("%s: %s was not stored (attempt %d): %s; waiting %.0f s", self.job,
                   problem.relpath, self._stall_attempts, problem.reason, delay)
@@ -327,8 +351,7 @@ class Downloader:
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                           f"{len(partitions)} partitions"))
         self.assignment = self.assignment | {p.partition for p in partitions}
-        if self._is_paused:
-            consumer.pause(partitions)
+        self._flow.assigned(consumer, partitions)
 
     def _on_revoke(self, consumer: ConsumerClient, partitions: list[TopicPartition]) -> None:
         revoked = {p.partition for p in partitions}
@@ -338,6 +361,7 @@ class Downloader:
         self._receiver.drop_revoked(revoked)
         self.assignment = self.assignment - revoked
         self._offsets.forget(revoked)
+        self._flow.revoked(revoked)
 
     def _on_kafka_error(self, err: KafkaError) -> None:
         log.warning("%s: broker connection problem: %s", self.job, err.str())
@@ -393,3 +417,9 @@ class Downloader:
             self._parking.checkpoint()
         self._registry.commit()
         self._offsets.commit(self._consumer, self._assembly.pins(), asynchronous)
+
+
+def _incremental(settings: dict[str, str]) -> bool:
+    """Whether the group rebalances incrementally (on_assign adds to the assignment)."""
+    return ("cooperative" in settings.get("partition.assignment.strategy", "")
+            or settings.get("group.protocol", "classic") == "consumer")

@@ -32,10 +32,12 @@ from openmsi_gui.engine.registry import Registry
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5  # while files keep coming, make renames durable at least this often
-# Files queued for the finisher before the consume loop stops reading: without a bound a
-# backlog of small files outruns the fsyncs, and every queued file stays in memory and in
-# the incoming table the consume thread walks for each finished file.
+# Files queued for the finisher before the consumer pauses its partitions, and below which
+# it resumes them: without a bound a backlog of small files outruns the fsyncs, and every
+# queued file stays in memory and in the incoming table the consume thread walks for each
+# finished file.
 MAX_FINISHING = 256
+RESUME_FINISHING = 128
 
 
 class Finisher:
@@ -73,6 +75,12 @@ class Finisher:
         with self._lock:
             self._pending += 1
         self.pool.submit(self._finish, inc)
+
+    @property
+    def pending(self) -> int:
+        """Files submitted and not finished yet."""
+        with self._lock:
+            return self._pending
 
     def wait_below(self, limit: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until fewer than ``limit`` files are being finished.
