@@ -76,6 +76,8 @@ class _Wanted:
 
 
 RETRY_SECONDS = 30.0
+LOCAL_BROKER_FOLDER = "local-broker"
+"""The embedded broker's data, in the data folder (reused by the next start)."""
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before a job that died is restarted, by how often it died in a row
 (at most ``retry_seconds``)."""
@@ -284,7 +286,9 @@ class AppController:
     def _ensure_broker(self) -> EmbeddedBroker:
         with self._broker_lock:
             if self._broker is None or not self._broker.running:
-                self._broker = EmbeddedBroker().start()
+                # Its data (messages, committed offsets) outlive a quit, next to the registry.
+                self._broker = EmbeddedBroker(data_dir=self.registry.path.parent /
+                                              LOCAL_BROKER_FOLDER).start()
                 log.info("embedded broker running at %s", self._broker.bootstrap_servers)
             return self._broker
 

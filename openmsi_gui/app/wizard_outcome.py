@@ -41,8 +41,8 @@ def summary(profile: BrokerProfile | None, keeps_password: bool, job: JobForm) -
     """
     lines: list[str] = []
     if profile is None:
-        lines.append("Broker: the local demo broker on this computer. It is for trying "
-                     "OpenMSI: what it holds is lost when the app quits.")
+        lines.append("Broker: the local demo broker on this computer. It keeps what it "
+                     "holds when the app quits; other computers cannot reach it.")
     else:
         security: str = profile.security_protocol
         if profile.sasl_username:

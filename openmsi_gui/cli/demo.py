@@ -31,10 +31,11 @@ def run_demo(folder: Path | None, duration: float, bus: EventBus,
     outbox, inbox = base / "outbox", base / "inbox"
     outbox.mkdir(parents=True, exist_ok=True)
     inbox.mkdir(parents=True, exist_ok=True)
-    with EmbeddedBroker() as broker:
+    # The broker keeps its data in the demo folder: a demo stopped mid-transfer and
+    # started again on the same folder finishes every file.
+    with EmbeddedBroker(data_dir=base / "broker") as broker:
         config = KafkaConfig.for_bootstrap(broker.bootstrap_servers)
         admin.create_topic(config, DEMO_TOPIC, partitions=3)
-        # The broker keeps data in memory only, so the demo keeps its own registry too.
         registry = Registry(base / "registry.sqlite3")
         watch = WatchJob(config, outbox, WatchOptions(DEMO_TOPIC, upload_existing=True,
                                                       stable_seconds=1.0),

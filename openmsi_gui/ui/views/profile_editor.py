@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 PASSWORD_STORED = "stored in the system keychain"
 PASSWORD_NOT_STORED = "not stored yet"
 EMBEDDED_NOTE = ("This is the demo broker that OpenMSI starts on this computer. It cannot be "
-                 "edited; data sent to it is lost when the app quits.")
+                 "edited; it keeps its data in the app's data folder when the app quits.")
 NO_PROFILES_NOTE = "No broker profiles yet: click New or Import INI… to add one."
 CA_FILTER = "CA certificates (*.pem *.crt);;All files (*)"
 
