@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openmsi_gui.engine.untrusted import escaped
+
 log = logging.getLogger(__name__)
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
@@ -341,16 +343,17 @@ class S3Store:
             else:
                 for number, (etag, digest) in verified.items():
                     done[number], digests[number] = etag, digest
-                log.info("resuming the S3 upload of %s: %d of %d parts already there", key,
-                         len(done), len(parts))
+                log.info("resuming the S3 upload of %s: %d of %d parts already there",
+                         escaped(key), len(done), len(parts))
         if upload_id is None:
             # Stored already (a crash after the upload, before its record was removed): done.
             stored = self._stored_etag(key, size, sha512)
             if stored is not None:
-                log.info("%s is already stored in S3 with the same content", key)
+                log.info("%s is already stored in S3 with the same content", escaped(key))
                 return stored, _multipart_etag(path, parts)
             if gone:
-                log.warning("the interrupted S3 upload of %s had expired; it starts again", key)
+                log.warning("the interrupted S3 upload of %s had expired; it starts again",
+                            escaped(key))
             response = self.client.create_multipart_upload(
                 Bucket=self.location.bucket, Key=key, Metadata=metadata)
             upload_id = str(response["UploadId"])
@@ -460,9 +463,9 @@ class S3Store:
             return
         try:
             self.client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
-            log.info("aborted the interrupted S3 upload of %s", key)
+            log.info("aborted the interrupted S3 upload of %s", escaped(key))
         except Exception as exc:
-            log.warning("could not abort the S3 upload of %s: %s", key,
+            log.warning("could not abort the S3 upload of %s: %s", escaped(key),
                         explain(exc, self.location))
 
     # -- recovery ----------------------------------------------------------

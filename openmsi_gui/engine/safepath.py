@@ -13,6 +13,8 @@ import os
 import re
 from pathlib import Path
 
+from openmsi_gui.engine.untrusted import escaped
+
 _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³]|conin\$|conout\$)(\..*)?$", re.I)
 _FORBIDDEN = re.compile(r'[\x00-\x1f<>:"|?*\\]')
 MAX_COMPONENT_BYTES = 255
@@ -30,18 +32,18 @@ def check_component(part: str) -> str:
         UnsafePath: naming the rule that ``part`` breaks.
     """
     if part in ("", ".", ".."):
-        raise UnsafePath(f"{part!r} is not a file or folder name")
+        raise UnsafePath(f"'{escaped(part)}' is not a file or folder name")
     bad = _FORBIDDEN.search(part)
     if bad:
         char = bad.group()
         shown = repr(char) if char.isprintable() else f"U+{ord(char):04X}"
-        raise UnsafePath(f"{part!r} contains the forbidden character {shown}")
+        raise UnsafePath(f"'{escaped(part)}' contains the forbidden character {shown}")
     if _RESERVED.match(part):
-        raise UnsafePath(f"{part!r} is a reserved device name on Windows")
+        raise UnsafePath(f"'{escaped(part)}' is a reserved device name on Windows")
     if part[-1] in ". ":
-        raise UnsafePath(f"{part!r} ends with a dot or a space")
+        raise UnsafePath(f"'{escaped(part)}' ends with a dot or a space")
     if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
-        raise UnsafePath(f"{part[:40]!r}... is longer than {MAX_COMPONENT_BYTES} bytes")
+        raise UnsafePath(f"'{escaped(part, 40)}' is longer than {MAX_COMPONENT_BYTES} bytes")
     return part
 
 
@@ -54,9 +56,9 @@ def split_relpath(relpath: str) -> list[str]:
     if not relpath:
         raise UnsafePath("empty path")
     if relpath.startswith(("/", "\\")):
-        raise UnsafePath(f"{relpath!r} is an absolute path")
+        raise UnsafePath(f"'{escaped(relpath)}' is an absolute path")
     if re.match(r"^[A-Za-z]:", relpath):
-        raise UnsafePath(f"{relpath!r} starts with a drive letter")
+        raise UnsafePath(f"'{escaped(relpath)}' starts with a drive letter")
     parts = relpath.split("/")
     if len(parts) > MAX_DEPTH:
         raise UnsafePath(f"{relpath[:60]!r}... is nested more than {MAX_DEPTH} folders deep")
@@ -77,7 +79,7 @@ def resolve_inside(root: Path, relpath: str) -> Path:
     target = base.joinpath(*parts)
     real_parent = Path(os.path.realpath(target.parent))
     if real_parent != base and base not in real_parent.parents:
-        raise UnsafePath(f"{relpath!r} would be written outside the destination folder")
+        raise UnsafePath(f"'{escaped(relpath)}' would be written outside the destination folder")
     if target.is_symlink():
-        raise UnsafePath(f"{relpath!r} is a symbolic link in the destination folder")
+        raise UnsafePath(f"'{escaped(relpath)}' is a symbolic link in the destination folder")
     return target

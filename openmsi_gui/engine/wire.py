@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import msgpack
 
+from openmsi_gui.engine.untrusted import escaped
+
 DEFAULT_CHUNK_SIZE = 524_288
 HASH_SIZE = 64
 MAX_CHUNK_SIZE = 1 << 30
@@ -191,5 +193,6 @@ def decode_chunk(value: bytes | None, *, verify: bool = True) -> Chunk:
     if len(data) > MAX_CHUNK_SIZE:
         raise BadMessage(f"chunk of {len(data)} bytes is larger than {MAX_CHUNK_SIZE}")
     if verify and hashlib.sha512(data).digest() != chunk.chunk_hash:
-        raise BadMessage(f"chunk {chunk.chunk_i} of {chunk.relpath!r} fails its SHA-512 check")
+        raise BadMessage(f"chunk {chunk.chunk_i} of '{escaped(chunk.relpath)}' fails its "
+                         "SHA-512 check")
     return chunk

@@ -122,7 +122,7 @@ def build_cases(root: Path) -> dict[str, Case]:
     cases.append(Case("unc", "\\\\srv\\share/unc.txt", "absolute",
                       msgs(chunks_of(data, "\\\\srv\\share/unc.txt"))))
     data = blob("nul", 100)
-    cases.append(Case("nul-in-name", "nul\x00byte.txt", "forbidden",
+    cases.append(Case("nul-in-name", "nul\\x00byte.txt", "forbidden",
                       msgs(chunks_of(data, "nul\x00byte.txt"))))
     data = blob("con", 100)
     cases.append(Case("reserved-name", "CON.txt", "reserved", msgs(chunks_of(data, "CON.txt"))))

@@ -28,6 +28,7 @@ from pathlib import Path
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.download.problems import Rejected
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ class Incoming:
     def relpath(self) -> str:
         """The file's path relative to the destination (POSIX separators)."""
         return self.key[0]
+
+    @property
+    def shown(self) -> str:
+        """The relative path as it may be shown in logs and events (it came from a message)."""
+        return escaped(self.relpath)
 
     @property
     def complete(self) -> bool:
@@ -217,7 +223,7 @@ class Assembly:
             try:
                 self._sync_close(key, handle)
             except OSError as exc:  # its chunks are not committed: they are fetched again
-                log.warning("%s: could not store %s: %s", job, key[0], exc)
+                log.warning("%s: could not store %s: %s", job, escaped(key[0]), escaped(str(exc)))
 
     def pins(self) -> dict[int, int]:
         """The first offset of an unfinished file, per partition (commit no further)."""
@@ -237,7 +243,7 @@ class Assembly:
                     inc.stale_warned = True
                     log.warning("%s: %s has had %d of %d chunks for over %.0f s; its chunks "
                                 "are kept and it will finish if the rest arrives", job,
-                                inc.relpath, len(inc.stored), inc.n_chunks, seconds)
+                                inc.shown, len(inc.stored), inc.n_chunks, seconds)
 
     def forget_stalest(self, job: str, limit: int) -> None:
         """Drop the least recently active incomplete file from memory (and its pin).
@@ -251,7 +257,7 @@ class Assembly:
             return
         stalest = min(candidates, key=lambda i: i.last_seen)
         log.warning("%s: more than %d files are incomplete; no longer tracking %s (%d of %d "
-                    "chunks)", job, limit, stalest.relpath, len(stalest.stored),
+                    "chunks)", job, limit, stalest.shown, len(stalest.stored),
                     stalest.n_chunks)
         self.drop(stalest.key)
 

@@ -15,6 +15,8 @@ from typing import Any, Literal, Protocol, overload
 
 from confluent_kafka import KafkaException, Message, TopicPartition
 
+from openmsi_gui.engine.untrusted import escaped
+
 log = logging.getLogger(__name__)
 
 RebalanceCallback = Callable[[Any, list[TopicPartition]], None]
@@ -111,7 +113,8 @@ class Offsets:
             else:
                 consumer.commit(offsets=changed, asynchronous=False)
         except KafkaException as exc:
-            log.warning("%s: offset commit failed (will retry): %s", self._job, exc)
+            log.warning("%s: offset commit failed (will retry): %s", self._job,
+                        escaped(str(exc)))
             return
         for tp in changed:
             self._committed[tp.partition] = tp.offset
@@ -122,7 +125,8 @@ class Offsets:
             try:
                 consumer.seek(TopicPartition(self.topic, partition, offset))
             except KafkaException as exc:  # e.g. revoked meanwhile: its owner re-reads it
-                log.warning("%s: could not rewind partition %d: %s", self._job, partition, exc)
+                log.warning("%s: could not rewind partition %d: %s", self._job, partition,
+                            escaped(str(exc)))
 
     def forget(self, partitions: set[int]) -> None:
         """Drop revoked partitions (their new owner reads on from the committed offsets)."""

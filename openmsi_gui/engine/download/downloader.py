@@ -62,6 +62,7 @@ from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Store
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 
@@ -333,15 +334,16 @@ class Downloader:
         delay = nth_delay(self._delays.stall, self._stall_attempts)
         self._stall_attempts += 1
         self._stalled_until = time.monotonic() + delay
-        self._stall_reason = problem.reason
+        self._stall_reason = escaped(problem.reason)
         assert self._consumer is not None
         self._flow.hold(HoldReason.DESTINATION)
         self._flow.apply(self._consumer)
         self._offsets.seek(self._consumer, rewind)
         log.error("%s: %s was not stored (attempt %d): %s; waiting %.0f s", self.job,
-                  problem.relpath, self._stall_attempts, problem.reason, delay)
-        self._files.waiting(problem.relpath, f"{problem.reason}; retrying in {delay:.0f} s")
-        self._bus.publish(JobState(self.job, JobStatus.WAITING, problem.reason))
+                  escaped(problem.relpath), self._stall_attempts, self._stall_reason, delay)
+        self._files.waiting(escaped(problem.relpath),
+                            f"{self._stall_reason}; retrying in {delay:.0f} s")
+        self._bus.publish(JobState(self.job, JobStatus.WAITING, self._stall_reason))
 
     # -- group membership --------------------------------------------------
 

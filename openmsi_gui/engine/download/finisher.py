@@ -28,6 +28,7 @@ from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, Sink
 from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ class Finisher:
             inc.temp.unlink(missing_ok=True)
             self._registry.finish_download(inc.download_id, "superseded", inc.size)
             log.info("%s: %s: an older version arrived after a newer one; kept the newer",
-                     self._job, inc.relpath)
+                     self._job, inc.shown)
             return FinishOutcome.SUPERSEDED
         return sink.place(inc)
 
@@ -190,8 +191,8 @@ class StoreRetries:
         inc.attempts += 1
         self._due[inc.key] = time.monotonic() + delay
         log.error("%s: %s was not stored yet (attempt %d): %s; retrying in %.0f s", self._job,
-                  inc.relpath, inc.attempts, finished.reason, delay)
-        self._files.waiting(inc.relpath, f"{finished.reason}; retrying in {delay:.0f} s")
+                  inc.shown, inc.attempts, escaped(finished.reason), delay)
+        self._files.waiting(inc.shown, escaped(f"{finished.reason}; retrying in {delay:.0f} s"))
 
     def all_now(self) -> None:
         """Make every waiting file due at once."""

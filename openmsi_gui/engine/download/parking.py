@@ -18,6 +18,7 @@ from openmsi_gui.engine.download.problems import DestinationUnavailable
 from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,10 @@ class Parking:
         self._parked += 1
         if self._parked == 1 or self._files.ready(PARKED_ROW):
             log.warning("%s: %d message(s) kept until they can be decrypted: %s", self._job,
-                        self._parked, reason)
+                        self._parked, escaped(reason))
             self._files.waiting(
                 PARKED_ROW, f"{self._parked} encrypted message(s) kept until their keys arrive, "
-                f"retried every {self._retry_seconds:.0f} s: {reason}")
+                f"retried every {self._retry_seconds:.0f} s: {escaped(reason)}")
         self._next_retry = time.monotonic() + self._retry_seconds
 
     def decrypt(self, partition: int, offset: int, key: bytes | str | None,

@@ -36,6 +36,7 @@ from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.registry import DownloadRecord, Registry
 from openmsi_gui.engine.safepath import UnsafePath, resolve_inside
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +116,9 @@ class Receiver:
                        reason: str) -> None:
         """Refuse a message that is not a chunk of any file."""
         self.messages_rejected += 1
-        shown = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
-        log.error("%s: rejected message %s[%d]@%d (key %r): %s", self._job, self._topic,
-                  partition, offset, shown[:200], reason)
-        self._files.failed(shown[:200], f"rejected message: {reason}")
+        log.error("%s: rejected message %s[%d]@%d (key '%s'): %s", self._job, self._topic,
+                  partition, offset, escaped(key, 200), escaped(reason))
+        self._files.failed(escaped(key, 200), escaped(f"rejected message: {reason}"))
 
     def _open_generation(self, chunk: wire.Chunk) -> Incoming | None:
         relpath = chunk.relpath
@@ -127,14 +127,14 @@ class Receiver:
             raise DestinationUnavailable(relpath, missing)
         target = resolve_inside(self._dest, relpath)
         if uses_temp_name(relpath):
-            raise UnsafePath(f"{relpath!r} uses a name reserved for files being received")
+            raise UnsafePath(f"'{escaped(relpath)}' uses a name reserved for files being received")
         label = self._sink.label
         record = self._registry.find_download(self._topic, self._group, label, relpath,
                                               chunk.file_hash)
         key: FileKey = (relpath, chunk.file_hash)
         if record is not None and self._already_handled(record, target, chunk):
             self._settle(key)
-            self._files.skipped(relpath, "already received")
+            self._files.skipped(escaped(relpath), "already received")
             return None
         temp = temp_name(target, chunk.file_hash)
         stored: dict[int, tuple[int, int]] = {}
@@ -144,8 +144,8 @@ class Receiver:
                 stored = {}
         if record is not None and stored:
             download_id = record.id
-            log.info("%s: resuming %s with %d of %d chunks already stored", self._job, relpath,
-                     len(stored), chunk.n_chunks)
+            log.info("%s: resuming %s with %d of %d chunks already stored", self._job,
+                     escaped(relpath), len(stored), chunk.n_chunks)
         else:
             download_id = self._registry.start_download(
                 self._topic, self._group, label, relpath, chunk.file_hash, chunk.n_chunks,
@@ -168,7 +168,7 @@ class Receiver:
         if len(self.assembly.incoming) >= MAX_INCOMPLETE_FILES:
             self.assembly.forget_stalest(self._job, MAX_INCOMPLETE_FILES)
         self.assembly.incoming[key] = inc
-        self._files.discovered(relpath, 0)
+        self._files.discovered(inc.shown, 0)
         return inc
 
     def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
@@ -205,7 +205,7 @@ class Receiver:
         else:
             self.assembly.write(inc, chunk)
             self.bytes_received += len(chunk.data)
-        self._files.progress(inc.key, inc.relpath, inc.stored_bytes, 0, len(inc.stored),
+        self._files.progress(inc.key, inc.shown, inc.stored_bytes, 0, len(inc.stored),
                              inc.n_chunks, done=inc.complete)
         if inc.complete:
             self.assembly.release(inc)
@@ -223,13 +223,13 @@ class Receiver:
         self._settle(inc.key)
         if finished.outcome is not FinishOutcome.DONE:
             return
-        self._files.completed(inc.relpath, inc.size, inc.key[1].hex(),
+        self._files.completed(inc.shown, inc.size, inc.key[1].hex(),
                               time.monotonic() - inc.started, path=finished.path)
         self.files_received += 1
         for other_key, other in list(self.assembly.incoming.items()):
             if (other.relpath == inc.relpath and not other.finishing
                     and (not other.mtime or other.mtime <= inc.mtime)):
-                log.info("%s: %s: dropping an older incomplete version", self._job, inc.relpath)
+                log.info("%s: %s: dropping an older incomplete version", self._job, inc.shown)
                 self.assembly.drop(other_key)
                 other.temp.unlink(missing_ok=True)
                 self._registry.finish_download(other.download_id, "superseded")
@@ -247,8 +247,9 @@ class Receiver:
         self._reported[key] = None
         if len(self._reported) > 10_000:
             self._reported.popitem(last=False)
-        log.error("%s: %r was not received: %s", self._job, relpath[:300], reason)
-        self._files.failed(relpath[:300], reason)
+        log.error("%s: '%s' was not received: %s", self._job, escaped(relpath),
+                  escaped(reason))
+        self._files.failed(escaped(relpath), escaped(reason))
 
     def _settle(self, key: FileKey) -> None:
         self._settled[key] = None

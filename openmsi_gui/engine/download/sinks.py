@@ -23,6 +23,7 @@ from openmsi_gui.engine.download.assembly import Incoming, hash_path
 from openmsi_gui.engine.download.problems import Rejected
 from openmsi_gui.engine.registry import DownloadRecord, Registry
 from openmsi_gui.engine.s3 import S3Error, S3Store
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,8 @@ class FolderSink(Sink):
             try:
                 _fsync_dir(folder)
             except OSError as exc:
-                log.warning("%s: could not fsync %s: %s", self._job, folder, exc)
+                log.warning("%s: could not fsync %s: %s", self._job, escaped(str(folder)),
+                            escaped(str(exc)))
         for inc in placed:
             self._report(Finished(inc, FinishOutcome.DONE, path=str(inc.target)))
 
@@ -268,10 +270,10 @@ class S3Sink(Sink):
             self._report(Finished(inc, FinishOutcome.RETRY, f"S3 upload failed: cannot read "
                                   f"the staged file: {exc.strerror or exc}"))
         except Exception as exc:
-            log.exception("%s: unexpected error uploading %s", self._job, inc.relpath)
+            log.exception("%s: unexpected error uploading %s", self._job, inc.shown)
             self._report(Finished(inc, FinishOutcome.RETRY, f"S3 upload failed: {exc}"))
         else:
-            log.info("%s: stored %s as %s", self._job, inc.relpath, url)
+            log.info("%s: stored %s as %s", self._job, inc.shown, escaped(url))
             self._report(Finished(inc, FinishOutcome.DONE, path=url))
 
 
