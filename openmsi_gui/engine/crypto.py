@@ -352,6 +352,19 @@ def _key_index(data: bytes) -> Hashable:
     return index
 
 
+def is_ciphertext(data: bytes | None) -> bool:
+    """Whether ``data`` is a KafkaCrypto ciphertext (recognised without a node or its keys).
+
+    A plain chunk value is a msgpack array (first byte ``0x99`` or ``0x9a``), so it
+    is never taken for one.
+    """
+    try:
+        _key_index(data or b"")
+    except NotEncrypted:
+        return False
+    return True
+
+
 def _show(key_index: Hashable) -> str:
     return key_index[:6].hex() if isinstance(key_index, bytes) else str(key_index)
 
@@ -497,6 +510,7 @@ __all__ = [
     "NodeStore",
     "NotEncrypted",
     "cipher_for",
+    "is_ciphertext",
     "kafkacrypto_available",
     "kafkacrypto_module",
     "key_topics",

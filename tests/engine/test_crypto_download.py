@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from helpers import Recorder, tree_files, wait_until
 from s3server import SeaweedS3
 from test_crypto import PROV, ROT, encrypted_topic, nodes, started_cipher  # noqa: F401
@@ -15,7 +16,14 @@ from test_transfer import running
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.engine.downloader import PARKED_ROW, Downloader, RetryDelays
-from openmsi_gui.engine.events import EventBus, FileFailed, FileSkipped, FileWaiting
+from openmsi_gui.engine.events import (
+    EventBus,
+    FileFailed,
+    FileSkipped,
+    FileWaiting,
+    JobState,
+    JobStatus,
+)
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
 from openmsi_gui.engine.provision import provision_node
@@ -126,20 +134,56 @@ def test_messages_without_keys_are_kept_and_finish_when_keys_arrive(
     assert not recorder.of(FileFailed)
 
 
-def test_plain_consumer_rejects_encrypted_messages_clearly(
+def committed(config: KafkaConfig, topic: str, group: str) -> dict[int, int]:
+    """The group's committed offset per partition of ``topic`` (negative: none)."""
+    consumer = Consumer(config.consumer_settings(group))
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        found = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset for tp in found}
+
+
+def waits(recorder: Recorder) -> list[JobState]:
+    return [e for e in recorder.of(JobState)
+            if isinstance(e, JobState) and e.state is JobStatus.WAITING]
+
+
+@pytest.mark.slow
+def test_an_encrypted_topic_read_without_keys_waits_and_loses_nothing(
         nodes: tuple[KafkaConfig, KafkaConfig], encrypted_topic: str,  # noqa: F811
         kafka_config: KafkaConfig, tmp_path: Path, bus: EventBus, recorder: Recorder,
         registry: Registry) -> None:
-    up_config, _ = nodes
-    src = tmp_path / "src"
+    """No node: "this topic is encrypted", waiting, nothing committed; with keys, every file."""
+    up_config, down_config = nodes
+    src, dest = tmp_path / "src", tmp_path / "dest"
     src.mkdir()
     write(src)
     send(up_config, encrypted_topic, src, bus, registry)
-    plain = Downloader(kafka_config, encrypted_topic, tmp_path / "dest", bus, registry,
-                       group_id="g-plain")
+    plain = Downloader(kafka_config, encrypted_topic, dest, bus, registry, group_id="g-nokeys",
+                       delays=RetryDelays(stall=(0.2, 0.5)))
     with running(plain):
-        wait_until(lambda: plain.messages_rejected >= 3, message="rejections")
-    assert tree_files(tmp_path / "dest") == {}
+        wait_until(lambda: len(waits(recorder)) >= 3,
+                   message="the encrypted messages read again and still waiting")
+    assert tree_files(dest) == {}
+    assert plain.messages_rejected == 0
+    assert not recorder.of(FileFailed)
+    assert all(e.detail.startswith("this topic is encrypted: set up encryption")
+               for e in waits(recorder))
+    assert all(offset <= 0 for offset in committed(kafka_config, encrypted_topic,
+                                                   "g-nokeys").values())
+
+    # Encryption set up: the same group, now with a node, while the producer is online.
+    with started_cipher(down_config, decrypt_wait=1.0) as cipher:
+        keyed = Downloader(down_config, encrypted_topic, dest, bus, registry,
+                           group_id="g-nokeys", cipher=cipher, delays=QUICK_PARKED)
+        with running(keyed), started_cipher(up_config) as producer:
+            producer.serve_keys(encrypted_topic)
+            wait_until(lambda: keyed.files_received == len(FILES), timeout=60,
+                       message="every file once encryption is set up")
+    assert tree_files(dest) == FILES
+    assert not recorder.of(FileFailed)
 
 
 @pytest.mark.slow

@@ -17,7 +17,9 @@ When the destination as a whole cannot take data (see
 committed past the message that could not be written: the consumer seeks back
 to it, pauses, and tries again after a growing delay, showing the file as
 "waiting". A verified file the sink could not store (a rename refused, an S3
-upload failed) is kept and retried the same way.
+upload failed) is kept and retried the same way. So is a KafkaCrypto message
+read without a node (:class:`~.problems.TopicEncrypted`): the topic is
+encrypted, and nothing from that message on is committed until a node is set up.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from openmsi_gui.engine.crypto import MessageCipher
+from openmsi_gui.engine.crypto import MessageCipher, is_ciphertext
 from openmsi_gui.engine.download.assembly import Assembly
 from openmsi_gui.engine.download.checkpoints import ConsumerClient, ConsumerFactory, Offsets
 from openmsi_gui.engine.download.finisher import (
@@ -45,6 +47,7 @@ from openmsi_gui.engine.download.problems import (
     DEFAULT_DELAYS,
     DestinationUnavailable,
     RetryDelays,
+    TopicEncrypted,
     nth_delay,
 )
 from openmsi_gui.engine.download.receiving import Receiver
@@ -339,10 +342,13 @@ class Downloader:
         self._flow.hold(HoldReason.DESTINATION)
         self._flow.apply(self._consumer)
         self._offsets.seek(self._consumer, rewind)
-        log.error("%s: %s was not stored (attempt %d): %s; waiting %.0f s", self.job,
-                  escaped(problem.relpath), self._stall_attempts, self._stall_reason, delay)
-        self._files.waiting(escaped(problem.relpath),
-                            f"{self._stall_reason}; retrying in {delay:.0f} s")
+        what = (f"{escaped(problem.relpath)} was not stored" if problem.relpath else
+                "reading paused")
+        log.error("%s: %s (attempt %d): %s; waiting %.0f s", self.job, what,
+                  self._stall_attempts, self._stall_reason, delay)
+        if problem.relpath:
+            self._files.waiting(escaped(problem.relpath),
+                                f"{self._stall_reason}; retrying in {delay:.0f} s")
         self._bus.publish(JobState(self.job, JobStatus.WAITING, self._stall_reason))
 
     # -- group membership --------------------------------------------------
@@ -381,6 +387,10 @@ class Downloader:
         partition, offset = message.partition() or 0, message.offset() or 0
         self._offsets.read(partition, offset)
         key, value = message.key(), message.value()
+        if self._parking is None and is_ciphertext(value):
+            # Without a node this never decrypts: wait here rather than reject it and
+            # commit past it, so that the files arrive once encryption is set up.
+            raise TopicEncrypted
         if self._parking is not None:
             opened = self._parking.decrypt(partition, offset, key, value,
                                            self._receiver.reject_message)

@@ -70,7 +70,7 @@ class DestinationUnavailable(Exception):
     """The destination cannot take data now; wait and read the message again.
 
     Args:
-        relpath: the file whose message could not be stored.
+        relpath: the file whose message could not be stored ("" for none).
         reason: what is wrong and what to do, for the transfers view.
     """
 
@@ -78,6 +78,23 @@ class DestinationUnavailable(Exception):
         super().__init__(reason)
         self.relpath = relpath
         self.reason = reason
+
+
+ENCRYPTED_TOPIC = ("this topic is encrypted: set up encryption for this broker profile "
+                   "(or [kafkacrypto] node_id in the config file)")
+
+
+class TopicEncrypted(DestinationUnavailable):
+    """A KafkaCrypto message read by a destination that has no node to decrypt it.
+
+    It waits like a destination that cannot take data: nothing from that message
+    on is committed, so once encryption is set up (the job restarts with a node)
+    every file is read again. It is about the whole topic, not one file: the job
+    waits (no file row), and its next start clears that.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("", ENCRYPTED_TOPIC)
 
 
 def destination_problem(exc: OSError, dest: Path) -> str | None:
