@@ -16,6 +16,7 @@ from typing import Any
 from openmsi_gui.app.formatting import direction_text, first_line, format_bytes
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.engine.registry import HistoryRow, Registry
+from openmsi_gui.engine.untrusted import escaped
 
 HISTORY_LIMIT = 10_000
 
@@ -77,8 +78,8 @@ def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
         return history_direction_text(row.direction)
     if column is HistoryColumn.TOPIC:
         return row.topic
-    if column is HistoryColumn.PATH:
-        return row.relpath
+    if column is HistoryColumn.PATH:  # a download's path came from a message
+        return escaped(row.relpath, limit=None)
     if column is HistoryColumn.SIZE:
         return format_bytes(row.size)
     if column is HistoryColumn.STATUS:
