@@ -18,9 +18,20 @@ from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QApplication
 
 from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.app.transfers import RowStatus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.application import OpenMSIApp, demo_settings
 from openmsi_gui.ui.theme import apply_theme
+from openmsi_gui.ui.views.transfers import TransfersView
+
+
+def select_failed(view: TransfersView) -> None:
+    """Select the refused file, so that its error shows in full under the table."""
+    for row in range(view.proxy.rowCount()):
+        transfer = view.model.row_at(view.proxy.mapToSource(view.proxy.index(row, 0)).row())
+        if transfer.status is RowStatus.FAILED:
+            view.table.selectRow(row)
+            return
 
 
 def main() -> None:
@@ -82,7 +93,8 @@ def main() -> None:
         window.tabs.setCurrentWidget(window.transfers)
         QTimer.singleShot(400, lambda: (shot("transfers-dark"), apply_theme(app, "light")))
 
-    steps = [(6000, drop), (16000, lambda: tab(window.transfers, "transfers")),
+    steps = [(6000, drop), (15500, lambda: select_failed(window.transfers)),
+             (16000, lambda: tab(window.transfers, "transfers")),
              (17000, lambda: (window.transfers.tabs.setCurrentIndex(1)
                               if hasattr(window.transfers, "tabs") else None)),
              (19000, lambda: tab(window.transfers, "history")),

@@ -42,14 +42,24 @@ def format_bytes(n: float) -> str:
     return f"{text} {unit}"
 
 
-def format_transferred(done: int, total: int) -> str:
-    """Bytes moved out of the total, in the total's unit: ``"12.3 / 45.6 MiB"``."""
+def format_transferred(done: int, total: int, approximate: bool = False) -> str:
+    """Bytes moved out of the total, in the total's unit: ``"12.3 / 45.6 MiB"``.
+
+    ``approximate``: the total is an estimate (a download before its last chunk),
+    shown as ``"12.3 / ~45.6 MiB"``.
+    """
     if total <= 0:
         return format_bytes(done) if done else ""
-    if done >= total:
+    if done >= total and not approximate:
         return format_bytes(total)
     divisor, unit = unit_for(total)
-    return f"{_number(done / divisor, unit)} / {_number(total / divisor, unit)} {unit}"
+    about = "~" if approximate else ""
+    return f"{_number(done / divisor, unit)} / {about}{_number(total / divisor, unit)} {unit}"
+
+
+def count_text(count: int, noun: str, plural: str = "") -> str:
+    """``"1 file"``, ``"21 files"``, ``"0 files"`` (``plural`` if not ``noun + "s"``)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def format_rate(bytes_per_second: float) -> str:

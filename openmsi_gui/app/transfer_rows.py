@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import math
+import os
 from typing import Any
 
 from openmsi_gui.app.formatting import (
@@ -21,7 +22,8 @@ from openmsi_gui.app.formatting import (
     format_transferred,
     rate_or_zero,
 )
-from openmsi_gui.app.transfers import RowStatus, Summary, TransferRow
+from openmsi_gui.app.settings import DestinationKind, Settings
+from openmsi_gui.app.transfers import PROBLEM_STATUSES, RowStatus, Summary, TransferRow
 from openmsi_gui.engine.events import Direction, JobId, JobKind
 
 
@@ -30,18 +32,20 @@ class Column(enum.IntEnum):
 
     DIRECTION = 0
     FILE = 1
-    STATUS = 2
-    PROGRESS = 3
-    SIZE = 4
-    CHUNKS = 5
-    RATE = 6
-    ETA = 7
-    ERROR = 8
+    PLACE = 2
+    STATUS = 3
+    PROGRESS = 4
+    SIZE = 5
+    CHUNKS = 6
+    RATE = 7
+    ETA = 8
+    ERROR = 9
 
 
 HEADERS = {
     Column.DIRECTION: "Direction",
     Column.FILE: "File",
+    Column.PLACE: "From / to",
     Column.STATUS: "Status",
     Column.PROGRESS: "Progress",
     Column.SIZE: "Size",
@@ -59,12 +63,40 @@ class FilterMode(enum.Enum):
 
     ALL = "All"
     ACTIVE = "Active"
-    FAILED = "Failed"
+    PROBLEMS = "Problems"
+
+
+def job_places(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Where each job's files come from (a folder) or go to (a destination).
+
+    Job name -> ``(short, full)``: ``("outbox", "/data/outbox → topic lab-data")`` for a
+    watched folder, ``("inbox", "topic lab-data → /srv/inbox")`` or
+    ``("s3://bucket/raw", "topic lab-data → s3://bucket/raw")`` for a destination.
+    """
+    places: dict[str, tuple[str, str]] = {}
+    for folder in settings.folders:
+        places[str(JobId(JobKind.FOLDER, folder.id))] = (
+            _folder_name(folder.path), f"{folder.path} → topic {folder.topic}")
+    for dest in settings.destinations:
+        if dest.kind is DestinationKind.S3:
+            where = "s3://" + "/".join(p for p in (dest.bucket, dest.prefix.strip("/")) if p)
+            short = where
+        else:
+            where, short = dest.path, _folder_name(dest.path)
+        places[str(JobId(JobKind.DESTINATION, dest.id))] = (short, f"topic {dest.topic} → {where}")
+    return places
+
+
+def _folder_name(path: str) -> str:
+    """The last part of a folder's path (the path itself for a drive or root)."""
+    return os.path.basename(os.path.normpath(path)) or path
 
 
 def status_text(row: TransferRow) -> str:
-    """The row's status in words, aware of the direction."""
+    """The row's status in words, aware of the direction and of a pause."""
     upload = row.direction is Direction.UPLOAD
+    if row.held and row.status in (RowStatus.ACTIVE, RowStatus.QUEUED):
+        return "Paused"
     return {
         RowStatus.QUEUED: "Queued",
         RowStatus.ACTIVE: "Sending" if upload else "Receiving",
@@ -103,31 +135,40 @@ def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
     if mode is FilterMode.ACTIVE and row.status not in (RowStatus.ACTIVE, RowStatus.QUEUED,
                                                          RowStatus.WAITING):
         return False
-    if mode is FilterMode.FAILED and row.status is not RowStatus.FAILED:
+    if mode is FilterMode.PROBLEMS and row.status not in PROBLEM_STATUSES:
         return False
     needle = search.strip().casefold()
     if not needle:
         return True
-    haystack = (row.relpath, row.job, row.error, status_text(row), direction_text(row.direction))
-    return any(needle in text.casefold() for text in haystack)
+    return any(needle in text.casefold() for text in _haystack(row))
+
+
+def _haystack(row: TransferRow) -> tuple[str, ...]:
+    return (row.relpath, row.job, row.error, status_text(row), direction_text(row.direction),
+            row.place_detail)
 
 
 FIELD_SEP = "\x1f"
-_FILTER_FLAGS = {RowStatus.ACTIVE: "A", RowStatus.QUEUED: "A", RowStatus.WAITING: "A",
-                 RowStatus.FAILED: "F"}
-MODE_FLAGS = {FilterMode.ALL: ".", FilterMode.ACTIVE: "A", FilterMode.FAILED: "F"}
+MODE_FLAGS = {FilterMode.ALL: "", FilterMode.ACTIVE: "A", FilterMode.PROBLEMS: "P"}
+
+
+def _flags(row: TransferRow) -> str:
+    """``A``: queued, moving or waiting; ``P``: a problem (see :data:`PROBLEM_STATUSES`)."""
+    flags = "A" if row.status in (RowStatus.ACTIVE, RowStatus.QUEUED, RowStatus.WAITING) \
+        else ""
+    if row.status in PROBLEM_STATUSES:
+        flags += "P"
+    return flags or "-"
 
 
 def filter_text(row: TransferRow) -> str:
     """What the proxy's regular expression sees of ``row`` (see :func:`filter_pattern`).
 
-    A flag (``A`` queued or moving, ``F`` failed, ``-`` otherwise), then the searchable
-    texts of :func:`row_matches`, case-folded and separated by the ASCII unit separator.
+    The filter flags (:data:`MODE_FLAGS`; ``-`` for none), then the searchable texts of
+    :func:`row_matches`, case-folded and separated by the ASCII unit separator.
     """
-    haystack = (row.relpath, row.job, row.error, status_text(row),
-                direction_text(row.direction))
-    return _FILTER_FLAGS.get(row.status, "-") + FIELD_SEP + FIELD_SEP.join(
-        text.replace(FIELD_SEP, " ").casefold() for text in haystack)
+    return _flags(row) + FIELD_SEP + FIELD_SEP.join(
+        text.replace(FIELD_SEP, " ").casefold() for text in _haystack(row))
 
 
 _STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.WAITING: 1, RowStatus.QUEUED: 2,
@@ -140,16 +181,21 @@ def cell_text(row: TransferRow, column: Column) -> str:
         return direction_text(row.direction)
     if column is Column.FILE:
         return row.relpath
+    if column is Column.PLACE:
+        return row.place
     if column is Column.STATUS:
         return status_text(row)
     if column is Column.PROGRESS:
         return format_percent(row.fraction) if shows_progress(row) else ""
     if column is Column.SIZE:
-        return format_transferred(row.done_bytes, row.total_bytes)
+        total, estimated = row.expected_bytes
+        return format_transferred(row.done_bytes, total, estimated)
     if column is Column.CHUNKS:
         return format_chunks(row.done_chunks, row.total_chunks)
     if column is Column.RATE:
-        return format_rate(row.rate) if row.status in (RowStatus.ACTIVE, RowStatus.DONE) else ""
+        moving = row.status is RowStatus.DONE or (row.status is RowStatus.ACTIVE
+                                                  and not row.held)
+        return format_rate(row.rate) if moving else ""
     if column is Column.ETA:
         return format_eta(row.eta)
     return first_line(row.error)
@@ -168,12 +214,14 @@ def sort_value(row: TransferRow, column: Column) -> Any:
         return row.direction.value
     if column is Column.FILE:
         return row.relpath.casefold()
+    if column is Column.PLACE:
+        return row.place.casefold()
     if column is Column.STATUS:
         return _STATUS_ORDER[row.status]
     if column is Column.PROGRESS:
         return row.fraction
     if column is Column.SIZE:
-        return row.total_bytes or row.done_bytes
+        return row.expected_bytes[0] or row.done_bytes
     if column is Column.CHUNKS:
         return row.total_chunks
     if column is Column.RATE:
@@ -188,6 +236,8 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
     """A longer explanation of one cell."""
     if column is Column.FILE:
         return f"{row.relpath}\nJob: {row.job}"
+    if column is Column.PLACE:
+        return row.place_detail
     if column is Column.ERROR:
         return row.error
     if column is Column.STATUS:
@@ -203,19 +253,41 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
         return text
     if column is Column.SIZE and row.total_bytes:
         return f"{row.done_bytes:,} of {row.total_bytes:,} bytes"
+    if column is Column.SIZE and row.expected_bytes[1]:
+        return (f"{row.done_bytes:,} bytes received of about {row.expected_bytes[0]:,} "
+                "(the exact size is known once the last chunk is in)")
     if column is Column.PROGRESS and shows_progress(row):
         return f"{format_percent(row.fraction)} done"
     return ""
 
 
 def summary_text(summary: Summary) -> str:
-    """One line about the rows: ``"2 moving, 1 failed, 5 done — up 4.2 MiB/s, down 0 B/s"``."""
+    """One line about the listed files, each counted once per direction.
+
+    ``"Files: 1 sending, 1 failed, 5 sent, 5 received — up 4.2 MiB/s, down 0 B/s"``.
+    """
     if not (summary.active or summary.failed or summary.done or summary.waiting):
         return "No transfers yet."
     rates = f"up {rate_or_zero(summary.up_rate)}, down {rate_or_zero(summary.down_rate)}"
-    waiting = f"{summary.waiting} waiting, " if summary.waiting else ""
-    return (f"{summary.active} moving, {waiting}{summary.failed} failed, {summary.done} done"
-            f" — {rates}")
+    counts = ((summary.sending, "sending"), (summary.receiving, "receiving"),
+              (summary.held, "paused"), (summary.waiting, "waiting"),
+              (summary.failed, "failed"), (summary.sent, "sent"),
+              (summary.received, "received"))
+    parts = ", ".join(f"{count} {word}" for count, word in counts if count)
+    return f"Files: {parts} — {rates}"
+
+
+def row_details(row: TransferRow) -> str:
+    """Everything about one row, for the pane under the table (the error in full)."""
+    lines = [f"{row.relpath} ({direction_text(row.direction).split(' ', 1)[1].lower()}, "
+             f"{row.place_detail or row.job})", f"{status_text(row)}"]
+    if row.error:
+        lines[-1] += f": {row.error.strip()}"
+    # What a failed row allows is the selection hint's (it covers several rows).
+    if row.status is RowStatus.WAITING:
+        lines.append("It is retried by itself; Retry tries it now." if can_retry(row)
+                     else "It is retried by itself.")
+    return "\n".join(line for line in lines if line)
 
 
 def selection_hint(rows: list[TransferRow]) -> str:

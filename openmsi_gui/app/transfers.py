@@ -2,7 +2,8 @@
 
 The :class:`TransferBook` keeps one row per file and direction with its
 progress, rate, ETA and error, a per-second throughput history for the plot,
-and the overall status the tray shows. The Qt models render it.
+and the overall status the tray shows (derived from the problems that exist
+now, see :mod:`openmsi_gui.app.transfer_status`). The Qt models render it.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from __future__ import annotations
 import collections
 import enum
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from openmsi_gui.app.formatting import rate_or_zero
+from openmsi_gui.app.transfer_status import (
+    AppStatus,
+    Problems,
+    Summary,
+    overall_status,
+    status_text,
+)
 from openmsi_gui.engine.events import (
     Direction,
     Event,
@@ -40,17 +48,15 @@ class RowStatus(enum.Enum):
     WAITING = "waiting"  # kept, retried later: S3 unreachable, decryption keys missing
 
 
-class AppStatus(enum.Enum):
-    """The one-word state of the whole app (the tray icon)."""
-
-    IDLE = "idle"
-    TRANSFERRING = "transferring"
-    PAUSED = "paused"
-    ERROR = "error"
-
+__all__ = ["AppStatus", "Problems", "RowKey", "RowStatus", "Summary", "TransferBook",
+           "TransferRow"]
 
 RowKey = tuple[str, Direction, str]
 _FINISHED = frozenset({RowStatus.DONE, RowStatus.FAILED, RowStatus.SKIPPED})
+UNFINISHED = frozenset({RowStatus.QUEUED, RowStatus.ACTIVE, RowStatus.WAITING})
+"""Rows whose file has not arrived yet (what removing their folder or destination drops)."""
+PROBLEM_STATUSES = frozenset({RowStatus.FAILED, RowStatus.WAITING})
+"""Rows that make the app need attention, and that the Problems filter shows."""
 _JOB_GOES_ON = frozenset({JobStatus.RUNNING, JobStatus.WATCHING, JobStatus.STOPPED})
 _JOB_HALTED = frozenset({JobStatus.FAILED, JobStatus.STOPPED})
 
@@ -72,6 +78,9 @@ class TransferRow:
     rate: float = 0.0
     error: str = ""
     sha512_hex: str = ""
+    held: bool = False  # its folder or destination is paused
+    place: str = ""  # where from (an upload) or to (a download), see transfer_rows.job_places
+    place_detail: str = ""  # the same in full (paths, topic)
 
     @property
     def key(self) -> RowKey:
@@ -92,22 +101,24 @@ class TransferRow:
     @property
     def eta(self) -> float | None:
         """Seconds left at the current rate, if it can be told."""
-        if self.status is not RowStatus.ACTIVE or self.rate <= 0 or self.fraction <= 0:
+        if (self.status is not RowStatus.ACTIVE or self.held or self.rate <= 0
+                or self.fraction <= 0):
             return None
         total = self.total_bytes or self.done_bytes / self.fraction
         return max(0.0, (total - self.done_bytes) / self.rate)
 
+    @property
+    def expected_bytes(self) -> tuple[int, bool]:
+        """The file's size and whether it is an estimate.
 
-@dataclass(frozen=True)
-class Summary:
-    """Counts for the tooltip and status bar."""
-
-    active: int
-    failed: int
-    done: int
-    up_rate: float
-    down_rate: float
-    waiting: int = 0  # retried by themselves (an S3 upload, encrypted messages awaiting keys)
+        A download learns its size only with its last chunk; before that it is
+        estimated from the chunks stored (all but the last have the same size).
+        """
+        if self.total_bytes or self.status is RowStatus.DONE:
+            return self.total_bytes, False
+        if self.total_chunks and self.done_chunks:
+            return round(self.done_bytes / self.done_chunks * self.total_chunks), True
+        return 0, False
 
 
 class TransferBook:
@@ -125,10 +136,15 @@ class TransferBook:
         self.max_rows = max_rows
         self.rows: collections.OrderedDict[RowKey, TransferRow] = collections.OrderedDict()
         self._counts: collections.Counter[RowStatus] = collections.Counter()
+        # Counts per status, direction and whether the row's job is paused.
+        self._split: collections.Counter[tuple[RowStatus, Direction, bool]] = \
+            collections.Counter()
         self._finished: collections.OrderedDict[RowKey, None] = collections.OrderedDict()
         self.job_errors: dict[str, str] = {}  # job name -> why it failed, until it runs again
         self.job_waits: dict[str, str] = {}  # job name -> what it waits for (disk full...)
-        self.unseen_failures = 0
+        self.paused_jobs: set[str] = set()
+        self.places: dict[str, tuple[str, str]] = {}  # job -> (place, place in full)
+        self._gone: set[str] = set()  # jobs removed from the settings: their events are late
         self._second = int(time.time())
         self._bucket = [0, 0]
         self.throughput: collections.deque[tuple[int, int, int]] = collections.deque(
@@ -144,7 +160,7 @@ class TransferBook:
             self._apply_job_state(event)
             return None
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
-                                  FileSkipped, FileWaiting)):
+                                  FileSkipped, FileWaiting)) or event.job in self._gone:
             return None
         row = self._row_for(event)
         status = row.status
@@ -157,13 +173,10 @@ class TransferBook:
         elif isinstance(event, FileFailed):
             status = RowStatus.FAILED
             row.error = event.reason
-            self.unseen_failures += 1
         elif isinstance(event, FileSkipped):
             status = RowStatus.SKIPPED
             row.error = event.reason
         else:
-            if row.status is not RowStatus.WAITING:
-                self.unseen_failures += 1
             status = RowStatus.WAITING
             row.error = event.reason
             row.rate = 0.0
@@ -181,9 +194,10 @@ class TransferBook:
             if row is not None:
                 self._set_status(row, None)
             row = TransferRow(event.job, event.direction, event.relpath, started=event.at,
-                              updated=event.at)
+                              updated=event.at, held=event.job in self.paused_jobs)
+            row.place, row.place_detail = self.places.get(event.job, (event.job, event.job))
             self.rows[key] = row
-            self._counts[row.status] += 1
+            self._counted(row, 1)
             self._trim()
         self.rows.move_to_end(key)
         return row
@@ -215,10 +229,12 @@ class TransferBook:
         return RowStatus.DONE
 
     def _apply_job_state(self, event: JobState) -> None:
+        if event.job in self._gone:
+            return
+        self._hold(event.job, event.state is JobStatus.PAUSED)
         if event.state is JobStatus.FAILED:
             self.job_errors[event.job] = event.detail or "the job stopped"
             self.job_waits.pop(event.job, None)
-            self.unseen_failures += 1
         elif event.state is JobStatus.WAITING:
             self.job_waits[event.job] = event.detail
         elif event.state in _JOB_GOES_ON:
@@ -229,19 +245,78 @@ class TransferBook:
                     row.error = "interrupted; it resumes when the job runs again"
                     self._set_status(row, RowStatus.QUEUED)
 
+    def _hold(self, job: str, held: bool) -> None:
+        """Mark the rows of ``job`` as held by a pause (or no longer)."""
+        if held == (job in self.paused_jobs):
+            return
+        if held:
+            self.paused_jobs.add(job)
+        else:
+            self.paused_jobs.discard(job)
+        for row in self.rows.values():
+            if row.job == job:
+                self._counted(row, -1)
+                row.held = held
+                self._counted(row, 1)
+
     def forget_job_problem(self, job: str) -> None:
         """Drop what :attr:`job_errors` and :attr:`job_waits` say about ``job``."""
         self.job_errors.pop(job, None)
         self.job_waits.pop(job, None)
 
+    def forget_job(self, job: str) -> list[RowKey]:
+        """``job`` was removed: drop its rows and problems, ignore its late events.
+
+        Returns the keys of the rows dropped.
+        """
+        self._gone.add(job)
+        self.forget_job_problem(job)
+        self.paused_jobs.discard(job)
+        return self.drop([key for key in self.rows if key[0] == job])
+
+    def unfinished(self, job: str) -> int:
+        """How many files of ``job`` have not arrived yet (queued, moving, waiting)."""
+        return sum(1 for row in self.rows.values()
+                   if row.job == job and row.status in UNFINISHED)
+
+    def set_places(self, places: dict[str, tuple[str, str]]) -> list[TransferRow]:
+        """Name where each job's files come from or go to; returns the rows renamed.
+
+        ``places`` maps job names to a short and a full description. Jobs named
+        there are no longer ignored (see :meth:`forget_job`).
+        """
+        self.places = dict(places)
+        self._gone.difference_update(places)
+        changed = []
+        for row in self.rows.values():
+            place = self.places.get(row.job, (row.job, row.job))
+            if (row.place, row.place_detail) != place:
+                row.place, row.place_detail = place
+                changed.append(row)
+        return changed
+
+    def drop(self, keys: Iterable[RowKey]) -> list[RowKey]:
+        """Remove the rows ``keys`` from the list (dismissed); returns those removed."""
+        dropped = []
+        for key in keys:
+            row = self.rows.pop(key, None)
+            if row is not None:
+                self._set_status(row, None)
+                dropped.append(key)
+        return dropped
+
+    def _counted(self, row: TransferRow, sign: int) -> None:
+        self._counts[row.status] += sign
+        self._split[row.status, row.direction, row.held] += sign
+
     def _set_status(self, row: TransferRow, status: RowStatus | None) -> None:
         """Move ``row`` to ``status`` (None: the row is being dropped), keeping counts."""
-        self._counts[row.status] -= 1
+        self._counted(row, -1)
         self._finished.pop(row.key, None)
         if status is None:
             return
         row.status = status
-        self._counts[status] += 1
+        self._counted(row, 1)
         if status in _FINISHED:
             self._finished[row.key] = None
 
@@ -249,7 +324,7 @@ class TransferBook:
         while len(self.rows) > self.max_rows and self._finished:
             oldest, _ = self._finished.popitem(last=False)
             row = self.rows.pop(oldest)
-            self._counts[row.status] -= 1
+            self._counted(row, -1)
 
     def _count(self, direction: Direction, moved: int) -> None:
         self.tick()
@@ -267,41 +342,46 @@ class TransferBook:
 
     def summary(self) -> Summary:
         """Counts over the current rows and the last few seconds' rates."""
-        counts = self._counts
+        counts, split = self._counts, self._split
         recent = list(self.throughput)[-3:]
         seconds = max(1, len(recent))
+
+        def unfinished(direction: Direction) -> int:
+            return (split[RowStatus.ACTIVE, direction, False]
+                    + split[RowStatus.QUEUED, direction, False])
+
+        held = sum(split[status, direction, True] for status in (RowStatus.ACTIVE,
+                                                                  RowStatus.QUEUED)
+                   for direction in Direction)
+        moving = sum(split[RowStatus.ACTIVE, direction, False] for direction in Direction)
         return Summary(counts[RowStatus.ACTIVE] + counts[RowStatus.QUEUED],
                        counts[RowStatus.FAILED], counts[RowStatus.DONE],
                        sum(r[1] for r in recent) / seconds, sum(r[2] for r in recent) / seconds,
-                       waiting=counts[RowStatus.WAITING])
+                       waiting=counts[RowStatus.WAITING],
+                       sending=unfinished(Direction.UPLOAD),
+                       receiving=unfinished(Direction.DOWNLOAD),
+                       sent=split[RowStatus.DONE, Direction.UPLOAD, False]
+                       + split[RowStatus.DONE, Direction.UPLOAD, True],
+                       received=split[RowStatus.DONE, Direction.DOWNLOAD, False]
+                       + split[RowStatus.DONE, Direction.DOWNLOAD, True],
+                       held=held, moving=moving)
+
+    def problems(self) -> Problems:
+        """What is wrong now: listed failed and waiting files, jobs that fail or wait.
+
+        A job that waits is named only while no waiting file says why.
+        """
+        counts = self._counts
+        waiting_jobs = () if counts[RowStatus.WAITING] else tuple(self.job_waits)
+        return Problems(counts[RowStatus.FAILED], counts[RowStatus.WAITING],
+                        tuple(self.job_errors), waiting_jobs)
 
     def status(self, paused: bool) -> AppStatus:
-        """Error (unseen failures) beats paused, which beats transferring, then idle."""
-        if self.unseen_failures or self.job_errors:
-            return AppStatus.ERROR
-        if paused:
-            return AppStatus.PAUSED
-        if self._counts[RowStatus.ACTIVE]:
-            return AppStatus.TRANSFERRING
-        return AppStatus.IDLE
-
-    def acknowledge_failures(self) -> None:
-        """The user has seen the failures (the tray goes back to normal)."""
-        self.unseen_failures = 0
+        """Problems beat paused, which beats transferring, then idle."""
+        return overall_status(self.problems(), self.summary(), paused)
 
     def status_line(self, paused: bool, paused_until: float | None = None) -> str:
-        """One line for the tray tooltip."""
-        summary = self.summary()
-        status = self.status(paused)
-        if status is AppStatus.ERROR:
-            problems = summary.failed + summary.waiting + len(self.job_errors)
-            return f"OpenMSI: {problems} problem(s), see Transfers"
-        if status is AppStatus.PAUSED:
-            if paused_until:
-                until = time.strftime("%H:%M", time.localtime(paused_until))
-                return f"OpenMSI: paused until {until}"
-            return "OpenMSI: paused"
-        if status is AppStatus.TRANSFERRING:
-            rate = rate_or_zero(summary.up_rate + summary.down_rate)
-            return f"OpenMSI: {summary.active} file(s) moving, {rate}"
-        return f"OpenMSI: {summary.done} file(s) transferred"
+        """One line for the tray tooltip: ``"OpenMSI: 21 files sent, 21 received"``."""
+        summary, problems = self.summary(), self.problems()
+        status = overall_status(problems, summary, paused)
+        return f"OpenMSI: {status_text(status, summary, problems, paused_until)}"

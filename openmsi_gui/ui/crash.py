@@ -24,6 +24,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from openmsi_gui import __version__
+from openmsi_gui.app.formatting import count_text
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +185,8 @@ class CrashHandler(QObject):
             with self._lock:
                 earlier, self._unreported = self._unreported, 0
             if earlier:
-                message += f"\n\n{earlier} more error(s) happened meanwhile (see the log)."
+                message += (f"\n\n{count_text(earlier, 'more error', 'more errors')} happened "
+                            "meanwhile (see the log).")
             quit_requested = self.show_dialog(message, details, self.log_path)
         except Exception:
             log.exception("cannot show the crash dialog")

@@ -66,7 +66,6 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         state.statusChanged.connect(self.on_status_changed)
-        self.tabs.currentChanged.connect(self.on_tab_changed)
         self.on_status_changed(state.status, "OpenMSI")
         tasks.failed.connect(self.on_task_failed)
 
@@ -122,10 +121,6 @@ class MainWindow(QMainWindow):
         else:
             self.controller.pause_all()
         self.state.refresh_status()
-
-    def on_tab_changed(self, index: int) -> None:
-        if self.tabs.widget(index) is self.transfers:
-            self.state.acknowledge_failures()
 
     def show_and_raise(self) -> None:
         """Bring the window to the front (tray click, second launch)."""

@@ -5,9 +5,17 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import SettingsStore
-from openmsi_gui.app.transfers import AppStatus, TransferBook, TransferRow
-from openmsi_gui.engine.events import Event, FileCompleted, FileFailed, JobState, PauseState
+from openmsi_gui.app.settings import Settings, SettingsStore
+from openmsi_gui.app.transfer_rows import job_places
+from openmsi_gui.app.transfers import AppStatus, RowKey, TransferBook, TransferRow
+from openmsi_gui.engine.events import (
+    Event,
+    FileCompleted,
+    FileFailed,
+    JobId,
+    JobState,
+    PauseState,
+)
 from openmsi_gui.ui.adapter import EngineAdapter
 
 
@@ -19,6 +27,8 @@ class LiveState(QObject):
 
     Signals:
         rowsChanged(list): the :class:`TransferRow` objects changed by a batch.
+        rowsDropped(list): the keys of rows removed from the book (their folder or
+            destination was removed, or the user dismissed them).
         statusChanged(object, str): the :class:`AppStatus` and a one-line status.
         fileFailed(object): a :class:`FileFailed` event (for notifications).
         fileCompleted(object): a :class:`FileCompleted` event.
@@ -27,6 +37,7 @@ class LiveState(QObject):
     """
 
     rowsChanged = Signal(list)
+    rowsDropped = Signal(list)
     statusChanged = Signal(object, str)
     fileFailed = Signal(object)
     fileCompleted = Signal(object)
@@ -43,7 +54,10 @@ class LiveState(QObject):
         self.paused = controller.paused
         self.paused_until = controller.paused_until
         self._status: tuple[AppStatus, str] | None = None
+        self._jobs = set(job_places(controller.store.settings))
+        self.book.set_places(job_places(controller.store.settings))
         adapter.events.connect(self.on_adapter_events)
+        adapter.settingsChanged.connect(self.on_adapter_settings_changed)
         self._timer = QTimer(self)
         self._timer.setInterval(1000)
         self._timer.timeout.connect(self.on_timer)
@@ -77,6 +91,29 @@ class LiveState(QObject):
             self.jobsChanged.emit(jobs)
         self.refresh_status()
 
+    def on_adapter_settings_changed(self, settings: Settings) -> None:
+        """Name the rows' folders and destinations; drop the rows of removed ones."""
+        places = job_places(settings)
+        removed = self._jobs - places.keys()
+        self._jobs = set(places)
+        dropped: list[RowKey] = []
+        for job in removed:
+            if JobId.parse(job) is not None:
+                dropped += self.book.forget_job(job)
+        renamed = self.book.set_places(places)
+        if renamed:
+            self.rowsChanged.emit(renamed)
+        if dropped:
+            self.rowsDropped.emit(dropped)
+        self.refresh_status()
+
+    def dismiss(self, keys: list[RowKey]) -> None:
+        """Take the rows ``keys`` off the list (they stay in the history)."""
+        dropped = self.book.drop(keys)
+        if dropped:
+            self.rowsDropped.emit(dropped)
+        self.refresh_status()
+
     def on_timer(self) -> None:
         self.book.tick()
         self.tick.emit()
@@ -98,8 +135,3 @@ class LiveState(QObject):
     def job_problem(self, job: str) -> tuple[str, str]:
         """Why ``job`` failed and what it waits for (each "" if nothing)."""
         return self.book.job_errors.get(job, ""), self.book.job_waits.get(job, "")
-
-    def acknowledge_failures(self) -> None:
-        """The user looked at the failures."""
-        self.book.acknowledge_failures()
-        self.refresh_status()

@@ -74,8 +74,9 @@ class Tray(QObject):
         if status is not self._shown:
             self._shown = status
             self.icon.setIcon(status_icon(status))
-        self.icon.setToolTip(f"{text}")
-        self.status_action.setText(f"{LABELS[status]}: {text.removeprefix('OpenMSI: ')}")
+        detail = text.removeprefix("OpenMSI: ")
+        self.icon.setToolTip(f"OpenMSI: {LABELS[status]} — {detail}")
+        self.status_action.setText(f"{LABELS[status]}: {detail}")
         paused = self.state.paused
         self.pause_action.setEnabled(not paused)
         self.pause30_action.setEnabled(not paused)

@@ -27,6 +27,15 @@ def test_transferred_rate_eta_chunks_percent() -> None:
     assert fmt.format_transferred(int(45.6 * MiB), int(45.6 * MiB)) == "45.6 MiB"
     assert fmt.format_transferred(500, 0) == "500 B"
     assert fmt.format_transferred(0, 0) == ""
+    assert fmt.format_transferred(int(12.3 * MiB), int(45.6 * MiB), approximate=True) == (
+        "12.3 / ~45.6 MiB")
+
+
+def test_counts_of_things() -> None:
+    assert fmt.count_text(1, "file") == "1 file"
+    assert fmt.count_text(21, "file") == "21 files"
+    assert fmt.count_text(0, "file") == "0 files"
+    assert fmt.count_text(2, "directory", "directories") == "2 directories"
     assert fmt.format_rate(4.2 * MiB) == "4.2 MiB/s"
     assert fmt.format_rate(0) == ""
     assert fmt.format_rate(math.inf) == ""

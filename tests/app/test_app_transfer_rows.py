@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from openmsi_gui.app import throughput as plot_mod
 from openmsi_gui.app import transfer_rows as tr
+from openmsi_gui.app.settings import Destination, DestinationKind, Settings, WatchedFolder
 from openmsi_gui.app.transfer_rows import Column, FilterMode, selection_hint, summary_text
-from openmsi_gui.app.transfers import RowStatus, Summary, TransferRow
-from openmsi_gui.engine.events import Direction
+from openmsi_gui.app.transfers import RowStatus, Summary, TransferBook, TransferRow
+from openmsi_gui.engine.events import Direction, FileDiscovered
 
 UP, DOWN = Direction.UPLOAD, Direction.DOWNLOAD
 
@@ -41,13 +42,17 @@ def test_row_filters_and_retry_rules() -> None:
     active = TransferRow("folder:abc", UP, "run/scan.h5", status=RowStatus.ACTIVE)
     queued = TransferRow("folder:abc", UP, "run/next.h5")
     done = TransferRow("folder:abc", UP, "run/old.h5", status=RowStatus.DONE)
-    rows = [failed_up, failed_down, active, queued, done]
-    assert [r for r in rows if tr.row_matches(r, FilterMode.FAILED)] == [failed_up, failed_down]
-    assert [r for r in rows if tr.row_matches(r, FilterMode.ACTIVE)] == [active, queued]
+    waiting = TransferRow("dest:xyz", DOWN, "in/y.bin", status=RowStatus.WAITING)
+    rows = [failed_up, failed_down, active, queued, done, waiting]
+    assert [r for r in rows if tr.row_matches(r, FilterMode.PROBLEMS)] == [
+        failed_up, failed_down, waiting]
+    assert [r for r in rows if tr.row_matches(r, FilterMode.ACTIVE)] == [active, queued, waiting]
     assert all(tr.row_matches(r, FilterMode.ALL) for r in rows)
     assert [r for r in rows if tr.row_matches(r, FilterMode.ALL, "  SIZE too ")] == [failed_up]
-    assert [r for r in rows if tr.row_matches(r, FilterMode.ALL, "dest:")] == [failed_down]
-    assert [r for r in rows if tr.row_matches(r, FilterMode.ALL, "download")] == [failed_down]
+    assert [r for r in rows if tr.row_matches(r, FilterMode.ALL, "dest:")] == [
+        failed_down, waiting]
+    assert [r for r in rows if tr.row_matches(r, FilterMode.ALL, "download")] == [
+        failed_down, waiting]
     assert tr.can_retry(failed_up)
     assert not tr.can_retry(failed_down)
     assert not tr.can_retry(done)
@@ -66,10 +71,66 @@ def test_row_filters_and_retry_rules() -> None:
 
 def test_summary_text() -> None:
     assert summary_text(Summary(0, 0, 0, 0.0, 0.0)) == "No transfers yet."
-    assert summary_text(Summary(2, 1, 5, 4 * 1024 * 1024, 0.0)) == (
-        "2 moving, 1 failed, 5 done — up 4 MiB/s, down 0 B/s")
+    assert summary_text(Summary(2, 1, 10, 4 * 1024 * 1024, 0.0, sending=1, receiving=1,
+                                sent=5, received=5)) == (
+        "Files: 1 sending, 1 receiving, 1 failed, 5 sent, 5 received — up 4 MiB/s, down 0 B/s")
     assert summary_text(Summary(0, 0, 0, 0.0, 0.0, waiting=1)) == (
-        "0 moving, 1 waiting, 0 failed, 0 done — up 0 B/s, down 0 B/s")
+        "Files: 1 waiting — up 0 B/s, down 0 B/s")
+
+
+def test_the_place_column_tells_two_rows_of_one_file_apart() -> None:
+    settings = Settings(
+        folders=[WatchedFolder(id="f1", path="/data/outbox", topic="lab-data")],
+        destinations=[Destination(id="d1", path="/srv/inbox", topic="lab-data"),
+                      Destination(id="d2", kind=DestinationKind.S3, bucket="archive",
+                                  prefix="raw/", topic="lab-data")])
+    places = tr.job_places(settings)
+    assert places["folder:f1"] == ("outbox", "/data/outbox → topic lab-data")
+    assert places["dest:d1"] == ("inbox", "topic lab-data → /srv/inbox")
+    assert places["dest:d2"] == ("s3://archive/raw", "topic lab-data → s3://archive/raw")
+    book = TransferBook()
+    book.set_places(places)
+    one = book.apply(FileDiscovered("dest:d1", DOWN, "huge_run2.raw", 10))
+    two = book.apply(FileDiscovered("dest:d2", DOWN, "huge_run2.raw", 10))
+    assert one is not None
+    assert two is not None
+    assert tr.cell_text(one, Column.PLACE) != tr.cell_text(two, Column.PLACE)
+    assert tr.cell_tooltip(one, Column.PLACE) == "topic lab-data → /srv/inbox"
+    assert tr.row_matches(two, FilterMode.ALL, "s3://archive")
+
+
+def test_size_reads_received_over_total() -> None:
+    mib = 1 << 20
+    row = TransferRow("dest:d", DOWN, "big.raw", status=RowStatus.ACTIVE,
+                      done_bytes=12 * mib, done_chunks=12, total_chunks=200)
+    assert tr.cell_text(row, Column.SIZE) == "12.0 / ~200.0 MiB"
+    assert "about" in tr.cell_tooltip(row, Column.SIZE)
+    up = TransferRow("folder:f", UP, "big.raw", status=RowStatus.ACTIVE,
+                     done_bytes=12 * mib, total_bytes=200 * mib)
+    assert tr.cell_text(up, Column.SIZE) == "12.0 / 200.0 MiB"
+    up.status, up.done_bytes = RowStatus.DONE, 200 * mib
+    assert tr.cell_text(up, Column.SIZE) == "200 MiB"
+
+
+def test_details_give_the_whole_error_of_the_selected_row() -> None:
+    error = ("cannot write to /srv/inbox: Read-only file system; make the folder writable"
+             " or choose another destination; retrying in 10 s")
+    row = TransferRow("dest:d1", DOWN, "huge_run2.raw", status=RowStatus.WAITING, error=error,
+                      place_detail="topic lab-data → /srv/inbox")
+    details = tr.row_details(row)
+    assert error in details
+    assert "huge_run2.raw (download, topic lab-data → /srv/inbox)" in details
+    assert "Retry tries it now" in details
+    failed = TransferRow("dest:d1", DOWN, "x.bin", status=RowStatus.FAILED, error="bad hash\n"
+                         "chunk 3 of 7")
+    assert tr.row_details(failed) == "x.bin (download, dest:d1)\nFailed: bad hash\nchunk 3 of 7"
+
+
+def test_paused_rows_read_paused() -> None:
+    row = TransferRow("dest:d", DOWN, "a.bin", status=RowStatus.ACTIVE, rate=100.0, held=True)
+    assert tr.status_text(row) == "Paused"
+    assert tr.cell_text(row, Column.RATE) == ""
+    assert tr.cell_text(row, Column.ETA) == ""
 
 
 def test_plot_axis_helpers() -> None:

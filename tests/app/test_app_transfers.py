@@ -16,6 +16,7 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileProgress,
     FileSkipped,
+    FileWaiting,
     JobState,
     JobStatus,
 )
@@ -101,7 +102,7 @@ def test_failed_and_skipped_rows_keep_the_reason() -> None:
     assert skipped is not None
     assert (failed.status, failed.error) == (RowStatus.FAILED, "broker said no")
     assert (skipped.status, skipped.error) == (RowStatus.SKIPPED, "already sent")
-    assert book.unseen_failures == 1
+    assert book.problems().failed_files == 1
 
 
 def test_completion_clears_an_earlier_error() -> None:
@@ -205,7 +206,11 @@ def test_status_precedence_error_paused_transferring_idle() -> None:
     book.apply(FileFailed(JOB, UP, "b.bin", "nope"))
     assert book.status(paused=True) is AppStatus.ERROR
     assert book.status(paused=False) is AppStatus.ERROR
-    book.acknowledge_failures()
+    # The alarm lasts as long as the problem: until the row is sent again or dismissed.
+    book.apply(FileDiscovered(JOB, UP, "b.bin", 10))
+    assert book.status(paused=False) is AppStatus.TRANSFERRING
+    book.apply(FileFailed(JOB, UP, "b.bin", "nope"))
+    assert book.drop([(JOB, UP, "b.bin")]) == [(JOB, UP, "b.bin")]
     assert book.status(paused=True) is AppStatus.PAUSED
     assert book.status(paused=False) is AppStatus.TRANSFERRING
 
@@ -215,8 +220,8 @@ def test_job_failure_is_an_error_until_the_job_runs_again() -> None:
     book.apply(JobState(JOB, JobStatus.FAILED, "topic missing"))
     assert book.status(paused=False) is AppStatus.ERROR
     assert book.job_errors == {JOB: "topic missing"}
-    book.acknowledge_failures()
-    assert book.status(paused=False) is AppStatus.ERROR  # the job is still broken
+    assert book.status_line(paused=False) == (
+        "OpenMSI: 1 watched folder cannot run; see Transfers")
     book.apply(JobState(JOB, JobStatus.RUNNING))
     assert book.status(paused=False) is AppStatus.IDLE
 
@@ -244,7 +249,15 @@ def test_a_waiting_job_is_told_apart_from_a_failed_one() -> None:
     book = TransferBook()
     book.apply(JobState("dest:d", JobStatus.WAITING, "disk full"))
     assert book.job_waits == {"dest:d": "disk full"}
-    assert book.status(paused=False) is AppStatus.IDLE  # its files say what waits
+    assert book.status(paused=False) is AppStatus.ERROR  # a problem until it goes on
+    assert book.problems().waiting_jobs == ("dest:d",)
+    assert book.status_line(paused=False) == "OpenMSI: 1 destination waiting; see Transfers"
+    book.apply(FileWaiting("dest:d", DOWN, "a.bin", "disk full; retrying in 5 s"))
+    assert book.status_line(paused=False) == "OpenMSI: 1 file waiting; see Transfers"
+    book.apply(JobState("dest:d", JobStatus.RUNNING))
+    book.apply(FileCompleted("dest:d", DOWN, "a.bin", 1, "00", 1.0))
+    assert book.status(paused=False) is AppStatus.IDLE
+    book.apply(JobState("dest:d", JobStatus.WAITING, "disk full"))
     book.apply(JobState("dest:d", JobStatus.FAILED, ""))
     assert (book.job_errors, book.job_waits) == ({"dest:d": "the job stopped"}, {})
     book.apply(JobState("dest:d", JobStatus.WAITING, "disk full"))
@@ -254,21 +267,93 @@ def test_a_waiting_job_is_told_apart_from_a_failed_one() -> None:
 
 def test_status_lines(clock: Clock) -> None:
     book = TransferBook()
-    assert book.status_line(paused=False) == "OpenMSI: 0 file(s) transferred"
-    assert book.status_line(paused=True) == "OpenMSI: paused"
+    assert book.status_line(paused=False) == "OpenMSI: nothing sent or received yet"
+    assert book.status_line(paused=True) == "OpenMSI: nothing moves until you resume"
     until = clock.wall + 3600
     expected = time.strftime("%H:%M", time.localtime(until))
-    assert book.status_line(paused=True, paused_until=until) == f"OpenMSI: paused until {expected}"
+    assert book.status_line(paused=True, paused_until=until) == (
+        f"OpenMSI: nothing moves until {expected}")
     book.apply(FileDiscovered(JOB, UP, "a.bin", 4_000_000))
     book.apply(progress("a.bin", 3_000_000, 4_000_000))
     clock.advance(1)
     book.tick()
-    assert book.status_line(paused=False) == "OpenMSI: 1 file(s) moving, 2.9 MiB/s"
+    assert book.status_line(paused=False) == "OpenMSI: 1 file sending, 2.9 MiB/s"
     book.apply(FileCompleted(JOB, UP, "a.bin", 4_000_000, "00", 1.0))
-    assert book.status_line(paused=False) == "OpenMSI: 1 file(s) transferred"
+    assert book.status_line(paused=False) == "OpenMSI: 1 file sent"
     book.apply(FileFailed(JOB, UP, "b.bin", "x"))
+    book.apply(FileFailed(JOB, UP, "c.bin", "x"))
     book.apply(JobState("dest:d", JobStatus.FAILED, "y"))
-    assert book.status_line(paused=True) == "OpenMSI: 2 problem(s), see Transfers"
+    assert book.status_line(paused=True) == (
+        "OpenMSI: 2 files failed, 1 destination cannot run; see Transfers")
+
+
+def test_one_file_sent_and_received_on_one_pc_counts_once_per_direction() -> None:
+    """The demo PC sends and receives: 21 files were "42 file(s) transferred"."""
+    book = TransferBook()
+    for i in range(21):
+        book.apply(FileCompleted("folder:f", UP, f"f{i}.bin", 10, "00", 1.0))
+        book.apply(FileCompleted("dest:d", DOWN, f"f{i}.bin", 10, "00", 1.0))
+    assert book.status_line(paused=False) == "OpenMSI: 21 files sent, 21 received"
+    book.apply(progress("big.bin", 1, 10, job="folder:f"))
+    book.apply(progress("big.bin", 1, 10, direction=DOWN, job="dest:d"))
+    assert book.status_line(paused=False).startswith("OpenMSI: 1 file sending, 1 receiving, ")
+    summary = book.summary()
+    assert (summary.sending, summary.receiving, summary.sent, summary.received) == (1, 1, 21, 21)
+
+
+def test_paused_rows_say_so_and_have_no_time_left(clock: Clock) -> None:
+    """Not "Paused — paused" while rows still say "Receiving, 0:02 left"."""
+    book = TransferBook()
+    book.apply(FileDiscovered("dest:d", DOWN, "a.bin", 1000))
+    book.apply(progress("a.bin", 100, 1000, (1, 10), direction=DOWN, job="dest:d"))
+    clock.advance(1)
+    row = book.apply(progress("a.bin", 200, 1000, (2, 10), direction=DOWN, job="dest:d"))
+    assert row is not None
+    assert row.eta is not None
+    book.apply(JobState("dest:d", JobStatus.PAUSED))
+    assert row.held
+    assert row.eta is None
+    assert book.status(paused=True) is AppStatus.PAUSED
+    assert book.status_line(paused=True) == "OpenMSI: 1 file held"
+    # Paused on its own (not the whole app): the others' transfers go on.
+    assert book.status(paused=False) is AppStatus.IDLE
+    late = book.apply(FileDiscovered("dest:d", DOWN, "b.bin", 10))
+    assert late is not None
+    assert late.held
+    book.apply(JobState("dest:d", JobStatus.RUNNING))
+    assert not row.held
+    assert not late.held
+    assert book.status(paused=False) is AppStatus.TRANSFERRING
+
+
+def test_a_removed_job_loses_its_rows_and_problems_and_late_events_are_ignored() -> None:
+    book = TransferBook()
+    book.apply(FileWaiting("dest:d", DOWN, "a.bin", "read-only; retrying in 5 s"))
+    book.apply(FileCompleted("dest:d", DOWN, "b.bin", 1, "00", 1.0))
+    book.apply(JobState("dest:d", JobStatus.WAITING, "read-only"))
+    book.apply(FileCompleted("dest:other", DOWN, "c.bin", 1, "00", 1.0))
+    assert book.status(paused=False) is AppStatus.ERROR
+    dropped = book.forget_job("dest:d")
+    assert sorted(key[2] for key in dropped) == ["a.bin", "b.bin"]
+    assert [key[0] for key in book.rows] == ["dest:other"]
+    assert book.status(paused=False) is AppStatus.IDLE
+    assert book.apply(FileWaiting("dest:d", DOWN, "a.bin", "stopping")) is None
+    book.apply(JobState("dest:d", JobStatus.FAILED, "stopped"))
+    assert book.status(paused=False) is AppStatus.IDLE
+    assert book.summary().received == 1
+    book.set_places({"dest:d": ("t → inbox", "topic t → /x/inbox")})  # added back
+    row = book.apply(FileDiscovered("dest:d", DOWN, "a.bin", 1))
+    assert row is not None
+    assert (row.place, row.place_detail) == ("t → inbox", "topic t → /x/inbox")
+
+
+def test_a_download_size_is_estimated_until_its_last_chunk() -> None:
+    book = TransferBook()
+    row = book.apply(progress("a.bin", 2048, 0, (2, 5), direction=DOWN, job="dest:d"))
+    assert row is not None
+    assert row.expected_bytes == (5120, True)
+    book.apply(FileCompleted("dest:d", DOWN, "a.bin", 4500, "00", 1.0))
+    assert row.expected_bytes == (4500, False)
 
 
 # -- trimming -----------------------------------------------------------------------------------
@@ -347,11 +432,10 @@ def test_waiting_rows_are_kept_visible_and_flagged() -> None:
     assert "retrying in 5 s" in row.error
     assert book.status(paused=False) is AppStatus.ERROR
     book.apply(waiting)  # the next retry does not count again
-    assert book.unseen_failures == 1
+    assert book.problems().count == 1
     assert book.summary().waiting == 1
     assert book.summary().failed == 0  # not failed: it is being retried
-    assert book.status_line(paused=False) == "OpenMSI: 1 problem(s), see Transfers"
-    book.acknowledge_failures()
+    assert book.status_line(paused=False) == "OpenMSI: 1 file waiting; see Transfers"
     book.apply(FileCompleted("d", Direction.DOWNLOAD, "a.bin", 10, "ab", 1.0))
     assert book.rows[("d", Direction.DOWNLOAD, "a.bin")].status is RowStatus.DONE
     assert book.summary().waiting == 0

@@ -156,7 +156,7 @@ def test_a_burst_shows_one_dialog_and_counts_the_rest(
     assert len(dialog.calls) == 1
     assert handler.crashes == 5
     assert handler.suppressed == 4
-    assert "4 more error(s)" in dialog.calls[0][0]
+    assert "4 more errors happened" in dialog.calls[0][0]
     assert len(emergencies) == 5
     assert len(crash_files(handler.log_path)) == 5
 

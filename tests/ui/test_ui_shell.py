@@ -16,8 +16,18 @@ from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.app.transfer_rows import FilterMode
 from openmsi_gui.app.transfers import AppStatus
-from openmsi_gui.engine.events import Direction, EventBus, FileFailed, FileProgress
+from openmsi_gui.engine.events import (
+    Direction,
+    EventBus,
+    FileCompleted,
+    FileFailed,
+    FileProgress,
+    FileWaiting,
+    JobState,
+    JobStatus,
+)
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.icons import status_pixmap
@@ -80,7 +90,8 @@ def test_tray_reflects_status_and_menu_pauses_and_resumes(
     tray = Tray(state)
     assert "Idle" in tray.status_action.text()
     tray.pause30_action.trigger()
-    qtbot.waitUntil(lambda: "paused until" in tray.icon.toolTip(), timeout=5000)  # an event
+    qtbot.waitUntil(lambda: "Paused — nothing moves until" in tray.icon.toolTip(),
+                    timeout=5000)  # an event
     assert state.paused
     assert controller.paused
     assert tray.resume_action.isEnabled()
@@ -92,7 +103,7 @@ def test_tray_reflects_status_and_menu_pauses_and_resumes(
     assert not controller.paused
     bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "cannot read the file"))
     qtbot.waitUntil(lambda: state.status is AppStatus.ERROR, timeout=5000)
-    assert "problem" in tray.icon.toolTip()
+    assert tray.icon.toolTip() == "OpenMSI: Needs attention — 1 file failed; see Transfers"
     opened: list[bool] = []
     tray.openRequested.connect(lambda: opened.append(True))
     tray.open_action.trigger()
@@ -114,9 +125,6 @@ def test_main_window_is_usable_without_a_tray(
     assert window.pause_button.text() == "&Resume"
     bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "why"))
     qtbot.waitUntil(lambda: "Needs attention" in window.status_text.text(), timeout=5000)
-    window.tabs.setCurrentIndex(1)
-    window.tabs.setCurrentIndex(0)  # looking at the transfers acknowledges the failures
-    assert state.status is not AppStatus.ERROR
     quit_requests: list[bool] = []
     window.quitRequested.connect(lambda: quit_requests.append(True))
     window.close()
@@ -172,3 +180,46 @@ def test_preferences_apply_without_restart(qtbot: QtBot, store: SettingsStore, t
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() < 100
     apply_theme(qapp, "light")
     assert qapp.palette().color(QPalette.ColorRole.Window).lightness() > 150
+
+
+def test_the_alarm_stays_until_the_problem_is_gone(
+        qtbot: QtBot, store: SettingsStore, controller: AppController, registry: Registry,
+        adapter: EngineAdapter, state: LiveState, bus: EventBus, tasks: Tasks) -> None:
+    """Opening Transfers used to turn the tray and status bar back to normal."""
+    window = MainWindow(store, controller, registry, adapter, state, tasks, has_tray=True)
+    tray = Tray(state)
+    qtbot.addWidget(window)
+    window.show()
+    window.tabs.setCurrentWidget(window.folders)
+    bus.publish(FileWaiting("dest:d", Direction.DOWNLOAD, "scan.tif",
+                            "cannot write to /srv/inbox: read-only; retrying in 10 s"))
+    bus.publish(JobState("dest:d", JobStatus.WAITING, "read-only"))
+    bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "cannot read the file"))
+    qtbot.waitUntil(lambda: state.status is AppStatus.ERROR, timeout=5000)
+    expected = "Needs attention — 1 file failed, 1 file waiting; see Transfers"
+    assert window.status_text.text() == expected
+    window.tabs.setCurrentWidget(window.transfers)
+    window.tabs.setCurrentWidget(window.folders)
+    window.tabs.setCurrentWidget(window.transfers)
+    qtbot.wait(100)
+    assert state.status is AppStatus.ERROR
+    assert window.status_text.text() == expected
+    assert tray.icon.toolTip() == f"OpenMSI: {expected}"
+    # The destination takes data again: only the failed upload is left.
+    bus.publish(JobState("dest:d", JobStatus.RUNNING))
+    bus.publish(FileCompleted("dest:d", Direction.DOWNLOAD, "scan.tif", 10, "00", 1.0))
+    qtbot.waitUntil(lambda: "1 file failed;" in window.status_text.text(), timeout=5000)
+    assert state.status is AppStatus.ERROR
+    # Dismissed by the user: the problem is gone, so is the alarm.
+    view = window.transfers
+    view.filter_combo.setCurrentIndex(view.filter_combo.findData(FilterMode.PROBLEMS))
+    qtbot.waitUntil(lambda: view.table.model().rowCount() == 1, timeout=3000)
+    view.table.selectRow(0)
+    assert view.dismiss_button.isEnabled()
+    assert "cannot read the file" in view.details.text()
+    qtbot.mouseClick(view.dismiss_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: state.status is not AppStatus.ERROR, timeout=5000)
+    assert view.table.model().rowCount() == 0
+    assert window.status_text.text() == "Idle — 1 file received"
+    assert tray.icon.toolTip() == "OpenMSI: Idle — 1 file received"
+    tray.hide()

@@ -89,11 +89,13 @@ def filter_pattern(mode: FilterMode, search: str = "") -> str:
     Empty when everything passes; needs ``DotMatchesEverythingOption``.
     """
     needle = search.strip().casefold().replace(FIELD_SEP, "")
-    if mode is FilterMode.ALL and not needle:
+    flag = MODE_FLAGS[mode]
+    if not flag and not needle:
         return ""
-    pattern = "^" + MODE_FLAGS[mode]
+    flags = f"[^{FIELD_SEP}]*"
+    pattern = "^" + (flags + flag if flag else "")
     if needle:
-        pattern += FIELD_SEP + ".*" + QRegularExpression.escape(needle)
+        pattern += flags + FIELD_SEP + ".*" + QRegularExpression.escape(needle)
     return pattern
 
 
@@ -143,6 +145,7 @@ class TransferTableModel(QStandardItemModel):
         self._timer.timeout.connect(self.on_timer_timeout)
         self._flush_ms = flush_ms
         state.rowsChanged.connect(self.on_state_rows_changed)
+        state.rowsDropped.connect(self.on_state_rows_dropped)
         self.on_state_rows_changed(list(state.book.rows.values()))
         self.flush()
 
@@ -160,6 +163,11 @@ class TransferTableModel(QStandardItemModel):
             self._dirty[row.key] = row
         if self._dirty and not self._timer.isActive():
             self._timer.start(self._flush_ms)
+
+    def on_state_rows_dropped(self, keys: list[RowKey]) -> None:
+        for key in keys:
+            self._dirty.pop(key, None)
+        self._prune()
 
     def flush(self) -> None:
         """Apply every pending change to the model now."""

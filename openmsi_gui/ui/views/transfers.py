@@ -1,9 +1,11 @@
 """The transfers view: live progress, throughput and history.
 
-The "Now" page shows every file moving (or recently moved) with its progress,
-rate, time left and error, filterable and searchable, above a throughput
-plot; failed uploads can be sent again. The "History" page lists everything
-the registry remembers.
+The "Now" page shows every file moving (or recently moved) with where it
+comes from or goes to, its progress, rate, time left and error, filterable
+(all, active, problems) and searchable, above a throughput plot; the selected
+row's error is shown in full under the table; failed uploads can be sent again
+and finished rows dismissed. The "History" page lists everything the registry
+remembers.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -33,10 +36,11 @@ from openmsi_gui.app.transfer_rows import (
     FilterMode,
     can_retry,
     folder_id_of,
+    row_details,
     selection_hint,
     summary_text,
 )
-from openmsi_gui.app.transfers import TransferRow
+from openmsi_gui.app.transfers import UNFINISHED, TransferRow
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label
@@ -49,6 +53,8 @@ from openmsi_gui.ui.views.transfer_model import TransferFilterProxy, TransferTab
 
 RETRY_TIP = ("Send the selected failed uploads again, or retry waiting downloads now "
              "(Alt+Y)")
+DISMISS_TIP = ("Take the selected failed or finished files off this list; the History "
+               "keeps them (Alt+M)")
 
 
 class TransfersView(QWidget):
@@ -84,7 +90,9 @@ class TransfersView(QWidget):
         for mode in FilterMode:
             self.filter_combo.addItem(mode.value, mode)
         self.filter_combo.setAccessibleName("Show transfers")
-        self.filter_combo.setToolTip("All rows, only files queued or moving, or only failures")
+        self.filter_combo.setToolTip(
+            "All rows, only files queued, moving or waiting, or only the problems "
+            "(failed and waiting files)")
         self.filter_combo.currentIndexChanged.connect(self.on_filter_combo_changed)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file, job, status, error…")
@@ -96,6 +104,11 @@ class TransfersView(QWidget):
         self.retry_button.setToolTip(RETRY_TIP)
         self.retry_button.setEnabled(False)
         self.retry_button.clicked.connect(self.on_retry_clicked)
+        self.dismiss_button = QPushButton("Dis&miss")
+        self.dismiss_button.setAccessibleName("Dismiss failed or finished transfers")
+        self.dismiss_button.setToolTip(DISMISS_TIP)
+        self.dismiss_button.setEnabled(False)
+        self.dismiss_button.clicked.connect(self.on_dismiss_clicked)
         self.controls = QHBoxLayout()
         self.controls.addWidget(buddy_label("Sho&w:", self.filter_combo))
         self.controls.addWidget(self.filter_combo)
@@ -103,6 +116,7 @@ class TransfersView(QWidget):
         self.controls.addWidget(buddy_label("Se&arch:", self.search))
         self.controls.addWidget(self.search, 1)
         self.controls.addWidget(self.retry_button)
+        self.controls.addWidget(self.dismiss_button)
 
     def _build_table(self) -> None:
         self.table = QTableView()
@@ -113,12 +127,15 @@ class TransfersView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        # Paths keep their start and their name (the extension tells the kind of file).
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.setTabKeyNavigation(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         # Unsorted at first: the model's own order is newest first.
         setup_sortable_table(self.table, (
-            (Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 18),
-            (Column.STATUS, "Receiving"), (Column.PROGRESS, "100%  100%"),
+            (Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 14),
+            (Column.PLACE, "M" * 9), (Column.STATUS, "Receiving"),
+            (Column.PROGRESS, "100%  100%"),
             (Column.SIZE, "888.8 / 888.8 MiB"), (Column.CHUNKS, "8888/8888"),
             (Column.RATE, "888.8 MiB/s"), (Column.ETA, "Time left")), Column.STATUS)
         header = self.table.horizontalHeader()
@@ -135,12 +152,21 @@ class TransfersView(QWidget):
         self.message = QLabel()
         self.message.setAccessibleName("Retry result")
         self.message.setWordWrap(True)
+        self.details = QLabel()
+        self.details.setAccessibleName("Selected transfer")
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setFrameShape(QFrame.Shape.StyledPanel)
+        self.details.setMargin(4)
+        self.details.hide()
 
         table_box = QWidget()
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
         table_layout.addLayout(self.controls)
         table_layout.addWidget(self.table, 1)
+        table_layout.addWidget(self.details)
         table_layout.addWidget(self.hint)
         table_layout.addWidget(self.message)
         table_layout.addWidget(self.summary)
@@ -169,7 +195,8 @@ class TransfersView(QWidget):
     def _connect(self, state: LiveState) -> None:
         self.setTabOrder(self.filter_combo, self.search)
         self.setTabOrder(self.search, self.retry_button)
-        self.setTabOrder(self.retry_button, self.table)
+        self.setTabOrder(self.retry_button, self.dismiss_button)
+        self.setTabOrder(self.dismiss_button, self.table)
         find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         find.activated.connect(self.on_find_activated)
@@ -211,14 +238,27 @@ class TransfersView(QWidget):
         return [self.model.row_at(self.proxy.mapToSource(index).row()) for index in rows]
 
     def update_actions(self) -> None:
-        """Enable Retry for failed uploads; explain why failed downloads cannot be."""
+        """Enable Retry and Dismiss for the selection; show the current row in full."""
         rows = self.selected_rows()
         retryable = any(can_retry(row) for row in rows)
         self.retry_button.setEnabled(retryable)
+        self.dismiss_button.setEnabled(any(row.status not in UNFINISHED for row in rows))
         hint = selection_hint(rows)
         self.retry_button.setToolTip(hint or RETRY_TIP)
         self.hint.setText(hint)
         self.hint.setVisible(bool(hint))
+        current = self.current_row(rows)
+        details = row_details(current) if current is not None else ""
+        if details != self.details.text():
+            self.details.setText(details)
+        self.details.setVisible(bool(details))
+
+    def current_row(self, selected: list[TransferRow]) -> TransferRow | None:
+        """The row the details pane shows: the current one if selected, else the first."""
+        index = self.table.currentIndex()
+        if index.isValid() and self.table.selectionModel().isRowSelected(index.row()):
+            return self.model.row_at(self.proxy.mapToSource(index).row())
+        return selected[0] if selected else None
 
     def on_table_selection_changed(self, _selected: QItemSelection,
                                    _deselected: QItemSelection) -> None:
@@ -239,6 +279,11 @@ class TransfersView(QWidget):
             else self.history.search
         target.setFocus(Qt.FocusReason.ShortcutFocusReason)
         target.selectAll()
+
+    def on_dismiss_clicked(self) -> None:
+        self.state.dismiss([row.key for row in self.selected_rows()
+                            if row.status not in UNFINISHED])
+        self.update_actions()
 
     def on_retry_clicked(self) -> None:
         rows = [row for row in self.selected_rows() if can_retry(row)]
