@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from helpers import Recorder, chunks_of, produce_chunks, wait_until
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 from s3server import SeaweedS3
 
@@ -336,7 +336,8 @@ def test_switching_kind_shows_the_matching_fields(view: DestinationsView, qtbot:
 
 def test_saving_an_s3_destination_keeps_the_secret_in_the_keychain_only(
         view: DestinationsView, qtbot: QtBot, store: SettingsStore, s3_server: SeaweedS3,
-        memory_keyring: Any, profile: BrokerProfile, topic: str) -> None:
+        memory_keyring: Any, profile: BrokerProfile, topic: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     _fill_s3(qtbot, view, s3_server, topic=topic, secret=SECRET_TEXT)
     assert view.apply_button.isEnabled(), view.errors.text()
     with qtbot.waitSignal(view.secretSaved, timeout=5000):
@@ -371,6 +372,8 @@ def test_saving_an_s3_destination_keeps_the_secret_in_the_keychain_only(
     qtbot.waitUntil(lambda: later.secret_edit.placeholderText() == SECRET_STORED, timeout=5000)
 
     # Removing the destination removes its secret.
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *_args: QMessageBox.StandardButton.Yes))
     qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
     assert store.settings.destinations == []
     qtbot.waitUntil(lambda: stored_secret(memory_keyring, dest) is None, timeout=5000)

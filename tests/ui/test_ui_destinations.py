@@ -11,7 +11,7 @@ import pytest
 from helpers import Recorder, wait_until
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDropEvent
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import folders
@@ -19,13 +19,18 @@ from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.destinations import default_group_id
 from openmsi_gui.app.settings import (
     BrokerProfile,
+    Destination,
     SettingsStore,
 )
-from openmsi_gui.engine.events import JobState, JobStatus
+from openmsi_gui.app.transfer_rows import Column
+from openmsi_gui.app.transfers import AppStatus
+from openmsi_gui.engine.events import Direction, FileWaiting, JobState, JobStatus
+from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.tasks import CHECK_DELAY_MS, Tasks
 from openmsi_gui.ui.views.destinations import GROUP_TOOLTIP, DestinationsView
 from openmsi_gui.ui.views.folders import FoldersView
 from openmsi_gui.ui.views.path_checks import CHECKING
+from openmsi_gui.ui.views.transfers import TransfersView
 
 # -- the view ---------------------------------------------------------------------------
 
@@ -295,3 +300,46 @@ def test_mnemonics_are_unique_and_leave_the_window_ones_alone(
     assert clashes == {}
     assert len(keys) >= 12
     assert not keys.keys() & WINDOW_MNEMONICS
+
+
+def test_removing_a_destination_with_waiting_files_asks_and_drops_its_rows(
+        view: DestinationsView, qtbot: QtBot, tmp_path: Path, store: SettingsStore,
+        monkeypatch: pytest.MonkeyPatch, broker_profile: BrokerProfile,
+        registry: Registry) -> None:
+    settings = store.settings
+    dest = Destination(path=str(tmp_path), profile_id=broker_profile.id, topic="t",
+                       enabled=False)  # no job runs: its rows come from the events below
+    settings.destinations.append(dest)
+    store.update(settings)
+    job = str(job_id(dest))
+    transfers = TransfersView(view.state, view.controller, registry, view.tasks)
+    qtbot.addWidget(transfers)
+    view.controller.bus.publish(FileWaiting(job, Direction.DOWNLOAD, "huge_run2.raw",
+                                            "cannot write to the folder; retrying in 5 s"))
+    qtbot.waitUntil(lambda: transfers.model.rowCount() == 1, timeout=5000)
+    assert transfers.model.index(0, Column.PLACE).data() == tmp_path.name
+    assert transfers.model.index(0, Column.PLACE).data(Qt.ItemDataRole.ToolTipRole) == (
+        f"topic t → {tmp_path}")
+    assert view.state.status is AppStatus.ERROR
+    asked: list[str] = []
+
+    def reply(answer: QMessageBox.StandardButton) -> None:
+        monkeypatch.setattr(QMessageBox, "question", staticmethod(
+            lambda _parent, _title, text, *_args: asked.append(text) or answer))
+
+    view._select_id(dest.id)
+    reply(QMessageBox.StandardButton.No)
+    qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
+    assert asked == [f"Remove the destination “{tmp_path}”?\n\n1 file for it is not received "
+                     "yet; they stay on the broker but will not be written here."]
+    assert store.settings.destinations == [dest]
+    assert transfers.model.rowCount() == 1
+    reply(QMessageBox.StandardButton.Yes)
+    qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
+    assert store.settings.destinations == []
+    qtbot.waitUntil(lambda: transfers.model.rowCount() == 0, timeout=5000)
+    assert view.state.status is not AppStatus.ERROR
+    # What the stopping job still says is not shown again.
+    view.controller.bus.publish(FileWaiting(job, Direction.DOWNLOAD, "huge_run2.raw", "late"))
+    qtbot.wait(200)
+    assert transfers.model.rowCount() == 0

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QAbstractSpinBox, QCheckBox, QFileDialog, QInputDialog
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QFileDialog,
+    QInputDialog,
+    QMessageBox,
+)
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import folders
@@ -455,16 +461,23 @@ def test_toggles_keep_unsaved_edits(view: FoldersView, qtbot: QtBot, tmp_path: P
 
 def test_remove_deletes(view: FoldersView, qtbot: QtBot, tmp_path: Path,
                         pick: Callable[[Path], list[str]], broker_profile: BrokerProfile,
-                        topic: str) -> None:
+                        topic: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _add_ready(view, qtbot, pick, _folder_dir(tmp_path, "a"), broker_profile, topic)
     pick(_folder_dir(tmp_path, "b"))
     qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)  # new, unsaved
     assert view.table.rowCount() == 2
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda _parent, _title, text, *_args: asked.append(text)
+        or QMessageBox.StandardButton.Yes))
     qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
     assert view.table.rowCount() == 1
     assert len(view.store.settings.folders) == 1
+    assert asked == []  # an unsaved folder goes without asking
     view.table.selectRow(0)
     qtbot.mouseClick(view.remove_button, Qt.MouseButton.LeftButton)
+    assert asked == [f"Remove the watched folder “{tmp_path / 'a'}”?\n\nFiles already "
+                     "transferred stay where they are."]
     assert view.table.rowCount() == 0
     assert view.store.settings.folders == []
     assert not view.remove_button.isEnabled()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLineEdit,
+    QMessageBox,
     QScrollArea,
     QSplitter,
     QVBoxLayout,
@@ -29,7 +30,8 @@ from PySide6.QtWidgets import (
 )
 
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.app.settings import SettingsStore, WatchedFolder
+from openmsi_gui.app.transfer_status import removal_question
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import StatusLine
 from openmsi_gui.ui.tasks import Tasks, asyncSlot
@@ -275,6 +277,8 @@ class ItemsView(ItemsEditor[ItemT]):
         if item_id is None:
             return
         row = self.table.currentRow()
+        if item_id not in self._new_ids and not self._confirm_removal(item_id):
+            return
         self._drafts.pop(item_id, None)
         if item_id in self._new_ids:
             self._new_ids.remove(item_id)
@@ -285,6 +289,23 @@ class ItemsView(ItemsEditor[ItemT]):
             items[:] = [i for i in items if i.id != item_id]
             self._save(settings)
         self._select_row(min(row, self.table.rowCount() - 1))
+
+    def _confirm_removal(self, item_id: str) -> bool:
+        """Ask before removing a saved item, saying what happens to its waiting files."""
+        item = self._stored(item_id)
+        if item is None:
+            return True
+        settings = self.store.settings
+        name = self._columns(item, settings)[0]
+        unfinished = self.state.book.unfinished(self._job_name(item))
+        upload = isinstance(item, WatchedFolder)
+        text = removal_question("watched folder" if upload else self.NOUN, name, unfinished,
+                                upload)
+        answer = QMessageBox.question(
+            self, f"Remove {self.NOUN}", text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def on_enable_clicked(self) -> None:
         self._toggle("enabled")
