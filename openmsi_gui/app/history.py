@@ -13,7 +13,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from openmsi_gui.app.formatting import direction_text, first_line, format_bytes
+from openmsi_gui.app.formatting import (
+    direction_text,
+    first_line,
+    format_bytes,
+    format_transferred,
+)
 from openmsi_gui.engine.events import Direction
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.engine.untrusted import escaped
@@ -72,6 +77,23 @@ def history_status_text(status: str) -> str:
     return _STATUS_WORDS.get(status, status.capitalize())
 
 
+def expected_size(row: HistoryRow) -> tuple[int, bool]:
+    """The file's size and whether it is estimated (a download not received in full)."""
+    if row.size or row.status == "done":
+        return row.size, False
+    if row.done_chunks and row.n_chunks:
+        return round(row.done_bytes / row.done_chunks * row.n_chunks), True
+    return 0, False
+
+
+def size_text(row: HistoryRow) -> str:
+    """``"5.7 MiB"`` once done; ``"1.2 / 5.7 MiB"`` (``"/ ~5.7"`` when estimated) before."""
+    if row.status == "done":
+        return format_bytes(row.size)
+    total, estimated = expected_size(row)
+    return format_transferred(row.done_bytes, total, estimated)
+
+
 def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
     """What one cell shows (the SHA-512 shortened; the tooltip has all of it)."""
     if column is HistoryColumn.DIRECTION:
@@ -81,7 +103,7 @@ def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
     if column is HistoryColumn.PATH:  # a download's path came from a message
         return escaped(row.relpath, limit=None)
     if column is HistoryColumn.SIZE:
-        return format_bytes(row.size)
+        return size_text(row)
     if column is HistoryColumn.STATUS:
         return history_status_text(row.status)
     if column is HistoryColumn.ERROR:
@@ -96,7 +118,13 @@ def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
 def history_tooltip(row: HistoryRow, column: HistoryColumn) -> str | None:
     """The longer text of one cell (the exact size, the whole hash or error), or None."""
     if column is HistoryColumn.SIZE:
-        return f"{row.size:,} bytes"
+        total, estimated = expected_size(row)
+        if row.status == "done" or (total and row.done_bytes >= total and not estimated):
+            return f"{row.size:,} bytes"
+        if not total:
+            return f"{row.done_bytes:,} bytes so far" if row.done_bytes else None
+        about = "about " if estimated else ""
+        return f"{row.done_bytes:,} of {about}{total:,} bytes"
     if column is HistoryColumn.SHA512:
         return row.sha512_hex or None
     if column is HistoryColumn.ERROR:
@@ -109,7 +137,7 @@ def history_tooltip(row: HistoryRow, column: HistoryColumn) -> str | None:
 def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
     """What one cell sorts by: numbers for size and times, folded text otherwise."""
     if column is HistoryColumn.SIZE:
-        return row.size
+        return expected_size(row)[0] or row.done_bytes
     if column is HistoryColumn.STARTED:
         return row.started
     if column is HistoryColumn.COMPLETED:

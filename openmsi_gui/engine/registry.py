@@ -179,6 +179,9 @@ class HistoryRow:
     started: float
     completed: float | None
     sha512_hex: str
+    done_bytes: int = 0  # sent or stored so far (the size once done)
+    done_chunks: int = 0
+    n_chunks: int = 0
 
 
 class Registry:
@@ -401,17 +404,41 @@ class Registry:
 
     def history(self, limit: int = 10_000) -> list[HistoryRow]:
         """Newest-first list of every upload and download, for views and exports."""
+        # How far an unfinished transfer got: chunks acknowledged or stored (a download's
+        # size is known only once it is done).
         rows = self._db.read(lambda cur: cur.execute(
                 "SELECT * FROM ("
                 " SELECT 'upload', topic, relpath, size, status, error, started, completed, "
-                "  file_hash FROM uploads"
+                "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
+                "  (SELECT COUNT(*) FROM upload_chunks WHERE upload_id=uploads.id) END,"
+                "  chunk_size FROM uploads"
                 " UNION ALL"
                 " SELECT 'download', topic, relpath, size, status, error, started, completed, "
-                "  file_hash FROM downloads"
+                "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
+                "  (SELECT COUNT(*) FROM download_chunks WHERE download_id=downloads.id) END,"
+                "  CASE WHEN status='done' THEN -1 ELSE"
+                "  (SELECT COALESCE(SUM(length), 0) FROM download_chunks"
+                "   WHERE download_id=downloads.id) END FROM downloads"
                 ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall())
-        return [HistoryRow(direction=r[0], topic=r[1], relpath=r[2], size=r[3], status=r[4],
-                           error=r[5], started=r[6], completed=r[7],
-                           sha512_hex=bytes(r[8]).hex()) for r in rows]
+        return [_history_row(r) for r in rows]
+
+
+def _history_row(r: tuple[Any, ...]) -> HistoryRow:
+    """A :class:`HistoryRow` from a row of :meth:`Registry.history`'s query.
+
+    The query's last column is an upload's chunk size, or the bytes a download
+    stored (-1 once done).
+    """
+    direction, size, status, n_chunks, done_chunks, last = r[0], r[3], r[4], r[9], r[10], r[11]
+    if status == "done":
+        done_bytes = size
+    elif direction == "upload":
+        done_bytes = min(size, done_chunks * last)
+    else:
+        done_bytes = last
+    return HistoryRow(direction=direction, topic=r[1], relpath=r[2], size=size, status=status,
+                      error=r[5], started=r[6], completed=r[7], sha512_hex=bytes(r[8]).hex(),
+                      done_bytes=done_bytes, done_chunks=done_chunks, n_chunks=n_chunks)
 
 
 def _upgrade(db: sqlite3.Connection, path: Path) -> None:

@@ -81,3 +81,29 @@ def test_the_cli_and_the_gui_export_write_the_same_csv(tmp_path: Path) -> None:
     assert lines[0] == list(CSV_HEADER)
     assert sorted(line[2] for line in lines[1:]) == ["run/bad.tif", "run/scan, 1.tif"]
     assert all(line[6].endswith("+00:00") for line in lines[1:])
+
+
+def test_sizes_read_received_over_total_not_zero(tmp_path: Path) -> None:
+    """A download still receiving (or failed) showed "0 B": its size is known once done."""
+    registry = Registry(tmp_path / "registry.sqlite3")
+    partial = registry.start_download("raw", "g", "/in", "big.raw", b"\x01" * 64, 10, 0.0,
+                                      "/in/.partial")
+    registry.store_chunks([(partial, i, i * 1024, 1024) for i in range(3)])
+    done = registry.start_download("raw", "g", "/in", "small.txt", b"\x02" * 64, 1, 0.0,
+                                   "/in/.small")
+    registry.store_chunk(done, 0, 0, 700)
+    registry.finish_download(done, "done", 700)
+    sending, _ = registry.start_upload("raw", "/data", "up.raw", 4000, 1, b"\x03" * 64, 1024, 4)
+    registry.ack_chunks(sending, [0, 1])
+    refused = registry.start_download("raw", "g", "/in", "CON.txt", b"\x04" * 64, 1, 0.0, "")
+    registry.finish_download(refused, "failed", error="unsafe file name")
+    rows = {row.relpath: row for row in registry.history()}
+    registry.close()
+    cell = {name: history.history_cell(row, HistoryColumn.SIZE) for name, row in rows.items()}
+    assert cell == {"big.raw": "3.0 / ~10.0 KiB", "small.txt": "700 B",
+                    "up.raw": "2.0 / 3.9 KiB", "CON.txt": ""}
+    assert history.history_tooltip(rows["big.raw"], HistoryColumn.SIZE) == (
+        "3,072 of about 10,240 bytes")
+    assert history.history_tooltip(rows["up.raw"], HistoryColumn.SIZE) == "2,048 of 4,000 bytes"
+    assert history.history_tooltip(rows["CON.txt"], HistoryColumn.SIZE) is None
+    assert history.history_sort_value(rows["big.raw"], HistoryColumn.SIZE) == 10_240
