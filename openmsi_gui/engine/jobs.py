@@ -74,7 +74,8 @@ class WatchJob:
         try:
             self.uploader = Uploader(config, options.topic, bus, registry, job=self.name,
                                      chunk_size=options.chunk_size, workers=options.workers,
-                                     cipher=self._cipher, producer_factory=producer_factory)
+                                     cipher=self._cipher, producer_factory=producer_factory,
+                                     keep_results=False)
             self.watcher = FolderWatcher(root, self.uploader, bus,
                                          upload_existing=options.upload_existing,
                                          since=options.since,

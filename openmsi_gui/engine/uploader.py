@@ -17,6 +17,7 @@ value are encrypted (KafkaCrypto, as OpenMSIStream does) before they are produce
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
 import queue
 import threading
@@ -88,6 +89,14 @@ class _Sending:
     finished: bool = False
 
 
+class Priority(enum.IntEnum):
+    """Which queued files go first: a file that just appeared jumps the backlog."""
+
+    STOP = 0
+    NEW = 1
+    BACKLOG = 2
+
+
 class UploadOutcome(enum.Enum):
     """How one submitted file ended."""
 
@@ -120,13 +129,16 @@ class Uploader:
             caller, who closes it after :meth:`stop`.
         producer_factory: makes the producer (confluent-kafka's by default).
         checkpoint_seconds: how often acknowledged chunks are written to the registry.
+        keep_results: keep every file's :class:`UploadResult` for :meth:`results`
+            (a one-off send); a long-running watch passes False, listeners still hear them.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
                  job: str = "upload", chunk_size: int = wire.DEFAULT_CHUNK_SIZE,
                  workers: int = 2, cipher: MessageCipher | None = None,
                  producer_factory: ProducerFactory = Producer,
-                 checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
+                 checkpoint_seconds: float = CHECKPOINT_SECONDS,
+                 keep_results: bool = True) -> None:
         self.topic = topic
         self.job = job
         self.chunk_size = wire.check_chunk_size(chunk_size)
@@ -137,7 +149,11 @@ class Uploader:
         self._cipher = cipher
         self._producer_factory = producer_factory
         self._checkpoint_seconds = checkpoint_seconds
-        self._queue: queue.Queue[tuple[Path, Path] | None] = queue.Queue()
+        # (priority, order, path, root): paths as str, as a backlog of 100,000 Paths weighs.
+        self._queue: queue.PriorityQueue[tuple[int, int, str, Path | None]] = \
+            queue.PriorityQueue()
+        self._order = itertools.count()
+        self._keep_results = keep_results
         self._n_workers = max(1, workers)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -203,8 +219,8 @@ class Uploader:
         """Stop reading files, flush what is in flight, record it and close."""
         self._stopping.set()
         self._running.set()
-        for _ in range(self._n_workers):
-            self._queue.put(None)
+        for _ in range(self._n_workers):  # ahead of the queue: what is queued is found again
+            self._queue.put((Priority.STOP, next(self._order), "", None))
         for thread in self._threads[1:]:
             thread.join()
         if self._hash_pool is not None:
@@ -243,11 +259,15 @@ class Uploader:
 
     # -- work --------------------------------------------------------------
 
-    def submit(self, root: Path, path: Path) -> None:
-        """Queue ``path`` (a file under ``root``) for sending."""
+    def submit(self, root: Path, path: Path, priority: Priority = Priority.NEW) -> None:
+        """Queue ``path`` (a file under ``root``) for sending.
+
+        Files are sent in the order submitted, except that :attr:`Priority.NEW`
+        files go before every :attr:`Priority.BACKLOG` file still waiting.
+        """
         with self._lock:
             self._busy += 1
-        self._queue.put((root, path))
+        self._queue.put((priority, next(self._order), str(path), root))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted file is sent, skipped or failed."""
@@ -265,16 +285,16 @@ class Uploader:
         self._listeners.append(callback)
 
     def results(self) -> list[UploadResult]:
-        """Outcomes of every file handled so far."""
+        """Outcomes of every file handled so far (none unless ``keep_results``)."""
         with self._lock:
             return list(self._results)
 
     def _work_loop(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            _priority, _order, name, root = self._queue.get()
+            if root is None:
                 return
-            root, path = item
+            path = Path(name)
             try:
                 result = self._send_file(root, path)
             except Exception as exc:
@@ -288,7 +308,8 @@ class Uploader:
         for listener in self._listeners:
             listener(result)
         with self._idle:
-            self._results.append(result)
+            if self._keep_results:
+                self._results.append(result)
             self._busy -= 1
             self._idle.notify_all()
 

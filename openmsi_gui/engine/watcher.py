@@ -5,9 +5,11 @@ A file is *stable* once its size and modification time have not changed for
 it early would cut it short. A file rewritten after it was sent is picked up
 again and sent as a new generation.
 
-Events come from watchdog's native observer, or from its polling observer for
-network drives (SMB/CIFS/NFS), where native events are unreliable. A periodic
-rescan backs both up, so a missed event delays a file but never loses it.
+Events come from watchdog's native observer. On network drives (SMB/CIFS/NFS),
+where native events are unreliable, the watcher polls instead: every couple of
+seconds it looks at each folder's mtime and lists again only the folders that
+changed, so an idle watch on 100,000 files costs little. A periodic rescan of
+the whole tree backs both up, so a missed event delays a file but never loses it.
 """
 
 from __future__ import annotations
@@ -15,20 +17,21 @@ from __future__ import annotations
 import logging
 import os
 import re
+import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
-from watchdog.observers.polling import PollingObserver
 
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus, job_died
 from openmsi_gui.engine.globs import TEMPORARY_PATTERNS, GlobError, GlobSet, split_patterns
-from openmsi_gui.engine.uploader import Uploader, UploadOutcome, UploadResult
+from openmsi_gui.engine.tree_scan import FileEntry, list_folder, walk_tree
+from openmsi_gui.engine.uploader import Priority, Uploader, UploadOutcome, UploadResult
 
 log = logging.getLogger(__name__)
 
@@ -103,15 +106,28 @@ class FileFilter:
         return not (self.exclude_regex and re.search(self.exclude_regex, relpath))
 
 
+Stamp = tuple[int, int]
+"""(size, mtime_ns): what changes when a file does."""
+
+POLL_DUTY = 10
+"""A poll of the folders' mtimes waits at least this many times as long as the last one took."""
+RESCAN_DUTY = 50
+"""A full rescan waits at least this many times as long as the last one took."""
+
+
 @dataclass
 class _Candidate:
-    size: int
-    mtime_ns: int
+    path: str
+    stamp: Stamp
     since: float
 
 
 class FolderWatcher:
     """Feed new and changed files under ``root`` to ``uploader`` once they are stable.
+
+    Files already there at start are the *backlog*: they queue behind any file
+    that appears while the backlog is sent, so a new measurement goes out
+    within seconds even behind 100,000 older files.
 
     Args:
         root: the folder to watch (recursively).
@@ -123,8 +139,11 @@ class FolderWatcher:
             watcher was not running. The registry skips what was already sent.
         file_filter: which files to send.
         stable_seconds: how long size and mtime must stay unchanged.
-        polling: use the polling observer (network drives).
-        rescan_seconds: how often to rescan the whole tree as a safety net.
+        polling: poll instead of native events (network drives).
+        rescan_seconds: the least time between two whole-tree rescans (a safety
+            net; longer on a tree that takes long to list).
+        poll_seconds: with ``polling``, the least time between two looks at the
+            folders' mtimes.
         job: name used in events and logs.
     """
 
@@ -132,7 +151,8 @@ class FolderWatcher:
                  upload_existing: bool = False, since: float | None = None,
                  file_filter: FileFilter | None = None,
                  stable_seconds: float = 3.0, polling: bool = False,
-                 rescan_seconds: float = 60.0, job: str = "watch") -> None:
+                 rescan_seconds: float = 60.0, poll_seconds: float = 2.0,
+                 job: str = "watch") -> None:
         self.root = Path(os.path.realpath(root))
         if not self.root.is_dir():
             raise FileNotFoundError(f"{root} is not a folder")
@@ -143,16 +163,21 @@ class FolderWatcher:
         self.since = since
         self.polling = polling
         self.rescan_seconds = rescan_seconds
+        self.poll_seconds = poll_seconds
         self.job = job
+        self._root = str(self.root)
         self._bus = bus
         self._lock = threading.Lock()
-        self._candidates: dict[Path, _Candidate] = {}
-        self._submitted: dict[Path, tuple[int, int]] = {}
+        self._candidates: dict[str, _Candidate] = {}  # by relpath: waiting to be stable
+        self._known: dict[str, Stamp] = {}  # by relpath: sent, queued, or there at start
+        self._folders: dict[str, int] = {}  # every folder's mtime_ns (for polling)
         self._observer: BaseObserver | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._error: BaseException | None = None
+        self.scan_seconds = 0.0
+        """How long the last whole-tree listing took."""
 
     @property
     def error(self) -> BaseException | None:
@@ -161,19 +186,25 @@ class FolderWatcher:
 
     def _on_result(self, result: UploadResult) -> None:
         if result.outcome is UploadOutcome.FAILED:
+            relpath = self._relpath(str(result.path))
             with self._lock:  # forget it, so the next change or rescan sends it again
-                self._submitted.pop(result.path, None)
+                self._known.pop(relpath or "", None)
 
     def start(self) -> None:
-        """Take stock of existing files and start watching."""
+        """Take stock of existing files, queue the backlog and start watching."""
         self.uploader.add_result_listener(self._on_result)
-        for path in self._scan():
-            self._note(path, baseline=not self._send_at_start(path))
-        observer: BaseObserver = PollingObserver(timeout=1.0) if self.polling else Observer()
-        observer.schedule(_Handler(self), str(self.root), recursive=True)
-        observer.daemon = True
-        observer.start()
-        self._observer = observer
+        started = time.monotonic()
+        for entry in self._walk(self._root):
+            self._take_stock(entry)
+        self.scan_seconds = time.monotonic() - started
+        log.info("%s: %d files under %s listed in %.1f s", self.job, len(self._known) +
+                 len(self._candidates), self.root, self.scan_seconds)
+        if not self.polling:
+            observer: BaseObserver = Observer()
+            observer.schedule(_Handler(self), self._root, recursive=True)
+            observer.daemon = True
+            observer.start()
+            self._observer = observer
         self._thread = threading.Thread(target=self._run, name=f"{self.job}-stable", daemon=True)
         self._thread.start()
         self._bus.publish(JobState(self.job, JobStatus.WATCHING, str(self.root)))
@@ -190,58 +221,71 @@ class FolderWatcher:
             self._thread.join(5)
             self._thread = None
 
-    def _send_at_start(self, path: Path) -> bool:
+    # -- what is there -------------------------------------------------------
+
+    def _walk(self, folder: str) -> Iterator[FileEntry]:
+        for entry in walk_tree(self._root, folder, self.filter.include_hidden, self._folders):
+            if self.filter.accepts(entry.relpath):
+                yield entry
+
+    def _relpath(self, path: str) -> str | None:
+        if not path.startswith(self._root + os.sep):
+            return None
+        return path[len(self._root) + 1:].replace(os.sep, "/")
+
+    def _take_stock(self, entry: FileEntry) -> None:
+        """At start: queue ``entry`` as backlog, or note it as already there."""
+        if not self._send_at_start(entry):
+            self._known[entry.relpath] = entry.stamp
+        elif self._age(entry) >= self.stable_seconds:  # complete long ago: no need to watch it
+            self._known[entry.relpath] = entry.stamp
+            self.uploader.submit(self.root, Path(entry.path), Priority.BACKLOG)
+        else:
+            self._observe(entry)
+
+    def _send_at_start(self, entry: FileEntry) -> bool:
         if self.upload_existing:
             return True
-        if self.since is None:
-            return False
-        try:
-            return path.stat().st_mtime >= self.since
-        except OSError:
-            return False
+        return self.since is not None and entry.mtime_ns / 1e9 >= self.since
 
-    # -- internals -----------------------------------------------------------
+    @staticmethod
+    def _age(entry: FileEntry) -> float:
+        return time.time() - entry.mtime_ns / 1e9
 
-    def _scan(self) -> Iterator[Path]:
-        for folder, dirs, files in os.walk(self.root):
-            if not self.filter.include_hidden:
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-            for name in files:
-                yield Path(folder, name)
-
-    def _relpath(self, path: Path) -> str | None:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return None
-
-    def _note(self, path: Path, baseline: bool = False) -> None:
-        """Record that ``path`` may have changed (``baseline``: it is already "sent")."""
+    def _note(self, path: str) -> None:
+        """Look at ``path`` after an event said it may have changed."""
         relpath = self._relpath(path)
         if relpath is None or not self.filter.accepts(relpath):
             return
         try:
-            st = path.stat()
+            st = os.stat(path)
         except OSError:
             return
-        if not path.is_file():
-            return
+        if stat.S_ISREG(st.st_mode):
+            self._observe(FileEntry(path, relpath, st.st_size, st.st_mtime_ns))
+
+    def _note_folder(self, folder: str) -> None:
+        """A folder appeared (created, or moved in): everything in it is new."""
+        if self._relpath(folder) is not None:
+            for entry in self._walk(folder):
+                self._observe(entry)
+
+    def _observe(self, entry: FileEntry) -> None:
+        """Make ``entry`` a candidate unless it is known as it is now."""
         with self._lock:
-            if baseline:
-                self._submitted[path] = (st.st_size, st.st_mtime_ns)
+            if self._known.get(entry.relpath) == entry.stamp:
                 return
-            if self._submitted.get(path) == (st.st_size, st.st_mtime_ns):
+            known = self._candidates.get(entry.relpath)
+            if known is not None and known.stamp == entry.stamp:
                 return
-            known = self._candidates.get(path)
-            if known is None or (known.size, known.mtime_ns) != (st.st_size, st.st_mtime_ns):
-                # A file untouched for longer than the window counts from its mtime,
-                # so files that are already complete go out without waiting.
-                age = time.time() - st.st_mtime_ns / 1e9
-                since = time.monotonic() - age if age >= 0 else time.monotonic()
-                if known is not None:
-                    since = time.monotonic()
-                self._candidates[path] = _Candidate(st.st_size, st.st_mtime_ns, since)
+            # A file untouched for longer than the window counts from its mtime,
+            # so files that are already complete go out without waiting.
+            age = self._age(entry)
+            since = time.monotonic() - max(0.0, age) if known is None else time.monotonic()
+            self._candidates[entry.relpath] = _Candidate(entry.path, entry.stamp, since)
         self._wake.set()
+
+    # -- the watching thread -------------------------------------------------
 
     def _run(self) -> None:
         try:
@@ -251,44 +295,89 @@ class FolderWatcher:
             job_died(log, self._bus, self.job, "watching stopped", exc)
 
     def _watch(self) -> None:
-        next_rescan = time.monotonic() + self.rescan_seconds
+        next_rescan = time.monotonic() + max(self.rescan_seconds,
+                                             RESCAN_DUTY * self.scan_seconds)
+        next_poll = time.monotonic() + self.poll_seconds
         while not self._stopping.is_set():
             self._wake.wait(min(0.25, self.stable_seconds / 4 or 0.25))
             self._wake.clear()
+            if self.polling and time.monotonic() >= next_poll:
+                took = self._timed(self._poll)
+                next_poll = time.monotonic() + max(self.poll_seconds, POLL_DUTY * took)
             if time.monotonic() >= next_rescan:
-                for path in self._scan():
-                    self._note(path)
-                next_rescan = time.monotonic() + self.rescan_seconds
+                self.scan_seconds = self._timed(self._rescan)
+                next_rescan = time.monotonic() + max(self.rescan_seconds,
+                                                     RESCAN_DUTY * self.scan_seconds)
             self._submit_stable()
+
+    @staticmethod
+    def _timed(step: Callable[[], None]) -> float:
+        started = time.monotonic()
+        step()
+        return time.monotonic() - started
+
+    def _rescan(self) -> None:
+        """List the whole tree: catch what events missed, forget deleted files."""
+        seen: set[str] = set()
+        self._folders.clear()
+        for entry in self._walk(self._root):
+            seen.add(entry.relpath)
+            self._observe(entry)
+        with self._lock:
+            self._known = {rel: stamp for rel, stamp in self._known.items() if rel in seen}
+
+    def _poll(self) -> None:
+        """List again only the folders whose mtime moved (an entry added, removed, renamed)."""
+        for folder, mtime_ns in list(self._folders.items()):
+            if self._stopping.is_set():
+                return
+            try:
+                now_ns = os.stat(folder).st_mtime_ns
+            except OSError:
+                self._folders.pop(folder, None)  # gone; a parent's listing finds it if it returns
+                continue
+            if now_ns == mtime_ns:
+                continue
+            listing = list_folder(self._root, folder, self.filter.include_hidden)
+            if listing is None:
+                continue
+            self._folders[folder] = listing.mtime_ns
+            for entry in listing.files:
+                if self.filter.accepts(entry.relpath):
+                    self._observe(entry)
+            for sub in listing.folders:
+                if sub not in self._folders:
+                    self._note_folder(sub)
 
     def _submit_stable(self) -> None:
         now = time.monotonic()
         with self._lock:
             items = list(self._candidates.items())
-        for path, cand in items:
+        for relpath, cand in items:
             try:
-                st = path.stat()
+                st = os.stat(cand.path)
             except OSError:
                 with self._lock:
-                    self._candidates.pop(path, None)
+                    self._candidates.pop(relpath, None)
                 continue
-            if (st.st_size, st.st_mtime_ns) != (cand.size, cand.mtime_ns):
+            stamp = (st.st_size, st.st_mtime_ns)
+            if stamp != cand.stamp:
                 with self._lock:
-                    self._candidates[path] = _Candidate(st.st_size, st.st_mtime_ns, now)
+                    self._candidates[relpath] = _Candidate(cand.path, stamp, now)
                 continue
             if now - cand.since < self.stable_seconds:
                 continue
-            if not _readable(path):
+            if not _readable(cand.path):
                 continue  # still locked by the instrument (Windows); try again later
             with self._lock:
-                self._candidates.pop(path, None)
-                self._submitted[path] = (st.st_size, st.st_mtime_ns)
-            self.uploader.submit(self.root, path)
+                self._candidates.pop(relpath, None)
+                self._known[relpath] = stamp
+            self.uploader.submit(self.root, Path(cand.path), Priority.NEW)
 
 
-def _readable(path: Path) -> bool:
+def _readable(path: str) -> bool:
     try:
-        with path.open("rb"):
+        with open(path, "rb"):
             return True
     except OSError:
         return False
@@ -301,12 +390,10 @@ class _Handler(FileSystemEventHandler):
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory:
             if event.event_type in ("created", "moved"):
-                folder = Path(os.fsdecode(getattr(event, "dest_path", "") or event.src_path))
-                for sub, _dirs, files in os.walk(folder):
-                    for name in files:
-                        self._watcher._note(Path(sub, name))
+                self._watcher._note_folder(
+                    os.fsdecode(getattr(event, "dest_path", "") or event.src_path))
             return
         if event.event_type in ("created", "modified", "closed"):
-            self._watcher._note(Path(os.fsdecode(event.src_path)))
+            self._watcher._note(os.fsdecode(event.src_path))
         elif event.event_type == "moved":
-            self._watcher._note(Path(os.fsdecode(event.dest_path)))
+            self._watcher._note(os.fsdecode(event.dest_path))

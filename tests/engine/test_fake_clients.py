@@ -95,3 +95,31 @@ def test_admin_lists_topics_through_a_fake_client() -> None:
     assert admin.require_topic(CONFIG, "lab", admin_factory=serving(fake)) == 3
     with pytest.raises(admin.BrokerError, match="does not exist"):
         admin.require_topic(CONFIG, "gone", admin_factory=serving(fake))
+
+
+def test_a_new_file_jumps_the_backlog_and_stopping_leaves_the_queue(
+        tmp_path: Path, bus: EventBus, registry: Registry) -> None:
+    from openmsi_gui.engine.uploader import Priority
+
+    producer = FakeProducer(metadata(lab=1))
+    for i in range(5):
+        (tmp_path / f"old{i}.bin").write_bytes(b"o")
+    (tmp_path / "new.bin").write_bytes(b"n")
+    uploader = Uploader(CONFIG, "lab", bus, registry, workers=1,
+                        producer_factory=serving(producer))
+    uploader.start()
+    try:
+        uploader.pause()
+        for i in range(5):
+            uploader.submit(tmp_path, tmp_path / f"old{i}.bin", Priority.BACKLOG)
+        uploader.submit(tmp_path, tmp_path / "new.bin", Priority.NEW)
+        uploader.resume()
+        assert uploader.wait_idle(10)
+        order = [r.path.name for r in uploader.results()]
+        assert order.index("new.bin") <= 1  # only the file already being read goes first
+        uploader.pause()
+        for i in range(5):
+            uploader.submit(tmp_path, tmp_path / f"old{i}.bin", Priority.BACKLOG)
+    finally:
+        uploader.stop()
+    assert len(uploader.results()) <= 7  # the queued backlog was left for the next start
