@@ -24,7 +24,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
@@ -108,6 +117,11 @@ class FileFilter:
 
 Stamp = tuple[int, int]
 """(size, mtime_ns): what changes when a file does."""
+
+# Not opened/closed-without-writing: sending reads every file twice, and on Linux those
+# events for a backlog of 100,000 files overflow inotify's queue, losing a new file's.
+EVENTS: list[type[FileSystemEvent]] = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent,
+                                       FileMovedEvent, DirCreatedEvent, DirMovedEvent]
 
 POLL_DUTY = 10
 """A poll of the folders' mtimes waits at least this many times as long as the last one took."""
@@ -201,7 +215,8 @@ class FolderWatcher:
                  len(self._candidates), self.root, self.scan_seconds)
         if not self.polling:
             observer: BaseObserver = Observer()
-            observer.schedule(_Handler(self), self._root, recursive=True)
+            observer.schedule(_Handler(self), self._root, recursive=True,
+                              event_filter=EVENTS)
             observer.daemon = True
             observer.start()
             self._observer = observer

@@ -166,3 +166,32 @@ def test_a_failed_file_is_sent_again_when_found_again(tmp_path: Path) -> None:
                    message="a.dat again")
     finally:
         w.stop()
+
+
+def test_reading_the_files_raises_no_events(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sending reads every file; on Linux those reads must not flood inotify's queue."""
+    import openmsi_gui.engine.watcher as watcher_module
+
+    for i in range(50):
+        old_file(tmp_path / f"{i}.dat")
+    seen: list[tuple[str, str]] = []
+    handle = watcher_module._Handler.on_any_event
+
+    def recording(self: object, event: watcher_module.FileSystemEvent) -> None:
+        seen.append((event.event_type, Path(os.fsdecode(event.src_path)).name))
+        handle(self, event)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(watcher_module._Handler, "on_any_event", recording)
+    w = watcher(tmp_path, RecordingUploader())
+    w.start()
+    try:
+        for _ in range(2):
+            for i in range(50):
+                (tmp_path / f"{i}.dat").read_bytes()
+        (tmp_path / "written.dat").write_bytes(b"w")
+        wait_until(lambda: ("created", "written.dat") in seen, timeout=10,
+                   message="the written file's event")
+    finally:
+        w.stop()
+    assert {name for _type, name in seen} == {"written.dat"}

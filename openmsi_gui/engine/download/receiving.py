@@ -41,6 +41,10 @@ from openmsi_gui.engine.untrusted import escaped
 log = logging.getLogger(__name__)
 
 MAX_INCOMPLETE_FILES = 10_000  # beyond this the stalest is forgotten (it stays on disk)
+# Finished files whose late chunks are dropped without a registry lookup. Redelivered chunks
+# are never older than the uncommitted offsets (a few thousand messages); the registry
+# answers for anything older, so a bigger cache only costs memory (~0.35 KB a file).
+SETTLED_REMEMBERED = 10_000
 
 
 class Receiver:
@@ -253,7 +257,7 @@ class Receiver:
 
     def _settle(self, key: FileKey) -> None:
         self._settled[key] = None
-        if len(self._settled) > 100_000:
+        if len(self._settled) > SETTLED_REMEMBERED:
             self._settled.popitem(last=False)
 
     def drop_revoked(self, revoked: set[int]) -> None:
