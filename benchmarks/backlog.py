@@ -259,6 +259,7 @@ class Scale:
     files: int
     polling: bool
     scan_s: float | None = None  # start until the watch logs "watching" (scan done)
+    late_sent_s: float | None = None  # a file written 5 s after start, until the watch sent it
     late_s: float | None = None  # a file written 5 s after start, until it is in DEST
     late_backlog: int = 0  # backlog files still not in DEST when the late one arrived
     all_s: float | None = None  # start until every file (backlog + late) is in DEST
@@ -290,6 +291,7 @@ def run_scale(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: in
     topic, group = f"backlog-{tag}", f"backlog-{uuid.uuid4().hex[:8]}"
     T.create_topic(bootstrap, topic)
     down = up = None
+    up_log: Any = None
     try:
         down = T.Child("openmsi download", [
             str(openmsi), "--data-dir", str(rundir / "state-down"), "download", str(dest),
@@ -303,6 +305,8 @@ def run_scale(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: in
             "--topic", topic, *(["--polling"] if polling else [])],
             rundir / "upload.log", T.openmsi_env())
         late_written = False
+        sent_line = f"sent {late_name}".encode()
+        up_log, tail = up.log_path.open("rb"), b""
         last_count, last_change, next_count = -1, started, started
         while True:
             time.sleep(0.1)
@@ -313,6 +317,12 @@ def run_scale(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: in
             if not late_written and now - started >= LATE_AFTER:
                 (src / late_name).write_bytes(os.urandom(FILE_SIZE))
                 late_written, late_at = True, now
+            if late_written and result.late_sent_s is None:
+                tail = tail[-200:] + up_log.read()  # only what was added: the log is long
+                if sent_line in tail:
+                    result.late_sent_s = now - late_at
+                    print(f"  late file sent {result.late_sent_s:.1f} s after it was written",
+                          flush=True)
             if (late_written and result.late_s is None
                     and (dest / late_name).exists()
                     and (dest / late_name).stat().st_size == FILE_SIZE):
@@ -337,6 +347,8 @@ def run_scale(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: in
     except Exception as exc:  # report, then carry on with the next run
         result.error = str(exc) if isinstance(exc, T.BenchError) else f"{type(exc).__name__}: {exc}"
     finally:
+        if up_log is not None:
+            up_log.close()
         for child in (up, down):
             if child is not None:
                 child.stop(sigterm, 30)
@@ -360,9 +372,11 @@ def report_scale(results: list[Scale]) -> None:
         if r.error:
             print(f"  ERROR: {r.error}")
         print(f"  initial scan (start to 'watching' logged): {fmt(r.scan_s)}")
-        print(f"  file written {LATE_AFTER:.0f} s after start, in DEST after: {fmt(r.late_s)}"
-              + (f" ({r.late_backlog:,} backlog files not yet sent then)"
-                 if r.late_s is not None else ""))
+        print(f"  file written {LATE_AFTER:.0f} s after start, sent (acknowledged) after: "
+              f"{fmt(r.late_sent_s)}")
+        print(f"  ... in DEST after: {fmt(r.late_s)}"
+              + (f" ({r.late_backlog:,} backlog files not yet in DEST then: the receiver reads "
+                 "each partition in order)" if r.late_s is not None else ""))
         print(f"  whole backlog + late file sent: {fmt(r.all_s)}")
         idle = ("n/a" if r.idle_cpu_s is None else
                 f"{r.idle_cpu_s:.2f} CPU s ({100 * r.idle_cpu_s / IDLE_SECONDS:.1f} % of a CPU)")
