@@ -107,7 +107,7 @@ def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
     if column is HistoryColumn.STATUS:
         return history_status_text(row.status)
     if column is HistoryColumn.ERROR:
-        return first_line(row.error)
+        return escaped(first_line(row.error), limit=None)
     if column is HistoryColumn.STARTED:
         return format_time(row.started)
     if column is HistoryColumn.COMPLETED:
@@ -128,7 +128,7 @@ def history_tooltip(row: HistoryRow, column: HistoryColumn) -> str | None:
     if column is HistoryColumn.SHA512:
         return row.sha512_hex or None
     if column is HistoryColumn.ERROR:
-        return row.error or None
+        return "\n".join(escaped(line, limit=None) for line in row.error.splitlines()) or None
     if column in (HistoryColumn.PATH, HistoryColumn.TOPIC):
         return history_cell(row, column)
     return None

@@ -61,6 +61,8 @@ def escaped(text: str | bytes | None, limit: int | None = DEFAULT_LIMIT) -> str:
         return ""
     if isinstance(text, bytes | bytearray):
         text = bytes(text).decode("utf-8", "surrogateescape")
+    if text.isprintable() and (limit is None or len(text) <= limit):
+        return text  # the usual name: nothing to escape (checked in C)
     out: list[str] = []
     length = 0
     for char in text:
