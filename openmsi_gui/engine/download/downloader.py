@@ -344,8 +344,9 @@ class Downloader:
         self._offsets.seek(self._consumer, rewind)
         what = (f"{escaped(problem.relpath)} was not stored" if problem.relpath else
                 "reading paused")
-        log.error("%s: %s (attempt %d): %s; waiting %.0f s", self.job, what,
-                  self._stall_attempts, self._stall_reason, delay)
+        hint = f" ({problem.log_hint})" if problem.log_hint else ""
+        log.error("%s: %s (attempt %d): %s%s; waiting %.0f s", self.job, what,
+                  self._stall_attempts, self._stall_reason, hint, delay)
         if problem.relpath:
             self._files.waiting(escaped(problem.relpath),
                                 f"{self._stall_reason}; retrying in {delay:.0f} s")

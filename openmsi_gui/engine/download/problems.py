@@ -72,16 +72,19 @@ class DestinationUnavailable(Exception):
     Args:
         relpath: the file whose message could not be stored ("" for none).
         reason: what is wrong and what to do, for the transfers view.
+        log_hint: more for the log line only (e.g. what to do on the command line).
     """
 
-    def __init__(self, relpath: str, reason: str) -> None:
+    def __init__(self, relpath: str, reason: str, log_hint: str = "") -> None:
         super().__init__(reason)
         self.relpath = relpath
         self.reason = reason
+        self.log_hint = log_hint
 
 
-ENCRYPTED_TOPIC = ("this topic is encrypted: set up encryption for this broker profile "
-                   "(or [kafkacrypto] node_id in the config file)")
+ENCRYPTED_TOPIC = "this topic is encrypted: set up encryption for this broker profile"
+ENCRYPTED_TOPIC_CLI = ("on the command line, make a node with `openmsi provision` and name it "
+                       "in the config file's [kafkacrypto] node_id")
 
 
 class TopicEncrypted(DestinationUnavailable):
@@ -94,7 +97,7 @@ class TopicEncrypted(DestinationUnavailable):
     """
 
     def __init__(self) -> None:
-        super().__init__("", ENCRYPTED_TOPIC)
+        super().__init__("", ENCRYPTED_TOPIC, ENCRYPTED_TOPIC_CLI)
 
 
 def destination_problem(exc: OSError, dest: Path) -> str | None:
