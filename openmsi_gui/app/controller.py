@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from openmsi_gui.app import destinations, keychain, profiles
+from openmsi_gui.app.bandwidth import app_limit, item_limit
 from openmsi_gui.app.folders import file_filter
 from openmsi_gui.app.settings import (
     BrokerProfile,
@@ -30,8 +31,10 @@ from openmsi_gui.app.settings import (
     WatchedFolder,
 )
 from openmsi_gui.engine import admin
+from openmsi_gui.engine.bandwidth import Limit, Pacer
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.events import (
+    Direction,
     Event,
     EventBus,
     JobId,
@@ -61,6 +64,7 @@ class _Job(Protocol):
 class _Running:
     job: _Job
     signature: tuple[Any, ...]
+    limit: Limit  # the item's own bandwidth limit, changed in place
     paused: bool = False
     started: float = dataclasses.field(default_factory=time.monotonic)
 
@@ -125,6 +129,8 @@ class AppController:
         self._resume_timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._closed = False
+        # The app-wide bandwidth limit, shared by every job; changed in place.
+        self.bandwidth = Limit(app_limit(store.settings.bandwidth))
         store.subscribe(self._on_settings_changed)
         bus.subscribe(self._on_event)
 
@@ -198,6 +204,18 @@ class AppController:
                 self._resume_timer = None
         self.bus.publish(PauseState("", False))
         return self._submit(self._set_paused, False)
+
+    def limit_bandwidth_now(self, on: bool) -> Future[None]:
+        """Turn "Limit bandwidth now" on or off: saved, and applied to every job at once."""
+        return self._submit(self._set_limit_now, on)
+
+    def _set_limit_now(self, on: bool) -> None:
+        settings = self.store.settings
+        settings.bandwidth.limit_now = on
+        self.bandwidth.set(app_limit(settings.bandwidth))
+        log.info("bandwidth %s", f"limited to {settings.bandwidth.preset} now" if on
+                 else "no longer limited by \"Limit bandwidth now\"")
+        self.store.update(settings)
 
     @property
     def paused(self) -> bool:
@@ -301,6 +319,7 @@ class AppController:
         return destinations.check_s3(location)
 
     def _apply(self, settings: Settings) -> None:
+        self.bandwidth.set(app_limit(settings.bandwidth))
         wanted, problems = self._wanted(settings)
         for ident in list(self._jobs):
             running = self._jobs[ident]
@@ -315,6 +334,7 @@ class AppController:
                 failed |= not self._start_job(ident, entry)
             started = self._jobs.get(ident)
             if started is not None:
+                started.limit.set(item_limit(entry.item))
                 _follow_pause(started, self._paused or entry.item.paused)
         if failed:
             self._schedule_retry()
@@ -384,6 +404,7 @@ class AppController:
     def _start_job(self, ident: JobId, wanted: _Wanted) -> bool:
         item, profile = wanted.item, wanted.profile
         name = str(ident)
+        limit = Limit(item_limit(item))
         try:
             config = self._config(profile)
             job: _Job
@@ -395,7 +416,8 @@ class AppController:
                     since=item.added_at or None,
                     file_filter=file_filter(item),
                     stable_seconds=item.stable_seconds, polling=item.polling,
-                    chunk_size=item.chunk_size)
+                    chunk_size=item.chunk_size,
+                    pacer=Pacer(Direction.UPLOAD, [limit, self.bandwidth]))
                 job = WatchJob(config, Path(item.path), options, self.bus, self.registry,
                                name=name)
             else:
@@ -403,23 +425,25 @@ class AppController:
                     admin.create_topic(config, item.topic)
                 else:
                     admin.require_topic(config, item.topic)
+                pacer = Pacer(Direction.DOWNLOAD, [limit, self.bandwidth])
                 if wanted.s3 is not None:
                     # Files are rebuilt and verified in a local staging folder, then uploaded.
                     staging = staging_dir(wanted.s3, item.topic, self.registry.path.parent)
                     job = DownloadJob(config, item.topic, staging, self.bus, self.registry,
-                                      group_id=item.group_id or None, name=name, s3=wanted.s3)
+                                      group_id=item.group_id or None, name=name, s3=wanted.s3,
+                                      pacer=pacer)
                 else:
                     # A missing folder is a drive or share not connected: never create it.
                     job = DownloadJob(config, item.topic, Path(item.path), self.bus,
                                       self.registry, group_id=item.group_id or None, name=name,
-                                      create_dest=False)
+                                      create_dest=False, pacer=pacer)
             job.start()
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             log.error("%s could not start: %s", name, reason)
             self.bus.publish(JobState(name, JobStatus.FAILED, reason))
             return False
-        self._jobs[ident] = _Running(job, wanted.signature)
+        self._jobs[ident] = _Running(job, wanted.signature, limit)
         self.bus.publish(JobState(name, JobStatus.RUNNING))
         return True
 
@@ -484,6 +508,6 @@ def _follow_pause(running: _Running, paused: bool) -> None:
 
 
 def _signature(item: WatchedFolder | Destination, profile: BrokerProfile) -> tuple[Any, ...]:
-    """What a running job depends on; pausing is applied in place, not by a restart."""
-    return (dataclasses.astuple(dataclasses.replace(item, paused=False)),
+    """What a running job depends on; pausing and limits are applied in place, not by a restart."""
+    return (dataclasses.astuple(dataclasses.replace(item, paused=False, bwlimit="")),
             dataclasses.astuple(profile))

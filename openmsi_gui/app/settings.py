@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import platformdirs
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,8 @@ class WatchedFolder:
         added_at: when the folder was added (epoch seconds).
         stable_seconds: how long a file must be unchanged before it is sent.
         polling: poll instead of native events (network drives).
+        bwlimit: bandwidth limit for this folder in rclone's ``--bwlimit`` syntax
+            (:mod:`openmsi_gui.engine.bandwidth`; "" for none).
         enabled: watched at all.
         paused: watched, but sending is held back.
     """
@@ -154,6 +157,7 @@ class WatchedFolder:
     added_at: float = field(default_factory=time.time)
     stable_seconds: float = 3.0
     polling: bool = False
+    bwlimit: str = ""
     enabled: bool = True
     paused: bool = False
 
@@ -175,6 +179,8 @@ class Destination:
         region: S3 region (kind ``s3``; "" for the SDK default).
         access_key_id: S3 access key (kind ``s3``; "" for the SDK's usual
             sources); its secret is in the keychain, never here.
+        bwlimit: bandwidth limit for this destination in rclone's ``--bwlimit``
+            syntax ("" for none).
         enabled: consumed at all.
         paused: connected, but not fetching.
     """
@@ -190,6 +196,7 @@ class Destination:
     endpoint_url: str = ""
     region: str = ""
     access_key_id: str = ""
+    bwlimit: str = ""
     enabled: bool = True
     paused: bool = False
 
@@ -220,6 +227,22 @@ class UiSettings:
 
 
 @dataclass
+class BandwidthSettings:
+    """The app-wide bandwidth limit, in rclone's ``--bwlimit`` syntax.
+
+    Attributes:
+        limit: shared by every folder and destination ("" for none); each of
+            them may also have its own.
+        preset: the limit "Limit bandwidth now" applies instead of ``limit``.
+        limit_now: "Limit bandwidth now" is on (kept across restarts).
+    """
+
+    limit: str = ""
+    preset: str = "1M"
+    limit_now: bool = False
+
+
+@dataclass
 class Settings:
     """Everything the user configured."""
 
@@ -228,6 +251,7 @@ class Settings:
     folders: list[WatchedFolder] = field(default_factory=list)
     destinations: list[Destination] = field(default_factory=list)
     ui: UiSettings = field(default_factory=UiSettings)
+    bandwidth: BandwidthSettings = field(default_factory=BandwidthSettings)
 
     def profile(self, profile_id: str) -> BrokerProfile | None:
         """The profile with this id, if any."""
@@ -275,6 +299,11 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 MIGRATIONS[1] = _v1_to_v2
+
+
+_LIMIT_FIELDS = {("WatchedFolder", "bwlimit"), ("Destination", "bwlimit"),
+                 ("BandwidthSettings", "limit"), ("BandwidthSettings", "preset")}
+"""Fields holding a bandwidth limit, checked when the file loads."""
 
 
 class SettingsError(ValueError):
@@ -331,6 +360,11 @@ def _checked(owner: str, name: str, default: Any, value: Any) -> Any:
         return type(default)(value)
     if isinstance(default, str) and not isinstance(value, str):
         raise SettingsError(f"{owner}.{name} should be text")
+    if (owner, name) in _LIMIT_FIELDS:
+        try:
+            Timetable.parse(value)
+        except BandwidthError as exc:
+            raise SettingsError(f"{owner}.{name}: {exc}") from exc
     if isinstance(default, list) and (
             not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
         raise SettingsError(f"{owner}.{name} should be a list of texts")
@@ -357,6 +391,7 @@ def from_dict(data: dict[str, Any]) -> Settings:
             folders=[_build(WatchedFolder, f) for f in data.get("folders", [])],
             destinations=[_build(Destination, d) for d in data.get("destinations", [])],
             ui=_build(UiSettings, data.get("ui", {})),
+            bandwidth=_build(BandwidthSettings, data.get("bandwidth", {})),
         )
     except (TypeError, AttributeError) as exc:
         raise SettingsError(f"the settings file is malformed: {exc}") from exc

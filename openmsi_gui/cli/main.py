@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from openmsi_gui.app.bandwidth import describe_limit
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
@@ -28,8 +29,9 @@ from openmsi_gui.cli.service import cmd_service
 from openmsi_gui.cli.signals import STOP, wait_for_signal
 from openmsi_gui.cli.supervise import run_supervised
 from openmsi_gui.engine import admin
+from openmsi_gui.engine.bandwidth import Limit, Pacer, Timetable
 from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
-from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.globs import looks_like_regex, split_patterns
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_config
@@ -60,6 +62,15 @@ def _registry(args: argparse.Namespace) -> Registry:
                          "--data-dir") from exc
 
 
+def _pacer(args: argparse.Namespace, direction: Direction) -> Pacer | None:
+    """The ``--bwlimit`` pace for one direction, or None without a limit."""
+    timetable: Timetable = args.bwlimit
+    if timetable.is_off:
+        return None
+    log.info("bandwidth limit: %s", describe_limit(timetable, direction))
+    return Pacer(direction, [Limit(timetable)])
+
+
 def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi upload``."""
     files: list[Path] = []
@@ -77,7 +88,8 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
                     cipher.node_id)
     registry = _registry(args)
     uploader = Uploader(config, args.topic, bus, registry, job="upload",
-                        chunk_size=args.chunk_size, workers=args.workers, cipher=cipher)
+                        chunk_size=args.chunk_size, workers=args.workers, cipher=cipher,
+                        pacer=_pacer(args, Direction.UPLOAD))
     try:
         uploader.start()
     except Exception:
@@ -132,7 +144,7 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
     options = WatchOptions(topic=args.topic, upload_existing=args.upload_existing,
                            file_filter=file_filter, stable_seconds=args.stable_seconds,
                            polling=args.polling, chunk_size=args.chunk_size,
-                           workers=args.workers)
+                           workers=args.workers, pacer=_pacer(args, Direction.UPLOAD))
     config = _config(args)
     registry = _registry(args)
     # A restart also sends what changed since the first start (the registry skips
@@ -164,8 +176,10 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     config = _config(args)
     admin.require_topic(config, args.topic)
     registry = _registry(args)
+    pacer = _pacer(args, Direction.DOWNLOAD)
     return _run_download(lambda group: DownloadJob(config, args.topic, folder, bus, registry,
-                                                   group_id=group, name="download"),
+                                                   group_id=group, name="download",
+                                                   pacer=pacer),
                          args.group, registry, bus, str(folder))
 
 
@@ -219,9 +233,10 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     admin.require_topic(config, args.topic)
     registry = _registry(args)
     staging = staging_dir(location, args.topic, registry.path.parent)
+    pacer = _pacer(args, Direction.DOWNLOAD)
     return _run_download(lambda group: DownloadJob(config, args.topic, staging, bus, registry,
                                                    group_id=group, name="download",
-                                                   s3=location),
+                                                   s3=location, pacer=pacer),
                          args.group, registry, bus, location.url)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from openmsi_gui import __version__
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
 
 DESCRIPTION = "``openmsi``: upload, watch, download and try the engine without a GUI."
 
@@ -34,10 +35,26 @@ def _chunk_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _bwlimit(text: str) -> Timetable:
+    try:
+        return Timetable.parse(text)
+    except BandwidthError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _bwlimit_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bwlimit", type=_bwlimit, default=Timetable(), metavar="LIMIT",
+        help="bandwidth limit, as rclone's: 8M (MiB/s; K, M, G are binary multiples), "
+             "10M:1M (upload:download), off, or a timetable such as \"08:00,4M 18:00,off\" "
+             "or \"Mon-08:00,4M Sat-00:00,off\" (local time; default: off)")
+
+
 def _sending_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", "--chunk_size", type=_chunk_size,
                         default=wire.DEFAULT_CHUNK_SIZE)
     parser.add_argument("--workers", type=int, default=2)
+    _bwlimit_arg(parser)
 
 
 def _filter_args(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     _broker_args(down)
     down.add_argument("--group", "--consumer_group_id", dest="group",
                       help="consumer group id (default: [consumer] group.id, else a new one)")
+    _bwlimit_arg(down)
 
     s3 = sub.add_parser("download-s3", help="rebuild files from a topic into an S3 bucket "
                                              "(until Ctrl-C)",
@@ -111,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     s3.add_argument("--access-key-id", help="access key (default: [s3] access_key_id)")
     s3.add_argument("--group", "--consumer_group_id", dest="group",
                     help="consumer group id (default: [consumer] group.id, else a new one)")
+    _bwlimit_arg(s3)
 
     topic = sub.add_parser("topic", help="list or create topics")
     topic.add_argument("action", choices=["create", "list"])

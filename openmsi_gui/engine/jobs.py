@@ -14,6 +14,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.download.checkpoints import ConsumerFactory
 from openmsi_gui.engine.downloader import Downloader
@@ -40,6 +41,7 @@ class WatchOptions:
         polling: poll instead of native events (network drives).
         chunk_size: bytes per chunk, a power of two.
         workers: files hashed and sent in parallel.
+        pacer: the bandwidth limits the folder sends under (None: no limit).
     """
 
     topic: str
@@ -50,6 +52,7 @@ class WatchOptions:
     polling: bool = False
     chunk_size: int = wire.DEFAULT_CHUNK_SIZE
     workers: int = 2
+    pacer: Pacer | None = None
 
 
 class WatchJob:
@@ -75,7 +78,7 @@ class WatchJob:
             self.uploader = Uploader(config, options.topic, bus, registry, job=self.name,
                                      chunk_size=options.chunk_size, workers=options.workers,
                                      cipher=self._cipher, producer_factory=producer_factory,
-                                     keep_results=False)
+                                     keep_results=False, pacer=options.pacer)
             self.watcher = FolderWatcher(root, self.uploader, bus,
                                          upload_existing=options.upload_existing,
                                          since=options.since,
@@ -137,6 +140,7 @@ class DownloadJob:
         s3: store every file in this bucket location instead of ``dest``.
         create_dest: create ``dest`` if it is missing (see :class:`Downloader`).
         consumer_factory: makes the downloader's consumer (see :class:`Downloader`).
+        pacer: the bandwidth limits the job receives under (None: no limit).
 
     When ``config`` names a KafkaCrypto node, messages are decrypted with it
     (see :class:`WatchJob`).
@@ -149,7 +153,8 @@ class DownloadJob:
                  registry: Registry, group_id: str | None = None,
                  name: str | None = None, s3: S3Location | None = None,
                  create_dest: bool = True,
-                 consumer_factory: ConsumerFactory = Consumer) -> None:
+                 consumer_factory: ConsumerFactory = Consumer,
+                 pacer: Pacer | None = None) -> None:
         self.name = name or f"download:{topic}"
         store = S3Store(s3, topic) if s3 is not None else None
         self._cipher = cipher_for(config)
@@ -157,7 +162,7 @@ class DownloadJob:
             self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
                                          job=self.name, store=store, cipher=self._cipher,
                                          create_dest=create_dest,
-                                         consumer_factory=consumer_factory)
+                                         consumer_factory=consumer_factory, pacer=pacer)
         except Exception:
             _close(self._cipher)
             raise

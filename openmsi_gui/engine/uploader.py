@@ -32,6 +32,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.crypto import EncryptionFailed, MessageCipher, key_topics
 from openmsi_gui.engine.events import (
     ConnectionState,
@@ -131,6 +132,7 @@ class Uploader:
         checkpoint_seconds: how often acknowledged chunks are written to the registry.
         keep_results: keep every file's :class:`UploadResult` for :meth:`results`
             (a one-off send); a long-running watch passes False, listeners still hear them.
+        pacer: the bandwidth limits chunks are produced under (None: no limit).
     """
 
     def __init__(self, config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
@@ -138,7 +140,7 @@ class Uploader:
                  workers: int = 2, cipher: MessageCipher | None = None,
                  producer_factory: ProducerFactory = Producer,
                  checkpoint_seconds: float = CHECKPOINT_SECONDS,
-                 keep_results: bool = True) -> None:
+                 keep_results: bool = True, pacer: Pacer | None = None) -> None:
         self.topic = topic
         self.job = job
         self.chunk_size = wire.check_chunk_size(chunk_size)
@@ -154,6 +156,7 @@ class Uploader:
             queue.PriorityQueue()
         self._order = itertools.count()
         self._keep_results = keep_results
+        self._pacer = pacer
         self._n_workers = max(1, workers)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -392,6 +395,9 @@ class Uploader:
                 key = wire.make_key(subdir, filename, chunk_i, sending.n_chunks).encode("utf-8")
                 if self._cipher is not None:
                     key, value = self._cipher.encrypt(self.topic, key, value)
+                if self._pacer is not None and not self._pacer.pace(len(key) + len(value),
+                                                                     self._stopping):
+                    return False
                 self._produce(key, value, partition, sending, chunk_i, len(data))
         return True
 

@@ -137,6 +137,8 @@ def test_glob_lists_are_checked_when_the_file_loads(tmp_path: Path) -> None:
     ('{"folders": [{"chunk_size": 1.5}]}', "whole number"),
     ('{"destinations": [{"kind": "ftp"}]}', "should be one of folder, s3"),
     ('{"profiles": [{"security_protocol": "TLS"}]}', "should be one of PLAINTEXT, SSL"),
+    ('{"folders": [{"bwlimit": "8MB"}]}', "WatchedFolder.bwlimit: cannot read the bandwidth"),
+    ('{"bandwidth": {"preset": "fast"}}', "BandwidthSettings.preset: cannot read"),
 ])
 def test_bad_files_give_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
     path = tmp_path / "settings.json"

@@ -145,3 +145,24 @@ def test_demo_moves_a_dropped_file(tmp_path: Path) -> None:
         code, _ = stop_gracefully(proc, signal.SIGINT)
     assert code == 0
     assert (tmp_path / "demo" / "inbox" / "hello.txt").read_text() == "hello from the lab"
+
+
+@pytest.mark.parametrize("command", ["upload", "watch", "download", "download-s3"])
+def test_a_bad_bandwidth_limit_is_refused_in_one_sentence(command: str, tmp_path: Path) -> None:
+    where = ["--bucket", "b"] if command == "download-s3" else [str(tmp_path)]
+    result = run([command, *where, "--bootstrap-servers", "h:1", "--topic", "t",
+                  "--bwlimit", "8 MB/s"], tmp_path)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "cannot read the bandwidth limit '8 MB/s'" in last
+    assert 'such as "08:00,4M 18:00,off"' in last
+
+
+def test_an_upload_under_a_bandwidth_limit_completes(broker: EmbeddedBroker, topic: str,
+                                                      tmp_path: Path) -> None:
+    (tmp_path / "scan.tif").write_bytes(os.urandom(300_000))
+    result = run(["upload", str(tmp_path / "scan.tif"), "--bootstrap-servers",
+                  broker.bootstrap_servers, "--topic", topic, "--chunk-size", "65536",
+                  "--bwlimit", "1M:off"], tmp_path / "state")
+    assert result.returncode == 0, result.stderr
+    assert "bandwidth limit: 1 MiB/s" in result.stderr

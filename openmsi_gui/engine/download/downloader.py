@@ -32,6 +32,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.crypto import MessageCipher, is_ciphertext
 from openmsi_gui.engine.download.assembly import Assembly
 from openmsi_gui.engine.download.checkpoints import ConsumerClient, ConsumerFactory, Offsets
@@ -41,7 +42,7 @@ from openmsi_gui.engine.download.finisher import (
     Finisher,
     StoreRetries,
 )
-from openmsi_gui.engine.download.flow import FlowControl, HoldReason, Hysteresis
+from openmsi_gui.engine.download.flow import FlowControl, HoldReason, Hysteresis, ReceivePace
 from openmsi_gui.engine.download.parking import Parking
 from openmsi_gui.engine.download.problems import (
     DEFAULT_DELAYS,
@@ -103,6 +104,7 @@ class Downloader:
             unit tests).
         finishing: how many files may wait for the finisher before the
             partitions are paused, and below how many they are resumed.
+        pacer: the bandwidth limits the job reads under (None: no limit).
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
@@ -111,7 +113,7 @@ class Downloader:
                  store: S3Store | None = None, cipher: MessageCipher | None = None,
                  create_dest: bool = True, delays: RetryDelays = DEFAULT_DELAYS,
                  consumer_factory: ConsumerFactory = Consumer,
-                 finishing: Hysteresis = FINISHING) -> None:
+                 finishing: Hysteresis = FINISHING, pacer: Pacer | None = None) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
         self.job = job
@@ -130,6 +132,8 @@ class Downloader:
         self._reported_paused = False
         self._flow = FlowControl(topic, job, incremental=_incremental(self._settings))
         self._finishing = finishing
+        poll_gap = float(self._settings.get("max.poll.interval.ms", 300_000)) / 1000 / 3
+        self._pace = ReceivePace(pacer, self._flow, min(5.0, poll_gap))
         self.assignment: frozenset[int] = frozenset()
         self._offsets = Offsets(topic, job)
         self._finisher = Finisher(self.dest, registry, job)
@@ -241,9 +245,15 @@ class Downloader:
                 if self._retry_requested:
                     self._retry_requested = False
                     self._retry_everything_now()
+                read = self._pace.may_read()
                 self._apply_pause()
-                messages = consumer.consume(num_messages=CONSUME_BATCH,
-                                            timeout=self._read_timeout())
+                if read:
+                    messages = consumer.consume(num_messages=self._pace.batch(CONSUME_BATCH),
+                                                timeout=self._read_timeout())
+                    self._pace.read(messages)
+                else:  # over the bandwidth limit: librdkafka's full queue stops fetching
+                    messages = []
+                    self._pace.idle(self._stopping)
                 for i, message in enumerate(messages):
                     try:
                         self._handle(message)

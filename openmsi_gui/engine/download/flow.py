@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import Message, TopicPartition
 
+from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.download.checkpoints import ConsumerClient
 
 log = logging.getLogger(__name__)
@@ -158,3 +161,60 @@ class FlowControl:
 
     def _partitions(self, numbers: list[int]) -> list[TopicPartition]:
         return [TopicPartition(self._topic, p) for p in numbers]
+
+
+class ReceivePace:
+    """The receiving side of a bandwidth limit (consume thread).
+
+    While the pacer is in debt the loop does not read: librdkafka's bounded
+    fetch queue then fills and its fetcher stops, without dropping anything.
+    Pausing the partitions instead would drop what was prefetched, to be fetched
+    again on resume, costing bandwidth. A wait longer than ``max_gap`` (only at
+    very low limits) pauses the partitions through the flow control and polls,
+    so the consumer keeps its group membership.
+
+    Args:
+        pacer: the job's pace; None for no limit.
+        flow: pauses the partitions for long waits.
+        max_gap: seconds the loop may go without polling.
+    """
+
+    def __init__(self, pacer: Pacer | None, flow: FlowControl, max_gap: float) -> None:
+        self._pacer = pacer
+        self._flow = flow
+        self._max_gap = max_gap
+        self._last_read = time.monotonic()
+        self._average = 64 * 1024.0  # bytes per message, running average
+
+    def may_read(self) -> bool:
+        """Whether the loop reads now (partitions held by the limit return nothing)."""
+        if self._pacer is None:
+            return True
+        if self._pacer.delay() <= 0:
+            self._flow.release(HoldReason.BANDWIDTH)
+            return True
+        if time.monotonic() - self._last_read >= self._max_gap:
+            self._flow.hold(HoldReason.BANDWIDTH)
+            return True
+        return False
+
+    def idle(self, stopping: threading.Event) -> None:
+        """Wait a little while reading is held back (at most 0.2 s)."""
+        if self._pacer is not None:
+            stopping.wait(min(0.2, max(0.001, self._pacer.delay())))
+
+    def batch(self, most: int) -> int:
+        """Messages to read at once: about a quarter of a second at the rate in force."""
+        rate = self._pacer.rate() if self._pacer is not None else None
+        if rate is None:
+            return most
+        return max(1, min(most, int(rate / 4 / self._average)))
+
+    def read(self, messages: Sequence[Message]) -> None:
+        """Count what was read."""
+        self._last_read = time.monotonic()
+        if self._pacer is None or not messages:
+            return
+        size = sum(len(m.value() or b"") + len(m.key() or b"") for m in messages)
+        self._pacer.account(size)
+        self._average = 0.8 * self._average + 0.2 * max(1.0, size / len(messages))
