@@ -130,13 +130,17 @@ def _by_direction(up: int, up_word: str, down: int, down_word: str) -> str:
 
 
 def status_text(status: AppStatus, summary: Summary, problems: Problems,
-                paused_until: float | None = None) -> str:
-    """What the status says after its label (``"Paused — …"``, ``"Needs attention — …"``)."""
+                paused_until: float | None = None, paused: bool = False) -> str:
+    """What the status says after its label (``"Paused — …"``, ``"Needs attention — …"``).
+
+    ``paused``: every transfer is paused (said also when problems come first).
+    """
+    until = (f" until {time.strftime('%H:%M', time.localtime(paused_until))}"
+             if paused_until else "")
     if status is AppStatus.ERROR:
-        return f"{problems.text()}; see Transfers"
+        pause = f" (all transfers paused{until})" if paused else ""
+        return f"{problems.text()}; see Transfers{pause}"
     if status is AppStatus.PAUSED:
-        until = (f" until {time.strftime('%H:%M', time.localtime(paused_until))}"
-                 if paused_until else "")
         held = summary.held + summary.sending + summary.receiving
         if held:
             return f"{count_text(held, 'file')} held{until}"

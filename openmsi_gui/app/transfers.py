@@ -145,6 +145,7 @@ class TransferBook:
         self.paused_jobs: set[str] = set()
         self.places: dict[str, tuple[str, str]] = {}  # job -> (place, place in full)
         self._gone: set[str] = set()  # jobs removed from the settings: their events are late
+        self._touched: list[TransferRow] = []  # rows a job's state changed, see take_touched
         self._second = int(time.time())
         self._bucket = [0, 0]
         self.throughput: collections.deque[tuple[int, int, int]] = collections.deque(
@@ -244,6 +245,16 @@ class TransferBook:
                 if row.job == event.job and row.status is RowStatus.ACTIVE:
                     row.error = "interrupted; it resumes when the job runs again"
                     self._set_status(row, RowStatus.QUEUED)
+                    self._touched.append(row)
+
+    def take_touched(self) -> list[TransferRow]:
+        """The rows changed by job states since the last call (paused, interrupted).
+
+        :meth:`apply` returns the one row a file event changed; a job's state may
+        change many, which a view must redraw too.
+        """
+        touched, self._touched = self._touched, []
+        return touched
 
     def _hold(self, job: str, held: bool) -> None:
         """Mark the rows of ``job`` as held by a pause (or no longer)."""
@@ -258,6 +269,7 @@ class TransferBook:
                 self._counted(row, -1)
                 row.held = held
                 self._counted(row, 1)
+                self._touched.append(row)
 
     def forget_job_problem(self, job: str) -> None:
         """Drop what :attr:`job_errors` and :attr:`job_waits` say about ``job``."""
@@ -384,4 +396,4 @@ class TransferBook:
         """One line for the tray tooltip: ``"OpenMSI: 21 files sent, 21 received"``."""
         summary, problems = self.summary(), self.problems()
         status = overall_status(problems, summary, paused)
-        return f"OpenMSI: {status_text(status, summary, problems, paused_until)}"
+        return f"OpenMSI: {status_text(status, summary, problems, paused_until, paused)}"

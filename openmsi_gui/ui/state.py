@@ -53,7 +53,7 @@ class LiveState(QObject):
         # From then on PauseState events keep these up to date.
         self.paused = controller.paused
         self.paused_until = controller.paused_until
-        self._status: tuple[AppStatus, str] | None = None
+        self._status: tuple[AppStatus, str, bool] | None = None
         self._jobs = set(job_places(controller.store.settings))
         self.book.set_places(job_places(controller.store.settings))
         adapter.events.connect(self.on_adapter_events)
@@ -85,6 +85,8 @@ class LiveState(QObject):
                 jobs.append(event)
             elif isinstance(event, PauseState):
                 self.paused, self.paused_until = event.paused, event.until
+        for row in self.book.take_touched():
+            changed[id(row)] = row
         if changed:
             self.rowsChanged.emit(list(changed.values()))
         if jobs:
@@ -120,12 +122,16 @@ class LiveState(QObject):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        """Emit :attr:`statusChanged` if the status or its text changed."""
-        status = (self.book.status(self.paused),
-                  self.book.status_line(self.paused, self.paused_until))
-        if status != self._status:
-            self._status = status
-            self.statusChanged.emit(*status)
+        """Emit :attr:`statusChanged` if the status, its text or the pause changed.
+
+        The pause too: the pause buttons follow it even while a problem keeps the
+        status at "needs attention".
+        """
+        status, text = (self.book.status(self.paused),
+                        self.book.status_line(self.paused, self.paused_until))
+        if (status, text, self.paused) != self._status:
+            self._status = (status, text, self.paused)
+            self.statusChanged.emit(status, text)
 
     @property
     def status(self) -> AppStatus:

@@ -283,8 +283,11 @@ def test_status_lines(clock: Clock) -> None:
     book.apply(FileFailed(JOB, UP, "b.bin", "x"))
     book.apply(FileFailed(JOB, UP, "c.bin", "x"))
     book.apply(JobState("dest:d", JobStatus.FAILED, "y"))
-    assert book.status_line(paused=True) == (
+    assert book.status_line(paused=False) == (
         "OpenMSI: 2 files failed, 1 destination cannot run; see Transfers")
+    assert book.status_line(paused=True, paused_until=until) == (
+        "OpenMSI: 2 files failed, 1 destination cannot run; see Transfers "
+        f"(all transfers paused until {expected})")
 
 
 def test_one_file_sent_and_received_on_one_pc_counts_once_per_direction() -> None:
@@ -310,8 +313,10 @@ def test_paused_rows_say_so_and_have_no_time_left(clock: Clock) -> None:
     row = book.apply(progress("a.bin", 200, 1000, (2, 10), direction=DOWN, job="dest:d"))
     assert row is not None
     assert row.eta is not None
+    book.take_touched()
     book.apply(JobState("dest:d", JobStatus.PAUSED))
     assert row.held
+    assert book.take_touched() == [row]  # a view redraws it
     assert row.eta is None
     assert book.status(paused=True) is AppStatus.PAUSED
     assert book.status_line(paused=True) == "OpenMSI: 1 file held"

@@ -125,6 +125,11 @@ def test_main_window_is_usable_without_a_tray(
     assert window.pause_button.text() == "&Resume"
     bus.publish(FileFailed("folder:x", Direction.UPLOAD, "bad.bin", "why"))
     qtbot.waitUntil(lambda: "Needs attention" in window.status_text.text(), timeout=5000)
+    assert window.status_text.text() == (
+        "Needs attention — 1 file failed; see Transfers (all transfers paused)")
+    qtbot.mouseClick(window.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.pause_button.text() == "&Pause all", timeout=5000)
+    assert window.status_text.text() == "Needs attention — 1 file failed; see Transfers"
     quit_requests: list[bool] = []
     window.quitRequested.connect(lambda: quit_requests.append(True))
     window.close()

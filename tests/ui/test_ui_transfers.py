@@ -38,6 +38,8 @@ from openmsi_gui.engine.events import (
     FileProgress,
     FileSkipped,
     FileWaiting,
+    JobState,
+    JobStatus,
 )
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.adapter import EngineAdapter
@@ -636,3 +638,23 @@ def test_ctrl_f_goes_to_the_search_box(qtbot: QtBot, view: TransfersView) -> Non
     view.history.table.setFocus()
     qtbot.keyClick(view.history.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(view.history.search.hasFocus, timeout=2000)
+
+
+def test_rows_of_a_paused_job_read_paused(qtbot: QtBot, view: TransfersView,
+                                          bus: EventBus) -> None:
+    """Not "Paused — paused" in the status bar while rows say "Receiving, 0:02 left"."""
+    start = time.time()
+    bus.publish(FileProgress("dest:xyz", DOWN, "big.raw", 1 << 20, 0, 1, 100, at=start - 1))
+    bus.publish(FileProgress("dest:xyz", DOWN, "big.raw", 2 << 20, 0, 2, 100, at=start))
+    qtbot.waitUntil(lambda: view.model.index(0, Column.STATUS).data() == "Receiving",
+                    timeout=3000)
+    assert view.model.index(0, Column.ETA).data()
+    assert view.model.index(0, Column.SIZE).data() == "2.0 / ~100.0 MiB"
+    bus.publish(JobState("dest:xyz", JobStatus.PAUSED))
+    qtbot.waitUntil(lambda: view.model.index(0, Column.STATUS).data() == "Paused",
+                    timeout=3000)
+    assert view.model.index(0, Column.ETA).data() == ""
+    assert view.model.index(0, Column.RATE).data() == ""
+    bus.publish(JobState("dest:xyz", JobStatus.RUNNING))
+    qtbot.waitUntil(lambda: view.model.index(0, Column.STATUS).data() == "Receiving",
+                    timeout=3000)

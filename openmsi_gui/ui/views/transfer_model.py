@@ -279,7 +279,9 @@ class TransferTableModel(QStandardItemModel):
             if column in NUMERIC_COLUMNS:
                 roles[_ALIGNMENT] = _RIGHT
             if column is Column.STATUS:
-                roles[_DECORATION] = self._icon(_STATUS_ICONS[row.status])
+                held = row.held and row.status in (RowStatus.ACTIVE, RowStatus.QUEUED)
+                roles[_DECORATION] = self._icon(QStyle.StandardPixmap.SP_MediaPause if held
+                                                else _STATUS_ICONS[row.status])
             elif column is Column.FILE:
                 roles[FILTER_ROLE] = filter_text(row)
             elif column is Column.PROGRESS and shows_progress(row):
