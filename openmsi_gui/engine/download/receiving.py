@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.crypto import is_ciphertext
 from openmsi_gui.engine.download.assembly import (
     MAX_FILE_BYTES,
     NO_PIN,
@@ -118,11 +119,17 @@ class Receiver:
 
     def reject_message(self, partition: int, offset: int, key: bytes | str | None,
                        reason: str) -> None:
-        """Refuse a message that is not a chunk of any file."""
+        """Refuse a message that is not a chunk of any file (shown by its key).
+
+        An encrypted key says nothing to people (it is ciphertext): the message is
+        shown by where it was read instead.
+        """
         self.messages_rejected += 1
+        encrypted = isinstance(key, bytes) and is_ciphertext(key)
+        label = f"(encrypted message {partition}@{offset})" if encrypted else key
         log.error("%s: rejected message %s[%d]@%d (key '%s'): %s", self._job, self._topic,
-                  partition, offset, escaped(key, 200), escaped(reason))
-        self._files.failed(escaped(key, 200), escaped(f"rejected message: {reason}"))
+                  partition, offset, escaped(label, 200), escaped(reason))
+        self._files.failed(escaped(label, 200), escaped(f"rejected message: {reason}"))
 
     def _open_generation(self, chunk: wire.Chunk) -> Incoming | None:
         relpath = chunk.relpath
