@@ -8,12 +8,14 @@ are those ``openmsi history`` always wrote, so scripts reading it keep working.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
 from openmsi_gui.engine.registry import HistoryRow
+from openmsi_gui.engine.untrusted import escaped
 
 CSV_HEADER = ("direction", "topic", "path", "size", "status", "error", "started",
               "completed", "sha512")
@@ -32,13 +34,25 @@ def csv_record(row: HistoryRow) -> list[str]:
             iso_utc(row.started), iso_utc(row.completed), row.sha512_hex]
 
 
-def write_history(stream: TextIO, rows: Iterable[HistoryRow]) -> int:
-    """Write the header and ``rows`` to ``stream``; return how many rows were written."""
+def write_history(stream: TextIO, rows: Iterable[HistoryRow], *,
+                  for_terminal: bool = False) -> int:
+    """Write the header and ``rows`` to ``stream``; return how many rows were written.
+
+    Args:
+        stream: where the CSV goes.
+        rows: the history.
+        for_terminal: the stream is a terminal: paths and errors (a download's path
+            came from a message) are escaped, so no name can drive it. A file
+            gets the exact values.
+    """
     writer = csv.writer(stream)
     writer.writerow(CSV_HEADER)
     count = 0
     for row in rows:
-        writer.writerow(csv_record(row))
+        shown = (dataclasses.replace(row, relpath=escaped(row.relpath, limit=None),
+                                     error=escaped(row.error, limit=None))
+                 if for_terminal else row)
+        writer.writerow(csv_record(shown))
         count += 1
     return count
 

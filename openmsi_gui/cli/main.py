@@ -262,7 +262,8 @@ def cmd_history(args: argparse.Namespace, _bus: EventBus) -> int:
 
     registry = _registry(args)
     try:
-        write_history(sys.stdout, registry.history(args.limit))
+        write_history(sys.stdout, registry.history(args.limit),
+                      for_terminal=sys.stdout.isatty())
     finally:
         registry.close()
     return 0

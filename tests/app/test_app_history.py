@@ -107,3 +107,20 @@ def test_sizes_read_received_over_total_not_zero(tmp_path: Path) -> None:
     assert history.history_tooltip(rows["up.raw"], HistoryColumn.SIZE) == "2,048 of 4,000 bytes"
     assert history.history_tooltip(rows["CON.txt"], HistoryColumn.SIZE) is None
     assert history.history_sort_value(rows["big.raw"], HistoryColumn.SIZE) == 10_240
+
+
+def test_history_to_a_terminal_shows_names_from_messages_escaped(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.sqlite3")
+    odd = registry.start_download("raw", "g", "/in", "c1\x9b31m\u202e.txt", b"\x03" * 64, 1,
+                                  0.0, "/in/.odd")
+    registry.finish_download(odd, "failed", error="line one\nline two \x1b[2J")
+    rows = registry.history()
+    registry.close()
+    exact, shown = io.StringIO(), io.StringIO()
+    write_history(exact, rows)
+    write_history(shown, rows, for_terminal=True)
+    assert "c1\x9b31m\u202e.txt" in exact.getvalue()  # a file gets the exact name
+    (record,) = list(csv.reader(io.StringIO(shown.getvalue())))[1:]
+    assert record[2] == "c1\\x9b31m\\u202e.txt"
+    assert record[5] == "line one\\nline two \\x1b[2J"
+    assert shown.getvalue().isascii()
