@@ -187,7 +187,7 @@ def run(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: int) -> 
             str(openmsi), "--data-dir", str(down_dir), "download", str(dest),
             "--bootstrap-servers", bootstrap, "--topic", topic, "--group", group],
             rundir / "download.log", T.openmsi_env())
-        down.wait_for_text("assigned partitions", 120)
+        down.wait_for_text("receiving from topic", 120)
         result.load = os.getloadavg()
         started_wall, started = time.time(), time.monotonic()
         up = T.Child("openmsi watch", [
@@ -297,7 +297,7 @@ def run_scale(args: argparse.Namespace, bootstrap: str, openmsi: Path, files: in
             str(openmsi), "--data-dir", str(rundir / "state-down"), "download", str(dest),
             "--bootstrap-servers", bootstrap, "--topic", topic, "--group", group],
             rundir / "download.log", T.openmsi_env())
-        down.wait_for_text("assigned partitions", 120)
+        down.wait_for_text("receiving from topic", 120)
         started = time.monotonic()
         up = T.Child("openmsi watch", [
             str(openmsi), "--data-dir", str(rundir / "state-up"), "watch", str(src),

@@ -501,7 +501,7 @@ def start_downloader(env: Env, system: str, dataset: Dataset, topic: str, dest: 
         cmd = [str(env.openmsi), "--data-dir", str(run / "state-down"), "download", str(dest),
                "--bootstrap-servers", bootstrap, "--topic", topic, "--group", group]
         child = Child("openmsi download", cmd, run / "download.log", openmsi_env())
-        child.wait_for_text("assigned partitions", args.join_timeout)
+        child.wait_for_text("receiving from topic", args.join_timeout)
     elif system == "openmsistream":
         assert env.tools is not None
         config = env.tools.write_config(run / "omsi.config", bootstrap)

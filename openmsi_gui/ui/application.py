@@ -18,6 +18,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QWizard
 
 from openmsi_gui import __version__
+from openmsi_gui.app import job_names
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.logfiles import setup_file_logging
 from openmsi_gui.app.settings import (
@@ -96,6 +97,8 @@ class OpenMSIApp(QObject):
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
         self.adapter.settingsChanged.connect(self._on_settings)
         logging.getLogger().addHandler(self.adapter.log_handler)
+        self._unname_jobs = job_names.install(
+            store, self.bus, [*logging.getLogger().handlers])  # the log file's too
         self._stopped = False
         self._wizard: QWizard | None = None
 
@@ -161,6 +164,7 @@ class OpenMSIApp(QObject):
 
     def _finish(self) -> None:
         self.tasks.shutdown()
+        self._unname_jobs()
         logging.getLogger().removeHandler(self.adapter.log_handler)
         self.adapter.close()
         if self.instance is not None:

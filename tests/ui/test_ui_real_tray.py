@@ -70,7 +70,7 @@ def test_tray_icon_menu_pauses_resumes_and_quits(x_display: dict[str, str],
              str(tmp_path / "demo"), "--minimized"],
             env=x_display, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: "assigned partitions" in log.read_text(), timeout=30,
+        wait_until(lambda: "receiving from topic" in log.read_text(), timeout=30,
                    message="the demo to start")
         icon = (SCREEN[0] - 12, 12)  # trayer docks the first icon at the top-right corner
         xdo(x_display, "mousemove", str(icon[0]), str(icon[1]), "click", "3")
@@ -128,7 +128,7 @@ def _sigterm_the_demo_app(tmp_path: Path, once_logged: str) -> None:
 
 
 def test_sigterm_quits_the_app_gracefully(tmp_path: Path) -> None:
-    _sigterm_the_demo_app(tmp_path, "assigned partitions")
+    _sigterm_the_demo_app(tmp_path, "receiving from topic")
 
 
 def test_sigterm_while_starting_still_quits_gracefully(tmp_path: Path) -> None:

@@ -365,8 +365,10 @@ class Downloader:
     # -- group membership --------------------------------------------------
 
     def _on_assign(self, consumer: ConsumerClient, partitions: list[TopicPartition]) -> None:
-        log.info("%s: assigned partitions %s of %s", self.job,
-                 sorted(p.partition for p in partitions), self.topic)
+        if partitions and not self.assignment:  # one plain line; the details are for debugging
+            log.info("%s: receiving from topic %s", self.job, self.topic)
+        log.debug("%s: assigned partitions %s of %s", self.job,
+                  sorted(p.partition for p in partitions), self.topic)
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                           f"{len(partitions)} partitions"))
         self.assignment = self.assignment | {p.partition for p in partitions}
@@ -374,7 +376,7 @@ class Downloader:
 
     def _on_revoke(self, consumer: ConsumerClient, partitions: list[TopicPartition]) -> None:
         revoked = {p.partition for p in partitions}
-        log.info("%s: partitions %s revoked", self.job, sorted(revoked))
+        log.debug("%s: partitions %s revoked", self.job, sorted(revoked))
         self._collect_finished(wait=True)
         self._checkpoint(asynchronous=False)
         self._receiver.drop_revoked(revoked)
