@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QTimer
@@ -21,6 +22,7 @@ from openmsi_gui.app.settings import SettingsStore
 from openmsi_gui.app.transfers import RowStatus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.application import OpenMSIApp, demo_settings
+from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.theme import apply_theme
 from openmsi_gui.ui.views.transfers import TransfersView
 
@@ -32,6 +34,16 @@ def select_failed(view: TransfersView) -> None:
         if transfer.status is RowStatus.FAILED:
             view.table.selectRow(row)
             return
+
+
+def folders_advanced(app: QApplication, window: MainWindow,
+                     shot: Callable[[str], None]) -> None:
+    """Shoot the watched folder's form with its Advanced section open."""
+    window.tabs.setCurrentWidget(window.folders)
+    window.folders.advanced.set_expanded(True)
+    app.sendPostedEvents()  # lay the section out (processEvents would run later steps)
+    shot("watched-folders-advanced")
+    window.folders.advanced.set_expanded(False)
 
 
 def main() -> None:
@@ -101,6 +113,7 @@ def main() -> None:
              (20000, lambda: (window.transfers.tabs.setCurrentIndex(0)
                               if hasattr(window.transfers, "tabs") else None)),
              (21000, lambda: tab(window.folders, "watched-folders")),
+             (21600, lambda: folders_advanced(app, window, shot)),
              (22000, lambda: tab(window.destinations, "destinations")),
              (23000, lambda: tab(window.profiles, "brokers")),
              (24000, lambda: tab(window.log, "log")),

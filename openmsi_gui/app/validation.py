@@ -24,6 +24,9 @@ _TOPIC_CHARS = re.compile(r"[A-Za-z0-9._-]+")
 _HOST = re.compile(r"[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\]")
 _EXAMPLE = "kafka.example.org:9092"
 
+DEFAULT_SASL_MECHANISM = "PLAIN"
+"""The SASL mechanism the forms pick when a SASL protocol is chosen (the commonest)."""
+
 
 def uses_sasl(protocol: str) -> bool:
     """Whether ``protocol`` authenticates with a user name and password."""

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
     QFileDialog,
-    QInputDialog,
     QMessageBox,
 )
 from pytestqt.qtbot import QtBot
@@ -32,8 +31,10 @@ from openmsi_gui.app.settings import (
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.ui.tasks import Tasks
+from openmsi_gui.ui.views.create_topic import DEFAULT_PARTITIONS, CreateTopicDialog
 from openmsi_gui.ui.views.folders import FoldersView
 from openmsi_gui.ui.views.path_checks import CHECKING
+from openmsi_gui.ui.views.topic_picker import REFRESH_HINT
 
 # -- the view ---------------------------------------------------------------------------
 
@@ -583,21 +584,16 @@ def test_create_topic_creates_it_on_the_broker(view: FoldersView, qtbot: QtBot, 
     name = f"ui-{uuid.uuid4().hex[:10]}"
     asked: list[str] = []
 
-    def get_text(*args: object) -> tuple[str, bool]:
-        asked.append("name")
-        return name, True
+    def ask(parent: object, broker: str, typed: str = "") -> tuple[str, int]:
+        asked.append(broker)
+        return name, 2
 
-    def get_int(*args: object) -> tuple[int, bool]:
-        asked.append("partitions")
-        return 2, True
-
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(get_text))
-    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(get_int))
+    monkeypatch.setattr(CreateTopicDialog, "ask", staticmethod(ask))
     pick(_folder_dir(tmp_path))
     qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
     _choose_profile(view, broker_profile)
     qtbot.mouseClick(view.topic_picker.create_button, Qt.MouseButton.LeftButton)
-    assert asked == ["name", "partitions"]
+    assert asked == [broker_profile.name]
     qtbot.waitUntil(lambda: name in view.topic_picker.topics(), timeout=20_000)
     assert admin.list_topics(kafka_config)[name] == 2
     assert view.topic_picker.topic() == name
@@ -609,12 +605,72 @@ def test_create_topic_creates_it_on_the_broker(view: FoldersView, qtbot: QtBot, 
 def test_create_topic_refuses_bad_names_without_asking_the_broker(
         view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a: ("bad name", True)))
-    monkeypatch.setattr(QInputDialog, "getInt", staticmethod(lambda *a: pytest.fail("asked")))
+    monkeypatch.setattr(CreateTopicDialog, "ask", staticmethod(lambda *a: ("bad name", 3)))
     pick(_folder_dir(tmp_path))
     qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(view.topic_picker.create_button, Qt.MouseButton.LeftButton)
     assert "Not created" in view.topic_picker.status.text()
+
+
+def test_the_create_topic_dialog_folds_partitions_away(qtbot: QtBot) -> None:
+    dialog = CreateTopicDialog("Lab broker", "raw")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.name_edit.isVisible()
+    assert not dialog.partitions_spin.isVisible()
+    assert dialog.values() == ("raw", DEFAULT_PARTITIONS)
+    dialog.advanced.set_expanded(True)
+    assert dialog.partitions_spin.isVisible()
+
+
+def _fake_topics(monkeypatch: pytest.MonkeyPatch, controller: AppController,
+                 topics: list[str]) -> None:
+    from concurrent.futures import Future
+
+    def listed(profile: BrokerProfile) -> Future[list[str]]:
+        future: Future[list[str]] = Future()
+        future.set_result(list(topics))
+        return future
+
+    monkeypatch.setattr(controller, "list_topics", listed)
+
+
+def test_the_only_topic_is_chosen_and_the_hint_goes(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, controller: AppController,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_topics(monkeypatch, controller, ["lab-data"])
+    pick(_folder_dir(tmp_path))
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    _choose_profile(view, broker_profile)
+    picker = view.topic_picker
+    assert picker.status.text() == REFRESH_HINT
+    qtbot.mouseClick(picker.refresh_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: picker.topic() == "lab-data")
+    assert "one topic, lab-data: chosen" in picker.status.text()
+    assert view.current_item().topic == "lab-data"  # type: ignore[union-attr]
+    # Another folder on the same broker shows the list without asking again.
+    pick(_folder_dir(tmp_path, "second"))
+    qtbot.mouseClick(view.add_button, Qt.MouseButton.LeftButton)
+    _choose_profile(view, broker_profile)
+    assert REFRESH_HINT not in picker.status.text()
+    assert picker.topics() == ["lab-data"]
+
+
+def test_the_refresh_hint_shows_only_while_the_topic_is_empty(
+        qtbot: QtBot, controller: AppController, tasks: Tasks) -> None:
+    from openmsi_gui.ui.views.topic_picker import TopicPicker
+
+    picker = TopicPicker(controller, tasks)
+    qtbot.addWidget(picker)
+    picker.set_profile(BrokerProfile(name="Nowhere", bootstrap_servers="x:1"))
+    assert picker.status.text() == REFRESH_HINT
+    qtbot.keyClicks(picker.combo, "typed")
+    assert picker.status.text() == ""
+    picker.set_topic("")
+    assert picker.status.text() == REFRESH_HINT
+    picker.set_topic("chosen")
+    assert picker.status.text() == ""
 
 
 def test_inputs_and_buttons_have_accessible_names(view: FoldersView) -> None:

@@ -26,7 +26,13 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app import keychain, profiles
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
+from openmsi_gui.app.settings import (
+    BrokerProfile,
+    Destination,
+    SecurityProtocol,
+    SettingsStore,
+    WatchedFolder,
+)
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.admin import explain_failure, probe_broker
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
@@ -650,3 +656,23 @@ def test_probe_tls_against_a_plaintext_broker_points_at_tls(broker: EmbeddedBrok
     message = str(caught.value)
     assert "TLS" in message or "secure connection" in message
     assert_plain(message)
+
+
+def test_the_sasl_mechanism_waits_under_advanced(qtbot: Any, make_view: Make,
+                                                 store: SettingsStore) -> None:
+    view = make_view()
+    click(qtbot, view.new_button)
+    assert not view.form.advanced.is_expanded()
+    assert not view.form.mechanism_combo.isVisible()
+    choose(view.form.protocol_combo, "SASL_SSL")  # the usual mechanism, without asking
+    assert view.form.mechanism_combo.currentData() == "PLAIN"
+
+
+def test_an_unusual_sasl_mechanism_is_shown(make_view: Make, store: SettingsStore) -> None:
+    add_profiles(store, BrokerProfile(name="Scram", bootstrap_servers="h:9093",
+                                      security_protocol=SecurityProtocol.SASL_SSL,
+                                      sasl_mechanism="SCRAM-SHA-256"))
+    view = make_view()
+    assert view.form.name_edit.text() == "Scram"
+    assert view.form.advanced.is_expanded()
+    assert view.form.mechanism_combo.currentData() == "SCRAM-SHA-256"

@@ -15,7 +15,7 @@ class AdvancedSection(QWidget):
     """A "▸ Advanced" button that shows or hides a form of its own.
 
     Args:
-        title: the button's text (with a mnemonic).
+        title: the button's text (no mnemonic by default: the forms have few letters left).
         parent: the parent widget.
 
     Attributes:
@@ -24,7 +24,7 @@ class AdvancedSection(QWidget):
         form: the layout to add the section's rows to.
     """
 
-    def __init__(self, title: str = "A&dvanced", parent: QWidget | None = None) -> None:
+    def __init__(self, title: str = "Advanced", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.toggle = QToolButton()
         self.toggle.setText(title)

@@ -36,6 +36,7 @@ from openmsi_gui.engine.s3 import S3Error
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+from openmsi_gui.ui.views.advanced import AdvancedSection
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
 from openmsi_gui.ui.views.s3_box import NOT_TESTED, SECRET_NOT_STORED, SECRET_STORED, S3Box
@@ -110,10 +111,13 @@ class DestinationsView(ItemsView[Destination]):
         form.addRow(buddy_label("Ki&nd:", self.kind_combo), self.kind_combo)
         form.addRow(buddy_label("Bro&ker:", self.profile_combo), self.profile_combo)
         form.addRow(buddy_label("Top&ic:", self.topic_picker.combo), self.topic_picker)
-        form.addRow(buddy_label("Consumer &group:", self.group_edit), self.group_edit)
         form.addRow(buddy_label("Folder:", self.path_edit), self.path_row)
         form.addRow(box)
         form.addRow("", self.enabled_check)
+        self.advanced = AdvancedSection()
+        self.advanced.form.addRow(buddy_label("Consumer &group:", self.group_edit),
+                                  self.group_edit)
+        form.addRow(self.advanced)
         self.enabled_check.setToolTip("Download this topic (clear to stop without removing it)")
 
     def _place_add_s3_button(self) -> None:
@@ -126,9 +130,10 @@ class DestinationsView(ItemsView[Destination]):
     def _form_tab_order(self) -> list[QWidget]:
         return [self.kind_combo, self.profile_combo, self.topic_picker.combo,
                 self.topic_picker.refresh_button, self.topic_picker.create_button,
-                self.group_edit, self.path_edit, self.browse_button, self.open_button,
+                self.path_edit, self.browse_button, self.open_button,
                 self.bucket_edit, self.prefix_edit, self.endpoint_edit, self.region_edit,
-                self.access_key_edit, self.secret_edit, self.test_button, self.enabled_check]
+                self.access_key_edit, self.secret_edit, self.test_button, self.enabled_check,
+                self.advanced.toggle, self.group_edit]
 
     # -- ItemsView hooks --------------------------------------------------------
 
@@ -160,6 +165,8 @@ class DestinationsView(ItemsView[Destination]):
         self.kind_combo.setCurrentIndex(index)
         self._show_kind(item.kind)
         self.group_edit.setText(item.group_id)
+        if item.group_id and item.group_id != default_group_id():
+            self.advanced.set_expanded(True)  # a group of its own: say so
         self.bucket_edit.setText(item.bucket)
         self.prefix_edit.setText(item.prefix)
         self.endpoint_edit.setText(item.endpoint_url)

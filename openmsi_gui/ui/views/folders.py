@@ -63,7 +63,7 @@ class FoldersView(ItemsView[WatchedFolder]):
             "~$*, **/scratch/** (a folder pattern skips everything inside it)",
             "nothing else (e.g. *.bak, **/scratch/**)")
         self.exclude_error = inline_error("Skip patterns problem")
-        self.temporary_check = QCheckBox("Skip &temporary and lock files")
+        self.temporary_check = QCheckBox("Skip temporary and lock files")
         self.temporary_check.setAccessibleName("Skip temporary and lock files")
         self.temporary_check.setToolTip(
             "Skip files that programs make while they work and remove again: "
@@ -100,7 +100,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         form.addRow(buddy_label("Top&ic:", self.topic_picker.combo), self.topic_picker)
         form.addRow(buddy_label("Send o&nly:", self.include_edit),
                     with_error(self.include_edit, self.include_error))
-        form.addRow(buddy_label("S&kip:", self.exclude_edit),
+        form.addRow(buddy_label("Skip:", self.exclude_edit),
                     with_error(self.exclude_edit, self.exclude_error))
         form.addRow("", self.temporary_check)
         form.addRow("", self.hidden_check)
@@ -138,7 +138,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.polling_check.setToolTip(
             "Look for changes every few seconds instead of waiting for the system to report "
             "them; needed for network shares, which do not report changes")
-        section.form.addRow(buddy_label("Include re&gex:", self.include_regex_edit),
+        section.form.addRow(buddy_label("Include regex:", self.include_regex_edit),
                             with_error(self.include_regex_edit, self.include_regex_error))
         section.form.addRow(buddy_label("Exclude rege&x:", self.exclude_regex_edit),
                             with_error(self.exclude_regex_edit, self.exclude_regex_error))

@@ -31,7 +31,9 @@ from openmsi_gui.app.settings import (
     SecurityProtocol,
 )
 from openmsi_gui.app.status import StatusKind
+from openmsi_gui.app.validation import DEFAULT_SASL_MECHANISM, uses_sasl
 from openmsi_gui.ui.status_line import StatusLine, busy_indicator, line_edit
+from openmsi_gui.ui.views.advanced import AdvancedSection
 
 
 def button(text: str, accessible: str, tip: str) -> QPushButton:
@@ -121,8 +123,9 @@ class ProfileForm(QGroupBox):
             self.protocol_combo.addItem(protocol, protocol)
         self.mechanism_combo = QComboBox()
         self.mechanism_combo.setAccessibleName("SASL mechanism")
-        self.mechanism_combo.setToolTip("How the user name and password are checked "
-                                        "(SASL protocols only)")
+        self.mechanism_combo.setToolTip(
+            "How the user name and password are checked (SASL protocols only); "
+            f"{DEFAULT_SASL_MECHANISM} unless your broker's administrator says otherwise")
         for mechanism in SASL_MECHANISMS:
             self.mechanism_combo.addItem(mechanism or "(none)", mechanism)
         self.username_edit = line_edit("SASL user name", "SASL protocols only")
@@ -141,13 +144,18 @@ class ProfileForm(QGroupBox):
         form.addRow("Na&me:", self.name_edit)
         form.addRow("B&ootstrap servers:", self.servers_edit)
         form.addRow("Securit&y protocol:", self.protocol_combo)
-        form.addRow("SASL mec&hanism:", self.mechanism_combo)
         form.addRow("&User name:", self.username_edit)
         form.addRow("P&assword:", self.password_edit)
         ca_label = QLabel("&CA file:")
         ca_label.setBuddy(self.ca_edit)
         form.addRow(ca_label, ca_row)
         outer.addLayout(form)
+        self.advanced = AdvancedSection()
+        mechanism_label = QLabel("SASL mec&hanism:")
+        mechanism_label.setBuddy(self.mechanism_combo)
+        self.advanced.form.addRow(mechanism_label, self.mechanism_combo)
+        outer.addWidget(self.advanced)
+        self.protocol_combo.currentIndexChanged.connect(self.on_protocol_combo_changed)
 
         self.status = StatusLine("Profile status")
         self.revert_button = button("Re&vert", "Revert changes",
@@ -176,6 +184,14 @@ class ProfileForm(QGroupBox):
         self.password_edit.clear()
         self.password_edit.setPlaceholderText("")
         self.ca_edit.setText(shown.ca_file)
+        if (shown.sasl_mechanism not in ("", DEFAULT_SASL_MECHANISM)
+                or (uses_sasl(shown.security_protocol) and not shown.sasl_mechanism)):
+            self.advanced.set_expanded(True)  # never hide a choice that is not the usual one
+
+    def on_protocol_combo_changed(self, _index: int) -> None:
+        """A SASL protocol needs a mechanism: pick the usual one rather than ask."""
+        if uses_sasl(self.protocol()) and not self.mechanism_combo.currentData():
+            _set_combo(self.mechanism_combo, DEFAULT_SASL_MECHANISM)
 
     def values(self, base: BrokerProfile, crypto_node_id: str) -> BrokerProfile:
         """``base`` with the fields' values (not normalised)."""

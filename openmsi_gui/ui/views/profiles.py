@@ -138,9 +138,10 @@ class ProfilesView(QWidget):
         chain: list[QWidget] = [
             self.list, self.new_button, self.delete_button, self.import_button,
             self.export_button, form.name_edit, form.servers_edit, form.protocol_combo,
-            form.mechanism_combo, form.username_edit, form.password_edit, form.ca_edit,
-            form.browse_button, crypto.crypto_combo, crypto.provision_button,
-            form.revert_button, form.save_button, tester.topic_edit, tester.test_button]
+            form.username_edit, form.password_edit, form.ca_edit, form.browse_button,
+            form.advanced.toggle, form.mechanism_combo, crypto.crypto_combo,
+            crypto.provision_button, form.revert_button, form.save_button, tester.topic_edit,
+            tester.test_button]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
 

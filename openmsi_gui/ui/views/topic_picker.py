@@ -15,8 +15,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QHBoxLayout,
-    QInputDialog,
-    QLineEdit,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -28,6 +26,19 @@ from openmsi_gui.app.settings import BrokerProfile
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.ui.status_line import StatusKind, StatusLine
 from openmsi_gui.ui.tasks import Tasks, asyncSlot
+from openmsi_gui.ui.views.create_topic import CreateTopicDialog
+
+REFRESH_HINT = "Press Refresh to list the broker's topics."
+
+_KNOWN_TOPICS: dict[str, list[str]] = {}
+"""The topics last listed, by profile id: every picker shows them (GUI thread only)."""
+
+
+def _listed(topics: list[str], profile: BrokerProfile) -> str:
+    if not topics:
+        return f"{profile.name} has no topics yet: create one."
+    count = "1 topic" if len(topics) == 1 else f"{len(topics)} topics"
+    return f"{count} on {profile.name}."
 
 
 class TopicPicker(QWidget):
@@ -50,6 +61,7 @@ class TopicPicker(QWidget):
         self.tasks = tasks
         self._profile: BrokerProfile | None = None
         self._request = 0  # answers to older requests are ignored
+        self._hinting = False  # the status line shows REFRESH_HINT
         self.setAccessibleName("Topic picker")
 
         self.combo = QComboBox()
@@ -110,6 +122,7 @@ class TopicPicker(QWidget):
             self.combo.setEditText(topic)
         finally:
             self.combo.blockSignals(False)
+        self._update_hint()
 
     def profile(self) -> BrokerProfile | None:
         """The broker whose topics are listed."""
@@ -121,8 +134,13 @@ class TopicPicker(QWidget):
             return
         self._profile = profile
         self._request += 1  # forget answers about the previous broker
-        self._set_topics([])
-        self._say("" if profile is None else "Press Refresh to list the broker's topics.")
+        known = _KNOWN_TOPICS.get(profile.id) if profile is not None else None
+        self._set_topics(known or [])
+        if profile is not None and known is not None:
+            self._say(_listed(known, profile), StatusKind.OK)
+        else:
+            self._say("")
+            self._update_hint()
         self._update_buttons()
 
     def topics(self) -> list[str]:
@@ -157,6 +175,7 @@ class TopicPicker(QWidget):
     # -- slots ------------------------------------------------------------------
 
     def on_combo_text_changed(self, text: str) -> None:
+        self._update_hint()
         self.topicChanged.emit(text.strip())
 
     def on_refresh_clicked(self) -> None:
@@ -167,20 +186,13 @@ class TopicPicker(QWidget):
         if profile is None:
             self._say("Choose a broker first.", StatusKind.PROBLEM)
             return
-        name, ok = QInputDialog.getText(
-            self, "Create topic", f"Name of the new topic on {profile.name}:",
-            QLineEdit.EchoMode.Normal, self.topic())
-        if not ok:
+        answer = CreateTopicDialog.ask(self, profile.name, self.topic())
+        if answer is None:
             return
-        name = name.strip()
+        name, partitions = answer
         problem = topic_problem(name)
         if problem is not None:
             self._say(f"Not created: {problem}.", StatusKind.PROBLEM)
-            return
-        partitions, ok = QInputDialog.getInt(
-            self, "Create topic",
-            "Partitions (more partitions let more downloaders share the work):", 3, 1, 1000, 1)
-        if not ok:
             return
         self._request += 1
         request = self._request
@@ -202,12 +214,12 @@ class TopicPicker(QWidget):
                    note: str) -> None:
         if request != self._request:
             return
+        _KNOWN_TOPICS[profile.id] = list(topics)
         self._set_topics(topics)
-        if topics:
-            count = "1 topic" if len(topics) == 1 else f"{len(topics)} topics"
-            outcome = f"{count} on {profile.name}."
-        else:
-            outcome = f"{profile.name} has no topics yet: create one."
+        outcome = _listed(topics, profile)
+        if len(topics) == 1 and not self.topic():
+            self.combo.setEditText(topics[0])  # emits topicChanged: the form takes it
+            outcome = f"{profile.name} has one topic, {topics[0]}: chosen."
         self._say(f"{note} {outcome}".strip(), StatusKind.OK)
 
     def _on_created(self, request: int, name: str, created: bool) -> None:
@@ -232,8 +244,18 @@ class TopicPicker(QWidget):
             self.combo.blockSignals(False)
 
     def _say(self, text: str, kind: StatusKind = StatusKind.NOTE) -> None:
+        self._hinting = False
         self.status.say(kind, text)
         self.status.setVisible(bool(text))
+
+    def _update_hint(self) -> None:
+        """Say "Press Refresh…" while the topic is empty and nothing else is said."""
+        wanted = self._profile is not None and not self.topic() and not self.topics()
+        if wanted and not self.status.text():
+            self._say(REFRESH_HINT)
+            self._hinting = True
+        elif not wanted and self._hinting:
+            self._say("")
 
     def _update_buttons(self) -> None:
         has_profile = self._profile is not None
