@@ -24,17 +24,9 @@ from openmsi_gui.app.settings import (
     WatchedFolder,
 )
 from openmsi_gui.engine.events import Direction, Event, EventBus, FileCompleted, JobId, JobKind
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger("openmsi_gui.transfers")
-
-
-def _printable(text: str) -> str:
-    r"""``text`` with control characters as ``\x1b``-style escapes.
-
-    Names may come from messages: they must not forge log lines or reach a terminal raw.
-    """
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 256
-                   else f"\\u{ord(c):04x}" for c in text)
 
 
 def _short(item: WatchedFolder | Destination) -> str:
@@ -59,7 +51,7 @@ def names(settings: Settings) -> dict[str, str]:
         name = short[item.id]
         if counts[name] > 1 and item.path:
             name = item.path
-        result[str(JobId(kind, item.id))] = _printable(name)
+        result[str(JobId(kind, item.id))] = escaped(name)
     return result
 
 
@@ -120,7 +112,7 @@ class TransferLog:
             return
         with self._lock:
             where, topic = self._names.human(event.job), self._topics.get(event.job, "")
-        name, size = _printable(event.relpath), format_bytes(event.size)
+        name, size = escaped(event.relpath), format_bytes(event.size)
         if event.direction is Direction.UPLOAD:
             log.info("%s sent from %s%s (%s)", name, where,
                      f" to topic {topic}" if topic else "", size)

@@ -68,4 +68,4 @@ def test_each_file_sent_or_received_is_one_plain_line(
         uninstall()
     bus.publish(FileCompleted("dest:d1", Direction.DOWNLOAD, "after.tif", 1, "", 0.1))
     assert caplog.messages == ["scan_01.tif sent from outbox to topic raw (2 KiB)",
-                               "a/scan\\x1b[2J\\x0a.tif received into inbox (10 B)"]
+                               "a/scan\\x1b[2J\\n.tif received into inbox (10 B)"]
