@@ -658,3 +658,27 @@ def test_rows_of_a_paused_job_read_paused(qtbot: QtBot, view: TransfersView,
     bus.publish(JobState("dest:xyz", JobStatus.RUNNING))
     qtbot.waitUntil(lambda: view.model.index(0, Column.STATUS).data() == "Receiving",
                     timeout=3000)
+
+
+def test_the_selected_rows_error_shows_in_full_under_the_table(
+        qtbot: QtBot, view: TransfersView, bus: EventBus) -> None:
+    """It was cut to "cannot write t…" in a column off-screen."""
+    _publish_sample(bus)
+    error = ("cannot write to /srv/instrument-archive/2026/inbox: Read-only file system; make "
+             "the folder writable again or choose another destination; retrying in 10 s")
+    bus.publish(FileWaiting("dest:xyz", DOWN, "huge_run2.raw", error))
+    qtbot.waitUntil(lambda: view.table.model().rowCount() == 6, timeout=3000)
+    assert view.details.isHidden()
+    _select_file(view, "huge_run2.raw")
+    assert view.details.isVisible()
+    assert error in view.details.text()
+    assert not view.dismiss_button.isEnabled()  # waiting: it is not over
+    _select_file(view, "run/notes.txt")
+    assert "Failed: Message size too large\ndetail" in view.details.text()
+    assert view.dismiss_button.isEnabled()
+    qtbot.mouseClick(view.dismiss_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.table.model().rowCount() == 5, timeout=3000)
+    assert "run/notes.txt" not in _rows_by_file(view)
+    assert ("folder:abc", UP, "run/notes.txt") not in view.state.book.rows
+    view.table.clearSelection()
+    assert view.details.isHidden()
