@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import math
-import os
 from typing import Any
 
 from openmsi_gui.app.formatting import (
@@ -22,6 +21,7 @@ from openmsi_gui.app.formatting import (
     format_transferred,
     rate_or_zero,
 )
+from openmsi_gui.app.job_names import names
 from openmsi_gui.app.settings import DestinationKind, Settings
 from openmsi_gui.app.transfers import PROBLEM_STATUSES, RowStatus, Summary, TransferRow
 from openmsi_gui.engine.events import Direction, JobId, JobKind
@@ -71,25 +71,19 @@ def job_places(settings: Settings) -> dict[str, tuple[str, str]]:
 
     Job name -> ``(short, full)``: ``("outbox", "/data/outbox → topic lab-data")`` for a
     watched folder, ``("inbox", "topic lab-data → /srv/inbox")`` or
-    ``("s3://bucket/raw", "topic lab-data → s3://bucket/raw")`` for a destination.
+    ``("s3://bucket/raw", "topic lab-data → s3://bucket/raw")`` for a destination. The
+    short name is the one log lines use (:func:`openmsi_gui.app.job_names.names`).
     """
+    short = names(settings)
     places: dict[str, tuple[str, str]] = {}
     for folder in settings.folders:
-        places[str(JobId(JobKind.FOLDER, folder.id))] = (
-            _folder_name(folder.path), f"{folder.path} → topic {folder.topic}")
+        job = str(JobId(JobKind.FOLDER, folder.id))
+        places[job] = (short[job], f"{folder.path} → topic {folder.topic}")
     for dest in settings.destinations:
-        if dest.kind is DestinationKind.S3:
-            where = "s3://" + "/".join(p for p in (dest.bucket, dest.prefix.strip("/")) if p)
-            short = where
-        else:
-            where, short = dest.path, _folder_name(dest.path)
-        places[str(JobId(JobKind.DESTINATION, dest.id))] = (short, f"topic {dest.topic} → {where}")
+        job = str(JobId(JobKind.DESTINATION, dest.id))
+        where = (short[job] if dest.kind is DestinationKind.S3 else dest.path)
+        places[job] = (short[job], f"topic {dest.topic} → {where}")
     return places
-
-
-def _folder_name(path: str) -> str:
-    """The last part of a folder's path (the path itself for a drive or root)."""
-    return os.path.basename(os.path.normpath(path)) or path
 
 
 def status_text(row: TransferRow) -> str:

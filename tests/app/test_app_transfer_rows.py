@@ -97,6 +97,10 @@ def test_the_place_column_tells_two_rows_of_one_file_apart() -> None:
     assert tr.cell_text(one, Column.PLACE) != tr.cell_text(two, Column.PLACE)
     assert tr.cell_tooltip(one, Column.PLACE) == "topic lab-data → /srv/inbox"
     assert tr.row_matches(two, FilterMode.ALL, "s3://archive")
+    # Two destinations both called "inbox" are named by their paths.
+    settings.destinations[1] = Destination(id="d2", path="/mnt/nas/inbox", topic="lab-data")
+    places = tr.job_places(settings)
+    assert (places["dest:d1"][0], places["dest:d2"][0]) == ("/srv/inbox", "/mnt/nas/inbox")
 
 
 def test_size_reads_received_over_total() -> None:
