@@ -30,6 +30,7 @@ from openmsi_gui.app.settings import (
     SettingsStore,
     WatchedFolder,
 )
+from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.bandwidth import Limit, Pacer
 from openmsi_gui.engine.broker import EmbeddedBroker
@@ -105,11 +106,14 @@ class AppController:
         secret: keychain lookup (injectable for tests).
         retry_seconds: how long after a job failed to start it is tried again; a job
             that died is restarted sooner at first (see :data:`RESTART_DELAYS`).
+        stall_seconds: a file without progress this long is stalled (default: the
+            settings' ``ui.stall_minutes``, followed when they change).
     """
 
     def __init__(self, store: SettingsStore, bus: EventBus, registry: Registry,
                  secret: profiles.SecretLookup = keychain.get_secret,
-                 retry_seconds: float = RETRY_SECONDS) -> None:
+                 retry_seconds: float = RETRY_SECONDS,
+                 stall_seconds: float | None = None) -> None:
         self.store = store
         self.bus = bus
         self.registry = registry
@@ -131,6 +135,8 @@ class AppController:
         self._closed = False
         # The app-wide bandwidth limit, shared by every job; changed in place.
         self.bandwidth = Limit(app_limit(store.settings.bandwidth))
+        self.stalls = StallWatch(bus, stall_seconds or store.settings.ui.stall_minutes * 60)
+        self._fixed_stall = stall_seconds is not None
         store.subscribe(self._on_settings_changed)
         bus.subscribe(self._on_event)
 
@@ -138,6 +144,7 @@ class AppController:
 
     def start(self) -> Future[None]:
         """Start every enabled job (returns at once)."""
+        self.stalls.start()
         return self.apply(self.store.settings)
 
     def apply(self, settings: Settings) -> Future[None]:
@@ -145,6 +152,8 @@ class AppController:
         return self._submit(self._apply, settings)
 
     def _on_settings_changed(self, settings: Settings) -> None:
+        if not self._fixed_stall:
+            self.stalls.stall_seconds = settings.ui.stall_minutes * 60
         self.apply(settings)
 
     def _on_event(self, event: Event) -> None:
@@ -230,6 +239,22 @@ class AppController:
     def retry_upload(self, folder_id: str, relpath: str) -> Future[None]:
         """Send ``relpath`` of a watched folder again (after a failure)."""
         return self._submit(self._retry_upload, JobId(JobKind.FOLDER, folder_id), relpath)
+
+    def send_again(self, folder_id: str, relpath: str) -> Future[None]:
+        """Send every chunk of ``relpath`` of a watched folder again, whatever the registry says.
+
+        For a file the receivers never got whole (it stalled, the broker lost it).
+        """
+        return self._submit(self._retry_upload, JobId(JobKind.FOLDER, folder_id), relpath,
+                            True)
+
+    def restart_job(self, job_name: str) -> Future[None]:
+        """Stop and start a job (named as in its events).
+
+        A destination then reads on again from its committed offsets, so a
+        stalled file is fetched again.
+        """
+        return self._submit(self._restart_job, JobId.parse(job_name))
 
     def retry_waiting(self, job_name: str) -> Future[None]:
         """Have a destination's job (named as in its events) retry at once what waits."""
@@ -470,12 +495,21 @@ class AppController:
         for ident, running in self._jobs.items():
             _follow_pause(running, paused or ident in paused_items)
 
-    def _retry_upload(self, ident: JobId, relpath: str) -> None:
+    def _retry_upload(self, ident: JobId, relpath: str, again: bool = False) -> None:
         running = self._jobs.get(ident)
         if running is None or not isinstance(running.job, WatchJob):
             raise RuntimeError("that watched folder is not running")
         root = running.job.root
-        running.job.uploader.submit(root, root / relpath)
+        if again:
+            log.info("%s: sending %s again, every chunk", ident, relpath)
+        running.job.uploader.submit(root, root / relpath, again=again)
+
+    def _restart_job(self, ident: JobId | None) -> None:
+        if ident is None or ident not in self._jobs:
+            raise RuntimeError("that job is not running")
+        log.info("%s: restarting it to read its unfinished files again", ident)
+        self._stop_job(ident)
+        self._apply(self.store.settings)
 
     def _retry_waiting(self, ident: JobId | None) -> None:
         running = self._jobs.get(ident) if ident is not None else None
@@ -490,6 +524,7 @@ class AppController:
         if self._retry_timer is not None:
             self._retry_timer.cancel()
         self._probe.shutdown(wait=True, cancel_futures=True)
+        self.stalls.stop()
         for ident in list(self._jobs):
             self._stop_job(ident)
         if self._broker is not None:

@@ -61,6 +61,9 @@ class Theme(enum.StrEnum):
     DARK = "dark"
 
 
+MIN_STALL_MINUTES = 0.5
+MAX_STALL_MINUTES = 24 * 60.0
+
 SECURITY_PROTOCOLS = tuple(SecurityProtocol)
 SASL_MECHANISMS = ("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 THEMES = tuple(Theme)
@@ -214,6 +217,8 @@ class UiSettings:
         notify_completions: desktop notification when a file completes.
         first_run_done: the first-run wizard has been completed or skipped.
         start_on_login: start the app when the user logs in.
+        stall_minutes: a file without progress this long, while the broker
+            answers, is shown as stalled (at least :data:`MIN_STALL_MINUTES`).
     """
 
     theme: Theme = Theme.SYSTEM
@@ -221,9 +226,13 @@ class UiSettings:
     notify_completions: bool = False
     first_run_done: bool = False
     start_on_login: bool = False
+    stall_minutes: float = 2.0
 
     def __post_init__(self) -> None:
         self.theme = Theme(self.theme)
+        if not MIN_STALL_MINUTES <= self.stall_minutes <= MAX_STALL_MINUTES:
+            raise SettingsError(f"ui.stall_minutes should be between {MIN_STALL_MINUTES:g} "
+                                f"and {MAX_STALL_MINUTES:g}")
 
 
 @dataclass

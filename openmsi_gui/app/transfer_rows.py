@@ -98,6 +98,7 @@ def status_text(row: TransferRow) -> str:
         RowStatus.FAILED: "Failed",
         RowStatus.SKIPPED: "Skipped",
         RowStatus.WAITING: "Waiting",
+        RowStatus.STALLED: "Stalled",
     }[row.status]
 
 
@@ -116,8 +117,18 @@ def can_retry(row: TransferRow) -> bool:
     if row.status is RowStatus.FAILED and row.direction is Direction.UPLOAD:
         return folder_id_of(row.job) is not None
     ident = JobId.parse(row.job)
-    return (row.status is RowStatus.WAITING and row.direction is Direction.DOWNLOAD
+    return (row.status in (RowStatus.WAITING, RowStatus.STALLED)
+            and row.direction is Direction.DOWNLOAD
             and ident is not None and ident.kind is JobKind.DESTINATION)
+
+
+def can_send_again(row: TransferRow) -> bool:
+    """Whether ``row`` can be sent again from here, whatever its state.
+
+    Any upload from a watched folder can: its chunks are produced again, all of
+    them, even if the registry says the same content was sent.
+    """
+    return row.direction is Direction.UPLOAD and folder_id_of(row.job) is not None
 
 
 RESEND_HINT = ("A failed download cannot be retried from here: the file has to be sent "
@@ -165,8 +176,9 @@ def filter_text(row: TransferRow) -> str:
         text.replace(FIELD_SEP, " ").casefold() for text in _haystack(row))
 
 
-_STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.WAITING: 1, RowStatus.QUEUED: 2,
-                 RowStatus.FAILED: 3, RowStatus.DONE: 4, RowStatus.SKIPPED: 5}
+_STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.STALLED: 1, RowStatus.WAITING: 2,
+                 RowStatus.QUEUED: 3, RowStatus.FAILED: 4, RowStatus.DONE: 5,
+                 RowStatus.SKIPPED: 6}
 
 
 def cell_text(row: TransferRow, column: Column) -> str:
@@ -242,6 +254,8 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
             return f"{text}: {first_line(row.error)}\n{hint}"
         if row.status is RowStatus.WAITING and can_retry(row):
             return f"{text}: {row.error}\nIt is retried by itself; Retry tries it now."
+        if row.status is RowStatus.STALLED:
+            return f"{text}: {row.error}"
         if row.status in (RowStatus.SKIPPED, RowStatus.WAITING) and row.error:
             return f"{text}: {row.error}"
         return text
@@ -260,11 +274,13 @@ def summary_text(summary: Summary) -> str:
 
     ``"Files: 1 sending, 1 failed, 5 sent, 5 received — up 4.2 MiB/s, down 0 B/s"``.
     """
-    if not (summary.active or summary.failed or summary.done or summary.waiting):
+    if not (summary.active or summary.failed or summary.done or summary.waiting
+            or summary.stalled):
         return "No transfers yet."
     rates = f"up {rate_or_zero(summary.up_rate)}, down {rate_or_zero(summary.down_rate)}"
     counts = ((summary.sending, "sending"), (summary.receiving, "receiving"),
               (summary.held, "paused"), (summary.waiting, "waiting"),
+              (summary.stalled, "stalled"),
               (summary.failed, "failed"), (summary.sent, "sent"),
               (summary.received, "received"))
     parts = ", ".join(f"{count} {word}" for count, word in counts if count)

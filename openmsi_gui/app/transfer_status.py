@@ -51,6 +51,7 @@ class Summary:
     received: int = 0
     held: int = 0  # queued or moving, but their folder or destination is paused
     moving: int = 0  # moving now (not queued, not held)
+    stalled: int = 0  # no progress for the stall time: Retry or Send again
 
 
 @dataclass(frozen=True)
@@ -62,22 +63,25 @@ class Problems:
         waiting_files: files kept and retried by themselves (disk full, S3 down).
         failed_jobs: names of jobs that cannot run (see :class:`JobId`).
         waiting_jobs: names of jobs that wait with no waiting file listed.
+        stalled_files: files without progress for the stall time (see
+            :mod:`openmsi_gui.app.stalls`), until they move again.
     """
 
     failed_files: int = 0
     waiting_files: int = 0
     failed_jobs: tuple[str, ...] = ()
     waiting_jobs: tuple[str, ...] = ()
+    stalled_files: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.failed_files or self.waiting_files or self.failed_jobs
-                    or self.waiting_jobs)
+                    or self.waiting_jobs or self.stalled_files)
 
     @property
     def count(self) -> int:
         """How many problems, each file and job counted once."""
         return (self.failed_files + self.waiting_files + len(self.failed_jobs)
-                + len(self.waiting_jobs))
+                + len(self.waiting_jobs) + self.stalled_files)
 
     def text(self) -> str:
         """``"1 file failed, 2 files waiting, 1 destination cannot run"`` (empty if none)."""
@@ -86,6 +90,8 @@ class Problems:
             parts.append(f"{count_text(self.failed_files, 'file')} failed")
         if self.waiting_files:
             parts.append(f"{count_text(self.waiting_files, 'file')} waiting")
+        if self.stalled_files:
+            parts.append(f"{count_text(self.stalled_files, 'file')} stalled")
         parts += [f"{text} cannot run" for text in _jobs_text(self.failed_jobs)]
         parts += [f"{text} waiting" for text in _jobs_text(self.waiting_jobs)]
         return ", ".join(parts)

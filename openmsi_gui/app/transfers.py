@@ -29,6 +29,7 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileProgress,
     FileSkipped,
+    FileStalled,
     FileWaiting,
     JobState,
     JobStatus,
@@ -46,6 +47,7 @@ class RowStatus(enum.Enum):
     FAILED = "failed"
     SKIPPED = "skipped"
     WAITING = "waiting"  # kept, retried later: S3 unreachable, decryption keys missing
+    STALLED = "stalled"  # no progress for the stall time while the broker answers
 
 
 __all__ = ["AppStatus", "Problems", "RowKey", "RowStatus", "Summary", "TransferBook",
@@ -53,10 +55,12 @@ __all__ = ["AppStatus", "Problems", "RowKey", "RowStatus", "Summary", "TransferB
 
 RowKey = tuple[str, Direction, str]
 _FINISHED = frozenset({RowStatus.DONE, RowStatus.FAILED, RowStatus.SKIPPED})
-UNFINISHED = frozenset({RowStatus.QUEUED, RowStatus.ACTIVE, RowStatus.WAITING})
+UNFINISHED = frozenset({RowStatus.QUEUED, RowStatus.ACTIVE, RowStatus.WAITING,
+                        RowStatus.STALLED})
 """Rows whose file has not arrived yet (what removing their folder or destination drops)."""
-PROBLEM_STATUSES = frozenset({RowStatus.FAILED, RowStatus.WAITING})
+PROBLEM_STATUSES = frozenset({RowStatus.FAILED, RowStatus.WAITING, RowStatus.STALLED})
 """Rows that make the app need attention, and that the Problems filter shows."""
+_MOVING = frozenset({RowStatus.QUEUED, RowStatus.ACTIVE})
 _JOB_GOES_ON = frozenset({JobStatus.RUNNING, JobStatus.WATCHING, JobStatus.STOPPED})
 _JOB_HALTED = frozenset({JobStatus.FAILED, JobStatus.STOPPED})
 
@@ -161,8 +165,13 @@ class TransferBook:
             self._apply_job_state(event)
             return None
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
-                                  FileSkipped, FileWaiting)) or event.job in self._gone:
+                                  FileSkipped, FileWaiting, FileStalled)) \
+                or event.job in self._gone:
             return None
+        if isinstance(event, FileStalled):
+            known = self.rows.get((event.job, event.direction, event.relpath))
+            if known is None or known.status not in _MOVING:
+                return None  # it finished, failed or waits meanwhile: that says more
         row = self._row_for(event)
         status = row.status
         if isinstance(event, FileDiscovered):
@@ -177,6 +186,10 @@ class TransferBook:
         elif isinstance(event, FileSkipped):
             status = RowStatus.SKIPPED
             row.error = event.reason
+        elif isinstance(event, FileStalled):
+            status = RowStatus.STALLED
+            row.error = event.reason
+            row.rate = 0.0
         else:
             status = RowStatus.WAITING
             row.error = event.reason
@@ -186,12 +199,12 @@ class TransferBook:
         return row
 
     def _row_for(self, event: FileDiscovered | FileProgress | FileCompleted | FileFailed
-                 | FileSkipped | FileWaiting) -> TransferRow:
+                 | FileSkipped | FileWaiting | FileStalled) -> TransferRow:
         """The row ``event`` is about: a new one for a new file or a new generation."""
         key: RowKey = (event.job, event.direction, event.relpath)
         row = self.rows.get(key)
-        if row is None or (isinstance(event, FileDiscovered) and row.status is not
-                           RowStatus.ACTIVE):
+        if row is None or (isinstance(event, FileDiscovered) and row.status not in
+                           (RowStatus.ACTIVE, RowStatus.STALLED)):
             if row is not None:
                 self._set_status(row, None)
             row = TransferRow(event.job, event.direction, event.relpath, started=event.at,
@@ -205,7 +218,7 @@ class TransferBook:
 
     def _progress(self, row: TransferRow, event: FileProgress) -> RowStatus:
         moved = max(0, event.done_bytes - row.done_bytes)
-        if row.status is not RowStatus.ACTIVE and event.done_chunks > 1:
+        if row.status not in (RowStatus.ACTIVE, RowStatus.STALLED) and event.done_chunks > 1:
             # Resumed: earlier chunks moved in a previous run; count about one chunk.
             moved = min(moved, event.done_bytes // event.done_chunks)
         else:
@@ -242,7 +255,7 @@ class TransferBook:
             self.forget_job_problem(event.job)
         if event.state in _JOB_HALTED:
             for row in self.rows.values():
-                if row.job == event.job and row.status is RowStatus.ACTIVE:
+                if row.job == event.job and row.status in (RowStatus.ACTIVE, RowStatus.STALLED):
                     row.error = "interrupted; it resumes when the job runs again"
                     self._set_status(row, RowStatus.QUEUED)
                     self._touched.append(row)
@@ -376,7 +389,7 @@ class TransferBook:
                        + split[RowStatus.DONE, Direction.UPLOAD, True],
                        received=split[RowStatus.DONE, Direction.DOWNLOAD, False]
                        + split[RowStatus.DONE, Direction.DOWNLOAD, True],
-                       held=held, moving=moving)
+                       held=held, moving=moving, stalled=counts[RowStatus.STALLED])
 
     def problems(self) -> Problems:
         """What is wrong now: listed failed and waiting files, jobs that fail or wait.
@@ -386,7 +399,8 @@ class TransferBook:
         counts = self._counts
         waiting_jobs = () if counts[RowStatus.WAITING] else tuple(self.job_waits)
         return Problems(counts[RowStatus.FAILED], counts[RowStatus.WAITING],
-                        tuple(self.job_errors), waiting_jobs)
+                        tuple(self.job_errors), waiting_jobs,
+                        stalled_files=counts[RowStatus.STALLED])
 
     def status(self, paused: bool) -> AppStatus:
         """Problems beat paused, which beats transferring, then idle."""

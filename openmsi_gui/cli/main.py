@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from openmsi_gui.app.bandwidth import describe_limit
+from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
@@ -73,13 +74,18 @@ def _pacer(args: argparse.Namespace, direction: Direction) -> Pacer | None:
 
 def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi upload``."""
-    files: list[Path] = []
+    files: list[tuple[Path, Path]] = []  # (root, file)
+    root: Path | None = args.root.resolve() if args.root else None
     for path in args.files:
         if not path.is_file():
             raise UsageError(f"{path} is not a file: check the path")
         if not os.access(path, os.R_OK):
             raise UsageError(f"cannot read {path}: permission denied")
-        files.append(path.resolve())
+        resolved = path.resolve()
+        if root is not None and not resolved.is_relative_to(root):
+            raise UsageError(f"{path} is not inside --root {args.root}: check both paths")
+        files.append((root or resolved.parent, resolved))
+    again = args.command == "send-again" or args.again
     config = _config(args)
     cipher = cipher_for(config)
     if cipher is not None:
@@ -99,8 +105,8 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
         raise
     stop = threading.Event()
     try:
-        for path in files:
-            uploader.submit(path.parent, path)
+        for folder, path in files:
+            uploader.submit(folder, path, again=again)
         def wait_then_stop() -> None:
             uploader.wait_idle()
             stop.set()
@@ -279,11 +285,11 @@ def cmd_demo(args: argparse.Namespace, bus: EventBus) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "upload": cmd_upload, "watch": cmd_watch, "download": cmd_download, "topic": cmd_topic,
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
-    "download-s3": cmd_download_s3, "provision": cmd_provision,
+    "download-s3": cmd_download_s3, "provision": cmd_provision, "send-again": cmd_upload,
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.
-LONG_RUNNING = frozenset({"upload", "watch", "download", "download-s3", "demo"})
+LONG_RUNNING = frozenset({"upload", "send-again", "watch", "download", "download-s3", "demo"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -298,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     bus.subscribe(reporter)
     if args.command in LONG_RUNNING:
         STOP.install()
+    stalls = (StallWatch(bus, args.stall_minutes * 60).start()
+              if getattr(args, "stall_minutes", None) else None)
     try:
         return COMMANDS[args.command](args, bus)
     except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error,
@@ -308,6 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
+        if stalls is not None:
+            stalls.stop()
         STOP.restore()
         reporter.close()
 

@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 
 from openmsi_gui import __version__
+from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
+from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
@@ -57,6 +59,34 @@ def _sending_args(parser: argparse.ArgumentParser) -> None:
     _bwlimit_arg(parser)
 
 
+def _upload_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--root", type=Path,
+                        help="name each file by its path relative to ROOT, as `openmsi watch "
+                             "ROOT` does (default: by its name alone)")
+    _broker_args(parser)
+    _sending_args(parser)
+    _stall_arg(parser)
+
+
+def _stall_minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        minutes = -1.0
+    if not MIN_STALL_MINUTES <= minutes <= MAX_STALL_MINUTES:
+        raise argparse.ArgumentTypeError(f"give minutes between {MIN_STALL_MINUTES:g} and "
+                                         f"{MAX_STALL_MINUTES:g}")
+    return minutes
+
+
+def _stall_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stall-minutes", type=_stall_minutes, default=DEFAULT_STALL_MINUTES,
+                        metavar="MINUTES",
+                        help="warn about a file without progress this long while the broker "
+                             f"answers (default {DEFAULT_STALL_MINUTES:g})")
+
+
 def _filter_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "which files are sent",
@@ -90,9 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("upload", help="send files and exit once every chunk is acknowledged")
-    up.add_argument("files", nargs="+", type=Path)
-    _broker_args(up)
-    _sending_args(up)
+    _upload_args(up)
+    up.add_argument("--again", action="store_true",
+                    help="send every chunk even if the same content was sent already")
+    again = sub.add_parser(
+        "send-again", help="send files again, every chunk, even if the same content was sent "
+                           "(a file that stalled: the receivers never got it whole)")
+    _upload_args(again)
 
     watch = sub.add_parser("watch", help="send every file that lands in a folder (until Ctrl-C)")
     watch.add_argument("folder", type=Path)
@@ -105,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--polling", "--use_polling_observer", action="store_true",
                        help="poll the folder (for network drives)")
     _sending_args(watch)
+    _stall_arg(watch)
 
     down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
     down.add_argument("folder", type=Path)
@@ -112,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument("--group", "--consumer_group_id", dest="group",
                       help="consumer group id (default: [consumer] group.id, else a new one)")
     _bwlimit_arg(down)
+    _stall_arg(down)
 
     s3 = sub.add_parser("download-s3", help="rebuild files from a topic into an S3 bucket "
                                              "(until Ctrl-C)",
@@ -130,6 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     s3.add_argument("--group", "--consumer_group_id", dest="group",
                     help="consumer group id (default: [consumer] group.id, else a new one)")
     _bwlimit_arg(s3)
+    _stall_arg(s3)
 
     topic = sub.add_parser("topic", help="list or create topics")
     topic.add_argument("action", choices=["create", "list"])

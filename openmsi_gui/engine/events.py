@@ -97,6 +97,20 @@ class FileWaiting(Event):
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class FileStalled(Event):
+    """A file made no progress for the stall time while its job could reach the broker.
+
+    Published by :class:`openmsi_gui.app.stalls.StallWatch`; the next progress of
+    the file ends it.
+    """
+
+    direction: Direction
+    relpath: str
+    idle_seconds: float
+    reason: str
+
+
 class ConnectionStatus(enum.Enum):
     """State of a job's link to the broker."""
 

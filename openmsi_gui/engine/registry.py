@@ -243,14 +243,16 @@ class Registry:
         return UploadRecord(*row) if row else None
 
     def start_upload(self, topic: str, root: str, relpath: str, size: int, mtime_ns: int,
-                     file_hash: bytes, chunk_size: int, n_chunks: int) -> tuple[int, set[int]]:
+                     file_hash: bytes, chunk_size: int, n_chunks: int,
+                     fresh: bool = False) -> tuple[int, set[int]]:
         """Record a generation about to be sent; return its id and chunks already acknowledged.
 
         An unfinished row for the same content and chunking is reused, so a
-        restart resends only the chunks that were never acknowledged.
+        restart resends only the chunks that were never acknowledged; ``fresh``
+        (Send again) starts a new row, so that every chunk is sent.
         """
         def start(cur: sqlite3.Cursor) -> tuple[int, set[int]]:
-            row = cur.execute(
+            row = None if fresh else cur.execute(
                 "SELECT id FROM uploads WHERE topic=? AND root=? AND relpath=? AND file_hash=? "
                 "AND chunk_size=? AND status!='done' ORDER BY id DESC LIMIT 1",
                 (topic, root, relpath, file_hash, chunk_size),

@@ -151,8 +151,9 @@ class Uploader:
         self._cipher = cipher
         self._producer_factory = producer_factory
         self._checkpoint_seconds = checkpoint_seconds
-        # (priority, order, path, root): paths as str, as a backlog of 100,000 Paths weighs.
-        self._queue: queue.PriorityQueue[tuple[int, int, str, Path | None]] = \
+        # (priority, order, path, root, again): paths as str, as a backlog of 100,000
+        # Paths weighs; ``again``: see :meth:`submit`.
+        self._queue: queue.PriorityQueue[tuple[int, int, str, Path | None, bool]] = \
             queue.PriorityQueue()
         self._order = itertools.count()
         self._keep_results = keep_results
@@ -223,7 +224,7 @@ class Uploader:
         self._stopping.set()
         self._running.set()
         for _ in range(self._n_workers):  # ahead of the queue: what is queued is found again
-            self._queue.put((Priority.STOP, next(self._order), "", None))
+            self._queue.put((Priority.STOP, next(self._order), "", None, False))
         for thread in self._threads[1:]:
             thread.join()
         if self._hash_pool is not None:
@@ -262,15 +263,23 @@ class Uploader:
 
     # -- work --------------------------------------------------------------
 
-    def submit(self, root: Path, path: Path, priority: Priority = Priority.NEW) -> None:
+    def submit(self, root: Path, path: Path, priority: Priority = Priority.NEW,
+               again: bool = False) -> None:
         """Queue ``path`` (a file under ``root``) for sending.
 
         Files are sent in the order submitted, except that :attr:`Priority.NEW`
         files go before every :attr:`Priority.BACKLOG` file still waiting.
+
+        Args:
+            root: the folder its name on the wire is relative to.
+            path: the file.
+            priority: see above.
+            again: send every chunk even if the registry says this content was
+                sent (the broker may have lost it: "Send again").
         """
         with self._lock:
             self._busy += 1
-        self._queue.put((priority, next(self._order), str(path), root))
+        self._queue.put((priority, next(self._order), str(path), root, again))
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted file is sent, skipped or failed."""
@@ -294,12 +303,12 @@ class Uploader:
 
     def _work_loop(self) -> None:
         while True:
-            _priority, _order, name, root = self._queue.get()
+            _priority, _order, name, root, again = self._queue.get()
             if root is None:
                 return
             path = Path(name)
             try:
-                result = self._send_file(root, path)
+                result = self._send_file(root, path, again)
             except Exception as exc:
                 log.exception("%s: unexpected error sending %s", self.job, path)
                 result = UploadResult(path, UploadOutcome.FAILED, f"unexpected error: {exc}")
@@ -316,8 +325,11 @@ class Uploader:
             self._busy -= 1
             self._idle.notify_all()
 
-    def _send_file(self, root: Path, path: Path) -> UploadResult | None:
-        """Queue every chunk of ``path``; None means the acknowledgements will finish it."""
+    def _send_file(self, root: Path, path: Path, again: bool = False) -> UploadResult | None:
+        """Queue every chunk of ``path``; None means the acknowledgements will finish it.
+
+        ``again`` skips the registry's "already sent" checks and sends every chunk.
+        """
         relpath = relpath_of(root, path)
         key_root = str(root)
         try:
@@ -327,7 +339,8 @@ class Uploader:
                                 "file disappeared before it was sent")
         except OSError as exc:
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror}")
-        if self._registry.upload_done(self.topic, key_root, relpath, st.st_size, st.st_mtime_ns):
+        if not again and self._registry.upload_done(self.topic, key_root, relpath, st.st_size,
+                                                    st.st_mtime_ns):
             self._files.skipped(relpath, "already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "already sent")
         self._files.discovered(relpath, st.st_size)
@@ -336,13 +349,13 @@ class Uploader:
         except OSError as exc:
             return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
         last = self._registry.last_upload(self.topic, key_root, relpath)
-        if last and last.status == "done" and last.file_hash == file_hash:
+        if not again and last and last.status == "done" and last.file_hash == file_hash:
             self._files.skipped(relpath, "same content already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "same content already sent")
         n_chunks = len(chunk_hashes)
         upload_id, acked = self._registry.start_upload(
             self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
-            self.chunk_size, n_chunks)
+            self.chunk_size, n_chunks, fresh=again)
         sending = _Sending(path, upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
                            file_hash, acked=set(acked),
                            acked_bytes=sum(self._chunk_len(i, st.st_size) for i in acked))

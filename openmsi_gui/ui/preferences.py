@@ -1,4 +1,4 @@
-"""The preferences dialog: appearance, notifications and start on login."""
+"""The preferences dialog: appearance, notifications, start on login and the stall time."""
 
 from __future__ import annotations
 
@@ -10,12 +10,19 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QMessageBox,
     QWidget,
 )
 
-from openmsi_gui.app.settings import THEMES, SettingsStore, Theme
+from openmsi_gui.app.settings import (
+    MAX_STALL_MINUTES,
+    MIN_STALL_MINUTES,
+    THEMES,
+    SettingsStore,
+    Theme,
+)
 from openmsi_gui.platform.autostart import Autostart, for_this_platform
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 
@@ -56,6 +63,16 @@ class PreferencesDialog(QDialog):
         self.start_on_login = QCheckBox("&Start OpenMSI when I log in")
         self.start_on_login.setChecked(ui.start_on_login)
         self.start_on_login.setToolTip(f"Adds or removes {self.autostart.location}")
+        self.stall_minutes = QDoubleSpinBox()
+        self.stall_minutes.setAccessibleName("Stalled after minutes without progress")
+        self.stall_minutes.setRange(MIN_STALL_MINUTES, MAX_STALL_MINUTES)
+        self.stall_minutes.setDecimals(1)
+        self.stall_minutes.setSingleStep(0.5)
+        self.stall_minutes.setSuffix(" min")
+        self.stall_minutes.setValue(ui.stall_minutes)
+        self.stall_minutes.setToolTip("A file that makes no progress this long while the "
+                                      "broker answers is shown as Stalled, with Retry and "
+                                      "Send again")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
                                    QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -65,6 +82,7 @@ class PreferencesDialog(QDialog):
         form.addRow(self.notify_failures)
         form.addRow(self.notify_completions)
         form.addRow(self.start_on_login)
+        form.addRow("Sta&lled after no progress for:", self.stall_minutes)
         form.addRow(buttons)
 
     def accept(self) -> None:
@@ -77,6 +95,7 @@ class PreferencesDialog(QDialog):
         settings.ui.theme = Theme(self.theme.currentData())
         settings.ui.notify_failures = self.notify_failures.isChecked()
         settings.ui.notify_completions = self.notify_completions.isChecked()
+        settings.ui.stall_minutes = self.stall_minutes.value()
         previous = settings.ui.start_on_login
         wanted = self.start_on_login.isChecked()
         settings.ui.start_on_login = wanted

@@ -109,6 +109,7 @@ _STATUS_ICONS = {
     RowStatus.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
     RowStatus.SKIPPED: QStyle.StandardPixmap.SP_MediaSkipForward,
     RowStatus.WAITING: QStyle.StandardPixmap.SP_BrowserReload,
+    RowStatus.STALLED: QStyle.StandardPixmap.SP_MessageBoxWarning,
 }
 
 _Roles = dict[int, Any]

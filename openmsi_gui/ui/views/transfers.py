@@ -35,12 +35,13 @@ from openmsi_gui.app.transfer_rows import (
     Column,
     FilterMode,
     can_retry,
+    can_send_again,
     folder_id_of,
     row_details,
     selection_hint,
     summary_text,
 )
-from openmsi_gui.app.transfers import UNFINISHED, TransferRow
+from openmsi_gui.app.transfers import UNFINISHED, RowStatus, TransferRow
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label
@@ -51,8 +52,10 @@ from openmsi_gui.ui.views.tables import setup_sortable_table
 from openmsi_gui.ui.views.throughput_plot import ThroughputPlot
 from openmsi_gui.ui.views.transfer_model import TransferFilterProxy, TransferTableModel
 
-RETRY_TIP = ("Send the selected failed uploads again, or retry waiting downloads now "
-             "(Alt+Y)")
+RETRY_TIP = ("Send the selected failed uploads again, or retry waiting and stalled downloads "
+             "now (Alt+Y)")
+SEND_AGAIN_TIP = ("Send the selected uploads again, every chunk, whatever their state: for "
+                  "a file the receivers never got whole (Alt+G)")
 DISMISS_TIP = ("Take the selected failed or finished files off this list; the History "
                "keeps them (Alt+M)")
 
@@ -104,6 +107,11 @@ class TransfersView(QWidget):
         self.retry_button.setToolTip(RETRY_TIP)
         self.retry_button.setEnabled(False)
         self.retry_button.clicked.connect(self.on_retry_clicked)
+        self.send_again_button = QPushButton("Send a&gain")
+        self.send_again_button.setAccessibleName("Send the selected uploads again")
+        self.send_again_button.setToolTip(SEND_AGAIN_TIP)
+        self.send_again_button.setEnabled(False)
+        self.send_again_button.clicked.connect(self.on_send_again_clicked)
         self.dismiss_button = QPushButton("Dis&miss")
         self.dismiss_button.setAccessibleName("Dismiss failed or finished transfers")
         self.dismiss_button.setToolTip(DISMISS_TIP)
@@ -116,6 +124,7 @@ class TransfersView(QWidget):
         self.controls.addWidget(buddy_label("Se&arch:", self.search))
         self.controls.addWidget(self.search, 1)
         self.controls.addWidget(self.retry_button)
+        self.controls.addWidget(self.send_again_button)
         self.controls.addWidget(self.dismiss_button)
 
     def _build_table(self) -> None:
@@ -195,7 +204,8 @@ class TransfersView(QWidget):
     def _connect(self, state: LiveState) -> None:
         self.setTabOrder(self.filter_combo, self.search)
         self.setTabOrder(self.search, self.retry_button)
-        self.setTabOrder(self.retry_button, self.dismiss_button)
+        self.setTabOrder(self.retry_button, self.send_again_button)
+        self.setTabOrder(self.send_again_button, self.dismiss_button)
         self.setTabOrder(self.dismiss_button, self.table)
         find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -242,6 +252,7 @@ class TransfersView(QWidget):
         rows = self.selected_rows()
         retryable = any(can_retry(row) for row in rows)
         self.retry_button.setEnabled(retryable)
+        self.send_again_button.setEnabled(any(can_send_again(row) for row in rows))
         self.dismiss_button.setEnabled(any(row.status not in UNFINISHED for row in rows))
         hint = selection_hint(rows)
         self.retry_button.setToolTip(hint or RETRY_TIP)
@@ -288,14 +299,36 @@ class TransfersView(QWidget):
     def on_retry_clicked(self) -> None:
         rows = [row for row in self.selected_rows() if can_retry(row)]
         waiting_jobs: dict[str, None] = {}
+        stalled_jobs: dict[str, None] = {}
         for row in rows:
             folder_id = folder_id_of(row.job)
             if folder_id is not None:
                 self._retry(folder_id, row.relpath)
+            elif row.status is RowStatus.STALLED:
+                stalled_jobs[row.job] = None
             else:
                 waiting_jobs[row.job] = None
         for job in waiting_jobs:
-            self._retry_waiting(job)
+            if job not in stalled_jobs:
+                self._retry_waiting(job)
+        for job in stalled_jobs:
+            self._restart(job)
+
+    def on_send_again_clicked(self) -> None:
+        rows = [row for row in self.selected_rows() if can_send_again(row)]
+        for row in rows:
+            folder_id = folder_id_of(row.job)
+            if folder_id is not None:
+                self.message.setText(f"Sending {row.relpath} again…")
+                self._tell(self.controller.send_again(folder_id, row.relpath),
+                           f"Queued {row.relpath} to be sent again, every chunk.",
+                           f"Could not send {row.relpath} again")
+
+    def _restart(self, job: str) -> None:
+        self.message.setText("Reading the stalled downloads again…")
+        self._tell(self.controller.restart_job(job),
+                   "The destination reads its unfinished files again.",
+                   "Could not read them again")
 
     def _retry_waiting(self, job: str) -> None:
         self.message.setText("Trying the waiting downloads again…")

@@ -1,0 +1,59 @@
+"""`openmsi send-again` (and `upload --again`) send a file the registry says was sent (issue 11)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cli_helpers import run
+from confluent_kafka import Consumer, TopicPartition
+
+from openmsi_gui.engine.broker import EmbeddedBroker
+from openmsi_gui.engine.kafka_config import KafkaConfig
+
+
+def _messages(broker: EmbeddedBroker, topic: str) -> list[bytes]:
+    """Every message key in partition 0..2 of ``topic``."""
+    config = KafkaConfig.for_bootstrap(broker.bootstrap_servers)
+    consumer = Consumer(config.consumer_settings("count") | {"enable.auto.commit": False})
+    keys: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(3)])
+        while (batch := consumer.consume(100, timeout=3)):
+            keys += [m.key() for m in batch if m.error() is None]
+    finally:
+        consumer.close()
+    return keys
+
+
+def test_send_again_sends_every_chunk_of_a_file_already_sent(
+        broker: EmbeddedBroker, topic: str, tmp_path: Path) -> None:
+    root = tmp_path / "instrument"
+    (root / "run").mkdir(parents=True)
+    (root / "run" / "scan.raw").write_bytes(os.urandom(3 * 1024))
+    common = ["--bootstrap-servers", broker.bootstrap_servers, "--topic", topic,
+              "--chunk-size", "1024", "--root", str(root)]
+    path = str(root / "run" / "scan.raw")
+    first = run(["upload", path, *common], tmp_path / "state")
+    assert first.returncode == 0, first.stderr
+    assert "sent run/scan.raw" in first.stderr  # named as `openmsi watch ROOT` names it
+    again = run(["upload", path, *common], tmp_path / "state")
+    assert again.returncode == 0, again.stderr
+    assert len(_messages(broker, topic)) == 3  # skipped: the same content was sent
+    for command in (["send-again", path], ["upload", "--again", path]):
+        result = run([*command, *common, "--stall-minutes", "1"], tmp_path / "state")
+        assert result.returncode == 0, result.stderr
+        assert "sent run/scan.raw" in result.stderr
+    assert len(_messages(broker, topic)) == 9
+
+
+def test_a_file_outside_root_and_a_bad_stall_time_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a.raw").write_bytes(b"x")
+    outside = run(["send-again", str(tmp_path / "a.raw"), "--bootstrap-servers", "h:1",
+                   "--topic", "t", "--root", str(tmp_path / "elsewhere")], tmp_path)
+    assert outside.returncode == 2
+    assert "is not inside --root" in outside.stderr
+    bad = run(["watch", str(tmp_path), "--bootstrap-servers", "h:1", "--topic", "t",
+               "--stall-minutes", "0"], tmp_path)
+    assert bad.returncode == 2
+    assert "--stall-minutes: give minutes between 0.5 and 1440" in bad.stderr
