@@ -210,3 +210,40 @@ def test_profiles_with_nodes_move_files_encrypted_through_the_controller(
     write(tmp_path / "out")
     wait_until(lambda: tree_files(tmp_path / "in") == FILES, timeout=60,
                message="encrypted files through the app's jobs")
+
+
+@pytest.mark.slow
+def test_a_destination_waits_for_encryption_then_gets_every_file_once_its_profile_has_a_node(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        nodes: tuple[KafkaConfig, KafkaConfig], encrypted_topic: str,  # noqa: F811
+        tmp_path: Path, bus: EventBus, recorder: Recorder, registry: Registry) -> None:
+    """What the technician does: the app says the topic is encrypted; a node is set up."""
+    up_config, _ = nodes
+    src, inbox = tmp_path / "src", tmp_path / "in"
+    src.mkdir()
+    inbox.mkdir()
+    write(src)
+    send(up_config, encrypted_topic, src, bus, registry)
+    settings = store.settings
+    settings.profiles.append(broker_profile)
+    settings.destinations.append(Destination(path=str(inbox), profile_id=broker_profile.id,
+                                             topic=encrypted_topic, group_id="gui-nokeys"))
+    store.update(settings)
+    controller.start().result(60)
+    wait_until(lambda: waits(recorder), message="the destination waiting")
+    assert waits(recorder)[0].detail.startswith("this topic is encrypted")
+    assert tree_files(inbox) == {}
+
+    provision_node("gui_down2", "consumer", [encrypted_topic], ROT, PROV, default_nodes_dir())
+    settings = store.settings
+    settings.profiles = [dataclasses.replace(p, crypto_node_id="gui_down2")
+                         if p.id == broker_profile.id else p for p in settings.profiles]
+    with started_cipher(up_config) as producer:
+        producer.serve_keys(encrypted_topic)
+        store.update(settings)  # the destination restarts with the node
+        wait_until(lambda: tree_files(inbox) == FILES, timeout=60,
+                   message="every file once the profile has a node")
+    assert not recorder.of(FileFailed)
+    job = waits(recorder)[0].job
+    states = [e.state for e in recorder.of(JobState) if isinstance(e, JobState) and e.job == job]
+    assert states[-1] is JobStatus.RUNNING  # the wait is over (the app clears it)
