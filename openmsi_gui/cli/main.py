@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from openmsi_gui.app import folder_ini
 from openmsi_gui.app.bandwidth import describe_limit
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
@@ -35,7 +36,7 @@ from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.globs import looks_like_regex, split_patterns
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
-from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, load_config
+from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_config, load_config
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
@@ -125,6 +126,38 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
     return 0
 
 
+def _file_filter(args: argparse.Namespace) -> FileFilter:
+    """The filter of ``openmsi watch``: its flags, else the config file's ``[watch]`` section."""
+    flags = (args.include, args.exclude, args.include_regex, args.exclude_regex,
+             args.include_temporary, args.include_hidden)
+    try:
+        if args.config and not any(flags):
+            path = find_config(args.config)
+            section = folder_ini.read_filter_section(path)
+            if section is not None:
+                log.info("sending the files that [watch] in %s chooses", path.name)
+                fields = folder_ini.filter_fields(section)
+                return FileFilter(include=tuple(fields["include_globs"]),
+                                  exclude=tuple(fields["exclude_globs"]),
+                                  skip_temporary=fields["skip_temporary"],
+                                  skip_hidden=fields["skip_hidden"],
+                                  include_regex=fields["include_regex"],
+                                  exclude_regex=fields["exclude_regex"])
+        for flag in ("include", "exclude"):
+            for pattern in split_patterns(getattr(args, flag)):
+                if looks_like_regex(pattern):
+                    log.warning("--%s %r looks like a regular expression, but --%s takes glob "
+                                "patterns (e.g. *.tmp); use --%s-regex for a regular "
+                                "expression", flag, pattern, flag, flag)
+        return FileFilter(include=tuple(split_patterns(args.include)),
+                          exclude=tuple(split_patterns(args.exclude)),
+                          skip_temporary=not args.include_temporary,
+                          skip_hidden=not args.include_hidden,
+                          include_regex=args.include_regex, exclude_regex=args.exclude_regex)
+    except ValueError as exc:  # also ConfigError and FilterIniError
+        raise UsageError(str(exc)) from exc
+
+
 def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi watch``."""
     folder: Path = args.folder
@@ -132,21 +165,7 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
         raise UsageError(f"{folder} is not a folder: check the path")
     if not os.access(folder, os.R_OK | os.X_OK):
         raise UsageError(f"cannot read {folder}: permission denied")
-    for flag in ("include", "exclude"):
-        for pattern in split_patterns(getattr(args, flag)):
-            if looks_like_regex(pattern):
-                log.warning("--%s %r looks like a regular expression, but --%s takes glob "
-                            "patterns (e.g. *.tmp); use --%s-regex for a regular expression",
-                            flag, pattern, flag, flag)
-    try:
-        file_filter = FileFilter(include=tuple(split_patterns(args.include)),
-                                 exclude=tuple(split_patterns(args.exclude)),
-                                 skip_temporary=not args.include_temporary,
-                                 skip_hidden=not args.include_hidden,
-                                 include_regex=args.include_regex,
-                                 exclude_regex=args.exclude_regex)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    file_filter = _file_filter(args)
     options = WatchOptions(topic=args.topic, upload_existing=args.upload_existing,
                            file_filter=file_filter, stable_seconds=args.stable_seconds,
                            polling=args.polling, chunk_size=args.chunk_size,

@@ -216,6 +216,10 @@ def _expand(value: str, section: str, key: str, path: Path) -> str:
     return value
 
 
+FILTER_SECTION = "watch"
+"""A watched folder's filters (``openmsi_gui.app.folder_ini``): no ``$ENV`` values there."""
+
+
 def load_config(name_or_path: str | os.PathLike[str]) -> KafkaConfig:
     """Read an OpenMSIStream INI config file.
 
@@ -233,6 +237,7 @@ def load_config(name_or_path: str | os.PathLike[str]) -> KafkaConfig:
     except (configparser.Error, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not a valid INI config: {exc}") from exc
     config = KafkaConfig(source=path)
+    parser.remove_section(FILTER_SECTION)  # patterns, not settings: read by app.folder_ini
     for section in parser.sections():
         values: dict[str, str] = {}
         for key, raw in parser.items(section):

@@ -682,3 +682,30 @@ def test_inputs_and_buttons_have_accessible_names(view: FoldersView) -> None:
                and not isinstance(w.parent(), (QComboBox, QAbstractSpinBox))
                and type(w.parent()).__name__ not in {"QScrollBar", "QTableWidget"}]
     assert unnamed == []
+
+
+def test_filters_go_to_an_openmsistream_config_and_come_back(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, topic: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    qtbot.keyClicks(view.exclude_edit, "*.bak, **/scratch/**")
+    _tick(qtbot, view.hidden_check)
+    qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
+    config = tmp_path / "instrument.config"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a: (str(config), "")))
+    view.advanced.set_expanded(True)
+    qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Exported to instrument.config" in view.ini_status.text())
+    assert "upload_regex = ^" in config.read_text()
+
+    view.exclude_edit.clear()  # edits, then the file's filters replace them (unsaved)
+    view.exclude_edit.textEdited.emit("")
+    _tick(qtbot, view.hidden_check)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a: (str(config), "")))
+    qtbot.mouseClick(view.import_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Filters imported" in view.ini_status.text())
+    assert view.exclude_edit.text() == "*.bak, **/scratch/**"
+    assert not view.hidden_check.isChecked()
+    assert not view.apply_button.isEnabled()  # the same as saved: nothing to apply

@@ -8,15 +8,19 @@ from :class:`~openmsi_gui.ui.views.items_view.ItemsView`; the rules are in
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QWidget,
 )
 
+from openmsi_gui.app import folder_ini
 from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.folders import (
     CHUNK_SIZES,
@@ -26,14 +30,17 @@ from openmsi_gui.app.folders import (
     validate_folder,
 )
 from openmsi_gui.app.formatting import format_bytes
-from openmsi_gui.app.settings import Settings, SettingsStore, WatchedFolder
+from openmsi_gui.app.settings import BrokerProfile, Settings, SettingsStore, WatchedFolder
+from openmsi_gui.app.text import error_sentence
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.globs import IGNORE_CASE, TEMPORARY_PATTERNS, join_patterns, split_patterns
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.status_line import buddy_label, inline_error, line_edit, with_error
-from openmsi_gui.ui.tasks import Tasks
+from openmsi_gui.ui.status_line import StatusLine, buddy_label, inline_error, line_edit, with_error
+from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
+from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
+from openmsi_gui.ui.views.profiles import CONFIG_FILTER
 
 
 class FoldersView(ItemsView[WatchedFolder]):
@@ -144,7 +151,77 @@ class FoldersView(ItemsView[WatchedFolder]):
                             with_error(self.exclude_regex_edit, self.exclude_regex_error))
         section.form.addRow(buddy_label("Chunk si&ze:", self.chunk_combo), self.chunk_combo)
         section.form.addRow("", self.polling_check)
+        self.export_button = push_button("Export for OpenMSIStream…",
+                                         "Export filters for OpenMSIStream",
+                                         self.on_export_clicked)
+        self.export_button.setToolTip(
+            "Write this folder's broker and filters as an OpenMSIStream config file: its "
+            "[watch] section holds the filters and the same choice as one --upload_regex")
+        self.import_button = push_button("Import filters…", "Import filters from a config file",
+                                         self.on_import_clicked)
+        self.import_button.setToolTip(
+            "Take the filters from a config file's [watch] section (exported here, or with an "
+            "OpenMSIStream upload_regex)")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.import_button)
+        buttons.addStretch(1)
+        section.form.addRow(buttons)
+        self.ini_status = StatusLine("Filter file status", hide_empty=True)
+        section.form.addRow(self.ini_status)
         return section
+
+    # -- OpenMSIStream config files ---------------------------------------------
+
+    def on_export_clicked(self) -> None:
+        item = self.current_item()
+        profile = None if item is None else self._settings.profile(item.profile_id)
+        if item is None or profile is None:
+            self.ini_status.show_problem("Choose a broker first.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export for OpenMSIStream",
+                                              folder_ini.export_file_name(item), CONFIG_FILTER)
+        if path:
+            self._export(item, profile, Path(path))
+
+    @asyncSlot()
+    async def _export(self, item: WatchedFolder, profile: BrokerProfile, path: Path) -> None:
+        try:
+            text = await self.tasks.run(Purpose.IO, folder_ini.write_folder_ini, item, profile,
+                                        path, context=self)
+        except Exception as exc:
+            self.ini_status.show_problem(f"Not exported: {error_sentence(exc)}")
+            return
+        self.ini_status.show_ok(text)
+
+    def on_import_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import filters from a config file", "",
+                                              CONFIG_FILTER)
+        if path and self.current_id() is not None:
+            self._import(str(self.current_id()), Path(path))
+
+    @asyncSlot()
+    async def _import(self, item_id: str, path: Path) -> None:
+        try:
+            section = await self.tasks.run(Purpose.IO, folder_ini.read_filter_section, path,
+                                           context=self)
+            fields = folder_ini.filter_fields(section or {})
+        except Exception as exc:
+            self.ini_status.show_problem(f"Not imported: {error_sentence(exc)}")
+            return
+        if section is None:
+            self.ini_status.show_problem(f"{path.name} has no [watch] section: nothing imported.")
+            return
+        shown = self.current_item()
+        if shown is None or shown.id != item_id:
+            return  # another folder is shown now
+        self._loading = True
+        try:
+            self._load_specific(dataclasses.replace(shown, **fields))
+        finally:
+            self._loading = False
+        self._on_form_changed()
+        self.ini_status.show_ok(f"Filters imported from {path.name}; Apply to keep them.")
 
     def _form_tab_order(self) -> list[QWidget]:
         return [self.path_edit, self.browse_button, self.open_button, self.profile_combo,
