@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import platformdirs
 
+from openmsi_gui.app import settings_migrations
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
 
@@ -33,8 +34,6 @@ log = logging.getLogger(__name__)
 APP_NAME = "openmsi-gui"
 SCHEMA_VERSION = 2
 
-LEGACY_DEFAULT_EXCLUDE = r"(^|/)~\$|\.(tmp|temp|part|partial|crdownload|swp|swx)$|(^|/)Thumbs\.db$"
-"""The exclude regex every folder had by default in schema 1 ("Skip temporary and lock files")."""
 
 
 class SecurityProtocol(enum.StrEnum):
@@ -282,32 +281,7 @@ changing the meaning of one bumps :data:`SCHEMA_VERSION` and adds a function her
 """
 
 
-def _v1_folder_filters(folder: dict[str, Any]) -> dict[str, Any]:
-    """Schema 1's regex filters of one folder as schema 2's globs, checkboxes and regexes.
-
-    The old default exclude becomes "Skip temporary and lock files"; any other
-    exclude regex stays as the Advanced regex (and then the checkbox is off, as
-    the old regex replaced the default), and so does an include regex.
-    """
-    folder = dict(folder)
-    exclude = folder.pop("exclude", LEGACY_DEFAULT_EXCLUDE)
-    folder["include_regex"] = folder.pop("include", "")
-    folder["skip_temporary"] = exclude == LEGACY_DEFAULT_EXCLUDE
-    folder["exclude_regex"] = "" if exclude == LEGACY_DEFAULT_EXCLUDE else exclude
-    folder["skip_hidden"] = not folder.pop("include_hidden", False)
-    return folder
-
-
-def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
-    """Folders' regex filters become glob patterns and checkboxes (:func:`_v1_folder_filters`)."""
-    data = dict(data)
-    data["folders"] = [_v1_folder_filters(f) if isinstance(f, dict) else f
-                       for f in data.get("folders", [])]
-    data["schema_version"] = 2
-    return data
-
-
-MIGRATIONS[1] = _v1_to_v2
+MIGRATIONS[1] = settings_migrations.v1_to_v2
 
 
 _LIMIT_FIELDS = {("WatchedFolder", "bwlimit"), ("Destination", "bwlimit"),

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app.settings import SASL_MECHANISMS, BrokerProfile
 from openmsi_gui.app.text import error_sentence
+from openmsi_gui.app.validation import DEFAULT_SASL_MECHANISM
 from openmsi_gui.app.wizard_forms import FlowError, Step, write_secrets
 from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, asyncSlot
@@ -146,6 +147,9 @@ class BrokerPage(FlowPage):
 
     def on_protocol_changed(self, _index: int = 0) -> None:
         self._edit(security_protocol=str(self.protocol.currentData()))
+        if self.flow.broker.uses_sasl and not self.mechanism.currentData():
+            # The usual one, rather than a required choice in words few know.
+            self.mechanism.setCurrentIndex(self.mechanism.findData(DEFAULT_SASL_MECHANISM))
         self._show_rows()
 
     def on_ca_browse_clicked(self) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from openmsi_gui.app import folders, keychain, settings
+from openmsi_gui.app import folders, keychain, settings, settings_migrations
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -84,7 +84,7 @@ def test_schema_1_regex_filters_become_checkboxes_and_advanced_regexes(tmp_path:
     path.write_text(json.dumps({"schema_version": 1, "folders": [
         {"id": "default", "path": "/a"},  # never edited: the old default
         {"id": "same", "path": "/b", "include": "", "include_hidden": False,
-         "exclude": settings.LEGACY_DEFAULT_EXCLUDE},
+         "exclude": settings_migrations.LEGACY_DEFAULT_EXCLUDE},
         {"id": "custom", "path": "/c", "include": r"\.tiff?$", "exclude": r"\.bak$",
          "include_hidden": True},
         {"id": "cleared", "path": "/d", "exclude": ""},
