@@ -161,6 +161,7 @@ class TransfersView(QWidget):
         self.message = QLabel()
         self.message.setAccessibleName("Retry result")
         self.message.setWordWrap(True)
+        self.message.hide()  # shown with the outcome of a Retry
         self.details = QLabel()
         self.details.setAccessibleName("Selected transfer")
         self.details.setWordWrap(True)
@@ -331,15 +332,19 @@ class TransfersView(QWidget):
                    "Could not read them again")
 
     def _retry_waiting(self, job: str) -> None:
-        self.message.setText("Trying the waiting downloads again…")
+        self._say("Trying the waiting downloads again…")
         self._tell(self.controller.retry_waiting(job),
                    "Asked the destination to try its waiting downloads now.",
                    "Could not retry now")
 
     def _retry(self, folder_id: str, relpath: str) -> None:
-        self.message.setText(f"Sending {relpath} again…")
+        self._say(f"Sending {relpath} again…")
         self._tell(self.controller.retry_upload(folder_id, relpath),
                    f"Queued {relpath} to be sent again.", f"Could not send {relpath} again")
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
 
     @asyncSlot()
     async def _tell(self, future: Future[None], done: str, failed: str) -> None:
@@ -347,9 +352,9 @@ class TransfersView(QWidget):
         try:
             await self.tasks.wait(future, context=self)
         except Exception as error:  # told to the user
-            self.message.setText(f"{failed}: {str(error) or type(error).__name__}")
+            self._say(f"{failed}: {str(error) or type(error).__name__}")
         else:
-            self.message.setText(done)
+            self._say(done)
 
     def on_state_tick(self) -> None:
         self.summary.setText(summary_text(self.state.book.summary()))
