@@ -680,5 +680,9 @@ def test_the_selected_rows_error_shows_in_full_under_the_table(
     qtbot.waitUntil(lambda: view.table.model().rowCount() == 5, timeout=3000)
     assert "run/notes.txt" not in _rows_by_file(view)
     assert ("folder:abc", UP, "run/notes.txt") not in view.state.book.rows
+    _select_file(view, "run/small.txt")
+    view.table.setFocus()
+    qtbot.keyClick(view.table, Qt.Key.Key_Delete)
+    qtbot.waitUntil(lambda: view.table.model().rowCount() == 4, timeout=3000)
     view.table.clearSelection()
     assert view.details.isHidden()

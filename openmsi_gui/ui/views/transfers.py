@@ -57,7 +57,7 @@ RETRY_TIP = ("Send the selected failed uploads again, or retry waiting and stall
 SEND_AGAIN_TIP = ("Send the selected uploads again, every chunk, whatever their state: for "
                   "a file the receivers never got whole (Alt+G)")
 DISMISS_TIP = ("Take the selected failed or finished files off this list; the History "
-               "keeps them (Alt+M)")
+               "keeps them (Alt+M, or Delete in the table)")
 
 
 class TransfersView(QWidget):
@@ -211,6 +211,9 @@ class TransfersView(QWidget):
         find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         find.activated.connect(self.on_find_activated)
+        dismiss = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete), self.table)
+        dismiss.setContext(Qt.ShortcutContext.WidgetShortcut)
+        dismiss.activated.connect(self.on_dismiss_clicked)
 
         self.table.selectionModel().selectionChanged.connect(self.on_table_selection_changed)
         # A plain callback, not proxy.dataChanged: a Python slot there would wait for the
