@@ -12,6 +12,7 @@ import re
 import socket
 from urllib.parse import urlsplit
 
+from openmsi_gui.app.bandwidth import limit_problem
 from openmsi_gui.app.folders import FolderCheck, folder_problem, profile_problem, same_or_inside
 from openmsi_gui.app.profiles import SecretLookup
 from openmsi_gui.app.settings import Destination, DestinationKind, Settings
@@ -63,6 +64,8 @@ def validate_destination(dest: Destination, settings: Settings,
         errors += topic_errors(dest.topic)
     if not dest.group_id.strip():
         errors.append("Enter a consumer group.")
+    if (problem := limit_problem(dest.bwlimit)) is not None:
+        errors.append(sentence(problem))
     if dest.topic and dest.group_id:
         errors += _shared_groups(dest, settings)
     if dest.kind == "folder" and dest.path and dest.topic:

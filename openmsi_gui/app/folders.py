@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from pathlib import PurePath
 
+from openmsi_gui.app.bandwidth import limit_problem
 from openmsi_gui.app.settings import Settings, WatchedFolder
 from openmsi_gui.app.text import sentence
 from openmsi_gui.app.validation import topic_errors
@@ -145,6 +146,8 @@ def validate_folder(folder: WatchedFolder, settings: Settings,
         wire.check_chunk_size(folder.chunk_size)
     except ValueError as exc:
         errors.append(sentence(f"The {exc}"))
+    if (problem := limit_problem(folder.bwlimit)) is not None:
+        errors.append(sentence(problem))
     if not 0 <= folder.stable_seconds <= MAX_STABLE_SECONDS:
         errors.append(f"The stable time must be between 0 and {MAX_STABLE_SECONDS:g} seconds.")
     if folder.path and folder.topic:

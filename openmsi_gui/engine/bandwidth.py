@@ -188,6 +188,10 @@ class Timetable:
             current = slot
         return current.rates
 
+    def at_now(self) -> Rates:
+        """The rates in force now (local time)."""
+        return self.at(datetime.now())
+
     def __str__(self) -> str:
         if not self.slots:
             return "off"

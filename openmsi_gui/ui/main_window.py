@@ -66,7 +66,9 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         state.statusChanged.connect(self.on_status_changed)
+        state.bandwidthChanged.connect(self.on_bandwidth_changed)
         self.on_status_changed(state.status, "OpenMSI")
+        self.on_bandwidth_changed()
         tasks.failed.connect(self.on_task_failed)
 
     def _build_status_bar(self) -> None:
@@ -77,11 +79,16 @@ class MainWindow(QMainWindow):
         self.status_icon = QLabel()
         self.status_text = QLabel()
         self.status_text.setAccessibleName("Status")
+        self.limit_label = QLabel()
+        self.limit_label.setAccessibleName("Bandwidth limit")
+        self.limit_label.setToolTip("The app-wide bandwidth limit in force (Preferences, or "
+                                    "Limit bandwidth now in the tray menu)")
         self.pause_button = QPushButton("&Pause all")
         self.pause_button.setToolTip("Hold every transfer until you resume")
         self.pause_button.clicked.connect(self.on_pause_clicked)
         layout.addWidget(self.status_icon)
         layout.addWidget(self.status_text, 1)
+        layout.addWidget(self.limit_label)
         layout.addWidget(self.pause_button)
         bar.addWidget(box, 1)
 
@@ -111,6 +118,10 @@ class MainWindow(QMainWindow):
         self.status_icon.setToolTip(LABELS[status])
         self.status_text.setText(f"{LABELS[status]} — {text.removeprefix('OpenMSI: ')}")
         self.pause_button.setText("&Resume" if self.state.paused else "&Pause all")
+
+    def on_bandwidth_changed(self) -> None:
+        self.limit_label.setText(self.state.limit_text)
+        self.limit_label.setVisible(bool(self.state.limit_text))
 
     def on_task_failed(self, text: str) -> None:
         self.statusBar().showMessage(text, 15000)

@@ -1,4 +1,5 @@
-"""The preferences dialog: appearance, notifications, start on login and the stall time."""
+"""The preferences dialog: appearance, notifications, start on login, the stall time and
+bandwidth."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QGroupBox,
     QMessageBox,
     QWidget,
 )
@@ -24,7 +26,9 @@ from openmsi_gui.app.settings import (
     Theme,
 )
 from openmsi_gui.platform.autostart import Autostart, for_this_platform
+from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ THEME_LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 
 
 class PreferencesDialog(QDialog):
-    """Theme, desktop notifications and start on login; OK saves and applies at once.
+    """Theme, notifications, start on login and bandwidth; OK saves and applies at once.
 
     Args:
         store: the settings.
@@ -73,17 +77,41 @@ class PreferencesDialog(QDialog):
         self.stall_minutes.setToolTip("A file that makes no progress this long while the "
                                       "broker answers is shown as Stalled, with Retry and "
                                       "Send again")
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
-                                   QDialogButtonBox.StandardButton.Cancel)
+        bandwidth = store.settings.bandwidth
+        self.app_limit = BandwidthField("Bandwidth limit for the whole app")
+        self.app_limit.edit.setToolTip(
+            "Every watched folder and destination together stay under this rate (each may "
+            "also have its own limit). " + self.app_limit.edit.toolTip())
+        self.app_limit.set_text(bandwidth.limit)
+        self.preset = BandwidthField("Limit bandwidth now preset", "e.g. 1M", required=True)
+        self.preset.edit.setToolTip(
+            "What \u201cLimit bandwidth now\u201d in the tray menu limits the whole app to, "
+            "instead of the limit above, until it is turned off. "
+            + self.preset.edit.toolTip())
+        self.preset.set_text(bandwidth.preset)
+        group = QGroupBox("Bandwidth")
+        limits = QFormLayout(group)
+        limits.addRow(buddy_label("&Whole app:", self.app_limit.edit), self.app_limit.widget)
+        limits.addRow(buddy_label("\u201cLimit &now\u201d to:", self.preset.edit),
+                      self.preset.widget)
+        self.buttons = buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok |
+                                                  QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        for field in (self.app_limit, self.preset):
+            field.edit.textChanged.connect(self._on_limits_changed)
         form = QFormLayout(self)
         form.addRow("&Theme:", self.theme)
         form.addRow(self.notify_failures)
         form.addRow(self.notify_completions)
         form.addRow(self.start_on_login)
         form.addRow("Sta&lled after no progress for:", self.stall_minutes)
+        form.addRow(group)
         form.addRow(buttons)
+
+    def _on_limits_changed(self) -> None:
+        ok = self.app_limit.check() & self.preset.check()  # both lines shown
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
 
     def accept(self) -> None:
         """Save; listeners (theme, tray) apply the change immediately.
@@ -91,7 +119,11 @@ class PreferencesDialog(QDialog):
         A changed start-on-login choice is written off the GUI thread; if that
         fails, the setting and the checkbox go back and a message says why.
         """
+        if not (self.app_limit.check() and self.preset.check()):
+            return
         settings = self.store.settings
+        settings.bandwidth.limit = self.app_limit.text()
+        settings.bandwidth.preset = self.preset.text()
         settings.ui.theme = Theme(self.theme.currentData())
         settings.ui.notify_failures = self.notify_failures.isChecked()
         settings.ui.notify_completions = self.notify_completions.isChecked()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from openmsi_gui.app.bandwidth import app_limit, status_text
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import Settings, SettingsStore
 from openmsi_gui.app.transfer_rows import job_places
@@ -34,6 +35,8 @@ class LiveState(QObject):
         fileCompleted(object): a :class:`FileCompleted` event.
         jobsChanged(list): the :class:`JobState` events of a batch, once folded in.
         tick(): once a second (for throughput plots).
+        bandwidthChanged(): the app-wide limit in force, or "Limit bandwidth now", changed
+            (see :attr:`limit_text`, :attr:`limit_now`).
     """
 
     rowsChanged = Signal(list)
@@ -43,6 +46,7 @@ class LiveState(QObject):
     fileCompleted = Signal(object)
     jobsChanged = Signal(list)
     tick = Signal()
+    bandwidthChanged = Signal()
 
     def __init__(self, adapter: EngineAdapter, controller: AppController,
                  parent: QObject | None = None) -> None:
@@ -55,6 +59,11 @@ class LiveState(QObject):
         self.paused_until = controller.paused_until
         self._status: tuple[AppStatus, str, bool] | None = None
         self._jobs = set(job_places(controller.store.settings))
+        self._bandwidth = controller.store.settings.bandwidth
+        self.limit_text = ""  # "Limited to 4 MiB/s" while an app-wide limit is in force
+        self.limit_now = self._bandwidth.limit_now
+        self.limit_preset = self._bandwidth.preset
+        self._refresh_limit()
         self.book.set_places(job_places(controller.store.settings))
         adapter.events.connect(self.on_adapter_events)
         adapter.settingsChanged.connect(self.on_adapter_settings_changed)
@@ -102,6 +111,8 @@ class LiveState(QObject):
         for job in removed:
             if JobId.parse(job) is not None:
                 dropped += self.book.forget_job(job)
+        self._bandwidth = settings.bandwidth
+        self._refresh_limit()
         renamed = self.book.set_places(places)
         if renamed:
             self.rowsChanged.emit(renamed)
@@ -120,6 +131,15 @@ class LiveState(QObject):
         self.book.tick()
         self.tick.emit()
         self.refresh_status()
+        self._refresh_limit()  # a timetable moves on by itself
+
+    def _refresh_limit(self) -> None:
+        """Emit :attr:`bandwidthChanged` if the limit in force or the toggle changed."""
+        bandwidth = self._bandwidth
+        state = (status_text(app_limit(bandwidth)), bandwidth.limit_now, bandwidth.preset)
+        if state != (self.limit_text, self.limit_now, self.limit_preset):
+            self.limit_text, self.limit_now, self.limit_preset = state
+            self.bandwidthChanged.emit()
 
     def refresh_status(self) -> None:
         """Emit :attr:`statusChanged` if the status, its text or the pause changed.

@@ -6,14 +6,16 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from openmsi_gui.app.bandwidth import rates_text
 from openmsi_gui.app.transfers import AppStatus
+from openmsi_gui.engine.bandwidth import Timetable
 from openmsi_gui.engine.events import FileCompleted, FileFailed
 from openmsi_gui.ui.icons import LABELS, status_icon
 from openmsi_gui.ui.state import LiveState
 
 
 class Tray(QObject):
-    """Show the status in the tray; offer open, pause (for a while), resume and quit.
+    """Show the status in the tray; offer open, pause (for a while), resume, limit and quit.
 
     Where the platform has no tray (GNOME on Wayland, offscreen) the icon is
     simply not shown; everything is also reachable from the main window.
@@ -47,13 +49,19 @@ class Tray(QObject):
                                         lambda: state.controller.pause_all(2 * 3600))
         self.resume_action = self._add("&Resume", state.controller.resume_all)
         self.menu.addSeparator()
+        self.limit_action = self._add("&Limit bandwidth now", self.on_limit_toggled)
+        self.limit_action.setCheckable(True)
+        self.menu.addSeparator()
         self.quit_action = self._add("&Quit", self.quitRequested.emit)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self.on_icon_activated)
         state.statusChanged.connect(self.on_status_changed)
         state.fileFailed.connect(self.on_file_failed)
         state.fileCompleted.connect(self.on_file_completed)
+        state.bandwidthChanged.connect(self.on_bandwidth_changed)
+        self._status_text = "OpenMSI"
         self.on_status_changed(state.status, "OpenMSI")
+        self.on_bandwidth_changed()
 
     def _add(self, text: str, slot: object) -> QAction:
         action = self.menu.addAction(text)
@@ -74,14 +82,28 @@ class Tray(QObject):
         if status is not self._shown:
             self._shown = status
             self.icon.setIcon(status_icon(status))
+        self._status_text = text
         detail = text.removeprefix("OpenMSI: ")
-        self.icon.setToolTip(f"OpenMSI: {LABELS[status]} — {detail}")
+        limit = f" · {self.state.limit_text}" if self.state.limit_text else ""
+        self.icon.setToolTip(f"OpenMSI: {LABELS[status]} — {detail}{limit}")
         self.status_action.setText(f"{LABELS[status]}: {detail}")
         paused = self.state.paused
         self.pause_action.setEnabled(not paused)
         self.pause30_action.setEnabled(not paused)
         self.pause2h_action.setEnabled(not paused)
         self.resume_action.setEnabled(paused)
+
+    def on_bandwidth_changed(self) -> None:
+        """Show the toggle's state and its preset; the tooltip names the limit in force."""
+        preset = Timetable.parse_or_off(self.state.limit_preset)
+        rate = rates_text(preset.at_now()) if not preset.is_off else ""
+        self.limit_action.setText(f"&Limit bandwidth now ({rate})" if rate and preset.constant
+                                  else "&Limit bandwidth now")
+        self.limit_action.setChecked(self.state.limit_now)
+        self.on_status_changed(self.state.status, self._status_text)
+
+    def on_limit_toggled(self, checked: bool) -> None:
+        self.state.controller.limit_bandwidth_now(checked)
 
     def on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger,

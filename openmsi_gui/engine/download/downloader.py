@@ -77,6 +77,11 @@ CHECKPOINT_BYTES = 64 * 1024 * 1024
 CONSUME_BATCH = 32
 STALE_PIN_SECONDS = 3600.0
 FINISHING = Hysteresis(MAX_FINISHING, RESUME_FINISHING)
+# Under a bandwidth limit, the longest the loop goes without reading before it pauses its
+# partitions to poll: a pause drops librdkafka's prefetched messages, fetched again after,
+# so only a single message costing more than this at the limit (a 512 KiB chunk below
+# 17 KiB/s) pauses; and a rebalance waits for the loop to read at most this long.
+READ_GAP_SECONDS = 30.0
 
 
 class Downloader:
@@ -133,7 +138,7 @@ class Downloader:
         self._flow = FlowControl(topic, job, incremental=_incremental(self._settings))
         self._finishing = finishing
         poll_gap = float(self._settings.get("max.poll.interval.ms", 300_000)) / 1000 / 3
-        self._pace = ReceivePace(pacer, self._flow, min(5.0, poll_gap))
+        self._pace = ReceivePace(pacer, self._flow, min(READ_GAP_SECONDS, poll_gap))
         self.assignment: frozenset[int] = frozenset()
         self._offsets = Offsets(topic, job)
         self._finisher = Finisher(self.dest, registry, job)

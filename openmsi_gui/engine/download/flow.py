@@ -184,7 +184,9 @@ class ReceivePace:
         self._flow = flow
         self._max_gap = max_gap
         self._last_read = time.monotonic()
-        self._average = 64 * 1024.0  # bytes per message, running average
+        # Bytes per message, running average; large at first, so that the first read
+        # under a limit takes one message rather than a burst.
+        self._average = 16 * 1024 * 1024.0
 
     def may_read(self) -> bool:
         """Whether the loop reads now (partitions held by the limit return nothing)."""

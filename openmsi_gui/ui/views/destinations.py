@@ -37,6 +37,7 @@ from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
+from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
 from openmsi_gui.ui.views.s3_box import NOT_TESTED, SECRET_NOT_STORED, SECRET_STORED, S3Box
@@ -90,6 +91,11 @@ class DestinationsView(ItemsView[Destination]):
         self.group_edit.setToolTip(GROUP_TOOLTIP)
         self.group_edit.setPlaceholderText(default_group_id())
         self.group_edit.textEdited.connect(self._on_form_changed)
+        self.bwlimit = BandwidthField("Bandwidth limit", "no limit of its own (e.g. 4M)")
+        self.bwlimit.edit.setToolTip("Receiving for this destination is held to this rate, "
+                                     "as well as to the app's limit (Preferences). "
+                                     + self.bwlimit.edit.toolTip())
+        self.bwlimit.edit.textEdited.connect(self._on_form_changed)
 
         self.add_s3_button = push_button("Add S&3 bucket", "Add S3 bucket destination",
                                          self.on_add_s3_clicked)
@@ -113,6 +119,7 @@ class DestinationsView(ItemsView[Destination]):
         form.addRow(buddy_label("Top&ic:", self.topic_picker.combo), self.topic_picker)
         form.addRow(buddy_label("Folder:", self.path_edit), self.path_row)
         form.addRow(box)
+        form.addRow(buddy_label("Limit to:", self.bwlimit.edit), self.bwlimit.widget)
         form.addRow("", self.enabled_check)
         self.advanced = AdvancedSection()
         self.advanced.form.addRow(buddy_label("Consumer &group:", self.group_edit),
@@ -132,8 +139,8 @@ class DestinationsView(ItemsView[Destination]):
                 self.topic_picker.refresh_button, self.topic_picker.create_button,
                 self.path_edit, self.browse_button, self.open_button,
                 self.bucket_edit, self.prefix_edit, self.endpoint_edit, self.region_edit,
-                self.access_key_edit, self.secret_edit, self.test_button, self.enabled_check,
-                self.advanced.toggle, self.group_edit]
+                self.access_key_edit, self.secret_edit, self.test_button, self.bwlimit.edit,
+                self.enabled_check, self.advanced.toggle, self.group_edit]
 
     # -- ItemsView hooks --------------------------------------------------------
 
@@ -165,6 +172,7 @@ class DestinationsView(ItemsView[Destination]):
         self.kind_combo.setCurrentIndex(index)
         self._show_kind(item.kind)
         self.group_edit.setText(item.group_id)
+        self.bwlimit.set_text(item.bwlimit)
         if item.group_id and item.group_id != default_group_id():
             self.advanced.set_expanded(True)  # a group of its own: say so
         self.bucket_edit.setText(item.bucket)
@@ -184,7 +192,7 @@ class DestinationsView(ItemsView[Destination]):
             prefix=self.prefix_edit.text().strip(),
             endpoint_url=self.endpoint_edit.text().strip(),
             region=self.region_edit.text().strip(),
-            access_key_id=self.access_key_edit.text().strip())
+            access_key_id=self.access_key_edit.text().strip(), bwlimit=self.bwlimit.text())
 
     def _after_update(self, item: Destination, errors: list[str]) -> None:
         s3 = item.kind == "s3"

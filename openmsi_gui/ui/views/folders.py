@@ -38,6 +38,7 @@ from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import StatusLine, buddy_label, inline_error, line_edit, with_error
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
+from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
 from openmsi_gui.ui.views.profiles import CONFIG_FILTER
@@ -91,10 +92,14 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.existing_check.setToolTip(
             "Also send the files that were already in the folder when it was added. Files "
             "that arrive later are always sent; files already sent unchanged are skipped.")
+        self.bwlimit = BandwidthField("Bandwidth limit", "no limit of its own (e.g. 4M)")
+        self.bwlimit.edit.setToolTip("Sending from this folder is held to this rate, as well "
+                                     "as to the app's limit (Preferences). "
+                                     + self.bwlimit.edit.toolTip())
         self.advanced = self._build_advanced()
 
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
-                     self.exclude_regex_edit):
+                     self.exclude_regex_edit, self.bwlimit.edit):
             edit.textEdited.connect(self._on_form_changed)
         for check in (self.temporary_check, self.hidden_check, self.existing_check,
                       self.polling_check):
@@ -113,6 +118,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         form.addRow("", self.hidden_check)
         form.addRow(buddy_label("&Stable for:", self.stable_spin), self.stable_spin)
         form.addRow("", self.existing_check)
+        form.addRow(buddy_label("Limit to:", self.bwlimit.edit), self.bwlimit.widget)
         form.addRow("", self.enabled_check)
         form.addRow(self.advanced)
         self.enabled_check.setToolTip("Watch this folder (clear to stop without removing it)")
@@ -228,7 +234,8 @@ class FoldersView(ItemsView[WatchedFolder]):
                 self.topic_picker.combo, self.topic_picker.refresh_button,
                 self.topic_picker.create_button, self.include_edit, self.exclude_edit,
                 self.temporary_check, self.hidden_check, self.stable_spin,
-                self.existing_check, self.enabled_check, self.advanced.toggle,
+                self.existing_check, self.bwlimit.edit, self.enabled_check,
+                self.advanced.toggle,
                 self.include_regex_edit, self.exclude_regex_edit, self.chunk_combo,
                 self.polling_check]
 
@@ -259,6 +266,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.stable_spin.setValue(item.stable_seconds)
         self.existing_check.setChecked(item.upload_existing)
         self.polling_check.setChecked(item.polling)
+        self.bwlimit.set_text(item.bwlimit)
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
                      self.exclude_regex_edit):
             edit.setCursorPosition(0)
@@ -289,7 +297,8 @@ class FoldersView(ItemsView[WatchedFolder]):
             chunk_size=int(size) if size is not None else item.chunk_size,
             stable_seconds=self.stable_spin.value(),
             upload_existing=self.existing_check.isChecked(),
-            polling=self.polling_check.isChecked())
+            polling=self.polling_check.isChecked(),
+            bwlimit=self.bwlimit.text())
 
     def _after_update(self, item: WatchedFolder, errors: list[str]) -> None:
         problems = filter_problems(item)
