@@ -36,6 +36,12 @@ def select_failed(view: TransfersView) -> None:
             return
 
 
+def bandwidth_limited(openmsi: OpenMSIApp, shot: Callable[[str], None]) -> None:
+    """Turn on "Limit bandwidth now" (ticked in the tray menu shot); shoot the status bar."""
+    openmsi.controller.limit_bandwidth_now(True)
+    QTimer.singleShot(600, lambda: shot("bandwidth-limited"))
+
+
 def folders_advanced(app: QApplication, window: MainWindow,
                      shot: Callable[[str], None]) -> None:
     """Shoot the watched folder's form with its Advanced section open."""
@@ -117,6 +123,7 @@ def main() -> None:
              (22000, lambda: tab(window.destinations, "destinations")),
              (23000, lambda: tab(window.profiles, "brokers")),
              (24000, lambda: tab(window.log, "log")),
+             (24500, lambda: bandwidth_limited(openmsi, shot)),
              (25000, dark), (26500, wizard), (28000, preferences), (29500, tray_menu),
              (31000, openmsi.quit)]
     for delay, action in steps:

@@ -142,6 +142,8 @@ class Timetable:
         value = text.strip()
         if not value:
             return OFF
+        if "," not in value and (" " in value or ";" in value):
+            raise _bad(text, f"{value!r} is not a rate")  # "4 MB/s", not a timetable
         if " " not in value and ";" not in value and "," not in value:
             if _TIME.match(value):
                 raise _bad(text, f"the time {value} has no rate after it")

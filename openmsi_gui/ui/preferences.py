@@ -1,5 +1,4 @@
-"""The preferences dialog: appearance, notifications, start on login, the stall time and
-bandwidth."""
+"""The preferences dialog: appearance, notifications, start on login, stalls and bandwidth."""
 
 from __future__ import annotations
 
