@@ -9,6 +9,7 @@ sample files in, including one named ``CON.txt`` that the downloader refuses
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -58,6 +59,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="openmsi-shots-"))
     app = QApplication([])
+    logging.basicConfig(level=logging.INFO)  # as the app does: the log view shows INFO lines
     store = SettingsStore(base / "settings.json")
     store.update(demo_settings(base))
     apply_theme(app, "light")

@@ -111,7 +111,8 @@ class _QueueHandler(logging.Handler):
     def __init__(self, adapter: EngineAdapter) -> None:
         super().__init__(logging.INFO)
         self._adapter = adapter
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        # No logger names: the log view is read by technicians (the log file keeps them).
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
                                             "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
