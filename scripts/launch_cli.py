@@ -2,7 +2,15 @@
 
 import sys
 
-from openmsi_gui.cli.main import main
+from openmsi_gui.platform.bundle import use_bundled_libraries
+
+use_bundled_libraries()  # before anything loads librdkafka or libsodium
+try:
+    from openmsi_gui.cli.main import main
+except (ImportError, OSError) as exc:  # a library missing from the installation
+    from openmsi_gui.platform.startup import exit_missing_library
+
+    exit_missing_library(exc, "openmsi")
 
 if __name__ == "__main__":
     sys.exit(main())

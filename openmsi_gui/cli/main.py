@@ -41,6 +41,7 @@ from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
 from openmsi_gui.engine.watcher import FileFilter
+from openmsi_gui.platform.startup import prepare_process
 
 log = logging.getLogger("openmsi")
 
@@ -316,6 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")
+    prepare_process()
     if args.data_dir:
         os.environ["OPENMSI_GUI_DATA_DIR"] = str(args.data_dir)
     bus = EventBus()

@@ -109,10 +109,22 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
                        help="skip paths (relative, with /) in which REGEX is found")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: ours, then the native libraries' (loaded only when asked)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from openmsi_gui.platform.bundle import native_versions
+
+        print("\n".join((f"{parser.prog} {__version__}", *native_versions())))
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="openmsi", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="show the version, and those of librdkafka and libsodium")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     parser.add_argument("--data-dir", type=Path,
