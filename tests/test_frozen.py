@@ -97,6 +97,20 @@ def test_bundle_holds_resources_and_broker() -> None:
     assert (INTERNAL / "THIRD_PARTY_NOTICES.md").is_file()
     if (INTERNAL / "pysodium").exists():  # bundled only when pysodium was installed
         assert list(INTERNAL.glob("*sodium*.*")), "pysodium without libsodium"
+    assert list(INTERNAL.rglob("*rdkafka*")), "librdkafka"
+    assert (INTERNAL / "certifi" / "cacert.pem").is_file(), "certifi's CA bundle (TLS brokers)"
+
+
+def test_frozen_cli_finds_its_own_native_libraries() -> None:
+    """libsodium is loaded from the bundle (Linux's find_library alone would miss it)."""
+    result = subprocess.run([str(CLI), "--version"], capture_output=True, text=True,
+                            env=frozen_env(), timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "librdkafka 2." in result.stdout
+    if list(INTERNAL.glob("*sodium*.*")):
+        sodium = next(line for line in result.stdout.splitlines() if "libsodium" in line)
+        assert sodium.startswith("libsodium 1."), result.stdout
+        assert str(INTERNAL) in sodium, result.stdout
 
 
 @posix_signals

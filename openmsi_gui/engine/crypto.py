@@ -149,7 +149,7 @@ class _LibrdkafkaLog:
 
 def _client_settings(config: KafkaConfig, node_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Producer and consumer settings for KafkaCrypto's key-exchange clients."""
-    common: dict[str, Any] = {**config.broker, "logger": _LibrdkafkaLog(),
+    common: dict[str, Any] = {**config.client_settings(), "logger": _LibrdkafkaLog(),
                               "error_cb": lambda err: log.debug("key exchange: %s", err)}
     producer = {**common, "linger.ms": "5", "produce_timeout": _PRODUCE_TIMEOUT}
     consumer = {key: CONSUMER_DEFAULTS[key] for key in (

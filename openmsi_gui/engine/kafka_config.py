@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import configparser
 import os
+import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,66 @@ CONSUMER_DEFAULTS: dict[str, str] = {
     "queued.min.messages": "2000",
     "allow.auto.create.topics": "false",
 }
+
+
+# Where librdkafka's ``ssl.ca.location=probe`` finds the system's trusted authorities
+# (the list in librdkafka's rdkafka_ssl.c): Linux distributions, BSDs, macOS, Homebrew.
+CA_PROBE_PATHS: tuple[str, ...] = (
+    "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/certs/ca-bundle.crt",
+    "/etc/pki/tls/certs/ca-bundle.trust.crt", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem", "/etc/ssl/cert.pem",
+    "/etc/ssl/cacert.pem", "/etc/certs/ca-certificates.crt",
+    "/etc/ssl/certs/ca-certificates.crt", "/usr/local/etc/ssl/cert.pem",
+    "/usr/local/etc/ssl/cacert.pem", "/usr/local/share/certs/ca-root-nss.crt",
+    "/etc/openssl/certs/ca-certificates.crt", "/private/etc/ssl/cert.pem",
+    "/opt/homebrew/etc/openssl@3/cert.pem", "/usr/local/etc/openssl@3/cert.pem",
+)
+_CA_KEYS = ("ssl.ca.location", "ssl.ca.pem", "ssl.ca.certificate.stores")
+
+
+def certifi_bundle() -> str | None:
+    """certifi's bundle of trusted authorities (shipped in the installers), if installed."""
+    try:
+        import certifi
+    except ImportError:
+        return None
+    path = certifi.where()
+    return path if os.path.isfile(path) else None
+
+
+def default_trust(settings: dict[str, str], platform: str = sys.platform,
+                  exists: Callable[[str], bool] = os.path.exists,
+                  fallback: Callable[[], str | None] = certifi_bundle) -> dict[str, str]:
+    """Where to find trusted authorities when TLS is on and the config names none.
+
+    Older systems refuse brokers' certificates when librdkafka looks for
+    authorities where the system keeps none, and OpenMSIStream asks its users to
+    set ``ssl.ca.location`` by hand. Instead: Windows' own Root store, the
+    system's bundle wherever ``probe`` finds one, or else certifi's bundle.
+
+    Args:
+        settings: the librdkafka settings so far.
+        platform: ``sys.platform``.
+        exists: whether a path exists (tests pass a fake).
+        fallback: the bundle to use when the system has none.
+
+    Returns:
+        The settings to add (none when TLS is off or a CA is already given).
+    """
+    if settings.get("security.protocol", "").upper() not in ("SSL", "SASL_SSL"):
+        return {}
+    if any(settings.get(key) for key in _CA_KEYS):
+        return {}
+    if platform == "win32":
+        return {"ssl.ca.certificate.stores": "Root"}
+    if any(exists(path) for path in CA_PROBE_PATHS):
+        return {"ssl.ca.location": "probe"}
+    bundle = fallback()
+    return {"ssl.ca.location": bundle} if bundle else {}
+
+
+def _with_trust(settings: dict[str, str]) -> dict[str, str]:
+    return {**settings, **default_trust(settings)}
 
 
 class ConfigError(ValueError):
@@ -163,7 +225,7 @@ class KafkaConfig:
 
     def producer_settings(self) -> dict[str, str]:
         """Settings for a confluent-kafka ``Producer``."""
-        return {**PRODUCER_DEFAULTS, **self.broker, **self.producer}
+        return _with_trust({**PRODUCER_DEFAULTS, **self.broker, **self.producer})
 
     def consumer_settings(self, group_id: str | None = None) -> dict[str, str]:
         """Settings for a confluent-kafka ``Consumer``; offsets are always committed by us."""
@@ -176,11 +238,15 @@ class KafkaConfig:
             settings.pop(key, None)
         settings["enable.auto.commit"] = "false"
         settings["enable.auto.offset.store"] = "false"
-        return settings
+        return _with_trust(settings)
 
     def admin_settings(self) -> dict[str, str]:
         """Settings for an ``AdminClient``."""
-        return dict(self.broker)
+        return _with_trust(dict(self.broker))
+
+    def client_settings(self) -> dict[str, str]:
+        """The broker settings every client needs (as ``[broker]``, with trusted authorities)."""
+        return _with_trust(dict(self.broker))
 
 
 def find_config(name_or_path: str | os.PathLike[str]) -> Path:

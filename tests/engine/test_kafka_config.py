@@ -13,6 +13,7 @@ from openmsi_gui.engine.kafka_config import (
     PRODUCER_DEFAULTS,
     ConfigError,
     KafkaConfig,
+    default_trust,
     load_config,
 )
 
@@ -98,7 +99,8 @@ def test_consumer_settings_group_argument_wins(full: KafkaConfig) -> None:
 
 
 def test_admin_settings_are_broker_only(full: KafkaConfig) -> None:
-    assert full.admin_settings() == full.broker
+    # plus where to find trusted authorities, since the file names no CA (test_ca_trust.py)
+    assert full.admin_settings() == {**full.broker, **default_trust(full.broker)}
 
 
 def test_key_case_is_kept(tmp_path: Path) -> None:
