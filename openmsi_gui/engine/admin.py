@@ -38,6 +38,9 @@ _REFUSED_CERTIFICATE = _SECURE + " failed because the broker's certificate "
 
 # What librdkafka says (any of the lower-case fragments) → what the user can do, first match.
 _EXPLANATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("too many open files",),
+     "this computer has too many files open to connect to {servers}: quit programs you do not "
+     "need and restart OpenMSI (or raise the open-files limit, ulimit -n)"),
     (("resolve", "name or service not known"),
      "the broker address {servers} could not be found (DNS): check the host name"),
     (("connection refused",),
@@ -56,7 +59,8 @@ _EXPLANATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
      _REFUSED_CERTIFICATE + "is for a different host name: use the name the certificate was "
      "made for in bootstrap.servers"),
     (("certificate verify failed", "could not be verified"),
-     _REFUSED_CERTIFICATE + "is not trusted: check the CA file (PEM)"),
+     _REFUSED_CERTIFICATE + "is not trusted: choose the CA file (PEM) the broker's "
+     "administrator gives you in the broker profile, or update this computer's certificates"),
     (("certificate", "ssl", "tls"),
      _SECURE + " failed: check the CA file (PEM) and the security protocol"),
     (("sasl", "authentication"), "the broker at {servers} refused the user name or password"),

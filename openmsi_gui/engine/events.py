@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from openmsi_gui.engine.os_errors import what_to_do
+
 log = logging.getLogger(__name__)
 
 
@@ -155,7 +157,7 @@ def job_died(logger: logging.Logger, bus: EventBus, job: str, what: str,
     sees the FAILED state and restarts the job.
     """
     logger.error("%s: %s on an unexpected error", job, what, exc_info=error)
-    bus.publish(JobState(job, JobStatus.FAILED, str(error) or repr(error)))
+    bus.publish(JobState(job, JobStatus.FAILED, what_to_do(error) or str(error) or repr(error)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from openmsi_gui.engine.events import (
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.os_errors import cannot_read
 from openmsi_gui.engine.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,7 @@ class Uploader:
             return UploadResult(path, UploadOutcome.SKIPPED,
                                 "file disappeared before it was sent")
         except OSError as exc:
-            return self._fail(path, relpath, f"cannot read the file: {exc.strerror}")
+            return self._fail(path, relpath, cannot_read(exc))
         if not again and self._registry.upload_done(self.topic, key_root, relpath, st.st_size,
                                                     st.st_mtime_ns):
             self._files.skipped(relpath, "already sent")
@@ -347,7 +348,7 @@ class Uploader:
         try:
             file_hash, chunk_hashes = hash_file(path, self.chunk_size, self._hash_pool)
         except OSError as exc:
-            return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
+            return self._fail(path, relpath, cannot_read(exc))
         last = self._registry.last_upload(self.topic, key_root, relpath)
         if not again and last and last.status == "done" and last.file_hash == file_hash:
             self._files.skipped(relpath, "same content already sent")
@@ -372,7 +373,7 @@ class Uploader:
             return self._fail(path, relpath, reason)
         except OSError as exc:
             self._registry.finish_upload(upload_id, str(exc))
-            return self._fail(path, relpath, f"cannot read the file: {exc.strerror or exc}")
+            return self._fail(path, relpath, cannot_read(exc))
         except EncryptionFailed as exc:
             self._registry.finish_upload(upload_id, str(exc))
             return self._fail(path, relpath, str(exc))

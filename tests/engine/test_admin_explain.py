@@ -19,6 +19,7 @@ from openmsi_gui.engine.admin import explain
     ("SSL handshake failed: unexpected eof", "check the CA file (PEM) and the security"),
     ("SASL authentication error: Authentication failed", "refused the user name or password"),
     ("1/1 brokers are down", "cannot reach the broker at lab:9093"),
+    ("Failed to create socket: Too many open files", "too many files open to connect"),
 ])
 def test_each_librdkafka_error_gets_its_own_sentence(error: str, expected: str) -> None:
     text = explain(error, "lab:9093")

@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from openmsi_gui.engine.os_errors import TOO_MANY_FILES
+
 # Errors that pass when the lab frees space, fixes permissions or brings a share
 # back: the download waits for them instead of failing files. Anything else (a
 # name the file system refuses, a file too large for it) fails the one file.
@@ -21,7 +23,7 @@ _PASSING_ERRNOS = frozenset(
     getattr(errno, name) for name in (
         "ENOSPC", "EDQUOT", "EROFS", "EIO", "ESTALE", "ETIMEDOUT", "EHOSTDOWN", "ENOTCONN",
         "ENODEV", "ENXIO", "EACCES", "EPERM", "EBUSY", "EAGAIN", "ENOLCK", "ECONNRESET",
-        "ECONNABORTED", "ENETDOWN", "ENETUNREACH", "EHOSTUNREACH")
+        "ECONNABORTED", "ENETDOWN", "ENETUNREACH", "EHOSTUNREACH", "EMFILE", "ENFILE")
     if hasattr(errno, name))
 
 # Windows errors Python maps to no such errno (a share gone is often EINVAL there):
@@ -34,6 +36,8 @@ _ADVICE = {
     errno.EROFS: "it is read-only: make it writable",
     errno.EACCES: "permission denied: let this user write there",
     errno.EPERM: "permission denied: let this user write there",
+    errno.EMFILE: TOO_MANY_FILES,
+    errno.ENFILE: TOO_MANY_FILES,
 }
 
 
