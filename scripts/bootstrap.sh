@@ -11,7 +11,13 @@ for pkg in ${OPENMSI_APT_PACKAGES:-}; do
 done
 if ((${#need_apt[@]})) && command -v apt-get >/dev/null; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "installing system packages: ${need_apt[*]}"
+  echo "OpenMSI needs these system packages, which are not installed yet:"
+  echo "  ${need_apt[*]}"
+  echo "${OPENMSI_APT_WHY:-They are libraries the program needs to run.}"
+  if [ -n "$SUDO" ]; then
+    echo "Installing them with apt-get needs administrator rights: sudo may ask for your"
+    echo "password now (Ctrl-C to stop; install them yourself and run this again)."
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi

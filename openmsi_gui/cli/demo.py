@@ -8,11 +8,11 @@ appears, verified, in the inbox.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from openmsi_gui.app.demo import DemoFolders
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.events import EventBus
@@ -27,10 +27,8 @@ DEMO_TOPIC = "openmsi-demo"
 def run_demo(folder: Path | None, duration: float, bus: EventBus,
              wait: Callable[[threading.Event, float], None]) -> int:
     """Run the demo until a signal (or ``duration`` seconds); return the exit code."""
-    base = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="openmsi-demo-"))
-    outbox, inbox = base / "outbox", base / "inbox"
-    outbox.mkdir(parents=True, exist_ok=True)
-    inbox.mkdir(parents=True, exist_ok=True)
+    folders = DemoFolders.at(folder).create()
+    base, outbox, inbox = folders.base, folders.outbox, folders.inbox
     # The broker keeps its data in the demo folder: a demo stopped mid-transfer and
     # started again on the same folder finishes every file.
     with EmbeddedBroker(data_dir=base / "broker") as broker:
@@ -46,8 +44,7 @@ def run_demo(folder: Path | None, duration: float, bus: EventBus,
         watch.start()
         print(
             f"\nOpenMSI demo is running on a local broker at {broker.bootstrap_servers}.\n"
-            f"  Drop files into:  {outbox}\n"
-            f"  They appear in:   {inbox}\n"
+            f"{folders.instructions()}\n"
             "Press Ctrl-C to stop.\n", flush=True)
         try:
             wait(threading.Event(), duration)

@@ -192,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="try it: a local broker, a watched folder and a "
                                         "destination folder")
     demo.add_argument("--folder", type=Path,
-                      help="where to create outbox/ and inbox/ (default: a temporary folder)")
+                      help="where to create outbox/ and inbox/ (default: demo/ in the user data "
+                           "folder, reused from one run to the next)")
     demo.add_argument("--duration", type=float, default=0.0,
                       help="stop by itself after this many seconds (default: run until Ctrl-C)")
     _add_service_parser(sub)

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import QApplication, QWizard
 from openmsi_gui import __version__
 from openmsi_gui.app import job_names
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.demo import DemoFolders
 from openmsi_gui.app.logfiles import setup_file_logging
 from openmsi_gui.app.settings import (
     BrokerProfile,
@@ -32,6 +32,7 @@ from openmsi_gui.app.settings import (
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.platform.autostart import refresh_at_start
+from openmsi_gui.platform.startup import prepare_process
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.crash import install_crash_handler
 from openmsi_gui.ui.main_window import MainWindow
@@ -72,10 +73,11 @@ class OpenMSIApp(QObject):
         store: the settings.
         registry: the transfer registry.
         instance_name: single-instance socket name ("" to skip the check).
+        demo: the demo's folders, when running the demo (its window says where they are).
     """
 
     def __init__(self, store: SettingsStore, registry: Registry,
-                 instance_name: str = "") -> None:
+                 instance_name: str = "", demo: DemoFolders | None = None) -> None:
         super().__init__()
         self.store = store
         self.registry = registry
@@ -87,7 +89,7 @@ class OpenMSIApp(QObject):
         ui = store.settings.ui
         self.tray = Tray(self.state, ui.notify_failures, ui.notify_completions, parent=self)
         self.window = MainWindow(store, self.controller, registry, self.adapter, self.state,
-                                 self.tasks, has_tray=self.tray.available)
+                                 self.tasks, has_tray=self.tray.available, demo=demo)
         self.instance = SingleInstance(instance_name, parent=self) if instance_name else None
         self.tray.openRequested.connect(self.window.show_and_raise)
         self.tray.quitRequested.connect(self.quit)
@@ -194,7 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--demo", action="store_true",
                         help="try it on a local broker, with its own settings in a temp folder")
-    parser.add_argument("--demo-dir", type=Path, help="folder for the demo (default: temporary)")
+    parser.add_argument("--demo-dir", type=Path,
+                        help="folder for the demo (default: demo/ in the user data folder, "
+                             "reused from one run to the next)")
     parser.add_argument("--minimized", action="store_true",
                         help="start in the tray (used when starting on login)")
     return parser
@@ -210,17 +214,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda signum, _frame: early_signals.append(signum))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     log_path = setup_file_logging()
+    prepare_process()
+    demo: DemoFolders | None = None
     if args.demo:
-        base = args.demo_dir or Path(tempfile.mkdtemp(prefix="openmsi-gui-demo-"))
+        # Before the data folder is moved into the demo's own: demo/ of the user's.
+        demo = DemoFolders.at(args.demo_dir).create()  # made again if deleted
+        base = demo.base
         os.environ["OPENMSI_GUI_CONFIG_DIR"] = str(base / "config")
         os.environ["OPENMSI_GUI_DATA_DIR"] = str(base / "data")
         settings_path = base / "config" / "settings.json"
         if not settings_path.exists():
             SettingsStore(settings_path).update(demo_settings(base))
-        for folder in ("outbox", "inbox"):  # the demo's own: made again if deleted
-            (base / folder).mkdir(parents=True, exist_ok=True)
-        print(f"OpenMSI GUI demo: drop files into {base / 'outbox'}; they arrive in "
-              f"{base / 'inbox'}", flush=True)
+        print(f"OpenMSI GUI demo:\n{demo.instructions()}", flush=True)
     # The engine's threads share the GIL with the GUI thread; asking a running
     # thread to yield after 1 ms (not 5) keeps the event loop responsive.
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
@@ -235,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     store = SettingsStore()
     apply_theme(app, store.settings.ui.theme)
-    openmsi = OpenMSIApp(store, Registry(), instance_name=name)
+    openmsi = OpenMSIApp(store, Registry(), instance_name=name, demo=demo)
     crash = install_crash_handler(log_path, emergency=openmsi.emergency_save,
                                   quit_app=openmsi.quit, parent=openmsi)
     assert openmsi.instance is not None

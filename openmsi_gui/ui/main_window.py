@@ -10,14 +10,17 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.demo import DemoFolders
 from openmsi_gui.app.settings import SettingsStore
 from openmsi_gui.app.transfers import AppStatus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.adapter import EngineAdapter
+from openmsi_gui.ui.demo_banner import DemoBanner
 from openmsi_gui.ui.icons import LABELS, status_pixmap
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks
@@ -43,7 +46,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, store: SettingsStore, controller: AppController, registry: Registry,
                  adapter: EngineAdapter, state: LiveState, tasks: Tasks,
-                 has_tray: bool = True) -> None:
+                 has_tray: bool = True, demo: DemoFolders | None = None) -> None:
         super().__init__()
         self.has_tray = has_tray
         self.tasks = tasks
@@ -62,7 +65,14 @@ class MainWindow(QMainWindow):
                             (self.destinations, "&Destinations"), (self.profiles, "&Brokers"),
                             (self.log, "&Log")):
             self.tabs.addTab(view, title)
-        self.setCentralWidget(self.tabs)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.demo_banner = DemoBanner(demo) if demo is not None else None
+        if self.demo_banner is not None:
+            layout.addWidget(self.demo_banner)
+        layout.addWidget(self.tabs)
+        self.setCentralWidget(central)
         self._build_status_bar()
         self._build_menus()
         state.statusChanged.connect(self.on_status_changed)
