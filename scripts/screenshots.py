@@ -1,17 +1,19 @@
 """Take the README's screenshots of the real app (run under X: Xvfb + trayer is fine).
 
     xvfb-run -s "-screen 0 1280x800x24" python scripts/screenshots.py docs/screenshots
+    xvfb-run -s "-screen 0 1280x800x24" python scripts/screenshots.py /tmp/small \
+        --size 1024x640 --dark      # the smallest supported window, every view in both themes
 
-It runs the demo (embedded broker, outbox/ watched, inbox/ filled), drops a few
-sample files in, including one named ``CON.txt`` that the downloader refuses
-(a reserved Windows name), and saves one PNG per view plus the tray menu.
+It runs the demo (embedded broker, outbox/ watched, inbox/ filled; its banner says where
+they are), drops a few sample files in, including one named ``CON.txt`` that the downloader
+refuses (a reserved Windows name), and saves one PNG per view plus the tray menu.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QApplication
 
+from openmsi_gui.app.demo import DemoFolders
 from openmsi_gui.app.settings import SettingsStore
 from openmsi_gui.app.transfers import RowStatus
 from openmsi_gui.engine.registry import Registry
@@ -53,9 +56,29 @@ def folders_advanced(app: QApplication, window: MainWindow,
     window.folders.advanced.set_expanded(False)
 
 
+def parse_args() -> argparse.Namespace:
+    """The output folder, the window size and whether to take dark shots too."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=Path("docs/screenshots"))
+    parser.add_argument("--size", default="1100x680", help="window size, WIDTHxHEIGHT",
+                        type=lambda text: tuple(int(v) for v in text.lower().split("x")))
+    parser.add_argument("--dark", action="store_true",
+                        help="also every view in dark mode (NAME-dark.png)")
+    return parser.parse_args()
+
+
+def shoot(app: QApplication, shot: Callable[[str], None], name: str, dark: bool) -> None:
+    """Save the window as NAME.png soon, and (``dark``) as NAME-dark.png in the dark theme."""
+    QTimer.singleShot(400, lambda: shot(name))
+    if dark:
+        QTimer.singleShot(500, lambda: apply_theme(app, "dark"))
+        QTimer.singleShot(800, lambda: (shot(f"{name}-dark"), apply_theme(app, "light")))
+
+
 def main() -> None:
     """Run the demo and save the screenshots into the folder given (or docs/screenshots)."""
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    args = parse_args()
+    out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     base = Path(tempfile.mkdtemp(prefix="openmsi-shots-"))
     app = QApplication([])
@@ -63,8 +86,8 @@ def main() -> None:
     store = SettingsStore(base / "settings.json")
     store.update(demo_settings(base))
     apply_theme(app, "light")
-    openmsi = OpenMSIApp(store, Registry(base / "registry.sqlite3"))
-    openmsi.window.resize(1100, 680)
+    openmsi = OpenMSIApp(store, Registry(base / "registry.sqlite3"), demo=DemoFolders(base))
+    openmsi.window.resize(*args.size)
     openmsi.start(show_window=True)
     window = openmsi.window
     samples = {"2026-11-24/scan_0001.tif": 6_000_000, "2026-11-24/scan_0002.tif": 6_000_000,
@@ -85,7 +108,7 @@ def main() -> None:
 
     def tab(view: object, name: str) -> None:
         window.tabs.setCurrentWidget(view)  # type: ignore[arg-type]
-        QTimer.singleShot(400, lambda: shot(name))
+        shoot(app, shot, name, args.dark)
 
     def tray_menu() -> None:
         if not openmsi.tray.available:
@@ -121,7 +144,7 @@ def main() -> None:
              (20000, lambda: (window.transfers.tabs.setCurrentIndex(0)
                               if hasattr(window.transfers, "tabs") else None)),
              (21000, lambda: tab(window.folders, "watched-folders")),
-             (21600, lambda: folders_advanced(app, window, shot)),
+             (21900, lambda: folders_advanced(app, window, shot)),  # after the dark shot
              (22000, lambda: tab(window.destinations, "destinations")),
              (23000, lambda: tab(window.profiles, "brokers")),
              (24000, lambda: tab(window.log, "log")),

@@ -3,8 +3,49 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QProxyStyle,
+    QStyle,
+    QStyleFactory,
+    QStyleOption,
+    QWidget,
+)
+
+# Fusion draws the edges of check boxes, radio buttons and text fields in the window
+# colour made darker, which on a dark window is all but invisible.
+_OUTLINED = frozenset({
+    QStyle.PrimitiveElement.PE_IndicatorCheckBox,
+    QStyle.PrimitiveElement.PE_IndicatorRadioButton,
+    QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck,
+    QStyle.PrimitiveElement.PE_FrameLineEdit,
+    QStyle.PrimitiveElement.PE_PanelLineEdit,
+})
+# Fusion's edge colour is Window.darker(140): this window colour gives a mid-grey edge.
+DARK_EDGE_SOURCE = QColor("#b4b8bf")
+
+
+class VisibleEdgesStyle(QProxyStyle):
+    """Fusion, with check boxes, radio buttons and text fields outlined visibly in dark mode."""
+
+    def __init__(self) -> None:
+        super().__init__(QStyleFactory.create("Fusion"))
+
+    def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,
+                      painter: QPainter, widget: QWidget | None = None) -> None:
+        """Draw ``element``; dark palettes get a lighter edge on the outlined ones."""
+        palette = option.palette
+        if element not in _OUTLINED or palette.color(QPalette.ColorRole.Base).lightness() > 100:
+            super().drawPrimitive(element, option, painter, widget)
+            return
+        edged = QPalette(palette)
+        edged.setColor(QPalette.ColorRole.Window, DARK_EDGE_SOURCE)
+        option.palette = edged
+        try:
+            super().drawPrimitive(element, option, painter, widget)
+        finally:
+            option.palette = palette
 
 
 def _dark_palette() -> QPalette:
@@ -42,6 +83,9 @@ def wants_dark(theme: str) -> bool:
 
 
 def apply_theme(app: QApplication, theme: str) -> None:
-    """Use the Fusion style with a light or dark palette."""
-    app.setStyle("Fusion")
-    app.setPalette(_dark_palette() if wants_dark(theme) else app.style().standardPalette())
+    """Use the Fusion style (:class:`VisibleEdgesStyle`) with a light or dark palette."""
+    style = app.style()
+    if not isinstance(style, VisibleEdgesStyle):
+        style = VisibleEdgesStyle()
+        app.setStyle(style)
+    app.setPalette(_dark_palette() if wants_dark(theme) else style.standardPalette())

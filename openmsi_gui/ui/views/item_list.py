@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QIcon, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStyle,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -20,6 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 MAX_COLUMN_WIDTH = 220  # pixels; longer names are elided, with the full text as tooltip
+# The other columns together take at most this share of the table's width, so the path
+# (column 0) keeps enough to be read in a small window.
+OTHER_COLUMNS_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,10 @@ class ItemList(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
-        header.setMaximumSectionSize(MAX_COLUMN_WIDTH)
+        self.table.viewport().installEventFilter(self)
         self.delete_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Delete),
                                          self.table)
         self.delete_shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
@@ -110,6 +114,7 @@ class ItemList(QWidget):
                 self.show_row(number, row)
         finally:
             self.table.blockSignals(False)
+        self.fit_columns()
         if selected in {row.item_id for row in rows}:
             self.select_id(selected, notify=False)
         else:
@@ -125,6 +130,33 @@ class ItemList(QWidget):
             if column == len(row.texts) - 1:
                 cell.setIcon(row.icon)
             self.table.setItem(number, column, cell)
+
+    def fit_columns(self) -> None:
+        """Size the columns to their contents, leaving the path column enough to read.
+
+        Each of the other columns gets its contents' width, at most
+        :data:`MAX_COLUMN_WIDTH` and at most its part of :data:`OTHER_COLUMNS_SHARE`
+        of the table's width; the path column stretches over the rest.
+        """
+        header = self.table.horizontalHeader()
+        others = range(1, self.table.columnCount())
+        share = int(self.table.viewport().width() * OTHER_COLUMNS_SHARE / max(1, len(others)))
+        metrics = self.table.fontMetrics()
+        icon = self.table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize) + 8
+        for column in others:
+            wanted = header.sectionSizeHint(column)
+            for row in range(self.table.rowCount()):
+                cell = self.table.item(row, column)
+                if cell is not None:
+                    extra = icon if not cell.icon().isNull() else 0
+                    wanted = max(wanted, metrics.horizontalAdvance(cell.text()) + 16 + extra)
+            header.resizeSection(column, max(40, min(wanted, MAX_COLUMN_WIDTH, share)))
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Fit the columns whenever the table's visible area changes size."""
+        if watched is self.table.viewport() and event.type() == QEvent.Type.Resize:
+            self.fit_columns()
+        return super().eventFilter(watched, event)
 
     def row_of(self, item_id: str) -> int:
         """The row showing ``item_id`` (-1 if none)."""

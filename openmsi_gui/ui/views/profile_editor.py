@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QFileDialog, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QScrollArea, QVBoxLayout, QWidget
 
 from openmsi_gui.app import keychain, profile_editing, provisioning
 from openmsi_gui.app.controller import AppController
@@ -77,11 +77,22 @@ class ProfileEditor(QWidget):
         self.crypto = EncryptionBox(tasks)
         self.form = ProfileForm(self.crypto)
         self.tester = ConnectionTestBox()
+        # A small window scrolls the fields instead of cutting off (or pushing off-screen)
+        # the Save button and the connection test below them.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.form)
+        bar = scroll.verticalScrollBar()
+        scroll.setMinimumWidth(self.form.minimumSizeHint().width()
+                               + (bar.sizeHint().width() if bar is not None else 0))
+        scroll.setSizeAdjustPolicy(QScrollArea.SizeAdjustPolicy.AdjustToContents)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.form)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(self.form.save_row)
         layout.addWidget(self.tester)
-        layout.addStretch(1)
         self.form.browse_button.clicked.connect(self.on_browse_clicked)
         self.form.revert_button.clicked.connect(self.on_revert_clicked)
         self.form.save_button.clicked.connect(self.on_save_clicked)

@@ -100,7 +100,7 @@ def _item_text(profile: BrokerProfile, draft: bool) -> str:
 
 
 class ProfileForm(QGroupBox):
-    """The fields of one profile, a note above them and the save status below.
+    """The fields of one profile with a note above them, and its save row (:attr:`save_row`).
 
     Args:
         extra: a widget shown between the fields and the status line (encryption).
@@ -163,11 +163,11 @@ class ProfileForm(QGroupBox):
         self.save_button = button("&Save", "Save profile",
                                   "Save the profile; the password goes to the keychain")
         outer.addWidget(extra)
-        row = QHBoxLayout()
-        row.addWidget(self.status, 1)
-        row.addWidget(self.revert_button, 0, Qt.AlignmentFlag.AlignBottom)
-        row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignBottom)
-        outer.addLayout(row)
+        # Placed by the owner below the (scrolling) form, so that it stays in sight.
+        self.save_row = QHBoxLayout()
+        self.save_row.addWidget(self.status, 1)
+        self.save_row.addWidget(self.revert_button, 0, Qt.AlignmentFlag.AlignBottom)
+        self.save_row.addWidget(self.save_button, 0, Qt.AlignmentFlag.AlignBottom)
 
     def edits(self) -> tuple[QLineEdit, ...]:
         """The text fields (their changes make the form dirty)."""

@@ -12,12 +12,16 @@ def setup_sortable_table(table: QTableView, samples: Iterable[tuple[int, str]],
                          icon_column: int) -> None:
     """Sortable (unsorted at first), compact rows, columns sized to sample texts.
 
+    Texts too long for their column are cut in the middle, so that a path keeps
+    its first folders and its file name.
+
     Args:
         table: the view, with its model already set.
         samples: ``(column, widest expected text)`` pairs.
         icon_column: the column whose cells also show an icon.
     """
     table.verticalHeader().hide()
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # paths keep both ends
     header = table.horizontalHeader()
     header.setSortIndicatorClearable(True)
     header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)

@@ -1,0 +1,230 @@
+"""The smallest supported window (1024 x 640): every button visible, paths readable.
+
+Also the dark theme's check boxes and the demo banner (where to drop files).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QPoint, QRect, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QImage, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QScrollArea,
+    QStyle,
+    QStyleFactory,
+    QStyleOptionButton,
+    QWidget,
+)
+from pytestqt.qtbot import QtBot
+
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.demo import DemoFolders
+from openmsi_gui.app.settings import (
+    BrokerProfile,
+    Destination,
+    SecurityProtocol,
+    SettingsStore,
+    WatchedFolder,
+)
+from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.registry import Registry
+from openmsi_gui.ui.adapter import EngineAdapter
+from openmsi_gui.ui.application import demo_settings
+from openmsi_gui.ui.main_window import MainWindow
+from openmsi_gui.ui.state import LiveState
+from openmsi_gui.ui.tasks import Tasks
+from openmsi_gui.ui.theme import VisibleEdgesStyle, apply_theme
+
+SMALL = (1024, 640)
+
+
+@pytest.fixture
+def adapter(qtbot: QtBot, bus: EventBus) -> Iterator[EngineAdapter]:
+    ad = EngineAdapter(bus)
+    yield ad
+    ad.close()
+
+
+@pytest.fixture
+def state(adapter: EngineAdapter, controller: AppController) -> Iterator[LiveState]:
+    live = LiveState(adapter, controller)
+    yield live
+    live.deleteLater()
+
+
+@pytest.fixture
+def long_names(store: SettingsStore, tmp_path: Path) -> Path:
+    """The demo's items plus a real-looking profile, folder and destination with long names."""
+    settings = demo_settings(tmp_path)
+    profile = BrokerProfile(name="Materials lab broker at the university data centre",
+                            bootstrap_servers="kafka-1.materials.example.edu:9093",
+                            security_protocol=SecurityProtocol.SASL_SSL,
+                            sasl_mechanism="SCRAM-SHA-512", sasl_username="technician")
+    settings.profiles.append(profile)
+    folder = tmp_path / "instruments" / "X-ray diffractometer in room 2.114" / "2026" / "runs"
+    folder.mkdir(parents=True)
+    settings.folders.append(WatchedFolder(path=str(folder), profile_id=profile.id,
+                                          topic="materials-lab-xrd-raw-data"))
+    settings.destinations.append(Destination(path=str(folder.parent / "arrived"),
+                                             profile_id=profile.id,
+                                             topic="materials-lab-xrd-raw-data",
+                                             group_id="materials-lab-archive"))
+    store.update(settings)
+    return folder
+
+
+@pytest.fixture
+def window(qtbot: QtBot, store: SettingsStore, controller: AppController, registry: Registry,
+           adapter: EngineAdapter, state: LiveState, tasks: Tasks, long_names: Path,
+           tmp_path: Path) -> MainWindow:
+    made = MainWindow(store, controller, registry, adapter, state, tasks, has_tray=False,
+                      demo=DemoFolders(tmp_path))
+    qtbot.addWidget(made)
+    made.resize(*SMALL)
+    made.show()
+    qtbot.waitExposed(made)
+    return made
+
+
+def _in_scroll_area(widget: QWidget) -> bool:
+    parent = widget.parentWidget()
+    while parent is not None:
+        if isinstance(parent, QScrollArea):
+            return True
+        parent = parent.parentWidget()
+    return False
+
+
+def _cut_buttons(window: QWidget, scrolled_too: bool = True) -> list[str]:
+    """Visible buttons not wholly inside the window or partly hidden by a parent.
+
+    Args:
+        window: the main window.
+        scrolled_too: also buttons in a scroll area (else those may be scrolled away).
+    """
+    bounds = window.rect()
+    cut = []
+    for button in window.findChildren(QAbstractButton):
+        if not button.isVisibleTo(window) or button.width() <= 1:
+            continue
+        if "qt_" in button.objectName():  # Qt's own (tab scrollers, scroll bar buttons)
+            continue
+        if not scrolled_too and _in_scroll_area(button):
+            continue
+        rect = QRect(button.mapTo(window, QPoint(0, 0)), button.size())
+        whole = button.visibleRegion().boundingRect().size() == button.size()
+        if not (bounds.contains(rect) and whole):
+            cut.append(f"{button.text() or button.accessibleName()!r} at {rect}")
+    return cut
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_every_view_fits_1024_by_640(qtbot: QtBot, qapp: QApplication, window: MainWindow,
+                                     theme: str) -> None:
+    apply_theme(qapp, theme)
+    try:
+        assert (window.width(), window.height()) == SMALL, "the window cannot be that small"
+        for index in range(window.tabs.count()):
+            window.tabs.setCurrentIndex(index)
+            for view in (window.folders, window.destinations):
+                if window.tabs.currentWidget() is view:
+                    view.table.selectRow(view.table.rowCount() - 1)  # the long names
+            if window.tabs.currentWidget() is window.profiles:
+                window.profiles.list.setCurrentRow(window.profiles.list.count() - 1)
+            qapp.processEvents()
+            assert _cut_buttons(window) == [], window.tabs.tabText(index)
+    finally:
+        apply_theme(qapp, "light")
+
+
+def test_a_shorter_window_scrolls_forms_but_keeps_their_buttons(
+        qtbot: QtBot, qapp: QApplication, window: MainWindow) -> None:
+    """Apply, Revert, Save and the list buttons stay in sight; the fields above them scroll."""
+    window.resize(1024, 520)
+    qtbot.waitUntil(lambda: window.height() == 520)
+    for index in range(window.tabs.count()):
+        window.tabs.setCurrentIndex(index)
+        qapp.processEvents()
+        assert _cut_buttons(window, scrolled_too=False) == [], window.tabs.tabText(index)
+    window.tabs.setCurrentWidget(window.profiles)
+    window.profiles.list.setCurrentRow(window.profiles.list.count() - 1)
+    qapp.processEvents()
+    assert _cut_buttons(window, scrolled_too=False) == []
+
+
+def test_a_long_folder_path_keeps_most_of_the_list(qtbot: QtBot, window: MainWindow) -> None:
+    """The Folder column is not squeezed to "/t…ox" by long broker and topic names."""
+    for view in (window.folders, window.destinations):
+        window.tabs.setCurrentWidget(view)
+        qtbot.waitUntil(lambda v=view: v.table.viewport().width() > 300)
+        table = view.table
+        assert table.textElideMode() == Qt.TextElideMode.ElideMiddle
+        assert table.columnWidth(0) >= 0.35 * table.viewport().width()
+        for column in range(1, table.columnCount()):
+            assert table.columnWidth(column) >= 60
+
+
+def test_path_columns_are_cut_in_the_middle(window: MainWindow) -> None:
+    assert window.transfers.table.textElideMode() == Qt.TextElideMode.ElideMiddle
+
+
+def _edge_contrast(style: QStyle, palette: QPalette) -> int:
+    """How far the unchecked check box's most visible pixel is from the window's colour."""
+    image = QImage(24, 24, QImage.Format.Format_ARGB32)
+    window = palette.color(QPalette.ColorRole.Window)
+    image.fill(window)
+    option = QStyleOptionButton()
+    option.rect = QRect(4, 4, 15, 15)
+    option.palette = palette
+    option.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Off
+    painter = QPainter(image)
+    style.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorCheckBox, option, painter)
+    painter.end()
+    return max(abs(image.pixelColor(x, y).lightness() - window.lightness())
+               for x in range(24) for y in range(24))
+
+
+def test_dark_check_boxes_have_a_visible_edge(qapp: QApplication) -> None:
+    apply_theme(qapp, "dark")
+    try:
+        dark = qapp.palette()
+        fusion = QStyleFactory.create("Fusion")
+        assert fusion is not None
+        before = _edge_contrast(fusion, dark)
+        after = _edge_contrast(VisibleEdgesStyle(), dark)
+    finally:
+        apply_theme(qapp, "light")
+    assert after >= 60, (before, after)
+    assert after > 2 * before
+
+
+def test_the_demo_banner_says_where_to_drop_files(qtbot: QtBot, window: MainWindow,
+                                                  tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    banner = window.demo_banner
+    assert banner is not None
+    assert banner.isVisible()
+    assert banner.outbox_label.toolTip() == str(tmp_path / "outbox")
+    assert banner.inbox_label.toolTip() == str(tmp_path / "inbox")
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", opened.append)
+    (tmp_path / "inbox").rmdir()  # deleted by the user: made again before it is shown
+    qtbot.mouseClick(banner.open_outbox, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(banner.open_inbox, Qt.MouseButton.LeftButton)
+    assert [url.toLocalFile() for url in opened] == [str(tmp_path / "outbox"),
+                                                       str(tmp_path / "inbox")]
+    assert (tmp_path / "inbox").is_dir()
+
+
+def test_no_banner_outside_the_demo(qtbot: QtBot, store: SettingsStore,
+                                    controller: AppController, registry: Registry,
+                                    adapter: EngineAdapter, state: LiveState,
+                                    tasks: Tasks) -> None:
+    made = MainWindow(store, controller, registry, adapter, state, tasks, has_tray=False)
+    qtbot.addWidget(made)
+    assert made.demo_banner is None
