@@ -60,16 +60,21 @@ def _scoped(regex: str) -> str:
 
 
 def upload_regex(file_filter: FileFilter) -> str:
-    """One regex accepting (``re.match`` on the POSIX relative path) what ``file_filter`` does."""
+    r"""One regex accepting (``re.match`` on the relative path) what ``file_filter`` does.
+
+    The glob patterns and the hidden-name rule take ``/`` or ``\`` as the folder
+    separator, since OpenMSIStream on Windows matches paths with backslashes;
+    the regexes are kept as written (they were written for ``/``).
+    """
     parts = ["^"]
     if file_filter.skip_hidden:
-        parts.append(r"(?!(?:.*/)?\.)")
+        parts.append(r"(?!(?:.*[/\\])?\.)")
     if file_filter.include_patterns:
-        parts.append(rf"(?=(?:{patterns_regex(file_filter.include_patterns)})\Z)")
+        parts.append(rf"(?=(?:{patterns_regex(file_filter.include_patterns, True)})\Z)")
     if file_filter.include_regex:
         parts.append(rf"(?=.*?{_scoped(file_filter.include_regex)})")
     if file_filter.exclude_patterns:
-        parts.append(rf"(?!(?:{patterns_regex(file_filter.exclude_patterns)})\Z)")
+        parts.append(rf"(?!(?:{patterns_regex(file_filter.exclude_patterns, True)})\Z)")
     if file_filter.exclude_regex:
         parts.append(rf"(?!.*?{_scoped(file_filter.exclude_regex)})")
     return "".join(parts)

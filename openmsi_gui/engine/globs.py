@@ -78,7 +78,7 @@ def join_patterns(patterns: Sequence[str]) -> str:
     return ", ".join(patterns)
 
 
-def _class(pattern: str, start: int) -> tuple[str, int] | None:
+def _class(pattern: str, start: int, not_sep: str = "/") -> tuple[str, int] | None:
     """The regex of the ``[...]`` class at ``start`` and the index after it, or None."""
     i = start + 1
     negate = i < len(pattern) and pattern[i] in "!^"
@@ -92,10 +92,10 @@ def _class(pattern: str, start: int) -> tuple[str, int] | None:
     if i >= len(pattern):
         return None  # no closing bracket: a literal "["
     body = pattern[body_start:i].replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
-    return (f"[^/{body}]" if negate else f"[{body}]"), i + 1
+    return (f"[^{not_sep}{body}]" if negate else f"[{body}]"), i + 1
 
 
-def _segment(pattern: str) -> str:
+def _segment(pattern: str, not_sep: str = "/") -> str:
     """The regex of a pattern part without ``**`` segments (may contain ``/``)."""
     out: list[str] = []
     i = 0
@@ -107,11 +107,11 @@ def _segment(pattern: str) -> str:
                 out.append(".*")
                 i += 2
                 continue
-            out.append("[^/]*")
+            out.append(f"[^{not_sep}]*")
         elif char == "?":
-            out.append("[^/]")
+            out.append(f"[^{not_sep}]")
         elif char == "[":
-            found = _class(pattern, i)
+            found = _class(pattern, i, not_sep)
             if found is not None:
                 out.append(found[0])
                 i = found[1]
@@ -133,8 +133,13 @@ def _segment(pattern: str) -> str:
     return "".join(out)
 
 
-def glob_regex(pattern: str) -> str:
-    """The regular expression (for ``re.fullmatch`` on a POSIX relative path) of ``pattern``.
+def glob_regex(pattern: str, backslash: bool = False) -> str:
+    r"""The regular expression (for ``re.fullmatch`` on a POSIX relative path) of ``pattern``.
+
+    Args:
+        pattern: one glob pattern.
+        backslash: also take ``\`` as a folder separator in the path (Windows
+            paths, as OpenMSIStream matches them there).
 
     Raises:
         GlobError: if the pattern is empty or cannot be read.
@@ -151,18 +156,19 @@ def glob_regex(pattern: str) -> str:
     if not text:
         raise GlobError(f"the pattern {pattern.strip()!r} matches no name: write one, e.g. *.tmp")
     parts = text.split("/")
+    sep, not_sep = (r"[/\\]", r"/\\") if backslash else ("/", "/")
     regex: list[str] = []
     for index, part in enumerate(parts):
         last = index == len(parts) - 1
         if part == "**":
             # "a/**/b": zero or more folders; a trailing "**": anything below.
-            regex.append(".*" if last else "(?:[^/]+/)*")
+            regex.append(".*" if last else f"(?:[^{not_sep}]+{sep})*")
             continue
-        regex.append(_segment(part) + ("" if last else "/"))
+        regex.append(_segment(part, not_sep) + ("" if last else sep))
     body = "".join(regex)
     if not anchored and not text.startswith("**"):
-        body = "(?:[^/]+/)*" + body
-    body += "(?:/.*)?"  # a folder matches everything inside it
+        body = f"(?:[^{not_sep}]+{sep})*" + body
+    body += f"(?:{sep}.*)?"  # a folder matches everything inside it
     return f"(?{flags}:{body})" if flags else f"(?:{body})"
 
 
@@ -177,13 +183,15 @@ def glob_problem(pattern: str) -> str | None:
     return None
 
 
-def patterns_regex(patterns: Sequence[str]) -> str:
-    """One regular expression matching a path that any of ``patterns`` matches ("" if none).
+def patterns_regex(patterns: Sequence[str], backslash: bool = False) -> str:
+    r"""One regular expression matching a path that any of ``patterns`` matches ("" if none).
+
+    ``backslash``: also take ``\`` as a folder separator (see :func:`glob_regex`).
 
     Raises:
         GlobError: if a pattern cannot be read.
     """
-    return "|".join(glob_regex(p) for p in patterns)
+    return "|".join(glob_regex(p, backslash) for p in patterns)
 
 
 @dataclass(frozen=True)
