@@ -6,7 +6,9 @@
 
 It runs the demo (embedded broker, outbox/ watched, inbox/ filled; its banner says where
 they are), drops a few sample files in, including one named ``CON.txt`` that the downloader
-refuses (a reserved Windows name), and saves one PNG per view plus the tray menu.
+refuses (a reserved Windows name), and saves one PNG per view plus the tray menu. For the
+Stalled state, the first 3 of 5 chunks of ``huge_run2.raw`` are put on the demo topic (as
+if the broker had lost the rest) with a 2-second stall time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +28,7 @@ from openmsi_gui.app.demo import DemoFolders
 from openmsi_gui.app.settings import SettingsStore
 from openmsi_gui.app.transfers import RowStatus
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.ui.application import OpenMSIApp, demo_settings
+from openmsi_gui.ui.application import DEMO_TOPIC, OpenMSIApp, demo_settings
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.theme import apply_theme
 from openmsi_gui.ui.views.transfers import TransfersView
@@ -44,6 +47,37 @@ def bandwidth_limited(openmsi: OpenMSIApp, shot: Callable[[str], None]) -> None:
     """Turn on "Limit bandwidth now" (ticked in the tray menu shot); shoot the status bar."""
     openmsi.controller.limit_bandwidth_now(True)
     QTimer.singleShot(600, lambda: shot("bandwidth-limited"))
+
+
+def select_status(view: TransfersView, status: RowStatus) -> None:
+    """Select the first row with ``status``, so that its error shows in full under the table."""
+    for row in range(view.proxy.rowCount()):
+        transfer = view.model.row_at(view.proxy.mapToSource(view.proxy.index(row, 0)).row())
+        if transfer.status is status:
+            view.table.clearSelection()
+            view.table.selectRow(row)
+            return
+
+
+def half_lost_file(openmsi: OpenMSIApp) -> None:
+    """Put only the first chunks of a file on the demo topic: its download stalls."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from helpers import chunks_of, produce_chunks  # tests/helpers.py (run from a checkout)
+
+    from openmsi_gui.engine.kafka_config import KafkaConfig
+
+    openmsi.controller.stalls.stall_seconds = 2.0
+    config = KafkaConfig.for_bootstrap(openmsi.controller.embedded_bootstrap)
+    chunks = chunks_of(os.urandom(5 * 65536), "huge_run2.raw", 65536)
+    produce_chunks(config, DEMO_TOPIC, chunks[:3])
+
+
+def stalled(app: QApplication, window: MainWindow, shot: Callable[[str], None]) -> None:
+    """Shoot the transfers with the stalled download selected (Retry enabled)."""
+    window.tabs.setCurrentWidget(window.transfers)
+    select_status(window.transfers, RowStatus.STALLED)
+    app.sendPostedEvents()
+    shot("transfers-stalled")
 
 
 def folders_advanced(app: QApplication, window: MainWindow,
@@ -136,13 +170,15 @@ def main() -> None:
         window.tabs.setCurrentWidget(window.transfers)
         QTimer.singleShot(400, lambda: (shot("transfers-dark"), apply_theme(app, "light")))
 
-    steps = [(6000, drop), (15500, lambda: select_failed(window.transfers)),
+    steps = [(6000, drop), (7000, lambda: half_lost_file(openmsi)),
+             (15500, lambda: select_failed(window.transfers)),
              (16000, lambda: tab(window.transfers, "transfers")),
              (17000, lambda: (window.transfers.tabs.setCurrentIndex(1)
                               if hasattr(window.transfers, "tabs") else None)),
              (19000, lambda: tab(window.transfers, "history")),
              (20000, lambda: (window.transfers.tabs.setCurrentIndex(0)
                               if hasattr(window.transfers, "tabs") else None)),
+             (20300, lambda: stalled(app, window, shot)),
              (21000, lambda: tab(window.folders, "watched-folders")),
              (21900, lambda: folders_advanced(app, window, shot)),  # after the dark shot
              (22000, lambda: tab(window.destinations, "destinations")),

@@ -57,6 +57,7 @@ def test_progress_is_throttled_per_key_but_done_always_shows() -> None:
     report.progress("k1", "a", 2, 0, 2, 3)  # too soon: dropped
     report.progress("k2", "b", 1, 0, 1, 3)  # another key: shown
     report.progress("k1", "a", 3, 0, 3, 3, done=True)  # complete: always shown
+    report.close()
     assert [(e.relpath, e.done_chunks) for e in seen if isinstance(e, FileProgress)] == [
         ("a", 1), ("b", 1), ("a", 3)]
 
@@ -66,10 +67,23 @@ def test_forget_and_interval_let_the_next_progress_through() -> None:
     report.progress("k", "a", 1, 0, 1, 3)
     report.forget("k")
     report.progress("k", "a", 2, 0, 2, 3)  # forgotten: shown at once
-    report.progress("k", "a", 3, 0, 3, 4)  # too soon
-    time.sleep(0.06)
+    report.progress("k", "a", 3, 0, 3, 4)  # too soon: held, shown once the interval is over
+    time.sleep(0.1)
     report.progress("k", "a", 4, 0, 4, 4)
-    assert [e.done_chunks for e in seen if isinstance(e, FileProgress)] == [1, 2, 4]
+    assert [e.done_chunks for e in seen if isinstance(e, FileProgress)] == [1, 2, 3, 4]
+
+
+def test_held_progress_shows_where_a_file_stopped_but_never_after_its_outcome() -> None:
+    report, seen = _reporter(interval=0.05)
+    report.progress("k", "stuck", 1, 0, 1, 5)
+    report.progress("k", "stuck", 3, 0, 3, 5)  # then nothing more comes
+    report.progress("j", "done", 1, 0, 1, 2)
+    report.progress("j", "done", 2, 0, 2, 2)
+    report.completed("done", 10, "ab", 0.1)
+    time.sleep(0.15)
+    shown = [(e.relpath, e.done_chunks) if isinstance(e, FileProgress) else e.relpath
+             for e in seen]
+    assert shown == [("stuck", 1), ("done", 1), "done", ("stuck", 3)]
 
 
 def test_ready_throttles_other_reports_too() -> None:
