@@ -35,6 +35,7 @@ from openmsi_gui.engine.events import (
     JobStatus,
     PauseState,
 )
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,9 @@ class StallWatch:
                 found.append(FileStalled(job, direction, relpath, idle,
                                          stall_reason(direction, idle)))
         for event in found:
-            log.warning("%s: %s has stalled: %s", event.job, event.relpath, event.reason)
+            # A download's name came from a message: escaped, like every such name.
+            log.warning("%s: %s has stalled: %s", event.job, escaped(event.relpath),
+                        event.reason)
             self._bus.publish(event)
         return found
 
