@@ -13,7 +13,8 @@ limit (``--limits``, rclone's syntax, default ``2M,8M,off``):
 It prints, per direction and limit, the payload moved, the seconds, the achieved MiB/s, the
 achieved rate as a share of the limit, how often the limiter made the job wait, and the bytes
 librdkafka itself sent or fetched over the network (its ``tx_bytes``/``rx_bytes`` statistics),
-which shows whether the limit holds on the wire and not only in the application.
+which shows whether the limit holds on the wire and not only in the application, and the
+highest wire rate over any one second (bursts, e.g. librdkafka filling its fetch queue).
 
 Run (from the repository root, with the project venv)::
 
@@ -58,10 +59,22 @@ class WireBytes:
     def __init__(self) -> None:
         self.tx = 0
         self.rx = 0
+        self.samples: list[tuple[float, int]] = []  # (monotonic time, tx + rx)
 
     def on_stats(self, text: str) -> None:
         stats = json.loads(text)
         self.tx, self.rx = int(stats.get("tx_bytes", 0)), int(stats.get("rx_bytes", 0))
+        self.samples.append((time.monotonic(), self.tx + self.rx))
+
+    def peak(self, window: float = 1.0) -> float:
+        """The most bytes per second over any ``window`` seconds (from 200 ms samples)."""
+        best = 0.0
+        for i, (t1, b1) in enumerate(self.samples):
+            for t0, b0 in reversed(self.samples[:i]):
+                if t1 - t0 >= window:
+                    best = max(best, (b1 - b0) / (t1 - t0))
+                    break
+        return best
 
     def settings(self, settings: dict[str, Any]) -> dict[str, Any]:
         return {**settings, "statistics.interval.ms": 200, "stats_cb": self.on_stats}
@@ -158,11 +171,11 @@ def main() -> int:
                 share = f"{achieved * MiB / rate:6.0%}" if rate else "     -"
                 rows.append(f"{direction.value:8} {text:>5}  {moved / MiB:7.0f}  {elapsed:6.2f}"
                             f"  {achieved:8.2f}  {share}  {pacer.waits:6d}  "
-                            f"{network / MiB:8.1f}")
+                            f"{network / MiB:8.1f}  {wire.peak() / MiB:8.1f}")
                 print(rows[-1], flush=True)
         registry.close()
     print()
-    print("direction limit  MiB     s       MiB/s   of limit waits  wire MiB")
+    print("direction limit  MiB     s       MiB/s   of limit waits  wire MiB  peak 1 s MiB/s")
     for row in rows:
         print(row)
     return 0

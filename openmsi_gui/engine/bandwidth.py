@@ -190,6 +190,13 @@ class Timetable:
             current = slot
         return current.rates
 
+    def ceiling(self, direction: Direction) -> float | None:
+        """The highest rate this ever allows in ``direction`` (None: at times no limit)."""
+        rates = [s.rates.of(direction) for s in self.slots]
+        if not rates or None in rates:
+            return None
+        return max(r for r in rates if r is not None)
+
     def at_now(self) -> Rates:
         """The rates in force now (local time)."""
         return self.at(datetime.now())
@@ -345,6 +352,12 @@ class Pacer:
     def rate(self) -> float | None:
         """The lowest rate in force now, or None when nothing limits."""
         rates = [r for r in (limit.rate(self.direction) for limit in self._limits)
+                 if r is not None]
+        return min(rates) if rates else None
+
+    def ceiling(self) -> float | None:
+        """The highest rate the limits ever allow together (None: at times no limit)."""
+        rates = [r for r in (limit.timetable.ceiling(self.direction) for limit in self._limits)
                  if r is not None]
         return min(rates) if rates else None
 

@@ -170,3 +170,22 @@ def test_a_limit_slows_a_real_transfer_both_ways(
         downloader.stop()
     assert up.waits > 0
     assert down.waits > 0
+
+
+def test_a_limit_always_in_force_bounds_the_prefetch() -> None:
+    """librdkafka would otherwise fetch 64 MiB at full speed after every quiet time."""
+    from openmsi_gui.engine.download.flow import prefetch_settings
+    from openmsi_gui.engine.kafka_config import CONSUMER_DEFAULTS
+
+    settings = dict(CONSUMER_DEFAULTS)
+    job, app = Limit(Timetable.parse("08:00,4M 18:00,2M")), Limit(OFF)
+    capped = prefetch_settings(settings, Pacer(Direction.DOWNLOAD, [job, app]))
+    assert capped["queued.max.messages.kbytes"] == str(4 * 1024)  # a second at the most
+    assert capped["fetch.max.bytes"] == str(4 * MiB)
+    assert prefetch_settings(settings, None) == settings
+    sometimes_off = Pacer(Direction.DOWNLOAD, [Limit(Timetable.parse("08:00,4M 18:00,off"))])
+    assert prefetch_settings(settings, sometimes_off) == settings
+    low = prefetch_settings({**settings, "message.max.bytes": str(8 * MiB)},
+                            Pacer(Direction.DOWNLOAD, [Limit(Timetable.parse("64K"))]))
+    assert low["fetch.max.bytes"] == str(8 * MiB)  # never below message.max.bytes
+    assert Timetable.parse("10M:1M").ceiling(Direction.DOWNLOAD) == MiB

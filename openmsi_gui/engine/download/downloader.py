@@ -42,7 +42,13 @@ from openmsi_gui.engine.download.finisher import (
     Finisher,
     StoreRetries,
 )
-from openmsi_gui.engine.download.flow import FlowControl, HoldReason, Hysteresis, ReceivePace
+from openmsi_gui.engine.download.flow import (
+    FlowControl,
+    HoldReason,
+    Hysteresis,
+    ReceivePace,
+    prefetch_settings,
+)
 from openmsi_gui.engine.download.parking import Parking
 from openmsi_gui.engine.download.problems import (
     DEFAULT_DELAYS,
@@ -125,7 +131,7 @@ class Downloader:
         self._bus = bus
         self._files = FileReporter(bus, job, Direction.DOWNLOAD)
         self._registry = registry
-        self._settings = config.consumer_settings(group_id)
+        self._settings = prefetch_settings(config.consumer_settings(group_id), pacer)
         self.group_id = self._settings["group.id"]
         self._stale_pin_seconds = stale_pin_seconds
         self._delays = delays

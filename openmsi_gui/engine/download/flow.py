@@ -163,6 +163,27 @@ class FlowControl:
         return [TopicPartition(self._topic, p) for p in numbers]
 
 
+def prefetch_settings(settings: dict[str, str], pacer: Pacer | None) -> dict[str, str]:
+    """Consumer settings whose prefetch holds about one second at the highest limit.
+
+    librdkafka fills its fetch queue (64 MiB by default) at full speed whenever it
+    has room, at the start and whenever data comes after a quiet time, so a limit
+    that is always in force also bounds the queue. A limit that is sometimes off
+    (a timetable with ``off``, or one turned on later) leaves the queue as it is.
+    """
+    ceiling = pacer.ceiling() if pacer is not None else None
+    if ceiling is None:
+        return settings
+    # librdkafka refuses a fetch.max.bytes below message.max.bytes.
+    cap = max(1024 * 1024, int(settings.get("message.max.bytes", 1_000_000)), int(ceiling))
+    capped = dict(settings)
+    for key, scale in (("queued.max.messages.kbytes", 1024), ("fetch.max.bytes", 1),
+                       ("max.partition.fetch.bytes", 1)):
+        if key in capped:
+            capped[key] = str(min(int(capped[key]), cap // scale))
+    return capped
+
+
 class ReceivePace:
     """The receiving side of a bandwidth limit (consume thread).
 
