@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPalette
 from PySide6.QtWidgets import (
@@ -10,10 +13,11 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleFactory,
     QStyleOption,
+    QStyleOptionComplex,
     QWidget,
 )
 
-# Fusion draws the edges of check boxes, radio buttons and text fields in the window
+# Fusion draws the edges of check boxes, radio buttons, text fields and spin boxes in the window
 # colour made darker, which on a dark window is all but invisible.
 _OUTLINED = frozenset({
     QStyle.PrimitiveElement.PE_IndicatorCheckBox,
@@ -35,17 +39,37 @@ class VisibleEdgesStyle(QProxyStyle):
     def drawPrimitive(self, element: QStyle.PrimitiveElement, option: QStyleOption,
                       painter: QPainter, widget: QWidget | None = None) -> None:
         """Draw ``element``; dark palettes get a lighter edge on the outlined ones."""
-        palette = option.palette
-        if element not in _OUTLINED or palette.color(QPalette.ColorRole.Base).lightness() > 100:
+        if element not in _OUTLINED:
             super().drawPrimitive(element, option, painter, widget)
             return
-        edged = QPalette(palette)
-        edged.setColor(QPalette.ColorRole.Window, DARK_EDGE_SOURCE)
-        option.palette = edged
-        try:
+        with _visible_edges(option):
             super().drawPrimitive(element, option, painter, widget)
-        finally:
-            option.palette = palette
+
+    def drawComplexControl(self, control: QStyle.ComplexControl,
+                           option: QStyleOptionComplex, painter: QPainter,
+                           widget: QWidget | None = None) -> None:
+        """Draw ``control``; a dark spin box gets a lighter edge too."""
+        if control is not QStyle.ComplexControl.CC_SpinBox:
+            super().drawComplexControl(control, option, painter, widget)
+            return
+        with _visible_edges(option):
+            super().drawComplexControl(control, option, painter, widget)
+
+
+@contextmanager
+def _visible_edges(option: QStyleOption) -> Iterator[None]:
+    """Draw with a lighter edge colour while the palette is dark (Base darker than mid-grey)."""
+    palette = option.palette
+    if palette.color(QPalette.ColorRole.Base).lightness() > 100:
+        yield
+        return
+    edged = QPalette(palette)
+    edged.setColor(QPalette.ColorRole.Window, DARK_EDGE_SOURCE)
+    option.palette = edged
+    try:
+        yield
+    finally:
+        option.palette = palette
 
 
 def _dark_palette() -> QPalette:

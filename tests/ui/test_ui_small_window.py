@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QStyle,
     QStyleFactory,
     QStyleOptionButton,
+    QStyleOptionSpinBox,
     QWidget,
 )
 from pytestqt.qtbot import QtBot
@@ -173,34 +174,40 @@ def test_path_columns_are_cut_in_the_middle(window: MainWindow) -> None:
     assert window.transfers.table.textElideMode() == Qt.TextElideMode.ElideMiddle
 
 
-def _edge_contrast(style: QStyle, palette: QPalette) -> int:
-    """How far the unchecked check box's most visible pixel is from the window's colour."""
-    image = QImage(24, 24, QImage.Format.Format_ARGB32)
+def _edge_contrast(style: QStyle, palette: QPalette, spin_box: bool = False) -> int:
+    """How far an unchecked check box's (or a spin box's) edge is from the window's colour."""
+    image = QImage(60, 24, QImage.Format.Format_ARGB32)
     window = palette.color(QPalette.ColorRole.Window)
     image.fill(window)
-    option = QStyleOptionButton()
-    option.rect = QRect(4, 4, 15, 15)
+    option = QStyleOptionSpinBox() if spin_box else QStyleOptionButton()
+    option.rect = QRect(4, 4, 50, 15) if spin_box else QRect(4, 4, 15, 15)
     option.palette = palette
     option.state = QStyle.StateFlag.State_Enabled | QStyle.StateFlag.State_Off
     painter = QPainter(image)
-    style.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorCheckBox, option, painter)
+    if isinstance(option, QStyleOptionSpinBox):
+        option.frame = True
+        option.subControls = QStyle.SubControl.SC_SpinBoxFrame
+        style.drawComplexControl(QStyle.ComplexControl.CC_SpinBox, option, painter)
+    else:
+        style.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorCheckBox, option, painter)
     painter.end()
-    return max(abs(image.pixelColor(x, y).lightness() - window.lightness())
-               for x in range(24) for y in range(24))
+    edge = [image.pixelColor(4, y) for y in range(8, 16)]  # the left edge, away from corners
+    return max(abs(pixel.lightness() - window.lightness()) for pixel in edge)
 
 
-def test_dark_check_boxes_have_a_visible_edge(qapp: QApplication) -> None:
+@pytest.mark.parametrize("spin_box", [False, True], ids=["check box", "spin box"])
+def test_dark_inputs_have_a_visible_edge(qapp: QApplication, spin_box: bool) -> None:
     apply_theme(qapp, "dark")
     try:
         dark = qapp.palette()
         fusion = QStyleFactory.create("Fusion")
         assert fusion is not None
-        before = _edge_contrast(fusion, dark)
-        after = _edge_contrast(VisibleEdgesStyle(), dark)
+        before = _edge_contrast(fusion, dark, spin_box)
+        after = _edge_contrast(VisibleEdgesStyle(), dark, spin_box)
     finally:
         apply_theme(qapp, "light")
     assert after >= 60, (before, after)
-    assert after > 2 * before
+    assert after > 2 * before, (before, after)
 
 
 def test_the_demo_banner_says_where_to_drop_files(qtbot: QtBot, window: MainWindow,
