@@ -20,6 +20,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 REINSTALL = "reinstall OpenMSI GUI (its installer puts the library back)"
+_DLL_DIRECTORIES: list[object] = []  # kept: closing one takes its folder off the search path
 
 
 def bundle_dir() -> Path | None:
@@ -60,7 +61,7 @@ def use_bundled_libraries() -> Path | None:
         finder.__wrapped_bundle__ = str(folder)  # type: ignore[attr-defined]
         ctypes.util.find_library = finder  # type: ignore[assignment]
     if sys.platform == "win32":
-        os.add_dll_directory(str(folder))
+        _DLL_DIRECTORIES.append(os.add_dll_directory(str(folder)))
         path = os.environ.get("PATH", "")
         if str(folder) not in path.split(os.pathsep):
             os.environ["PATH"] = os.pathsep.join((str(folder), path)) if path else str(folder)
