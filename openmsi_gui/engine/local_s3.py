@@ -217,16 +217,22 @@ class LocalS3:
             if proc is None or proc.poll() is not None:
                 tail = log_path.read_text(errors="replace")[-1500:]
                 code = proc.returncode if proc is not None else None
-                raise RuntimeError(f"the local broker's storage (SeaweedFS) exited with code "
-                                   f"{code}: {tail}")
+                log.error("SeaweedFS exited with code %s; the end of %s:\n%s", code, log_path,
+                          tail)
+                raise RuntimeError(self._cannot_start(log_path))
             try:
                 client.head_bucket(Bucket=BUCKET)
                 return
             except Exception:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the local broker's storage (SeaweedFS) did not start "
-                                       f"within {timeout:.0f} s; see {log_path}") from None
+                    log.error("SeaweedFS did not answer within %.0f s", timeout)
+                    raise RuntimeError(self._cannot_start(log_path)) from None
                 time.sleep(0.1)
+
+    def _cannot_start(self, log_path: Path) -> str:
+        return (f"the local broker's storage could not start (its log: {log_path}): quit "
+                f"any other OpenMSI using {self.folder.parent}, or move that folder away to "
+                "start with an empty local broker")
 
 
 def _is_free(host: str, port: int) -> bool:

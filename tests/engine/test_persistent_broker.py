@@ -17,6 +17,7 @@ from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.local_s3 import WEED_ENV, LocalS3
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.uploader import Uploader
 
@@ -66,3 +67,31 @@ def test_a_restarted_local_broker_still_has_every_file_and_offset(
         # Committed offsets survived too: what the first run finished is not fetched again.
         assert second.files_received <= 6 - first.files_received
     assert tree_files(dest) == tree_files(src)
+
+
+@pytest.mark.slow
+def test_storage_left_running_by_an_earlier_run_is_stopped_first(tmp_path: Path) -> None:
+    """A crash (or SIGKILL) of the app where the child does not die with it."""
+    first = LocalS3(tmp_path / "storage").start()
+    try:
+        again = LocalS3(tmp_path / "storage").start()  # the same folder, the next start
+        try:
+            assert first._proc is not None
+            assert first._proc.wait(10) is not None  # the leftover was stopped
+            assert again.running
+            assert again.access_key == first.access_key  # the keys made once are kept
+        finally:
+            again.stop()
+    finally:
+        first.stop()
+
+
+def test_storage_that_cannot_start_is_one_sentence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(WEED_ENV, "/bin/false")
+    broker = EmbeddedBroker(data_dir=tmp_path / "local-broker")
+    with pytest.raises(RuntimeError, match="the local broker's storage could not start") as err:
+        broker.start()
+    assert "\n" not in str(err.value)
+    assert "move that folder away" in str(err.value)
+    assert not broker.running
