@@ -19,7 +19,14 @@ from helpers import Recorder, chunks_of, produce_chunks, wait_until
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfers import RowStatus, TransferBook
-from openmsi_gui.engine.events import Direction, EventBus, FileSkipped, FileStalled
+from openmsi_gui.engine.events import (
+    Direction,
+    EventBus,
+    FileSkipped,
+    FileStalled,
+    JobState,
+    JobStatus,
+)
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 
@@ -75,6 +82,18 @@ def test_a_half_lost_file_turns_stalled_and_send_again_repairs_it(
     assert round(row.fraction, 2) == 0.6  # where it stopped (held progress is shown)
     assert "Send again" in row.error
 
+    # Retry on the receiving side reads the file again from the broker: still only 3 of 5.
+    dest_job = stalled.job
+    quick_stalls.restart_job(dest_job).result(30)
+    states = [e.state for e in recorder.of(JobState) if e.job == dest_job]
+    assert JobStatus.STOPPED in states
+    stopped = len(states) - 1 - states[::-1].index(JobStatus.STOPPED)
+    assert JobStatus.RUNNING in states[stopped:]  # stopped, then started again
+    wait_until(lambda: len(recorder.of(FileStalled)) == 2, timeout=30,
+               message="the file to stall again")
+    with pytest.raises(RuntimeError, match="not running"):
+        quick_stalls.restart_job("dest:nosuchjob").result(10)
+
     # A plain retry finds "the same content already sent", as in the report...
     quick_stalls.retry_upload(folder.id, "huge_run2.raw").result(10)
     wait_until(lambda: recorder.of(FileSkipped), message="the plain retry skipped")
@@ -82,5 +101,5 @@ def test_a_half_lost_file_turns_stalled_and_send_again_repairs_it(
     quick_stalls.send_again(folder.id, "huge_run2.raw").result(10)
     wait_until((inbox / "huge_run2.raw").exists, timeout=30, message="the repaired file")
     assert (inbox / "huge_run2.raw").read_bytes() == data
-    wait_until(lambda: row.status is RowStatus.DONE, message="the row done")
-    assert len(recorder.of(FileStalled)) == 1
+    wait_until(lambda: book.rows[row.key].status is RowStatus.DONE, message="the row done")
+    assert len(recorder.of(FileStalled)) == 2
