@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -14,8 +15,13 @@ from openmsi_gui.app.bandwidth import (
     limit_problem,
     status_text,
 )
-from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import BandwidthSettings, SettingsStore, WatchedFolder
+from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.settings import (
+    BandwidthSettings,
+    BrokerProfile,
+    SettingsStore,
+    WatchedFolder,
+)
 from openmsi_gui.engine.bandwidth import OFF, Timetable
 from openmsi_gui.engine.events import Direction
 
@@ -70,3 +76,24 @@ def test_the_controller_applies_limits_in_place(store: SettingsStore,
     wait_until(lambda: controller.bandwidth.rate(Direction.UPLOAD) is None,
                message="the limit lifted")
     assert SettingsStore(Path(store.path)).settings.bandwidth.limit_now is False
+
+
+def test_a_folder_limit_changes_in_place_without_a_restart(
+        store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
+        make_topic: Callable[..., str], tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    settings = store.settings
+    settings.profiles.append(broker_profile)
+    folder = WatchedFolder(path=str(tmp_path / "out"), profile_id=broker_profile.id,
+                           topic=make_topic(1))
+    settings.folders.append(folder)
+    store.update(settings)
+    controller.apply(store.settings).result(30)
+    running = controller._jobs[job_id(folder)]
+    assert running.limit.rate(Direction.UPLOAD) is None
+    settings = store.settings
+    settings.folders[0].bwlimit = "3M:off"
+    store.update(settings)
+    controller.apply(store.settings).result(30)
+    assert controller._jobs[job_id(folder)] is running  # the same job, not a new one
+    assert running.limit.rate(Direction.UPLOAD) == 3 * MiB
