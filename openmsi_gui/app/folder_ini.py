@@ -29,6 +29,7 @@ from typing import Any
 from openmsi_gui.app import profiles
 from openmsi_gui.app.folders import file_filter
 from openmsi_gui.app.settings import BrokerProfile, WatchedFolder
+from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.globs import (
     TEMPORARY_PATTERNS,
     join_patterns,
@@ -36,7 +37,6 @@ from openmsi_gui.engine.globs import (
     split_patterns,
 )
 from openmsi_gui.engine.kafka_config import FILTER_SECTION
-from openmsi_gui.engine.watcher import FileFilter
 
 SECTION = FILTER_SECTION
 UPLOAD_REGEX = "upload_regex"

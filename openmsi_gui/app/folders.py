@@ -18,8 +18,8 @@ from openmsi_gui.app.settings import Settings, WatchedFolder
 from openmsi_gui.app.text import sentence
 from openmsi_gui.app.validation import topic_errors
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.globs import glob_problem
-from openmsi_gui.engine.watcher import FileFilter
 
 CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
 """Chunk sizes offered in the form: powers of two from 64 KiB to 16 MiB."""

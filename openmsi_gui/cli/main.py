@@ -34,13 +34,13 @@ from openmsi_gui.engine import admin
 from openmsi_gui.engine.bandwidth import Limit, Pacer, Timetable
 from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import Direction, EventBus
+from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.globs import looks_like_regex, split_patterns
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_config, load_config
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
-from openmsi_gui.engine.watcher import FileFilter
 from openmsi_gui.platform.startup import prepare_process
 
 log = logging.getLogger("openmsi")

@@ -19,11 +19,12 @@ from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.download.checkpoints import ConsumerFactory
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus
+from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, S3Store
 from openmsi_gui.engine.uploader import ProducerFactory, Uploader
-from openmsi_gui.engine.watcher import FileFilter, FolderWatcher
+from openmsi_gui.engine.watcher import FolderWatcher
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 UNSURE = -1
@@ -51,11 +51,12 @@ class FolderListing:
     folders: list[str] = field(default_factory=list)
 
 
-def list_folder(root: str, folder: str, include_hidden: bool = False) -> FolderListing | None:
+def list_folder(root: str, folder: str,
+                walks_into: Callable[[str], bool] | None = None) -> FolderListing | None:
     """List ``folder`` (under ``root``), in name order; None if it cannot be read.
 
-    Hidden subfolders are left out unless ``include_hidden``; hidden files are
-    kept (the file filter decides). Symbolic links to files count as files;
+    Subfolders whose relative path ``walks_into`` refuses are left out (the
+    file filter decides about files). Symbolic links to files count as files;
     links to folders are not followed, as ``os.walk`` does not follow them.
     """
     try:
@@ -71,7 +72,7 @@ def list_folder(root: str, folder: str, include_hidden: bool = False) -> FolderL
     for entry in found:
         try:
             if entry.is_dir(follow_symlinks=False):
-                if include_hidden or not entry.name.startswith("."):
+                if walks_into is None or walks_into(prefix + entry.name):
                     listing.folders.append(entry.path)
                 continue
             if not entry.is_file():
@@ -84,20 +85,21 @@ def list_folder(root: str, folder: str, include_hidden: bool = False) -> FolderL
     return listing
 
 
-def walk_tree(root: str, folder: str | None = None, include_hidden: bool = False,
+def walk_tree(root: str, folder: str | None = None,
+              walks_into: Callable[[str], bool] | None = None,
               folders: dict[str, int] | None = None) -> Iterator[FileEntry]:
     """Every file under ``folder`` (default ``root``), folder by folder in name order.
 
     Args:
         root: the watched root (relative paths are taken from it).
         folder: where to start, ``root`` or a folder under it.
-        include_hidden: also descend into hidden folders.
+        walks_into: which subfolders (by relative path) to descend into; all if None.
         folders: filled with each listed folder's mtime (:data:`UNSURE` when too recent).
     """
     stack = [folder or root]
     while stack:
         current = stack.pop()
-        listing = list_folder(root, current, include_hidden)
+        listing = list_folder(root, current, walks_into)
         if listing is None:
             continue
         if folders is not None:

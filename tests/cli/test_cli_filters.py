@@ -12,7 +12,7 @@ from openmsi_gui.app.folders import file_filter
 from openmsi_gui.app.settings import BrokerProfile, WatchedFolder
 from openmsi_gui.cli import main
 from openmsi_gui.cli.parser import build_parser
-from openmsi_gui.engine.watcher import FileFilter
+from openmsi_gui.engine.file_filter import FileFilter
 
 
 def _filter(*flags: str, config: Path | None = None) -> FileFilter:

@@ -22,12 +22,12 @@ from openmsi_gui.engine.events import (
     FileFailed,
     FileProgress,
 )
+from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.file_hash import hash_file
 from openmsi_gui.engine.jobs import WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.uploader import Uploader
-from openmsi_gui.engine.watcher import FileFilter
 
 
 def uploads_completed(recorder: Recorder, relpath: str) -> int:

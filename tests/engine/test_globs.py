@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.globs import (
     GlobSet,
     glob_problem,
     looks_like_regex,
     split_patterns,
 )
-from openmsi_gui.engine.watcher import FileFilter
 
 NAMES = [
     "scan_01.tif", "raw/scan_02.tif", "raw/deep/er/scan_03.TIF", "report.docx",

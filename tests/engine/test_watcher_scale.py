@@ -11,6 +11,7 @@ import pytest
 from helpers import wait_until
 
 from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.tree_scan import UNSURE, list_folder, walk_tree
 from openmsi_gui.engine.uploader import Priority, UploadResult
 from openmsi_gui.engine.watcher import FolderWatcher
@@ -61,10 +62,13 @@ def test_a_tree_is_listed_folder_by_folder_in_name_order(tmp_path: Path) -> None
     (tmp_path / "link").symlink_to(tmp_path / "a")
     folders: dict[str, int] = {}
     root = str(tmp_path)
-    assert [e.relpath for e in walk_tree(root, folders=folders)] == [
+    hidden = FileFilter().walks_into
+    assert [e.relpath for e in walk_tree(root, walks_into=hidden, folders=folders)] == [
         ".dot.dat", "top.dat", "a/x.dat", "b/1.dat", "b/2.dat"]
     assert set(folders) == {root, str(tmp_path / "a"), str(tmp_path / "b")}
-    assert ".hidden/secret.dat" in [e.relpath for e in walk_tree(root, include_hidden=True)]
+    assert ".hidden/secret.dat" in [e.relpath for e in walk_tree(root)]
+    visible = [e.relpath for e in walk_tree(root, walks_into=lambda rel: rel[0] != ".")]
+    assert ".hidden/secret.dat" not in visible
 
 
 def test_a_folder_changed_just_now_is_not_trusted_by_its_mtime(tmp_path: Path) -> None:
@@ -120,9 +124,9 @@ def test_polling_lists_again_only_the_folders_that_changed(
     listed: list[str] = []
     import openmsi_gui.engine.watcher as watcher_module
 
-    def counting(root: str, folder: str, include_hidden: bool = False):  # type: ignore[no-untyped-def]
+    def counting(root: str, folder: str, walks_into: object = None):  # type: ignore[no-untyped-def]
         listed.append(folder)
-        return list_folder(root, folder, include_hidden)
+        return list_folder(root, folder, walks_into)  # type: ignore[arg-type]
 
     monkeypatch.setattr(watcher_module, "list_folder", counting)
     uploader = RecordingUploader()
@@ -195,3 +199,17 @@ def test_reading_the_files_raises_no_events(tmp_path: Path,
     finally:
         w.stop()
     assert {name for _type, name in seen} == {"written.dat"}
+
+
+def test_skipped_folders_are_not_listed(tmp_path: Path) -> None:
+    for name in ("raw/a.tif", "raw/scratch/tmp1.dat", "scratch/b.dat", ".git/config",
+                 "x.tmp/inside.dat"):
+        old_file(tmp_path / name)
+    keep = FileFilter(exclude="**/scratch/**")
+    folders: dict[str, int] = {}
+    names = [e.relpath for e in walk_tree(str(tmp_path), walks_into=keep.walks_into,
+                                          folders=folders)]
+    assert names == ["raw/a.tif"]
+    assert sorted(Path(f).name for f in folders) == sorted([tmp_path.name, "raw"])
+    assert FileFilter(exclude="scratch/", skip_hidden=False).walks_into(".git")
+    assert not FileFilter(exclude="scratch/").walks_into("deep/scratch")
