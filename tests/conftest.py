@@ -37,6 +37,16 @@ def broker() -> Iterator[EmbeddedBroker]:
         yield running
 
 
+@pytest.fixture
+def own_broker() -> Iterator[EmbeddedBroker]:
+    """A broker of the test's own, which it may kill (``kill()``) and start again on its port."""
+    broker = EmbeddedBroker().start()
+    try:
+        yield broker
+    finally:
+        broker.kill()
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """A real S3-compatible server (SeaweedFS) on free loopback ports, with one bucket."""

@@ -46,6 +46,8 @@ MAX_CHECK_SECONDS = 10.0
 _Key = tuple[str, Direction, str]
 _JOB_HELD = frozenset({JobStatus.PAUSED, JobStatus.WAITING, JobStatus.FAILED,
                        JobStatus.STOPPED})
+_LINK_HELD = frozenset({ConnectionStatus.UNREACHABLE, ConnectionStatus.TOPIC_MISSING})
+"""A job's files do not move while its broker does not answer or its topic is missing."""
 
 
 def stall_reason(direction: Direction, idle_seconds: float) -> str:
@@ -121,7 +123,7 @@ class StallWatch:
             elif isinstance(event, JobState):
                 self._follow_job(event.job, event.state in _JOB_HELD)
             elif isinstance(event, ConnectionState):
-                self._follow_job(event.job, event.status is ConnectionStatus.DISCONNECTED)
+                self._follow_job(event.job, event.status in _LINK_HELD)
             elif isinstance(event, PauseState) and not event.job:
                 self._paused = event.paused
                 if not event.paused:

@@ -138,6 +138,13 @@ class EmbeddedBroker:
         if storage is not None:
             storage.stop()
 
+    def kill(self) -> None:
+        """Stop the broker at once, as a crash or a pulled cable would (tests, benchmarks)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
     @property
     def running(self) -> bool:
         """Whether the broker process (and its storage) is alive."""

@@ -118,16 +118,27 @@ class ConnectionStatus(enum.Enum):
 
     CONNECTING = "connecting"
     CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
+    UNREACHABLE = "unreachable"  # no answer for a while; librdkafka keeps retrying
+    TOPIC_MISSING = "topic missing"  # a consumer waits for its topic to be created
     STOPPED = "stopped"
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionState(Event):
-    """A job's broker connection changed state."""
+    """A job's broker connection changed state.
+
+    Attributes:
+        status: the new state.
+        detail: more about it (the topic, for ``TOPIC_MISSING``).
+        servers: the broker's ``bootstrap.servers``, when known.
+        down_since: for ``UNREACHABLE``, and ``CONNECTED`` after it, when the
+            broker stopped answering (epoch seconds).
+    """
 
     status: ConnectionStatus
     detail: str = ""
+    servers: str = ""
+    down_since: float | None = None
 
 
 class JobStatus(enum.Enum):

@@ -28,7 +28,15 @@ from pathlib import Path
 
 _PYTHON_ONLY_KEYS = {"key.serializer", "value.serializer", "key.deserializer", "value.deserializer"}
 
+_CLIENT_DEFAULTS: dict[str, str] = {
+    # A broker that comes back is used again within seconds (librdkafka's default: 10 s).
+    "reconnect.backoff.max.ms": "2000",
+}
 PRODUCER_DEFAULTS: dict[str, str] = {
+    **_CLIENT_DEFAULTS,
+    # Chunks wait for a broker that is away however long it takes ("files wait"), as
+    # librdkafka retries; stopping does not wait for them (see Uploader.stop).
+    "message.timeout.ms": "0",
     "linger.ms": "20",
     "batch.size": "2000000",
     "acks": "all",
@@ -38,6 +46,7 @@ PRODUCER_DEFAULTS: dict[str, str] = {
     "allow.auto.create.topics": "false",
 }
 CONSUMER_DEFAULTS: dict[str, str] = {
+    **_CLIENT_DEFAULTS,
     "auto.offset.reset": "earliest",
     "session.timeout.ms": "6000",
     "heartbeat.interval.ms": "1000",

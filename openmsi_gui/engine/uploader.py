@@ -44,12 +44,16 @@ from openmsi_gui.engine.events import (
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.link import BrokerLink, with_logger
 from openmsi_gui.engine.os_errors import cannot_read
 from openmsi_gui.engine.registry import Registry
 
 log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 1.0
+STOP_FLUSH_SECONDS = 5.0
+"""How long :meth:`Uploader.stop` waits for chunks in flight to be acknowledged."""
+NOT_ACKNOWLEDGED = "not acknowledged before stopping; it is sent again at the next start"
 
 ProducerFactory = Callable[[dict[str, Any]], Producer]
 """Makes the Kafka producer from librdkafka settings (tests may pass a fake)."""
@@ -176,6 +180,8 @@ class Uploader:
         self._hash_pool: ThreadPoolExecutor | None = None
         self._n_partitions = 1
         self._error: BaseException | None = None
+        self._give_up_at: float | None = None  # stopping: stop polling then, acknowledged or not
+        self.link = BrokerLink(bus, job, config.bootstrap_servers, self._list_topics)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -188,8 +194,8 @@ class Uploader:
         """
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
                                           self._config.bootstrap_servers))
-        settings = self._config.producer_settings()
-        settings["error_cb"] = self._on_kafka_error  # type: ignore[assignment]
+        settings = with_logger({**self._config.producer_settings(),
+                                "error_cb": self.link.on_error})
         self._producer = self._producer_factory(settings)
         self._n_partitions = topic_partitions(self._producer, self.topic, timeout)
         if self._cipher is not None:
@@ -220,8 +226,13 @@ class Uploader:
                 f"{' and '.join(missing)} do not exist: create them with 1 partition each "
                 "(openmsi provision ... --create-key-topics does it)")
 
-    def stop(self, flush_timeout: float = 10.0) -> None:
-        """Stop reading files, flush what is in flight, record it and close."""
+    def stop(self, flush_timeout: float = STOP_FLUSH_SECONDS) -> None:
+        """Stop reading files, flush what is in flight, record it and close.
+
+        Waits at most ``flush_timeout`` s for acknowledgements (much less when
+        the broker is known to be unreachable): what is not acknowledged by
+        then is recorded as such and sent again at the next start.
+        """
         self._stopping.set()
         self._running.set()
         for _ in range(self._n_workers):  # ahead of the queue: what is queued is found again
@@ -232,7 +243,9 @@ class Uploader:
             self._hash_pool.shutdown()
             self._hash_pool = None
         if self._producer is not None:
-            remaining = self._producer.flush(flush_timeout)
+            wait = min(flush_timeout, 0.5) if self.link.unreachable else flush_timeout
+            self._give_up_at = time.monotonic() + wait
+            remaining = self._producer.flush(wait)
             if remaining:
                 log.warning("%s: %d chunks were not acknowledged before stopping; they will be "
                             "resent next time", self.job, remaining)
@@ -241,8 +254,7 @@ class Uploader:
         with self._finish_lock:
             unfinished, self._in_flight = list(self._in_flight.values()), {}
         for sending in unfinished:
-            sending.failed = "stopped before every chunk was acknowledged"
-            self._check_done(sending)
+            self._not_acknowledged(sending)
         self._flush_acks()
         self._registry.commit()
         self._threads = []
@@ -412,7 +424,10 @@ class Uploader:
                 if self._pacer is not None and not self._pacer.pace(len(key) + len(value),
                                                                      self._stopping):
                     return False
-                self._produce(key, value, partition, sending, chunk_i, len(data))
+                try:
+                    self._produce(key, value, partition, sending, chunk_i, len(data))
+                except _Stopped:
+                    return False
         return True
 
     def _chunk_len(self, chunk_i: int, size: int) -> int:
@@ -433,6 +448,8 @@ class Uploader:
             except BufferError:
                 if self._error is not None:  # no poll thread drains the queue any more
                     raise OSError(f"the producer stopped: {self._error}") from None
+                if self._stopping.is_set():  # the broker may be away: do not wait for it
+                    raise _Stopped from None
                 time.sleep(0.005)  # librdkafka's queue is full; the poll thread drains it
             except KafkaException as exc:
                 raise OSError(f"the broker refused the chunk: {exc}") from exc
@@ -455,8 +472,9 @@ class Uploader:
         assert self._producer is not None
         next_checkpoint = time.monotonic() + self._checkpoint_seconds
         while not (self._stopping.is_set() and self._all_workers_done() and
-                   not len(self._producer)):
+                   (not len(self._producer) or self._gave_up())):
             self._producer.poll(0.05)
+            self.link.tick()
             if time.monotonic() >= next_checkpoint:
                 self._flush_acks()
                 self._registry.commit()
@@ -465,13 +483,25 @@ class Uploader:
     def _all_workers_done(self) -> bool:
         return not any(t.is_alive() for t in self._threads[1:])
 
+    def _gave_up(self) -> bool:
+        return self._give_up_at is not None and time.monotonic() >= self._give_up_at
+
+    def _list_topics(self, timeout: float) -> list[str]:
+        """The topics on the broker, asked through the producer (for :attr:`link`)."""
+        assert self._producer is not None
+        return list(self._producer.list_topics(timeout=timeout).topics)
+
     def _on_delivery(self, err: KafkaError | None, sending: _Sending, chunk_i: int,
                      length: int) -> None:
         if err is not None:
+            if self._stopping.is_set() and err.code() in (KafkaError._PURGE_QUEUE,
+                                                          KafkaError._PURGE_INFLIGHT):
+                return  # left to stop(): sent again at the next start
             sending.failed = sending.failed or (
                 f"the broker did not accept chunk {chunk_i}: {err.str()}")
             self._check_done(sending)
             return
+        self.link.answered()
         if chunk_i in sending.acked:
             return
         sending.acked.add(chunk_i)
@@ -501,6 +531,18 @@ class Uploader:
                               time.monotonic() - sending.started)
         self._record(UploadResult(sending.path, UploadOutcome.SENT))
 
+    def _not_acknowledged(self, sending: _Sending) -> None:
+        """At stop: ``sending`` waits for the next start (not a failure of the file)."""
+        with self._finish_lock:
+            if sending.finished:
+                return
+            sending.finished = True
+        self._files.forget(sending.upload_id)
+        self._flush_acks()
+        self._registry.finish_upload(sending.upload_id, NOT_ACKNOWLEDGED)
+        self._files.waiting(sending.relpath, NOT_ACKNOWLEDGED)
+        self._record(UploadResult(sending.path, UploadOutcome.FAILED, NOT_ACKNOWLEDGED))
+
     def _flush_acks(self) -> None:
         with self._lock:
             pending, self._pending_acks = self._pending_acks, {}
@@ -512,10 +554,9 @@ class Uploader:
         self._files.failed(relpath, reason)
         return UploadResult(path, UploadOutcome.FAILED, reason)
 
-    def _on_kafka_error(self, err: KafkaError) -> None:
-        log.warning("%s: broker connection problem: %s", self.job, err.str())
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            self._bus.publish(ConnectionState(self.job, ConnectionStatus.DISCONNECTED, err.str()))
+
+class _Stopped(Exception):
+    """The uploader stops while a chunk waits for room in librdkafka's queue."""
 
 
 class _Changed(Exception):

@@ -85,7 +85,7 @@ def test_finished_files_never_stall(bus: EventBus, watch: StallWatch, clock: Clo
 @pytest.mark.parametrize("hold", [
     JobState(DEST_JOB, JobStatus.PAUSED), JobState(DEST_JOB, JobStatus.WAITING, "disk full"),
     JobState(DEST_JOB, JobStatus.STOPPED),
-    ConnectionState(DEST_JOB, ConnectionStatus.DISCONNECTED, "Connection refused"),
+    ConnectionState(DEST_JOB, ConnectionStatus.UNREACHABLE, servers="lab:9092"),
     PauseState("", True),
 ])
 def test_time_held_does_not_count(bus: EventBus, watch: StallWatch, clock: Clock,

@@ -62,6 +62,9 @@ class ConsumerClient(Protocol):
     def close(self) -> None:
         """Leave the group (the revoke callback runs first)."""
 
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> Any:
+        """The cluster's metadata (its ``topics`` by name)."""
+
 
 ConsumerFactory = Callable[[dict[str, Any]], ConsumerClient]
 

@@ -70,6 +70,7 @@ from openmsi_gui.engine.events import (
 )
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.link import BrokerLink, with_logger
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Store
 from openmsi_gui.engine.untrusted import escaped
@@ -166,6 +167,7 @@ class Downloader:
         self._stall_reason = ""
         self._retry_requested = False  # set by retry_now() on any thread
         self._error: BaseException | None = None
+        self.link = BrokerLink(bus, job, config.bootstrap_servers, self._list_topics, topic)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -177,8 +179,7 @@ class Downloader:
             FileNotFoundError: the destination folder is missing (``create_dest`` False).
         """
         self._sink.start()
-        settings: dict[str, object] = dict(self._settings)
-        settings["error_cb"] = self._on_kafka_error
+        settings = with_logger({**self._settings, "error_cb": self.link.on_error})
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
                                           str(settings.get("bootstrap.servers", ""))))
         self._consumer = self._consumer_factory(settings)
@@ -188,8 +189,18 @@ class Downloader:
         self._thread.start()
         self._bus.publish(JobState(self.job, JobStatus.RUNNING, f"{self.topic} → {self.dest}"))
 
+    def _list_topics(self, timeout: float) -> list[str]:
+        """The topics on the broker, asked through the consumer (for :attr:`link`)."""
+        assert self._consumer is not None
+        return list(self._consumer.list_topics(timeout=timeout).topics)
+
     def stop(self, timeout: float = 30.0) -> None:
-        """Store what was received, commit offsets and leave the group."""
+        """Store what was received, commit offsets and leave the group.
+
+        With the broker unreachable, offsets are not committed (they are safe
+        to re-read: the files are not written twice), so stopping does not wait
+        for it.
+        """
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -253,6 +264,7 @@ class Downloader:
         next_checkpoint = time.monotonic() + CHECKPOINT_SECONDS
         try:
             while not self._stopping.is_set():
+                self.link.tick()  # once a missing topic is seen there, the group joins for it
                 if self._retry_requested:
                     self._retry_requested = False
                     self._retry_everything_now()
@@ -295,7 +307,7 @@ class Downloader:
             self._collect_finished(wait=True)
             self._sink.close()  # an upload stops between parts
             self._collect_finished()
-            self._checkpoint(asynchronous=False)
+            self._checkpoint(asynchronous=self.link.unreachable)
         except Exception:
             log.exception("%s: final checkpoint failed", self.job)
         try:
@@ -380,6 +392,7 @@ class Downloader:
             log.info("%s: receiving from topic %s", self.job, self.topic)
         log.debug("%s: assigned partitions %s of %s", self.job,
                   sorted(p.partition for p in partitions), self.topic)
+        self.link.answered()
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                           f"{len(partitions)} partitions"))
         self.assignment = self.assignment | {p.partition for p in partitions}
@@ -389,25 +402,23 @@ class Downloader:
         revoked = {p.partition for p in partitions}
         log.debug("%s: partitions %s revoked", self.job, sorted(revoked))
         self._collect_finished(wait=True)
-        self._checkpoint(asynchronous=False)
+        self._checkpoint(asynchronous=self.link.unreachable)  # no waiting for a broker away
         self._receiver.drop_revoked(revoked)
         self.assignment = self.assignment - revoked
         self._offsets.forget(revoked)
         self._flow.revoked(revoked)
-
-    def _on_kafka_error(self, err: KafkaError) -> None:
-        log.warning("%s: broker connection problem: %s", self.job, err.str())
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            self._bus.publish(ConnectionState(self.job, ConnectionStatus.DISCONNECTED, err.str()))
 
     # -- messages ----------------------------------------------------------
 
     def _handle(self, message: Message) -> None:
         error = message.error()
         if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
+            if error.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
+                self.link.on_topic_missing()
+            elif error.code() != KafkaError._PARTITION_EOF:
                 log.warning("%s: consumer error: %s", self.job, error.str())
             return
+        self.link.answered()
         partition, offset = message.partition() or 0, message.offset() or 0
         self._offsets.read(partition, offset)
         key, value = message.key(), message.value()
