@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from openmsi_gui.app import destinations, keychain, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
+from openmsi_gui.app.connection import LinkProblems
+from openmsi_gui.app.demo_broker import DemoBroker
 from openmsi_gui.app.folders import file_filter
 from openmsi_gui.app.settings import (
     BrokerProfile,
@@ -33,8 +35,9 @@ from openmsi_gui.app.settings import (
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.bandwidth import Limit, Pacer
-from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.events import (
+    ConnectionState,
+    ConnectionStatus,
     Direction,
     Event,
     EventBus,
@@ -122,16 +125,17 @@ class AppController:
         self._control = ThreadPoolExecutor(1, thread_name_prefix="openmsi-control")
         # Broker checks get their own threads: a slow one must not hold up jobs.
         self._probe = ThreadPoolExecutor(2, thread_name_prefix="openmsi-probe")
-        self._broker_lock = threading.Lock()
         self._retry_timer: threading.Timer | None = None
         self._retry_due = 0.0
         self._deaths: dict[JobId, int] = {}  # deaths in a row, for the back-off
         self._jobs: dict[JobId, _Running] = {}
-        self._broker: EmbeddedBroker | None = None
+        # Its data (messages, committed offsets) outlive a quit, next to the registry.
+        self._demo = DemoBroker(self._demo_topics, registry.path.parent / LOCAL_BROKER_FOLDER)
         self._paused_until: float | None = None
         self._paused = False
         self._resume_timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        self._links = LinkProblems()  # one log line when a job's broker goes, one when back
         self._closed = False
         # The app-wide bandwidth limit, shared by every job; changed in place.
         self.bandwidth = Limit(app_limit(store.settings.bandwidth))
@@ -157,11 +161,35 @@ class AppController:
         self.apply(settings)
 
     def _on_event(self, event: Event) -> None:
-        """A job whose thread died on an error is restarted (engine threads call this)."""
+        """A job whose thread died on an error is restarted (engine threads call this).
+
+        A job's broker that stops (or starts again) answering is logged once.
+        """
+        if isinstance(event, ConnectionState):
+            with self._lock:
+                line = self._links.apply(event)
+            if line:
+                log.log(logging.WARNING if self._links.problems.get(event.job) else logging.INFO,
+                        "%s: %s", self._label(event.job), line)
+            if event.status is ConnectionStatus.UNREACHABLE and self._demo.started:
+                self._submit(self._revive_demo_broker)  # if it is the one that stopped
+            return
         if isinstance(event, JobState) and event.state is JobStatus.FAILED and not self._closed:
             ident = JobId.parse(event.job)
             if ident is not None:
                 self._submit(self._restart_if_dead, ident)
+
+    def _label(self, job: str) -> str:
+        """The job ``job`` (an event's job name) as people know it: its folder or bucket."""
+        ident = JobId.parse(job)
+        settings = self.store.settings
+        items: list[WatchedFolder | Destination] = [*settings.folders, *settings.destinations]
+        item = next((i for i in items if ident is not None and job_id(i) == ident), None)
+        if isinstance(item, WatchedFolder):
+            return f"watched folder {item.path}"
+        if isinstance(item, Destination):
+            return f"destination {destinations.location_text(item)}"
+        return job
 
     def _restart_if_dead(self, ident: JobId) -> None:
         running = self._jobs.get(ident)
@@ -299,7 +327,7 @@ class AppController:
     @property
     def embedded_bootstrap(self) -> str:
         """Address of the embedded broker, if it runs."""
-        return self._broker.bootstrap_servers if self._broker else ""
+        return self._demo.bootstrap_servers
 
     # -- control thread ---------------------------------------------------------
 
@@ -319,21 +347,23 @@ class AppController:
     def _config(self, profile: BrokerProfile, password: str = "") -> KafkaConfig:
         override = ""
         if profile.embedded:
-            override = self._ensure_broker().bootstrap_servers
+            override = self._demo.ensure().bootstrap_servers
 
         def secret(owner: str, name: str) -> str | None:
             return password or self._secret(owner, name)
 
         return profiles.kafka_config(profile, secret, override)
 
-    def _ensure_broker(self) -> EmbeddedBroker:
-        with self._broker_lock:
-            if self._broker is None or not self._broker.running:
-                # Its data (messages, committed offsets) outlive a quit, next to the registry.
-                self._broker = EmbeddedBroker(data_dir=self.registry.path.parent /
-                                              LOCAL_BROKER_FOLDER).start()
-                log.info("embedded broker running at %s", self._broker.bootstrap_servers)
-            return self._broker
+    def _demo_topics(self) -> set[str]:
+        """The topics of the enabled folders and destinations on the embedded broker."""
+        settings = self.store.settings
+        items: list[WatchedFolder | Destination] = [*settings.folders, *settings.destinations]
+        return {item.topic for item in items if item.enabled and item.topic and
+                (profile := settings.profile(item.profile_id)) is not None and profile.embedded}
+
+    def _revive_demo_broker(self) -> None:
+        if not self._closed:
+            self._demo.revive()
 
     def _test_connection(self, profile: BrokerProfile, topic: str, password: str) -> str:
         return admin.probe_broker(self._config(profile, password), topic)
@@ -448,8 +478,7 @@ class AppController:
             else:
                 if profile.embedded:
                     admin.create_topic(config, item.topic)
-                else:
-                    admin.require_topic(config, item.topic)
+                # Elsewhere a missing topic is waited for (the job says so) until it is created.
                 pacer = Pacer(Direction.DOWNLOAD, [limit, self.bandwidth])
                 if wanted.s3 is not None:
                     # Files are rebuilt and verified in a local staging folder, then uploaded.
@@ -527,9 +556,7 @@ class AppController:
         self.stalls.stop()
         for ident in list(self._jobs):
             self._stop_job(ident)
-        if self._broker is not None:
-            self._broker.stop()
-            self._broker = None
+        self._demo.stop()
         self._control.shutdown(wait=False)
 
 

@@ -19,3 +19,22 @@ def sentence(text: str) -> str:
 def error_sentence(error: BaseException) -> str:
     """An exception's message as a sentence (its type's name if it has none)."""
     return sentence(str(error).strip() or type(error).__name__)
+
+
+def files(n: int) -> str:
+    """``"1 file"``, ``"2 files"``."""
+    return f"{n} file{'' if n == 1 else 's'}"
+
+
+def quit_question(sending: int, receiving: int) -> str:
+    """What Quit asks while files are on their way ("" if none are: it does not ask)."""
+    parts = []
+    if sending:
+        parts.append(f"{files(sending)} still sending")
+    if receiving:
+        parts.append(f"{receiving} still arriving" if parts else
+                     f"{files(receiving)} still arriving")
+    if not parts:
+        return ""
+    they = "it continues" if sending + receiving == 1 else "they continue"
+    return f"{' and '.join(parts)}; {they} at next start. Quit anyway?"

@@ -65,6 +65,8 @@ class Problems:
         waiting_jobs: names of jobs that wait with no waiting file listed.
         stalled_files: files without progress for the stall time (see
             :mod:`openmsi_gui.app.stalls`), until they move again.
+        links: what is wrong with jobs' brokers, one sentence each ("Cannot reach the
+            broker at …", see :mod:`openmsi_gui.app.connection`).
     """
 
     failed_files: int = 0
@@ -72,16 +74,17 @@ class Problems:
     failed_jobs: tuple[str, ...] = ()
     waiting_jobs: tuple[str, ...] = ()
     stalled_files: int = 0
+    links: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.failed_files or self.waiting_files or self.failed_jobs
-                    or self.waiting_jobs or self.stalled_files)
+                    or self.waiting_jobs or self.stalled_files or self.links)
 
     @property
     def count(self) -> int:
         """How many problems, each file and job counted once."""
         return (self.failed_files + self.waiting_files + len(self.failed_jobs)
-                + len(self.waiting_jobs) + self.stalled_files)
+                + len(self.waiting_jobs) + self.stalled_files + len(self.links))
 
     def text(self) -> str:
         """``"1 file failed, 2 files waiting, 1 destination cannot run"`` (empty if none)."""
@@ -143,6 +146,8 @@ def status_text(status: AppStatus, summary: Summary, problems: Problems,
     """
     until = (f" until {time.strftime('%H:%M', time.localtime(paused_until))}"
              if paused_until else "")
+    if status is AppStatus.ERROR and problems.links:
+        return problems.links[0]  # the files waiting for the broker are its consequence
     if status is AppStatus.ERROR:
         pause = f" (all transfers paused{until})" if paused else ""
         return f"{problems.text()}; see Transfers{pause}"

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from openmsi_gui.app.connection import LinkProblems
 from openmsi_gui.app.transfer_status import (
     AppStatus,
     Problems,
@@ -22,6 +23,7 @@ from openmsi_gui.app.transfer_status import (
     status_text,
 )
 from openmsi_gui.engine.events import (
+    ConnectionState,
     Direction,
     Event,
     FileCompleted,
@@ -150,6 +152,7 @@ class TransferBook:
         self.places: dict[str, tuple[str, str]] = {}  # job -> (place, place in full)
         self._gone: set[str] = set()  # jobs removed from the settings: their events are late
         self._touched: list[TransferRow] = []  # rows a job's state changed, see take_touched
+        self.links = LinkProblems()  # jobs whose broker does not answer, or topic is missing
         self._second = int(time.time())
         self._bucket = [0, 0]
         self.throughput: collections.deque[tuple[int, int, int]] = collections.deque(
@@ -163,6 +166,9 @@ class TransferBook:
         """
         if isinstance(event, JobState):
             self._apply_job_state(event)
+            return None
+        if isinstance(event, ConnectionState):
+            self._apply_link(event)
             return None
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
                                   FileSkipped, FileWaiting, FileStalled)) \
@@ -261,7 +267,7 @@ class TransferBook:
                     self._touched.append(row)
 
     def take_touched(self) -> list[TransferRow]:
-        """The rows changed by job states since the last call (paused, interrupted).
+        """The rows changed by job states since the last call (paused, interrupted, no broker).
 
         :meth:`apply` returns the one row a file event changed; a job's state may
         change many, which a view must redraw too.
@@ -283,6 +289,32 @@ class TransferBook:
                 row.held = held
                 self._counted(row, 1)
                 self._touched.append(row)
+
+    def _apply_link(self, event: ConnectionState) -> None:
+        """A job's broker stopped (or started again) answering, or its topic is missing.
+
+        Meanwhile its moving files show as waiting for it (see :meth:`take_touched`);
+        they move on once it answers again.
+        """
+        before = self.links.problems.get(event.job)
+        self.links.apply(event)
+        after = self.links.problems.get(event.job)
+        for row in self.rows.values():
+            if row.job != event.job:
+                continue
+            if after and row.status in (RowStatus.ACTIVE, RowStatus.STALLED):
+                row.error, row.rate = after, 0.0
+                self._set_status(row, RowStatus.WAITING)
+                self._touched.append(row)
+            elif before and not after and row.status is RowStatus.WAITING and (
+                    row.error == before):
+                row.error = ""
+                self._set_status(row, RowStatus.ACTIVE)
+                self._touched.append(row)
+
+    def job_link_problem(self, job: str) -> str:
+        """Why ``job``'s broker link does not work now ("" if it does)."""
+        return self.links.problems.get(job, "")
 
     def forget_job_problem(self, job: str) -> None:
         """Drop what :attr:`job_errors` and :attr:`job_waits` say about ``job``."""
@@ -400,7 +432,15 @@ class TransferBook:
         waiting_jobs = () if counts[RowStatus.WAITING] else tuple(self.job_waits)
         return Problems(counts[RowStatus.FAILED], counts[RowStatus.WAITING],
                         tuple(self.job_errors), waiting_jobs,
-                        stalled_files=counts[RowStatus.STALLED])
+                        stalled_files=counts[RowStatus.STALLED],
+                        links=tuple(dict.fromkeys(self.links.problems.values())))
+
+    def on_their_way(self) -> tuple[int, int]:
+        """Files being sent and received now, or waiting to go on: ``(sending, receiving)``."""
+        moving = (RowStatus.ACTIVE, RowStatus.QUEUED, RowStatus.WAITING, RowStatus.STALLED)
+        counts = collections.Counter(row.direction for row in self.rows.values()
+                                     if row.status in moving)
+        return counts[Direction.UPLOAD], counts[Direction.DOWNLOAD]
 
     def status(self, paused: bool) -> AppStatus:
         """Problems beat paused, which beats transferring, then idle."""

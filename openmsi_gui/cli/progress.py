@@ -9,6 +9,7 @@ import threading
 import time
 from typing import TextIO
 
+from openmsi_gui.app.connection import LinkProblems
 from openmsi_gui.app.formatting import format_bytes
 from openmsi_gui.engine.events import (
     ConnectionState,
@@ -52,6 +53,7 @@ class ConsoleReporter:
         self.skipped = 0
         self._current = ""
         self._last_draw = 0.0
+        self._links = LinkProblems()
 
     def __call__(self, event: Event) -> None:
         """Handle one engine event (called from engine threads)."""
@@ -75,8 +77,13 @@ class ConsoleReporter:
                 self._line(f"FAILED {event.relpath}: {event.reason}", logging.ERROR)
             elif isinstance(event, FileWaiting):
                 self._line(f"waiting {event.relpath}: {event.reason}", logging.WARNING)
-            elif isinstance(event, ConnectionState) and event.detail:
-                self._line(f"{event.job}: {event.status.value} ({event.detail})", logging.DEBUG)
+            elif isinstance(event, ConnectionState):
+                line = self._links.apply(event)
+                if line:  # an outage (or a missing topic) is told when it starts and ends
+                    self._line(line, logging.WARNING if self._links.problems else logging.INFO)
+                elif event.detail:
+                    self._line(f"{event.job}: {event.status.value} ({event.detail})",
+                               logging.DEBUG)
 
     def _total(self) -> int:
         return self._done_bytes + sum(self._bytes.values())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication, QWizard
+from PySide6.QtWidgets import QApplication, QMessageBox, QWizard
 
 from openmsi_gui import __version__
 from openmsi_gui.app import job_names
@@ -29,6 +29,7 @@ from openmsi_gui.app.settings import (
     WatchedFolder,
     default_config_dir,
 )
+from openmsi_gui.app.text import quit_question
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.platform.autostart import refresh_at_start
@@ -92,8 +93,8 @@ class OpenMSIApp(QObject):
                                  self.tasks, has_tray=self.tray.available, demo=demo)
         self.instance = SingleInstance(instance_name, parent=self) if instance_name else None
         self.tray.openRequested.connect(self.window.show_and_raise)
-        self.tray.quitRequested.connect(self.quit)
-        self.window.quitRequested.connect(self.quit)
+        self.tray.quitRequested.connect(self.request_quit)
+        self.window.quitRequested.connect(self.request_quit)
         self.window.wizardRequested.connect(self.show_wizard)
         self.window.preferencesRequested.connect(self.show_preferences)
         QGuiApplication.styleHints().colorSchemeChanged.connect(self._apply_theme)
@@ -147,8 +148,24 @@ class OpenMSIApp(QObject):
             self._wizard.deleteLater()
             self._wizard = None
 
+    def request_quit(self) -> None:
+        """Quit, as the user asked; while files are on their way, ask once first."""
+        question = quit_question(*self.state.book.on_their_way())
+        if question and not self._stopped:
+            answer = QMessageBox.question(
+                self.window if self.window.isVisible() else None, "Quit OpenMSI", question,
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.quit()
+
     def quit(self) -> None:
-        """Hide everything, stop the jobs off the GUI thread, then leave the event loop."""
+        """Hide everything, stop the jobs off the GUI thread, then leave the event loop.
+
+        Stopping takes a few seconds at most, whatever the broker does: chunks
+        not acknowledged by then are sent again at the next start.
+        """
         if self._stopped:
             return
         self._stopped = True

@@ -10,6 +10,7 @@ from openmsi_gui.app.settings import Settings, SettingsStore
 from openmsi_gui.app.transfer_rows import job_places
 from openmsi_gui.app.transfers import AppStatus, RowKey, TransferBook, TransferRow
 from openmsi_gui.engine.events import (
+    ConnectionState,
     Event,
     FileCompleted,
     FileFailed,
@@ -33,7 +34,8 @@ class LiveState(QObject):
         statusChanged(object, str): the :class:`AppStatus` and a one-line status.
         fileFailed(object): a :class:`FileFailed` event (for notifications).
         fileCompleted(object): a :class:`FileCompleted` event.
-        jobsChanged(list): the :class:`JobState` events of a batch, once folded in.
+        jobsChanged(list): the :class:`JobState` and :class:`ConnectionState` events of a
+            batch, once folded in.
         tick(): once a second (for throughput plots).
         bandwidthChanged(): the app-wide limit in force, or "Limit bandwidth now", changed
             (see :attr:`limit_text`, :attr:`limit_now`).
@@ -81,7 +83,7 @@ class LiveState(QObject):
 
     def on_adapter_events(self, events: list[Event]) -> None:
         changed: dict[int, TransferRow] = {}
-        jobs: list[JobState] = []
+        jobs: list[JobState | ConnectionState] = []
         for event in events:
             row = self.book.apply(event)
             if row is not None:
@@ -90,7 +92,7 @@ class LiveState(QObject):
                 self.fileFailed.emit(event)
             elif isinstance(event, FileCompleted):
                 self.fileCompleted.emit(event)
-            elif isinstance(event, JobState):
+            elif isinstance(event, (JobState, ConnectionState)):
                 jobs.append(event)
             elif isinstance(event, PauseState):
                 self.paused, self.paused_until = event.paused, event.until
@@ -160,4 +162,5 @@ class LiveState(QObject):
 
     def job_problem(self, job: str) -> tuple[str, str]:
         """Why ``job`` failed and what it waits for (each "" if nothing)."""
-        return self.book.job_errors.get(job, ""), self.book.job_waits.get(job, "")
+        return self.book.job_errors.get(job, ""), (self.book.job_link_problem(job) or
+                                                     self.book.job_waits.get(job, ""))

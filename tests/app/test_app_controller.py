@@ -10,11 +10,19 @@ from pathlib import Path
 import pytest
 from helpers import Recorder, wait_until
 
-from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfers import TransferBook
 from openmsi_gui.engine import admin
-from openmsi_gui.engine.events import EventBus, JobId, JobState, JobStatus, PauseState
+from openmsi_gui.engine.events import (
+    ConnectionState,
+    ConnectionStatus,
+    EventBus,
+    JobId,
+    JobState,
+    JobStatus,
+    PauseState,
+)
 from openmsi_gui.engine.registry import Registry
 
 
@@ -88,8 +96,13 @@ def test_a_job_that_cannot_start_is_reported(
     configure(store, broker_profile, "no-such-topic", tmp_path)
     controller.start().result(30)
     failures = [e for e in recorder.of(JobState) if e.state is JobStatus.FAILED]
-    assert failures
+    assert [e.job for e in failures] == [str(job_id(store.settings.folders[0]))]
     assert all("does not exist" in e.detail for e in failures)
+    # A destination waits for its topic instead, and says so.
+    dest = str(job_id(store.settings.destinations[0]))
+    wait_until(lambda: any(e.job == dest and e.status is ConnectionStatus.TOPIC_MISSING
+                           for e in recorder.of(ConnectionState)),
+               timeout=10, message="the destination to say that its topic is missing")
 
 
 def test_embedded_profile_starts_the_local_broker(

@@ -18,7 +18,7 @@ from openmsi_gui.app.folders import path_problem
 from openmsi_gui.app.formatting import ItemState, item_state
 from openmsi_gui.app.settings import Destination, Settings, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfers import AppStatus
-from openmsi_gui.engine.events import JobState, JobStatus
+from openmsi_gui.engine.events import ConnectionState, JobState, JobStatus
 from openmsi_gui.ui.icons import status_icon
 from openmsi_gui.ui.status_line import StatusLine
 from openmsi_gui.ui.views.item_list import ItemList, ListRow
@@ -130,8 +130,9 @@ class ItemsEditor(QWidget, Generic[ItemT]):
         self._refresh_table()
         self._on_current_changed()
 
-    def _on_jobs_changed(self, events: list[JobState]) -> None:
-        self._retried.difference_update(e.job for e in events if e.state is not JobStatus.PAUSED)
+    def _on_jobs_changed(self, events: list[JobState | ConnectionState]) -> None:
+        self._retried.difference_update(e.job for e in events if isinstance(e, ConnectionState)
+                                        or e.state is not JobStatus.PAUSED)
         mine = {self._job_name(item) for item in self._items(self._settings)}
         if any(event.job in mine for event in events):
             self._refresh_table()
@@ -280,7 +281,10 @@ class ItemsEditor(QWidget, Generic[ItemT]):
         else:
             failure, waiting = self._problem(item)
             state = item_state(item.enabled, item.paused, bool(failure), bool(waiting))
-            status, failure = state.value, failure or waiting
+            link = self.state.book.job_link_problem(self._job_name(item))
+            # A broker that does not answer (or a missing topic) says so in the row itself.
+            status = link if link and state is ItemState.WAITING else state.value
+            failure = failure or waiting
             icon = status_icon(_STATE_ICONS[state])
             if item_id in self._drafts:
                 status += " (unsaved)"

@@ -1,0 +1,110 @@
+"""`openmsi watch` and `download` while the broker is away: one plain line, and a clean stop.
+
+Each test has a broker of its own, killed (as a crash would) under the running
+command; figures (how soon, how many lines, how fast it stops) are printed by
+``benchmarks/outage.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from cli_helpers import OPENMSI
+from helpers import wait_until
+
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.broker import EmbeddedBroker
+from openmsi_gui.engine.kafka_config import KafkaConfig
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+
+UNREACHABLE = "Cannot reach the broker at"
+
+
+class Running:
+    """An `openmsi` command in the background, its output collected line by line."""
+
+    def __init__(self, args: list[str], data_dir: Path) -> None:
+        self.proc = subprocess.Popen([*OPENMSI, "--data-dir", str(data_dir), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        wait_until(lambda: any(text in line for line in self.lines), timeout=timeout,
+                   message=f"{text!r} in {self.lines}")
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    def stop(self) -> int:
+        """SIGTERM it; its exit code (it must exit: the wait fails the test otherwise)."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self._reader.join(10)
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def test_watch_says_once_that_the_broker_is_away_and_stops_at_once(
+        own_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    config = KafkaConfig.for_bootstrap(own_broker.bootstrap_servers)
+    admin.create_topic(config, "outage", 1)
+    folder = tmp_path / "instrument"
+    folder.mkdir()
+    watch = Running(["watch", str(folder), "--bootstrap-servers", own_broker.bootstrap_servers,
+                     "--topic", "outage", "--stable-seconds", "0.2"], tmp_path / "data")
+    try:
+        watch.wait_for("watching")
+        (folder / "before.bin").write_bytes(os.urandom(100_000))
+        watch.wait_for("sent before.bin")
+        own_broker.kill()
+        (folder / "during.bin").write_bytes(os.urandom(100_000))
+        watch.wait_for(UNREACHABLE)
+        time.sleep(3)  # librdkafka retries all along; it is not told again
+        assert watch.count(UNREACHABLE) == 1
+        assert not [line for line in watch.lines if "Connect to ipv4" in line or
+                    line.startswith("%")], watch.lines  # librdkafka's lines are not on stderr
+        code = watch.stop()
+    finally:
+        watch.close()
+    assert code == 0, watch.lines
+    # What was not acknowledged is told as waiting for the next start, not as a failure.
+    assert not [line for line in watch.lines if "FAILED" in line], watch.lines
+
+
+def test_download_stops_at_once_while_the_broker_is_away(
+        own_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    config = KafkaConfig.for_bootstrap(own_broker.bootstrap_servers)
+    admin.create_topic(config, "outage", 2)
+    download = Running(["download", str(tmp_path / "in"), "--bootstrap-servers",
+                        own_broker.bootstrap_servers, "--topic", "outage"], tmp_path / "data")
+    try:
+        download.wait_for("assigned partitions")
+        own_broker.kill()
+        download.wait_for(UNREACHABLE)
+        code = download.stop()
+    finally:
+        download.close()
+    assert code == 0, download.lines
+    assert download.count(UNREACHABLE) == 1
