@@ -120,6 +120,10 @@ def create_topic(config: KafkaConfig, topic: str, partitions: int = 3,
     try:
         future.result(timeout)
     except KafkaException as exc:
+        # The future keeps the exception: without its traceback (this frame, holding the
+        # future and the client) the client is freed at once, and with it its connection,
+        # which would otherwise keep a broker being stopped waiting.
+        exc.__traceback__ = None
         err = exc.args[0] if exc.args else None
         if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
             return False
