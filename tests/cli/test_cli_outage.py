@@ -100,7 +100,7 @@ def test_download_stops_at_once_while_the_broker_is_away(
     download = Running(["download", str(tmp_path / "in"), "--bootstrap-servers",
                         own_broker.bootstrap_servers, "--topic", "outage"], tmp_path / "data")
     try:
-        download.wait_for("assigned partitions")
+        download.wait_for("receiving from topic")
         own_broker.kill()
         download.wait_for(UNREACHABLE)
         code = download.stop()
