@@ -103,6 +103,11 @@ class LinkProblems:
             self._missing_topics.pop(event.job, None)
         return line
 
+    def forget(self, job: str) -> None:
+        """``job`` is gone (its folder or destination was removed): drop its problem."""
+        self.problems.pop(job, None)
+        self._missing_topics.pop(job, None)
+
     def first(self) -> str:
         """One of the current problems ("" if there is none)."""
         return next(iter(self.problems.values()), "")

@@ -23,7 +23,13 @@ from openmsi_gui.app.formatting import (
 )
 from openmsi_gui.app.job_names import names
 from openmsi_gui.app.settings import DestinationKind, Settings
-from openmsi_gui.app.transfers import PROBLEM_STATUSES, RowStatus, Summary, TransferRow
+from openmsi_gui.app.transfers import (
+    PROBLEM_STATUSES,
+    UNFINISHED,
+    RowStatus,
+    Summary,
+    TransferRow,
+)
 from openmsi_gui.engine.events import Direction, JobId, JobKind
 
 
@@ -137,8 +143,7 @@ RESEND_HINT = ("A failed download cannot be retried from here: the file has to b
 
 def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
     """Whether ``row`` passes the filter ``mode`` and contains ``search`` (any case)."""
-    if mode is FilterMode.ACTIVE and row.status not in (RowStatus.ACTIVE, RowStatus.QUEUED,
-                                                         RowStatus.WAITING):
+    if mode is FilterMode.ACTIVE and row.status not in UNFINISHED:
         return False
     if mode is FilterMode.PROBLEMS and row.status not in PROBLEM_STATUSES:
         return False
@@ -158,9 +163,8 @@ MODE_FLAGS = {FilterMode.ALL: "", FilterMode.ACTIVE: "A", FilterMode.PROBLEMS: "
 
 
 def _flags(row: TransferRow) -> str:
-    """``A``: queued, moving or waiting; ``P``: a problem (see :data:`PROBLEM_STATUSES`)."""
-    flags = "A" if row.status in (RowStatus.ACTIVE, RowStatus.QUEUED, RowStatus.WAITING) \
-        else ""
+    """``A``: not arrived yet (:data:`UNFINISHED`); ``P``: a problem (:data:`PROBLEM_STATUSES`)."""
+    flags = "A" if row.status in UNFINISHED else ""
     if row.status in PROBLEM_STATUSES:
         flags += "P"
     return flags or "-"

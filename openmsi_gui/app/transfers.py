@@ -296,6 +296,8 @@ class TransferBook:
         Meanwhile its moving files show as waiting for it (see :meth:`take_touched`);
         they move on once it answers again.
         """
+        if event.job in self._gone:  # a removed job's last words raise no alarm
+            return
         before = self.links.problems.get(event.job)
         self.links.apply(event)
         after = self.links.problems.get(event.job)
@@ -328,6 +330,7 @@ class TransferBook:
         """
         self._gone.add(job)
         self.forget_job_problem(job)
+        self.links.forget(job)
         self.paused_jobs.discard(job)
         return self.drop([key for key in self.rows if key[0] == job])
 

@@ -10,6 +10,8 @@ import pytest
 from openmsi_gui.app import transfers
 from openmsi_gui.app.transfers import AppStatus, RowStatus, TransferBook, TransferRow
 from openmsi_gui.engine.events import (
+    ConnectionState,
+    ConnectionStatus,
     Direction,
     FileCompleted,
     FileDiscovered,
@@ -333,6 +335,8 @@ def test_paused_rows_say_so_and_have_no_time_left(clock: Clock) -> None:
 
 def test_a_removed_job_loses_its_rows_and_problems_and_late_events_are_ignored() -> None:
     book = TransferBook()
+    book.apply(ConnectionState("dest:d", ConnectionStatus.TOPIC_MISSING, "raw"))
+    assert book.problems().links
     book.apply(FileWaiting("dest:d", DOWN, "a.bin", "read-only; retrying in 5 s"))
     book.apply(FileCompleted("dest:d", DOWN, "b.bin", 1, "00", 1.0))
     book.apply(JobState("dest:d", JobStatus.WAITING, "read-only"))
@@ -343,6 +347,7 @@ def test_a_removed_job_loses_its_rows_and_problems_and_late_events_are_ignored()
     assert [key[0] for key in book.rows] == ["dest:other"]
     assert book.status(paused=False) is AppStatus.IDLE
     assert book.apply(FileWaiting("dest:d", DOWN, "a.bin", "stopping")) is None
+    book.apply(ConnectionState("dest:d", ConnectionStatus.UNREACHABLE, "broker:9092"))
     book.apply(JobState("dest:d", JobStatus.FAILED, "stopped"))
     assert book.status(paused=False) is AppStatus.IDLE
     assert book.summary().received == 1

@@ -61,7 +61,12 @@ def test_filter_pattern_agrees_with_row_matches() -> None:
             TransferRow("folder:abc", UP, "run/scan.h5", status=RowStatus.ACTIVE),
             TransferRow("folder:abc", UP, "run/next(1).h5"),
             TransferRow("folder:abc", UP, "run/old.h5", status=RowStatus.DONE),
-            TransferRow("folder:abc", UP, "run/Straße.h5", status=RowStatus.SKIPPED)]
+            TransferRow("folder:abc", UP, "run/Straße.h5", status=RowStatus.SKIPPED),
+            TransferRow("dest:xyz", DOWN, "in/big.raw", status=RowStatus.WAITING,
+                        error="Read-only file system"),
+            TransferRow("dest:xyz", DOWN, "in/huge.raw", status=RowStatus.STALLED)]
+    assert {mode: sum(tr.row_matches(row, mode) for row in rows) for mode in FilterMode} == {
+        FilterMode.ALL: 8, FilterMode.ACTIVE: 4, FilterMode.PROBLEMS: 4}
     option = QRegularExpression.PatternOption.DotMatchesEverythingOption
     for mode in FilterMode:
         for search in ("", "  SIZE too ", "SECOND", "run/", "(1)", "receiving", "↓",
