@@ -361,6 +361,11 @@ class Pacer:
                  if r is not None]
         return min(rates) if rates else None
 
+    def reverse(self) -> Pacer:
+        """The same limits the other way (a destination's uploads to S3, say)."""
+        other = Direction.DOWNLOAD if self.direction is Direction.UPLOAD else Direction.UPLOAD
+        return Pacer(other, self._limits)
+
     def pace(self, n: int, stop: threading.Event) -> bool:
         """Wait until ``n`` more bytes may be sent; False if ``stop`` was set meanwhile."""
         wait = max((bucket.take(n) for bucket in self._buckets), default=0.0)
@@ -368,6 +373,19 @@ class Pacer:
             self._count_wait()
             return not stop.wait(wait)
         return not stop.is_set()
+
+    def pace_polled(self, n: int, stopping: Callable[[], bool]) -> bool:
+        """:meth:`pace`, asking ``stopping()`` every 0.2 s instead of waiting on an event."""
+        wait = max((bucket.take(n) for bucket in self._buckets), default=0.0)
+        if wait > 0:
+            self._count_wait()
+        deadline = time.monotonic() + wait
+        while not stopping():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(0.2, left))
+        return False
 
     def account(self, n: int) -> None:
         """Count ``n`` bytes that were received (the caller then waits for :meth:`delay`)."""

@@ -157,7 +157,8 @@ class DownloadJob:
                  consumer_factory: ConsumerFactory = Consumer,
                  pacer: Pacer | None = None) -> None:
         self.name = name or f"download:{topic}"
-        store = S3Store(s3, topic) if s3 is not None else None
+        store = (S3Store(s3, topic, pacer=pacer.reverse() if pacer is not None else None)
+                 if s3 is not None else None)
         self._cipher = cipher_for(config)
         try:
             self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
@@ -240,11 +241,15 @@ class S3Store:
         part_size: multipart part size (raised as needed for huge files).
         workers: parts uploaded at once.
         client: a boto3 client (made from ``location`` if None).
+        pacer: the bandwidth limits uploads go under; each PUT waits for its bytes
+            (None: no limit).
     """
 
     def __init__(self, location: S3Location, topic: str, part_size: int = DEFAULT_PART_SIZE,
-                 workers: int = DEFAULT_WORKERS, client: Any = None) -> None:
+                 workers: int = DEFAULT_WORKERS, client: Any = None,
+                 pacer: Pacer | None = None) -> None:
         self.location = location
+        self.pacer = pacer
         self.topic = topic
         self.part_size = max(part_size, MIN_PART_SIZE)
         self.workers = max(1, workers)
@@ -301,6 +306,8 @@ class S3Store:
         metadata = {"sha512": sha512.hex(), "mtime": f"{mtime:.6f}"}
         try:
             if size <= self.part_size:
+                if self.pacer is not None and not self.pacer.pace_polled(size, stopping):
+                    raise S3Error("stopped before the upload started; it starts on restart")
                 etag, expected = self._put_single(path, key, size, metadata)
             else:
                 etag, expected = self._put_multipart(path, key, size, sha512, metadata, stopping)
@@ -365,6 +372,8 @@ class S3Store:
             if part.number in done:
                 return
             if stopping():
+                raise S3Error("stopped before the upload finished; it resumes on restart")
+            if self.pacer is not None and not self.pacer.pace_polled(part.length, stopping):
                 raise S3Error("stopped before the upload finished; it resumes on restart")
             data = _read(path, part.offset, part.length)
             digest = _md5(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 from datetime import datetime
@@ -24,6 +25,7 @@ from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Error, S3Location, S3Store
 from openmsi_gui.engine.uploader import Uploader, UploadOutcome
 
 MiB = 1024 * 1024
@@ -189,3 +191,23 @@ def test_a_limit_always_in_force_bounds_the_prefetch() -> None:
                             Pacer(Direction.DOWNLOAD, [Limit(Timetable.parse("64K"))]))
     assert low["fetch.max.bytes"] == str(8 * MiB)  # never below message.max.bytes
     assert Timetable.parse("10M:1M").ceiling(Direction.DOWNLOAD) == MiB
+
+
+def test_a_destination_limit_paces_its_uploads_to_s3(s3_location: S3Location,
+                                                     tmp_path: Path) -> None:
+    """Rebuilt files leave for S3 under the destination's limits, the other way."""
+    down = Pacer(Direction.DOWNLOAD, [Limit(Timetable.parse("32M:off"))])
+    store = S3Store(s3_location, "t", part_size=5 * MiB, workers=2, pacer=down.reverse())
+    big, small = tmp_path / "big.bin", tmp_path / "small.bin"
+    big.write_bytes(os.urandom(11 * MiB))
+    small.write_bytes(b"small")
+    for path in (big, small):
+        digest = hashlib.sha512(path.read_bytes()).digest()
+        store.put(path, path.name, digest, 0.0)
+        assert store.exists(path.name, path.stat().st_size, digest)
+    assert store.pacer is not None
+    assert store.pacer.waits > 0
+    slow = S3Store(s3_location, "t", pacer=Pacer(Direction.UPLOAD,
+                                                 [Limit(Timetable.parse("1K"))]))
+    with pytest.raises(S3Error, match="stopped before the upload started"):
+        slow.put(small, "again.bin", b"\0" * 64, 0.0, stopping=lambda: True)
