@@ -138,7 +138,7 @@ class AppController:
         self._links = LinkProblems()  # one log line when a job's broker goes, one when back
         self._closed = False
         # The app-wide bandwidth limit, shared by every job; changed in place.
-        self.bandwidth = Limit(app_limit(store.settings.bandwidth))
+        self.bandwidth = Limit(app_limit(store.settings.bandwidth), lasting=False)
         self.stalls = StallWatch(bus, stall_seconds or store.settings.ui.stall_minutes * 60)
         self._fixed_stall = stall_seconds is not None
         store.subscribe(self._on_settings_changed)
@@ -570,6 +570,11 @@ def _follow_pause(running: _Running, paused: bool) -> None:
 
 
 def _signature(item: WatchedFolder | Destination, profile: BrokerProfile) -> tuple[Any, ...]:
-    """What a running job depends on; pausing and limits are applied in place, not by a restart."""
+    """What a running job depends on; pausing and limits are applied in place, not by a restart.
+
+    A destination's highest limit sizes its consumer's prefetch: a new one restarts it.
+    """
+    ceiling = (item_limit(item).ceiling(Direction.DOWNLOAD)
+               if isinstance(item, Destination) else None)
     return (dataclasses.astuple(dataclasses.replace(item, paused=False, bwlimit="")),
-            dataclasses.astuple(profile))
+            dataclasses.astuple(profile), ceiling)

@@ -298,11 +298,15 @@ class Limit:
         timetable: the limit to start with.
         now: local time (injectable for tests).
         clock: monotonic seconds for the buckets.
+        lasting: the limit holds for the life of the jobs using it, so a consumer may
+            size its prefetch to it (see :meth:`Pacer.ceiling`); False for one that may
+            be lifted while they run (the app's "Limit bandwidth now").
     """
 
     def __init__(self, timetable: Timetable = OFF,
                  now: Callable[[], datetime] = datetime.now,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, lasting: bool = True) -> None:
+        self.lasting = lasting
         self._timetable = timetable
         self._now = now
         self._buckets = {d: TokenBucket(functools.partial(self.rate, d), clock=clock)
@@ -356,9 +360,9 @@ class Pacer:
         return min(rates) if rates else None
 
     def ceiling(self) -> float | None:
-        """The highest rate the limits ever allow together (None: at times no limit)."""
-        rates = [r for r in (limit.timetable.ceiling(self.direction) for limit in self._limits)
-                 if r is not None]
+        """The highest rate the lasting limits ever allow together (None: at times none)."""
+        rates = [r for r in (limit.timetable.ceiling(self.direction)
+                             for limit in self._limits if limit.lasting) if r is not None]
         return min(rates) if rates else None
 
     def reverse(self) -> Pacer:

@@ -191,6 +191,8 @@ def test_a_limit_always_in_force_bounds_the_prefetch() -> None:
                             Pacer(Direction.DOWNLOAD, [Limit(Timetable.parse("64K"))]))
     assert low["fetch.max.bytes"] == str(8 * MiB)  # never below message.max.bytes
     assert Timetable.parse("10M:1M").ceiling(Direction.DOWNLOAD) == MiB
+    liftable = Limit(Timetable.parse("2M"), lasting=False)  # "Limit bandwidth now"
+    assert Pacer(Direction.DOWNLOAD, [Limit(OFF), liftable]).ceiling() is None
 
 
 def test_a_destination_limit_paces_its_uploads_to_s3(s3_location: S3Location,
