@@ -17,7 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from openmsi_gui.app.settings import Settings
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -35,6 +37,7 @@ from openmsi_gui.engine.events import (
     JobStatus,
     PauseState,
 )
+from openmsi_gui.engine.registry import HistoryRow
 from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,20 @@ def stall_reason(direction: Direction, idle_seconds: float) -> str:
                 "Send again (openmsi send-again)")
     return (f"no progress for {idle} although the broker answers: press Retry to read it "
             "again, or Send again on the sending computer (openmsi send-again)")
+
+
+def resend_target(settings: Settings, row: HistoryRow) -> tuple[str, str] | None:
+    """The watched folder id and path with which ``row`` of the history can be sent again.
+
+    That is an upload from a folder that is still watched, to the same topic
+    (after a restart, a file the receivers never got whole is only in the history).
+    """
+    if row.direction != "upload" or not row.root:
+        return None
+    for folder in settings.folders:
+        if folder.topic == row.topic and str(Path(folder.path)) == row.root:
+            return folder.id, row.relpath
+    return None
 
 
 def _duration(seconds: float) -> str:

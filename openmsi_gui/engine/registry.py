@@ -182,6 +182,7 @@ class HistoryRow:
     done_bytes: int = 0  # sent or stored so far (the size once done)
     done_chunks: int = 0
     n_chunks: int = 0
+    root: str = ""  # an upload's folder, which its path is relative to ("" for downloads)
 
 
 class Registry:
@@ -413,14 +414,14 @@ class Registry:
                 " SELECT 'upload', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM upload_chunks WHERE upload_id=uploads.id) END,"
-                "  chunk_size FROM uploads"
+                "  chunk_size, root FROM uploads"
                 " UNION ALL"
                 " SELECT 'download', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM download_chunks WHERE download_id=downloads.id) END,"
                 "  CASE WHEN status='done' THEN -1 ELSE"
                 "  (SELECT COALESCE(SUM(length), 0) FROM download_chunks"
-                "   WHERE download_id=downloads.id) END FROM downloads"
+                "   WHERE download_id=downloads.id) END, '' FROM downloads"
                 ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall())
         return [_history_row(r) for r in rows]
 
@@ -440,7 +441,8 @@ def _history_row(r: tuple[Any, ...]) -> HistoryRow:
         done_bytes = last
     return HistoryRow(direction=direction, topic=r[1], relpath=r[2], size=size, status=status,
                       error=r[5], started=r[6], completed=r[7], sha512_hex=bytes(r[8]).hex(),
-                      done_bytes=done_bytes, done_chunks=done_chunks, n_chunks=n_chunks)
+                      done_bytes=done_bytes, done_chunks=done_chunks, n_chunks=n_chunks,
+                      root=r[12])
 
 
 def _upgrade(db: sqlite3.Connection, path: Path) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import Future
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.history import HistoryColumn
 from openmsi_gui.app.settings import SettingsError, SettingsStore, UiSettings
 from openmsi_gui.app.transfer_rows import Column
 from openmsi_gui.engine.events import (
@@ -123,3 +125,39 @@ def test_preferences_set_the_stall_time_and_the_controller_follows(
 def test_a_hand_edited_stall_time_out_of_range_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"between 0\.5 and 1440"):
         UiSettings(stall_minutes=0)
+
+
+def test_send_again_from_the_history_after_a_restart(
+        qtbot: QtBot, store: SettingsStore, registry: Registry, tasks: Tasks,
+        controller: AppController, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sender restarted: "Sent ✓" is only in the history, and Send again is there too."""
+    from openmsi_gui.app.settings import WatchedFolder
+    from openmsi_gui.ui.views.history import HistoryView
+
+    folder = WatchedFolder(path=str(tmp_path / "out"), profile_id="p", topic="lab")
+    settings = store.settings
+    settings.folders.append(folder)
+    store.update(settings)
+    for root, topic, relpath in ((folder.path, "lab", "run/huge_run2.raw"),
+                                 (folder.path, "other-topic", "x.raw"),
+                                 ("/no/longer/watched", "lab", "y.raw")):
+        upload_id, _ = registry.start_upload(topic, root, relpath, 10, 1, b"h" * 64, 1024, 1)
+        registry.finish_upload(upload_id)
+    sent: list[tuple[str, str]] = []
+    monkeypatch.setattr(controller, "send_again", lambda folder_id, relpath: (
+        sent.append((folder_id, relpath)), _done())[1])
+    history = HistoryView(registry, tasks, controller=controller)
+    qtbot.addWidget(history)
+    with qtbot.waitSignal(history.loaded, timeout=5000):
+        history.refresh()
+    assert history.send_again_button.isVisibleTo(history)
+    model = history.table.model()
+    paths = [model.index(r, HistoryColumn.PATH).data() for r in range(model.rowCount())]
+    for relpath in ("x.raw", "y.raw"):
+        history.table.selectRow(paths.index(relpath))
+        assert not history.send_again_button.isEnabled()
+    history.table.selectRow(paths.index("run/huge_run2.raw"))
+    assert history.send_again_button.isEnabled()
+    qtbot.mouseClick(history.send_again_button, Qt.MouseButton.LeftButton)
+    assert sent == [(folder.id, "run/huge_run2.raw")]
+    qtbot.waitUntil(lambda: "Queued run/huge_run2.raw" in history.message.text(), timeout=3000)

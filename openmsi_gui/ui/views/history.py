@@ -8,6 +8,7 @@ The table's models are in :mod:`openmsi_gui.ui.views.history_model`.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -31,12 +32,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.history import (
     HistoryColumn,
     HistoryEntry,
     load_history,
 )
 from openmsi_gui.app.history_export import export_history
+from openmsi_gui.app.stalls import resend_target
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label
@@ -62,6 +65,7 @@ class HistoryView(QWidget):
         registry: where the history is read from.
         tasks: the app's background work (registry reads and CSV writes).
         state: the live state whose file events trigger a refresh (optional).
+        controller: sends selected uploads again ("Send again"; no button without it).
     """
 
     loaded = Signal(int)
@@ -69,10 +73,12 @@ class HistoryView(QWidget):
     failed = Signal(str)
 
     def __init__(self, registry: Registry, tasks: Tasks, state: LiveState | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, controller: AppController | None = None
+                 ) -> None:
         super().__init__(parent)
         self.registry = registry
         self.tasks = tasks
+        self.controller = controller
         self.setAccessibleName("Transfer history")
         self._loading = False
         self._again = False
@@ -110,6 +116,14 @@ class HistoryView(QWidget):
         self.export_button = QPushButton("E&xport CSV…")
         self.export_button.setToolTip("Save the rows shown (searched and sorted) as a CSV file")
         self.export_button.clicked.connect(self.on_export_clicked)
+        self.send_again_button = QPushButton("Send a&gain")
+        self.send_again_button.setAccessibleName("Send the selected uploads again")
+        self.send_again_button.setToolTip(
+            "Send the selected uploads again, every chunk, even if they were sent: for a file "
+            "the receivers never got whole (its folder must still be watched)")
+        self.send_again_button.setEnabled(False)
+        self.send_again_button.setVisible(self.controller is not None)
+        self.send_again_button.clicked.connect(self.on_send_again_clicked)
 
     def _build_table(self) -> None:
         self.table = QTableView()
@@ -137,6 +151,7 @@ class HistoryView(QWidget):
         bar.addWidget(self.search, 1)
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.export_button)
+        bar.addWidget(self.send_again_button)
         footer = QHBoxLayout()
         footer.addWidget(self.count_label)
         footer.addWidget(self.message, 1)
@@ -146,7 +161,9 @@ class HistoryView(QWidget):
         layout.addLayout(footer)
         self.setTabOrder(self.search, self.refresh_button)
         self.setTabOrder(self.refresh_button, self.export_button)
-        self.setTabOrder(self.export_button, self.table)
+        self.setTabOrder(self.export_button, self.send_again_button)
+        self.setTabOrder(self.send_again_button, self.table)
+        self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
 
     # -- refreshing -----------------------------------------------------------------------
 
@@ -277,3 +294,38 @@ class HistoryView(QWidget):
             return
         self.message.setText(f"Exported {count} transfers to {path}")
         self.exported.emit(str(path), count)
+
+    # -- sending again ------------------------------------------------------------------------
+
+    def selected_rows(self) -> list[HistoryRow]:
+        """The transfers selected in the table."""
+        return [self.model.entry(self.proxy.mapToSource(index).row()).row
+                for index in self.table.selectionModel().selectedRows()]
+
+    def _targets(self) -> list[tuple[str, str]]:
+        if self.controller is None:
+            return []
+        settings = self.controller.store.settings
+        found = (resend_target(settings, row) for row in self.selected_rows())
+        return list(dict.fromkeys(target for target in found if target is not None))
+
+    def on_selection_changed(self, _selected: QItemSelection,
+                             _deselected: QItemSelection) -> None:
+        self.send_again_button.setEnabled(bool(self._targets()))
+
+    def on_send_again_clicked(self) -> None:
+        if self.controller is None:
+            return
+        for folder_id, relpath in self._targets():
+            self.message.setText(f"Sending {relpath} again…")
+            self._tell(self.controller.send_again(folder_id, relpath), relpath)
+
+    @asyncSlot()
+    async def _tell(self, future: Future[None], relpath: str) -> None:
+        try:
+            await self.tasks.wait(future, context=self)
+        except Exception as error:  # told to the user
+            self.message.setText(f"Could not send {relpath} again: "
+                                 f"{str(error) or type(error).__name__}")
+        else:
+            self.message.setText(f"Queued {relpath} to be sent again, every chunk.")

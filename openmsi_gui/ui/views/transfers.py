@@ -193,7 +193,7 @@ class TransfersView(QWidget):
         now_layout = QVBoxLayout(self.now_page)
         now_layout.addWidget(self.splitter)
 
-        self.history = HistoryView(registry, tasks, state)
+        self.history = HistoryView(registry, tasks, state, controller=self.controller)
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Transfer pages")
         self.tabs.addTab(self.now_page, "&Now")
