@@ -29,13 +29,14 @@ from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
     SecurityProtocol,
+    Settings,
     SettingsStore,
     WatchedFolder,
 )
+from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.adapter import EngineAdapter
-from openmsi_gui.ui.application import demo_settings
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks
@@ -59,14 +60,24 @@ def state(adapter: EngineAdapter, controller: AppController) -> Iterator[LiveSta
 
 
 @pytest.fixture
-def long_names(store: SettingsStore, tmp_path: Path) -> Path:
-    """The demo's items plus a real-looking profile, folder and destination with long names."""
-    settings = demo_settings(tmp_path)
+def long_names(store: SettingsStore, tmp_path: Path, broker: EmbeddedBroker) -> Path:
+    """Real-looking profiles, a folder and a destination, with long names.
+
+    The folder and destination use the test broker, so that the forms' topic lists
+    come back at once (the demo's embedded broker would start one of its own); the
+    SASL profile (the longest form) is only shown.
+    """
+    settings = Settings()
+    DemoFolders(tmp_path).create()
     profile = BrokerProfile(name="Materials lab broker at the university data centre",
-                            bootstrap_servers="kafka-1.materials.example.edu:9093",
-                            security_protocol=SecurityProtocol.SASL_SSL,
-                            sasl_mechanism="SCRAM-SHA-512", sasl_username="technician")
+                            bootstrap_servers=broker.bootstrap_servers)
     settings.profiles.append(profile)
+    settings.ui.first_run_done = True
+    settings.profiles.append(BrokerProfile(
+        name="Partner lab across the country, through the internet",
+        bootstrap_servers="kafka-1.materials.example.edu:9093,kafka-2.materials.example.edu:9093",
+        security_protocol=SecurityProtocol.SASL_SSL, sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="technician"))
     folder = tmp_path / "instruments" / "X-ray diffractometer in room 2.114" / "2026" / "runs"
     folder.mkdir(parents=True)
     settings.folders.append(WatchedFolder(path=str(folder), profile_id=profile.id,
