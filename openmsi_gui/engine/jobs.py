@@ -17,6 +17,7 @@ from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.download.checkpoints import ConsumerFactory
+from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.file_filter import FileFilter
@@ -142,6 +143,7 @@ class DownloadJob:
         create_dest: create ``dest`` if it is missing (see :class:`Downloader`).
         consumer_factory: makes the downloader's consumer (see :class:`Downloader`).
         pacer: the bandwidth limits the job receives under (None: no limit).
+        receipts: sign and send a receipt for every file stored or failed (None: none).
 
     When ``config`` names a KafkaCrypto node, messages are decrypted with it
     (see :class:`WatchJob`).
@@ -155,7 +157,7 @@ class DownloadJob:
                  name: str | None = None, s3: S3Location | None = None,
                  create_dest: bool = True,
                  consumer_factory: ConsumerFactory = Consumer,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | None = None, receipts: ReceiptOptions | None = None) -> None:
         self.name = name or f"download:{topic}"
         store = (S3Store(s3, topic, pacer=pacer.reverse() if pacer is not None else None)
                  if s3 is not None else None)
@@ -164,7 +166,8 @@ class DownloadJob:
             self.downloader = Downloader(config, topic, dest, bus, registry, group_id=group_id,
                                          job=self.name, store=store, cipher=self._cipher,
                                          create_dest=create_dest,
-                                         consumer_factory=consumer_factory, pacer=pacer)
+                                         consumer_factory=consumer_factory, pacer=pacer,
+                                         receipts=receipts)
         except Exception:
             _close(self._cipher)
             raise

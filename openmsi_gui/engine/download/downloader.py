@@ -30,7 +30,7 @@ import threading
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.crypto import MessageCipher, is_ciphertext
@@ -57,8 +57,10 @@ from openmsi_gui.engine.download.problems import (
     TopicEncrypted,
     nth_delay,
 )
+from openmsi_gui.engine.download.receipting import ProducerFactory, ReceiptOptions, ReceiptStage
 from openmsi_gui.engine.download.receiving import Receiver
 from openmsi_gui.engine.download.sinks import FinishOutcome, FolderSink, S3Sink, Sink
+from openmsi_gui.engine.download.stages import FinalStage
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -117,6 +119,9 @@ class Downloader:
         finishing: how many files may wait for the finisher before the
             partitions are paused, and below how many they are resumed.
         pacer: the bandwidth limits the job reads under (None: no limit).
+        receipts: sign and send a receipt for every file stored or failed
+            (None: no receipts). They are sealed when ``cipher`` is given.
+        producer_factory: builds the receipts' producer (a fake in unit tests).
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
@@ -125,7 +130,9 @@ class Downloader:
                  store: S3Store | None = None, cipher: MessageCipher | None = None,
                  create_dest: bool = True, delays: RetryDelays = DEFAULT_DELAYS,
                  consumer_factory: ConsumerFactory = Consumer,
-                 finishing: Hysteresis = FINISHING, pacer: Pacer | None = None) -> None:
+                 finishing: Hysteresis = FINISHING, pacer: Pacer | None = None,
+                 receipts: ReceiptOptions | None = None,
+                 producer_factory: ProducerFactory = Producer) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
         self.job = job
@@ -157,8 +164,10 @@ class Downloader:
         # What the registry and history call the destination.
         self.dest_label = self._sink.label
         self._assembly = Assembly(registry, self._finisher.pool)
+        self._stages: list[FinalStage] = [] if receipts is None else [
+            ReceiptStage(config, topic, receipts, cipher is not None, job, producer_factory)]
         self._receiver = Receiver(self.dest, self._sink, self._assembly, self._finisher,
-                                  registry, (topic, self.group_id), bus, job)
+                                  registry, (topic, self.group_id), bus, job, self._stages)
         self._parking = (Parking(cipher, registry, (topic, self.group_id, self.dest_label),
                                  bus, job, delays.parked) if cipher is not None else None)
         self._store_retries = StoreRetries(self._finisher, self._sink, bus, job, delays.store)
@@ -179,6 +188,8 @@ class Downloader:
             FileNotFoundError: the destination folder is missing (``create_dest`` False).
         """
         self._sink.start()
+        for stage in self._stages:
+            stage.start()
         settings = with_logger({**self._settings, "error_cb": self.link.on_error})
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
                                           str(settings.get("bootstrap.servers", ""))))
@@ -317,6 +328,11 @@ class Downloader:
         self._assembly.close(self.job)
         self._finisher.shutdown()
         self._sink.close()
+        for stage in self._stages:
+            try:
+                stage.close()
+            except Exception:
+                log.exception("%s: a final stage did not close cleanly", self.job)
 
     def _apply_pause(self) -> None:
         """Pause or resume the partitions for every reason, and say when the user's changes."""
@@ -463,6 +479,8 @@ class Downloader:
         if self._parking is not None:
             self._parking.checkpoint()
         self._registry.commit()
+        for stage in self._stages:  # e.g. receipts acknowledged before their files' offsets
+            stage.checkpoint()
         self._offsets.commit(self._consumer, self._assembly.pins(), asynchronous)
 
 

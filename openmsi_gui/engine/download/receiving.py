@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from openmsi_gui.engine import wire
@@ -33,8 +34,10 @@ from openmsi_gui.engine.download.problems import (
     whole_destination_problem,
 )
 from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, Sink
+from openmsi_gui.engine.download.stages import FileFate, FinalStage
 from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.file_events import FileReporter
+from openmsi_gui.engine.receipts import UNKNOWN_SIZE, ReceiptStatus
 from openmsi_gui.engine.registry import DownloadRecord, Registry
 from openmsi_gui.engine.safepath import UnsafePath, resolve_inside
 from openmsi_gui.engine.untrusted import escaped
@@ -60,19 +63,23 @@ class Receiver:
         scope: ``(topic, group)`` the records belong to.
         bus: where events go.
         job: name used in events and logs.
+        stages: told of every file stored or failed (receipts).
     """
 
     def __init__(self, dest: Path, sink: Sink, assembly: Assembly, finisher: Finisher,
-                 registry: Registry, scope: tuple[str, str], bus: EventBus, job: str) -> None:
+                 registry: Registry, scope: tuple[str, str], bus: EventBus, job: str,
+                 stages: Sequence[FinalStage] = ()) -> None:
         self._dest = dest
         self._sink = sink
+        self._stages = tuple(stages)
         self.assembly = assembly
         self._finisher = finisher
         self._registry = registry
         self._topic, self._group = scope
         self._files = FileReporter(bus, job, Direction.DOWNLOAD)
         self._job = job
-        self._settled: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
+        # Settled generations, and whether each was stored here (True) or not.
+        self._settled: collections.OrderedDict[FileKey, bool] = collections.OrderedDict()
         self._reported: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
         self.files_received = 0
         self.bytes_received = 0
@@ -96,7 +103,11 @@ class Receiver:
             return False
         key: FileKey = (chunk.relpath, chunk.file_hash)
         if key in self._settled:
-            return False
+            if not (self._settled[key] and chunk.chunk_i == 1 and self._stages):
+                return False
+            # Stored, and its first chunk again: sent again, perhaps because no receipt
+            # came. The registry says whether it is still here, to confirm it again.
+            del self._settled[key]
         inc = self.assembly.incoming.get(key)
         try:
             if inc is None:
@@ -144,8 +155,7 @@ class Receiver:
                                               chunk.file_hash)
         key: FileKey = (relpath, chunk.file_hash)
         if record is not None and self._already_handled(record, target, chunk):
-            self._settle(key)
-            self._files.skipped(escaped(relpath), "already received")
+            self._skip(record, target, chunk)
             return None
         temp = temp_name(target, chunk.file_hash)
         stored: dict[int, tuple[int, int]] = {}
@@ -181,6 +191,18 @@ class Receiver:
         self.assembly.incoming[key] = inc
         self._files.discovered(inc.shown, 0)
         return inc
+
+    def _skip(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> None:
+        """Leave out a generation received before; confirm it again if it is still here."""
+        relpath = chunk.relpath
+        latest = self._registry.latest_done_download(self._sink.label, relpath)
+        here = (record.status == "done" and latest is not None and latest.id == record.id
+                and self._sink.holds(record, target))
+        self._settle((relpath, chunk.file_hash), stored=here)
+        self._files.skipped(escaped(relpath), "already received")
+        if here:  # sent again: the sender may not have heard of it
+            self._tell(FileFate(relpath, chunk.file_hash, record.size, record.file_mtime,
+                                self._sink.where(relpath, target), ReceiptStatus.STORED))
 
     def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
         if record.status == "superseded":
@@ -231,11 +253,13 @@ class Receiver:
             return
         self.assembly.incoming.pop(inc.key, None)
         self._files.forget(inc.key)
-        self._settle(inc.key)
+        self._settle(inc.key, stored=finished.outcome is FinishOutcome.DONE)
         if finished.outcome is not FinishOutcome.DONE:
             return
         self._files.completed(inc.shown, inc.size, inc.key[1].hex(),
                               time.monotonic() - inc.started, path=finished.path)
+        self._tell(FileFate(inc.relpath, inc.key[1], inc.size, inc.mtime, finished.path,
+                            ReceiptStatus.STORED))
         self.files_received += 1
         for other_key, other in list(self.assembly.incoming.items()):
             if (other.relpath == inc.relpath and not other.finishing
@@ -261,9 +285,17 @@ class Receiver:
         log.error("%s: '%s' was not received: %s", self._job, escaped(relpath),
                   escaped(reason))
         self._files.failed(escaped(relpath), escaped(reason))
+        # A generation is sized once complete (finishing); one refused earlier is not.
+        size = inc.size if inc is not None and inc.finishing else UNKNOWN_SIZE
+        mtime = inc.mtime if inc is not None else 0.0
+        self._tell(FileFate(relpath, key[1], size, mtime, "", ReceiptStatus.FAILED, reason))
 
-    def _settle(self, key: FileKey) -> None:
-        self._settled[key] = None
+    def _tell(self, fate: FileFate) -> None:
+        for stage in self._stages:
+            stage.settled(fate)
+
+    def _settle(self, key: FileKey, stored: bool = False) -> None:
+        self._settled[key] = stored
         if len(self._settled) > SETTLED_REMEMBERED:
             self._settled.popitem(last=False)
 

@@ -4,8 +4,9 @@ A :class:`Sink` receives a generation whose whole-file hash matched, on the
 finisher thread, and reports how it ended (:class:`Finished`) through the
 callback it was built with, possibly later and from another thread. Until the
 downloader collects that report the file's offsets stay pinned, so nothing is
-committed before the sink has made the file durable. A new post-verification
-stage (receipts, processing) is a new sink, or a sink wrapping another.
+committed before the sink has made the file durable. Stages that act once a
+file's fate is final (receipts, processing) are :class:`~.stages.FinalStage`
+classes; a new way of storing files is a new sink, or a sink wrapping another.
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ class Sink(ABC):
     def resubmit(self, inc: Incoming) -> bool:
         """Retry storing a file without verifying it again; False if it must be re-finished."""
         return False
+
+    def where(self, relpath: str, target: Path) -> str:
+        """Where a file stored here is: its path, or its object's URL."""
+        return str(target)
 
     def flush(self) -> None:  # noqa: B027  (a hook: most sinks need nothing)
         """Make what was placed durable and report it (finisher thread, after a batch)."""
@@ -234,6 +239,10 @@ class S3Sink(Sink):
     def has_current(self, inc: Incoming) -> bool:
         """The registry's record of a newer upload is trusted."""
         return True
+
+    def where(self, relpath: str, target: Path) -> str:
+        """The ``s3://bucket/key`` URL of the object of ``relpath``."""
+        return f"s3://{self._store.location.bucket}/{self._store.key(relpath)}"
 
     def place(self, inc: Incoming) -> FinishOutcome:
         """Queue the upload of a verified file."""
