@@ -19,7 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
-from openmsi_gui.app import destinations, keychain, profiles
+from openmsi_gui.app import destinations, keychain, pairing, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
 from openmsi_gui.app.connection import LinkProblems
 from openmsi_gui.app.demo_broker import DemoBroker
@@ -480,17 +480,18 @@ class AppController:
                     admin.create_topic(config, item.topic)
                 # Elsewhere a missing topic is waited for (the job says so) until it is created.
                 pacer = Pacer(Direction.DOWNLOAD, [limit, self.bandwidth])
+                receipts = pairing.destination_receipts(item, self.registry.path.parent)
                 if wanted.s3 is not None:
                     # Files are rebuilt and verified in a local staging folder, then uploaded.
                     staging = staging_dir(wanted.s3, item.topic, self.registry.path.parent)
                     job = DownloadJob(config, item.topic, staging, self.bus, self.registry,
                                       group_id=item.group_id or None, name=name, s3=wanted.s3,
-                                      pacer=pacer)
+                                      pacer=pacer, receipts=receipts)
                 else:
                     # A missing folder is a drive or share not connected: never create it.
                     job = DownloadJob(config, item.topic, Path(item.path), self.bus,
                                       self.registry, group_id=item.group_id or None, name=name,
-                                      create_dest=False, pacer=pacer)
+                                      create_dest=False, pacer=pacer, receipts=receipts)
             job.start()
         except Exception as exc:
             reason = str(exc) or type(exc).__name__

@@ -183,6 +183,10 @@ class Destination:
             sources); its secret is in the keychain, never here.
         bwlimit: bandwidth limit for this destination in rclone's ``--bwlimit``
             syntax ("" for none).
+        receipts: send a signed delivery receipt for every file stored or failed.
+        receipt_name: the destination's name in its receipts and pairing code
+            ("" for ``<hostname>:<folder or bucket>``).
+        receipts_topic: where receipts go ("" for ``<topic>.receipts``).
         enabled: consumed at all.
         paused: connected, but not fetching.
     """
@@ -199,6 +203,9 @@ class Destination:
     region: str = ""
     access_key_id: str = ""
     bwlimit: str = ""
+    receipts: bool = True
+    receipt_name: str = ""
+    receipts_topic: str = ""
     enabled: bool = True
     paused: bool = False
 

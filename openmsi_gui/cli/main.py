@@ -22,8 +22,10 @@ from pathlib import Path
 
 from openmsi_gui.app import folder_ini
 from openmsi_gui.app.bandwidth import describe_limit
+from openmsi_gui.app.keychain import KeychainError
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
+from openmsi_gui.cli.pair import cmd_pair, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
@@ -38,6 +40,7 @@ from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.globs import looks_like_regex, split_patterns
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_config, load_config
+from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
@@ -201,11 +204,12 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
         raise UsageError(f"cannot write to {folder}: permission denied")
     config = _config(args)
     admin.require_topic(config, args.topic)
+    receipts = receipt_options(args, str(folder.resolve()))
     registry = _registry(args)
     pacer = _pacer(args, Direction.DOWNLOAD)
     return _run_download(lambda group: DownloadJob(config, args.topic, folder, bus, registry,
                                                    group_id=group, name="download",
-                                                   pacer=pacer),
+                                                   pacer=pacer, receipts=receipts),
                          args.group, registry, bus, str(folder))
 
 
@@ -257,12 +261,14 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     config = _config(args)
     location = s3_location(args, config)
     admin.require_topic(config, args.topic)
+    receipts = receipt_options(args, location.url)
     registry = _registry(args)
     staging = staging_dir(location, args.topic, registry.path.parent)
     pacer = _pacer(args, Direction.DOWNLOAD)
     return _run_download(lambda group: DownloadJob(config, args.topic, staging, bus, registry,
                                                    group_id=group, name="download",
-                                                   s3=location, pacer=pacer),
+                                                   s3=location, pacer=pacer,
+                                                   receipts=receipts),
                          args.group, registry, bus, location.url)
 
 
@@ -306,6 +312,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "upload": cmd_upload, "watch": cmd_watch, "download": cmd_download, "topic": cmd_topic,
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
     "download-s3": cmd_download_s3, "provision": cmd_provision, "send-again": cmd_upload,
+    "pair": cmd_pair,
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.
@@ -330,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, bus)
     except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error,
-            CryptoSetupError, RegistryError) as exc:
+            CryptoSetupError, RegistryError, PairingError, KeychainError) as exc:
         reporter.close()
         print(f"openmsi: error: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,8 @@ from pathlib import Path
 from openmsi_gui import __version__
 from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
 from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
+from openmsi_gui.cli.pair import add_parser as add_pair_parser
+from openmsi_gui.cli.pair import receipt_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
@@ -120,6 +122,15 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _receiving_args(parser: argparse.ArgumentParser) -> None:
+    """The options ``download`` and ``download-s3`` share."""
+    parser.add_argument("--group", "--consumer_group_id", dest="group",
+                        help="consumer group id (default: [consumer] group.id, else a new one)")
+    receipt_args(parser)
+    _bwlimit_arg(parser)
+    _stall_arg(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = argparse.ArgumentParser(prog="openmsi", description=DESCRIPTION)
@@ -156,10 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
     down.add_argument("folder", type=Path)
     _broker_args(down)
-    down.add_argument("--group", "--consumer_group_id", dest="group",
-                      help="consumer group id (default: [consumer] group.id, else a new one)")
-    _bwlimit_arg(down)
-    _stall_arg(down)
+    _receiving_args(down)
 
     s3 = sub.add_parser("download-s3", help="rebuild files from a topic into an S3 bucket "
                                              "(until Ctrl-C)",
@@ -175,10 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "else AWS)")
     s3.add_argument("--region", help="region (default: [s3] region)")
     s3.add_argument("--access-key-id", help="access key (default: [s3] access_key_id)")
-    s3.add_argument("--group", "--consumer_group_id", dest="group",
-                    help="consumer group id (default: [consumer] group.id, else a new one)")
-    _bwlimit_arg(s3)
-    _stall_arg(s3)
+    _receiving_args(s3)
 
     topic = sub.add_parser("topic", help="list or create topics")
     topic.add_argument("action", choices=["create", "list"])
@@ -198,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stop by itself after this many seconds (default: run until Ctrl-C)")
     _add_service_parser(sub)
     add_provision_parser(sub)
+    add_pair_parser(sub)
     return parser
 
 
