@@ -206,6 +206,23 @@ class OpenMSIApp(QObject):
         return self._stopped
 
 
+def prepare_demo(folder: Path | None) -> DemoFolders:
+    """Point the settings and data folders at the demo's own, with its settings; its folders.
+
+    Args:
+        folder: where the demo lives; None for demo/ in the user's data folder,
+            reused from one run to the next.
+    """
+    # Before the data folder is moved into the demo's own: demo/ of the user's.
+    demo = DemoFolders.at(folder).create()  # outbox/ and inbox/ made again if deleted
+    os.environ["OPENMSI_GUI_CONFIG_DIR"] = str(demo.base / "config")
+    os.environ["OPENMSI_GUI_DATA_DIR"] = str(demo.base / "data")
+    settings_path = demo.base / "config" / "settings.json"
+    if not settings_path.exists():
+        SettingsStore(settings_path).update(demo_settings(demo.base))
+    return demo
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of ``openmsi-gui``."""
     parser = argparse.ArgumentParser(prog="openmsi-gui",
@@ -232,16 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     log_path = setup_file_logging()
     prepare_process()
-    demo: DemoFolders | None = None
-    if args.demo:
-        # Before the data folder is moved into the demo's own: demo/ of the user's.
-        demo = DemoFolders.at(args.demo_dir).create()  # made again if deleted
-        base = demo.base
-        os.environ["OPENMSI_GUI_CONFIG_DIR"] = str(base / "config")
-        os.environ["OPENMSI_GUI_DATA_DIR"] = str(base / "data")
-        settings_path = base / "config" / "settings.json"
-        if not settings_path.exists():
-            SettingsStore(settings_path).update(demo_settings(base))
+    demo = prepare_demo(args.demo_dir) if args.demo else None
+    if demo is not None:
         print(f"OpenMSI GUI demo:\n{demo.instructions()}", flush=True)
     # The engine's threads share the GIL with the GUI thread; asking a running
     # thread to yield after 1 ms (not 5) keeps the event loop responsive.

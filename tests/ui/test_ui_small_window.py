@@ -259,3 +259,24 @@ def test_no_banner_outside_the_demo(qtbot: QtBot, store: SettingsStore,
     made = MainWindow(store, controller, registry, adapter, state, tasks, has_tray=False)
     qtbot.addWidget(made)
     assert made.demo_banner is None
+
+
+def test_the_gui_demo_lives_in_the_user_data_folder(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    """``openmsi-gui --demo``: <data dir>/demo, the same folder (and settings) every run."""
+    from openmsi_gui.app.settings import default_config_dir
+    from openmsi_gui.engine.registry import default_data_dir
+    from openmsi_gui.ui.application import prepare_demo
+
+    monkeypatch.setenv("OPENMSI_GUI_DATA_DIR", str(tmp_path / "user-data"))
+    monkeypatch.setenv("OPENMSI_GUI_CONFIG_DIR", str(tmp_path / "user-config"))
+    first = prepare_demo(None)
+    assert first.base == tmp_path / "user-data" / "demo"
+    assert first.outbox.is_dir()
+    assert first.inbox.is_dir()
+    assert default_data_dir() == first.base / "data"
+    assert default_config_dir() == first.base / "config"
+    settings = SettingsStore(first.base / "config" / "settings.json").settings
+    assert [f.path for f in settings.folders] == [str(first.outbox)]
+    monkeypatch.setenv("OPENMSI_GUI_DATA_DIR", str(tmp_path / "user-data"))
+    assert prepare_demo(None) == first
