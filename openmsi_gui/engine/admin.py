@@ -59,8 +59,9 @@ _EXPLANATIONS: tuple[tuple[tuple[str, ...], str], ...] = (
      _REFUSED_CERTIFICATE + "is for a different host name: use the name the certificate was "
      "made for in bootstrap.servers"),
     (("certificate verify failed", "could not be verified"),
-     _REFUSED_CERTIFICATE + "is not trusted: choose the CA file (PEM) the broker's "
-     "administrator gives you in the broker profile, or update this computer's certificates"),
+     _REFUSED_CERTIFICATE + "is not trusted: ask the broker's administrator for its CA file "
+     "(PEM) and set it (CA file in the broker profile, ssl.ca.location in a config file), or "
+     "update this computer's certificates"),
     (("certificate", "ssl", "tls"),
      _SECURE + " failed: check the CA file (PEM) and the security protocol"),
     (("sasl", "authentication"), "the broker at {servers} refused the user name or password"),
