@@ -31,6 +31,19 @@ def background(args: list[str], data_dir: Path) -> Iterator[subprocess.Popen[str
         proc.communicate(timeout=30)
 
 
+def read_until(proc: subprocess.Popen[str], text: str) -> str:
+    """What ``proc`` printed up to the first line holding ``text`` (or until it ended).
+
+    A signal sent before the command installed its handlers (while Python still
+    imports it) would kill it outright: wait for a line saying it is up first.
+    """
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or (text not in lines[-1] and lines[-1]):
+        lines.append(proc.stdout.readline())
+    return "".join(lines)
+
+
 def stop_gracefully(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, float]:
     started = time.monotonic()
     proc.send_signal(sig)

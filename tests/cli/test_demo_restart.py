@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_helpers import background, stop_gracefully
+from cli_helpers import background, read_until, stop_gracefully
 from helpers import tree_files, wait_until
 
 
@@ -30,12 +30,14 @@ def test_demo_stopped_mid_transfer_finishes_every_file_after_a_restart(tmp_path:
         (demo / "outbox" / f"run_{i}.raw").write_bytes(os.urandom(3_000_000 + i))
     args = ["demo", "--folder", str(demo), "--duration", "120"]
     with background(args, tmp_path / "state") as proc:
+        assert "Press Ctrl-C" in read_until(proc, "Press Ctrl-C")
         wait_until(lambda: any((demo / "inbox").glob("run_*")), timeout=60,
                    message="a first file in the inbox")
         code, _ = stop_gracefully(proc)
     assert code == 0
     assert _processes_using(demo) == [], "the demo left its broker storage running"
     with background(args, tmp_path / "state") as proc:
+        assert "Press Ctrl-C" in read_until(proc, "Press Ctrl-C")
         wait_until(lambda: tree_files(demo / "inbox") == tree_files(demo / "outbox"),
                    timeout=90, message="every file in the inbox after the restart")
         code, _ = stop_gracefully(proc, signal.SIGINT)
