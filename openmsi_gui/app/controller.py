@@ -472,7 +472,8 @@ class AppController:
                     file_filter=file_filter(item),
                     stable_seconds=item.stable_seconds, polling=item.polling,
                     chunk_size=item.chunk_size,
-                    pacer=Pacer(Direction.UPLOAD, [limit, self.bandwidth]))
+                    pacer=Pacer(Direction.UPLOAD, [limit, self.bandwidth]),
+                    delivery=pairing.delivery_watch(item.id, self.registry.path.parent))
                 job = WatchJob(config, Path(item.path), options, self.bus, self.registry,
                                name=name)
             else:

@@ -11,6 +11,7 @@ the GUI thread.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +32,7 @@ from openmsi_gui.engine.receipt_keys import (
     check_name,
     parse_pairing_code,
 )
+from openmsi_gui.engine.receipt_listener import DeliveryWatch
 from openmsi_gui.engine.registry import default_data_dir
 from openmsi_gui.engine.untrusted import escaped
 
@@ -63,6 +65,29 @@ def destination_receipts(dest: Destination, data_dir: Path | None = None
         log.warning("%s sends no delivery receipts: %s", escaped(destination_name(dest)), exc)
         return None
     return None if made is None else ReceiptOptions(made, dest.receipts_topic.strip())
+
+
+def delivery_watch(sender: str, data_dir: Path | None = None, topic: str = ""
+                   ) -> DeliveryWatch | None:
+    """How a watched folder follows its receipts; None when no destination is paired here.
+
+    Args:
+        sender: what identifies the sending folder (its id, or its path and topic):
+            its consumer group is made from it and this host's name.
+        data_dir: the data folder (its ``pairing.json``).
+        topic: the receipts topic ("" for ``<topic>.receipts``).
+    """
+    try:
+        trust = trusted_identities(data_dir)
+    except (PairingError, keychain.KeychainError) as exc:
+        log.warning("deliveries are not followed: %s", exc)
+        return None
+    if not trust:
+        log.info("no destination is paired here ('openmsi pair add CODE'): deliveries are "
+                 "not followed")
+        return None
+    tag = hashlib.sha256(f"{socket.gethostname()}|{sender}".encode()).hexdigest()[:16]
+    return DeliveryWatch(trust, f"openmsi-receipts-{tag}", topic)
 
 
 def _identity_owner(name: str) -> str:

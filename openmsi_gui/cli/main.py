@@ -25,7 +25,7 @@ from openmsi_gui.app.bandwidth import describe_limit
 from openmsi_gui.app.keychain import KeychainError
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
-from openmsi_gui.cli.pair import cmd_pair, receipt_options
+from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
@@ -173,7 +173,8 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
     options = WatchOptions(topic=args.topic, upload_existing=args.upload_existing,
                            file_filter=file_filter, stable_seconds=args.stable_seconds,
                            polling=args.polling, chunk_size=args.chunk_size,
-                           workers=args.workers, pacer=_pacer(args, Direction.UPLOAD))
+                           workers=args.workers, pacer=_pacer(args, Direction.UPLOAD),
+                           delivery=delivery_watch(args, folder))
     config = _config(args)
     registry = _registry(args)
     # A restart also sends what changed since the first start (the registry skips

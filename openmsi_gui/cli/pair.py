@@ -23,6 +23,7 @@ from openmsi_gui.app.keychain import KeychainError
 from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.receipt_keys import PairingError
+from openmsi_gui.engine.receipt_listener import DeliveryWatch
 from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger("openmsi")
@@ -53,6 +54,23 @@ def receipt_args(parser: argparse.ArgumentParser) -> None:
                        help="where receipts go (default: TOPIC.receipts)")
     group.add_argument("--no-receipts", action="store_true",
                        help="send no delivery receipts")
+
+
+def watch_receipt_args(parser: argparse.ArgumentParser) -> None:
+    """``--receipts-topic`` and ``--no-receipts`` of ``openmsi watch``."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--receipts-topic", metavar="TOPIC",
+                       help="where the destinations' receipts are (default: TOPIC.receipts)")
+    group.add_argument("--no-receipts", action="store_true",
+                       help="do not follow the destinations' receipts")
+
+
+def delivery_watch(args: argparse.Namespace, folder: Path) -> DeliveryWatch | None:
+    """How ``openmsi watch`` follows receipts (None: not at all)."""
+    if args.no_receipts:
+        return None
+    return pairing.delivery_watch(f"{folder.resolve()}|{args.topic}", args.data_dir,
+                                  args.receipts_topic or "")
 
 
 def receipt_options(args: argparse.Namespace, place: str) -> ReceiptOptions | None:

@@ -14,7 +14,7 @@ from openmsi_gui import __version__
 from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
 from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
-from openmsi_gui.cli.pair import receipt_args
+from openmsi_gui.cli.pair import receipt_args, watch_receipt_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="wait until a file is unchanged this long (default 3)")
     watch.add_argument("--polling", "--use_polling_observer", action="store_true",
                        help="poll the folder (for network drives)")
+    watch_receipt_args(watch)
     _sending_args(watch)
     _stall_arg(watch)
 

@@ -113,6 +113,38 @@ class FileStalled(Event):
     reason: str
 
 
+class DeliveryStatus(enum.Enum):
+    """What a destination's verified receipt says about a file sent from here."""
+
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class FileDelivery(Event):
+    """A destination confirmed (or refused) a file this job sent, by a verified receipt.
+
+    Every text came from a receipt and is escaped.
+
+    Attributes:
+        relpath: the file's path relative to the watched folder.
+        sha512_hex: the content the receipt confirms.
+        destination: the destination's name.
+        status: delivered, or failed there.
+        confirmed_at: when the destination made the receipt (its clock).
+        reason: why it failed there ("" if delivered).
+        where: where the destination stored it ("" if it failed).
+    """
+
+    relpath: str
+    sha512_hex: str
+    destination: str
+    status: DeliveryStatus
+    confirmed_at: float
+    reason: str = ""
+    where: str = ""
+
+
 class ConnectionStatus(enum.Enum):
     """State of a job's link to the broker."""
 

@@ -22,6 +22,7 @@ from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.receipt_listener import DeliveryWatch, ReceiptListener
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, S3Store
 from openmsi_gui.engine.uploader import ProducerFactory, Uploader
@@ -44,6 +45,7 @@ class WatchOptions:
         chunk_size: bytes per chunk, a power of two.
         workers: files hashed and sent in parallel.
         pacer: the bandwidth limits the folder sends under (None: no limit).
+        delivery: follow the receipts of the topic (None: do not).
     """
 
     topic: str
@@ -55,6 +57,7 @@ class WatchOptions:
     chunk_size: int = wire.DEFAULT_CHUNK_SIZE
     workers: int = 2
     pacer: Pacer | None = None
+    delivery: DeliveryWatch | None = None
 
 
 class WatchJob:
@@ -90,6 +93,8 @@ class WatchJob:
         except Exception:
             _close(self._cipher)  # e.g. the folder does not exist
             raise
+        self.listener = (None if options.delivery is None else ReceiptListener(
+            config, options.topic, options.delivery, registry, bus, self.name))
 
     def start(self) -> None:
         """Connect to the broker, then start watching (raises on a bad broker or topic)."""
@@ -100,7 +105,10 @@ class WatchJob:
             raise
         try:
             self.watcher.start()
+            if self.listener is not None:
+                self.listener.start()
         except Exception:
+            self.watcher.stop()
             self.uploader.stop()
             _close(self._cipher)
             raise
@@ -117,14 +125,17 @@ class WatchJob:
 
     def stop(self) -> None:
         """Stop watching, flush what is in flight and record it."""
+        if self.listener is not None:
+            self.listener.stop()
         self.watcher.stop()
         self.uploader.stop()
         _close(self._cipher)
 
     @property
     def error(self) -> BaseException | None:
-        """What stopped the job (its sending or its watching) while it ran, if anything did."""
-        return self.uploader.error or self.watcher.error
+        """What stopped the job (its sending, watching or receipts) while it ran, if anything."""
+        listening = self.listener.error if self.listener is not None else None
+        return self.uploader.error or self.watcher.error or listening
 
 
 class DownloadJob:

@@ -11,6 +11,8 @@ One database file in the user data dir holds both sides:
   already stored there, so a restart finishes every file it had started.
 * **parked messages**: encrypted messages whose decryption keys have not
   arrived yet, kept (and their offsets committed) until they can be opened.
+* **deliveries**: what each destination's verified receipt said about a file
+  sent from here (see :mod:`.deliveries`).
 
 Several processes may share the file. Every write is its own short
 transaction, retried while another process holds the lock (see
@@ -100,6 +102,20 @@ CREATE TABLE IF NOT EXISTS parked_messages (
     reason TEXT NOT NULL,
     parked REAL NOT NULL,
     UNIQUE (topic, grp, dest, partition, offset)
+);
+CREATE INDEX IF NOT EXISTS uploads_by_content ON uploads (topic, relpath, file_hash);
+CREATE TABLE IF NOT EXISTS deliveries (
+    topic TEXT NOT NULL,
+    relpath TEXT NOT NULL,
+    file_hash BLOB NOT NULL,
+    destination TEXT NOT NULL,
+    status TEXT NOT NULL,              -- stored | failed
+    size INTEGER NOT NULL,
+    stored_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    receipt_time REAL NOT NULL,        -- when the destination made the receipt
+    recorded REAL NOT NULL,            -- when it was recorded here
+    PRIMARY KEY (topic, relpath, file_hash, destination)
 );
 """
 
@@ -203,6 +219,11 @@ class Registry:
         except Exception:
             self._db.connection.close()
             raise
+
+    @property
+    def database(self) -> Database:
+        """The connection, for the records kept by modules of their own (deliveries)."""
+        return self._db
 
     @property
     def version(self) -> int:

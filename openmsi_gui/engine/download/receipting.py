@@ -22,6 +22,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.download.stages import FileFate, FinalStage
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.link import with_logger
 from openmsi_gui.engine.receipt_keys import SigningIdentity
 from openmsi_gui.engine.receipts import Receipt, receipts_topic, seal_receipt
 from openmsi_gui.engine.untrusted import escaped
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 CHECKPOINT_WAIT = 1.0  # seconds a checkpoint waits for receipts to be acknowledged
 CLOSE_WAIT = 10.0  # seconds a stop waits for them
 RECEIPT_PARTITIONS = 1  # receipts are small; one partition keeps each destination's in order
+TOPIC_CHECK_SECONDS = 5.0
 _PRODUCER_SETTINGS = {"linger.ms": "20"}
 
 ProducerFactory = Callable[[dict[str, Any]], Producer]
@@ -51,6 +53,18 @@ class ReceiptOptions:
     def topic_for(self, data_topic: str) -> str:
         """The receipts topic used for ``data_topic``."""
         return self.topic or receipts_topic(data_topic)
+
+
+def ensure_receipts_topic(config: KafkaConfig, topic: str, job: str) -> None:
+    """Create the receipts topic when it is missing; say which to create if that is refused."""
+    try:
+        if topic in admin.list_topics(config, TOPIC_CHECK_SECONDS):
+            return
+        admin.create_topic(config, topic, RECEIPT_PARTITIONS, timeout=TOPIC_CHECK_SECONDS)
+        log.info("%s: created the receipts topic %s", job, topic)
+    except admin.BrokerError as exc:
+        log.warning("%s: create the topic %s ('openmsi topic create %s'), or receipts cannot "
+                    "travel (%s)", job, topic, topic, exc)
 
 
 class ReceiptStage(FinalStage):
@@ -82,22 +96,11 @@ class ReceiptStage(FinalStage):
 
     def start(self) -> None:
         """Create the receipts topic when it is missing and the broker allows it."""
-        self._ensure_topic()
-        settings: dict[str, Any] = {**self._config.producer_settings(), **_PRODUCER_SETTINGS}
+        ensure_receipts_topic(self._config, self.topic, self._job)
+        settings = with_logger({**self._config.producer_settings(), **_PRODUCER_SETTINGS})
         self._producer = self._producer_factory(settings)
         log.info("%s: receipts go to topic %s as '%s'", self._job, self.topic,
                  escaped(self._identity.name))
-
-    def _ensure_topic(self) -> None:
-        try:
-            if self.topic in admin.list_topics(self._config):
-                return
-            admin.create_topic(self._config, self.topic, RECEIPT_PARTITIONS)
-            log.info("%s: created the receipts topic %s", self._job, self.topic)
-        except admin.BrokerError as exc:
-            log.warning("%s: the receipts topic %s could not be created (%s): create it "
-                        "('openmsi topic create %s'), or senders will not see what arrived",
-                        self._job, self.topic, exc, self.topic)
 
     def settled(self, fate: FileFate) -> None:
         """Sign and produce the receipt of ``fate``."""
