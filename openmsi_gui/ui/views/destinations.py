@@ -16,9 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QWidget
 
-from openmsi_gui.app import keychain
+from openmsi_gui.app import keychain, pairing
 from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.destinations import (
     KINDS,
@@ -96,6 +96,16 @@ class DestinationsView(ItemsView[Destination]):
                                      "as well as to the app's limit (Preferences). "
                                      + self.bwlimit.edit.toolTip())
         self.bwlimit.edit.textEdited.connect(self._on_form_changed)
+        self.receipts_check = QCheckBox("Send delivery &receipts")
+        self.receipts_check.setToolTip(
+            "Tell the senders, with a signed receipt per file, what arrived here (or why not). "
+            "They trust it once given this destination's pairing code.")
+        self.receipts_check.toggled.connect(self._on_form_changed)
+        self.receipt_name_edit = QLineEdit()
+        self.receipt_name_edit.setAccessibleName("Name in receipts")
+        self.receipt_name_edit.setToolTip("What senders call this destination: its receipts "
+                                          "and its pairing code carry this name")
+        self.receipt_name_edit.textEdited.connect(self._on_form_changed)
 
         self.add_s3_button = push_button("Add S&3 bucket", "Add S3 bucket destination",
                                          self.on_add_s3_clicked)
@@ -124,6 +134,9 @@ class DestinationsView(ItemsView[Destination]):
         self.advanced = AdvancedSection()
         self.advanced.form.addRow(buddy_label("Consumer &group:", self.group_edit),
                                   self.group_edit)
+        self.advanced.form.addRow("", self.receipts_check)
+        self.advanced.form.addRow(buddy_label("Name in receip&ts:", self.receipt_name_edit),
+                                  self.receipt_name_edit)
         form.addRow(self.advanced)
         self.enabled_check.setToolTip("Download this topic (clear to stop without removing it)")
 
@@ -140,7 +153,8 @@ class DestinationsView(ItemsView[Destination]):
                 self.path_edit, self.browse_button, self.open_button,
                 self.bucket_edit, self.prefix_edit, self.endpoint_edit, self.region_edit,
                 self.access_key_edit, self.secret_edit, self.test_button, self.bwlimit.edit,
-                self.enabled_check, self.advanced.toggle, self.group_edit]
+                self.enabled_check, self.advanced.toggle, self.group_edit,
+                self.receipts_check, self.receipt_name_edit]
 
     # -- ItemsView hooks --------------------------------------------------------
 
@@ -173,8 +187,12 @@ class DestinationsView(ItemsView[Destination]):
         self._show_kind(item.kind)
         self.group_edit.setText(item.group_id)
         self.bwlimit.set_text(item.bwlimit)
-        if item.group_id and item.group_id != default_group_id():
-            self.advanced.set_expanded(True)  # a group of its own: say so
+        self.receipts_check.setChecked(item.receipts)
+        self.receipt_name_edit.setText(item.receipt_name)
+        self._show_receipt_name(item)
+        if (item.group_id and item.group_id != default_group_id()) or (
+                item.receipt_name or not item.receipts):
+            self.advanced.set_expanded(True)  # a group or receipt settings of its own: say so
         self.bucket_edit.setText(item.bucket)
         self.prefix_edit.setText(item.prefix)
         self.endpoint_edit.setText(item.endpoint_url)
@@ -192,9 +210,17 @@ class DestinationsView(ItemsView[Destination]):
             prefix=self.prefix_edit.text().strip(),
             endpoint_url=self.endpoint_edit.text().strip(),
             region=self.region_edit.text().strip(),
-            access_key_id=self.access_key_edit.text().strip(), bwlimit=self.bwlimit.text())
+            access_key_id=self.access_key_edit.text().strip(), bwlimit=self.bwlimit.text(),
+            receipts=self.receipts_check.isChecked(),
+            receipt_name=self.receipt_name_edit.text().strip())
+
+    def _show_receipt_name(self, item: Destination) -> None:
+        self.receipt_name_edit.setPlaceholderText(
+            pairing.destination_name(dataclasses.replace(item, receipt_name="")))
+        self.receipt_name_edit.setEnabled(item.receipts)
 
     def _after_update(self, item: Destination, errors: list[str]) -> None:
+        self._show_receipt_name(item)
         s3 = item.kind == "s3"
         if s3:
             self.open_button.setEnabled(False)
