@@ -96,7 +96,7 @@ class DestinationsView(ItemsView[Destination]):
                                      "as well as to the app's limit (Preferences). "
                                      + self.bwlimit.edit.toolTip())
         self.bwlimit.edit.textEdited.connect(self._on_form_changed)
-        self.receipts_check = QCheckBox("Send delivery &receipts")
+        self.receipts_check = QCheckBox("Send delivery receipts")
         self.receipts_check.setToolTip(
             "Tell the senders, with a signed receipt per file, what arrived here (or why not). "
             "They trust it once given this destination's pairing code.")
@@ -135,7 +135,7 @@ class DestinationsView(ItemsView[Destination]):
         self.advanced.form.addRow(buddy_label("Consumer &group:", self.group_edit),
                                   self.group_edit)
         self.advanced.form.addRow("", self.receipts_check)
-        self.advanced.form.addRow(buddy_label("Name in receip&ts:", self.receipt_name_edit),
+        self.advanced.form.addRow(buddy_label("Name in receipts:", self.receipt_name_edit),
                                   self.receipt_name_edit)
         form.addRow(self.advanced)
         self.enabled_check.setToolTip("Download this topic (clear to stop without removing it)")
