@@ -5,6 +5,7 @@ Also the dark theme's check boxes and the demo banner (where to drop files).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -280,3 +281,28 @@ def test_the_gui_demo_lives_in_the_user_data_folder(monkeypatch: pytest.MonkeyPa
     assert [f.path for f in settings.folders] == [str(first.outbox)]
     monkeypatch.setenv("OPENMSI_GUI_DATA_DIR", str(tmp_path / "user-data"))
     assert prepare_demo(None) == first
+
+
+def test_the_log_keeps_the_start_of_its_lines_in_sight(qtbot: QtBot,
+                                                       adapter: EngineAdapter) -> None:
+    """A long line does not scroll the log sideways (every other line looked empty)."""
+    from openmsi_gui.ui.views.log import LogView
+
+    view = LogView(adapter)
+    qtbot.addWidget(view)
+    view.resize(600, 300)
+    # Lines come before the Log tab is first shown (the first show scrolls to the cursor).
+    view.on_adapter_records([(logging.INFO, "scan_01.tif sent to inbox"),
+                             (logging.WARNING, "a long sentence " * 30)])
+    view.show()
+    qtbot.waitExposed(view)
+    sideways = view.text.horizontalScrollBar()
+    assert sideways.maximum() > 0
+    assert sideways.value() == 0
+    view.on_adapter_records([(logging.WARNING, "another long sentence " * 30)])
+    view.text.setFocus()
+    view.text.ensureCursorVisible()
+    assert sideways.value() == 0
+    sideways.setValue(50)  # the reader scrolled sideways: left alone
+    view.on_adapter_records([(logging.INFO, "scan_03.tif sent to inbox")])
+    assert sideways.value() == 50

@@ -11,7 +11,7 @@ import collections
 import logging
 from collections.abc import Iterable
 
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -111,7 +111,24 @@ class LogView(QWidget):
         lines = visible_lines(records[-self.records.maxlen:] if self.records.maxlen
                               else records, self.minimum_level)
         if lines:
+            following = (self.text.horizontalScrollBar().value() == 0 and
+                         self.text.verticalScrollBar().value()
+                         == self.text.verticalScrollBar().maximum())
             self.text.appendPlainText("\n".join(lines))
+            if following:
+                self._cursor_to_last_line()
+
+    def _cursor_to_last_line(self) -> None:
+        """Put the cursor at the start of the last line, scrolled there.
+
+        The text cursor follows appended text to the end of the last line; showing
+        the view (or focusing it) then scrolls sideways to it, and a long last line
+        left every other line looking empty.
+        """
+        cursor = self.text.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.movePosition(QTextCursor.MoveOperation.StartOfBlock)
+        self.text.setTextCursor(cursor)
 
     def on_level_combo_changed(self, _index: int) -> None:
         self.refilter()
@@ -119,8 +136,7 @@ class LogView(QWidget):
     def refilter(self) -> None:
         """Show the kept lines again under the current filter, scrolled to the end."""
         self.text.setPlainText("\n".join(visible_lines(self.records, self.minimum_level)))
-        bar = self.text.verticalScrollBar()
-        bar.setValue(bar.maximum())
+        self._cursor_to_last_line()
 
     def on_copy_clicked(self) -> None:
         QApplication.clipboard().setText(self.text.toPlainText())
