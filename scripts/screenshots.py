@@ -184,8 +184,10 @@ def main() -> None:
              (22000, lambda: tab(window.destinations, "destinations")),
              (23000, lambda: tab(window.profiles, "brokers")),
              (24000, lambda: tab(window.log, "log")),
-             (24500, lambda: bandwidth_limited(openmsi, shot)),
-             (25000, dark), (26500, wizard), (28000, preferences), (29500, tray_menu),
+             # After the log's dark shot (--dark); the limit's settings change re-applies the
+             # theme, so the dark transfers shot comes once that has happened.
+             (24900, lambda: bandwidth_limited(openmsi, shot)),
+             (25700, dark), (26500, wizard), (28000, preferences), (29500, tray_menu),
              (31000, openmsi.quit)]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
