@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -76,10 +77,14 @@ class PublicIdentity:
         """16 hex digits naming :attr:`public_key`."""
         return key_id_of(self.public_key)
 
+    @functools.cached_property
+    def _verifier(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public_key)
+
     def verifies(self, signature: bytes, message: bytes) -> bool:
         """Whether ``signature`` is this identity's signature of ``message``."""
         try:
-            Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, message)
+            self._verifier.verify(signature, message)
         except (InvalidSignature, ValueError):
             return False
         return True
@@ -103,8 +108,8 @@ class SigningIdentity:
     """
 
     name: str
-    seed: bytes
-    read_key: bytes
+    seed: bytes = field(repr=False)
+    read_key: bytes = field(repr=False)
 
     @classmethod
     def generate(cls, name: str) -> SigningIdentity:
@@ -137,18 +142,19 @@ class SigningIdentity:
         """Both keys as one text, for the keychain."""
         return base64.urlsafe_b64encode(self.seed + self.read_key).decode()
 
-    @property
+    @functools.cached_property
+    def _private_key(self) -> Ed25519PrivateKey:
+        return Ed25519PrivateKey.from_private_bytes(self.seed)
+
+    @functools.cached_property
     def public(self) -> PublicIdentity:
         """What others need to verify and read this identity's receipts."""
-        public = Ed25519PrivateKey.from_private_bytes(self.seed).public_key().public_bytes_raw()
+        public = self._private_key.public_key().public_bytes_raw()
         return PublicIdentity(self.name, public, self.read_key)
 
     def sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message``."""
-        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
-
-    def __repr__(self) -> str:  # never print the keys
-        return f"SigningIdentity(name={self.name!r})"
+        return self._private_key.sign(message)
 
 
 def parse_pairing_code(code: str) -> PublicIdentity:

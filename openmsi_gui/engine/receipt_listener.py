@@ -39,6 +39,9 @@ from openmsi_gui.engine.untrusted import escaped
 log = logging.getLogger(__name__)
 
 COMMIT_SECONDS = 2.0
+# consume() waits for a whole batch or this long: the most a receipt waits in librdkafka.
+READ_WAIT_SECONDS = 0.1
+_CONSUMER_SETTINGS = {"fetch.wait.max.ms": "100"}
 MAX_WARNINGS = 1000  # distinct (reason, sender) pairs warned about, before warning no more
 
 ConsumerFactory = Callable[[dict[str, Any]], Consumer]
@@ -79,7 +82,7 @@ class ReceiptListener:
         self._config = config
         self._data_topic = data_topic
         self._trust = dict(watch.trust)
-        self._settings = config.consumer_settings(watch.group_id)
+        self._settings = {**config.consumer_settings(watch.group_id), **_CONSUMER_SETTINGS}
         self._book = DeliveryBook(registry)
         self._registry = registry
         self._bus = bus
@@ -115,7 +118,7 @@ class ReceiptListener:
         read = False
         try:
             while not self._stopping.is_set():
-                for message in consumer.consume(100, timeout=0.3):
+                for message in consumer.consume(100, timeout=READ_WAIT_SECONDS):
                     read = self._handle(message) or read
                 if read and time.monotonic() >= next_commit:
                     self._commit(consumer)

@@ -23,6 +23,7 @@ exception) for anything else. Whether a receipt confirms a given file is
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import os
 from collections.abc import Mapping
@@ -150,9 +151,14 @@ def seal_receipt(receipt: Receipt, identity: SigningIdentity, sealed: bool = Fal
     payload = signed
     if sealed:
         nonce = os.urandom(_NONCE_BYTES)
-        payload = nonce + ChaCha20Poly1305(identity.read_key).encrypt(nonce, signed, header)
+        payload = nonce + _aead(identity.read_key).encrypt(nonce, signed, header)
     value: bytes = msgpack.packb([header, payload])
     return value
+
+
+@functools.lru_cache(maxsize=64)
+def _aead(key: bytes) -> ChaCha20Poly1305:
+    return ChaCha20Poly1305(key)
 
 
 TrustedIdentities = Mapping[str, PublicIdentity]
@@ -230,7 +236,7 @@ def _open(value: bytes | None, trust: TrustedIdentities) -> Receipt | Rejection:
     name = escaped(identity.name, 200)
     if sealed:
         try:
-            payload = ChaCha20Poly1305(identity.read_key).decrypt(
+            payload = _aead(identity.read_key).decrypt(
                 payload[:_NONCE_BYTES], payload[_NONCE_BYTES:], header_bytes)
         except Exception:  # cryptography's InvalidTag: altered, or another read key
             return Rejection(RejectKind.CANNOT_OPEN, f"'{name}'")
