@@ -9,9 +9,11 @@ the terminal, the folder and destination rows, the status bar and the tray show.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 
-from openmsi_gui.engine.events import ConnectionState, ConnectionStatus
+from openmsi_gui.engine.events import ConnectionState, ConnectionStatus, Event
 
 _PROBLEMS = frozenset({ConnectionStatus.UNREACHABLE, ConnectionStatus.TOPIC_MISSING})
 
@@ -111,3 +113,30 @@ class LinkProblems:
     def first(self) -> str:
         """One of the current problems ("" if there is none)."""
         return next(iter(self.problems.values()), "")
+
+
+class LinkLog:
+    """A bus subscriber that logs each job's link problem once when it starts and ends.
+
+    The line names the job by its event name; the GUI's log shows it as the
+    folder or destination (:class:`~openmsi_gui.app.job_names.JobNames`).
+
+    Args:
+        logger: where the lines go (a problem as a warning, its end as info).
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._links = LinkProblems()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        """Follow one engine event (any thread)."""
+        if not isinstance(event, ConnectionState):
+            return
+        with self._lock:
+            line = self._links.apply(event)
+            problem = event.job in self._links.problems
+        if line:
+            self._logger.log(logging.WARNING if problem else logging.INFO, "%s: %s",
+                             event.job, line)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from openmsi_gui.app import destinations, keychain, pairing, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
-from openmsi_gui.app.connection import LinkProblems
+from openmsi_gui.app.connection import LinkLog
 from openmsi_gui.app.demo_broker import DemoBroker
 from openmsi_gui.app.folders import file_filter
 from openmsi_gui.app.settings import (
@@ -49,6 +49,7 @@ from openmsi_gui.engine.events import (
 )
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, staging_dir
 
@@ -89,6 +90,8 @@ LOCAL_BROKER_FOLDER = "local-broker"
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before a job that died is restarted, by how often it died in a row
 (at most ``retry_seconds``)."""
+UNREACHABLE_RETRY_SECONDS = 10.0
+"""How soon a job that could not start because its broker did not answer is tried again."""
 STEADY_SECONDS = 60.0
 """A job that ran this long before it died starts its back-off afresh."""
 
@@ -135,13 +138,14 @@ class AppController:
         self._paused = False
         self._resume_timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        self._links = LinkProblems()  # one log line when a job's broker goes, one when back
+        self._away_at_start: dict[JobId, float] = {}  # jobs whose broker did not answer
         self._closed = False
         # The app-wide bandwidth limit, shared by every job; changed in place.
         self.bandwidth = Limit(app_limit(store.settings.bandwidth), lasting=False)
         self.stalls = StallWatch(bus, stall_seconds or store.settings.ui.stall_minutes * 60)
         self._fixed_stall = stall_seconds is not None
         store.subscribe(self._on_settings_changed)
+        bus.subscribe(LinkLog(log))  # one line when a job's broker goes, one when it is back
         bus.subscribe(self._on_event)
 
     # -- public, non-blocking ---------------------------------------------------
@@ -163,33 +167,15 @@ class AppController:
     def _on_event(self, event: Event) -> None:
         """A job whose thread died on an error is restarted (engine threads call this).
 
-        A job's broker that stops (or starts again) answering is logged once.
+        A demo broker that stopped is started again (on its port) once a job says so.
         """
-        if isinstance(event, ConnectionState):
-            with self._lock:
-                line = self._links.apply(event)
-            if line:
-                log.log(logging.WARNING if self._links.problems.get(event.job) else logging.INFO,
-                        "%s: %s", self._label(event.job), line)
-            if event.status is ConnectionStatus.UNREACHABLE and self._demo.started:
-                self._submit(self._revive_demo_broker)  # if it is the one that stopped
-            return
+        if (isinstance(event, ConnectionState) and self._demo.started
+                and event.status is ConnectionStatus.UNREACHABLE):
+            self._submit(self._revive_demo_broker)  # if it is the one that stopped
         if isinstance(event, JobState) and event.state is JobStatus.FAILED and not self._closed:
             ident = JobId.parse(event.job)
             if ident is not None:
                 self._submit(self._restart_if_dead, ident)
-
-    def _label(self, job: str) -> str:
-        """The job ``job`` (an event's job name) as people know it: its folder or bucket."""
-        ident = JobId.parse(job)
-        settings = self.store.settings
-        items: list[WatchedFolder | Destination] = [*settings.folders, *settings.destinations]
-        item = next((i for i in items if ident is not None and job_id(i) == ident), None)
-        if isinstance(item, WatchedFolder):
-            return f"watched folder {item.path}"
-        if isinstance(item, Destination):
-            return f"destination {destinations.location_text(item)}"
-        return job
 
     def _restart_if_dead(self, ident: JobId) -> None:
         running = self._jobs.get(ident)
@@ -381,6 +367,9 @@ class AppController:
             entry = wanted.get(ident)
             if entry is None or entry.signature != running.signature:
                 self._stop_job(ident)
+        for ident in [i for i in self._away_at_start if i not in wanted]:
+            del self._away_at_start[ident]  # never started: its broker problem is no more
+            self.bus.publish(ConnectionState(str(ident), ConnectionStatus.STOPPED))
         for ident, reason in problems.items():  # after the stops, which say "stopped"
             self.bus.publish(JobState(str(ident), JobStatus.FAILED, reason))
         failed = bool(problems)
@@ -494,6 +483,12 @@ class AppController:
                                       self.registry, group_id=item.group_id or None, name=name,
                                       create_dest=False, pacer=pacer, receipts=receipts)
             job.start()
+        except BrokerUnreachable as exc:  # not a failure of the job: it waits for the broker
+            since = self._away_at_start.setdefault(ident, time.time())
+            self.bus.publish(ConnectionState(name, ConnectionStatus.UNREACHABLE,
+                                             servers=exc.servers, down_since=since))
+            self._schedule_retry(min(UNREACHABLE_RETRY_SECONDS, self._retry_seconds))
+            return False
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             log.error("%s could not start: %s", name, reason)
@@ -501,6 +496,10 @@ class AppController:
             return False
         self._jobs[ident] = _Running(job, wanted.signature, limit)
         self.bus.publish(JobState(name, JobStatus.RUNNING))
+        if ident in self._away_at_start:
+            self.bus.publish(ConnectionState(name, ConnectionStatus.CONNECTED, "reachable again",
+                                             servers=config.bootstrap_servers,
+                                             down_since=self._away_at_start.pop(ident)))
         return True
 
     def _stop_job(self, ident: JobId, announce: bool = True) -> None:

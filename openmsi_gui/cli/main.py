@@ -40,6 +40,7 @@ from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.globs import looks_like_regex, split_patterns
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_config, load_config
+from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
@@ -337,8 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               if getattr(args, "stall_minutes", None) else None)
     try:
         return COMMANDS[args.command](args, bus)
-    except (UsageError, ConfigError, UploadError, admin.BrokerError, S3Error,
-            CryptoSetupError, RegistryError, PairingError, KeychainError) as exc:
+    except (UsageError, ConfigError, UploadError, BrokerUnreachable, admin.BrokerError,
+            S3Error, CryptoSetupError, RegistryError, PairingError, KeychainError) as exc:
         reporter.close()
         print(f"openmsi: error: {exc}", file=sys.stderr)
         return 2

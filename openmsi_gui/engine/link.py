@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -52,6 +53,29 @@ cannot)."""
 # Facilities of librdkafka's lines about lost connections and their consequences.
 _CONNECTION_FACILITIES = frozenset({"FAIL", "BROKERFAIL", "DISCONNECT", "CONNECT", "ERROR",
                                     "REQTMOUT", "TIMEOUT", "SESSTMOUT", "MAXPOLL"})
+
+
+class BrokerUnreachable(RuntimeError):
+    """The broker did not answer when a job started; the message says what to check.
+
+    Attributes:
+        servers: the bootstrap servers tried.
+    """
+
+    def __init__(self, servers: str, reason: str) -> None:
+        super().__init__(f"cannot reach the broker at {servers} ({reason}): check "
+                         "bootstrap.servers and that the broker is running")
+        self.servers = servers
+
+
+class MetadataClient(Protocol):
+    """A producer or consumer, as :func:`first_metadata` uses it."""
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> Any:
+        """The cluster's metadata."""
+
+    def poll(self, timeout: float = -1) -> int:
+        """Serve callbacks (the error callback among them)."""
 
 
 class _State(enum.Enum):
@@ -83,7 +107,7 @@ class BrokerLink:
         self.servers = servers
         self.topic = topic
         self._probe = probe
-        self._unreachable_after = unreachable_after
+        self.unreachable_after = unreachable_after
         self._probe_seconds = probe_seconds
         self._clock = clock
         self._lock = threading.Lock()
@@ -98,6 +122,10 @@ class BrokerLink:
     def unreachable(self) -> bool:
         """Whether the broker was announced unreachable and has not answered since."""
         return self._state is _State.DOWN
+
+    def failing_for(self) -> float:
+        """Seconds since connection errors began, while the broker has not answered (or 0)."""
+        return self._clock() - self._trouble_since if self._state is not _State.OK else 0.0
 
     @property
     def topic_missing(self) -> bool:
@@ -120,7 +148,7 @@ class BrokerLink:
                 self._state = _State.SUSPECT
                 self._trouble_since = self._clock()
                 self._down_since = time.time()
-                self._next_probe = self._trouble_since + min(1.0, self._unreachable_after)
+                self._next_probe = self._trouble_since + min(1.0, self.unreachable_after)
 
     def answered(self) -> None:
         """The broker answered (a chunk acknowledged, a message or an assignment came)."""
@@ -158,7 +186,7 @@ class BrokerLink:
         except KafkaException as exc:
             log.debug("%s: the broker did not answer: %s", self.job, exc)
             if self._state is _State.SUSPECT and now - self._trouble_since >= (
-                    self._unreachable_after):
+                    self.unreachable_after):
                 self._lost()
             return
         self.answered()
@@ -184,6 +212,29 @@ class BrokerLink:
             self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                               "reachable again", servers=self.servers,
                                               down_since=self._down_since))
+
+
+def first_metadata(client: MetadataClient, link: BrokerLink, timeout: float) -> Any:
+    """The broker's metadata when a job starts (all topics: naming one could create it).
+
+    Gives up as soon as the broker has been failing for ``link``'s
+    ``unreachable_after`` seconds (a refused port, an unknown host), not only
+    after ``timeout``.
+
+    Raises:
+        BrokerUnreachable: the broker did not answer.
+    """
+    started = time.monotonic()
+    while True:
+        try:
+            return client.list_topics(timeout=PROBE_TIMEOUT)
+        except KafkaException as exc:
+            client.poll(0)  # serves the error callback, which tells the link
+            waited = time.monotonic() - started
+            if waited >= timeout or link.failing_for() >= link.unreachable_after:
+                error = exc.args[0] if exc.args else None
+                reason = str(error.str()) if isinstance(error, KafkaError) else str(exc)
+                raise BrokerUnreachable(link.servers, reason) from exc
 
 
 class LibrdkafkaLog:

@@ -44,7 +44,7 @@ from openmsi_gui.engine.events import (
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
 from openmsi_gui.engine.kafka_config import KafkaConfig
-from openmsi_gui.engine.link import BrokerLink, with_logger
+from openmsi_gui.engine.link import BrokerLink, first_metadata, with_logger
 from openmsi_gui.engine.os_errors import cannot_read
 from openmsi_gui.engine.registry import Registry
 
@@ -189,7 +189,8 @@ class Uploader:
         """Connect, check the topic, and start the worker threads.
 
         Raises:
-            UploadError: if the broker cannot be reached, or the topic (or, when
+            BrokerUnreachable: if the broker does not answer.
+            UploadError: if the topic (or, when
                 encrypting, one of its key-exchange topics) is missing.
         """
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
@@ -197,7 +198,8 @@ class Uploader:
         settings = with_logger({**self._config.producer_settings(),
                                 "error_cb": self.link.on_error})
         self._producer = self._producer_factory(settings)
-        self._n_partitions = topic_partitions(self._producer, self.topic, timeout)
+        self._n_partitions = topic_partitions(first_metadata(self._producer, self.link, timeout),
+                                              self.topic)
         if self._cipher is not None:
             self._check_key_topics(timeout)
             self._cipher.serve_keys(self.topic)  # also answers consumers of earlier runs
@@ -567,18 +569,12 @@ class _Changed(Exception):
     """
 
 
-def topic_partitions(client: Producer, topic: str, timeout: float) -> int:
-    """How many partitions ``topic`` has.
+def topic_partitions(metadata: Any, topic: str) -> int:
+    """How many partitions ``topic`` has, from the broker's ``metadata``.
 
     Raises:
-        UploadError: with a plain sentence if the broker is unreachable or the topic missing.
+        UploadError: with a plain sentence if the topic is missing.
     """
-    try:
-        metadata = client.list_topics(timeout=timeout)  # naming the topic could create it
-    except KafkaException as exc:
-        raise UploadError(
-            f"cannot reach the broker ({exc.args[0].str() if exc.args else exc}): check "
-            "bootstrap.servers and that the broker is running") from exc
     info = metadata.topics.get(topic)
     if info is None or info.error is not None or not info.partitions:
         raise UploadError(f"topic {topic!r} does not exist on the broker: create it first "

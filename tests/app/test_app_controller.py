@@ -14,6 +14,7 @@ from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfers import TransferBook
 from openmsi_gui.engine import admin
+from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -23,6 +24,7 @@ from openmsi_gui.engine.events import (
     JobStatus,
     PauseState,
 )
+from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 
 
@@ -265,3 +267,27 @@ def test_a_missing_destination_folder_is_not_created(
                message="the job after a retry")
     (tmp_path / "out" / "late.txt").write_text("arrives")
     wait_until((tmp_path / "in" / "late.txt").exists, message="a file once it is there")
+
+
+def test_a_broker_away_at_start_is_waited_for_not_failed(
+        store: SettingsStore, quick_retry: AppController, own_broker: EmbeddedBroker,
+        tmp_path: Path, recorder: Recorder) -> None:
+    own_broker.kill()
+    profile = BrokerProfile(name="Lab broker", bootstrap_servers=own_broker.bootstrap_servers)
+    folder, _dest = configure(store, profile, "later", tmp_path)
+    job = str(job_id(folder))
+    quick_retry.start()
+
+    def link(status: ConnectionStatus) -> list[ConnectionState]:
+        return [e for e in recorder.of(ConnectionState) if e.job == job and e.status is status]
+
+    wait_until(lambda: link(ConnectionStatus.UNREACHABLE), timeout=20,
+               message="the folder to say that its broker does not answer")
+    assert link(ConnectionStatus.UNREACHABLE)[0].servers == own_broker.bootstrap_servers
+    assert not [e for e in recorder.of(JobState) if e.job == job and e.state is JobStatus.FAILED]
+    own_broker.start()
+    admin.create_topic(KafkaConfig.for_bootstrap(own_broker.bootstrap_servers), "later", 1)
+    wait_until(lambda: any(e.down_since is not None for e in link(ConnectionStatus.CONNECTED)),
+               timeout=30, message="the folder's job to start once the broker answers")
+    (tmp_path / "out" / "late.txt").write_text("late")
+    wait_until((tmp_path / "in" / "late.txt").exists, timeout=30, message="the file")

@@ -165,3 +165,27 @@ def test_a_real_client_logs_through_python_logging(caplog: pytest.LogCaptureFixt
     assert any("Connection refused" in r.getMessage() and r.levelno == logging.DEBUG
                for r in caplog.records)
     del producer
+
+
+def test_a_job_starting_without_its_broker_gives_up_once_it_is_known_away(
+        bus: EventBus) -> None:
+    """Not after the whole timeout: as soon as librdkafka has reported failures for a while."""
+    from openmsi_gui.engine.link import BrokerUnreachable, first_metadata
+
+    clock = Clock()
+    link = BrokerLink(bus, "job", "host:9092", Broker(), unreachable_after=3.0, clock=clock)
+
+    class Down:
+        def list_topics(self, topic: str | None = None, timeout: float = -1) -> object:
+            clock.now += timeout
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT, "Failed to get metadata"))
+
+        def poll(self, timeout: float = -1) -> int:
+            link.on_error(kafka_error(KafkaError._TRANSPORT))  # the error callback
+            return 0
+
+    with pytest.raises(BrokerUnreachable) as caught:
+        first_metadata(Down(), link, timeout=3600)
+    assert caught.value.servers == "host:9092"
+    assert "cannot reach the broker at host:9092" in str(caught.value)
+    assert clock.now - 100.0 <= 5
