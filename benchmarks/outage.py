@@ -8,7 +8,8 @@ broker as a crash would, and print
 * the log lines per minute it writes while the broker stays away,
 * for `watch`, whether the file written during the outage arrives once the broker
   is back on the same port (``--recover``),
-* the seconds SIGTERM takes to stop it with the broker still away, and its exit code.
+* the seconds SIGTERM takes to stop it with the broker away again and a 30 MB file
+  written just before (chunks in flight), and its exit code.
 
 ``--checkout DIR`` runs the programs from another checkout (e.g. a worktree of the
 commit before a change) to compare; figures a program never reaches print as "-".
@@ -56,9 +57,10 @@ class Figures:
 class Program:
     """A program in the background, its stdout and stderr collected line by line."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+    def __init__(self, cmd: list[str], env: dict[str, str], cwd: Path) -> None:
+        # Not started in a checkout: ``python -m`` would import the package found there.
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, env=env, errors="replace")
+                                     text=True, env=env, errors="replace", cwd=cwd)
         self.lines: list[tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -106,8 +108,7 @@ def environment(checkout: Path | None, work: Path) -> dict[str, str]:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONDONTWRITEBYTECODE="1",
                OPENMSI_GUI_CONFIG_DIR=str(work / "config"),
                OPENMSI_GUI_DATA_DIR=str(work / "data"))
-    if checkout is not None:
-        env["PYTHONPATH"] = str(checkout)
+    env["PYTHONPATH"] = str(checkout or Path(__file__).resolve().parent.parent)
     return env
 
 
@@ -147,7 +148,7 @@ def run(program: str, outage: float, recover: bool, checkout: Path | None) -> Fi
             gui_settings(work, broker.bootstrap_servers)
             cmd = [sys.executable, "-m", "openmsi_gui.ui.application", "--minimized"]
             ready = "ready:"
-        proc = Program(cmd, env)
+        proc = Program(cmd, env, work)
         try:
             if proc.first(ready, timeout=60) is None and proc.first(
                     "assigned partitions", timeout=1) is None:
@@ -176,8 +177,12 @@ def run(program: str, outage: float, recover: bool, checkout: Path | None) -> Fi
                     proc.first("sent during.bin", since=back, timeout=60))
                 figures.arrived_after_back = arrived - back if arrived is not None else None
                 broker.kill()
-                time.sleep(6)  # away long enough to be told
+            if program != "download":  # chunks in flight when it is told to stop
+                (work / "out" / "at-stop.bin").write_bytes(os.urandom(30_000_000))
+            time.sleep(6)
             figures.stop_seconds, figures.exit_code = proc.stop()
+            if figures.stop_seconds is None:
+                figures.notes.append("(killed: still running 60 s after SIGTERM)")
         finally:
             proc.close()
             broker.kill()

@@ -51,6 +51,14 @@ def topic_created_sentence(topic: str) -> str:
     return f"Topic {topic} exists now; receiving"
 
 
+def link_state_word(status: ConnectionStatus) -> str:
+    """A folder's or destination's state in a table cell while its link has a problem.
+
+    Short, for a narrow column; the row's tooltip and the form say the whole sentence.
+    """
+    return "No topic yet" if status is ConnectionStatus.TOPIC_MISSING else "No broker"
+
+
 def link_problem(event: ConnectionState) -> str | None:
     """The problem ``event`` starts (its sentence), or None if it ends one or is no problem."""
     if event.status is ConnectionStatus.UNREACHABLE:
@@ -84,10 +92,12 @@ class LinkProblems:
 
     Attributes:
         problems: job name -> the sentence of its problem.
+        states: job name -> the state that has the problem.
     """
 
     def __init__(self) -> None:
         self.problems: dict[str, str] = {}
+        self.states: dict[str, ConnectionStatus] = {}  # job name -> UNREACHABLE or TOPIC_MISSING
         self._missing_topics: dict[str, str] = {}  # job name -> the topic it waits for
 
     def apply(self, event: ConnectionState) -> str | None:
@@ -98,10 +108,12 @@ class LinkProblems:
             if self.problems.get(event.job) == problem:
                 line = None  # told already
             self.problems[event.job] = problem
+            self.states[event.job] = event.status
             if event.status is ConnectionStatus.TOPIC_MISSING:
                 self._missing_topics[event.job] = event.detail
         elif event.status in (ConnectionStatus.CONNECTED, ConnectionStatus.STOPPED):
             self.problems.pop(event.job, None)
+            self.states.pop(event.job, None)
             self._missing_topics.pop(event.job, None)
         return line
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from openmsi_gui.app.connection import LinkProblems
+from openmsi_gui.app.connection import LinkProblems, link_state_word
 from openmsi_gui.app.transfer_status import (
     AppStatus,
     Problems,
@@ -317,6 +317,11 @@ class TransferBook:
     def job_link_problem(self, job: str) -> str:
         """Why ``job``'s broker link does not work now ("" if it does)."""
         return self.links.problems.get(job, "")
+
+    def job_link_state(self, job: str) -> str:
+        """``job``'s state in a table cell while its broker link does not work ("" if it does)."""
+        status = self.links.states.get(job)
+        return link_state_word(status) if status is not None else ""
 
     def forget_job_problem(self, job: str) -> None:
         """Drop what :attr:`job_errors` and :attr:`job_waits` say about ``job``."""

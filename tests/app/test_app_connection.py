@@ -102,3 +102,13 @@ def test_a_stopped_job_has_no_link_problem() -> None:
 def test_quit_asks_while_files_are_on_their_way(sending: int, receiving: int,
                                                 question: str) -> None:
     assert quit_question(sending, receiving) == question
+
+
+def test_the_rows_say_it_in_two_words() -> None:
+    book = TransferBook()
+    book.apply(LOST)
+    assert book.job_link_state("folder:1") == "No broker"
+    book.apply(ConnectionState("dest:1", ConnectionStatus.TOPIC_MISSING, "raw"))
+    assert book.job_link_state("dest:1") == "No topic yet"
+    book.apply(BACK)
+    assert book.job_link_state("folder:1") == ""

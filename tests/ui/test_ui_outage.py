@@ -74,7 +74,10 @@ def test_a_broker_outage_is_shown_plainly_and_the_files_go_on_after_it(
     (instrument / "during.bin").write_bytes(during := os.urandom(200_000))
     sentence = unreachable_sentence(own_broker.bootstrap_servers)
     # Within 15 s: the folder row, the status bar and the tray say it.
-    qtbot.waitUntil(lambda: folder_status(app) == sentence, timeout=15_000)
+    qtbot.waitUntil(lambda: folder_status(app) == "No broker", timeout=15_000)
+    cell = app.window.folders.table.item(0, app.window.folders.table.columnCount() - 1)
+    assert cell is not None
+    assert sentence in cell.toolTip()
     qtbot.waitUntil(lambda: sentence in app.window.status_text.text(), timeout=15_000)
     assert app.state.status is AppStatus.ERROR
     assert sentence in app.tray.icon.toolTip()

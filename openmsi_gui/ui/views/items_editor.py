@@ -281,7 +281,7 @@ class ItemsEditor(QWidget, Generic[ItemT]):
         else:
             failure, waiting = self._problem(item)
             state = item_state(item.enabled, item.paused, bool(failure), bool(waiting))
-            link = self.state.book.job_link_problem(self._job_name(item))
+            link = self.state.book.job_link_state(self._job_name(item))
             # A broker that does not answer (or a missing topic) says so in the row itself.
             status = link if link and state is ItemState.WAITING else state.value
             failure = failure or waiting
