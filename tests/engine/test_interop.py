@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +14,16 @@ from pathlib import Path
 import openmsistream_tools as omsi
 import pytest
 from helpers import tree_files, wait_until
+from test_receipts_broker import read_all
 from test_transfer import running
 
 from openmsi_gui.engine.broker import EmbeddedBroker
+from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.receipt_keys import SigningIdentity
+from openmsi_gui.engine.receipts import FileIdentity, Receipt, ReceiptStatus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.uploader import Uploader, UploadOutcome
 
@@ -68,7 +73,9 @@ def test_openmsistream_upload_directory_to_our_download(
                          log_file=tmp_path / "omsi-logs" / "upload.log")
     expected = {**files, "single scan.tif": single.read_bytes()}
     dest = tmp_path / "dest"
-    downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id="from-omsi")
+    identity = SigningIdentity.generate("our-destination")
+    downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id="from-omsi",
+                            receipts=ReceiptOptions(identity))
     downloader.start()
     try:
         wait_until(lambda: downloader.files_received == len(expected), timeout=60,
@@ -76,6 +83,13 @@ def test_openmsistream_upload_directory_to_our_download(
     finally:
         downloader.stop()
     assert tree_files(dest) == expected
+    # Files openmsistream produced get receipts too, which verify with the pairing code.
+    receipts = read_all(kafka_config, f"{topic}.receipts", identity, len(expected))
+    assert all(isinstance(r, Receipt) and r.status is ReceiptStatus.STORED for r in receipts)
+    confirmed = {r.relpath for r in receipts if isinstance(r, Receipt) and r.confirms(
+        FileIdentity(topic, r.relpath, hashlib.sha512(expected[r.relpath]).digest(),
+                     len(expected[r.relpath])))}
+    assert confirmed == set(expected)
 
 
 def test_our_upload_to_openmsistream_download_directory(
