@@ -15,9 +15,11 @@ from test_transfer import running
 
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
+from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.downloader import PARKED_ROW, Downloader, RetryDelays
 from openmsi_gui.engine.events import (
     EventBus,
+    FileDelivery,
     FileFailed,
     FileSkipped,
     FileWaiting,
@@ -27,6 +29,9 @@ from openmsi_gui.engine.events import (
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
 from openmsi_gui.engine.provision import provision_node
+from openmsi_gui.engine.receipt_keys import SigningIdentity
+from openmsi_gui.engine.receipt_listener import DeliveryWatch
+from openmsi_gui.engine.receipts import trusted
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location
 from openmsi_gui.engine.uploader import Uploader, UploadOutcome
@@ -57,15 +62,32 @@ def test_jobs_encrypt_and_decrypt_from_the_config_node(
     up_config, down_config = nodes
     src, dest = tmp_path / "src", tmp_path / "dest"
     src.mkdir()
-    download = DownloadJob(down_config, encrypted_topic, dest, bus, registry, group_id="g-enc")
-    watch = WatchJob(up_config, src, WatchOptions(encrypted_topic, stable_seconds=0.3,
-                                                  chunk_size=16384), bus, registry)
+    identity = SigningIdentity.generate("encrypted-destination")
+    download = DownloadJob(down_config, encrypted_topic, dest, bus, registry, group_id="g-enc",
+                           receipts=ReceiptOptions(identity))
+    watch = WatchJob(up_config, src, WatchOptions(
+        encrypted_topic, stable_seconds=0.3, chunk_size=16384,
+        delivery=DeliveryWatch(trusted(identity.public), "g-enc-receipts")), bus, registry)
     with running(download, watch):  # type: ignore[arg-type]
         write(src)
         wait_until(lambda: download.downloader.files_received == len(FILES), timeout=60,
                    message="decrypted files")
+        # The receipts of an encrypted topic are sealed; the sender still opens them.
+        wait_until(lambda: len(recorder.of(FileDelivery)) == len(FILES), timeout=30,
+                   message="the deliveries")
     assert tree_files(dest) == FILES
     assert not recorder.of(FileFailed)
+    assert {e.relpath for e in recorder.of(FileDelivery)  # type: ignore[attr-defined]
+            } == set(FILES)
+    consumer = Consumer({**down_config.consumer_settings("g-enc-raw"),
+                         "auto.offset.reset": "earliest"})
+    consumer.assign([TopicPartition(f"{encrypted_topic}.receipts", 0, 0)])
+    try:
+        values = [m.value() for m in consumer.consume(10, timeout=10) if m.error() is None]
+    finally:
+        consumer.close()
+    assert len(values) == len(FILES)
+    assert not any(b"scan.bin" in v or b"notes.txt" in v for v in values)
 
 
 @pytest.mark.slow
