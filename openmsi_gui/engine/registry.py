@@ -13,6 +13,10 @@ One database file in the user data dir holds both sides:
   arrived yet, kept (and their offsets committed) until they can be opened.
 * **deliveries**: what each destination's verified receipt said about a file
   sent from here (see :mod:`.deliveries`).
+* an upload's ``after_delivery`` columns: the file was moved to an archive
+  folder or deleted once every expected destination confirmed it (see
+  :mod:`.after_delivery`); such a row no longer counts as "already sent", so a
+  file later re-created under the same name is a new file.
 
 Several processes may share the file. Every write is its own short
 transaction, retried while another process holds the lock (see
@@ -41,7 +45,7 @@ import platformdirs
 from openmsi_gui.engine.registry_db import Database
 
 APP_NAME = "openmsi-gui"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -57,7 +61,10 @@ CREATE TABLE IF NOT EXISTS uploads (
     status TEXT NOT NULL,              -- sending | done | failed
     error TEXT NOT NULL DEFAULT '',
     started REAL NOT NULL,
-    completed REAL
+    completed REAL,
+    after_delivery TEXT NOT NULL DEFAULT '',   -- '' | moved | deleted | gone
+    after_delivery_at REAL,
+    after_delivery_to TEXT NOT NULL DEFAULT ''  -- where it was moved
 );
 CREATE INDEX IF NOT EXISTS uploads_by_path ON uploads (topic, root, relpath);
 CREATE TABLE IF NOT EXISTS upload_chunks (
@@ -129,6 +136,16 @@ meaning, bumps :data:`SCHEMA_VERSION` and adds a function here.
 """
 
 
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    """Version 2: what was done with an upload's file after its delivery."""
+    db.execute("ALTER TABLE uploads ADD COLUMN after_delivery TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE uploads ADD COLUMN after_delivery_at REAL")
+    db.execute("ALTER TABLE uploads ADD COLUMN after_delivery_to TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS[1] = _v1_to_v2
+
+
 class RegistryError(RuntimeError):
     """A registry file that cannot be used; the message says what to do."""
 
@@ -153,6 +170,7 @@ class UploadRecord:
     chunk_size: int
     n_chunks: int
     status: str
+    after_delivery: str = ""  # moved, deleted or gone after its delivery ("" if still there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +217,8 @@ class HistoryRow:
     done_chunks: int = 0
     n_chunks: int = 0
     root: str = ""  # an upload's folder, which its path is relative to ("" for downloads)
+    after_delivery: str = ""  # an upload's file moved, deleted or gone after its delivery
+    after_delivery_to: str = ""  # where it was moved
 
 
 class Registry:
@@ -250,7 +270,7 @@ class Registry:
         """Whether this exact path, size and mtime was already sent completely."""
         row = self._one(
             "SELECT 1 FROM uploads WHERE topic=? AND root=? AND relpath=? AND size=? "
-            "AND mtime_ns=? AND status='done' LIMIT 1",
+            "AND mtime_ns=? AND status='done' AND after_delivery='' LIMIT 1",
             (topic, root, relpath, size, mtime_ns),
         )
         return row is not None
@@ -258,8 +278,9 @@ class Registry:
     def last_upload(self, topic: str, root: str, relpath: str) -> UploadRecord | None:
         """The most recent generation of ``relpath`` sent to ``topic``, if any."""
         row = self._one(
-            "SELECT id, relpath, size, mtime_ns, file_hash, chunk_size, n_chunks, status "
-            "FROM uploads WHERE topic=? AND root=? AND relpath=? ORDER BY id DESC LIMIT 1",
+            "SELECT id, relpath, size, mtime_ns, file_hash, chunk_size, n_chunks, status, "
+            "after_delivery FROM uploads WHERE topic=? AND root=? AND relpath=? "
+            "ORDER BY id DESC LIMIT 1",
             (topic, root, relpath),
         )
         return UploadRecord(*row) if row else None
@@ -435,14 +456,14 @@ class Registry:
                 " SELECT 'upload', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM upload_chunks WHERE upload_id=uploads.id) END,"
-                "  chunk_size, root FROM uploads"
+                "  chunk_size, root, after_delivery, after_delivery_to FROM uploads"
                 " UNION ALL"
                 " SELECT 'download', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM download_chunks WHERE download_id=downloads.id) END,"
                 "  CASE WHEN status='done' THEN -1 ELSE"
                 "  (SELECT COALESCE(SUM(length), 0) FROM download_chunks"
-                "   WHERE download_id=downloads.id) END, '' FROM downloads"
+                "   WHERE download_id=downloads.id) END, '', '', '' FROM downloads"
                 ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall())
         return [_history_row(r) for r in rows]
 
@@ -463,7 +484,7 @@ def _history_row(r: tuple[Any, ...]) -> HistoryRow:
     return HistoryRow(direction=direction, topic=r[1], relpath=r[2], size=size, status=status,
                       error=r[5], started=r[6], completed=r[7], sha512_hex=bytes(r[8]).hex(),
                       done_bytes=done_bytes, done_chunks=done_chunks, n_chunks=n_chunks,
-                      root=r[12])
+                      root=r[12], after_delivery=r[13], after_delivery_to=r[14])
 
 
 def _upgrade(db: sqlite3.Connection, path: Path) -> None:

@@ -364,7 +364,8 @@ class Uploader:
         except OSError as exc:
             return self._fail(path, relpath, cannot_read(exc))
         last = self._registry.last_upload(self.topic, key_root, relpath)
-        if not again and last and last.status == "done" and last.file_hash == file_hash:
+        if (not again and last and last.status == "done" and not last.after_delivery
+                and last.file_hash == file_hash):
             self._files.skipped(relpath, "same content already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "same content already sent")
         n_chunks = len(chunk_hashes)

@@ -33,16 +33,18 @@ def test_an_older_registry_is_migrated_once_and_keeps_its_rows(
     reg.close()
     ran: list[int] = []
 
-    def v1_to_v2(db: sqlite3.Connection) -> None:
+    current = registry_module.SCHEMA_VERSION
+
+    def one_more(db: sqlite3.Connection) -> None:
         ran.append(1)
         db.execute("ALTER TABLE uploads ADD COLUMN note TEXT NOT NULL DEFAULT ''")
 
-    monkeypatch.setattr(registry_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(registry_module.MIGRATIONS, 1, v1_to_v2)
+    monkeypatch.setattr(registry_module, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(registry_module.MIGRATIONS, current, one_more)
     for _ in range(2):
         reg = Registry(path)
         try:
-            assert reg.version == 2
+            assert reg.version == current + 1
             assert reg.last_upload("t", "/root", "a.bin") is not None
         finally:
             reg.close()
@@ -57,3 +59,23 @@ def test_a_registry_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         db.execute(f"PRAGMA user_version={registry_module.SCHEMA_VERSION + 1}")
     with pytest.raises(RegistryError, match="newer version"):
         Registry(path)
+
+
+def test_a_version_1_registry_gets_the_after_delivery_columns(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    reg = Registry(path)
+    upload_id, _ = reg.start_upload("t", "/root", "a.bin", 10, 1, b"h" * 64, 4096, 1)
+    reg.finish_upload(upload_id)
+    reg.close()
+    with sqlite3.connect(path) as db:  # back to version 1's shape
+        for column in ("after_delivery", "after_delivery_at", "after_delivery_to"):
+            db.execute(f"ALTER TABLE uploads DROP COLUMN {column}")
+        db.execute("PRAGMA user_version=1")
+    reg = Registry(path)
+    try:
+        assert reg.version >= 2
+        assert reg.upload_done("t", "/root", "a.bin", 10, 1)
+        [row] = reg.history()
+        assert (row.after_delivery, row.after_delivery_to) == ("", "")
+    finally:
+        reg.close()
