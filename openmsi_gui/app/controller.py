@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from openmsi_gui.app import destinations, keychain, pairing, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
+from openmsi_gui.app.confirming import folder_expectation
 from openmsi_gui.app.connection import LinkLog
 from openmsi_gui.app.demo_broker import DemoBroker
 from openmsi_gui.app.folders import file_filter
@@ -462,7 +463,8 @@ class AppController:
                     stable_seconds=item.stable_seconds, polling=item.polling,
                     chunk_size=item.chunk_size,
                     pacer=Pacer(Direction.UPLOAD, [limit, self.bandwidth]),
-                    delivery=pairing.delivery_watch(item.id, self.registry.path.parent))
+                    delivery=pairing.delivery_watch(item.id, self.registry.path.parent),
+                    expect=folder_expectation(item))
                 job = WatchJob(config, Path(item.path), options, self.bus, self.registry,
                                name=name)
             else:

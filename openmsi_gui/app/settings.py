@@ -62,6 +62,9 @@ class Theme(enum.StrEnum):
 
 MIN_STALL_MINUTES = 0.5
 MAX_STALL_MINUTES = 24 * 60.0
+DEFAULT_DELIVERY_DEADLINE = 3600.0
+MIN_DELIVERY_DEADLINE = 1.0
+MAX_DELIVERY_DEADLINE = 365 * 86400.0
 
 SECURITY_PROTOCOLS = tuple(SecurityProtocol)
 SASL_MECHANISMS = ("", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -140,6 +143,13 @@ class WatchedFolder:
         polling: poll instead of native events (network drives).
         bwlimit: bandwidth limit for this folder in rclone's ``--bwlimit`` syntax
             (:mod:`openmsi_gui.engine.bandwidth`; "" for none).
+        expected_destinations: names of the destinations that must confirm each
+            file by a receipt (empty: none is expected; see
+            :mod:`openmsi_gui.engine.confirmation`).
+        delivery_deadline: seconds after it was sent by which an expected
+            destination must have confirmed a file, else it is *Not confirmed*.
+        resend_unconfirmed: send a file that is not confirmed again by itself
+            (at most :data:`~openmsi_gui.engine.confirmation.MAX_AUTO_RESENDS` times).
         enabled: watched at all.
         paused: watched, but sending is held back.
     """
@@ -160,8 +170,17 @@ class WatchedFolder:
     stable_seconds: float = 3.0
     polling: bool = False
     bwlimit: str = ""
+    expected_destinations: list[str] = field(default_factory=list)
+    delivery_deadline: float = DEFAULT_DELIVERY_DEADLINE
+    resend_unconfirmed: bool = False
     enabled: bool = True
     paused: bool = False
+
+    def __post_init__(self) -> None:
+        if not MIN_DELIVERY_DEADLINE <= self.delivery_deadline <= MAX_DELIVERY_DEADLINE:
+            raise SettingsError(f"folders.delivery_deadline should be between "
+                                f"{MIN_DELIVERY_DEADLINE:g} and {MAX_DELIVERY_DEADLINE:g} "
+                                "seconds")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from openmsi_gui.app import folder_ini
 from openmsi_gui.app.bandwidth import describe_limit
+from openmsi_gui.app.confirming import warn_unpaired
 from openmsi_gui.app.keychain import KeychainError
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
@@ -34,6 +35,7 @@ from openmsi_gui.cli.signals import STOP, wait_for_signal
 from openmsi_gui.cli.supervise import run_supervised
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.bandwidth import Limit, Pacer, Timetable
+from openmsi_gui.engine.confirmation import Expectation
 from openmsi_gui.engine.crypto import CryptoSetupError, cipher_for
 from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.file_filter import FileFilter
@@ -171,11 +173,15 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
     if not os.access(folder, os.R_OK | os.X_OK):
         raise UsageError(f"cannot read {folder}: permission denied")
     file_filter = _file_filter(args)
+    expect = None
+    if args.expect:
+        expect = Expectation(tuple(dict.fromkeys(args.expect)), args.deadline, args.resend)
+        warn_unpaired(expect.destinations, args.data_dir)
     options = WatchOptions(topic=args.topic, upload_existing=args.upload_existing,
                            file_filter=file_filter, stable_seconds=args.stable_seconds,
                            polling=args.polling, chunk_size=args.chunk_size,
                            workers=args.workers, pacer=_pacer(args, Direction.UPLOAD),
-                           delivery=delivery_watch(args, folder))
+                           delivery=delivery_watch(args, folder), expect=expect)
     config = _config(args)
     registry = _registry(args)
     # A restart also sends what changed since the first start (the registry skips

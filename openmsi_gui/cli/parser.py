@@ -18,6 +18,8 @@ from openmsi_gui.cli.pair import receipt_args, watch_receipt_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
+from openmsi_gui.engine.confirmation import DEFAULT_DEADLINE, MAX_AUTO_RESENDS
+from openmsi_gui.engine.durations import DurationError, parse_duration
 
 DESCRIPTION = "``openmsi``: upload, watch, download and try the engine without a GUI."
 
@@ -52,6 +54,33 @@ def _bwlimit_arg(parser: argparse.ArgumentParser) -> None:
         help="bandwidth limit, as rclone's: 8M (MiB/s; K, M, G are binary multiples), "
              "10M:1M (upload:download), off, or a timetable such as \"08:00,4M 18:00,off\" "
              "or \"Mon-08:00,4M Sat-00:00,off\" (local time; default: off)")
+
+
+def duration(text: str) -> float:
+    """A duration flag (``90s``, ``20m``, ``1h``, ``7d``) in seconds."""
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _expect_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "delivery", "Destinations that must confirm each file by a receipt (pair them first: "
+                    "openmsi pair add CODE). A file they have not confirmed by the deadline "
+                    "is reported as not confirmed.")
+    group.add_argument("--expect", metavar="NAME[,NAME...]", type=_names, action="extend",
+                       default=[], help="a destination's name (repeatable, or comma-separated)")
+    group.add_argument("--deadline", type=duration, default=DEFAULT_DEADLINE,
+                       metavar="DURATION", help="how long after sending a file the expected "
+                       "destinations have to confirm it: 90s, 20m, 1h, 7d (default 1h)")
+    group.add_argument("--resend", action="store_true",
+                       help=f"send a file that is not confirmed again by itself (at most "
+                            f"{MAX_AUTO_RESENDS} times for the same content)")
 
 
 def _sending_args(parser: argparse.ArgumentParser) -> None:
@@ -162,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--polling", "--use_polling_observer", action="store_true",
                        help="poll the folder (for network drives)")
     watch_receipt_args(watch)
+    _expect_args(watch)
     _sending_args(watch)
     _stall_arg(watch)
 

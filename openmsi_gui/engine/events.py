@@ -145,6 +145,33 @@ class FileDelivery(Event):
     where: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class FileUnconfirmed(Event):
+    """A file sent from here that expected destinations did not confirm by the deadline.
+
+    Published by :class:`~openmsi_gui.engine.confirmation.DeadlineWatch`, once
+    per sending of a file (and again after a restart); a
+    :class:`FileDelivery` from each destination missing ends it.
+
+    Attributes:
+        relpath: the file's path relative to the watched folder.
+        sha512_hex: the content sent.
+        size: its size in bytes.
+        sent_at: when the broker had acknowledged all of it.
+        missing: the expected destinations that have not confirmed it.
+        reason: what the row and the log say, with what to do.
+        resending: it is being sent again by itself (``--resend``).
+    """
+
+    relpath: str
+    sha512_hex: str
+    size: int
+    sent_at: float
+    missing: tuple[str, ...]
+    reason: str
+    resending: bool = False
+
+
 class ConnectionStatus(enum.Enum):
     """State of a job's link to the broker."""
 

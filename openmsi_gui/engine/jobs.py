@@ -15,6 +15,7 @@ from confluent_kafka import Consumer, Producer
 
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import Pacer
+from openmsi_gui.engine.confirmation import DeadlineWatch, Expectation
 from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.download.checkpoints import ConsumerFactory
 from openmsi_gui.engine.download.receipting import ReceiptOptions
@@ -46,6 +47,8 @@ class WatchOptions:
         workers: files hashed and sent in parallel.
         pacer: the bandwidth limits the folder sends under (None: no limit).
         delivery: follow the receipts of the topic (None: do not).
+        expect: destinations that must confirm each file in time (None: none;
+            see :mod:`.confirmation`).
     """
 
     topic: str
@@ -58,6 +61,7 @@ class WatchOptions:
     workers: int = 2
     pacer: Pacer | None = None
     delivery: DeliveryWatch | None = None
+    expect: Expectation | None = None
 
 
 class WatchJob:
@@ -95,6 +99,9 @@ class WatchJob:
             raise
         self.listener = (None if options.delivery is None else ReceiptListener(
             config, options.topic, options.delivery, registry, bus, self.name))
+        self.deadlines = (None if not options.expect or not options.expect.destinations
+                          else DeadlineWatch(registry, options.topic, str(root),
+                                             options.expect, bus, self.name, self.send_again))
 
     def start(self) -> None:
         """Connect to the broker, then start watching (raises on a bad broker or topic)."""
@@ -107,11 +114,17 @@ class WatchJob:
             self.watcher.start()
             if self.listener is not None:
                 self.listener.start()
+            if self.deadlines is not None:
+                self.deadlines.start()
         except Exception:
             self.watcher.stop()
             self.uploader.stop()
             _close(self._cipher)
             raise
+
+    def send_again(self, relpath: str) -> None:
+        """Send ``relpath`` (relative to the folder) again, every chunk."""
+        self.uploader.submit(self.root, self.root / relpath, again=True)
 
     def pause(self) -> None:
         """Hold new chunks back; watching continues."""
@@ -125,6 +138,8 @@ class WatchJob:
 
     def stop(self) -> None:
         """Stop watching, flush what is in flight and record it."""
+        if self.deadlines is not None:
+            self.deadlines.stop()
         if self.listener is not None:
             self.listener.stop()
         self.watcher.stop()
