@@ -8,19 +8,23 @@ the job's own threads.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.after_delivery import AfterDeliveryPolicy
+from openmsi_gui.engine.after_delivery_actions import AfterDeliveryExecutor, AfterDeliveryRunner
 from openmsi_gui.engine.bandwidth import Pacer
 from openmsi_gui.engine.confirmation import DeadlineWatch, Expectation
 from openmsi_gui.engine.crypto import MessageCipher, cipher_for
 from openmsi_gui.engine.download.checkpoints import ConsumerFactory
 from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.downloader import Downloader
-from openmsi_gui.engine.events import EventBus, JobState, JobStatus
+from openmsi_gui.engine.events import Event, EventBus, FileDelivery, JobState, JobStatus
 from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_listener import DeliveryWatch, ReceiptListener
@@ -49,6 +53,10 @@ class WatchOptions:
         delivery: follow the receipts of the topic (None: do not).
         expect: destinations that must confirm each file in time (None: none;
             see :mod:`.confirmation`).
+        after_delivery: move or delete files every expected destination
+            confirmed (None, or KEEP: keep them; see :mod:`.after_delivery`).
+        watch_began: when the folder's watch began, for the after-delivery rule
+            on empty folders (None: when this job starts).
     """
 
     topic: str
@@ -62,6 +70,8 @@ class WatchOptions:
     pacer: Pacer | None = None
     delivery: DeliveryWatch | None = None
     expect: Expectation | None = None
+    after_delivery: AfterDeliveryPolicy | None = None
+    watch_began: float | None = None
 
 
 class WatchJob:
@@ -102,6 +112,9 @@ class WatchJob:
         self.deadlines = (None if not options.expect or not options.expect.destinations
                           else DeadlineWatch(registry, options.topic, str(root),
                                              options.expect, bus, self.name, self.send_again))
+        self._registry = registry
+        self.after_delivery: AfterDeliveryRunner | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
         """Connect to the broker, then start watching (raises on a bad broker or topic)."""
@@ -116,6 +129,7 @@ class WatchJob:
                 self.listener.start()
             if self.deadlines is not None:
                 self.deadlines.start()
+            self._start_after_delivery()
         except Exception:
             self.watcher.stop()
             self.uploader.stop()
@@ -125,6 +139,31 @@ class WatchJob:
     def send_again(self, relpath: str) -> None:
         """Send ``relpath`` (relative to the folder) again, every chunk."""
         self.uploader.submit(self.root, self.root / relpath, again=True)
+
+    def _start_after_delivery(self) -> None:
+        policy = self.options.after_delivery
+        if policy is None or not policy.acts:
+            return
+        executor = AfterDeliveryExecutor(
+            self._registry, self.options.topic, self.watcher.root, policy,
+            watch_began=self.options.watch_began or time.time(),
+            folders_at_start=self.watcher.folders_at_start, on_changed=self._changed,
+            on_gone=self.watcher.forget, job=self.name)
+        self.after_delivery = AfterDeliveryRunner(executor, job=self.name)
+        self._unsubscribe = self._bus.subscribe(self._on_event)
+        self.after_delivery.start()
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, FileDelivery) and event.job == self.name and \
+                self.after_delivery is not None:
+            self.after_delivery.wake()
+
+    def _changed(self, relpath: str, same_stamp: bool) -> None:
+        """A confirmed file changed on disk: send it again (never move or delete it)."""
+        if same_stamp:  # only the content tells: the registry would call it "already sent"
+            self.uploader.submit(self.watcher.root, self.watcher.root / relpath, again=True)
+        else:
+            self.watcher.recheck(relpath)
 
     def pause(self) -> None:
         """Hold new chunks back; watching continues."""
@@ -140,6 +179,10 @@ class WatchJob:
         """Stop watching, flush what is in flight and record it."""
         if self.deadlines is not None:
             self.deadlines.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.after_delivery is not None:
+            self.after_delivery.stop()
         if self.listener is not None:
             self.listener.stop()
         self.watcher.stop()

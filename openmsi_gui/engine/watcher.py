@@ -120,6 +120,8 @@ class FolderWatcher:
         self._error: BaseException | None = None
         self.scan_seconds = 0.0
         """How long the last whole-tree listing took."""
+        self.folders_at_start: frozenset[str] = frozenset()
+        """The folders listed when the watch started (see :mod:`.after_delivery_actions`)."""
 
     @property
     def error(self) -> BaseException | None:
@@ -139,6 +141,7 @@ class FolderWatcher:
         for entry in self._walk(self._root):
             self._take_stock(entry)
         self.scan_seconds = time.monotonic() - started
+        self.folders_at_start = frozenset([self._root, *self._folders])
         log.info("%s: %d files under %s listed in %.1f s", self.job, len(self._known) +
                  len(self._candidates), self.root, self.scan_seconds)
         if not self.polling:
@@ -163,6 +166,17 @@ class FolderWatcher:
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+
+    def forget(self, relpath: str) -> None:
+        """Forget a file moved or deleted after its delivery: one made again there is new."""
+        with self._lock:
+            self._known.pop(relpath, None)
+            self._candidates.pop(relpath, None)
+
+    def recheck(self, relpath: str) -> None:
+        """Look at a file again as if an event said it changed (sent once stable)."""
+        self.forget(relpath)
+        self._note(os.path.join(self._root, *relpath.split("/")))
 
     # -- what is there -------------------------------------------------------
 
