@@ -26,6 +26,7 @@ from openmsi_gui.app.confirming import warn_unpaired
 from openmsi_gui.app.keychain import KeychainError
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
+from openmsi_gui.cli.audit import cmd_audit as run_audit
 from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
@@ -316,11 +317,22 @@ def cmd_demo(args: argparse.Namespace, bus: EventBus) -> int:
     return run_demo(args.folder, args.duration, bus, wait_for_signal)
 
 
+def cmd_audit(args: argparse.Namespace, _bus: EventBus) -> int:
+    """``openmsi audit``."""
+    from openmsi_gui.app.audit import SinceError
+
+    config = _config(args)
+    try:
+        return run_audit(args, config)
+    except SinceError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "upload": cmd_upload, "watch": cmd_watch, "download": cmd_download, "topic": cmd_topic,
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
     "download-s3": cmd_download_s3, "provision": cmd_provision, "send-again": cmd_upload,
-    "pair": cmd_pair,
+    "pair": cmd_pair, "audit": cmd_audit,
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.

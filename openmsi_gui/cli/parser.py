@@ -13,6 +13,7 @@ from pathlib import Path
 from openmsi_gui import __version__
 from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
 from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
+from openmsi_gui.cli.audit import add_parser as add_audit_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
 from openmsi_gui.cli.pair import receipt_args, watch_receipt_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_service_parser(sub)
     add_provision_parser(sub)
     add_pair_parser(sub)
+    _broker_args(add_audit_parser(sub))
     return parser
 
 
