@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
+from openmsi_gui.app import pairing
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore
+from openmsi_gui.engine.receipt_keys import parse_pairing_code
+from openmsi_gui.ui.status_line import StatusKind
 from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views.destinations import DestinationsView
 
@@ -38,7 +42,17 @@ def test_a_destination_names_itself_in_its_receipts(
     qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: store.settings.destinations[0].receipt_name == "lab-archive",
                     timeout=5000)
+    qtbot.mouseClick(view.pairing_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.pairing_status.kind() is StatusKind.OK, timeout=5000)
+    assert "'lab-archive' is copied" in view.pairing_status.text()
+    code = QGuiApplication.clipboard().text()
+    assert parse_pairing_code(code).name == "lab-archive"
+    # The same keys as the destination's job (made once, kept in the keychain).
+    made = pairing.identity("lab-archive", controller.registry.path.parent, create=False)
+    assert made is not None
+    assert made.public.pairing_code() == code
     view.receipts_check.setChecked(False)
     assert not view.receipt_name_edit.isEnabled()
+    assert not view.pairing_button.isEnabled()
     qtbot.mouseClick(view.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not store.settings.destinations[0].receipts, timeout=5000)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QWidget
 
 from openmsi_gui.app import keychain, pairing
@@ -34,7 +35,7 @@ from openmsi_gui.app.settings import Destination, DestinationKind, Settings, Set
 from openmsi_gui.app.text import error_sentence, sentence
 from openmsi_gui.engine.s3 import S3Error
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.status_line import buddy_label
+from openmsi_gui.ui.status_line import StatusLine, buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
 from openmsi_gui.ui.views.bandwidth_field import BandwidthField
@@ -96,17 +97,6 @@ class DestinationsView(ItemsView[Destination]):
                                      "as well as to the app's limit (Preferences). "
                                      + self.bwlimit.edit.toolTip())
         self.bwlimit.edit.textEdited.connect(self._on_form_changed)
-        self.receipts_check = QCheckBox("Send delivery receipts")
-        self.receipts_check.setToolTip(
-            "Tell the senders, with a signed receipt per file, what arrived here (or why not). "
-            "They trust it once given this destination's pairing code.")
-        self.receipts_check.toggled.connect(self._on_form_changed)
-        self.receipt_name_edit = QLineEdit()
-        self.receipt_name_edit.setAccessibleName("Name in receipts")
-        self.receipt_name_edit.setToolTip("What senders call this destination: its receipts "
-                                          "and its pairing code carry this name")
-        self.receipt_name_edit.textEdited.connect(self._on_form_changed)
-
         self.add_s3_button = push_button("Add S&3 bucket", "Add S3 bucket destination",
                                          self.on_add_s3_clicked)
         self.add_s3_button.setToolTip("Add a destination that stores the files in an S3 bucket")
@@ -134,11 +124,33 @@ class DestinationsView(ItemsView[Destination]):
         self.advanced = AdvancedSection()
         self.advanced.form.addRow(buddy_label("Consumer &group:", self.group_edit),
                                   self.group_edit)
-        self.advanced.form.addRow("", self.receipts_check)
-        self.advanced.form.addRow(buddy_label("Name in receipts:", self.receipt_name_edit),
-                                  self.receipt_name_edit)
+        self._build_receipt_fields(self.advanced.form)
         form.addRow(self.advanced)
         self.enabled_check.setToolTip("Download this topic (clear to stop without removing it)")
+
+    def _build_receipt_fields(self, form: QFormLayout) -> None:
+        """Whether and under which name the destination sends receipts; its pairing code."""
+        self.receipts_check = QCheckBox("Send delivery receipts")
+        self.receipts_check.setToolTip(
+            "Tell the senders, with a signed receipt per file, what arrived here (or why not). "
+            "They trust it once given this destination's pairing code.")
+        self.receipts_check.toggled.connect(self._on_form_changed)
+        self.receipt_name_edit = QLineEdit()
+        self.receipt_name_edit.setAccessibleName("Name in receipts")
+        self.receipt_name_edit.setToolTip("What senders call this destination: its receipts "
+                                          "and its pairing code carry this name")
+        self.receipt_name_edit.textEdited.connect(self._on_form_changed)
+        self.pairing_button = push_button("Copy pairing code", "Copy pairing code",
+                                          self.on_copy_pairing_clicked)
+        self.pairing_button.setToolTip(
+            "Copy this destination's pairing code (one line): paste it on each computer that "
+            "sends to it, so that it trusts these receipts ('openmsi pair add CODE' there)")
+        self.pairing_status = StatusLine("Pairing code", hide_empty=True)
+        form.addRow("", self.receipts_check)
+        form.addRow(buddy_label("Name in receipts:", self.receipt_name_edit),
+                    self.receipt_name_edit)
+        form.addRow("", self.pairing_button)
+        form.addRow("", self.pairing_status)
 
     def _place_add_s3_button(self) -> None:
         """Put *Add S3 bucket* right after *Add…* in the list's button row and tab order."""
@@ -154,7 +166,7 @@ class DestinationsView(ItemsView[Destination]):
                 self.bucket_edit, self.prefix_edit, self.endpoint_edit, self.region_edit,
                 self.access_key_edit, self.secret_edit, self.test_button, self.bwlimit.edit,
                 self.enabled_check, self.advanced.toggle, self.group_edit,
-                self.receipts_check, self.receipt_name_edit]
+                self.receipts_check, self.receipt_name_edit, self.pairing_button]
 
     # -- ItemsView hooks --------------------------------------------------------
 
@@ -189,6 +201,7 @@ class DestinationsView(ItemsView[Destination]):
         self.bwlimit.set_text(item.bwlimit)
         self.receipts_check.setChecked(item.receipts)
         self.receipt_name_edit.setText(item.receipt_name)
+        self.pairing_status.clear()
         self._show_receipt_name(item)
         if (item.group_id and item.group_id != default_group_id()) or (
                 item.receipt_name or not item.receipts):
@@ -218,6 +231,7 @@ class DestinationsView(ItemsView[Destination]):
         self.receipt_name_edit.setPlaceholderText(
             pairing.destination_name(dataclasses.replace(item, receipt_name="")))
         self.receipt_name_edit.setEnabled(item.receipts)
+        self.pairing_button.setEnabled(item.receipts)
 
     def _after_update(self, item: Destination, errors: list[str]) -> None:
         self._show_receipt_name(item)
@@ -288,6 +302,27 @@ class DestinationsView(ItemsView[Destination]):
             self._select_id(item.id)
         ItemsView.on_apply_clicked(self)
         self.secretSaved.emit(item.id)
+
+    def on_copy_pairing_clicked(self) -> None:
+        item = self.current_item()
+        if item is not None:  # the name the job signs with: the saved one, if saved
+            self._copy_pairing(pairing.destination_name(self._stored(item.id) or item))
+
+    @asyncSlot()
+    async def _copy_pairing(self, name: str) -> None:
+        """Copy the pairing code of ``name`` (its keys are made on first use, in the keychain)."""
+        data_dir = self.controller.registry.path.parent
+        try:
+            made = await self.tasks.run(Purpose.IO, pairing.identity, name, data_dir,
+                                        context=self)
+        except Exception as exc:  # told to the user
+            self.pairing_status.show_problem(f"No pairing code: {sentence(str(exc))}")
+            return
+        if made is None:  # not asked for: identity() makes one
+            return
+        QGuiApplication.clipboard().setText(made.public.pairing_code())
+        self.pairing_status.show_ok(
+            f"The pairing code of '{name}' is copied: paste it on each sending computer.")
 
     def on_revert_clicked(self) -> None:
         item_id = self.current_id()
