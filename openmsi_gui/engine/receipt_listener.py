@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 COMMIT_SECONDS = 2.0
 # consume() waits for a whole batch or this long: the most a receipt waits in librdkafka.
 READ_WAIT_SECONDS = 0.1
-_CONSUMER_SETTINGS = {"fetch.wait.max.ms": "100"}
+# A receipts topic created later (by a destination, or by hand) is found within 30 s.
+_CONSUMER_SETTINGS = {"fetch.wait.max.ms": "100", "topic.metadata.refresh.interval.ms": "30000"}
 MAX_WARNINGS = 1000  # distinct (reason, sender) pairs warned about, before warning no more
 
 ConsumerFactory = Callable[[dict[str, Any]], Consumer]

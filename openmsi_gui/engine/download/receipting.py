@@ -58,8 +58,13 @@ class ReceiptOptions:
 def ensure_receipts_topic(config: KafkaConfig, topic: str, job: str) -> None:
     """Create the receipts topic when it is missing; say which to create if that is refused."""
     try:
-        if topic in admin.list_topics(config, TOPIC_CHECK_SECONDS):
-            return
+        topics = admin.list_topics(config, TOPIC_CHECK_SECONDS)
+    except admin.BrokerError as exc:  # the job says so too; receipts wait in the producer
+        log.warning("%s: could not check the receipts topic %s: %s", job, topic, exc)
+        return
+    if topic in topics:
+        return
+    try:
         admin.create_topic(config, topic, RECEIPT_PARTITIONS, timeout=TOPIC_CHECK_SECONDS)
         log.info("%s: created the receipts topic %s", job, topic)
     except admin.BrokerError as exc:
