@@ -11,6 +11,7 @@ import enum
 import math
 from typing import Any
 
+from openmsi_gui.app.delivery_state import UNCONFIRMED_WORD, delivery_cell, delivery_lines
 from openmsi_gui.app.formatting import (
     direction_text,
     first_line,
@@ -40,12 +41,13 @@ class Column(enum.IntEnum):
     FILE = 1
     PLACE = 2
     STATUS = 3
-    PROGRESS = 4
-    SIZE = 5
-    CHUNKS = 6
-    RATE = 7
-    ETA = 8
-    ERROR = 9
+    DELIVERY = 4
+    PROGRESS = 5
+    SIZE = 6
+    CHUNKS = 7
+    RATE = 8
+    ETA = 9
+    ERROR = 10
 
 
 HEADERS = {
@@ -53,6 +55,7 @@ HEADERS = {
     Column.FILE: "File",
     Column.PLACE: "From / to",
     Column.STATUS: "Status",
+    Column.DELIVERY: "Delivery",
     Column.PROGRESS: "Progress",
     Column.SIZE: "Size",
     Column.CHUNKS: "Chunks",
@@ -105,6 +108,7 @@ def status_text(row: TransferRow) -> str:
         RowStatus.SKIPPED: "Skipped",
         RowStatus.WAITING: "Waiting",
         RowStatus.STALLED: "Stalled",
+        RowStatus.UNCONFIRMED: UNCONFIRMED_WORD,
     }[row.status]
 
 
@@ -155,7 +159,7 @@ def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
 
 def _haystack(row: TransferRow) -> tuple[str, ...]:
     return (row.relpath, row.job, row.error, status_text(row), direction_text(row.direction),
-            row.place_detail)
+            row.place_detail, delivery_cell(row.deliveries, row.missing))
 
 
 FIELD_SEP = "\x1f"
@@ -181,8 +185,8 @@ def filter_text(row: TransferRow) -> str:
 
 
 _STATUS_ORDER = {RowStatus.ACTIVE: 0, RowStatus.STALLED: 1, RowStatus.WAITING: 2,
-                 RowStatus.QUEUED: 3, RowStatus.FAILED: 4, RowStatus.DONE: 5,
-                 RowStatus.SKIPPED: 6}
+                 RowStatus.QUEUED: 3, RowStatus.FAILED: 4, RowStatus.UNCONFIRMED: 5,
+                 RowStatus.DONE: 6, RowStatus.SKIPPED: 7}
 
 
 def cell_text(row: TransferRow, column: Column) -> str:
@@ -195,6 +199,8 @@ def cell_text(row: TransferRow, column: Column) -> str:
         return row.place
     if column is Column.STATUS:
         return status_text(row)
+    if column is Column.DELIVERY:
+        return delivery_cell(row.deliveries, row.missing)
     if column is Column.PROGRESS:
         return format_percent(row.fraction) if shows_progress(row) else ""
     if column is Column.SIZE:
@@ -228,6 +234,8 @@ def sort_value(row: TransferRow, column: Column) -> Any:
         return row.place.casefold()
     if column is Column.STATUS:
         return _STATUS_ORDER[row.status]
+    if column is Column.DELIVERY:
+        return delivery_cell(row.deliveries, row.missing).casefold()
     if column is Column.PROGRESS:
         return row.fraction
     if column is Column.SIZE:
@@ -251,18 +259,9 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
     if column is Column.ERROR:
         return row.error
     if column is Column.STATUS:
-        text = status_text(row)
-        if row.status is RowStatus.FAILED:
-            hint = ("Select it and press Retry to send it again." if can_retry(row)
-                    else RESEND_HINT)
-            return f"{text}: {first_line(row.error)}\n{hint}"
-        if row.status is RowStatus.WAITING and can_retry(row):
-            return f"{text}: {row.error}\nIt is retried by itself; Retry tries it now."
-        if row.status is RowStatus.STALLED:
-            return f"{text}: {row.error}"
-        if row.status in (RowStatus.SKIPPED, RowStatus.WAITING) and row.error:
-            return f"{text}: {row.error}"
-        return text
+        return _status_tooltip(row)
+    if column is Column.DELIVERY:
+        return _delivery_tooltip(row)
     if column is Column.SIZE and row.total_bytes:
         return f"{row.done_bytes:,} of {row.total_bytes:,} bytes"
     if column is Column.SIZE and row.expected_bytes[1]:
@@ -273,18 +272,44 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
     return ""
 
 
+def _status_tooltip(row: TransferRow) -> str:
+    text = status_text(row)
+    if row.status is RowStatus.FAILED:
+        hint = ("Select it and press Retry to send it again." if can_retry(row)
+                else RESEND_HINT)
+        return f"{text}: {first_line(row.error)}\n{hint}"
+    if row.status is RowStatus.WAITING and can_retry(row):
+        return f"{text}: {row.error}\nIt is retried by itself; Retry tries it now."
+    if row.status in (RowStatus.STALLED, RowStatus.UNCONFIRMED):
+        return f"{text}: {row.error}"
+    if row.status in (RowStatus.SKIPPED, RowStatus.WAITING) and row.error:
+        return f"{text}: {row.error}"
+    return text
+
+
+def _delivery_tooltip(row: TransferRow) -> str:
+    if row.direction is not Direction.UPLOAD:
+        return ""
+    lines = delivery_lines(row.deliveries, row.missing)
+    if not lines and row.status is RowStatus.DONE:
+        return "No destination has confirmed it yet."
+    if row.status is RowStatus.UNCONFIRMED:
+        lines.append("Select it and press Send again to send it again.")
+    return "\n".join(lines)
+
+
 def summary_text(summary: Summary) -> str:
     """One line about the listed files, each counted once per direction.
 
     ``"Files: 1 sending, 1 failed, 5 sent, 5 received — up 4.2 MiB/s, down 0 B/s"``.
     """
     if not (summary.active or summary.failed or summary.done or summary.waiting
-            or summary.stalled):
+            or summary.stalled or summary.unconfirmed):
         return "No transfers yet."
     rates = f"up {rate_or_zero(summary.up_rate)}, down {rate_or_zero(summary.down_rate)}"
     counts = ((summary.sending, "sending"), (summary.receiving, "receiving"),
               (summary.held, "paused"), (summary.waiting, "waiting"),
-              (summary.stalled, "stalled"),
+              (summary.stalled, "stalled"), (summary.unconfirmed, "not confirmed"),
               (summary.failed, "failed"), (summary.sent, "sent"),
               (summary.received, "received"))
     parts = ", ".join(f"{count} {word}" for count, word in counts if count)
@@ -297,6 +322,7 @@ def row_details(row: TransferRow) -> str:
              f"{row.place_detail or row.job})", f"{status_text(row)}"]
     if row.error:
         lines[-1] += f": {row.error.strip()}"
+    lines += delivery_lines(row.deliveries, row.missing)
     # What a failed row allows is the selection hint's (it covers several rows).
     if row.status is RowStatus.WAITING:
         lines.append("It is retried by itself; Retry tries it now." if can_retry(row)

@@ -52,6 +52,7 @@ class Summary:
     held: int = 0  # queued or moving, but their folder or destination is paused
     moving: int = 0  # moving now (not queued, not held)
     stalled: int = 0  # no progress for the stall time: Retry or Send again
+    unconfirmed: int = 0  # sent, not confirmed in time by expected destinations: Send again
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class Problems:
             :mod:`openmsi_gui.app.stalls`), until they move again.
         links: what is wrong with jobs' brokers, one sentence each ("Cannot reach the
             broker at …", see :mod:`openmsi_gui.app.connection`).
+        unconfirmed_files: files sent that expected destinations did not confirm in
+            time (see :mod:`openmsi_gui.engine.confirmation`), until confirmed, sent
+            again or dismissed.
     """
 
     failed_files: int = 0
@@ -75,16 +79,19 @@ class Problems:
     waiting_jobs: tuple[str, ...] = ()
     stalled_files: int = 0
     links: tuple[str, ...] = ()
+    unconfirmed_files: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.failed_files or self.waiting_files or self.failed_jobs
-                    or self.waiting_jobs or self.stalled_files or self.links)
+                    or self.waiting_jobs or self.stalled_files or self.links
+                    or self.unconfirmed_files)
 
     @property
     def count(self) -> int:
         """How many problems, each file and job counted once."""
         return (self.failed_files + self.waiting_files + len(self.failed_jobs)
-                + len(self.waiting_jobs) + self.stalled_files + len(self.links))
+                + len(self.waiting_jobs) + self.stalled_files + len(self.links)
+                + self.unconfirmed_files)
 
     def text(self) -> str:
         """``"1 file failed, 2 files waiting, 1 destination cannot run"`` (empty if none)."""
@@ -95,6 +102,8 @@ class Problems:
             parts.append(f"{count_text(self.waiting_files, 'file')} waiting")
         if self.stalled_files:
             parts.append(f"{count_text(self.stalled_files, 'file')} stalled")
+        if self.unconfirmed_files:
+            parts.append(f"{count_text(self.unconfirmed_files, 'file')} not confirmed")
         parts += [f"{text} cannot run" for text in _jobs_text(self.failed_jobs)]
         parts += [f"{text} waiting" for text in _jobs_text(self.waiting_jobs)]
         return ", ".join(parts)

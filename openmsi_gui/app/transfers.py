@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from openmsi_gui.app.connection import LinkProblems, link_state_word
+from openmsi_gui.app.delivery_state import DestinationWord, word_of
 from openmsi_gui.app.transfer_status import (
     AppStatus,
     Problems,
@@ -24,14 +25,17 @@ from openmsi_gui.app.transfer_status import (
 )
 from openmsi_gui.engine.events import (
     ConnectionState,
+    DeliveryStatus,
     Direction,
     Event,
     FileCompleted,
+    FileDelivery,
     FileDiscovered,
     FileFailed,
     FileProgress,
     FileSkipped,
     FileStalled,
+    FileUnconfirmed,
     FileWaiting,
     JobState,
     JobStatus,
@@ -50,17 +54,20 @@ class RowStatus(enum.Enum):
     SKIPPED = "skipped"
     WAITING = "waiting"  # kept, retried later: S3 unreachable, decryption keys missing
     STALLED = "stalled"  # no progress for the stall time while the broker answers
+    UNCONFIRMED = "not confirmed"  # sent, but expected destinations did not confirm it in time
 
 
 __all__ = ["AppStatus", "Problems", "RowKey", "RowStatus", "Summary", "TransferBook",
            "TransferRow"]
 
 RowKey = tuple[str, Direction, str]
-_FINISHED = frozenset({RowStatus.DONE, RowStatus.FAILED, RowStatus.SKIPPED})
+_FINISHED = frozenset({RowStatus.DONE, RowStatus.FAILED, RowStatus.SKIPPED,
+                       RowStatus.UNCONFIRMED})
 UNFINISHED = frozenset({RowStatus.QUEUED, RowStatus.ACTIVE, RowStatus.WAITING,
                         RowStatus.STALLED})
 """Rows whose file has not arrived yet (what removing their folder or destination drops)."""
-PROBLEM_STATUSES = frozenset({RowStatus.FAILED, RowStatus.WAITING, RowStatus.STALLED})
+PROBLEM_STATUSES = frozenset({RowStatus.FAILED, RowStatus.WAITING, RowStatus.STALLED,
+                              RowStatus.UNCONFIRMED})
 """Rows that make the app need attention, and that the Problems filter shows."""
 _MOVING = frozenset({RowStatus.QUEUED, RowStatus.ACTIVE})
 _JOB_GOES_ON = frozenset({JobStatus.RUNNING, JobStatus.WATCHING, JobStatus.STOPPED})
@@ -87,6 +94,9 @@ class TransferRow:
     held: bool = False  # its folder or destination is paused
     place: str = ""  # where from (an upload) or to (a download), see transfer_rows.job_places
     place_detail: str = ""  # the same in full (paths, topic)
+    # What destinations said about a sent file, and who did not confirm it in time.
+    deliveries: dict[str, DestinationWord] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
 
     @property
     def key(self) -> RowKey:
@@ -164,12 +174,8 @@ class TransferBook:
         Rates use the events' own timestamps, so events that reach the GUI in
         one batch still give true rates.
         """
-        if isinstance(event, JobState):
-            self._apply_job_state(event)
-            return None
-        if isinstance(event, ConnectionState):
-            self._apply_link(event)
-            return None
+        if isinstance(event, (JobState, ConnectionState, FileDelivery, FileUnconfirmed)):
+            return self._apply_other(event)
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
                                   FileSkipped, FileWaiting, FileStalled)) \
                 or event.job in self._gone:
@@ -202,6 +208,48 @@ class TransferBook:
             row.rate = 0.0
         row.updated = event.at
         self._set_status(row, status)
+        return row
+
+    def _apply_other(self, event: JobState | ConnectionState | FileDelivery | FileUnconfirmed
+                     ) -> TransferRow | None:
+        """Events about a job, or about a file already sent."""
+        if isinstance(event, JobState):
+            self._apply_job_state(event)
+        elif isinstance(event, ConnectionState):
+            self._apply_link(event)
+        elif event.job not in self._gone:
+            return self._apply_delivery(event)
+        return None
+
+    def _apply_delivery(self, event: FileDelivery | FileUnconfirmed) -> TransferRow | None:
+        """A destination's word on a sent file, or expected ones that did not confirm it."""
+        key: RowKey = (event.job, Direction.UPLOAD, event.relpath)
+        row = self.rows.get(key)
+        if isinstance(event, FileDelivery):
+            if row is None or row.status not in (RowStatus.DONE, RowStatus.UNCONFIRMED) or (
+                    row.sha512_hex and row.sha512_hex != event.sha512_hex):
+                return None  # not listed (the history shows it), or another generation
+            row.deliveries[event.destination] = word_of(event)
+            if event.status is DeliveryStatus.DELIVERED:
+                row.missing = tuple(m for m in row.missing if m != event.destination)
+            if row.status is RowStatus.UNCONFIRMED and not row.missing:
+                row.error = ""
+                self._set_status(row, RowStatus.DONE)
+            return row
+        if row is not None and row.status not in (RowStatus.DONE, RowStatus.UNCONFIRMED,
+                                                  RowStatus.SKIPPED):
+            return None  # being sent again (or failed since): that says more
+        if row is None:  # sent before a restart
+            row = TransferRow(event.job, Direction.UPLOAD, event.relpath, started=event.sent_at,
+                              held=event.job in self.paused_jobs)
+            row.place, row.place_detail = self.places.get(event.job, (event.job, event.job))
+            row.done_bytes = row.total_bytes = event.size
+            self.rows[key] = row
+            self._counted(row, 1)
+            self._trim()
+        row.sha512_hex, row.missing, row.updated = event.sha512_hex, event.missing, event.at
+        row.error = event.reason
+        self._set_status(row, RowStatus.UNCONFIRMED)
         return row
 
     def _row_for(self, event: FileDiscovered | FileProgress | FileCompleted | FileFailed
@@ -429,7 +477,8 @@ class TransferBook:
                        + split[RowStatus.DONE, Direction.UPLOAD, True],
                        received=split[RowStatus.DONE, Direction.DOWNLOAD, False]
                        + split[RowStatus.DONE, Direction.DOWNLOAD, True],
-                       held=held, moving=moving, stalled=counts[RowStatus.STALLED])
+                       held=held, moving=moving, stalled=counts[RowStatus.STALLED],
+                       unconfirmed=counts[RowStatus.UNCONFIRMED])
 
     def problems(self) -> Problems:
         """What is wrong now: listed failed and waiting files, jobs that fail or wait.
@@ -441,6 +490,7 @@ class TransferBook:
         return Problems(counts[RowStatus.FAILED], counts[RowStatus.WAITING],
                         tuple(self.job_errors), waiting_jobs,
                         stalled_files=counts[RowStatus.STALLED],
+                        unconfirmed_files=counts[RowStatus.UNCONFIRMED],
                         links=tuple(dict.fromkeys(self.links.problems.values())))
 
     def on_their_way(self) -> tuple[int, int]:
