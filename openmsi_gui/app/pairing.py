@@ -146,6 +146,29 @@ def trust(code: str, data_dir: Path | None = None) -> PublicIdentity:
     return public
 
 
+def forget(which: str, data_dir: Path | None = None) -> list[str]:
+    """Stop trusting the destinations named ``which`` (a name or a key id).
+
+    Returns:
+        The names no longer trusted ([] if none matched).
+
+    Raises:
+        KeychainError: the keychain cannot be used.
+    """
+    gone: list[dict[str, Any]] = []
+
+    def drop(data: dict[str, Any]) -> None:
+        kept: list[dict[str, Any]] = []
+        for entry in data.get("trusted", []):
+            (gone if which in (entry.get("name"), entry.get("key_id")) else kept).append(entry)
+        data["trusted"] = kept
+
+    _update(data_dir, drop)
+    for entry in gone:
+        keychain.delete_secret(_trust_owner(str(entry.get("key_id", ""))), _TRUST_SECRET)
+    return [str(entry.get("name", "")) for entry in gone]
+
+
 def trusted_identities(data_dir: Path | None = None) -> dict[str, PublicIdentity]:
     """The destinations trusted here, by key id (entries whose code is gone are skipped).
 

@@ -35,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "pair", help="trust a destination's delivery receipts (show or add a pairing code)",
         description="'pair show --name NAME' on the destination's machine prints its pairing "
                     "code (one line); 'pair add CODE' on a sending machine trusts it; "
-                    "'pair list' shows both kinds.")
+                    "'pair list' shows the destinations trusted here, 'pair remove' forgets "
+                    "one.")
     actions = parser.add_subparsers(dest="pair_action", required=True)
     show = actions.add_parser("show", help="print the pairing code of a destination here")
     show.add_argument("--name", required=True,
@@ -43,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add = actions.add_parser("add", help="trust the destination a pairing code names")
     add.add_argument("code", help="the line 'openmsi pair show' printed (omsi-pair:...)")
     actions.add_parser("list", help="list the destinations trusted here")
+    remove = actions.add_parser("remove", help="stop trusting a destination's receipts")
+    remove.add_argument("which", metavar="NAME|KEY_ID",
+                        help="the destination's name or key id, as 'pair list' shows them")
 
 
 def receipt_args(parser: argparse.ArgumentParser) -> None:
@@ -103,6 +107,13 @@ def cmd_pair(args: argparse.Namespace, _bus: EventBus) -> int:
     elif args.pair_action == "add":
         public = pairing.trust(args.code, data_dir)
         print(f"trusting the receipts of '{escaped(public.name)}' (key {public.key_id})")
+    elif args.pair_action == "remove":
+        names = pairing.forget(args.which, data_dir)
+        if not names:
+            raise PairingError(f"no destination '{escaped(args.which)}' is trusted here: "
+                               "'openmsi pair list' shows those that are")
+        for name in names:
+            print(f"no longer trusting the receipts of '{escaped(name)}'")
     else:
         for public in pairing.trusted_identities(data_dir).values():
             print(f"{escaped(public.name)}\t{public.key_id}")

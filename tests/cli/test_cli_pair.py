@@ -42,6 +42,12 @@ def test_pair_show_then_add_round_trip(tmp_path: Path, capsys: pytest.CaptureFix
     assert run(capsys, "--data-dir", str(sender_dir), "pair", "list")[1] == (
         f"lab-pc:/srv/inbox\t{key_id}\n")
     assert run(capsys, "--data-dir", str(tmp_path / "other"), "pair", "list")[1] == ""
+    # Forgotten by name (or key id): its receipts no longer verify here.
+    assert run(capsys, "--data-dir", str(sender_dir), "pair", "remove", "lab-pc:/srv/inbox")[
+        1] == "no longer trusting the receipts of 'lab-pc:/srv/inbox'\n"
+    assert pairing.trusted_identities(sender_dir) == {}
+    assert run(capsys, "--data-dir", str(sender_dir), "pair", "remove", key_id)[0] == 2
+    assert run(capsys, "--data-dir", str(sender_dir), "pair", "add", pairing_code)[0] == 0
 
     # A receipt signed by the destination's job verifies with what the sender trusts.
     identity = pairing.identity("lab-pc:/srv/inbox", dest_dir)
