@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from openmsi_gui.app import destinations, keychain, pairing, profiles
+from openmsi_gui.app.after_delivery import folder_policy
 from openmsi_gui.app.bandwidth import app_limit, item_limit
 from openmsi_gui.app.confirming import folder_expectation
 from openmsi_gui.app.connection import LinkLog
@@ -464,7 +465,8 @@ class AppController:
                     chunk_size=item.chunk_size,
                     pacer=Pacer(Direction.UPLOAD, [limit, self.bandwidth]),
                     delivery=pairing.delivery_watch(item.id, self.registry.path.parent),
-                    expect=folder_expectation(item))
+                    expect=folder_expectation(item),
+                    after_delivery=folder_policy(item), watch_began=item.added_at)
                 job = WatchJob(config, Path(item.path), options, self.bus, self.registry,
                                name=name)
             else:

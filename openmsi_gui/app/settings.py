@@ -27,6 +27,7 @@ import platformdirs
 
 from openmsi_gui.app import settings_migrations
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.after_delivery import AfterAction
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,10 @@ class WatchedFolder:
             destination must have confirmed a file, else it is *Not confirmed*.
         resend_unconfirmed: send a file that is not confirmed again by itself
             (at most :data:`~openmsi_gui.engine.confirmation.MAX_AUTO_RESENDS` times).
+        after_delivery: keep, move or delete a file once every expected
+            destination confirmed it (:mod:`openmsi_gui.engine.after_delivery`).
+        archive_folder: where MOVE puts files (same relative path).
+        min_age: seconds a file stays at least before it is moved or deleted (0: none).
         enabled: watched at all.
         paused: watched, but sending is held back.
     """
@@ -173,6 +178,9 @@ class WatchedFolder:
     expected_destinations: list[str] = field(default_factory=list)
     delivery_deadline: float = DEFAULT_DELIVERY_DEADLINE
     resend_unconfirmed: bool = False
+    after_delivery: AfterAction = AfterAction.KEEP
+    archive_folder: str = ""
+    min_age: float = 0.0
     enabled: bool = True
     paused: bool = False
 
@@ -181,6 +189,10 @@ class WatchedFolder:
             raise SettingsError(f"folders.delivery_deadline should be between "
                                 f"{MIN_DELIVERY_DEADLINE:g} and {MAX_DELIVERY_DEADLINE:g} "
                                 "seconds")
+        self.after_delivery = AfterAction(self.after_delivery)
+        if not 0 <= self.min_age <= MAX_DELIVERY_DEADLINE:
+            raise SettingsError(f"folders.min_age should be between 0 and "
+                                f"{MAX_DELIVERY_DEADLINE:g} seconds")
 
 
 @dataclass
@@ -346,7 +358,7 @@ def _checked_choice(owner: str, name: str, default: enum.Enum, value: Any) -> en
         if str(member.value).casefold() == wanted:
             return member
     choices = ", ".join(str(member.value) for member in kind)
-    if isinstance(default, Theme):
+    if isinstance(default, (Theme, AfterAction)):  # safe defaults: the look, keeping files
         log.warning("settings: %s.%s %r is not one of %s; using %s", owner, name, value,
                     choices, default.value)
         return default

@@ -26,6 +26,7 @@ from openmsi_gui.app.confirming import warn_unpaired
 from openmsi_gui.app.keychain import KeychainError
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
+from openmsi_gui.cli import after
 from openmsi_gui.cli.audit import cmd_audit as run_audit
 from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
@@ -174,6 +175,16 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
     if not os.access(folder, os.R_OK | os.X_OK):
         raise UsageError(f"cannot read {folder}: permission denied")
     file_filter = _file_filter(args)
+    try:
+        after_delivery = after.policy_of(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.preview:
+        registry = _registry(args)
+        try:
+            return after.print_preview(registry, args.topic, folder, after_delivery)
+        finally:
+            registry.close()
     expect = None
     if args.expect:
         expect = Expectation(tuple(dict.fromkeys(args.expect)), args.deadline, args.resend)
@@ -182,7 +193,8 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
                            file_filter=file_filter, stable_seconds=args.stable_seconds,
                            polling=args.polling, chunk_size=args.chunk_size,
                            workers=args.workers, pacer=_pacer(args, Direction.UPLOAD),
-                           delivery=delivery_watch(args, folder), expect=expect)
+                           delivery=delivery_watch(args, folder), expect=expect,
+                           after_delivery=after_delivery, watch_began=time.time())
     config = _config(args)
     registry = _registry(args)
     # A restart also sends what changed since the first start (the registry skips

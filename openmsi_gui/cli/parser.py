@@ -13,6 +13,7 @@ from pathlib import Path
 from openmsi_gui import __version__
 from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
 from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
+from openmsi_gui.cli import after
 from openmsi_gui.cli.audit import add_parser as add_audit_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
 from openmsi_gui.cli.pair import receipt_args, watch_receipt_args
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="poll the folder (for network drives)")
     watch_receipt_args(watch)
     _expect_args(watch)
+    after.add_args(watch, duration)
     _sending_args(watch)
     _stall_arg(watch)
 
