@@ -167,6 +167,16 @@ def _file_filter(args: argparse.Namespace) -> FileFilter:
         raise UsageError(str(exc)) from exc
 
 
+def _topic_ready(config: KafkaConfig, topic: str) -> bool:
+    """Whether the broker has ``topic``; False if a stop signal came meanwhile.
+
+    Raises:
+        BrokerError: the broker cannot be reached, or has no such topic (a sentence).
+    """
+    return admin.require_topic(config, topic, stopped=lambda: STOP.received is not None) \
+        is not None
+
+
 def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi watch``."""
     folder: Path = args.folder
@@ -196,6 +206,8 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
                            delivery=delivery_watch(args, folder), expect=expect,
                            after_delivery=after_delivery, watch_began=time.time())
     config = _config(args)
+    if not _topic_ready(config, args.topic):
+        return 0
     registry = _registry(args)
     # A restart also sends what changed since the first start (the registry skips
     # what was sent already), so nothing written while the job was down is missed.
@@ -224,7 +236,8 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write to {folder}: permission denied")
     config = _config(args)
-    admin.require_topic(config, args.topic)
+    if not _topic_ready(config, args.topic):
+        return 0
     receipts = receipt_options(args, str(folder.resolve()))
     registry = _registry(args)
     pacer = _pacer(args, Direction.DOWNLOAD)
@@ -281,7 +294,8 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi download-s3``."""
     config = _config(args)
     location = s3_location(args, config)
-    admin.require_topic(config, args.topic)
+    if not _topic_ready(config, args.topic):
+        return 0
     receipts = receipt_options(args, location.url)
     registry = _registry(args)
     staging = staging_dir(location, args.topic, registry.path.parent)

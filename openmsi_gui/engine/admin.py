@@ -86,21 +86,54 @@ def list_topics(config: KafkaConfig, timeout: float = 10.0, *,
         BrokerError: if the broker cannot be reached in ``timeout`` seconds.
     """
     try:
-        metadata = admin_factory(dict(config.admin_settings())).list_topics(timeout=timeout)
+        metadata = _admin(config, admin_factory).list_topics(timeout=timeout)
     except KafkaException as exc:
         raise BrokerError(explain(exc, config.bootstrap_servers)) from exc
+    return _topics(metadata)
+
+
+def _admin(config: KafkaConfig, admin_factory: AdminFactory) -> AdminClient:
+    """An admin client whose librdkafka lines go to the debug log, not to stderr."""
+    return admin_factory({**config.admin_settings(), "logger": _LibrdkafkaLog()})
+
+
+def _topics(metadata: Any) -> dict[str, int]:
     return {name: len(t.partitions) for name, t in metadata.topics.items()
             if not name.startswith("__") and t.error is None}
 
 
-def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0, *,
-                  admin_factory: AdminFactory = AdminClient) -> int:
+def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0,
+                  give_up_after: float = 3.0, *, stopped: Callable[[], bool] | None = None,
+                  admin_factory: AdminFactory = AdminClient) -> int | None:
     """Return the partition count of ``topic``.
+
+    The broker is asked in waits of at most a second, so that a stop signal
+    (handled between them) is honoured at once: ``stopped`` says whether to
+    give up, and then None is returned. As :func:`probe_broker`, it gives up
+    early once librdkafka has reported a problem for ``give_up_after`` seconds.
 
     Raises:
         BrokerError: if the broker is unreachable or the topic does not exist.
     """
-    topics = list_topics(config, timeout, admin_factory=admin_factory)
+    errors: list[str] = []
+    client = admin_factory({**config.admin_settings(), "logger": _LibrdkafkaLog(),
+                            "error_cb": lambda error: errors.append(str(error.str()))})
+    started = time.monotonic()
+    while True:
+        if stopped is not None and stopped():
+            return None
+        try:
+            metadata = client.list_topics(timeout=max(0.05, min(
+                1.0, started + timeout - time.monotonic())))
+            break
+        except KafkaException as exc:
+            client.poll(0)  # serves error_cb
+            elapsed = time.monotonic() - started
+            if elapsed >= timeout or (errors and elapsed >= give_up_after):
+                protocol = config.broker.get("security.protocol", "PLAINTEXT").upper()
+                raise BrokerError(explain_failure(errors, config.bootstrap_servers, protocol)
+                                  if errors else explain(exc, config.bootstrap_servers)) from exc
+    topics = _topics(metadata)
     if topic not in topics:
         raise BrokerError(f"topic {topic!r} does not exist on {config.bootstrap_servers}: "
                           f"create it with 'openmsi topic create {topic}'")
@@ -115,7 +148,7 @@ def create_topic(config: KafkaConfig, topic: str, partitions: int = 3,
     Raises:
         BrokerError: if the broker refuses or cannot be reached.
     """
-    admin = admin_factory(dict(config.admin_settings()))
+    admin = _admin(config, admin_factory)
     future = admin.create_topics([NewTopic(topic, partitions, replication)],
                                  request_timeout=timeout)[topic]
     try:

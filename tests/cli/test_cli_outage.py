@@ -108,3 +108,25 @@ def test_download_stops_at_once_while_the_broker_is_away(
         download.close()
     assert code == 0, download.lines
     assert download.count(UNREACHABLE) == 1
+
+
+@pytest.mark.parametrize("command", ["watch", "download"])
+def test_a_stop_while_the_broker_is_away_from_the_start_exits_0_without_librdkafka_lines(
+        command: str, tmp_path: Path) -> None:
+    """Started before the broker is up (a lab PC booting), it stops at once when told to."""
+    from openmsi_gui.engine.broker import free_port
+
+    servers = f"127.0.0.1:{free_port()}"  # nothing listens there
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    running = Running([command, str(folder), "--bootstrap-servers", servers, "--topic", "t",
+                       *(["--no-receipts"] if command == "download" else [])],
+                      tmp_path / "data")
+    try:
+        time.sleep(2)  # connecting
+        code = running.stop()
+    finally:
+        running.close()
+    assert code == 0, running.lines
+    assert not [line for line in running.lines if line.startswith("%") or "rdkafka" in line
+                or "Failed to get metadata" in line], running.lines
