@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from openmsi_gui.engine.deliveries import Delivery
-from openmsi_gui.engine.events import DeliveryStatus, FileDelivery
+from openmsi_gui.engine.events import DeliveryStatus, FileDelivery, FileUnconfirmed
 from openmsi_gui.engine.receipts import ReceiptStatus
 from openmsi_gui.engine.untrusted import escaped
 
@@ -99,3 +99,22 @@ def delivery_lines(words: Mapping[str, DestinationWord], missing: Sequence[str] 
 
 def _names(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def unconfirmed_notice(events: Sequence[FileUnconfirmed]) -> tuple[str, str] | None:
+    """One notification for the files found not confirmed together: ``(title, text)``.
+
+    Each sending is announced once (see :class:`~openmsi_gui.engine.confirmation.DeadlineWatch`),
+    so the files of one batch make one notification, not one each.
+    """
+    if not events:
+        return None
+    first = events[0]
+    names = sorted({name for event in events for name in event.missing}, key=str.casefold)
+    files = first.relpath if len(events) == 1 else f"{first.relpath} and {len(events) - 1} more"
+    title = ("A file was not confirmed" if len(events) == 1
+             else f"{len(events)} files were not confirmed")
+    if all(event.resending for event in events):
+        return title, f"{files}: not confirmed by {_names(names)} in time; sent again by itself."
+    return title, (f"{files}: not confirmed by {_names(names)} in time. Select "
+                   f"{'it' if len(events) == 1 else 'them'} in Transfers and press Send again.")

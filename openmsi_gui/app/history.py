@@ -9,17 +9,29 @@ from __future__ import annotations
 import datetime
 import enum
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from openmsi_gui.app.confirming import folder_expectation
+from openmsi_gui.app.delivery_state import (
+    DestinationWord,
+    delivery_cell,
+    delivery_lines,
+    words_from_deliveries,
+)
 from openmsi_gui.app.formatting import (
     direction_text,
     first_line,
     format_bytes,
     format_transferred,
 )
-from openmsi_gui.engine.events import Direction
+from openmsi_gui.app.settings import Settings
+from openmsi_gui.engine.confirmation import Expectation
+from openmsi_gui.engine.deliveries import Delivery, DeliveryBook
+from openmsi_gui.engine.events import DeliveryStatus, Direction
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.engine.untrusted import escaped
 
@@ -34,10 +46,11 @@ class HistoryColumn(enum.IntEnum):
     PATH = 2
     SIZE = 3
     STATUS = 4
-    ERROR = 5
-    STARTED = 6
-    COMPLETED = 7
-    SHA512 = 8
+    DELIVERY = 5
+    ERROR = 6
+    STARTED = 7
+    COMPLETED = 8
+    SHA512 = 9
 
 
 HEADERS = {
@@ -46,6 +59,7 @@ HEADERS = {
     HistoryColumn.PATH: "Path",
     HistoryColumn.SIZE: "Size",
     HistoryColumn.STATUS: "Status",
+    HistoryColumn.DELIVERY: "Delivery",
     HistoryColumn.ERROR: "Error",
     HistoryColumn.STARTED: "Started",
     HistoryColumn.COMPLETED: "Completed",
@@ -95,7 +109,12 @@ def size_text(row: HistoryRow) -> str:
 
 
 def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
-    """What one cell shows (the SHA-512 shortened; the tooltip has all of it)."""
+    """What one cell shows (the SHA-512 shortened; the tooltip has all of it).
+
+    The Delivery column is the entry's (see :func:`entry_cell`): "" here.
+    """
+    if column is HistoryColumn.DELIVERY:
+        return ""
     if column is HistoryColumn.DIRECTION:
         return history_direction_text(row.direction)
     if column is HistoryColumn.TOPIC:
@@ -147,19 +166,28 @@ def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
     return history_cell(row, column).casefold()
 
 
-def search_text(row: HistoryRow) -> str:
+def search_text(row: HistoryRow, delivery: str = "") -> str:
     """Everything a search may match in ``row``, case-folded, columns kept apart."""
     parts = [history_cell(row, column) for column in HistoryColumn]
-    parts += [row.direction, row.status, row.error, row.sha512_hex, str(row.size)]
+    parts += [row.direction, row.status, row.error, row.sha512_hex, str(row.size), delivery]
     return "\0".join(parts).casefold()
 
 
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
-    """A history row and its precomputed search text."""
+    """A history row, its precomputed search text and what destinations said about it.
+
+    Attributes:
+        row: the registry's row.
+        haystack: what a search matches (see :func:`search_text`).
+        delivery: the Delivery column (an upload: delivered, failed there, not confirmed).
+        delivery_detail: one line per destination, for the tooltip.
+    """
 
     row: HistoryRow
     haystack: str
+    delivery: str = ""
+    delivery_detail: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, float]:
@@ -167,14 +195,69 @@ class HistoryEntry:
         return (self.row.direction, self.row.topic, self.row.relpath, self.row.started)
 
 
-def make_entries(rows: Iterable[HistoryRow]) -> list[HistoryEntry]:
-    """Wrap rows with their search text (done off the GUI thread)."""
-    return [HistoryEntry(row, search_text(row)) for row in rows]
+FolderExpectations = Mapping[tuple[str, str], Expectation]
+"""What each watched folder expects, by ``(topic, folder path)`` (see :func:`expectations`)."""
 
 
-def load_history(registry: Registry, limit: int = HISTORY_LIMIT) -> list[HistoryEntry]:
-    """Read the registry's history (blocking: run it on a worker thread)."""
-    return make_entries(registry.history(limit))
+def expectations(settings: Settings) -> dict[tuple[str, str], Expectation]:
+    """The watched folders' expected destinations and deadlines, for the history."""
+    found = {}
+    for folder in settings.folders:
+        expectation = folder_expectation(folder)
+        if expectation is not None:
+            found[folder.topic, str(Path(folder.path))] = expectation
+    return found
+
+
+def make_entries(rows: Iterable[HistoryRow],
+                 deliveries: Mapping[tuple[str, str, bytes], list[Delivery]] | None = None,
+                 expected: FolderExpectations | None = None,
+                 now: float | None = None) -> list[HistoryEntry]:
+    """Wrap rows with their search text and deliveries (done off the GUI thread).
+
+    An upload sent longer ago than its folder's deadline that an expected
+    destination has not confirmed says *Not confirmed by* that destination.
+    """
+    now = time.time() if now is None else now
+    entries = []
+    for row in rows:
+        delivery = detail = ""
+        if row.direction == "upload":
+            words = words_from_deliveries((deliveries or {}).get(
+                (row.topic, row.relpath, bytes.fromhex(row.sha512_hex)), []))
+            missing = _missing(row, words, (expected or {}).get((row.topic, row.root)), now)
+            delivery = delivery_cell(words, missing, now)
+            detail = "\n".join(delivery_lines(words, missing, now))
+        entries.append(HistoryEntry(row, search_text(row, delivery), delivery, detail))
+    return entries
+
+
+def _missing(row: HistoryRow, words: Mapping[str, DestinationWord],
+             expectation: Expectation | None, now: float) -> tuple[str, ...]:
+    if (expectation is None or row.status != "done" or row.completed is None
+            or row.completed + expectation.deadline > now):
+        return ()
+    return tuple(name for name in expectation.destinations
+                 if name not in words or words[name].status is not DeliveryStatus.DELIVERED)
+
+
+def load_history(registry: Registry, limit: int = HISTORY_LIMIT,
+                 expected: FolderExpectations | None = None) -> list[HistoryEntry]:
+    """Read the registry's history and deliveries (blocking: run it on a worker thread)."""
+    return make_entries(registry.history(limit), DeliveryBook(registry).by_file(), expected)
+
+
+def entry_cell(entry: HistoryEntry, column: HistoryColumn) -> str:
+    """What one cell of ``entry`` shows (:func:`history_cell`, and its Delivery)."""
+    return entry.delivery if column is HistoryColumn.DELIVERY else history_cell(entry.row,
+                                                                                 column)
+
+
+def entry_tooltip(entry: HistoryEntry, column: HistoryColumn) -> str | None:
+    """The longer text of one cell of ``entry`` (:func:`history_tooltip`, and its Delivery)."""
+    if column is HistoryColumn.DELIVERY:
+        return entry.delivery_detail or None
+    return history_tooltip(entry.row, column)
 
 
 def entry_matches(entry: HistoryEntry, needle: str) -> bool:
@@ -189,4 +272,6 @@ def sort_entries(entries: list[HistoryEntry], column: int,
     if not 0 <= column < len(HistoryColumn):
         return sorted(entries, key=lambda e: e.row.started, reverse=True)
     col = HistoryColumn(column)
+    if col is HistoryColumn.DELIVERY:
+        return sorted(entries, key=lambda e: e.delivery.casefold(), reverse=descending)
     return sorted(entries, key=lambda e: history_sort_value(e.row, col), reverse=descending)

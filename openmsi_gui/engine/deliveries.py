@@ -88,3 +88,14 @@ class DeliveryBook:
             "FROM deliveries WHERE topic=? AND relpath=? AND file_hash=? ORDER BY destination",
             (topic, relpath, file_hash)).fetchall())
         return [Delivery(r[0], ReceiptStatus(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def by_file(self) -> dict[tuple[str, str, bytes], list[Delivery]]:
+        """Every destination's word on every file, by (topic, relative path, SHA-512)."""
+        rows = self._db.read(lambda cur: cur.execute(
+            "SELECT topic, relpath, file_hash, destination, status, size, stored_at, reason, "
+            "receipt_time, recorded FROM deliveries ORDER BY destination").fetchall())
+        found: dict[tuple[str, str, bytes], list[Delivery]] = {}
+        for r in rows:
+            found.setdefault((r[0], r[1], bytes(r[2])), []).append(
+                Delivery(r[3], ReceiptStatus(r[4]), r[5], r[6], r[7], r[8], r[9]))
+        return found

@@ -13,7 +13,9 @@ from openmsi_gui.engine.events import (
     ConnectionState,
     Event,
     FileCompleted,
+    FileDelivery,
     FileFailed,
+    FileUnconfirmed,
     JobId,
     JobState,
     PauseState,
@@ -33,6 +35,9 @@ class LiveState(QObject):
             destination was removed, or the user dismissed them).
         statusChanged(object, str): the :class:`AppStatus` and a one-line status.
         fileFailed(object): a :class:`FileFailed` event (for notifications).
+        filesUnconfirmed(list): the :class:`FileUnconfirmed` events of one batch (for
+            one notification).
+        deliveriesChanged(): a batch had destinations' words on files sent (the history).
         fileCompleted(object): a :class:`FileCompleted` event.
         jobsChanged(list): the :class:`JobState` and :class:`ConnectionState` events of a
             batch, once folded in.
@@ -45,6 +50,8 @@ class LiveState(QObject):
     rowsDropped = Signal(list)
     statusChanged = Signal(object, str)
     fileFailed = Signal(object)
+    filesUnconfirmed = Signal(list)
+    deliveriesChanged = Signal()
     fileCompleted = Signal(object)
     jobsChanged = Signal(list)
     tick = Signal()
@@ -84,25 +91,37 @@ class LiveState(QObject):
     def on_adapter_events(self, events: list[Event]) -> None:
         changed: dict[int, TransferRow] = {}
         jobs: list[JobState | ConnectionState] = []
+        unconfirmed: list[FileUnconfirmed] = []
         for event in events:
             row = self.book.apply(event)
             if row is not None:
                 changed[id(row)] = row
-            if isinstance(event, FileFailed):
-                self.fileFailed.emit(event)
-            elif isinstance(event, FileCompleted):
-                self.fileCompleted.emit(event)
-            elif isinstance(event, (JobState, ConnectionState)):
+                if isinstance(event, FileUnconfirmed):
+                    unconfirmed.append(event)
+            if isinstance(event, (JobState, ConnectionState)):
                 jobs.append(event)
-            elif isinstance(event, PauseState):
-                self.paused, self.paused_until = event.paused, event.until
+            else:
+                self._follow(event)
         for row in self.book.take_touched():
             changed[id(row)] = row
         if changed:
             self.rowsChanged.emit(list(changed.values()))
         if jobs:
             self.jobsChanged.emit(jobs)
+        if unconfirmed:
+            self.filesUnconfirmed.emit(unconfirmed)
+        if any(isinstance(event, FileDelivery) for event in events):
+            self.deliveriesChanged.emit()
         self.refresh_status()
+
+    def _follow(self, event: Event) -> None:
+        """Announce a failed or completed file; follow a pause."""
+        if isinstance(event, FileFailed):
+            self.fileFailed.emit(event)
+        elif isinstance(event, FileCompleted):
+            self.fileCompleted.emit(event)
+        elif isinstance(event, PauseState):
+            self.paused, self.paused_until = event.paused, event.until
 
     def on_adapter_settings_changed(self, settings: Settings) -> None:
         """Name the rows' folders and destinations; drop the rows of removed ones."""

@@ -7,9 +7,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from openmsi_gui.app.bandwidth import rates_text
+from openmsi_gui.app.delivery_state import unconfirmed_notice
 from openmsi_gui.app.transfers import AppStatus
 from openmsi_gui.engine.bandwidth import Timetable
-from openmsi_gui.engine.events import FileCompleted, FileFailed
+from openmsi_gui.engine.events import FileCompleted, FileFailed, FileUnconfirmed
 from openmsi_gui.ui.icons import LABELS, status_icon
 from openmsi_gui.ui.state import LiveState
 
@@ -57,6 +58,7 @@ class Tray(QObject):
         self.icon.activated.connect(self.on_icon_activated)
         state.statusChanged.connect(self.on_status_changed)
         state.fileFailed.connect(self.on_file_failed)
+        state.filesUnconfirmed.connect(self.on_files_unconfirmed)
         state.fileCompleted.connect(self.on_file_completed)
         state.bandwidthChanged.connect(self.on_bandwidth_changed)
         self._status_text = "OpenMSI"
@@ -115,6 +117,11 @@ class Tray(QObject):
             self.icon.showMessage("A file was not transferred",
                                   f"{event.relpath}: {event.reason}",
                                   QSystemTrayIcon.MessageIcon.Warning, 10_000)
+
+    def on_files_unconfirmed(self, events: list[FileUnconfirmed]) -> None:
+        notice = unconfirmed_notice(events)
+        if notice is not None and self.notify_failures and self.icon.isVisible():
+            self.icon.showMessage(*notice, QSystemTrayIcon.MessageIcon.Warning, 10_000)
 
     def on_file_completed(self, event: FileCompleted) -> None:
         if self.notify_completions and self.icon.isVisible():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+from pathlib import Path
 
 from openmsi_gui.app import transfer_rows as tr
 from openmsi_gui.app.delivery_state import (
@@ -10,10 +12,22 @@ from openmsi_gui.app.delivery_state import (
     clock_time,
     delivery_cell,
     delivery_lines,
+    unconfirmed_notice,
 )
+from openmsi_gui.app.history import (
+    HistoryColumn,
+    entry_cell,
+    entry_tooltip,
+    expectations,
+    load_history,
+    make_entries,
+    sort_entries,
+)
+from openmsi_gui.app.settings import Settings, WatchedFolder
 from openmsi_gui.app.transfer_rows import Column, FilterMode
 from openmsi_gui.app.transfer_status import AppStatus
 from openmsi_gui.app.transfers import RowStatus, TransferBook
+from openmsi_gui.engine.deliveries import DeliveryBook
 from openmsi_gui.engine.events import (
     DeliveryStatus,
     Direction,
@@ -22,6 +36,8 @@ from openmsi_gui.engine.events import (
     FileDiscovered,
     FileUnconfirmed,
 )
+from openmsi_gui.engine.receipts import Receipt, ReceiptStatus
+from openmsi_gui.engine.registry import Registry
 
 JOB, UP = "folder:abc", Direction.UPLOAD
 DELIVERED, FAILED = DeliveryStatus.DELIVERED, DeliveryStatus.FAILED
@@ -131,3 +147,55 @@ def test_delivery_texts() -> None:
         "Not confirmed by c in time", "Failed at a at 12:00: unsafe name",
         "Delivered to b at 12:00 (s3://x/y)"]
     assert clock_time(NOON, now=NOON + 86400) == "2026-12-05 12:00"
+
+
+def test_files_found_not_confirmed_together_make_one_notification() -> None:
+    assert unconfirmed_notice([]) is None
+    title, text = unconfirmed_notice([unconfirmed()]) or ("", "")
+    assert title == "A file was not confirmed"
+    assert text == ("run/a.tif: not confirmed by archive in time. Select it in Transfers and "
+                    "press Send again.")
+    title, text = unconfirmed_notice([unconfirmed("a", resending=True),
+                                      unconfirmed("b", ("mirror",), resending=True)]) or ("", "")
+    assert title == "2 files were not confirmed"
+    assert text == ("a and 1 more: not confirmed by archive and mirror in time; sent again by "
+                    "itself.")
+
+
+def test_the_history_says_what_each_destination_said_from_the_registry(
+        tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "r.sqlite3")
+    try:
+        data = {"a.tif": b"a", "b.tif": b"b", "c.tif": b"c"}
+        for relpath, content in data.items():
+            upload_id, _ = registry.start_upload("lab", "/data/out", relpath, 1, 1,
+                                                 hashlib.sha512(content).digest(), 1024, 1)
+            registry.finish_upload(upload_id)
+        book = DeliveryBook(registry)
+        book.record(Receipt("archive", "lab", "a.tif", hashlib.sha512(b"a").digest(), 1, 0.0,
+                            "/srv/a.tif", NOON, ReceiptStatus.STORED))
+        book.record(Receipt("archive", "lab", "b.tif", hashlib.sha512(b"b").digest(), 1, 0.0,
+                            "", NOON, ReceiptStatus.FAILED, "unsafe \x1b name"))
+        settings = Settings(folders=[WatchedFolder(path="/data/out", topic="lab",
+                                                   expected_destinations=["archive"],
+                                                   delivery_deadline=60)])
+        entries = {e.row.relpath: e for e in load_history(registry)}
+        assert entries["a.tif"].delivery == f"Delivered to archive {clock_time(NOON)}"
+        assert entry_cell(entries["a.tif"], HistoryColumn.DELIVERY) == entries["a.tif"].delivery
+        assert "/srv/a.tif" in (entry_tooltip(entries["a.tif"], HistoryColumn.DELIVERY) or "")
+        assert entries["b.tif"].delivery == "Failed at archive"
+        assert "unsafe \\x1b name" in entries["b.tif"].delivery_detail  # escaped
+        assert entries["c.tif"].delivery == ""  # nobody expected: nothing to say yet
+        assert "delivered to archive" in entries["a.tif"].haystack
+        late = {e.row.relpath: e for e in load_history(registry, expected=expectations(settings))}
+        assert late["c.tif"].delivery == ""  # sent just now: not late yet
+        rows = registry.history()
+        later = {e.row.relpath: e for e in make_entries(
+            rows, book.by_file(), expectations(settings), now=time.time() + 120)}
+        assert later["c.tif"].delivery == "Not confirmed by archive"
+        assert later["b.tif"].delivery == "Not confirmed by archive"  # failed there
+        assert later["a.tif"].delivery.startswith("Delivered")
+        ordered = sort_entries(list(later.values()), HistoryColumn.DELIVERY, descending=False)
+        assert ordered[0].row.relpath == "a.tif"
+    finally:
+        registry.close()

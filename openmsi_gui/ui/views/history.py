@@ -34,8 +34,10 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.history import (
+    HISTORY_LIMIT,
     HistoryColumn,
     HistoryEntry,
+    expectations,
     load_history,
 )
 from openmsi_gui.app.history_export import export_history
@@ -97,6 +99,8 @@ class HistoryView(QWidget):
         if state is not None:
             state.fileCompleted.connect(self.on_state_file_finished)
             state.fileFailed.connect(self.on_state_file_finished)
+            state.filesUnconfirmed.connect(self.on_state_file_finished)
+            state.deliveriesChanged.connect(self.on_state_file_finished)
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,
                        self.proxy.layoutChanged):
             signal.connect(self._update_count)
@@ -136,7 +140,8 @@ class HistoryView(QWidget):
         setup_sortable_table(self.table, (
             (HistoryColumn.DIRECTION, "↓ Download"), (HistoryColumn.TOPIC, "M" * 9),
             (HistoryColumn.PATH, "M" * 18), (HistoryColumn.SIZE, "888.8 MiB"),
-            (HistoryColumn.STATUS, "Superseded"), (HistoryColumn.ERROR, "M" * 12),
+            (HistoryColumn.STATUS, "Superseded"),
+            (HistoryColumn.DELIVERY, "Delivered to M 00:00"), (HistoryColumn.ERROR, "M" * 12),
             (HistoryColumn.STARTED, "2000-00-00 00:00:00"),
             (HistoryColumn.COMPLETED, "2000-00-00 00:00:00")), HistoryColumn.STATUS)
         self.count_label = QLabel()
@@ -181,8 +186,10 @@ class HistoryView(QWidget):
     @asyncSlot()
     async def _load(self) -> None:
         try:
+            expected = (expectations(self.controller.store.settings)
+                         if self.controller is not None else None)
             entries = await self.tasks.run(Purpose.IO, load_history, self.registry,
-                                           context=self)
+                                           HISTORY_LIMIT, expected, context=self)
         except Exception as error:  # told to the user
             self.on_history_failed(error)
         else:

@@ -19,10 +19,10 @@ from openmsi_gui.app.history import (
     HEADERS,
     HistoryColumn,
     HistoryEntry,
+    entry_cell,
     entry_matches,
-    history_cell,
+    entry_tooltip,
     history_sort_value,
-    history_tooltip,
     sort_entries,
 )
 from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
@@ -88,13 +88,14 @@ class HistoryTableModel(QAbstractTableModel):
         row = entry.row
         column = _COLUMNS[index.column()]
         if role in (_DISPLAY, _ACCESSIBLE_TEXT):
-            return history_cell(row, column)
+            return entry_cell(entry, column)
         if role == SORT_ROLE:
-            return history_sort_value(row, column)
+            return (entry.delivery.casefold() if column is HistoryColumn.DELIVERY
+                    else history_sort_value(row, column))
         if role == ENTRY_ROLE:
             return entry
         if role == _TOOLTIP:
-            return history_tooltip(row, column)
+            return entry_tooltip(entry, column)
         if role == _DECORATION and column is HistoryColumn.STATUS:
             return self._status_icon(row.status)
         if role == _ALIGNMENT and column is HistoryColumn.SIZE:
