@@ -15,8 +15,9 @@ from pathlib import Path
 from openmsi_gui.app.folders import same_or_inside
 from openmsi_gui.app.formatting import count_text, format_bytes
 from openmsi_gui.app.settings import WatchedFolder
-from openmsi_gui.engine.after_delivery import AfterAction, AfterDeliveryPolicy, Preview
-from openmsi_gui.engine.durations import duration_words
+from openmsi_gui.engine.after_delivery import AfterAction, AfterDeliveryPolicy, Preview, preview
+from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
+from openmsi_gui.engine.registry import Registry
 
 ACTION_LABELS = {
     AfterAction.KEEP: "Keep",
@@ -43,6 +44,42 @@ def policy_problem(action: AfterAction, archive: str, folder: str,
             return ("Choose an archive folder outside the watched folder (files moved into it "
                     "would be sent again).")
     return None
+
+
+def folder_problems(folder: WatchedFolder) -> list[str]:
+    """What is wrong with ``folder``'s after-delivery setting (for the form's checks)."""
+    problem = policy_problem(folder.after_delivery, folder.archive_folder, folder.path,
+                             folder.expected_destinations)
+    return [problem] if problem is not None else []
+
+
+def min_age_of(text: str) -> float:
+    """A minimum age typed in the form: empty for none, else ``90s``, ``20m``, ``1h``, ``7d``.
+
+    Raises:
+        DurationError: not such a duration; the message says how to write one.
+    """
+    if not text.strip() or text.strip() in ("0", "none"):
+        return 0.0
+    return parse_duration(text)
+
+
+def min_age_problem(text: str) -> str | None:
+    """Why a typed minimum age cannot be read, or None."""
+    try:
+        min_age_of(text)
+    except DurationError as exc:
+        return f"Minimum age: {exc}."
+    return None
+
+
+def preview_folder(registry: Registry, folder: WatchedFolder) -> Preview:
+    """What ``folder``'s setting would move or delete now (blocking: stats every file)."""
+    policy = folder_policy(folder)
+    if policy is None:
+        return Preview(AfterAction.KEEP, ())
+    root = Path(os.path.realpath(folder.path))
+    return preview(registry, folder.topic, root, policy)
 
 
 def folder_policy(folder: WatchedFolder) -> AfterDeliveryPolicy | None:

@@ -164,8 +164,13 @@ class AfterDeliveryExecutor:
         sent = (candidate.size, candidate.mtime_ns)
         if (st.st_size, st.st_mtime_ns) != sent:
             return self._changed(relpath, same_stamp=False)
-        if target is not None and os.path.lexists(target):
-            raise ArchiveTaken(str(target))
+        if target is not None:
+            if self._archive is None or not self._archive.is_dir():  # a disk unplugged: its
+                return ActionResult(relpath, Outcome.REFUSED,  # mount point stays empty
+                                    f"the archive folder {self._archive} is missing; "
+                                    "files stay until it is back")
+            if os.path.lexists(target):
+                raise ArchiveTaken(str(target))
         if sha512_of(path) != candidate.file_hash:
             return self._changed(relpath, same_stamp=True)
         if not ad.still_confirmed(self.registry, self.topic, candidate, self.policy.expected):

@@ -32,6 +32,7 @@ class Folder:
         self.root = Path(os.path.realpath(tmp_path / "outbox"))
         self.root.mkdir()
         self.archive = tmp_path / "archive"
+        self.archive.mkdir()
         self.registry = Registry(tmp_path / "registry.sqlite3")
         self.book = DeliveryBook(self.registry)
         self.changed: list[tuple[str, bool]] = []
@@ -164,7 +165,6 @@ def test_minimum_age(folder: Folder) -> None:
 def test_an_archive_file_is_never_overwritten(folder: Folder) -> None:
     path = folder.sent("a.txt", b"new")
     folder.confirm("a.txt", b"new", *DESTS)
-    folder.archive.mkdir()
     (folder.archive / "a.txt").write_bytes(b"older, kept")
     [result] = folder.executor(folder.policy()).run_once()
     assert result.outcome is Outcome.TAKEN
@@ -255,3 +255,14 @@ def test_preview_lists_files_and_space_freed(folder: Folder) -> None:
     assert preview.changed == ("c.txt",)
     assert preview.missing == ("d.txt",)
     assert (folder.root / "a.txt").exists()  # a preview touches nothing
+
+
+def test_a_missing_archive_folder_is_not_made_again(folder: Folder) -> None:
+    path = folder.sent("a.txt", b"a")
+    folder.confirm("a.txt", b"a", *DESTS)
+    folder.archive.rmdir()  # a USB disk unplugged: its mount point must stay empty
+    [result] = folder.executor(folder.policy()).run_once()
+    assert result.outcome is Outcome.REFUSED
+    assert "missing" in result.detail
+    assert path.exists()
+    assert not folder.archive.exists()
