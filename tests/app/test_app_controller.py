@@ -19,6 +19,7 @@ from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
     EventBus,
+    FileCompleted,
     JobId,
     JobState,
     JobStatus,
@@ -116,6 +117,31 @@ def test_embedded_profile_starts_the_local_broker(
     (tmp_path / "out" / "demo.txt").write_text("through the embedded broker")
     wait_until((tmp_path / "in" / "demo.txt").exists, message="the demo file")
     assert "demo-topic" in controller.list_topics(profile).result(10)
+
+
+def test_a_local_broker_that_stopped_comes_back_where_the_jobs_are(
+        store: SettingsStore, controller: AppController, tmp_path: Path,
+        recorder: Recorder) -> None:
+    """Test connection tests what the jobs use: not a new broker on another port."""
+    profile = BrokerProfile(name="Demo", embedded=True)
+    configure(store, profile, "demo-topic", tmp_path)
+    settings = store.settings
+    # Sending only: a consumer of the local broker started again hangs in close() (Tansu).
+    settings.destinations[0].enabled = False
+    store.update(settings)
+    controller.start().result(30)
+    address = controller.embedded_bootstrap
+
+    def sent(name: str) -> bool:
+        return any(e.relpath == name for e in recorder.of(FileCompleted))
+
+    (tmp_path / "out" / "first.txt").write_text("first")
+    wait_until(lambda: sent("first.txt"), message="the first file sent")
+    controller._demo.ensure().kill()  # as a crash would
+    assert controller.test_connection(profile).result(60).startswith(f"Connected to {address}")
+    assert controller.embedded_bootstrap == address
+    (tmp_path / "out" / "after.txt").write_text("after")  # the job reconnected by itself
+    wait_until(lambda: sent("after.txt"), timeout=60, message="the later file sent")
 
 
 def test_connection_errors_are_plain_sentences(controller: AppController) -> None:

@@ -318,7 +318,7 @@ class Downloader:
             self._collect_finished(wait=True)
             self._sink.close()  # an upload stops between parts
             self._collect_finished()
-            self._checkpoint(asynchronous=self.link.unreachable)
+            self._checkpoint(asynchronous=True)  # see _on_revoke
         except Exception:
             log.exception("%s: final checkpoint failed", self.job)
         try:
@@ -418,7 +418,10 @@ class Downloader:
         revoked = {p.partition for p in partitions}
         log.debug("%s: partitions %s revoked", self.job, sorted(revoked))
         self._collect_finished(wait=True)
-        self._checkpoint(asynchronous=self.link.unreachable)  # no waiting for a broker away
+        # Synchronous while running (the new owner reads on from there), but never waiting
+        # at stop: a broker away, or one that does not answer commits, would hold it up
+        # (offsets not committed are safe: the messages are read again, not written twice).
+        self._checkpoint(asynchronous=self.link.unreachable or self._stopping.is_set())
         self._receiver.drop_revoked(revoked)
         self.assignment = self.assignment - revoked
         self._offsets.forget(revoked)
