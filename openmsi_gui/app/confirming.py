@@ -13,8 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from openmsi_gui.app import keychain, pairing
-from openmsi_gui.app.settings import WatchedFolder
+from openmsi_gui.app.settings import (
+    MAX_DELIVERY_DEADLINE,
+    MIN_DELIVERY_DEADLINE,
+    WatchedFolder,
+)
 from openmsi_gui.engine.confirmation import Expectation
+from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
 from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.untrusted import escaped
 
@@ -31,6 +36,20 @@ def folder_expectation(folder: WatchedFolder) -> Expectation | None:
         return None
     return Expectation(names, folder.delivery_deadline, folder.resend_unconfirmed,
                        since=folder.added_at)
+
+
+def deadline_problem(text: str) -> str | None:
+    """What is wrong with a deadline as written on the folder form ("" is the default, 1h)."""
+    if not text.strip():
+        return "Give a deadline, e.g. 1h (90s, 20m, 1h, 7d)."
+    try:
+        seconds = parse_duration(text)
+    except DurationError as exc:
+        return f"{str(exc)[0].upper()}{str(exc)[1:]}."
+    if not MIN_DELIVERY_DEADLINE <= seconds <= MAX_DELIVERY_DEADLINE:
+        return (f"Give a deadline between {duration_words(MIN_DELIVERY_DEADLINE)} and "
+                f"{duration_words(MAX_DELIVERY_DEADLINE)}.")
+    return None
 
 
 def paired_names(data_dir: Path | None = None) -> list[str]:

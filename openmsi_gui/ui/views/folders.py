@@ -39,6 +39,7 @@ from openmsi_gui.ui.status_line import StatusLine, buddy_label, inline_error, li
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
 from openmsi_gui.ui.views.bandwidth_field import BandwidthField
+from openmsi_gui.ui.views.delivery_section import DeliverySection
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
 from openmsi_gui.ui.views.profiles import CONFIG_FILTER
@@ -97,6 +98,9 @@ class FoldersView(ItemsView[WatchedFolder]):
                                      "as to the app's limit (Preferences). "
                                      + self.bwlimit.edit.toolTip())
         self.advanced = self._build_advanced()
+        self.delivery = DeliverySection(self.tasks, self.controller.registry.path.parent)
+        self.delivery.changed.connect(self._on_form_changed)
+        self.delivery.refresh_paired()
 
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
                      self.exclude_regex_edit, self.bwlimit.edit):
@@ -120,6 +124,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         form.addRow("", self.existing_check)
         form.addRow(buddy_label("Limit to:", self.bwlimit.edit), self.bwlimit.widget)
         form.addRow("", self.enabled_check)
+        form.addRow(self.delivery)
         form.addRow(self.advanced)
         self.enabled_check.setToolTip("Watch this folder (clear to stop without removing it)")
 
@@ -235,7 +240,7 @@ class FoldersView(ItemsView[WatchedFolder]):
                 self.topic_picker.create_button, self.include_edit, self.exclude_edit,
                 self.temporary_check, self.hidden_check, self.stable_spin,
                 self.existing_check, self.bwlimit.edit, self.enabled_check,
-                self.advanced.toggle,
+                *self.delivery.tab_order(), self.advanced.toggle,
                 self.include_regex_edit, self.exclude_regex_edit, self.chunk_combo,
                 self.polling_check]
 
@@ -246,7 +251,9 @@ class FoldersView(ItemsView[WatchedFolder]):
         return WatchedFolder(path=path, profile_id=profile_id)
 
     def _validate(self, item: WatchedFolder, settings: Settings) -> list[str]:
-        return validate_folder(item, settings, self._checked_problem)
+        problems = validate_folder(item, settings, self._checked_problem)
+        deadline = self.delivery.problem() if self.current_id() == item.id else None
+        return [*problems, f"Delivery deadline: {deadline}"] if deadline else problems
 
     def _job_name(self, item: WatchedFolder) -> str:
         return str(job_id(item))
@@ -267,6 +274,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.existing_check.setChecked(item.upload_existing)
         self.polling_check.setChecked(item.polling)
         self.bwlimit.set_text(item.bwlimit)
+        self.delivery.load(item)
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
                      self.exclude_regex_edit):
             edit.setCursorPosition(0)
@@ -283,7 +291,7 @@ class FoldersView(ItemsView[WatchedFolder]):
     def _read_specific(self, item: WatchedFolder) -> WatchedFolder:
         size = self.chunk_combo.currentData()
         include, exclude = self.include_edit.text(), self.exclude_edit.text()
-        return dataclasses.replace(
+        return self.delivery.read(dataclasses.replace(
             item,
             # Unchanged text keeps the stored list (a pattern list shown joined reads back alike).
             include_globs=(item.include_globs if include == join_patterns(item.include_globs)
@@ -298,9 +306,10 @@ class FoldersView(ItemsView[WatchedFolder]):
             stable_seconds=self.stable_spin.value(),
             upload_existing=self.existing_check.isChecked(),
             polling=self.polling_check.isChecked(),
-            bwlimit=self.bwlimit.text())
+            bwlimit=self.bwlimit.text()))
 
     def _after_update(self, item: WatchedFolder, errors: list[str]) -> None:
+        self.delivery.show_problem(item)
         problems = filter_problems(item)
         for name, label in (("include_globs", self.include_error),
                             ("exclude_globs", self.exclude_error),

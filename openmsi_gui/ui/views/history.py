@@ -195,7 +195,7 @@ class HistoryView(QWidget):
         else:
             self.on_history_loaded(entries)
 
-    def on_state_file_finished(self, _event: object) -> None:
+    def on_state_file_finished(self, _event: object = None) -> None:
         if not self._debounce.isActive():
             self._debounce.start()
 

@@ -110,6 +110,7 @@ _STATUS_ICONS = {
     RowStatus.SKIPPED: QStyle.StandardPixmap.SP_MediaSkipForward,
     RowStatus.WAITING: QStyle.StandardPixmap.SP_BrowserReload,
     RowStatus.STALLED: QStyle.StandardPixmap.SP_MessageBoxWarning,
+    RowStatus.UNCONFIRMED: QStyle.StandardPixmap.SP_MessageBoxQuestion,
 }
 
 _Roles = dict[int, Any]

@@ -143,7 +143,8 @@ class TransfersView(QWidget):
         # Unsorted at first: the model's own order is newest first.
         setup_sortable_table(self.table, (
             (Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 14),
-            (Column.PLACE, "M" * 9), (Column.STATUS, "Receiving"),
+            (Column.PLACE, "M" * 9), (Column.STATUS, "Not confirmed"),
+            (Column.DELIVERY, "Delivered to M 00:00"),
             (Column.PROGRESS, "100%  100%"),
             (Column.SIZE, "888.8 / 888.8 MiB"), (Column.CHUNKS, "8888/8888"),
             (Column.RATE, "888.8 MiB/s"), (Column.ETA, "Time left")), Column.STATUS)
