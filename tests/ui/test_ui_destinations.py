@@ -96,8 +96,12 @@ def test_add_choose_everything_and_apply(view: DestinationsView, qtbot: QtBot, t
     assert (dest.kind, dest.path, dest.profile_id, dest.topic, dest.group_id) == (
         "folder", str(second), broker_profile.id, topic, "beamline-7")
     assert dest.enabled
-    texts = [view.table.item(0, c).text() for c in range(4)]  # type: ignore[union-attr]
-    assert texts == [str(second), broker_profile.name, topic, "beamline-7"]
+    texts = [view.table.item(0, c).text() for c in range(3)]  # type: ignore[union-attr]
+    assert texts == [str(second), broker_profile.name, topic]
+    # The consumer group is jargon: behind Advanced on the form, not a column of the list.
+    headers = [view.table.horizontalHeaderItem(c).text()  # type: ignore[union-attr]
+               for c in range(view.table.columnCount())]
+    assert headers == ["Destination", "Broker", "Topic", "Status"]
     assert _status(view) == "Enabled"
 
 

@@ -58,7 +58,7 @@ class DestinationsView(ItemsView[Destination]):
     """
 
     NOUN = "destination"
-    COLUMNS = ("Destination", "Broker", "Topic", "Group", "Status")
+    COLUMNS = ("Destination", "Broker", "Topic", "Status")  # the group is under Advanced
     ADD_CAPTION = "Choose the folder to download into"
     DROP_HINT = "Tip: drop a folder from your file manager here to download into it."
 
@@ -188,7 +188,7 @@ class DestinationsView(ItemsView[Destination]):
     def _columns(self, item: Destination, settings: Settings) -> list[str]:
         profile = settings.profile(item.profile_id)
         return [location_text(item), profile.name if profile else "(none)",
-                item.topic or "(none)", item.group_id]
+                item.topic or "(none)"]
 
     def _load_specific(self, item: Destination) -> None:
         index = self.kind_combo.findData(item.kind)
