@@ -466,7 +466,8 @@ class AppController:
                     pacer=Pacer(Direction.UPLOAD, [limit, self.bandwidth]),
                     delivery=pairing.delivery_watch(item.id, self.registry.path.parent),
                     expect=folder_expectation(item),
-                    after_delivery=folder_policy(item), watch_began=item.added_at)
+                    after_delivery=folder_policy(item), watch_began=item.added_at,
+                    sent_records=pairing.sender_records(item, self.registry.path.parent))
                 job = WatchJob(config, Path(item.path), options, self.bus, self.registry,
                                name=name)
             else:

@@ -23,7 +23,7 @@ from typing import Any
 
 from openmsi_gui.app import keychain
 from openmsi_gui.app.destinations import location_text
-from openmsi_gui.app.settings import Destination
+from openmsi_gui.app.settings import Destination, WatchedFolder
 from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.receipt_keys import (
     PairingError,
@@ -65,6 +65,21 @@ def destination_receipts(dest: Destination, data_dir: Path | None = None
         log.warning("%s sends no delivery receipts: %s", escaped(destination_name(dest)), exc)
         return None
     return None if made is None else ReceiptOptions(made, dest.receipts_topic.strip())
+
+
+def sender_records(folder: WatchedFolder, data_dir: Path | None = None
+                   ) -> ReceiptOptions | None:
+    """How a watched folder signs its "sent" records (named ``<hostname>:<folder>``).
+
+    None when the keychain cannot be used (logged): the folder then sends without them.
+    """
+    name = default_name(folder.path)
+    try:
+        made = identity(name, data_dir)
+    except (PairingError, keychain.KeychainError) as exc:
+        log.warning("%s adds no sent records for audits: %s", escaped(folder.path), exc)
+        return None
+    return None if made is None else ReceiptOptions(made)
 
 
 def delivery_watch(sender: str, data_dir: Path | None = None, topic: str = ""

@@ -204,7 +204,8 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
                            polling=args.polling, chunk_size=args.chunk_size,
                            workers=args.workers, pacer=_pacer(args, Direction.UPLOAD),
                            delivery=delivery_watch(args, folder), expect=expect,
-                           after_delivery=after_delivery, watch_began=time.time())
+                           after_delivery=after_delivery, watch_began=time.time(),
+                           sent_records=receipt_options(args, str(folder.resolve())))
     config = _config(args)
     if not _topic_ready(config, args.topic):
         return 0

@@ -61,12 +61,17 @@ def receipt_args(parser: argparse.ArgumentParser) -> None:
 
 
 def watch_receipt_args(parser: argparse.ArgumentParser) -> None:
-    """``--receipts-topic`` and ``--no-receipts`` of ``openmsi watch``."""
+    """``--name``, ``--receipts-topic`` and ``--no-receipts`` of ``openmsi watch``."""
+    parser.add_argument("--name", help="this sender's name in the signed 'sent' records it "
+                                       "adds to the receipts topic for audits (default: "
+                                       "HOSTNAME:FOLDER; 'openmsi pair show --name NAME' "
+                                       "prints its pairing code)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--receipts-topic", metavar="TOPIC",
-                       help="where the destinations' receipts are (default: TOPIC.receipts)")
+                       help="where the destinations' receipts are, and the sent records go "
+                            "(default: TOPIC.receipts)")
     group.add_argument("--no-receipts", action="store_true",
-                       help="do not follow the destinations' receipts")
+                       help="do not follow the destinations' receipts, add no sent records")
 
 
 def delivery_watch(args: argparse.Namespace, folder: Path) -> DeliveryWatch | None:
@@ -78,7 +83,9 @@ def delivery_watch(args: argparse.Namespace, folder: Path) -> DeliveryWatch | No
 
 
 def receipt_options(args: argparse.Namespace, place: str) -> ReceiptOptions | None:
-    """The receipts of a download command, or None (``--no-receipts``, or no keychain).
+    """The receipts of a download command, or the sent records of ``openmsi watch``.
+
+    None with ``--no-receipts``, or without a usable keychain (said once).
 
     Raises:
         PairingError: the name cannot name a destination.

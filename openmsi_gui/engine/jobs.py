@@ -8,6 +8,7 @@ the job's own threads.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_listener import DeliveryWatch, ReceiptListener
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, S3Store
+from openmsi_gui.engine.sent_records import SentRecords
 from openmsi_gui.engine.uploader import ProducerFactory, Uploader
 from openmsi_gui.engine.watcher import FolderWatcher
 
@@ -57,6 +59,8 @@ class WatchOptions:
             confirmed (None, or KEEP: keep them; see :mod:`.after_delivery`).
         watch_began: when the folder's watch began, for the after-delivery rule
             on empty folders (None: when this job starts).
+        sent_records: sign a SENT record per file sent, to the receipts topic, for
+            audits (None: none; see :mod:`.sent_records`).
     """
 
     topic: str
@@ -72,6 +76,7 @@ class WatchOptions:
     expect: Expectation | None = None
     after_delivery: AfterDeliveryPolicy | None = None
     watch_began: float | None = None
+    sent_records: ReceiptOptions | None = None
 
 
 class WatchJob:
@@ -107,8 +112,12 @@ class WatchJob:
         except Exception:
             _close(self._cipher)  # e.g. the folder does not exist
             raise
+        self.sent_records = (None if options.sent_records is None else SentRecords(
+            config, options.topic, options.sent_records, self._cipher is not None, self.name))
+        if self.sent_records is not None:
+            self.uploader.add_result_listener(self.sent_records.on_result)
         self.listener = (None if options.delivery is None else ReceiptListener(
-            config, options.topic, options.delivery, registry, bus, self.name))
+            config, options.topic, _trusting_self(options), registry, bus, self.name))
         self.deadlines = (None if not options.expect or not options.expect.destinations
                           else DeadlineWatch(registry, options.topic, str(root),
                                              options.expect, bus, self.name, self.send_again))
@@ -124,6 +133,8 @@ class WatchJob:
             _close(self._cipher)
             raise
         try:
+            if self.sent_records is not None:
+                self.sent_records.start()
             self.watcher.start()
             if self.listener is not None:
                 self.listener.start()
@@ -133,6 +144,8 @@ class WatchJob:
         except Exception:
             self.watcher.stop()
             self.uploader.stop()
+            if self.sent_records is not None:
+                self.sent_records.stop()
             _close(self._cipher)
             raise
 
@@ -187,6 +200,8 @@ class WatchJob:
             self.listener.stop()
         self.watcher.stop()
         self.uploader.stop()
+        if self.sent_records is not None:
+            self.sent_records.stop()  # after the uploader: its last files get records too
         _close(self._cipher)
 
     @property
@@ -270,6 +285,16 @@ class DownloadJob:
     def error(self) -> BaseException | None:
         """What stopped the job while it ran, if anything did."""
         return self.downloader.error
+
+
+def _trusting_self(options: WatchOptions) -> DeliveryWatch:
+    """The folder's delivery watch, also trusting its own sent records (read, not warned of)."""
+    assert options.delivery is not None
+    if options.sent_records is None:
+        return options.delivery
+    own = options.sent_records.identity.public
+    return dataclasses.replace(options.delivery, trust={**options.delivery.trust,
+                                                         own.key_id: own})
 
 
 def _close(cipher: MessageCipher | None) -> None:

@@ -46,6 +46,7 @@ from openmsi_gui.engine.file_hash import hash_file
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, first_metadata, with_logger
 from openmsi_gui.engine.os_errors import cannot_read
+from openmsi_gui.engine.receipts import FileIdentity
 from openmsi_gui.engine.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class _Sending:
     n_chunks: int
     started: float
     file_hash: bytes
+    mtime_ns: int = 0
     acked: set[int] = field(default_factory=set)
     acked_bytes: int = 0
     failed: str = ""
@@ -113,11 +115,17 @@ class UploadOutcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class UploadResult:
-    """How one submitted file ended, and why (for skipped and failed files)."""
+    """How one submitted file ended, and why (for skipped and failed files).
+
+    A file SENT also says what was sent (``file``, ``mtime``), for what follows
+    a sending (see :mod:`.sent_records`).
+    """
 
     path: Path
     outcome: UploadOutcome
     reason: str = ""
+    file: FileIdentity | None = None
+    mtime: float = 0.0
 
 
 class Uploader:
@@ -373,7 +381,7 @@ class Uploader:
             self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
             self.chunk_size, n_chunks, fresh=again)
         sending = _Sending(path, upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
-                           file_hash, acked=set(acked),
+                           file_hash, st.st_mtime_ns, acked=set(acked),
                            acked_bytes=sum(self._chunk_len(i, st.st_size) for i in acked))
         try:
             if not self._send_chunks(sending, set(acked), chunk_hashes, st.st_mtime_ns):
@@ -532,7 +540,9 @@ class Uploader:
         self._registry.finish_upload(sending.upload_id)
         self._files.completed(sending.relpath, sending.size, sending.file_hash.hex(),
                               time.monotonic() - sending.started)
-        self._record(UploadResult(sending.path, UploadOutcome.SENT))
+        self._record(UploadResult(sending.path, UploadOutcome.SENT, file=FileIdentity(
+            self.topic, sending.relpath, sending.file_hash, sending.size),
+            mtime=sending.mtime_ns / 1e9))
 
     def _not_acknowledged(self, sending: _Sending) -> None:
         """At stop: ``sending`` waits for the next start (not a failure of the file)."""

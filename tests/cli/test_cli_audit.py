@@ -1,11 +1,12 @@
 """``openmsi audit`` against a real broker: delivered, failed, missing, forged and garbage.
 
-One topic holds files sent by our uploader and confirmed by a real destination
-(a Downloader signing receipts), a file whose chunks do not add up to its
-SHA-512 (the destination's failure receipt), a file sent after the destination
-stopped (missing), and, on the receipts topic, forged and garbage records that
-must be counted and never believed. The auditing machine knows only the
-destination's pairing code.
+One topic holds files sent by a real watch job (which adds signed "sent"
+records) and confirmed by a real destination (a Downloader signing receipts), a
+file whose chunks do not add up to its SHA-512 (the destination's failure
+receipt), a file sent after the destination stopped (missing), and, on the
+receipts topic, forged and garbage records that must be counted and never
+believed. The auditing machine knows the pairing codes
+of the destination and of the sender.
 """
 
 from __future__ import annotations
@@ -23,22 +24,25 @@ from helpers import chunks_of, produce_chunks, produce_raw, wait_until
 
 from openmsi_gui.app import pairing
 from openmsi_gui.cli.main import main
+from openmsi_gui.cli.pair import receipt_options
+from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.jobs import WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_keys import SigningIdentity
-from openmsi_gui.engine.receipts import Receipt, ReceiptStatus, seal_receipt
+from openmsi_gui.engine.receipts import Receipt, ReceiptStatus, open_receipt, seal_receipt, trusted
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.topic_reader import TopicMissing, read_topic
-from openmsi_gui.engine.uploader import Uploader
 
 GOOD = {"a.txt": b"alpha\n" * 300, "sub/b.bin": bytes(range(256)) * 40}
 BAD = "bad.bin"
 LATE = "late.txt"
 DEST = "lab-archive"
+SENDER = "instrument-pc:/data"
 
 
 @dataclasses.dataclass
@@ -46,6 +50,7 @@ class Scenario:
     bootstrap: str
     topic: str
     identity: SigningIdentity
+    sender: SigningIdentity
     sent_before: float  # between the failure and the good files
 
 
@@ -86,14 +91,23 @@ def scenario(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -
     for relpath, data in GOOD.items():
         (outbox / relpath).parent.mkdir(parents=True, exist_ok=True)
         (outbox / relpath).write_bytes(data)
-    uploader = Uploader(config, topic, EventBus(), registry, chunk_size=4096)
-    uploader.start()
+    sender = SigningIdentity.generate(SENDER)
+    trust_sender = trusted(sender.public)
+    watch = WatchJob(config, outbox, WatchOptions(topic, upload_existing=True, chunk_size=4096,
+                                                  sent_records=ReceiptOptions(sender)),
+                     EventBus(), registry)
+    watch.start()
     try:
-        for relpath in GOOD:
-            uploader.submit(outbox, outbox / relpath)
-        assert uploader.wait_idle(60)
+        wait_until(lambda: watch.sent_records is not None
+                   and watch.sent_records.produced == len(GOOD), timeout=60,
+                   message="the sent records")
     finally:
-        uploader.stop()
+        watch.stop()
+    sent = []
+    read_topic(config, f"{topic}.receipts",
+               lambda m: sent.append(open_receipt(m.value(), trust_sender)))
+    assert [(r.status, r.destination) for r in sent if isinstance(r, Receipt)] == [
+        (ReceiptStatus.SENT, SENDER)] * len(GOOD)
     downloader = Downloader(config, topic, root / "inbox", EventBus(), registry,
                             group_id=f"audit-{uuid.uuid4().hex[:8]}",
                             receipts=ReceiptOptions(identity))
@@ -106,13 +120,14 @@ def scenario(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -
         registry.close()
     produce_chunks(config, topic, chunks_of(b"late\n", LATE))
     produce_raw(config, f"{topic}.receipts", forged_and_garbage(identity, topic))
-    return Scenario(broker.bootstrap_servers, topic, identity, sent_before)
+    return Scenario(broker.bootstrap_servers, topic, identity, sender, sent_before)
 
 
 @pytest.fixture
 def auditor(tmp_path: Path, scenario: Scenario) -> Path:
-    """A machine paired with the destination only (its keychain lasts one test)."""
+    """A machine paired with the destination and the sender (its keychain lasts one test)."""
     pairing.trust(scenario.identity.public.pairing_code(), tmp_path / "auditor")
+    pairing.trust(scenario.sender.public.pairing_code(), tmp_path / "auditor")
     return tmp_path / "auditor"
 
 
@@ -177,8 +192,10 @@ def test_json_report(capsys: pytest.CaptureFixture[str], scenario: Scenario,
     a = files["a.txt"]
     assert a["size"] == len(GOOD["a.txt"])
     assert a["sha512"] == hashlib.sha512(GOOD["a.txt"]).hexdigest()
-    assert a["sent_by"] == "data topic"
+    assert a["sent_by"] == "sent record"
+    assert a["sender"] == SENDER
     assert a["on_topic"] is True
+    assert files[BAD]["sent_by"] == "data topic"
     assert a["destinations"][DEST]["status"] == "delivered"
     assert a["destinations"][DEST]["stored_at"].endswith("inbox/a.txt")
     assert a["destinations"]["ghost"] == {"status": "missing", "time": None, "reason": "",
@@ -210,7 +227,7 @@ def test_an_unpaired_machine_trusts_nothing(capsys: pytest.CaptureFixture[str],
     assert "no destination is paired here" in caplog.text
     assert [line.endswith("missing") for line in out.splitlines()[1:-1]] == [True] * 4
     assert out.splitlines()[-1].endswith(
-        "4 missing; 7 receipts not trusted (5 from a destination that is not paired here, "
+        "4 missing; 9 receipts not trusted (7 from a destination that is not paired here, "
         "2 not a receipt)")
 
 
@@ -231,3 +248,21 @@ def test_a_missing_topic_exits_2(capsys: pytest.CaptureFixture[str], scenario: S
     _, err = capsys.readouterr()
     assert code == 2
     assert "does not exist" in err
+
+
+def test_watch_signs_its_sent_records_with_its_name(tmp_path: Path) -> None:
+    parser = build_parser()
+    folder = tmp_path / "outbox"
+    named = parser.parse_args(["--data-dir", str(tmp_path), "watch", str(folder),
+                               "--bootstrap-servers", "x:1", "--topic", "t", "--name", "pc-7"])
+    options = receipt_options(named, str(folder))
+    assert options is not None
+    assert options.identity.name == "pc-7"
+    default = parser.parse_args(["--data-dir", str(tmp_path), "watch", str(folder),
+                                 "--bootstrap-servers", "x:1", "--topic", "t"])
+    made = receipt_options(default, str(folder))
+    assert made is not None
+    assert made.identity.name.endswith(f":{folder}")
+    none = parser.parse_args(["watch", str(folder), "--bootstrap-servers", "x:1", "--topic",
+                              "t", "--no-receipts"])
+    assert receipt_options(none, str(folder)) is None
