@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from openmsi_gui.app import folder_ini
+from openmsi_gui.app.after_delivery import folder_problems as after_delivery_problems
 from openmsi_gui.app.controller import AppController, job_id
 from openmsi_gui.app.folders import (
     CHUNK_SIZES,
@@ -38,6 +39,7 @@ from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import StatusLine, buddy_label, inline_error, line_edit, with_error
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
+from openmsi_gui.ui.views.after_delivery_section import AfterDeliverySection
 from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 from openmsi_gui.ui.views.delivery_section import DeliverySection
 from openmsi_gui.ui.views.item_list import push_button
@@ -101,6 +103,9 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.delivery = DeliverySection(self.tasks, self.controller.registry.path.parent)
         self.delivery.changed.connect(self._on_form_changed)
         self.delivery.refresh_paired()
+        self.after_delivery = AfterDeliverySection(self.tasks, self.controller.registry,
+                                                   self.current_item)
+        self.after_delivery.changed.connect(self._on_form_changed)
 
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
                      self.exclude_regex_edit, self.bwlimit.edit):
@@ -125,6 +130,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         form.addRow(buddy_label("Limit to:", self.bwlimit.edit), self.bwlimit.widget)
         form.addRow("", self.enabled_check)
         form.addRow(self.delivery)
+        form.addRow(self.after_delivery)
         form.addRow(self.advanced)
         self.enabled_check.setToolTip("Watch this folder (clear to stop without removing it)")
 
@@ -240,7 +246,8 @@ class FoldersView(ItemsView[WatchedFolder]):
                 self.topic_picker.create_button, self.include_edit, self.exclude_edit,
                 self.temporary_check, self.hidden_check, self.stable_spin,
                 self.existing_check, self.bwlimit.edit, self.enabled_check,
-                *self.delivery.tab_order(), self.advanced.toggle,
+                *self.delivery.tab_order(),
+                *self.after_delivery.tab_order(), self.advanced.toggle,
                 self.include_regex_edit, self.exclude_regex_edit, self.chunk_combo,
                 self.polling_check]
 
@@ -252,8 +259,11 @@ class FoldersView(ItemsView[WatchedFolder]):
 
     def _validate(self, item: WatchedFolder, settings: Settings) -> list[str]:
         problems = validate_folder(item, settings, self._checked_problem)
-        deadline = self.delivery.problem() if self.current_id() == item.id else None
-        return [*problems, f"Delivery deadline: {deadline}"] if deadline else problems
+        current = self.current_id() == item.id
+        deadline = self.delivery.problem() if current else None
+        age = self.after_delivery.problem() if current else None
+        return [*problems, *([f"Delivery deadline: {deadline}"] if deadline else []),
+                *after_delivery_problems(item), *([age] if age else [])]
 
     def _job_name(self, item: WatchedFolder) -> str:
         return str(job_id(item))
@@ -275,6 +285,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.polling_check.setChecked(item.polling)
         self.bwlimit.set_text(item.bwlimit)
         self.delivery.load(item)
+        self.after_delivery.load(item)
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
                      self.exclude_regex_edit):
             edit.setCursorPosition(0)
@@ -291,6 +302,7 @@ class FoldersView(ItemsView[WatchedFolder]):
     def _read_specific(self, item: WatchedFolder) -> WatchedFolder:
         size = self.chunk_combo.currentData()
         include, exclude = self.include_edit.text(), self.exclude_edit.text()
+        item = self.after_delivery.read(item)
         return self.delivery.read(dataclasses.replace(
             item,
             # Unchanged text keeps the stored list (a pattern list shown joined reads back alike).
@@ -310,6 +322,7 @@ class FoldersView(ItemsView[WatchedFolder]):
 
     def _after_update(self, item: WatchedFolder, errors: list[str]) -> None:
         self.delivery.show_problem(item)
+        self.after_delivery.show_state(item, after_delivery_problems(item))
         problems = filter_problems(item)
         for name, label in (("include_globs", self.include_error),
                             ("exclude_globs", self.exclude_error),
