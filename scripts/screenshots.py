@@ -8,7 +8,8 @@ It runs the demo (embedded broker, outbox/ watched, inbox/ filled; its banner sa
 they are), drops a few sample files in, including one named ``CON.txt`` that the downloader
 refuses (a reserved Windows name), and saves one PNG per view plus the tray menu. For the
 Stalled state, the first 3 of 5 chunks of ``huge_run2.raw`` are put on the demo topic (as
-if the broker had lost the rest) with a 2-second stall time.
+if the broker had lost the rest) with a 2-second stall time. Last, a watched folder on a
+broker that is switched off shows how the app says that it cannot reach it.
 """
 
 from __future__ import annotations
@@ -78,6 +79,31 @@ def stalled(app: QApplication, window: MainWindow, shot: Callable[[str], None]) 
     select_status(window.transfers, RowStatus.STALLED)
     app.sendPostedEvents()
     shot("transfers-stalled")
+
+
+def no_broker(app: QApplication, openmsi: OpenMSIApp, base: Path,
+              shot: Callable[[str], None]) -> None:
+    """Add a watched folder on a broker that is switched off; shoot it once the app says so."""
+    from openmsi_gui.app.settings import BrokerProfile, WatchedFolder
+    from openmsi_gui.engine.processes import free_port
+
+    (base / "instrument").mkdir(exist_ok=True)
+    settings = openmsi.store.settings
+    profile = BrokerProfile(name="Lab broker", bootstrap_servers=f"127.0.0.1:{free_port()}")
+    folder = WatchedFolder(path=str(base / "instrument"), profile_id=profile.id,
+                           topic="lab-data")
+    settings.profiles.append(profile)
+    settings.folders.append(folder)
+    openmsi.store.update(settings)
+    window = openmsi.window
+
+    def select() -> None:
+        window.tabs.setCurrentWidget(window.folders)
+        window.folders.select(folder.id)
+        app.sendPostedEvents()
+
+    QTimer.singleShot(5500, select)  # its job gives up connecting after ~4 s
+    QTimer.singleShot(6500, lambda: shot("watched-folders-no-broker"))  # folder checked
 
 
 def folders_advanced(app: QApplication, window: MainWindow,
@@ -187,8 +213,10 @@ def main() -> None:
              # After the log's dark shot (--dark); the limit's settings change re-applies the
              # theme, so the dark transfers shot comes once that has happened.
              (24900, lambda: bandwidth_limited(openmsi, shot)),
-             (25700, dark), (26500, wizard), (28000, preferences), (29500, tray_menu),
-             (31000, openmsi.quit)]
+             (25700, dark), (26500, wizard), (28000, preferences),
+             # Last: the app needs attention from then on (a broker that is switched off).
+             (28600, lambda: no_broker(app, openmsi, base, shot)),
+             (36000, tray_menu), (37500, openmsi.quit)]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
     app.exec()
