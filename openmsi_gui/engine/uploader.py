@@ -257,8 +257,9 @@ class Uploader:
             self._give_up_at = time.monotonic() + wait
             remaining = self._producer.flush(wait)
             if remaining:
-                log.warning("%s: %d chunks were not acknowledged before stopping; they will be "
-                            "resent next time", self.job, remaining)
+                # Each file is said once below ("not acknowledged ... sent again").
+                log.debug("%s: %d messages were not acknowledged before stopping", self.job,
+                          remaining)
         if self._threads:
             self._threads[0].join()
         with self._finish_lock:

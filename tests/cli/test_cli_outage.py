@@ -91,6 +91,9 @@ def test_watch_says_once_that_the_broker_is_away_and_stops_at_once(
     assert code == 0, watch.lines
     # What was not acknowledged is told as waiting for the next start, not as a failure.
     assert not [line for line in watch.lines if "FAILED" in line], watch.lines
+    # Said once per file, in the technician's words (not as a count of chunks).
+    assert not [line for line in watch.lines if "chunks were not" in line], watch.lines
+    assert watch.count("waiting during.bin: not acknowledged before stopping") == 1, watch.lines
 
 
 def test_download_stops_at_once_while_the_broker_is_away(
