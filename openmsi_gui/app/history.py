@@ -86,9 +86,25 @@ def history_direction_text(direction: str) -> str:
         return direction
 
 
-def history_status_text(status: str) -> str:
-    """The registry's status word, capitalised."""
-    return _STATUS_WORDS.get(status, status.capitalize())
+def history_status_text(status: str, after_delivery: str = "") -> str:
+    """The registry's status word, capitalised; an upload's file moved or deleted says so."""
+    return _AFTER_WORDS.get(after_delivery) or _STATUS_WORDS.get(status, status.capitalize())
+
+
+_AFTER_WORDS = {"moved": "Done, moved to archive", "deleted": "Done, deleted"}
+
+
+def after_delivery_text(row: HistoryRow) -> str | None:
+    """What was done with an upload's file after its delivery, with when and where."""
+    when = format_time(row.after_delivery_at)
+    if row.after_delivery == "moved":
+        return f"Moved to {row.after_delivery_to} on {when}, once every expected " \
+               "destination had confirmed it"
+    if row.after_delivery == "deleted":
+        return f"Deleted on {when}, once every expected destination had confirmed it"
+    if row.after_delivery == "gone":
+        return "No longer in the folder when it was due to be moved or deleted"
+    return None
 
 
 def expected_size(row: HistoryRow) -> tuple[int, bool]:
@@ -124,7 +140,7 @@ def history_cell(row: HistoryRow, column: HistoryColumn) -> str:
     if column is HistoryColumn.SIZE:
         return size_text(row)
     if column is HistoryColumn.STATUS:
-        return history_status_text(row.status)
+        return history_status_text(row.status, row.after_delivery)
     if column is HistoryColumn.ERROR:
         return escaped(first_line(row.error), limit=None)
     if column is HistoryColumn.STARTED:
@@ -150,6 +166,8 @@ def history_tooltip(row: HistoryRow, column: HistoryColumn) -> str | None:
         return "\n".join(escaped(line, limit=None) for line in row.error.splitlines()) or None
     if column in (HistoryColumn.PATH, HistoryColumn.TOPIC):
         return history_cell(row, column)
+    if column is HistoryColumn.STATUS:
+        return after_delivery_text(row)
     return None
 
 

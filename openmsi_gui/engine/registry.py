@@ -219,6 +219,7 @@ class HistoryRow:
     root: str = ""  # an upload's folder, which its path is relative to ("" for downloads)
     after_delivery: str = ""  # an upload's file moved, deleted or gone after its delivery
     after_delivery_to: str = ""  # where it was moved
+    after_delivery_at: float | None = None  # when it was moved or deleted
 
 
 class Registry:
@@ -456,14 +457,15 @@ class Registry:
                 " SELECT 'upload', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM upload_chunks WHERE upload_id=uploads.id) END,"
-                "  chunk_size, root, after_delivery, after_delivery_to FROM uploads"
+                "  chunk_size, root, after_delivery, after_delivery_to, after_delivery_at"
+                "  FROM uploads"
                 " UNION ALL"
                 " SELECT 'download', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM download_chunks WHERE download_id=downloads.id) END,"
                 "  CASE WHEN status='done' THEN -1 ELSE"
                 "  (SELECT COALESCE(SUM(length), 0) FROM download_chunks"
-                "   WHERE download_id=downloads.id) END, '', '', '' FROM downloads"
+                "   WHERE download_id=downloads.id) END, '', '', '', NULL FROM downloads"
                 ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall())
         return [_history_row(r) for r in rows]
 
@@ -484,7 +486,8 @@ def _history_row(r: tuple[Any, ...]) -> HistoryRow:
     return HistoryRow(direction=direction, topic=r[1], relpath=r[2], size=size, status=status,
                       error=r[5], started=r[6], completed=r[7], sha512_hex=bytes(r[8]).hex(),
                       done_bytes=done_bytes, done_chunks=done_chunks, n_chunks=n_chunks,
-                      root=r[12], after_delivery=r[13], after_delivery_to=r[14])
+                      root=r[12], after_delivery=r[13], after_delivery_to=r[14],
+                      after_delivery_at=r[15])
 
 
 def _upgrade(db: sqlite3.Connection, path: Path) -> None:

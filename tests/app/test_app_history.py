@@ -56,6 +56,7 @@ def test_csv_export_has_full_values_and_utc_times(tmp_path: Path) -> None:
     assert lines[1][8] == "ab" * 64
     assert iso_utc(0.0) == ""  # never set
     assert lines[0][3] == "size"  # the name `openmsi history` always used
+    assert lines[1][9:] == ["", "", ""]  # nothing done after delivery
 
 
 def test_the_cli_and_the_gui_export_write_the_same_csv(tmp_path: Path) -> None:
@@ -124,3 +125,25 @@ def test_history_to_a_terminal_shows_names_from_messages_escaped(tmp_path: Path)
     assert record[2] == "c1\\x9b31m\\u202e.txt"
     assert record[5] == "line one\\nline two \\x1b[2J"
     assert shown.getvalue().isascii()
+
+
+def test_a_file_moved_or_deleted_after_delivery_says_so(tmp_path: Path) -> None:
+    registry = Registry(tmp_path / "registry.sqlite3")
+    moved, _ = registry.start_upload("raw", "/data", "a.tif", 10, 1, b"\x01" * 64, 1024, 1)
+    registry.finish_upload(moved)
+    deleted, _ = registry.start_upload("raw", "/data", "b.tif", 10, 1, b"\x02" * 64, 1024, 1)
+    registry.finish_upload(deleted)
+    registry.database.write(lambda cur: cur.executemany(
+        "UPDATE uploads SET after_delivery=?, after_delivery_at=?, after_delivery_to=? "
+        "WHERE id=?", [("moved", 5.0, "/srv/done/a.tif", moved), ("deleted", 6.0, "", deleted)]))
+    rows = {row.relpath: row for row in registry.history()}
+    registry.close()
+    assert history.history_cell(rows["a.tif"], HistoryColumn.STATUS) == "Done, moved to archive"
+    assert history.history_cell(rows["b.tif"], HistoryColumn.STATUS) == "Done, deleted"
+    tip = history.history_tooltip(rows["a.tif"], HistoryColumn.STATUS)
+    assert tip is not None
+    assert tip.startswith("Moved to /srv/done/a.tif on ")
+    out = io.StringIO()
+    write_history(out, [rows["a.tif"]])
+    record = list(csv.reader(io.StringIO(out.getvalue())))[1]
+    assert record[9:] == ["moved", iso_utc(5.0), "/srv/done/a.tif"]
