@@ -271,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                   quit_app=openmsi.quit, parent=openmsi)
     assert openmsi.instance is not None
     openmsi.instance.claim()
-    openmsi.start(show_window=not args.minimized)
+    if not early_signals:  # a stop asked for while starting needs no broker and no jobs
+        openmsi.start(show_window=not args.minimized)
     refresh_at_start(store.settings.ui.start_on_login)  # re-point it after an upgrade
     # Benchmarks read this line (benchmarks/gui_responsiveness.py).
     QTimer.singleShot(0, lambda: log.info("ready: window and tray shown at %.3f, %.2f s after "
