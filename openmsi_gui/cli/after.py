@@ -54,7 +54,8 @@ def policy_of(args: argparse.Namespace) -> AfterDeliveryPolicy | None:
         return None
     archive = os.path.abspath(args.archive) if args.archive is not None else ""
     expected = tuple(dict.fromkeys(args.expect))
-    problem = policy_problem(action, archive, os.path.abspath(args.folder), expected)
+    real = os.path.realpath(archive) if archive else ""  # a link into the folder is inside it
+    problem = policy_problem(action, real, os.path.realpath(args.folder), expected)
     if problem is not None:
         raise ValueError(_as_flags(problem))
     return AfterDeliveryPolicy(action, Path(archive) if archive else None, args.min_age,

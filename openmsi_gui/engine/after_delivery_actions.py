@@ -282,11 +282,11 @@ class AfterDeliveryRunner:
     An unexpected error is logged and the next pass tries again; it never stops the job.
     """
 
-    def __init__(self, executor: AfterDeliveryExecutor, interval: float = INTERVAL_SECONDS,
-                 soon: float = SOON_SECONDS, job: str = "watch") -> None:
+    def __init__(self, executor: AfterDeliveryExecutor, interval: float | None = None,
+                 soon: float | None = None, job: str = "watch") -> None:
         self.executor = executor
-        self.interval = interval
-        self.soon = soon
+        self.interval = INTERVAL_SECONDS if interval is None else interval
+        self.soon = SOON_SECONDS if soon is None else soon
         self.passes = 0
         self._job = job
         self._wake = threading.Event()

@@ -136,12 +136,14 @@ class WatchJob:
             if self.sent_records is not None:
                 self.sent_records.start()
             self.watcher.start()
+            self._start_after_delivery()  # first: it refuses an archive inside the folder
             if self.listener is not None:
                 self.listener.start()
             if self.deadlines is not None:
                 self.deadlines.start()
-            self._start_after_delivery()
         except Exception:
+            if self.after_delivery is not None:
+                self.after_delivery.stop()
             self.watcher.stop()
             self.uploader.stop()
             if self.sent_records is not None:

@@ -18,9 +18,10 @@ import uuid
 from pathlib import Path
 
 import msgpack
+import pytest
 from helpers import produce_raw, wait_until
 
-from openmsi_gui.engine import admin
+from openmsi_gui.engine import admin, after_delivery_actions
 from openmsi_gui.engine.after_delivery import AfterAction, AfterDeliveryPolicy
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.deliveries import DeliveryBook
@@ -50,7 +51,8 @@ def _claiming(value: bytes, key_id: str) -> bytes:
 
 
 def test_files_move_only_once_every_expected_destination_confirmed_them(
-        broker: EmbeddedBroker, tmp_path: Path) -> None:
+        broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(after_delivery_actions, "SOON_SECONDS", 0.2)
     config = KafkaConfig.for_bootstrap(broker.bootstrap_servers)
     topic = f"t-{uuid.uuid4().hex[:12]}"
     admin.create_topic(config, topic, 1)
@@ -136,3 +138,23 @@ def test_files_move_only_once_every_expected_destination_confirmed_them(
     finally:
         registry.close()
 
+
+
+def test_an_archive_inside_the_folder_stops_the_job_from_starting(
+        broker: EmbeddedBroker, tmp_path: Path) -> None:
+    config = KafkaConfig.for_bootstrap(broker.bootstrap_servers)
+    topic = f"t-{uuid.uuid4().hex[:12]}"
+    admin.create_topic(config, topic, 1)
+    outbox = tmp_path / "outbox"
+    (outbox / "done").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(outbox / "done")  # outside by its name, inside in fact
+    registry = Registry(tmp_path / "sender.sqlite3")
+    policy = AfterDeliveryPolicy(AfterAction.MOVE, tmp_path / "link", 0.0, ("archive",))
+    job = WatchJob(config, outbox, WatchOptions(topic, after_delivery=policy), EventBus(),
+                   registry)
+    try:
+        with pytest.raises(ValueError, match="outside the watched folder"):
+            job.start()
+        assert job.watcher._thread is None  # everything it started is stopped again
+    finally:
+        registry.close()
