@@ -8,8 +8,13 @@ It runs the demo (embedded broker, outbox/ watched, inbox/ filled; its banner sa
 they are), drops a few sample files in, including one named ``CON.txt`` that the downloader
 refuses (a reserved Windows name), and saves one PNG per view plus the tray menu. For the
 Stalled state, the first 3 of 5 chunks of ``huge_run2.raw`` are put on the demo topic (as
-if the broker had lost the rest) with a 2-second stall time. Last, a watched folder on a
-broker that is switched off shows how the app says that it cannot reach it.
+             (25700, dark), (26500, wizard), (28000, preferences),
+             # The app needs attention from then on: files not confirmed in time, ...
+             (28300, lambda: expect_offsite(openmsi)),
+             (32300, lambda: unconfirmed(app, openmsi, shot)),
+             # ... and a broker that is switched off.
+             (33000, lambda: no_broker(app, openmsi, base, shot)),
+             (40500, tray_menu), (42000, openmsi.quit)]
 """
 
 from __future__ import annotations
@@ -22,11 +27,15 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import keyring
+import keyring.backend
 from PySide6.QtCore import QPoint, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
+from openmsi_gui.app import pairing
 from openmsi_gui.app.demo import DemoFolders
-from openmsi_gui.app.settings import SettingsStore
+from openmsi_gui.app.settings import Settings, SettingsStore
+from openmsi_gui.app.transfer_rows import FilterMode
 from openmsi_gui.app.transfers import RowStatus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.application import DEMO_TOPIC, OpenMSIApp, demo_settings
@@ -116,6 +125,69 @@ def folders_advanced(app: QApplication, window: MainWindow,
     window.folders.advanced.set_expanded(False)
 
 
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A keychain of the script's own: the shots never touch (or need) the desktop's."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        """The secret stored, if any."""
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        """Keep a secret."""
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        """Forget a secret."""
+        self.secrets.pop((service, username), None)
+
+
+def pair_demo(settings: Settings, base: Path) -> Settings:
+    """Pair the demo's destination with its folder, which then expects it (deadline 1 h)."""
+    keyring.set_keyring(MemoryKeyring())
+    settings.destinations[0].receipt_name = "lab-archive"  # shorter than HOST:/tmp/.../inbox
+    name = pairing.destination_name(settings.destinations[0])
+    made = pairing.identity(name, base)
+    assert made is not None
+    pairing.trust(made.public.pairing_code(), base)
+    settings.folders[0].expected_destinations = [name]
+    return settings
+
+
+def expect_offsite(openmsi: OpenMSIApp) -> None:
+    """Make the folder expect a destination that never answers, within a second."""
+    settings = openmsi.store.settings
+    folder = settings.folders[0]
+    folder.expected_destinations = [*folder.expected_destinations, "offsite-archive"]
+    folder.delivery_deadline = 1.0
+    openmsi.store.update(settings)
+
+
+def unconfirmed(app: QApplication, openmsi: OpenMSIApp, shot: Callable[[str], None]) -> None:
+    """Shoot the Not confirmed files (one selected), then the folder's Delivery section."""
+    window = openmsi.window
+    view = window.transfers
+    window.tabs.setCurrentWidget(view)
+    view.filter_combo.setCurrentIndex(view.filter_combo.findData(FilterMode.PROBLEMS))
+    select_status(view, RowStatus.UNCONFIRMED)
+    app.sendPostedEvents()
+    shot("transfers-unconfirmed")
+    view.filter_combo.setCurrentIndex(view.filter_combo.findData(FilterMode.ALL))
+    window.tabs.setCurrentWidget(window.folders)
+    window.folders.select(openmsi.store.settings.folders[0].id)
+    delivery = window.folders.delivery
+    delivery.set_expanded(True)
+    app.sendPostedEvents()
+    for area in window.folders.findChildren(QScrollArea):
+        area.ensureWidgetVisible(delivery.add_code_button)
+    shot("watched-folders-delivery")
+
+
 def parse_args() -> argparse.Namespace:
     """The output folder, the window size and whether to take dark shots too."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -144,7 +216,7 @@ def main() -> None:
     app = QApplication([])
     logging.basicConfig(level=logging.INFO)  # as the app does: the log view shows INFO lines
     store = SettingsStore(base / "settings.json")
-    store.update(demo_settings(base))
+    store.update(pair_demo(demo_settings(base), base))
     apply_theme(app, "light")
     openmsi = OpenMSIApp(store, Registry(base / "registry.sqlite3"), demo=DemoFolders(base))
     openmsi.window.resize(*args.size)
@@ -214,9 +286,12 @@ def main() -> None:
              # theme, so the dark transfers shot comes once that has happened.
              (24900, lambda: bandwidth_limited(openmsi, shot)),
              (25700, dark), (26500, wizard), (28000, preferences),
-             # Last: the app needs attention from then on (a broker that is switched off).
-             (28600, lambda: no_broker(app, openmsi, base, shot)),
-             (36000, tray_menu), (37500, openmsi.quit)]
+             # The app needs attention from then on: files not confirmed in time, ...
+             (28300, lambda: expect_offsite(openmsi)),
+             (32300, lambda: unconfirmed(app, openmsi, shot)),
+             # ... and a broker that is switched off.
+             (33000, lambda: no_broker(app, openmsi, base, shot)),
+             (40500, tray_menu), (42000, openmsi.quit)]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
     app.exec()

@@ -65,8 +65,8 @@ def delivery_cell(words: Mapping[str, DestinationWord], missing: Sequence[str] =
                   now: float | None = None) -> str:
     """The Delivery column: the worst news first, short.
 
-    ``"Not confirmed by archive"``, ``"Failed at archive"``, ``"Delivered to archive 14:02"``,
-    ``"Delivered to 2 destinations 14:03"`` (the latest time), or "" when nothing was said.
+    ``"Not confirmed by archive"``, ``"Failed at archive"``, ``"Delivered 14:02 · archive"``,
+    ``"Delivered 14:03 · 2 destinations"`` (the latest time), or "" when nothing was said.
     """
     if missing:
         return f"{UNCONFIRMED_WORD} by {_names(missing)}"
@@ -76,9 +76,9 @@ def delivery_cell(words: Mapping[str, DestinationWord], missing: Sequence[str] =
     if not words:
         return ""
     latest = clock_time(max(word.at for word in words.values()), now)
-    if len(words) == 1:
-        return f"Delivered to {next(iter(words))} {latest}"
-    return f"Delivered to {len(words)} destinations {latest}"
+    if len(words) == 1:  # the time first: a long name is cut short in the middle
+        return f"Delivered {latest} · {next(iter(words))}"
+    return f"Delivered {latest} · {len(words)} destinations"
 
 
 def delivery_lines(words: Mapping[str, DestinationWord], missing: Sequence[str] = (),

@@ -123,10 +123,13 @@ def late_text(missing: Sequence[str], deadline: float) -> str:
     return f"not confirmed by {', '.join(missing)} within {duration_words(deadline)} of sending"
 
 
+_WHAT_TO_DO = "(the broker may have lost it): select it and press Send again (openmsi send-again)"
+
+
 def unconfirmed_reason(missing: Sequence[str], deadline: float) -> str:
-    """What a Not confirmed file's row and log line say: by whom, how long, what to do."""
-    return (f"{late_text(missing, deadline)} (the broker may have lost it): select it and "
-            "press Send again (openmsi send-again)")
+    """What a Not confirmed file's row says after "Not confirmed": by whom, how long, what to do."""
+    return (f"no receipt from {', '.join(missing)} within {duration_words(deadline)} of "
+            f"sending {_WHAT_TO_DO}")
 
 
 class DeadlineWatch:
@@ -189,7 +192,7 @@ class DeadlineWatch:
                             "is sent by itself: check the destinations, then Send again",
                             self._job, shown, late, item.resends)
             else:
-                log.warning("%s: %s is %s", self._job, shown, reason)
+                log.warning("%s: %s is %s %s", self._job, shown, late, _WHAT_TO_DO)
             event = FileUnconfirmed(self._job, shown, item.file_hash.hex(), item.size,
                                     item.sent_at, item.missing, reason, resending)
             self._bus.publish(event)

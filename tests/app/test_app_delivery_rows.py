@@ -63,10 +63,10 @@ def test_a_sent_file_shows_each_destination_delivered_with_its_time() -> None:
                                   where="/srv/in/run/a.tif"))
     assert row is not None
     assert tr.status_text(row) == "Sent"
-    assert tr.cell_text(row, Column.DELIVERY) == f"Delivered to archive {clock_time(NOON)}"
+    assert tr.cell_text(row, Column.DELIVERY) == f"Delivered {clock_time(NOON)} · archive"
     assert "/srv/in/run/a.tif" in tr.cell_tooltip(row, Column.DELIVERY)
     book.apply(FileDelivery(JOB, "run/a.tif", "aa", "mirror", DELIVERED, NOON + 60))
-    assert tr.cell_text(row, Column.DELIVERY).startswith("Delivered to 2 destinations")
+    assert tr.cell_text(row, Column.DELIVERY).endswith(" · 2 destinations")
     assert tr.row_details(row).count("Delivered to") == 2
     assert not book.problems()
 
@@ -180,13 +180,13 @@ def test_the_history_says_what_each_destination_said_from_the_registry(
                                                    expected_destinations=["archive"],
                                                    delivery_deadline=60)])
         entries = {e.row.relpath: e for e in load_history(registry)}
-        assert entries["a.tif"].delivery == f"Delivered to archive {clock_time(NOON)}"
+        assert entries["a.tif"].delivery == f"Delivered {clock_time(NOON)} · archive"
         assert entry_cell(entries["a.tif"], HistoryColumn.DELIVERY) == entries["a.tif"].delivery
         assert "/srv/a.tif" in (entry_tooltip(entries["a.tif"], HistoryColumn.DELIVERY) or "")
         assert entries["b.tif"].delivery == "Failed at archive"
         assert "unsafe \\x1b name" in entries["b.tif"].delivery_detail  # escaped
         assert entries["c.tif"].delivery == ""  # nobody expected: nothing to say yet
-        assert "delivered to archive" in entries["a.tif"].haystack
+        assert "· archive" in entries["a.tif"].haystack
         late = {e.row.relpath: e for e in load_history(registry, expected=expectations(settings))}
         assert late["c.tif"].delivery == ""  # sent just now: not late yet
         rows = registry.history()

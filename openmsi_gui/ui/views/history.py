@@ -141,7 +141,7 @@ class HistoryView(QWidget):
             (HistoryColumn.DIRECTION, "↓ Download"), (HistoryColumn.TOPIC, "M" * 9),
             (HistoryColumn.PATH, "M" * 18), (HistoryColumn.SIZE, "888.8 MiB"),
             (HistoryColumn.STATUS, "Superseded"),
-            (HistoryColumn.DELIVERY, "Delivered to M 00:00"), (HistoryColumn.ERROR, "M" * 12),
+            (HistoryColumn.DELIVERY, "Delivered 00:00 · MMMMMMM"), (HistoryColumn.ERROR, "M" * 12),
             (HistoryColumn.STARTED, "2000-00-00 00:00:00"),
             (HistoryColumn.COMPLETED, "2000-00-00 00:00:00")), HistoryColumn.STATUS)
         self.count_label = QLabel()

@@ -144,7 +144,7 @@ class TransfersView(QWidget):
         setup_sortable_table(self.table, (
             (Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 14),
             (Column.PLACE, "M" * 9), (Column.STATUS, "Not confirmed"),
-            (Column.DELIVERY, "Delivered to M 00:00"),
+            (Column.DELIVERY, "Delivered 00:00 · MMMMMMM"),
             (Column.PROGRESS, "100%  100%"),
             (Column.SIZE, "888.8 / 888.8 MiB"), (Column.CHUNKS, "8888/8888"),
             (Column.RATE, "888.8 MiB/s"), (Column.ETA, "Time left")), Column.STATUS)
