@@ -8,13 +8,12 @@ It runs the demo (embedded broker, outbox/ watched, inbox/ filled; its banner sa
 they are), drops a few sample files in, including one named ``CON.txt`` that the downloader
 refuses (a reserved Windows name), and saves one PNG per view plus the tray menu. For the
 Stalled state, the first 3 of 5 chunks of ``huge_run2.raw`` are put on the demo topic (as
-             (25700, dark), (26500, wizard), (28000, preferences),
-             # The app needs attention from then on: files not confirmed in time, ...
-             (28300, lambda: expect_offsite(openmsi)),
-             (32300, lambda: unconfirmed(app, openmsi, shot)),
-             # ... and a broker that is switched off.
-             (33000, lambda: no_broker(app, openmsi, base, shot)),
-             (40500, tray_menu), (42000, openmsi.quit)]
+if the broker had lost the rest) with a 2-second stall time. The demo's destination is
+paired with its folder (in an in-memory keychain), so the Delivery column says when each
+file was delivered; then the folder also expects ``offsite-archive``, which never answers,
+with a 1-second deadline: every file turns Not confirmed (``transfers-unconfirmed``, and the
+folder form's Delivery section, ``watched-folders-delivery``). Last, a watched folder on a
+broker that is switched off shows how the app says that it cannot reach it.
 """
 
 from __future__ import annotations
