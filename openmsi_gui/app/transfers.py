@@ -206,6 +206,9 @@ class TransferBook:
             status = RowStatus.WAITING
             row.error = event.reason
             row.rate = 0.0
+        if status is RowStatus.ACTIVE and (away := self.links.problems.get(event.job)):
+            # Started while its broker is away: it waits, and moves on once it answers.
+            status, row.error, row.rate = RowStatus.WAITING, away, 0.0
         row.updated = event.at
         self._set_status(row, status)
         return row

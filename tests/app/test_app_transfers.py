@@ -450,3 +450,20 @@ def test_waiting_rows_are_kept_visible_and_flagged() -> None:
     assert book.rows[("d", Direction.DOWNLOAD, "a.bin")].status is RowStatus.DONE
     assert book.summary().waiting == 0
     assert book.status(paused=False) is AppStatus.IDLE
+
+
+def test_a_file_started_while_the_broker_is_away_waits_until_it_answers() -> None:
+    """Not "Sending 0%" for minutes: it waits for the broker, as the files already moving."""
+    book = TransferBook()
+    book.apply(ConnectionState(JOB, ConnectionStatus.UNREACHABLE, "broker:9092",
+                               servers="broker:9092"))
+    book.apply(FileDiscovered(JOB, UP, "late.bin", 1000))
+    row = book.apply(progress("late.bin", 0, 1000, (0, 1)))
+    assert row is not None
+    assert row.status is RowStatus.WAITING
+    assert row.error == book.job_link_problem(JOB)
+    assert book.problems().waiting_files == 1
+    book.apply(ConnectionState(JOB, ConnectionStatus.CONNECTED, "reachable again",
+                               servers="broker:9092"))
+    assert row.status is RowStatus.ACTIVE
+    assert row.error == ""
