@@ -5,7 +5,8 @@ down (as in issue 12: "105 of 201 files never arrived, and neither side said
 anything"). The watched folder expects the destination, with a short deadline:
 each lost file is announced as not confirmed; Send again repairs some by hand,
 and after a restart of the watch job (which finds the rest again from its
-registry alone) the automatic re-send repairs the others.
+registry alone) the automatic re-send repairs the others, until the audit of
+the topics is clean.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from helpers import Recorder, tree_files, wait_until
 
+from openmsi_gui.app.audit import run_audit
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.confirmation import Expectation, find_unconfirmed
@@ -125,6 +127,10 @@ def test_files_lost_by_a_memory_broker_are_not_confirmed_then_repaired(
         assert set(FILES) - set(by_hand) <= delivered
         wait_until(lambda: tree_files(inbox) == FILES, timeout=10, message="every file stored")
         assert job.error is None
+        # And the audit, which reads the topics (not this registry), is clean.
+        report = run_audit(config, topic, trusted(dest.public), ["archive"])
+        assert report.summary.files == len(FILES)
+        assert report.summary.clean
     finally:
         if downloader is not None:
             downloader.stop()
