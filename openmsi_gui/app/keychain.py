@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import keyring
-from keyring.errors import KeyringError, PasswordDeleteError
+from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,16 @@ SERVICE = "openmsi-gui"
 
 class KeychainError(RuntimeError):
     """The OS keychain cannot be used; the message says what to do."""
+
+
+NOT_AVAILABLE = ("the system keychain is not available: on Linux install and unlock "
+                 "gnome-keyring or KWallet")
+
+
+def _no_keychain(exc: NoKeyringError) -> KeychainError:
+    """One sentence for no keychain at all (keyring's own advice, about pip, goes to debug)."""
+    log.debug("no keychain: %s", exc)
+    return KeychainError(NOT_AVAILABLE)
 
 
 def _account(owner: str, name: str) -> str:
@@ -33,6 +43,8 @@ def get_secret(owner: str, name: str) -> str | None:
     """
     try:
         return keyring.get_password(SERVICE, _account(owner, name))
+    except NoKeyringError as exc:
+        raise _no_keychain(exc) from exc
     except KeyringError as exc:
         raise KeychainError(f"the system keychain is not available ({exc}); on Linux "
                             "install and unlock gnome-keyring or KWallet") from exc
@@ -58,6 +70,8 @@ def set_secret(owner: str, name: str, value: str) -> None:
         return
     try:
         keyring.set_password(SERVICE, _account(owner, name), value)
+    except NoKeyringError as exc:
+        raise _no_keychain(exc) from exc
     except KeyringError as exc:
         raise KeychainError(f"could not save the secret in the system keychain ({exc})") from exc
     log.info("stored %s for %s in the keychain", name, owner)
@@ -69,5 +83,7 @@ def delete_secret(owner: str, name: str) -> None:
         keyring.delete_password(SERVICE, _account(owner, name))
     except PasswordDeleteError:
         pass
+    except NoKeyringError as exc:
+        raise _no_keychain(exc) from exc
     except KeyringError as exc:
         raise KeychainError(f"could not delete the secret from the keychain ({exc})") from exc
