@@ -21,13 +21,14 @@ import csv
 import datetime
 import enum
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from openmsi_gui.app.formatting import count_text
 from openmsi_gui.app.history_export import iso_utc
+from openmsi_gui.app.status import StatusKind
 from openmsi_gui.engine.audit_scan import AuditFacts, FileKey, scan
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_keys import PublicIdentity
@@ -35,7 +36,12 @@ from openmsi_gui.engine.receipts import FileIdentity, Receipt, ReceiptStatus
 from openmsi_gui.engine.untrusted import escaped
 
 HASH_PREFIX = 12  # hex digits of the SHA-512 shown in the table
+FIRST_DESTINATION = 4  # the column of the first expected destination
 SCAN_MARGIN = 3600.0  # read this much before --since: a file's chunks may start earlier
+
+
+TimeText = Callable[[float], str]
+"""How a report writes a time (epoch seconds)."""
 
 
 class SinceError(ValueError):
@@ -75,10 +81,10 @@ class DestinationCell:
     reason: str = ""
     stored_at: str = ""
 
-    def text(self) -> str:
+    def text(self, time_text: TimeText = iso_utc) -> str:
         """``delivered 2026-12-06T02:59:01+00:00``, ``failed: reason`` or ``missing``."""
         if self.state is DeliveryState.DELIVERED:
-            return f"delivered {iso_utc(self.time)}"
+            return f"delivered {time_text(self.time)}"
         if self.state is DeliveryState.FAILED:
             return f"failed: {self.reason}"
         return "missing"
@@ -296,12 +302,36 @@ def headers(report: AuditReport) -> list[str]:
     return ["path", "size", "sha512", "sent", *report.destinations]
 
 
+def shown_headers(report: AuditReport) -> list[str]:
+    """:func:`headers` escaped for a terminal or the GUI (destination names are untrusted)."""
+    return [escaped(h, 60) for h in headers(report)]
+
+
+def shown_cells(row: AuditRow, time_text: TimeText = iso_utc) -> list[str]:
+    """One row's cells as the terminal and the GUI show them (values from messages escaped).
+
+    Args:
+        row: the file.
+        time_text: how times are written (ISO 8601 UTC on a terminal, local in the app).
+    """
+    return [escaped(row.relpath, 200), str(row.size), row.hash_prefix, time_text(row.sent_time),
+            *(escaped(c.text(time_text), 120) for c in row.cells)]
+
+
+def sort_keys(row: AuditRow) -> list[str | float]:
+    """What each column of a row sorts by (sizes and times as numbers)."""
+    return [row.relpath.casefold(), float(row.size), row.sha512.hex(), row.sent_time,
+            *(c.state.value for c in row.cells)]
+
+
+def cell_status(cell: DestinationCell) -> StatusKind:
+    """The picture beside a destination's cell: delivered is OK, the rest a problem."""
+    return StatusKind.OK if cell.state is DeliveryState.DELIVERED else StatusKind.PROBLEM
+
+
 def text_lines(report: AuditReport) -> list[str]:
     """The report as aligned text for a terminal (every value from a message escaped)."""
-    table = [[escaped(h, 60) for h in headers(report)]]
-    for row in report.rows:
-        table.append([escaped(row.relpath, 200), str(row.size), row.hash_prefix,
-                      iso_utc(row.sent_time), *(escaped(c.text(), 120) for c in row.cells)])
+    table = [shown_headers(report), *(shown_cells(row) for row in report.rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
              .rstrip() for line in table]

@@ -312,6 +312,10 @@ class AppController:
         return self._submit_probe(lambda: admin.create_topic(self._config(profile), topic,
                                                              partitions))
 
+    def kafka_config(self, profile: BrokerProfile) -> KafkaConfig:
+        """The librdkafka settings of ``profile`` (blocks on the keychain: off the GUI thread)."""
+        return self._config(profile)
+
     @property
     def embedded_bootstrap(self) -> str:
         """Address of the embedded broker, if it runs."""

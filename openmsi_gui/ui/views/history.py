@@ -46,6 +46,7 @@ from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+from openmsi_gui.ui.views.audit_window import AuditWindow
 from openmsi_gui.ui.views.history_model import HistoryFilterProxy, HistoryTableModel
 from openmsi_gui.ui.views.tables import setup_sortable_table
 
@@ -128,6 +129,12 @@ class HistoryView(QWidget):
         self.send_again_button.setEnabled(False)
         self.send_again_button.setVisible(self.controller is not None)
         self.send_again_button.clicked.connect(self.on_send_again_clicked)
+        self.audit_button = QPushButton("&Audit…")
+        self.audit_button.setToolTip("Check from the topics that every file sent reached every "
+                                     "expected destination (as 'openmsi audit')")
+        self.audit_button.setVisible(self.controller is not None)
+        self.audit_button.clicked.connect(self.open_audit)
+        self.audit_window: AuditWindow | None = None
 
     def _build_table(self) -> None:
         self.table = QTableView()
@@ -157,6 +164,7 @@ class HistoryView(QWidget):
         bar.addWidget(self.refresh_button)
         bar.addWidget(self.export_button)
         bar.addWidget(self.send_again_button)
+        bar.addWidget(self.audit_button)
         footer = QHBoxLayout()
         footer.addWidget(self.count_label)
         footer.addWidget(self.message, 1)
@@ -167,7 +175,8 @@ class HistoryView(QWidget):
         self.setTabOrder(self.search, self.refresh_button)
         self.setTabOrder(self.refresh_button, self.export_button)
         self.setTabOrder(self.export_button, self.send_again_button)
-        self.setTabOrder(self.send_again_button, self.table)
+        self.setTabOrder(self.send_again_button, self.audit_button)
+        self.setTabOrder(self.audit_button, self.table)
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
 
     # -- refreshing -----------------------------------------------------------------------
@@ -301,6 +310,21 @@ class HistoryView(QWidget):
             return
         self.message.setText(f"Exported {count} transfers to {path}")
         self.exported.emit(str(path), count)
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def open_audit(self) -> None:
+        """Show the Audit window (one, kept while the view lives)."""
+        if self.controller is None:
+            return
+        if self.audit_window is None:
+            self.audit_window = AuditWindow(self.controller, self.tasks,
+                                            self.registry.path.parent, self)
+        else:
+            self.audit_window.reload_targets()
+        self.audit_window.show()
+        self.audit_window.raise_()
+        self.audit_window.activateWindow()
 
     # -- sending again ------------------------------------------------------------------------
 

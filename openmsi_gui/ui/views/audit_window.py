@@ -1,0 +1,334 @@
+"""The Audit window: whether every file sent on a topic reached every expected destination.
+
+The same report as ``openmsi audit`` (:mod:`openmsi_gui.app.audit`): choose one of
+the app's topics, the destinations that must confirm (ticked from those paired
+here) and optionally a start date, then *Run audit*. The topics are read on the
+net executor and the pairings on the I/O executor (:mod:`openmsi_gui.ui.tasks`);
+the window only renders rows, the summary and *Export CSV…*.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDateTime,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    QStandardPaths,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateTimeEdit,
+    QDialog,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from openmsi_gui.app import audit
+from openmsi_gui.app.audit import AuditReport
+from openmsi_gui.app.audit_targets import AuditTarget, audit_targets, default_since, run_target
+from openmsi_gui.app.confirming import paired_names
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.history import format_time
+from openmsi_gui.app.text import error_sentence
+from openmsi_gui.engine.untrusted import escaped
+from openmsi_gui.ui.status_icons import ICONS
+from openmsi_gui.ui.status_line import StatusLine, buddy_label
+from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+from openmsi_gui.ui.views.tables import setup_sortable_table
+
+_SORT = int(Qt.ItemDataRole.UserRole)
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class AuditTableModel(QAbstractTableModel):
+    """The rows of an :class:`AuditReport` (texts from :func:`audit.shown_cells`)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.report: AuditReport | None = None
+        self._headers: list[str] = []
+        self._cells: list[list[str]] = []
+
+    def set_report(self, report: AuditReport) -> None:
+        """Show ``report``'s rows."""
+        self.beginResetModel()
+        self.report = report
+        self._headers = audit.shown_headers(report)
+        self._cells = [audit.shown_cells(row, format_time) for row in report.rows]
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        """How many files."""
+        return 0 if parent.isValid() else len(self._cells)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        """Path, size, SHA-512, sent, then one per expected destination."""
+        return 0 if parent.isValid() else len(self._headers)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """The column names."""
+        if (orientation is Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(self._headers)):
+            return self._headers[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """A cell's text, its sort key, its full text as a tooltip, a destination's picture."""
+        if not index.isValid() or self.report is None:
+            return None
+        row, column = index.row(), index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            text = self._cells[row][column]
+            if role == Qt.ItemDataRole.ToolTipRole and column >= audit.FIRST_DESTINATION:
+                cell = self.report.rows[row].cells[column - audit.FIRST_DESTINATION]
+                if cell.stored_at:
+                    return f"{text}\nstored at {escaped(cell.stored_at, 300)}"
+            return text
+        if role == _SORT:
+            return audit.sort_keys(self.report.rows[row])[column]
+        if role == Qt.ItemDataRole.DecorationRole and column >= audit.FIRST_DESTINATION:
+            cell = self.report.rows[row].cells[column - audit.FIRST_DESTINATION]
+            pixmap, _name = ICONS[audit.cell_status(cell)]
+            parent = self.parent()
+            style = parent.style() if isinstance(parent, QWidget) else None
+            return style.standardIcon(pixmap) if style is not None else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class AuditWindow(QDialog):
+    """Choose a topic and the expected destinations, run the audit, export it as CSV.
+
+    Signals:
+        finished_report(object): an audit finished (the :class:`AuditReport`).
+        exported(str, int): a CSV file was written with this many files.
+
+    Args:
+        controller: the settings (topics, profiles) and the brokers' settings.
+        tasks: the app's background work.
+        data_dir: the data folder (its ``pairing.json``).
+    """
+
+    finished_report = Signal(object)
+    exported = Signal(str, int)
+
+    def __init__(self, controller: AppController, tasks: Tasks, data_dir: Path | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Audit deliveries")
+        self.setAccessibleName("Audit deliveries")
+        self.controller = controller
+        self.tasks = tasks
+        self.data_dir = data_dir
+        self.report: AuditReport | None = None
+        self._targets: list[AuditTarget] = []
+        self._paired: list[str] = []
+        self._build_form()
+        self._build_results()
+        self._assemble()
+        self.resize(980, 560)
+        self.reload_targets()
+        self.load_paired()
+
+    def _build_form(self) -> None:
+        self.topic = QComboBox()
+        self.topic.setAccessibleName("Topic to audit")
+        self.topic.currentIndexChanged.connect(self.on_topic_changed)
+        self.expected = QListWidget()
+        self.expected.setAccessibleName("Expected destinations")
+        self.expected.setToolTip("The destinations that must confirm every file (paired "
+                                 "here); none ticked: every destination heard from")
+        self.expected.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.expected.setMaximumHeight(self.fontMetrics().height() * 4 + 8)
+        self.since_box = QCheckBox("Only files sent &since")
+        self.since = QDateTimeEdit()
+        self.since.setAccessibleName("Sent since")
+        self.since.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.since.setCalendarPopup(True)
+        self.since.setDateTime(QDateTime.fromSecsSinceEpoch(int(default_since(time.time()).timestamp())))
+        self.since.setEnabled(False)
+        self.since_box.toggled.connect(self.since.setEnabled)
+        self.run_button = QPushButton("&Run audit")
+        self.run_button.setDefault(True)
+        self.run_button.setToolTip("Read the topic and its receipts (this may take a while "
+                                   "on a long topic)")
+        self.run_button.clicked.connect(self.run_audit)
+
+    def _build_results(self) -> None:
+        self.model = AuditTableModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(_SORT)
+        self.table = QTableView()
+        self.table.setAccessibleName("Audit table")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setTabKeyNavigation(False)
+        self.status = StatusLine("Audit summary", busy_bar=True)
+        self.export_button = QPushButton("E&xport CSV…")
+        self.export_button.setToolTip("Save the report as a CSV file (every row, whole SHA-512)")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self.on_export_clicked)
+        self.close_button = QPushButton("Close")
+        self.close_button.clicked.connect(self.close)
+
+    def _assemble(self) -> None:
+        form = QGridLayout()
+        form.addWidget(buddy_label("&Topic:", self.topic), 0, 0)
+        form.addWidget(self.topic, 0, 1, 1, 2)
+        expected_label = buddy_label("&Expected:", self.expected)
+        form.addWidget(expected_label, 1, 0, Qt.AlignmentFlag.AlignTop)
+        form.addWidget(self.expected, 1, 1, 1, 2)
+        form.addWidget(self.since_box, 2, 1)
+        form.addWidget(self.since, 2, 2)
+        form.setColumnStretch(2, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.status, 1)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+
+    # -- choices ----------------------------------------------------------------------------
+
+    def reload_targets(self) -> None:
+        """List the topics of the app's folders and destinations."""
+        self._targets = audit_targets(self.controller.store.settings)
+        self.topic.clear()
+        for target in self._targets:
+            self.topic.addItem(target.label)
+        self.run_button.setEnabled(bool(self._targets))
+        if not self._targets:
+            self.status.show_note("Add a watched folder or a destination first: the audit "
+                                  "reads their topics.")
+
+    @asyncSlot()
+    async def load_paired(self) -> None:
+        """Read the destinations paired here (keychain, on the I/O executor)."""
+        self._paired = await self.tasks.run(Purpose.IO, paired_names, self.data_dir,
+                                            context=self)
+        self.on_topic_changed(self.topic.currentIndex())
+
+    def target(self) -> AuditTarget | None:
+        """The topic chosen."""
+        index = self.topic.currentIndex()
+        return self._targets[index] if 0 <= index < len(self._targets) else None
+
+    def on_topic_changed(self, _index: int) -> None:
+        target = self.target()
+        ticked = set(target.expected) if target is not None else set()
+        self.expected.clear()
+        for name in dict.fromkeys([*self._paired, *sorted(ticked)]):
+            item = QListWidgetItem(escaped(name, 200))
+            item.setData(_SORT, name)
+            item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            item.setCheckState(Qt.CheckState.Checked if name in ticked
+                               else Qt.CheckState.Unchecked)
+            self.expected.addItem(item)
+
+    def expected_names(self) -> list[str]:
+        """The destinations ticked."""
+        items = (self.expected.item(i) for i in range(self.expected.count()))
+        return [str(item.data(_SORT)) for item in items
+                if item.checkState() == Qt.CheckState.Checked]
+
+    def since_time(self) -> float | None:
+        """The start chosen (epoch seconds), or None for the whole topic."""
+        if not self.since_box.isChecked():
+            return None
+        return self.since.dateTime().toSecsSinceEpoch()
+
+    # -- running ----------------------------------------------------------------------------
+
+    @asyncSlot()
+    async def run_audit(self) -> None:
+        """Read the topic and its receipts in the background; show the report."""
+        target = self.target()
+        if target is None:
+            return
+        self.run_button.setEnabled(False)
+        self.status.show_busy(f"Reading {escaped(target.topic)} and its receipts…")
+        try:
+            report = await self.tasks.run(
+                Purpose.NET, run_target, self.controller.kafka_config,
+                self.controller.store.settings, target, self.expected_names(),
+                self.since_time(), self.data_dir, context=self)
+        except Exception as error:  # told to the user
+            self.run_button.setEnabled(True)
+            self.status.show_problem(f"The audit could not run: {error_sentence(error)}")
+            return
+        self.run_button.setEnabled(True)
+        self.show_report(report)
+
+    def show_report(self, report: AuditReport) -> None:
+        """Render ``report``: rows, summary, export."""
+        self.report = report
+        self.model.set_report(report)
+        samples = [(0, "M" * 14), (1, "888888888"), (2, "8" * audit.HASH_PREFIX),
+                   (3, "2000-00-00 00:00:00")]
+        samples += [(audit.FIRST_DESTINATION + i, "delivered 2000-00-00 00:00:00")
+                    for i in range(len(report.destinations))]
+        setup_sortable_table(self.table, samples, audit.FIRST_DESTINATION)
+        summary = report.summary.text()
+        if report.summary.clean:
+            self.status.show_ok(summary)
+        else:
+            self.status.show_problem(summary)
+        self.export_button.setEnabled(True)
+        self.finished_report.emit(report)
+
+    # -- export -----------------------------------------------------------------------------
+
+    def on_export_clicked(self) -> None:
+        if self.report is None:
+            return
+        folder = QStandardPaths.writableLocation(
+            QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+        name, selected_filter = QFileDialog.getSaveFileName(
+            self, "Export audit", str(Path(folder) / f"openmsi-audit-{self.report.topic}.csv"),
+            "CSV files (*.csv);;All files (*)")
+        if not name:
+            return
+        path = Path(name)
+        if not path.suffix and selected_filter.startswith("CSV"):
+            path = path.with_suffix(".csv")
+        self.export_to(path)
+
+    @asyncSlot()
+    async def export_to(self, path: Path) -> None:
+        """Write the report to ``path`` as CSV (on the I/O executor)."""
+        report = self.report
+        if report is None:
+            return
+        try:
+            count = await self.tasks.run(Purpose.IO, audit.export_csv, path, report,
+                                         context=self)
+        except Exception as error:  # told to the user
+            self.status.show_problem(f"Could not export to {path}: {error_sentence(error)}")
+            return
+        self.status.show_ok(f"Exported {count} files to {path}")
+        self.exported.emit(str(path), count)
