@@ -60,7 +60,7 @@ def ensure_receipts_topic(config: KafkaConfig, topic: str, job: str) -> None:
     try:
         topics = admin.list_topics(config, TOPIC_CHECK_SECONDS)
     except admin.BrokerError as exc:  # the job says so too; receipts wait in the producer
-        log.warning("%s: could not check the receipts topic %s: %s", job, topic, exc)
+        log.warning("%s: could not check the receipts topic %s: %s", job, topic, escaped(str(exc)))
         return
     if topic in topics:
         return
