@@ -69,7 +69,7 @@ def ensure_receipts_topic(config: KafkaConfig, topic: str, job: str) -> None:
         log.info("%s: created the receipts topic %s", job, topic)
     except admin.BrokerError as exc:
         log.warning("%s: create the topic %s ('openmsi topic create %s'), or receipts cannot "
-                    "travel (%s)", job, topic, topic, exc)
+                    "travel (%s)", job, topic, topic, escaped(str(exc)))
 
 
 class ReceiptStage(FinalStage):
