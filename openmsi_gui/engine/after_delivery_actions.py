@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 60.0
 SOON_SECONDS = 2.0  # after a delivery arrives, so that a burst of receipts is one pass
+PLAN_BATCH = 10_000  # candidates planned at once
 
 
 class Outcome(enum.Enum):
@@ -56,6 +57,9 @@ class Outcome(enum.Enum):
     NOT_CONFIRMED = "not confirmed"  # a destination's latest word is no longer "stored"
     TAKEN = "archive taken"  # the archive has that name already: left in place
     REFUSED = "refused"  # not a regular file under the folder, or an error: left in place
+
+
+_RECORDED = frozenset({Outcome.MOVED, Outcome.DELETED, Outcome.GONE})  # not planned again
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +132,20 @@ class AfterDeliveryExecutor:
         """Plan and act on every candidate now (until ``stopping`` is set); the outcome of each."""
         if not self.policy.acts:
             return []
-        results = []
-        for candidate in ad.plan(self.registry, self.topic, self.root, self.policy, now):
-            if stopping is not None and stopping.is_set():
-                break
-            result = self.act(candidate)
-            results.append(result)
-            self._report(result)
-        return results
+        results: list[ActionResult] = []
+        while True:  # in batches of PLAN_BATCH, as long as each batch gets something done
+            batch = ad.plan(self.registry, self.topic, self.root, self.policy, now,
+                            limit=PLAN_BATCH)
+            acted = False
+            for candidate in batch:
+                if stopping is not None and stopping.is_set():
+                    return results
+                result = self.act(candidate)
+                results.append(result)
+                self._report(result)
+                acted = acted or result.outcome in _RECORDED
+            if len(batch) < PLAN_BATCH or not acted:
+                return results
 
     def act(self, candidate: ad.Candidate) -> ActionResult:
         """Re-check one candidate against the disk and the deliveries; move or delete it."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from openmsi_gui.engine import after_delivery as ad
+from openmsi_gui.engine import after_delivery_actions as actions
 from openmsi_gui.engine import after_delivery_files
 from openmsi_gui.engine.after_delivery_actions import AfterDeliveryExecutor, Outcome
 from openmsi_gui.engine.deliveries import DeliveryBook
@@ -266,3 +267,13 @@ def test_a_missing_archive_folder_is_not_made_again(folder: Folder) -> None:
     assert "missing" in result.detail
     assert path.exists()
     assert not folder.archive.exists()
+
+
+def test_a_pass_goes_on_batch_after_batch(folder: Folder,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(actions, "PLAN_BATCH", 2)
+    for i in range(5):
+        folder.sent(f"f{i}.txt", b"%d" % i)
+        folder.confirm(f"f{i}.txt", b"%d" % i, *DESTS)
+    results = folder.executor(folder.policy(ad.AfterAction.DELETE)).run_once()
+    assert [r.outcome for r in results] == [Outcome.DELETED] * 5
