@@ -14,11 +14,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
+import openmsistream_tools as omsi
 import pytest
 from helpers import chunks_of, produce_chunks, produce_raw, wait_until
 
@@ -266,3 +269,41 @@ def test_watch_signs_its_sent_records_with_its_name(tmp_path: Path) -> None:
     none = parser.parse_args(["watch", str(folder), "--bootstrap-servers", "x:1", "--topic",
                               "t", "--no-receipts"])
     assert receipt_options(none, str(folder)) is None
+
+
+@pytest.mark.interop
+def test_files_from_openmsistream_are_found_from_the_data_topic(
+        capsys: pytest.CaptureFixture[str], broker: EmbeddedBroker, kafka_config: KafkaConfig,
+        make_topic: Callable[..., str], tmp_path: Path, registry: Registry) -> None:
+    omsi.interop_venv()
+    config = omsi.write_config(tmp_path / "omsi.config", broker.bootstrap_servers)
+    topic = make_topic(2)
+    first = tmp_path / "scan 1.tif"
+    first.write_bytes(os.urandom(70_000))
+    omsi.run_upload_file(first, config, topic, chunk_size=16384,
+                         log_file=tmp_path / "logs" / "first.log")
+    identity = SigningIdentity.generate(DEST)
+    downloader = Downloader(kafka_config, topic, tmp_path / "inbox", EventBus(), registry,
+                            group_id=f"audit-{uuid.uuid4().hex[:8]}",
+                            receipts=ReceiptOptions(identity))
+    downloader.start()
+    try:
+        wait_until(lambda: count(kafka_config, f"{topic}.receipts") >= 1, timeout=60,
+                   message="the receipt of the openmsistream file")
+    finally:
+        downloader.stop()
+    produce_chunks(kafka_config, topic, chunks_of(b"late\n", LATE))  # after it stopped
+    auditor = tmp_path / "auditor"
+    pairing.trust(identity.public.pairing_code(), auditor)
+    code = main(["--data-dir", str(auditor), "audit", "--config", str(config), "--topic",
+                 topic, "--expect", DEST, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    files = {f["path"]: f for f in report["files"]}
+    assert set(files) == {first.name, LATE}
+    assert files[first.name]["sent_by"] == "data topic"
+    assert files[first.name]["size"] == 70_000
+    assert files[first.name]["sha512"] == hashlib.sha512(first.read_bytes()).hexdigest()
+    assert files[first.name]["destinations"][DEST]["status"] == "delivered"
+    assert files[LATE]["destinations"][DEST]["status"] == "missing"
+    assert report["summary"]["untrusted_receipts"] == {}
