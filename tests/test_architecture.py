@@ -69,3 +69,27 @@ def test_only_ui_tasks_starts_threads_in_the_ui() -> None:
                 if name in THREAD_MAKERS:
                     makers.setdefault(str(path.relative_to(ROOT)), set()).add(name)
     assert set(makers) == {"openmsi_gui/ui/tasks.py"}, makers
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring nodes of ``tree``'s module, classes and functions."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def test_no_text_says_file_s_or_message_s() -> None:
+    """Counts are words ("1 file", "3 messages"), never "file(s)" (issue 11)."""
+    bad: list[str] = []
+    for path in sorted((ROOT / "openmsi_gui").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = _docstrings(tree)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    and id(node) not in docstrings and "(s)" in node.value):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno}: {node.value!r}")
+    assert not bad, bad

@@ -61,11 +61,12 @@ class Parking:
                                     key, value, reason)
         self._parked += 1
         if self._parked == 1 or self._files.ready(PARKED_ROW):
-            log.warning("%s: %d message(s) kept until they can be decrypted: %s", self._job,
-                        self._parked, escaped(reason))
+            kept = _messages(self._parked)
+            log.warning("%s: %s kept until they can be decrypted: %s", self._job, kept,
+                        escaped(reason))
             self._files.waiting(
-                PARKED_ROW, f"{self._parked} encrypted message(s) kept until their keys arrive, "
-                f"retried every {self._retry_seconds:.0f} s: {escaped(reason)}")
+                PARKED_ROW, f"{kept.replace(' ', ' encrypted ', 1)} kept until their keys "
+                f"arrive, retried every {self._retry_seconds:.0f} s: {escaped(reason)}")
         self._next_retry = time.monotonic() + self._retry_seconds
 
     def decrypt(self, partition: int, offset: int, key: bytes | str | None,
@@ -158,10 +159,15 @@ class Parking:
             self._report_opened(opened)
 
     def _report_opened(self, opened: int) -> None:
-        log.info("%s: decrypted %d kept message(s); %d still wait for keys", self._job,
-                 opened, self._parked)
+        log.info("%s: decrypted %s kept; %d still wait for keys", self._job,
+                 _messages(opened), self._parked)
         if self._parked:
             self._next_retry = time.monotonic()  # keep draining
         else:
             self._files.skipped(PARKED_ROW, "the decryption keys arrived; every kept "
                                             "message was decrypted")
+
+
+def _messages(count: int) -> str:
+    """``"1 message"``, ``"3 messages"``."""
+    return f"{count} message{'' if count == 1 else 's'}"
