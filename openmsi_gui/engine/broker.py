@@ -98,7 +98,10 @@ class EmbeddedBroker:
         ]
         env = dict(os.environ)
         if self.data_dir is not None:
-            self._storage = LocalS3(self.data_dir / "storage", self.host).start()
+            if self._storage is None or not self._storage.running:  # after kill(), it runs on
+                if self._storage is not None:
+                    self._storage.stop()
+                self._storage = LocalS3(self.data_dir / "storage", self.host).start()
             env.update(self._storage.client_env())
             cmd += ["--storage-engine", f"s3://{BUCKET}/"]
         log.info("starting embedded broker on %s:%s%s", self.host, self.port,
@@ -139,7 +142,10 @@ class EmbeddedBroker:
             storage.stop()
 
     def kill(self) -> None:
-        """Stop the broker at once, as a crash or a pulled cable would (tests, benchmarks)."""
+        """Stop the broker at once, as a crash would (tests, benchmarks); its storage runs on.
+
+        :meth:`start` starts it again on the same port and the same storage.
+        """
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.kill()
