@@ -167,14 +167,18 @@ def _file_filter(args: argparse.Namespace) -> FileFilter:
         raise UsageError(str(exc)) from exc
 
 
-def _topic_ready(config: KafkaConfig, topic: str) -> bool:
+def _topic_ready(config: KafkaConfig, topic: str, *, or_missing: bool = False) -> bool:
     """Whether the broker has ``topic``; False if a stop signal came meanwhile.
+
+    ``or_missing``: a topic not made yet will do (a download waits for it, saying so).
 
     Raises:
         BrokerError: the broker cannot be reached, or has no such topic (a sentence).
     """
-    return admin.require_topic(config, topic, stopped=lambda: STOP.received is not None) \
-        is not None
+    stopped = lambda: STOP.received is not None  # noqa: E731
+    if or_missing:
+        return admin.wait_for_topics(config, stopped=stopped) is not None
+    return admin.require_topic(config, topic, stopped=stopped) is not None
 
 
 def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
@@ -237,7 +241,7 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write to {folder}: permission denied")
     config = _config(args)
-    if not _topic_ready(config, args.topic):
+    if not _topic_ready(config, args.topic, or_missing=True):
         return 0
     receipts = receipt_options(args, str(folder.resolve()))
     registry = _registry(args)
@@ -295,7 +299,7 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi download-s3``."""
     config = _config(args)
     location = s3_location(args, config)
-    if not _topic_ready(config, args.topic):
+    if not _topic_ready(config, args.topic, or_missing=True):
         return 0
     receipts = receipt_options(args, location.url)
     registry = _registry(args)

@@ -102,10 +102,10 @@ def _topics(metadata: Any) -> dict[str, int]:
             if not name.startswith("__") and t.error is None}
 
 
-def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0,
-                  give_up_after: float = 3.0, *, stopped: Callable[[], bool] | None = None,
-                  admin_factory: AdminFactory = AdminClient) -> int | None:
-    """Return the partition count of ``topic``.
+def wait_for_topics(config: KafkaConfig, timeout: float = 10.0, give_up_after: float = 3.0,
+                    *, stopped: Callable[[], bool] | None = None,
+                    admin_factory: AdminFactory = AdminClient) -> dict[str, int] | None:
+    """The broker's topics and their partition counts, once it answers.
 
     The broker is asked in waits of at most a second, so that a stop signal
     (handled between them) is honoured at once: ``stopped`` says whether to
@@ -113,7 +113,7 @@ def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0,
     early once librdkafka has reported a problem for ``give_up_after`` seconds.
 
     Raises:
-        BrokerError: if the broker is unreachable or the topic does not exist.
+        BrokerError: if the broker is unreachable.
     """
     errors: list[str] = []
     client = admin_factory({**config.admin_settings(), "logger": _LibrdkafkaLog(),
@@ -125,7 +125,7 @@ def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0,
         try:
             metadata = client.list_topics(timeout=max(0.05, min(
                 1.0, started + timeout - time.monotonic())))
-            break
+            return _topics(metadata)
         except KafkaException as exc:
             client.poll(0)  # serves error_cb
             elapsed = time.monotonic() - started
@@ -133,7 +133,20 @@ def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0,
                 protocol = config.broker.get("security.protocol", "PLAINTEXT").upper()
                 raise BrokerError(explain_failure(errors, config.bootstrap_servers, protocol)
                                   if errors else explain(exc, config.bootstrap_servers)) from exc
-    topics = _topics(metadata)
+
+
+def require_topic(config: KafkaConfig, topic: str, timeout: float = 10.0,
+                  give_up_after: float = 3.0, *, stopped: Callable[[], bool] | None = None,
+                  admin_factory: AdminFactory = AdminClient) -> int | None:
+    """Return the partition count of ``topic`` (None if ``stopped``, see :func:`wait_for_topics`).
+
+    Raises:
+        BrokerError: if the broker is unreachable or the topic does not exist.
+    """
+    topics = wait_for_topics(config, timeout, give_up_after, stopped=stopped,
+                             admin_factory=admin_factory)
+    if topics is None:
+        return None
     if topic not in topics:
         raise BrokerError(f"topic {topic!r} does not exist on {config.bootstrap_servers}: "
                           f"create it with 'openmsi topic create {topic}'")

@@ -133,3 +133,24 @@ def test_a_stop_while_the_broker_is_away_from_the_start_exits_0_without_librdkaf
     assert code == 0, running.lines
     assert not [line for line in running.lines if line.startswith("%") or "rdkafka" in line
                 or "Failed to get metadata" in line], running.lines
+
+
+def test_a_download_started_before_its_topic_exists_waits_for_it(
+        own_broker: EmbeddedBroker, tmp_path: Path) -> None:
+    """As a destination in the app: it says so, and starts within seconds once it is made."""
+    from helpers import chunks_of, produce_chunks
+
+    config = KafkaConfig.for_bootstrap(own_broker.bootstrap_servers)
+    download = Running(["download", str(tmp_path / "in"), "--bootstrap-servers",
+                        own_broker.bootstrap_servers, "--topic", "later", "--no-receipts"],
+                       tmp_path / "data")
+    try:
+        download.wait_for("Waiting for topic later to be created")
+        admin.create_topic(config, "later", 1)
+        produce_chunks(config, "later", chunks_of(b"hello", "hello.txt"))
+        wait_until((tmp_path / "in" / "hello.txt").exists, timeout=30, message="hello.txt")
+        code = download.stop()
+    finally:
+        download.close()
+    assert code == 0, download.lines
+    assert download.count("Waiting for topic later to be created") == 1
