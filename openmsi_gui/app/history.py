@@ -262,7 +262,11 @@ def _missing(row: HistoryRow, words: Mapping[str, DestinationWord],
 def load_history(registry: Registry, limit: int = HISTORY_LIMIT,
                  expected: FolderExpectations | None = None) -> list[HistoryEntry]:
     """Read the registry's history and deliveries (blocking: run it on a worker thread)."""
-    return make_entries(registry.history(limit), DeliveryBook(registry).by_file(), expected)
+    rows = registry.history(limit)
+    deliveries = DeliveryBook(registry).for_files(
+        (row.topic, row.relpath, bytes.fromhex(row.sha512_hex)) for row in rows
+        if row.direction == "upload")
+    return make_entries(rows, deliveries, expected)
 
 
 def entry_cell(entry: HistoryEntry, column: HistoryColumn) -> str:

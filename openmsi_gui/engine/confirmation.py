@@ -95,8 +95,6 @@ def find_unconfirmed(registry: Registry, topic: str, root: str, expected: Sequen
     def query(cur: sqlite3.Cursor) -> list[Any]:
         return cur.execute(
             "SELECT u.id, u.relpath, u.file_hash, u.size, u.completed,"
-            " (SELECT COUNT(*) FROM uploads v WHERE v.topic=u.topic AND v.root=u.root"
-            "  AND v.relpath=u.relpath AND v.file_hash=u.file_hash),"
             " (SELECT GROUP_CONCAT(d.destination, char(31)) FROM deliveries d"
             "  WHERE d.topic=u.topic AND d.relpath=u.relpath AND d.file_hash=u.file_hash"
             "  AND d.status='stored')"
@@ -108,14 +106,24 @@ def find_unconfirmed(registry: Registry, topic: str, root: str, expected: Sequen
             (topic, root, sent_before, sent_since)).fetchall()
 
     found = []
-    for upload_id, relpath, file_hash, size, completed, sends, stored in \
-            registry.database.read(query):
+    for upload_id, relpath, file_hash, size, completed, stored in registry.database.read(query):
         confirmed = set(stored.split(_SEP)) if stored else set()
         missing = tuple(name for name in expected if name not in confirmed)
-        if missing:
+        if missing:  # few, usually: their earlier sendings are counted one by one
+            sends = _sendings(registry, topic, root, relpath, bytes(file_hash))
             found.append(Unconfirmed(upload_id, relpath, bytes(file_hash), size, completed,
                                      missing, max(0, sends - 1)))
     return found
+
+
+def _sendings(registry: Registry, topic: str, root: str, relpath: str, file_hash: bytes) -> int:
+    """How often this content of the file was sent (its first sending and every Send again)."""
+    def count(cur: sqlite3.Cursor) -> int:
+        return int(cur.execute(
+            "SELECT COUNT(*) FROM uploads WHERE topic=? AND root=? AND relpath=? "
+            "AND file_hash=?", (topic, root, relpath, file_hash)).fetchone()[0])
+
+    return registry.database.read(count)
 
 
 def late_text(missing: Sequence[str], deadline: float) -> str:
@@ -165,6 +173,7 @@ class DeadlineWatch:
         self._interval = check_seconds or min(MAX_CHECK_SECONDS,
                                               max(1.0, expectation.deadline / 10))
         self._announced: set[int] = set()  # sendings (upload ids) announced in this run
+        self._low = 0.0  # sendings before this time were confirmed at the last check
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.resent = 0
@@ -172,9 +181,13 @@ class DeadlineWatch:
     def check(self) -> list[FileUnconfirmed]:
         """Announce each file newly found not confirmed (and send it again if asked)."""
         expectation = self.expectation
+        sent_before = self._clock() - expectation.deadline
         found = find_unconfirmed(self._registry, self._topic, self._root,
-                                 expectation.destinations,
-                                 self._clock() - expectation.deadline, expectation.since)
+                                 expectation.destinations, sent_before,
+                                 max(expectation.since, self._low))
+        # Sendings older than the oldest one still unconfirmed were all confirmed: the next
+        # check starts there (the first one, after a start, reads them all).
+        self._low = min((item.sent_at for item in found), default=sent_before)
         events = []
         for item in found:
             if item.upload_id in self._announced:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from openmsi_gui.engine.receipts import Receipt, ReceiptStatus
@@ -89,13 +90,24 @@ class DeliveryBook:
             (topic, relpath, file_hash)).fetchall())
         return [Delivery(r[0], ReceiptStatus(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
-    def by_file(self) -> dict[tuple[str, str, bytes], list[Delivery]]:
-        """Every destination's word on every file, by (topic, relative path, SHA-512)."""
-        rows = self._db.read(lambda cur: cur.execute(
-            "SELECT topic, relpath, file_hash, destination, status, size, stored_at, reason, "
-            "receipt_time, recorded FROM deliveries ORDER BY destination").fetchall())
-        found: dict[tuple[str, str, bytes], list[Delivery]] = {}
-        for r in rows:
-            found.setdefault((r[0], r[1], bytes(r[2])), []).append(
-                Delivery(r[3], ReceiptStatus(r[4]), r[5], r[6], r[7], r[8], r[9]))
-        return found
+    def for_files(self, files: Iterable[tuple[str, str, bytes]]
+                  ) -> dict[tuple[str, str, bytes], list[Delivery]]:
+        """What each destination said about each of ``files`` (topic, relative path, SHA-512).
+
+        One read for all of them (the history asks about its 10,000 rows at once).
+        """
+        wanted = list(dict.fromkeys(files))
+
+        def read(cur: sqlite3.Cursor) -> dict[tuple[str, str, bytes], list[Delivery]]:
+            found: dict[tuple[str, str, bytes], list[Delivery]] = {}
+            for key in wanted:
+                rows = cur.execute(
+                    "SELECT destination, status, size, stored_at, reason, receipt_time, "
+                    "recorded FROM deliveries WHERE topic=? AND relpath=? AND file_hash=? "
+                    "ORDER BY destination", key).fetchall()
+                if rows:
+                    found[key] = [Delivery(r[0], ReceiptStatus(r[1]), r[2], r[3], r[4], r[5],
+                                           r[6]) for r in rows]
+            return found
+
+        return self._db.read(read)

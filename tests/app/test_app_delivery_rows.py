@@ -191,7 +191,8 @@ def test_the_history_says_what_each_destination_said_from_the_registry(
         assert late["c.tif"].delivery == ""  # sent just now: not late yet
         rows = registry.history()
         later = {e.row.relpath: e for e in make_entries(
-            rows, book.by_file(), expectations(settings), now=time.time() + 120)}
+            rows, book.for_files((r.topic, r.relpath, bytes.fromhex(r.sha512_hex)) for r in rows),
+            expectations(settings), now=time.time() + 120)}
         assert later["c.tif"].delivery == "Not confirmed by archive"
         assert later["b.tif"].delivery == "Not confirmed by archive"  # failed there
         assert later["a.tif"].delivery.startswith("Delivered")

@@ -156,3 +156,29 @@ def test_check_runs_on_its_own_thread(registry: Registry, bus: EventBus,
         wait_until(lambda: recorder.of(FileUnconfirmed), timeout=5)
     finally:
         deadlines.stop()
+
+
+def _sent_at(registry: Registry, relpath: str, data: bytes, at: float) -> None:
+    upload_id = sent(registry, relpath, data)
+    registry.database.write(lambda cur: cur.execute(
+        "UPDATE uploads SET completed=? WHERE id=?", (at, upload_id)))
+
+
+def test_later_checks_read_only_from_the_oldest_file_still_unconfirmed(
+        registry: Registry, bus: EventBus) -> None:
+    now = [1000.0]
+    deadlines = watch(registry, bus, False, [], now)
+    _sent_at(registry, "a.txt", b"a", 100.0)
+    _sent_at(registry, "b.txt", b"b", 200.0)
+    stored(registry, "archive", "b.txt", b"b")
+    assert [e.relpath for e in deadlines.check()] == ["a.txt"]
+    stored(registry, "archive", "a.txt", b"a")  # confirmed late
+    now[0] = 2000.0
+    assert deadlines.check() == []
+    _sent_at(registry, "c.txt", b"c", 1990.0)  # sent after the last check
+    now[0] = 2100.0
+    assert [e.relpath for e in deadlines.check()] == ["c.txt"]
+    now[0] = 3000.0
+    assert deadlines.check() == []  # announced once; still late, and still looked at
+    assert [u.relpath for u in find_unconfirmed(registry, TOPIC, ROOT, ("archive",),
+                                                sent_before=3000.0)] == ["c.txt"]
