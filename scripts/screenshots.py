@@ -12,8 +12,11 @@ if the broker had lost the rest) with a 2-second stall time. The demo's destinat
 paired with its folder (in an in-memory keychain), so the Delivery column says when each
 file was delivered; then the folder also expects ``offsite-archive``, which never answers,
 with a 1-second deadline: every file turns Not confirmed (``transfers-unconfirmed``, and the
-folder form's Delivery section, ``watched-folders-delivery``). Last, a watched folder on a
-broker that is switched off shows how the app says that it cannot reach it.
+folder form's Delivery section, ``watched-folders-delivery``). The folder's After delivery
+section is then set (not applied) to move files confirmed by the demo's destination to an
+archive folder (``watched-folders-after-delivery``), and its Preview… lists them
+(``after-delivery-preview``). Last, a watched folder on a broker that is switched off shows
+how the app says that it cannot reach it.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 
 import keyring
 import keyring.backend
-from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from openmsi_gui.app import pairing
@@ -36,10 +39,12 @@ from openmsi_gui.app.demo import DemoFolders
 from openmsi_gui.app.settings import Settings, SettingsStore
 from openmsi_gui.app.transfer_rows import FilterMode
 from openmsi_gui.app.transfers import RowStatus
+from openmsi_gui.engine.after_delivery import AfterAction
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.application import DEMO_TOPIC, OpenMSIApp, demo_settings
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.theme import apply_theme
+from openmsi_gui.ui.views.after_delivery_section import PreviewDialog
 from openmsi_gui.ui.views.transfers import TransfersView
 
 
@@ -187,6 +192,40 @@ def unconfirmed(app: QApplication, openmsi: OpenMSIApp, shot: Callable[[str], No
     shot("watched-folders-delivery")
 
 
+def after_delivery(app: QApplication, openmsi: OpenMSIApp, base: Path,
+                   shot: Callable[..., None]) -> None:
+    """Set (not apply) Move to archive for files the demo's destination confirmed; shoot it."""
+    view = openmsi.window.folders
+    view.select(openmsi.store.settings.folders[0].id)
+    for i in range(view.delivery.expected_list.count()):  # offsite-archive never answers
+        item = view.delivery.expected_list.item(i)
+        if item.data(Qt.ItemDataRole.UserRole) == "offsite-archive":
+            item.setCheckState(Qt.CheckState.Unchecked)
+    section = view.after_delivery
+    section.set_expanded(True)
+    section.action_combo.setCurrentIndex(section.action_combo.findData(AfterAction.MOVE.value))
+    (base / "sent").mkdir(exist_ok=True)
+    section.archive_edit.setText(str(base / "sent"))
+    section.min_age_edit.setText("7d")
+    section.min_age_edit.textEdited.emit("7d")
+    app.sendPostedEvents()
+    for area in view.findChildren(QScrollArea):
+        area.ensureWidgetVisible(section.preview_button)
+    shot("watched-folders-after-delivery")
+    section.min_age_edit.setText("")  # the demo's files are minutes old: list them
+    section.min_age_edit.textEdited.emit("")
+    section.preview_button.click()
+
+    def preview_shot() -> None:
+        dialog = view.findChild(PreviewDialog)
+        if dialog is not None:
+            shot("after-delivery-preview", dialog)
+            dialog.reject()
+        view.on_revert_clicked()
+
+    QTimer.singleShot(700, preview_shot)
+
+
 def parse_args() -> argparse.Namespace:
     """The output folder, the window size and whether to take dark shots too."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -288,9 +327,10 @@ def main() -> None:
              # The app needs attention from then on: files not confirmed in time, ...
              (28300, lambda: expect_offsite(openmsi)),
              (32300, lambda: unconfirmed(app, openmsi, shot)),
+             (32600, lambda: after_delivery(app, openmsi, base, shot)),
              # ... and a broker that is switched off.
-             (33000, lambda: no_broker(app, openmsi, base, shot)),
-             (40500, tray_menu), (42000, openmsi.quit)]
+             (34000, lambda: no_broker(app, openmsi, base, shot)),
+             (41500, tray_menu), (43000, openmsi.quit)]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
     app.exec()
