@@ -119,6 +119,16 @@ def no_broker(app: QApplication, openmsi: OpenMSIApp, base: Path,
     QTimer.singleShot(6500, lambda: shot("watched-folders-no-broker"))  # folder checked
 
 
+def problems(app: QApplication, window: MainWindow, shot: Callable[[str], None]) -> None:
+    """Shoot the transfers with the Problems filter on (the failed and the stalled file)."""
+    view = window.transfers
+    window.tabs.setCurrentWidget(view)
+    view.filter_combo.setCurrentIndex(view.filter_combo.findData(FilterMode.PROBLEMS))
+    app.sendPostedEvents()
+    shot("transfers-problems")
+    view.filter_combo.setCurrentIndex(view.filter_combo.findData(FilterMode.ALL))
+
+
 def folders_advanced(app: QApplication, window: MainWindow,
                      shot: Callable[[str], None]) -> None:
     """Shoot the watched folder's form with its Advanced section open."""
@@ -315,6 +325,7 @@ def main() -> None:
              (20000, lambda: (window.transfers.tabs.setCurrentIndex(0)
                               if hasattr(window.transfers, "tabs") else None)),
              (20300, lambda: stalled(app, window, shot)),
+             (20600, lambda: problems(app, window, shot)),
              (21000, lambda: tab(window.folders, "watched-folders")),
              (21900, lambda: folders_advanced(app, window, shot)),  # after the dark shot
              (22000, lambda: tab(window.destinations, "destinations")),

@@ -95,7 +95,7 @@ class TransfersView(QWidget):
         self.filter_combo.setAccessibleName("Show transfers")
         self.filter_combo.setToolTip(
             "All rows, only files queued, moving or waiting, or only the problems "
-            "(failed and waiting files)")
+            "(failed, waiting, stalled and unconfirmed files)")
         self.filter_combo.currentIndexChanged.connect(self.on_filter_combo_changed)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file, job, status, error…")
