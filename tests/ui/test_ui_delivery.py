@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 from openmsi_gui.app import pairing
 from openmsi_gui.app.confirming import paired_names
 from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.delivery_state import unconfirmed_notice
 from openmsi_gui.app.settings import BrokerProfile, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfer_rows import Column, FilterMode
 from openmsi_gui.engine.confirmation import unconfirmed_reason
@@ -160,3 +161,21 @@ def test_the_transfers_view_shows_delivery_and_not_confirmed_with_send_again(
     assert transfers.send_again_button.isEnabled()
     assert "Not confirmed by archive in time" in transfers.details.text()
     assert transfers.state.book.problems().unconfirmed_files == 1
+
+
+def test_files_found_not_confirmed_together_make_one_notification(
+        transfers: TransfersView, qtbot: QtBot, bus: EventBus, folder: WatchedFolder) -> None:
+    job = str(job_id(folder))
+    batches: list[list[FileUnconfirmed]] = []
+    transfers.state.filesUnconfirmed.connect(batches.append)
+    events = [FileUnconfirmed(job, name, "aa", 10, time.time() - 4000, ("archive",),
+                              unconfirmed_reason(("archive",), 3600)) for name in ("a", "b")]
+    with qtbot.waitSignal(transfers.state.filesUnconfirmed, timeout=3000):
+        for event in events:
+            bus.publish(event)
+    qtbot.waitUntil(lambda: sum(len(batch) for batch in batches) == 2)
+    assert len(batches) <= 2  # one per adapter batch, not one per file and row change
+    assert unconfirmed_notice([e for batch in batches for e in batch]) == (
+        "2 files were not confirmed",
+        "a and 1 more: not confirmed by archive in time. Select them in Transfers and press "
+        "Send again.")
