@@ -24,6 +24,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 60.0
 SOON_SECONDS = 2.0  # after a delivery arrives, so that a burst of receipts is one pass
 PLAN_BATCH = 10_000  # candidates planned at once
+RETRY_SECONDS = 600.0  # a file left in place (refused, archive name taken) is tried again after
 
 
 class Outcome(enum.Enum):
@@ -125,7 +127,7 @@ class AfterDeliveryExecutor:
         self._on_gone = on_gone
         self._job = job
         self._warned: set[tuple[str, Outcome]] = set()
-        self._changed_seen: dict[str, tuple[int, int]] = {}
+        self._later: dict[int, float] = {}  # upload id -> when to try it again (monotonic)
 
     def run_once(self, now: float | None = None,
                  stopping: threading.Event | None = None) -> list[ActionResult]:
@@ -140,6 +142,8 @@ class AfterDeliveryExecutor:
             for candidate in batch:
                 if stopping is not None and stopping.is_set():
                     return results
+                if self._later.get(candidate.upload_id, 0.0) > time.monotonic():
+                    continue  # left in place a moment ago
                 result = self.act(candidate)
                 results.append(result)
                 self._report(result)
@@ -156,11 +160,15 @@ class AfterDeliveryExecutor:
         except ValueError as exc:
             return ActionResult(candidate.relpath, Outcome.REFUSED, str(exc))
         try:
-            return self._act(candidate, path, target)
+            result = self._act(candidate, path, target)
         except ArchiveTaken:
-            return ActionResult(candidate.relpath, Outcome.TAKEN, "", str(target))
+            result = ActionResult(candidate.relpath, Outcome.TAKEN, "", str(target))
         except OSError as exc:
-            return ActionResult(candidate.relpath, Outcome.REFUSED, os_error_text(exc))
+            result = ActionResult(candidate.relpath, Outcome.REFUSED, os_error_text(exc))
+        if result.outcome in (Outcome.REFUSED, Outcome.TAKEN):
+            # Not every minute: each try reads the file again (it may be large).
+            self._later[candidate.upload_id] = time.monotonic() + RETRY_SECONDS
+        return result
 
     def _act(self, candidate: ad.Candidate, path: Path, target: Path | None) -> ActionResult:
         relpath = candidate.relpath
@@ -169,18 +177,13 @@ class AfterDeliveryExecutor:
         except FileNotFoundError:
             ad.record(self.registry, candidate, ad.Done.GONE)
             return ActionResult(relpath, Outcome.GONE)
-        if not stat.S_ISREG(st.st_mode) or os.path.realpath(path) != str(path):
-            return ActionResult(relpath, Outcome.REFUSED, "not a regular file in the folder")
+        if (refused := self._refusal(st, path, target)) is not None:
+            return ActionResult(relpath, Outcome.REFUSED, refused)
         sent = (candidate.size, candidate.mtime_ns)
         if (st.st_size, st.st_mtime_ns) != sent:
             return self._changed(relpath, same_stamp=False)
-        if target is not None:
-            if self._archive is None or not self._archive.is_dir():  # a disk unplugged: its
-                return ActionResult(relpath, Outcome.REFUSED,  # mount point stays empty
-                                    f"the archive folder {self._archive} is missing; "
-                                    "files stay until it is back")
-            if os.path.lexists(target):
-                raise ArchiveTaken(str(target))
+        if target is not None and os.path.lexists(target):
+            raise ArchiveTaken(str(target))
         if sha512_of(path) != candidate.file_hash:
             return self._changed(relpath, same_stamp=True)
         if not ad.still_confirmed(self.registry, self.topic, candidate, self.policy.expected):
@@ -200,6 +203,17 @@ class AfterDeliveryExecutor:
         self._on_gone(relpath)
         self._remove_empty_folders(path.parent)
         return ActionResult(relpath, outcome, "", str(target or ""))
+
+    def _refusal(self, st: os.stat_result, path: Path, target: Path | None) -> str | None:
+        """Why ``path`` is left in place before it is even read, or None."""
+        if not stat.S_ISREG(st.st_mode) or os.path.realpath(path) != str(path):
+            return "not a regular file in the folder"
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            return "its folder is read-only here: allow this account to remove files there"
+        if target is not None and (self._archive is None or not self._archive.is_dir()):
+            # A disk unplugged: its mount point is never filled instead.
+            return f"the archive folder {self._archive} is missing; files stay until it is back"
+        return None
 
     def _move(self, path: Path, target: Path, candidate: ad.Candidate,
               sent: tuple[int, int]) -> bool:

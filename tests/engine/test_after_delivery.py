@@ -277,3 +277,28 @@ def test_a_pass_goes_on_batch_after_batch(folder: Folder,
         folder.confirm(f"f{i}.txt", b"%d" % i, *DESTS)
     results = folder.executor(folder.policy(ad.AfterAction.DELETE)).run_once()
     assert [r.outcome for r in results] == [Outcome.DELETED] * 5
+
+
+def test_a_file_left_in_place_is_not_read_again_every_pass(folder: Folder) -> None:
+    folder.sent("a.txt", b"new")
+    folder.confirm("a.txt", b"new", *DESTS)
+    (folder.archive / "a.txt").write_bytes(b"older, kept")
+    executor = folder.executor(folder.policy())
+    assert [r.outcome for r in executor.run_once()] == [Outcome.TAKEN]
+    assert executor.run_once() == []  # tried again after RETRY_SECONDS
+
+
+def test_a_read_only_folder_is_left_alone(folder: Folder,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = folder.sent("ro/a.txt", b"a")
+    folder.confirm("ro/a.txt", b"a", *DESTS)
+    real_access = os.access
+
+    def access(where: object, mode: int) -> bool:  # root may write anywhere: say it may not
+        return Path(str(where)) != path.parent and real_access(where, mode)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(actions.os, "access", access)
+    [result] = folder.executor(folder.policy(ad.AfterAction.DELETE)).run_once()
+    assert result.outcome is Outcome.REFUSED
+    assert "read-only" in result.detail
+    assert path.exists()
