@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
+from cli_helpers import OPENMSI
+from helpers import wait_until
 
 from openmsi_gui.app import pairing
 from openmsi_gui.app.confirming import paired_names, unpaired, warn_unpaired
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.engine.confirmation import DEFAULT_DEADLINE
+from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_keys import SigningIdentity
 
 BASE = ["watch", "outbox", "--bootstrap-servers", "b:1", "--topic", "t"]
@@ -45,3 +52,35 @@ def test_an_expected_destination_not_paired_here_is_named(
     assert "'mirror' is expected" in caplog.text
     assert "openmsi pair add" in caplog.text
     assert "'archive'" not in caplog.text
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_watch_expect_resend_sends_a_file_nobody_confirms_again(
+        kafka_config: KafkaConfig, topic: str, tmp_path: Path) -> None:
+    """The real command: a destination that never answers, a one-second deadline, --resend."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scan.tif").write_bytes(b"x" * 5000)
+    proc = subprocess.Popen(
+        [*OPENMSI, "--data-dir", str(tmp_path / "data"), "watch", str(out),
+         "--bootstrap-servers", kafka_config.bootstrap_servers, "--topic", topic,
+         "--upload-existing", "--stable-seconds", "0.2", "--expect", "offsite",
+         "--deadline", "1s", "--resend"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+    reader.start()
+    try:
+        wait_until(lambda: any("(2 of at most 3)" in line for line in lines), timeout=30,
+                   message="the second automatic re-send")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=20)
+        reader.join(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert code == 0
+    text = "".join(lines)
+    assert "'offsite' is expected to confirm every file but is not paired here" in text
+    assert ("scan.tif is not confirmed by offsite within 1 s of sending; sending it again by "
+            "itself (1 of at most 3)") in text
