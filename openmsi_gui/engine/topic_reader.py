@@ -27,6 +27,7 @@ from openmsi_gui.engine.untrusted import escaped
 log = logging.getLogger(__name__)
 
 BATCH = 500
+PREFETCH_KIB = 16 * 1024  # what librdkafka fetches ahead, per consumer
 TAIL_SECONDS = 3.0
 TAIL_QUIET = 0.2
 IDLE_LIMIT = 30.0  # seconds without any message before the broker is said to be gone
@@ -61,7 +62,7 @@ def read_topic(config: KafkaConfig, topic: str, handle: Callable[[Message], None
     settings: dict[str, object] = {**config.consumer_settings(group),
                                    "enable.partition.eof": "false",
                                    "auto.offset.reset": "earliest",
-                                   "fetch.max.bytes": str(64 * 1024 * 1024)}
+                                   "queued.max.messages.kbytes": str(PREFETCH_KIB)}
     consumer = consumer_factory(with_logger(settings))
     try:
         ends = _plan(consumer, topic, since, timeout)
