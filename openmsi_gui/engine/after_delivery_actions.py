@@ -75,14 +75,16 @@ class ActionResult:
 
 
 ChangedHandler = Callable[[str, bool], None]
-"""Called with a changed file's relative path and whether its size and mtime are unchanged
-(only its content differs: it must be sent again explicitly)."""
+"""Called with a changed file's relative path and whether it must be sent again explicitly:
+its size and mtime are those sent but its content differs, or its content is the same
+under another mtime (either way the registry would call it "already sent"). Otherwise
+the watcher sends it once it is stable."""
 
 GoneHandler = Callable[[str], None]
 """Called with the relative path of a file moved or deleted (the watcher forgets it)."""
 
 
-def _ignore_changed(_relpath: str, _same_stamp: bool) -> None:
+def _ignore_changed(_relpath: str, _explicitly: bool) -> None:
     return None
 
 
@@ -180,24 +182,25 @@ class AfterDeliveryExecutor:
         if (refused := self._refusal(st, path, target)) is not None:
             return ActionResult(relpath, Outcome.REFUSED, refused)
         sent = (candidate.size, candidate.mtime_ns)
-        if (st.st_size, st.st_mtime_ns) != sent:
-            return self._changed(relpath, same_stamp=False)
+        if (st.st_size, st.st_mtime_ns) != sent:  # only touched, or another content?
+            same = st.st_size == candidate.size and sha512_of(path) == candidate.file_hash
+            return self._changed(relpath, explicitly=same)
         if target is not None and os.path.lexists(target):
             raise ArchiveTaken(str(target))
         if sha512_of(path) != candidate.file_hash:
-            return self._changed(relpath, same_stamp=True)
+            return self._changed(relpath, explicitly=True)
         if not ad.still_confirmed(self.registry, self.topic, candidate, self.policy.expected):
             return ActionResult(relpath, Outcome.NOT_CONFIRMED)
         if target is None:
             if not self._unchanged(path, sent):
-                return self._changed(relpath, same_stamp=False)
+                return self._changed(relpath, explicitly=False)
             os.unlink(path)
             fsync_dir(path.parent)
             done, outcome = ad.Done.DELETED, Outcome.DELETED
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             if not self._move(path, target, candidate, sent):
-                return self._changed(relpath, same_stamp=False)
+                return self._changed(relpath, explicitly=False)
             done, outcome = ad.Done.MOVED, Outcome.MOVED
         ad.record(self.registry, candidate, done, str(target or ""))
         self._on_gone(relpath)
@@ -244,8 +247,8 @@ class AfterDeliveryExecutor:
             return False
         return (st.st_size, st.st_mtime_ns) == sent
 
-    def _changed(self, relpath: str, same_stamp: bool) -> ActionResult:
-        self._on_changed(relpath, same_stamp)
+    def _changed(self, relpath: str, explicitly: bool) -> ActionResult:
+        self._on_changed(relpath, explicitly)
         return ActionResult(relpath, Outcome.CHANGED,
                             "changed since it was sent: left in place and sent again")
 

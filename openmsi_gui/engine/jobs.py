@@ -173,9 +173,9 @@ class WatchJob:
                 self.after_delivery is not None:
             self.after_delivery.wake()
 
-    def _changed(self, relpath: str, same_stamp: bool) -> None:
+    def _changed(self, relpath: str, explicitly: bool) -> None:
         """A confirmed file changed on disk: send it again (never move or delete it)."""
-        if same_stamp:  # only the content tells: the registry would call it "already sent"
+        if explicitly:  # the registry would call it "already sent" (see ChangedHandler)
             self.uploader.submit(self.watcher.root, self.watcher.root / relpath, again=True)
         else:
             self.watcher.recheck(relpath)

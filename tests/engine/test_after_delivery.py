@@ -146,6 +146,16 @@ def test_a_file_changed_since_it_was_sent_is_never_touched(folder: Folder) -> No
     assert folder.history("same.txt") == ("", "")
 
 
+def test_a_file_only_touched_is_sent_again_explicitly(folder: Folder) -> None:
+    path = folder.sent("a.txt", b"same", mtime=1_000_000)
+    folder.confirm("a.txt", b"same", *DESTS)
+    os.utime(path, (2_000_000, 2_000_000))  # the watcher's sending would skip it: same content
+    [result] = folder.executor(folder.policy(ad.AfterAction.DELETE)).run_once()
+    assert result.outcome is Outcome.CHANGED
+    assert folder.changed == [("a.txt", True)]
+    assert path.exists()
+
+
 def test_a_newer_generation_on_its_way_blocks_the_older_confirmation(folder: Folder) -> None:
     folder.sent("a.txt", b"a")
     folder.confirm("a.txt", b"a", *DESTS)
