@@ -48,6 +48,7 @@ from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
+from openmsi_gui.engine.sent_records import SentRecords
 from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
 from openmsi_gui.platform.startup import prepare_process
 
@@ -82,8 +83,8 @@ def _pacer(args: argparse.Namespace, direction: Direction) -> Pacer | None:
     return Pacer(direction, [Limit(timetable)])
 
 
-def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
-    """``openmsi upload``."""
+def _upload_files(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    """The files of ``openmsi upload``, each with the folder it is named relative to."""
     files: list[tuple[Path, Path]] = []  # (root, file)
     root: Path | None = args.root.resolve() if args.root else None
     for path in args.files:
@@ -95,6 +96,23 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
         if root is not None and not resolved.is_relative_to(root):
             raise UsageError(f"{path} is not inside --root {args.root}: check both paths")
         files.append((root or resolved.parent, resolved))
+    return files
+
+
+def _sent_records(args: argparse.Namespace, config: KafkaConfig, sealed: bool,
+                  uploader: Uploader, root: Path) -> SentRecords | None:
+    """The signed sent records of ``openmsi upload`` (named as ``watch ROOT`` names itself)."""
+    sent = receipt_options(args, str(root))
+    if sent is None:
+        return None
+    records = SentRecords(config, args.topic, sent, sealed, uploader.job)
+    uploader.add_result_listener(records.on_result)
+    return records
+
+
+def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
+    """``openmsi upload``."""
+    files = _upload_files(args)
     again = args.command == "send-again" or args.again
     config = _config(args)
     cipher = cipher_for(config)
@@ -106,6 +124,7 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
     uploader = Uploader(config, args.topic, bus, registry, job="upload",
                         chunk_size=args.chunk_size, workers=args.workers, cipher=cipher,
                         pacer=_pacer(args, Direction.UPLOAD))
+    records = _sent_records(args, config, cipher is not None, uploader, files[0][0])
     try:
         uploader.start()
     except Exception:
@@ -115,6 +134,8 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
         raise
     stop = threading.Event()
     try:
+        if records is not None:
+            records.start()
         for folder, path in files:
             uploader.submit(folder, path, again=again)
         def wait_then_stop() -> None:
@@ -125,6 +146,8 @@ def cmd_upload(args: argparse.Namespace, bus: EventBus) -> int:
         wait_for_signal(stop)
     finally:
         uploader.stop()
+        if records is not None:
+            records.stop()
         registry.close()
         if cipher is not None:
             cipher.close()

@@ -74,6 +74,17 @@ def watch_receipt_args(parser: argparse.ArgumentParser) -> None:
                        help="do not follow the destinations' receipts, add no sent records")
 
 
+def sender_args(parser: argparse.ArgumentParser) -> None:
+    """``--name``, ``--receipts-topic`` and ``--no-receipts`` of ``upload`` and ``send-again``."""
+    parser.add_argument("--name", help="this sender's name in the signed 'sent' records it "
+                                       "adds for audits (default: HOSTNAME:ROOT, as "
+                                       "'openmsi watch ROOT' names itself)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--receipts-topic", metavar="TOPIC",
+                       help="where the sent records go (default: TOPIC.receipts)")
+    group.add_argument("--no-receipts", action="store_true", help="add no sent records")
+
+
 def delivery_watch(args: argparse.Namespace, folder: Path) -> DeliveryWatch | None:
     """How ``openmsi watch`` follows receipts (None: not at all)."""
     if args.no_receipts:

@@ -16,7 +16,7 @@ from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
 from openmsi_gui.cli import after
 from openmsi_gui.cli.audit import add_parser as add_audit_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
-from openmsi_gui.cli.pair import receipt_args, watch_receipt_args
+from openmsi_gui.cli.pair import receipt_args, sender_args, watch_receipt_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
@@ -98,6 +98,7 @@ def _upload_args(parser: argparse.ArgumentParser) -> None:
                         help="name each file by its path relative to ROOT, as `openmsi watch "
                              "ROOT` does (default: by its name alone)")
     _broker_args(parser)
+    sender_args(parser)
     _sending_args(parser)
     _stall_arg(parser)
 

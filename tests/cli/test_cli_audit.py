@@ -307,3 +307,28 @@ def test_files_from_openmsistream_are_found_from_the_data_topic(
     assert files[first.name]["destinations"][DEST]["status"] == "delivered"
     assert files[LATE]["destinations"][DEST]["status"] == "missing"
     assert report["summary"]["untrusted_receipts"] == {}
+
+
+def test_openmsi_upload_adds_sent_records(capsys: pytest.CaptureFixture[str],
+                                          broker: EmbeddedBroker, make_topic: Callable[..., str],
+                                          tmp_path: Path) -> None:
+    topic = make_topic(1)
+    (tmp_path / "run").mkdir()
+    scan = tmp_path / "run" / "scan.tif"
+    scan.write_bytes(b"s" * 10_000)
+    sender_dir = tmp_path / "sender"
+    assert main(["--data-dir", str(sender_dir), "upload", str(scan), "--root", str(tmp_path),
+                 "--bootstrap-servers", broker.bootstrap_servers, "--topic", topic,
+                 "--name", "pc-9"]) == 0
+    made = pairing.identity("pc-9", sender_dir, create=False)
+    assert made is not None
+    auditor = tmp_path / "auditor"
+    pairing.trust(made.public.pairing_code(), auditor)
+    capsys.readouterr()
+    code = main(["--data-dir", str(auditor), "audit", "--bootstrap-servers",
+                 broker.bootstrap_servers, "--topic", topic, "--expect", DEST, "--json"])
+    (row,) = json.loads(capsys.readouterr().out)["files"]
+    assert code == 1
+    assert (row["path"], row["size"], row["sent_by"], row["sender"]) == (
+        "run/scan.tif", 10_000, "sent record", "pc-9")
+    assert row["destinations"][DEST]["status"] == "missing"
