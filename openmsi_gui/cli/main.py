@@ -339,7 +339,7 @@ def cmd_topic(args: argparse.Namespace, _bus: EventBus) -> int:
     """``openmsi topic``."""
     config = _config(args)
     if args.action == "list":
-        for name, partitions in sorted(admin.list_topics(config).items()):
+        for name, partitions in sorted((admin.wait_for_topics(config) or {}).items()):
             print(f"{name}\t{partitions}")
         return 0
     if not args.name:

@@ -60,12 +60,14 @@ class BrokerUnreachable(RuntimeError):
 
     Attributes:
         servers: the bootstrap servers tried.
+        reason: librdkafka's words ("Failed to get metadata: ..."), for the debug log only.
     """
 
     def __init__(self, servers: str, reason: str) -> None:
-        super().__init__(f"cannot reach the broker at {servers} ({reason}): check "
-                         "bootstrap.servers and that the broker is running")
+        super().__init__(f"cannot reach the broker at {servers}: check bootstrap.servers and "
+                         "that the broker is running")
         self.servers = servers
+        self.reason = reason
 
 
 class MetadataClient(Protocol):
@@ -234,6 +236,7 @@ def first_metadata(client: MetadataClient, link: BrokerLink, timeout: float) -> 
             if waited >= timeout or link.failing_for() >= link.unreachable_after:
                 error = exc.args[0] if exc.args else None
                 reason = str(error.str()) if isinstance(error, KafkaError) else str(exc)
+                log.debug("%s: no answer from %s: %s", link.job, link.servers, reason)
                 raise BrokerUnreachable(link.servers, reason) from exc
 
 

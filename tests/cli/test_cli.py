@@ -110,6 +110,8 @@ def test_download_finishes_a_file_after_being_killed(kafka_config: KafkaConfig,
     # (A download on a topic not made yet waits for it: test_cli_outage.py.)
     (["download", "{tmp}/d", "--bootstrap-servers", "127.0.0.1:{dead}", "--topic", "x"],
      "nothing accepts connections at 127.0.0.1:"),
+    (["topic", "list", "--bootstrap-servers", "127.0.0.1:{dead}"],
+     "nothing accepts connections at 127.0.0.1:"),
     (["watch", "{tmp}/nofolder", "--bootstrap-servers", "{broker}", "--topic", "x"],
      "is not a folder"),
     (["watch", "{tmp}", "--bootstrap-servers", "{broker}", "--topic", "x", "--include-regex",
