@@ -29,34 +29,57 @@ class AuditTarget:
         profile_id: the broker profile.
         topic: the data topic.
         expected: the destinations ticked by default.
+        folders: the watched folders (paths) sending to it from here.
     """
 
     label: str
     profile_id: str
     topic: str
     expected: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
 
 
 def audit_targets(settings: Settings) -> list[AuditTarget]:
     """One target per broker profile and topic used by a folder or destination."""
-    found: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    found: dict[tuple[str, str], tuple[list[str], list[str], list[str]]] = {}
     for folder in settings.folders:
-        places, expected = found.setdefault((folder.profile_id, folder.topic), ([], []))
+        places, expected, folders = found.setdefault((folder.profile_id, folder.topic),
+                                                     ([], [], []))
         places.append(Path(folder.path).name or folder.path)
         expected.extend(folder.expected_destinations)
+        folders.append(folder.path)
     for dest in settings.destinations:
-        places, expected = found.setdefault((dest.profile_id, dest.topic), ([], []))
+        places, expected, _ = found.setdefault((dest.profile_id, dest.topic), ([], [], []))
         places.append(pairing.destination_name(dest))
         if dest.receipts:
             expected.append(pairing.destination_name(dest))
     targets = []
-    for (profile_id, topic), (places, expected) in found.items():
+    for (profile_id, topic), (places, expected, folders) in found.items():
         profile = settings.profile(profile_id)
         broker = f" on {profile.name}" if profile is not None and len(settings.profiles) > 1 \
             else ""
         targets.append(AuditTarget(f"{topic}{broker} ({', '.join(places)})", profile_id,
-                                   topic, tuple(dict.fromkeys(expected))))
+                                   topic, tuple(dict.fromkeys(expected)), tuple(folders)))
     return sorted(targets, key=lambda t: t.label.casefold())
+
+
+def typed_target(topic: str, profile_id: str) -> AuditTarget:
+    """A topic typed by the user (none of the app's folders or destinations uses it)."""
+    return AuditTarget(topic.strip(), profile_id, topic.strip())
+
+
+def sender_codes(target: AuditTarget, data_dir: Path | None) -> list[tuple[str, str]]:
+    """The names and pairing codes its folders sign their sent records with (keychain).
+
+    Raises:
+        KeychainError: the keychain cannot be used.
+    """
+    codes = []
+    for path in target.folders:
+        made = pairing.identity(pairing.default_name(path), data_dir)
+        if made is not None:
+            codes.append((made.name, made.public.pairing_code()))
+    return codes
 
 
 def default_since(now: float) -> datetime.datetime:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from helpers import chunks_of, produce_chunks, produce_raw
 from PySide6.QtCore import QDateTime, Qt
+from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import pairing
@@ -16,7 +17,7 @@ from openmsi_gui.app.settings import BrokerProfile, SettingsStore, WatchedFolder
 from openmsi_gui.app.status import StatusKind
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
-from openmsi_gui.engine.receipt_keys import SigningIdentity
+from openmsi_gui.engine.receipt_keys import SigningIdentity, parse_pairing_code
 from openmsi_gui.engine.receipts import Receipt, ReceiptStatus, seal_receipt
 from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views.history import HistoryView
@@ -87,10 +88,29 @@ def test_the_audit_window_shows_the_report_and_exports_it(
         qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
     assert model.rowCount() == 0
     assert window.status.kind() is StatusKind.OK
+
+    # This PC's folder signs sent records: its code is copied for the auditing machine.
+    assert window.code_button.isEnabled()
+    window.copy_sender_code()
+    qtbot.waitUntil(lambda: "is copied" in window.status.text(), timeout=5000)
+    sender = parse_pairing_code(QGuiApplication.clipboard().text())
+    assert sender.name.endswith(f":{tmp_path / 'outbox'}")
+    # ... and a machine that audits pairs with it (and may audit any topic it types).
+    other = SigningIdentity.generate("mirror")
+    window.add_code(other.public.pairing_code())
+    qtbot.waitUntil(lambda: window.expected.count() == 2, timeout=5000)
+    assert "mirror is paired" in window.status.text()
+    assert window.expected_names() == [DEST]
+    window.topic.setEditText("elsewhere")
+    target = window.target()
+    assert target is not None
+    assert (target.topic, target.profile_id, target.folders) == (
+        "elsewhere", broker_profile.id, ())
+    assert not window.code_button.isEnabled()
     window.close()
 
 
-def test_without_topics_the_window_says_what_to_do(
+def test_without_a_broker_profile_the_window_says_what_to_do(
         qtbot: QtBot, controller: AppController, tasks: Tasks) -> None:
     view = HistoryView(controller.registry, tasks, controller=controller)
     qtbot.addWidget(view)
@@ -98,5 +118,5 @@ def test_without_topics_the_window_says_what_to_do(
     window = view.audit_window
     assert window is not None
     assert not window.run_button.isEnabled()
-    assert "Add a watched folder or a destination first" in window.status.text()
+    assert "Add a broker profile first" in window.status.text()
     window.close()

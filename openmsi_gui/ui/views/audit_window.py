@@ -23,6 +23,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
+    QInputDialog,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -40,9 +42,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app import audit
+from openmsi_gui.app import audit, pairing
 from openmsi_gui.app.audit import AuditReport
-from openmsi_gui.app.audit_targets import AuditTarget, audit_targets, default_since, run_target
+from openmsi_gui.app.audit_targets import (
+    AuditTarget,
+    audit_targets,
+    default_since,
+    run_target,
+    sender_codes,
+    typed_target,
+)
 from openmsi_gui.app.confirming import paired_names
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.history import format_time
@@ -150,9 +159,23 @@ class AuditWindow(QDialog):
         self.load_paired()
 
     def _build_form(self) -> None:
+        self.profile = QComboBox()
+        self.profile.setAccessibleName("Broker profile")
         self.topic = QComboBox()
+        self.topic.setEditable(True)
+        self.topic.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.topic.setAccessibleName("Topic to audit")
+        self.topic.setToolTip("A topic of your folders and destinations, or type any topic")
         self.topic.currentIndexChanged.connect(self.on_topic_changed)
+        self.topic.editTextChanged.connect(self._update_buttons)
+        self.pair_button = QPushButton("&Pair…")
+        self.pair_button.setToolTip("Trust the receipts of a destination, or the sent records "
+                                    "of a sender, by its pairing code")
+        self.pair_button.clicked.connect(self.on_pair_clicked)
+        self.code_button = QPushButton("C&opy sender code")
+        self.code_button.setToolTip("Copy the pairing code this topic's folders sign their "
+                                    "sent records with, for the machine that audits")
+        self.code_button.clicked.connect(self.copy_sender_code)
         self.expected = QListWidget()
         self.expected.setAccessibleName("Expected destinations")
         self.expected.setToolTip("The destinations that must confirm every file (paired "
@@ -195,14 +218,21 @@ class AuditWindow(QDialog):
 
     def _assemble(self) -> None:
         form = QGridLayout()
-        form.addWidget(buddy_label("&Topic:", self.topic), 0, 0)
-        form.addWidget(self.topic, 0, 1, 1, 2)
+        form.addWidget(buddy_label("&Broker:", self.profile), 0, 0)
+        form.addWidget(self.profile, 0, 1)
+        form.addWidget(buddy_label("&Topic:", self.topic), 0, 2)
+        form.addWidget(self.topic, 0, 3)
         expected_label = buddy_label("&Expected:", self.expected)
         form.addWidget(expected_label, 1, 0, Qt.AlignmentFlag.AlignTop)
-        form.addWidget(self.expected, 1, 1, 1, 2)
+        form.addWidget(self.expected, 1, 1, 1, 3)
+        pairing_buttons = QVBoxLayout()
+        pairing_buttons.addWidget(self.pair_button)
+        pairing_buttons.addWidget(self.code_button)
+        pairing_buttons.addStretch(1)
+        form.addLayout(pairing_buttons, 1, 4)
         form.addWidget(self.since_box, 2, 1)
-        form.addWidget(self.since, 2, 2)
-        form.setColumnStretch(2, 1)
+        form.addWidget(self.since, 2, 2, 1, 2)
+        form.setColumnStretch(3, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
         buttons.addWidget(self.run_button)
@@ -216,29 +246,96 @@ class AuditWindow(QDialog):
     # -- choices ----------------------------------------------------------------------------
 
     def reload_targets(self) -> None:
-        """List the topics of the app's folders and destinations."""
-        self._targets = audit_targets(self.controller.store.settings)
+        """List the broker profiles and the topics of the app's folders and destinations."""
+        settings = self.controller.store.settings
+        self._targets = audit_targets(settings)
+        self.profile.clear()
+        for profile in settings.profiles:
+            self.profile.addItem(profile.name, profile.id)
         self.topic.clear()
         for target in self._targets:
             self.topic.addItem(target.label)
-        self.run_button.setEnabled(bool(self._targets))
-        if not self._targets:
-            self.status.show_note("Add a watched folder or a destination first: the audit "
-                                  "reads their topics.")
+        if not settings.profiles:
+            self.status.show_note("Add a broker profile first: the audit reads its topics.")
+        elif not self._targets:
+            self.status.show_note("Type the topic to audit (your folders and destinations "
+                                  "have none yet).")
+        self._update_buttons()
+
+    def _update_buttons(self, _text: str = "") -> None:
+        target = self.target()
+        self.run_button.setEnabled(target is not None and bool(target.topic))
+        self.code_button.setEnabled(target is not None and bool(target.folders))
 
     @asyncSlot()
     async def load_paired(self) -> None:
         """Read the destinations paired here (keychain, on the I/O executor)."""
         self._paired = await self.tasks.run(Purpose.IO, paired_names, self.data_dir,
                                             context=self)
-        self.on_topic_changed(self.topic.currentIndex())
+        self._show_expected()
+
+    # -- pairing ----------------------------------------------------------------------------
+
+    def on_pair_clicked(self) -> None:
+        code, ok = QInputDialog.getText(self, "Pair", "Pairing code (omsi-pair:…) of a "
+                                        "destination, or of a sender:")
+        if ok and code.strip():
+            self.add_code(code.strip())
+
+    @asyncSlot()
+    async def add_code(self, code: str) -> None:
+        """Trust the destination or sender ``code`` names (keychain, on the I/O executor)."""
+        try:
+            public = await self.tasks.run(Purpose.IO, pairing.trust, code, self.data_dir,
+                                          context=self)
+            self._paired = await self.tasks.run(Purpose.IO, paired_names, self.data_dir,
+                                                context=self)
+        except Exception as error:  # told to the user
+            self.status.show_problem(f"Not paired: {error_sentence(error)}")
+            return
+        ticked = self.expected_names()
+        self._show_expected()
+        self._tick(ticked)
+        self.status.show_ok(f"{escaped(public.name)} is paired: its receipts (or sent "
+                            "records) are trusted here.")
+
+    @asyncSlot()
+    async def copy_sender_code(self) -> None:
+        """Copy the pairing code of the chosen topic's folder (keychain, I/O executor)."""
+        target = self.target()
+        if target is None or not target.folders:
+            return
+        try:
+            codes = await self.tasks.run(Purpose.IO, sender_codes, target, self.data_dir,
+                                         context=self)
+        except Exception as error:  # told to the user
+            self.status.show_problem(f"No code: {error_sentence(error)}")
+            return
+        if not codes:
+            return
+        QGuiApplication.clipboard().setText("\n".join(code for _name, code in codes))
+        names = ", ".join(f"'{escaped(name)}'" for name, _code in codes)
+        self.status.show_ok(f"The pairing code of {names} is copied: pair it on the machine "
+                            "that audits (Pair…, or 'openmsi pair add').")
 
     def target(self) -> AuditTarget | None:
-        """The topic chosen."""
+        """The topic chosen (one of the list, or typed), or None without a broker profile."""
         index = self.topic.currentIndex()
-        return self._targets[index] if 0 <= index < len(self._targets) else None
+        text = self.topic.currentText().strip()
+        if 0 <= index < len(self._targets) and text == self.topic.itemText(index):
+            return self._targets[index]
+        profile_id = self.profile.currentData()
+        return typed_target(text, str(profile_id)) if profile_id is not None else None
 
-    def on_topic_changed(self, _index: int) -> None:
+    def on_topic_changed(self, index: int) -> None:
+        if 0 <= index < len(self._targets):
+            found = self.profile.findData(self._targets[index].profile_id)
+            if found >= 0:
+                self.profile.setCurrentIndex(found)
+        self._update_buttons()
+        self._show_expected()
+
+    def _show_expected(self) -> None:
         target = self.target()
         ticked = set(target.expected) if target is not None else set()
         self.expected.clear()
@@ -249,6 +346,12 @@ class AuditWindow(QDialog):
             item.setCheckState(Qt.CheckState.Checked if name in ticked
                                else Qt.CheckState.Unchecked)
             self.expected.addItem(item)
+
+    def _tick(self, names: list[str]) -> None:
+        for i in range(self.expected.count()):
+            item = self.expected.item(i)
+            if str(item.data(_SORT)) in names:
+                item.setCheckState(Qt.CheckState.Checked)
 
     def expected_names(self) -> list[str]:
         """The destinations ticked."""
