@@ -49,7 +49,8 @@ from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
 from openmsi_gui.engine.sent_records import SentRecords
-from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadError, UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 from openmsi_gui.platform.startup import prepare_process
 
 log = logging.getLogger("openmsi")

@@ -26,7 +26,7 @@ from openmsi_gui.engine.download.receipting import ProducerFactory, ReceiptOptio
 from openmsi_gui.engine.download.stages import FileFate
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipts import ReceiptStatus
-from openmsi_gui.engine.uploader import UploadOutcome, UploadResult
+from openmsi_gui.engine.upload_types import UploadOutcome, UploadResult
 
 log = logging.getLogger(__name__)
 

@@ -16,16 +16,13 @@ value are encrypted (KafkaCrypto, as OpenMSIStream does) before they are produce
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 import queue
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +45,16 @@ from openmsi_gui.engine.link import BrokerLink, first_metadata, with_logger
 from openmsi_gui.engine.os_errors import cannot_read
 from openmsi_gui.engine.receipts import FileIdentity
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.upload_acks import Acknowledgements, Sending
+from openmsi_gui.engine.upload_types import (
+    Priority,
+    UploadError,
+    UploadOutcome,
+    UploadResult,
+    partition_for,
+    relpath_of,
+    topic_partitions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,74 +65,6 @@ NOT_ACKNOWLEDGED = "not acknowledged before stopping; it is sent again at the ne
 
 ProducerFactory = Callable[[dict[str, Any]], Producer]
 """Makes the Kafka producer from librdkafka settings (tests may pass a fake)."""
-
-
-class UploadError(RuntimeError):
-    """An upload that cannot start, e.g. because the topic does not exist."""
-
-
-def partition_for(relpath: str, n_partitions: int) -> int:
-    """The partition that carries every chunk of ``relpath`` (stable across runs and hosts)."""
-    return zlib.crc32(relpath.encode("utf-8")) % max(1, n_partitions)
-
-
-def relpath_of(root: Path, path: Path) -> str:
-    """``path`` relative to ``root`` as a POSIX string."""
-    return path.relative_to(root).as_posix()
-
-
-@dataclass
-class _Sending:
-    """A file generation whose chunks are in flight.
-
-    It is finished (once) by whichever thread sees the last acknowledgement
-    after the worker has queued every chunk.
-    """
-
-    path: Path
-    upload_id: int
-    relpath: str
-    size: int
-    n_chunks: int
-    started: float
-    file_hash: bytes
-    mtime_ns: int = 0
-    acked: set[int] = field(default_factory=set)
-    acked_bytes: int = 0
-    failed: str = ""
-    produced_all: bool = False
-    finished: bool = False
-
-
-class Priority(enum.IntEnum):
-    """Which queued files go first: a file that just appeared jumps the backlog."""
-
-    STOP = 0
-    NEW = 1
-    BACKLOG = 2
-
-
-class UploadOutcome(enum.Enum):
-    """How one submitted file ended."""
-
-    SENT = "sent"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class UploadResult:
-    """How one submitted file ended, and why (for skipped and failed files).
-
-    A file SENT also says what was sent (``file``, ``mtime``), for what follows
-    a sending (see :mod:`.sent_records`).
-    """
-
-    path: Path
-    outcome: UploadOutcome
-    reason: str = ""
-    file: FileIdentity | None = None
-    mtime: float = 0.0
 
 
 class Uploader:
@@ -177,9 +116,7 @@ class Uploader:
         self._running = threading.Event()
         self._running.set()
         self._lock = threading.Lock()
-        self._finish_lock = threading.Lock()
-        self._in_flight: dict[int, _Sending] = {}
-        self._pending_acks: dict[int, list[int]] = {}
+        self._acks = Acknowledgements(registry)
         self._busy = 0
         self._idle = threading.Condition(self._lock)
         self._results: list[UploadResult] = []
@@ -209,7 +146,7 @@ class Uploader:
         self._n_partitions = topic_partitions(first_metadata(self._producer, self.link, timeout),
                                               self.topic)
         if self._cipher is not None:
-            self._check_key_topics(timeout)
+            check_key_topics(self._producer, self.topic, timeout)
             self._cipher.serve_keys(self.topic)  # also answers consumers of earlier runs
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                           self._config.bootstrap_servers))
@@ -221,20 +158,6 @@ class Uploader:
                                            daemon=True) for i in range(self._n_workers)]
         for thread in self._threads:
             thread.start()
-
-    def _check_key_topics(self, timeout: float) -> None:
-        """Consumers get keys through ``<root>.keys`` and ask on ``<root>.reqs``."""
-        assert self._producer is not None
-        try:
-            existing = self._producer.list_topics(timeout=timeout).topics
-        except KafkaException as exc:
-            raise UploadError(f"cannot reach the broker: {exc}") from exc
-        missing = [name for name in key_topics(self.topic)[:2] if name not in existing]
-        if missing:
-            raise UploadError(
-                f"topic {self.topic!r} is encrypted, but its key-exchange topics "
-                f"{' and '.join(missing)} do not exist: create them with 1 partition each "
-                "(openmsi provision ... --create-key-topics does it)")
 
     def stop(self, flush_timeout: float = STOP_FLUSH_SECONDS) -> None:
         """Stop reading files, flush what is in flight, record it and close.
@@ -262,11 +185,9 @@ class Uploader:
                           remaining)
         if self._threads:
             self._threads[0].join()
-        with self._finish_lock:
-            unfinished, self._in_flight = list(self._in_flight.values()), {}
-        for sending in unfinished:
+        for sending in self._acks.unfinished():
             self._not_acknowledged(sending)
-        self._flush_acks()
+        self._acks.flush()
         self._registry.commit()
         self._threads = []
         self._producer = None  # let librdkafka go, or it keeps reconnecting to a gone broker
@@ -381,9 +302,10 @@ class Uploader:
         upload_id, acked = self._registry.start_upload(
             self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
             self.chunk_size, n_chunks, fresh=again)
-        sending = _Sending(path, upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
+        sending = Sending(path, upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
                            file_hash, st.st_mtime_ns, acked=set(acked),
-                           acked_bytes=sum(self._chunk_len(i, st.st_size) for i in acked))
+                           acked_bytes=sum(chunk_length(i, st.st_size, self.chunk_size)
+                                            for i in acked))
         try:
             if not self._send_chunks(sending, set(acked), chunk_hashes, st.st_mtime_ns):
                 self._registry.finish_upload(upload_id, "stopped before it was sent")
@@ -401,13 +323,11 @@ class Uploader:
         except EncryptionFailed as exc:
             self._registry.finish_upload(upload_id, str(exc))
             return self._fail(path, relpath, str(exc))
-        with self._finish_lock:
-            sending.produced_all = True
-            self._in_flight[upload_id] = sending
+        self._acks.produced_all(sending)
         self._check_done(sending)  # the acknowledgements may all be in already
         return None
 
-    def _send_chunks(self, sending: _Sending, acked: set[int], chunk_hashes: list[bytes],
+    def _send_chunks(self, sending: Sending, acked: set[int], chunk_hashes: list[bytes],
                      mtime_ns: int) -> bool:
         """Produce the chunks of ``sending`` not in ``acked``; False if stopped first.
 
@@ -442,10 +362,7 @@ class Uploader:
                     return False
         return True
 
-    def _chunk_len(self, chunk_i: int, size: int) -> int:
-        return max(0, min(self.chunk_size, size - (chunk_i - 1) * self.chunk_size))
-
-    def _produce(self, key: bytes, value: bytes, partition: int, sending: _Sending,
+    def _produce(self, key: bytes, value: bytes, partition: int, sending: Sending,
                  chunk_i: int, length: int) -> None:
         assert self._producer is not None
 
@@ -488,7 +405,7 @@ class Uploader:
             self._producer.poll(0.05)
             self.link.tick()
             if time.monotonic() >= next_checkpoint:
-                self._flush_acks()
+                self._acks.flush()
                 self._registry.commit()
                 next_checkpoint = time.monotonic() + self._checkpoint_seconds
 
@@ -503,7 +420,7 @@ class Uploader:
         assert self._producer is not None
         return list(self._producer.list_topics(timeout=timeout).topics)
 
-    def _on_delivery(self, err: KafkaError | None, sending: _Sending, chunk_i: int,
+    def _on_delivery(self, err: KafkaError | None, sending: Sending, chunk_i: int,
                      length: int) -> None:
         if err is not None:
             if self._stopping.is_set() and err.code() in (KafkaError._PURGE_QUEUE,
@@ -514,30 +431,21 @@ class Uploader:
             self._check_done(sending)
             return
         self.link.answered()
-        if chunk_i in sending.acked:
-            return
-        sending.acked.add(chunk_i)
-        sending.acked_bytes += length
-        with self._lock:
-            self._pending_acks.setdefault(sending.upload_id, []).append(chunk_i)
-        self._check_done(sending)
+        if self._acks.acknowledged(sending, chunk_i, length):
+            self._check_done(sending)
 
-    def _check_done(self, sending: _Sending) -> None:
-        done = len(sending.acked) >= sending.n_chunks
+    def _check_done(self, sending: Sending) -> None:
         self._files.progress(sending.upload_id, sending.relpath, sending.acked_bytes,
-                             sending.size, len(sending.acked), sending.n_chunks, done=done)
-        with self._finish_lock:
-            if sending.finished or not sending.produced_all or not (done or sending.failed):
-                return
-            sending.finished = True
-            self._in_flight.pop(sending.upload_id, None)
+                             sending.size, len(sending.acked), sending.n_chunks,
+                             done=sending.done)
+        if not self._acks.finish(sending):
+            return
         self._files.forget(sending.upload_id)
+        self._acks.flush()
         if sending.failed:
-            self._flush_acks()
             self._registry.finish_upload(sending.upload_id, sending.failed)
             self._record(self._fail(sending.path, sending.relpath, sending.failed))
             return
-        self._flush_acks()
         self._registry.finish_upload(sending.upload_id)
         self._files.completed(sending.relpath, sending.size, sending.file_hash.hex(),
                               time.monotonic() - sending.started)
@@ -545,23 +453,15 @@ class Uploader:
             self.topic, sending.relpath, sending.file_hash, sending.size),
             mtime=sending.mtime_ns / 1e9))
 
-    def _not_acknowledged(self, sending: _Sending) -> None:
+    def _not_acknowledged(self, sending: Sending) -> None:
         """At stop: ``sending`` waits for the next start (not a failure of the file)."""
-        with self._finish_lock:
-            if sending.finished:
-                return
-            sending.finished = True
+        if not self._acks.settle(sending):
+            return
         self._files.forget(sending.upload_id)
-        self._flush_acks()
+        self._acks.flush()
         self._registry.finish_upload(sending.upload_id, NOT_ACKNOWLEDGED)
         self._files.waiting(sending.relpath, NOT_ACKNOWLEDGED)
         self._record(UploadResult(sending.path, UploadOutcome.FAILED, NOT_ACKNOWLEDGED))
-
-    def _flush_acks(self) -> None:
-        with self._lock:
-            pending, self._pending_acks = self._pending_acks, {}
-        for upload_id, chunks in pending.items():
-            self._registry.ack_chunks(upload_id, chunks)
 
     def _fail(self, path: Path, relpath: str, reason: str) -> UploadResult:
         log.error("%s: %s was not sent: %s", self.job, relpath, reason)
@@ -581,15 +481,24 @@ class _Changed(Exception):
     """
 
 
-def topic_partitions(metadata: Any, topic: str) -> int:
-    """How many partitions ``topic`` has, from the broker's ``metadata``.
+def check_key_topics(producer: Producer, topic: str, timeout: float) -> None:
+    """An encrypted topic's consumers get keys on ``<root>.keys`` and ask on ``<root>.reqs``.
 
     Raises:
-        UploadError: with a plain sentence if the topic is missing.
+        UploadError: the broker cannot be reached, or either topic is missing.
     """
-    info = metadata.topics.get(topic)
-    if info is None or info.error is not None or not info.partitions:
-        raise UploadError(f"topic {topic!r} does not exist on the broker: create it first "
-                          f"(openmsi topic create {topic})")
-    return len(info.partitions)
+    try:
+        existing = producer.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise UploadError(f"cannot reach the broker: {exc}") from exc
+    missing = [name for name in key_topics(topic)[:2] if name not in existing]
+    if missing:
+        raise UploadError(
+            f"topic {topic!r} is encrypted, but its key-exchange topics "
+            f"{' and '.join(missing)} do not exist: create them with 1 partition each "
+            "(openmsi provision ... --create-key-topics does it)")
 
+
+def chunk_length(chunk_i: int, size: int, chunk_size: int) -> int:
+    """How many bytes chunk ``chunk_i`` (from 1) of a ``size``-byte file holds."""
+    return max(0, min(chunk_size, size - (chunk_i - 1) * chunk_size))

@@ -39,7 +39,8 @@ from watchdog.observers.api import BaseObserver
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus, job_died
 from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.tree_scan import FileEntry, list_folder, walk_tree
-from openmsi_gui.engine.uploader import Priority, Uploader, UploadOutcome, UploadResult
+from openmsi_gui.engine.upload_types import Priority, UploadOutcome, UploadResult
+from openmsi_gui.engine.uploader import Uploader
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ from openmsi_gui.engine.events import Direction, EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Error, S3Location, S3Store
-from openmsi_gui.engine.uploader import Uploader, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 
 MiB = 1024 * 1024
 MONDAY = datetime(2026, 11, 30)  # a Monday, 00:00

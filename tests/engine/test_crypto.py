@@ -30,7 +30,8 @@ from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir, load_config
 from openmsi_gui.engine.provision import create_key_topics, provision_node
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadError, UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 
 ROT = "rot-password-for-tests"
 PROV = "prov-password"

@@ -34,7 +34,8 @@ from openmsi_gui.engine.receipt_listener import DeliveryWatch
 from openmsi_gui.engine.receipts import trusted
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location
-from openmsi_gui.engine.uploader import Uploader, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 
 FILES = {"run1/scan.bin": b"\x00\x01secret bytes" * 5000, "notes.txt": "µm scan\n".encode() * 50}
 

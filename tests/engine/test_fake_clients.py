@@ -14,7 +14,8 @@ from openmsi_gui.engine import admin, wire
 from openmsi_gui.engine.events import EventBus, FileCompleted
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.uploader import Uploader, UploadError, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadError, UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 
 CONFIG = KafkaConfig.for_bootstrap("fake:9092")
 
@@ -99,7 +100,7 @@ def test_admin_lists_topics_through_a_fake_client() -> None:
 
 def test_a_new_file_jumps_the_backlog_and_stopping_leaves_the_queue(
         tmp_path: Path, bus: EventBus, registry: Registry) -> None:
-    from openmsi_gui.engine.uploader import Priority
+    from openmsi_gui.engine.upload_types import Priority
 
     producer = FakeProducer(metadata(lab=1))
     for i in range(5):

@@ -25,7 +25,8 @@ from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_keys import SigningIdentity
 from openmsi_gui.engine.receipts import FileIdentity, Receipt, ReceiptStatus
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.uploader import Uploader, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 
 pytestmark = pytest.mark.interop
 

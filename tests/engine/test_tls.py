@@ -29,7 +29,8 @@ from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.tls_check import certificate_problem, split_server
-from openmsi_gui.engine.uploader import Uploader, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 
 JARGON = ("rdkafka", "ssl handshake failed", "handshake", "ssl_", "error:0", "routines")
 

@@ -14,7 +14,8 @@ from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import Direction, EventBus, FileCompleted, FileSkipped
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.uploader import Uploader, UploadOutcome
+from openmsi_gui.engine.upload_types import UploadOutcome
+from openmsi_gui.engine.uploader import Uploader
 
 
 @contextmanager

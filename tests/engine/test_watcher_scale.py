@@ -13,7 +13,7 @@ from helpers import wait_until
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.tree_scan import UNSURE, list_folder, walk_tree
-from openmsi_gui.engine.uploader import Priority, UploadResult
+from openmsi_gui.engine.upload_types import Priority, UploadResult
 from openmsi_gui.engine.watcher import FolderWatcher
 
 
@@ -157,7 +157,7 @@ def test_a_rescan_sends_a_rewritten_file_and_forgets_deleted_ones(tmp_path: Path
 
 
 def test_a_failed_file_is_sent_again_when_found_again(tmp_path: Path) -> None:
-    from openmsi_gui.engine.uploader import UploadOutcome
+    from openmsi_gui.engine.upload_types import UploadOutcome
 
     old_file(tmp_path / "a.dat")
     uploader = RecordingUploader()
