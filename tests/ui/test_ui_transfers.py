@@ -691,3 +691,26 @@ def test_the_selected_rows_error_shows_in_full_under_the_table(
     qtbot.waitUntil(lambda: view.table.model().rowCount() == 4, timeout=3000)
     view.table.clearSelection()
     assert view.details.isHidden()
+
+
+def test_progress_bars_follow_a_theme_change(qtbot: QtBot, view: TransfersView,
+                                             bus: EventBus) -> None:
+    """The OS turning dark (or light) redraws the bars in the new colours, not the old ones."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from openmsi_gui.ui.theme import apply_theme
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    _publish_sample(bus)
+    qtbot.waitUntil(lambda: view.table.model().rowCount() == 5, timeout=3000)
+    base = QPalette.ColorRole.Base
+    try:
+        for theme in ("dark", "light", "dark"):
+            apply_theme(app, theme)
+            app.processEvents()
+            assert view.model.bars.palette is not None
+            assert view.model.bars.palette.color(base) == app.palette().color(base), theme
+    finally:
+        apply_theme(app, "light")

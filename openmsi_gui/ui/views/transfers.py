@@ -233,7 +233,8 @@ class TransfersView(QWidget):
         self.model.set_bar_geometry(
             self.table.columnWidth(Column.PROGRESS) - margin - 2,
             self.table.verticalHeader().defaultSectionSize() - margin,
-            self.table.devicePixelRatioF(), self.table.palette(), self.table.font())
+            # The view's palette: on a theme change the view hears of it before its table.
+            self.table.devicePixelRatioF(), self.palette(), self.table.font())
 
     def on_header_section_resized(self, section: int, _old: int, _new: int) -> None:
         if section == Column.PROGRESS:
