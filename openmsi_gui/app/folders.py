@@ -19,7 +19,7 @@ from openmsi_gui.app.text import sentence
 from openmsi_gui.app.validation import topic_errors
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.file_filter import FileFilter
-from openmsi_gui.engine.globs import glob_problem
+from openmsi_gui.engine.globs import glob_problem, looks_like_regex
 
 CHUNK_SIZES = tuple(1 << n for n in range(16, 25))
 """Chunk sizes offered in the form: powers of two from 64 KiB to 16 MiB."""
@@ -106,6 +106,20 @@ def filter_problems(folder: WatchedFolder) -> dict[str, str | None]:
         "include_regex": regex_problem(folder.include_regex, "include"),
         "exclude_regex": regex_problem(folder.exclude_regex, "exclude"),
     }
+
+
+def regex_hints(folder: WatchedFolder) -> dict[str, str | None]:
+    """A hint for each glob field holding what looks like a regular expression (None: none).
+
+    Only a hint, as the command line's warning: a glob may contain these characters.
+    """
+    hints: dict[str, str | None] = {}
+    for name, what in (("include_globs", "Send only"), ("exclude_globs", "Skip")):
+        regex = next((p for p in getattr(folder, name) if looks_like_regex(p)), None)
+        hints[name] = None if regex is None else (
+            f"{what}: '{regex}' looks like a regular expression, but this field takes patterns "
+            "such as *.bak; put a regular expression under Advanced.")
+    return hints
 
 
 def advanced_in_use(folder: WatchedFolder) -> bool:

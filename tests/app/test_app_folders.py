@@ -92,3 +92,15 @@ def test_small_pure_helpers() -> None:
     assert topic_problem("ok.topic_name-1") is None
     assert topic_problem("..") is not None
     assert topic_problem("x" * 250) is not None
+
+
+def test_a_regular_expression_in_a_glob_field_gets_a_hint_not_an_error() -> None:
+    from openmsi_gui.app.folders import regex_hints
+
+    folder = WatchedFolder(path="/data", include_globs=["*.tif", r"^raw/.*\.h5$"],
+                           exclude_globs=["*.tmp", "~$*", "**/scratch/**"])
+    hints = regex_hints(folder)
+    assert hints["exclude_globs"] is None
+    assert hints["include_globs"] == (
+        r"Send only: '^raw/.*\.h5$' looks like a regular expression, but this field takes "
+        "patterns such as *.bak; put a regular expression under Advanced.")

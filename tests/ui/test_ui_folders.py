@@ -245,6 +245,22 @@ def test_glob_patterns_as_a_technician_types_them(
     assert view.exclude_edit.text() == "*.tmp, ~$*"
 
 
+def test_a_regular_expression_typed_as_a_pattern_is_pointed_out_without_blocking(
+        view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
+        broker_profile: BrokerProfile, topic: str) -> None:
+    """As the command line warns: ".*\\.bak" would skip nothing (a glob); Advanced takes it."""
+    _add_ready(view, qtbot, pick, _folder_dir(tmp_path), broker_profile, topic)
+    qtbot.keyClicks(view.exclude_edit, r".*\.bak")
+    assert view.exclude_error.isVisibleTo(view)
+    assert view.exclude_error.text() == (
+        r"Skip: '.*\.bak' looks like a regular expression, but this field takes patterns "
+        "such as *.bak; put a regular expression under Advanced.")
+    assert view.apply_button.isEnabled()  # a glob may hold these characters: only a hint
+    view.exclude_edit.clear()
+    qtbot.keyClicks(view.exclude_edit, "*.bak")
+    assert not view.exclude_error.isVisibleTo(view)
+
+
 def test_invalid_regex_shows_an_inline_error_and_disables_apply(
         view: FoldersView, qtbot: QtBot, tmp_path: Path, pick: Callable[[Path], list[str]],
         broker_profile: BrokerProfile, topic: str) -> None:

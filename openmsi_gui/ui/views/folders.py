@@ -28,6 +28,7 @@ from openmsi_gui.app.folders import (
     MAX_STABLE_SECONDS,
     advanced_in_use,
     filter_problems,
+    regex_hints,
     validate_folder,
 )
 from openmsi_gui.app.formatting import format_bytes
@@ -324,10 +325,11 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.delivery.show_problem(item)
         self.after_delivery.show_state(item, after_delivery_problems(item))
         problems = filter_problems(item)
+        hints = regex_hints(item)
         for name, label in (("include_globs", self.include_error),
                             ("exclude_globs", self.exclude_error),
                             ("include_regex", self.include_regex_error),
                             ("exclude_regex", self.exclude_regex_error)):
-            problem = problems[name]
+            problem = problems[name] or hints.get(name)
             label.setText(problem or "")
             label.setVisible(problem is not None)
