@@ -31,7 +31,7 @@ from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_keys import SigningIdentity
 from openmsi_gui.engine.receipts import Receipt, ReceiptStatus, seal_receipt, trusted
-from openmsi_gui.engine.uploader import partition_for
+from openmsi_gui.engine.upload_types import partition_for
 
 
 def fill(config: KafkaConfig, topic: str, files: int, chunks: int, kib: int,
