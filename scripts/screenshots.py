@@ -45,6 +45,7 @@ from openmsi_gui.ui.application import DEMO_TOPIC, OpenMSIApp, demo_settings
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.theme import apply_theme
 from openmsi_gui.ui.views.after_delivery_section import PreviewDialog
+from openmsi_gui.ui.views.history import HistoryView
 from openmsi_gui.ui.views.transfers import TransfersView
 
 
@@ -236,6 +237,18 @@ def after_delivery(app: QApplication, openmsi: OpenMSIApp, base: Path,
     QTimer.singleShot(700, preview_shot)
 
 
+def audit(openmsi: OpenMSIApp, shot: Callable[..., None]) -> None:
+    """History ▸ Audit… on the demo's topic: its files, confirmed by lab-archive or not."""
+    history = openmsi.window.findChild(HistoryView)
+    assert history is not None
+    history.open_audit()
+    window = history.audit_window
+    assert window is not None
+    window.resize(1000, 520)
+    window.run_audit()
+    QTimer.singleShot(2500, lambda: (shot("audit", window), window.close()))
+
+
 def parse_args() -> argparse.Namespace:
     """The output folder, the window size and whether to take dark shots too."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -335,6 +348,7 @@ def main() -> None:
              # theme, so the dark transfers shot comes once that has happened.
              (24900, lambda: bandwidth_limited(openmsi, shot)),
              (25700, dark), (26500, wizard), (28000, preferences),
+             (28100, lambda: audit(openmsi, shot)),
              # The app needs attention from then on: files not confirmed in time, ...
              (28300, lambda: expect_offsite(openmsi)),
              (32300, lambda: unconfirmed(app, openmsi, shot)),

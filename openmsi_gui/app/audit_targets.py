@@ -91,7 +91,9 @@ def default_since(now: float) -> datetime.datetime:
 def run_target(config_of: Callable[[BrokerProfile], KafkaConfig], settings: Settings,
                target: AuditTarget, expected: Sequence[str], since: float | None,
                data_dir: Path | None) -> AuditReport:
-    """Audit ``target`` with the pairings of ``data_dir`` (blocking: broker and keychain).
+    """Audit ``target`` with the pairings of ``data_dir`` and the identities made here.
+
+    Blocking (broker and keychain): call it on the net executor.
 
     Raises:
         BrokerError: the broker cannot be reached or the topic does not exist.
@@ -101,5 +103,5 @@ def run_target(config_of: Callable[[BrokerProfile], KafkaConfig], settings: Sett
     profile = settings.profile(target.profile_id)
     if profile is None:
         raise ValueError(f"the broker profile of {target.topic} is gone: pick another topic")
-    trust = pairing.trusted_identities(data_dir)
+    trust = {**pairing.own_identities(data_dir), **pairing.trusted_identities(data_dir)}
     return run_audit(config_of(profile), target.topic, trust, expected, since)

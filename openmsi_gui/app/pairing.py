@@ -208,6 +208,27 @@ def trusted_identities(data_dir: Path | None = None) -> dict[str, PublicIdentity
     return found
 
 
+def own_identities(data_dir: Path | None = None) -> dict[str, PublicIdentity]:
+    """The identities made on this machine (destinations, senders), public halves by key id.
+
+    An audit run here believes them as if they were paired.
+
+    Raises:
+        KeychainError: the keychain cannot be used.
+    """
+    found: dict[str, PublicIdentity] = {}
+    for entry in _read(data_dir).get("identities", []):
+        try:
+            made = identity(str(entry.get("name", "")), data_dir, create=False)
+        except PairingError as exc:
+            log.warning("the receipt keys of '%s' are damaged: %s",
+                        escaped(str(entry.get("name", ""))), exc)
+            continue
+        if made is not None:
+            found[made.public.key_id] = made.public
+    return found
+
+
 def _path(data_dir: Path | None) -> Path:
     return (data_dir or default_data_dir()) / PAIRING_FILE
 

@@ -60,7 +60,7 @@ def cmd_audit(args: argparse.Namespace, config: KafkaConfig) -> int:
     """
     since = audit.parse_since(args.since) if args.since else None
     data_dir: Path | None = args.data_dir
-    trust = pairing.trusted_identities(data_dir)
+    trust = {**pairing.own_identities(data_dir), **pairing.trusted_identities(data_dir)}
     if not trust:
         log.warning("no destination is paired here, so no receipt can be trusted: pair "
                     "each destination first (openmsi pair add CODE)")

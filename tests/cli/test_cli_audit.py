@@ -332,3 +332,8 @@ def test_openmsi_upload_adds_sent_records(capsys: pytest.CaptureFixture[str],
     assert (row["path"], row["size"], row["sent_by"], row["sender"]) == (
         "run/scan.tif", 10_000, "sent record", "pc-9")
     assert row["destinations"][DEST]["status"] == "missing"
+    # On the sending machine itself, its own sent records are believed without pairing.
+    assert main(["--data-dir", str(sender_dir), "audit", "--bootstrap-servers",
+                 broker.bootstrap_servers, "--topic", topic, "--json"]) == 1
+    (row,) = json.loads(capsys.readouterr().out)["files"]
+    assert (row["sent_by"], row["sender"]) == ("sent record", "pc-9")
