@@ -179,3 +179,18 @@ def test_files_found_not_confirmed_together_make_one_notification(
         "2 files were not confirmed",
         "a and 1 more: not confirmed by archive in time. Select them in Transfers and press "
         "Send again.")
+
+
+def test_showing_a_folder_changes_nothing(view: FoldersView, qtbot: QtBot,
+                                          store: SettingsStore) -> None:
+    """Names in the folder's own order, an odd deadline: Apply stays off until an edit."""
+    settings = store.settings
+    settings.folders[0].expected_destinations = ["zeta", "archive"]
+    settings.folders[0].delivery_deadline = 90.5
+    store.update(settings)
+    view._select_row(0)
+    qtbot.waitUntil(lambda: view.delivery.expected_list.count() == 2)
+    assert texts(view) == ["archive", f"zeta{NOT_PAIRED}"]
+    assert view.delivery.checked() == ["zeta", "archive"]
+    assert not view.apply_button.isEnabled()
+    assert view.delivery.read(settings.folders[0]) == settings.folders[0]

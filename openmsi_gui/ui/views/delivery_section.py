@@ -59,6 +59,7 @@ class DeliverySection(AdvancedSection):
         self.data_dir = data_dir
         self._paired: list[str] = []
         self._expected: list[str] = []
+        self._order: list[str] = []  # the folder's own order of its names (kept when read)
         self.expected_list = QListWidget()
         self.expected_list.setAccessibleName("Expected destinations")
         self.expected_list.setToolTip(
@@ -104,6 +105,7 @@ class DeliverySection(AdvancedSection):
     def load(self, folder: WatchedFolder) -> None:
         """Show ``folder``'s delivery settings (open the section if it expects anyone)."""
         self._expected = list(folder.expected_destinations)
+        self._order = list(folder.expected_destinations)
         self._show_names()
         self.deadline_edit.setText(duration_text(folder.delivery_deadline))
         self.resend_check.setChecked(folder.resend_unconfirmed)
@@ -115,7 +117,9 @@ class DeliverySection(AdvancedSection):
     def read(self, folder: WatchedFolder) -> WatchedFolder:
         """``folder`` with the section's fields (a deadline that cannot be read is kept)."""
         text = self.deadline_edit.text()
-        deadline = folder.delivery_deadline if deadline_problem(text) else parse_duration(text)
+        unchanged = text == duration_text(folder.delivery_deadline)  # e.g. 90.5 s shown "90s"
+        deadline = (folder.delivery_deadline if unchanged or deadline_problem(text)
+                    else parse_duration(text))
         return dataclasses.replace(folder, expected_destinations=self.checked(),
                                    delivery_deadline=deadline,
                                    resend_unconfirmed=self.resend_check.isChecked())
@@ -131,9 +135,11 @@ class DeliverySection(AdvancedSection):
         self.deadline_error.setVisible(problem is not None)
 
     def checked(self) -> list[str]:
-        """The names ticked, in list order."""
-        return [str(item.data(_NAME)) for item in self._items()
-                if item.checkState() is Qt.CheckState.Checked]
+        """The names ticked: those the folder named first, in its order, then the others."""
+        ticked = [str(item.data(_NAME)) for item in self._items()
+                  if item.checkState() is Qt.CheckState.Checked]
+        return ([name for name in self._order if name in ticked]
+                + [name for name in ticked if name not in self._order])
 
     # -- paired destinations --------------------------------------------------------
 
