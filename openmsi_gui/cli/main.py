@@ -224,6 +224,8 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
         finally:
             registry.close()
     expect = None
+    if args.expect and args.no_receipts:
+        raise UsageError("--expect needs the destinations' receipts: drop --no-receipts")
     if args.expect:
         expect = Expectation(tuple(dict.fromkeys(args.expect)), args.deadline, args.resend)
         warn_unpaired(expect.destinations, args.data_dir)

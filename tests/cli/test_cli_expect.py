@@ -15,6 +15,7 @@ from helpers import wait_until
 
 from openmsi_gui.app import pairing
 from openmsi_gui.app.confirming import paired_names, unpaired, warn_unpaired
+from openmsi_gui.cli.main import main
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.engine.confirmation import DEFAULT_DEADLINE
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -84,3 +85,13 @@ def test_watch_expect_resend_sends_a_file_nobody_confirms_again(
     assert "'offsite' is expected to confirm every file but is not paired here" in text
     assert ("scan.tif is not confirmed by offsite within 1 s of sending; sending it again by "
             "itself (1 of at most 3)") in text
+
+
+def test_expect_without_receipts_is_refused(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "out").mkdir()
+    code = main(["watch", str(tmp_path / "out"), "--bootstrap-servers", "127.0.0.1:9",
+                 "--topic", "t", "--expect", "archive", "--no-receipts"])
+    assert code == 2
+    assert "--expect needs the destinations' receipts: drop --no-receipts" in (
+        capsys.readouterr().err)
