@@ -41,8 +41,7 @@ class WelcomePage(FlowPage):
         self.demo = QRadioButton("Try it with a &demo broker on this computer")
         self.demo.setAccessibleName("Try it with a demo broker on this computer")
         demo_note = hint("Nothing to configure, and nothing leaves this computer. The demo "
-                          "broker keeps what it holds in memory, so it is for trying, not for "
-                          "real data.")
+                          "broker keeps its data in the app's data folder when the app quits.")
         self.real = QRadioButton("Connect to my lab's &Kafka broker")
         self.real.setAccessibleName("Connect to my lab's Kafka broker")
         real_note = hint("You need its address (host:port) and, if it asks for one, a user "

@@ -538,3 +538,10 @@ def test_a_hanging_disk_check_does_not_freeze_the_wizard(
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert len(ticks) > 20, ticks
     assert max(gaps) < 0.5, gaps  # the event loop ran all along
+
+
+def test_the_demo_choice_says_the_local_broker_keeps_its_data(wizard: SetupWizard) -> None:
+    """It did say "in memory", from before the local broker kept its data (issue 11 item 4)."""
+    note = wizard.welcome.demo.accessibleDescription()
+    assert "memory" not in note
+    assert "keeps its data" in note
