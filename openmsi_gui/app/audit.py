@@ -32,7 +32,7 @@ from openmsi_gui.app.status import StatusKind
 from openmsi_gui.engine.audit_scan import AuditFacts, FileKey, scan
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.receipt_keys import PublicIdentity
-from openmsi_gui.engine.receipts import FileIdentity, Receipt, ReceiptStatus
+from openmsi_gui.engine.receipts import FileIdentity, Receipt, ReceiptStatus, RejectKind
 from openmsi_gui.engine.untrusted import escaped
 
 HASH_PREFIX = 12  # hex digits of the SHA-512 shown in the table
@@ -206,6 +206,11 @@ class AuditReport:
         return 0 if self.summary.clean else 1
 
 
+_UNTRUSTED = {RejectKind.UNKNOWN_DESTINATION: "from a destination or sender not paired here",
+              RejectKind.WRONG_NAME: "naming another destination or sender than its key's"}
+"""How the summary says a kind of untrusted receipt (sent records come from senders)."""
+
+
 def parse_since(text: str) -> float:
     """An ISO date or date-time (``2026-12-01``, ``2026-12-01T08:00``) as epoch seconds.
 
@@ -244,7 +249,7 @@ def build_report(facts: AuditFacts, expected: Sequence[str] = (),
         files=len(rows), confirmed=sum(r.confirmed for r in rows),
         failed=sum(any(c.state is DeliveryState.FAILED for c in r.cells) for r in rows),
         missing=sum(any(c.state is DeliveryState.MISSING for c in r.cells) for r in rows),
-        untrusted={kind.value: n for kind, n in facts.rejected.items()},
+        untrusted={_UNTRUSTED.get(kind, kind.value): n for kind, n in facts.rejected.items()},
         incomplete=incomplete, not_chunks=facts.not_chunks,
         receipts_topic_missing=facts.receipts_topic_missing,
         data_topic_missing=facts.data_topic_missing)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from openmsi_gui.app import audit, pairing
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger("openmsi")
 
@@ -61,11 +62,18 @@ def cmd_audit(args: argparse.Namespace, config: KafkaConfig) -> int:
     since = audit.parse_since(args.since) if args.since else None
     data_dir: Path | None = args.data_dir
     trust = {**pairing.own_identities(data_dir), **pairing.trusted_identities(data_dir)}
+    expected = expected_names(args.expect)
     if not trust:
         log.warning("no destination is paired here, so no receipt can be trusted: pair "
                     "each destination first (openmsi pair add CODE)")
-    report = audit.run_audit(config, args.topic, trust, expected_names(args.expect),
-                             since, args.receipts_topic or "")
+    known = {public.name for public in trust.values()}
+    for name in expected:
+        if trust and name not in known:
+            log.warning("'%s' is expected but not paired here, so its receipts are not "
+                        "believed: run 'openmsi pair show --name %s' on its machine and "
+                        "'openmsi pair add CODE' here", escaped(name), escaped(name))
+    report = audit.run_audit(config, args.topic, trust, expected, since,
+                             args.receipts_topic or "")
     if args.csv is not None:
         audit.export_csv(args.csv, report)
     if args.json:

@@ -143,7 +143,7 @@ def test_untrusted_receipts_are_counted_by_kind() -> None:
     put_file(facts, "a.bin", b"a", 10.0)
     report = audit.build_report(facts, ["archive"])
     assert report.rows[0].cells[0].state is DeliveryState.MISSING
-    assert report.summary.untrusted == {"from a destination that is not paired here": 1,
+    assert report.summary.untrusted == {"from a destination or sender not paired here": 1,
                                         "not a receipt": 2}
 
 

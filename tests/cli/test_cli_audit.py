@@ -166,7 +166,7 @@ def test_rows_say_delivered_failed_and_missing(capsys: pytest.CaptureFixture[str
                               "1 failed, 1 missing; 4 receipts not trusted (")
     assert "2 not a receipt" in summary
     assert "1 forged or altered" in summary
-    assert "1 from a destination that is not paired here" in summary
+    assert "1 from a destination or sender not paired here" in summary
 
 
 def test_forged_receipts_never_confirm(capsys: pytest.CaptureFixture[str],
@@ -179,13 +179,15 @@ def test_forged_receipts_never_confirm(capsys: pytest.CaptureFixture[str],
     assert late["confirmed"] is False
     assert report["summary"]["untrusted_receipts"] == {
         "not a receipt": 2, "forged or altered (its signature does not match)": 1,
-        "from a destination that is not paired here": 1}
+        "from a destination or sender not paired here": 1}
 
 
-def test_json_report(capsys: pytest.CaptureFixture[str], scenario: Scenario,
-                     auditor: Path) -> None:
+def test_json_report(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+                     scenario: Scenario, auditor: Path) -> None:
     code, out, _ = audit(capsys, scenario, auditor, "--json", "--expect", f"{DEST},ghost")
     assert code == 1
+    assert "'ghost' is expected but not paired here" in caplog.text
+    assert f"'{DEST}' is expected" not in caplog.text
     report = json.loads(out)
     assert report["topic"] == scenario.topic
     assert report["receipts_topic"] == f"{scenario.topic}.receipts"
@@ -230,7 +232,7 @@ def test_an_unpaired_machine_trusts_nothing(capsys: pytest.CaptureFixture[str],
     assert "no destination is paired here" in caplog.text
     assert [line.endswith("missing") for line in out.splitlines()[1:-1]] == [True] * 4
     assert out.splitlines()[-1].endswith(
-        "4 missing; 9 receipts not trusted (7 from a destination that is not paired here, "
+        "4 missing; 9 receipts not trusted (7 from a destination or sender not paired here, "
         "2 not a receipt)")
 
 
