@@ -57,6 +57,7 @@ LOCAL = {"job", "_job", "topic", "_topic", "self", "partition", "offset", "delay
          "started", "len", "sorted", "round", "time", "monotonic", "hex", "str", "p", "complete",
          "pending", "behind", "to_pause", "to_resume", "join", "reasons", "r",
          "level", "DEBUG", "INFO", "WARNING", "ERROR", "hint", "left", "_failures",
+         "_messages", "kept",  # counts in words
          "value",  # an enum's (a message's value() is caught before)
          "path"}  # FileCompleted.path: where the file is, for opening it (never shown as text)
 

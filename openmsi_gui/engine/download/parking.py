@@ -65,7 +65,7 @@ class Parking:
             log.warning("%s: %s kept until they can be decrypted: %s", self._job, kept,
                         escaped(reason))
             self._files.waiting(
-                PARKED_ROW, f"{kept.replace(' ', ' encrypted ', 1)} kept until their keys "
+                PARKED_ROW, f"{_messages(self._parked, 'encrypted ')} kept until their keys "
                 f"arrive, retried every {self._retry_seconds:.0f} s: {escaped(reason)}")
         self._next_retry = time.monotonic() + self._retry_seconds
 
@@ -168,6 +168,6 @@ class Parking:
                                             "message was decrypted")
 
 
-def _messages(count: int) -> str:
-    """``"1 message"``, ``"3 messages"``."""
-    return f"{count} message{'' if count == 1 else 's'}"
+def _messages(count: int, kind: str = "") -> str:
+    """``"1 message"``, ``"3 messages"`` (``kind``: ``"3 encrypted messages"``)."""
+    return f"{count} {kind}message{'' if count == 1 else 's'}"
