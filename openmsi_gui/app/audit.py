@@ -259,14 +259,17 @@ def build_report(facts: AuditFacts, expected: Sequence[str] = (),
 
 def run_audit(config: KafkaConfig, topic: str, trust: Mapping[str, PublicIdentity],
               expected: Sequence[str] = (), since: float | None = None,
-              receipts_topic: str = "") -> AuditReport:
+              receipts_topic: str = "", read_data: bool = True) -> AuditReport:
     """Read the topics (blocking: a worker thread in the GUI) and build the report.
+
+    ``read_data`` False finds files from their sent records only (a large data topic is
+    not read; files from ``openmsistream`` are then not found).
 
     Raises:
         BrokerError: the broker cannot be reached, or stops answering.
     """
     start = None if since is None else since - SCAN_MARGIN
-    facts = scan(config, topic, trust, start, receipts_topic)
+    facts = scan(config, topic, trust, start, receipts_topic, read_data)
     return build_report(facts, expected, since)
 
 

@@ -90,7 +90,7 @@ def default_since(now: float) -> datetime.datetime:
 
 def run_target(config_of: Callable[[BrokerProfile], KafkaConfig], settings: Settings,
                target: AuditTarget, expected: Sequence[str], since: float | None,
-               data_dir: Path | None) -> AuditReport:
+               data_dir: Path | None, read_data: bool = True) -> AuditReport:
     """Audit ``target`` with the pairings of ``data_dir`` and the identities made here.
 
     Blocking (broker and keychain): call it on the net executor.
@@ -104,4 +104,5 @@ def run_target(config_of: Callable[[BrokerProfile], KafkaConfig], settings: Sett
     if profile is None:
         raise ValueError(f"the broker profile of {target.topic} is gone: pick another topic")
     trust = {**pairing.own_identities(data_dir), **pairing.trusted_identities(data_dir)}
-    return run_audit(config_of(profile), target.topic, trust, expected, since)
+    return run_audit(config_of(profile), target.topic, trust, expected, since,
+                     read_data=read_data)

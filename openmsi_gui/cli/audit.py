@@ -42,6 +42,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]
                              "2026-12-01T08:00")
     parser.add_argument("--receipts-topic", metavar="TOPIC",
                         help="where the receipts are (default: TOPIC.receipts)")
+    parser.add_argument("--sent-records-only", action="store_true",
+                        help="find the files from their senders' sent records only, without "
+                             "reading the data topic (fast on a large topic; files sent by "
+                             "openmsistream, which adds none, are not found)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--csv", type=Path, metavar="FILE",
                         help="also write the report to FILE as CSV (the app's export)")
@@ -73,7 +77,7 @@ def cmd_audit(args: argparse.Namespace, config: KafkaConfig) -> int:
                         "believed: run 'openmsi pair show --name %s' on its machine and "
                         "'openmsi pair add CODE' here", escaped(name), escaped(name))
     report = audit.run_audit(config, args.topic, trust, expected, since,
-                             args.receipts_topic or "")
+                             args.receipts_topic or "", read_data=not args.sent_records_only)
     if args.csv is not None:
         audit.export_csv(args.csv, report)
     if args.json:

@@ -163,7 +163,8 @@ def scan(config: KafkaConfig, topic: str, trust: Mapping[str, PublicIdentity],
         consumer_factory: makes the consumers (fakes in unit tests).
 
     Raises:
-        TopicMissing: neither the data topic nor the receipts topic exists.
+        TopicMissing: neither the data topic nor the receipts topic exists (the
+            receipts topic does not, when the data topic is not read).
         BrokerError: the broker cannot be reached, or stops answering.
     """
     facts = AuditFacts(topic, receipts or receipts_topic(topic))
@@ -186,6 +187,9 @@ def scan(config: KafkaConfig, topic: str, trust: Mapping[str, PublicIdentity],
     if read_data and facts.data_topic_missing and facts.receipts_topic_missing:
         raise TopicMissing(f"topic {topic!r} does not exist on the broker, nor does "
                            f"{facts.receipts_topic!r}: check the topic's name")
+    if not read_data and facts.receipts_topic_missing:
+        raise TopicMissing(f"topic {facts.receipts_topic!r} does not exist on the broker: "
+                           "check the topic's name, or read the data topic too")
     log.info("audit of %s: %d data messages, %d receipts (%d not trusted)", topic,
              facts.data_messages, facts.receipt_messages, facts.rejected_total)
     return facts

@@ -339,3 +339,13 @@ def test_openmsi_upload_adds_sent_records(capsys: pytest.CaptureFixture[str],
                  broker.bootstrap_servers, "--topic", topic, "--json"]) == 1
     (row,) = json.loads(capsys.readouterr().out)["files"]
     assert (row["sent_by"], row["sender"]) == ("sent record", "pc-9")
+
+
+def test_sent_records_only_skips_the_data_topic(capsys: pytest.CaptureFixture[str],
+                                                scenario: Scenario, auditor: Path) -> None:
+    code, out, _ = audit(capsys, scenario, auditor, "--json", "--sent-records-only",
+                         "--expect", DEST)
+    report = json.loads(out)
+    assert code == 0  # the two files with a sent record were both delivered
+    assert {f["path"] for f in report["files"]} == set(GOOD)
+    assert all(f["on_topic"] is False for f in report["files"])  # not read

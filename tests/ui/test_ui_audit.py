@@ -88,6 +88,13 @@ def test_the_audit_window_shows_the_report_and_exports_it(
         qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
     assert model.rowCount() == 0
     assert window.status.kind() is StatusKind.OK
+    # Sent records only: these files have none (they were produced as openmsistream does).
+    window.since_box.setChecked(False)
+    window.records_only.setChecked(True)
+    with qtbot.waitSignal(window.finished_report, timeout=30000):
+        qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    assert model.rowCount() == 0
+    window.records_only.setChecked(False)
 
     # This PC's folder signs sent records: its code is copied for the auditing machine.
     assert window.code_button.isEnabled()

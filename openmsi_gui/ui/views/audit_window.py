@@ -190,6 +190,10 @@ class AuditWindow(QDialog):
         self.since.setDateTime(QDateTime.fromSecsSinceEpoch(int(default_since(time.time()).timestamp())))
         self.since.setEnabled(False)
         self.since_box.toggled.connect(self.since.setEnabled)
+        self.records_only = QCheckBox("Sent records &only")
+        self.records_only.setToolTip("Find the files from their senders' sent records only, "
+                                     "without reading the data (fast on a large topic; files "
+                                     "sent by openmsistream are not found)")
         self.run_button = QPushButton("&Run audit")
         self.run_button.setDefault(True)
         self.run_button.setToolTip("Read the topic and its receipts (this may take a while "
@@ -232,6 +236,7 @@ class AuditWindow(QDialog):
         form.addLayout(pairing_buttons, 1, 4)
         form.addWidget(self.since_box, 2, 1)
         form.addWidget(self.since, 2, 2, 1, 2)
+        form.addWidget(self.records_only, 2, 4)
         form.setColumnStretch(3, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.status, 1)
@@ -379,7 +384,8 @@ class AuditWindow(QDialog):
             report = await self.tasks.run(
                 Purpose.NET, run_target, self.controller.kafka_config,
                 self.controller.store.settings, target, self.expected_names(),
-                self.since_time(), self.data_dir, context=self)
+                self.since_time(), self.data_dir, not self.records_only.isChecked(),
+                context=self)
         except Exception as error:  # told to the user
             self.run_button.setEnabled(True)
             self.status.show_problem(f"The audit could not run: {error_sentence(error)}")
