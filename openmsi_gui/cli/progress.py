@@ -80,7 +80,9 @@ class ConsoleReporter:
             elif isinstance(event, ConnectionState):
                 line = self._links.apply(event)
                 if line:  # an outage (or a missing topic) is told when it starts and ends
-                    self._line(line, logging.WARNING if self._links.problems else logging.INFO)
+                    # Named, as the other lines of a job: `openmsi demo` runs two jobs.
+                    self._line(f"{event.job}: {line}", logging.WARNING if
+                               self._links.problems.get(event.job) else logging.INFO)
                 elif event.detail:
                     self._line(f"{event.job}: {event.status.value} ({event.detail})",
                                logging.DEBUG)

@@ -83,6 +83,7 @@ def test_watch_says_once_that_the_broker_is_away_and_stops_at_once(
         watch.wait_for(UNREACHABLE)
         time.sleep(3)  # librdkafka retries all along; it is not told again
         assert watch.count(UNREACHABLE) == 1
+        assert watch.count(f"watch: {UNREACHABLE}") == 1  # named (the demo runs two jobs)
         assert not [line for line in watch.lines if "Connect to ipv4" in line or
                     line.startswith("%")], watch.lines  # librdkafka's lines are not on stderr
         code = watch.stop()
