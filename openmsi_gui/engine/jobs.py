@@ -119,7 +119,7 @@ class WatchJob:
         self.listener = (None if options.delivery is None else ReceiptListener(
             config, options.topic, _trusting_self(options), registry, bus, self.name))
         self.deadlines = (None if not options.expect or not options.expect.destinations
-                          else DeadlineWatch(registry, options.topic, str(root),
+                          else DeadlineWatch(registry, options.topic, str(self.watcher.root),
                                              options.expect, bus, self.name, self.send_again))
         self._registry = registry
         self.after_delivery: AfterDeliveryRunner | None = None
@@ -153,7 +153,8 @@ class WatchJob:
 
     def send_again(self, relpath: str) -> None:
         """Send ``relpath`` (relative to the folder) again, every chunk."""
-        self.uploader.submit(self.root, self.root / relpath, again=True)
+        root = self.watcher.root  # the real path, as the watcher sends and the registry keys
+        self.uploader.submit(root, root / relpath, again=True)
 
     def _start_after_delivery(self) -> None:
         policy = self.options.after_delivery

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -124,3 +125,31 @@ def test_a_new_file_jumps_the_backlog_and_stopping_leaves_the_queue(
     finally:
         uploader.stop()
     assert len(uploader.results()) <= 7  # the queued backlog was left for the next start
+
+
+def test_send_again_in_a_folder_given_through_a_link_keys_the_real_path(
+        tmp_path: Path, bus: EventBus, registry: Registry) -> None:
+    from openmsi_gui.engine.jobs import WatchJob, WatchOptions
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "a.dat").write_bytes(b"data")
+    os.utime(real / "a.dat", (1_000_000_000, 1_000_000_000))  # old: queued at start
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    producer = FakeProducer(metadata(lab=1))
+    job = WatchJob(CONFIG, link, WatchOptions("lab", upload_existing=True, stable_seconds=0.1),
+                   bus, registry, producer_factory=serving(producer))
+    job.start()
+    try:
+        assert job.uploader.wait_idle(10)
+        first = registry.last_upload("lab", str(real), "a.dat")
+        assert first is not None
+        job.send_again("a.dat")
+        assert job.uploader.wait_idle(10)
+    finally:
+        job.stop()
+    again = registry.last_upload("lab", str(real), "a.dat")
+    assert again is not None
+    assert again.id != first.id  # the same file, sent again under the same key
+    assert registry.last_upload("lab", str(link), "a.dat") is None
