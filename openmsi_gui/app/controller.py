@@ -11,36 +11,30 @@ methods and learns the outcome from engine events.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Protocol
 
-from openmsi_gui.app import destinations, keychain, pairing, profiles
-from openmsi_gui.app.after_delivery import folder_policy
+from openmsi_gui.app import destinations, keychain, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
-from openmsi_gui.app.confirming import folder_expectation
 from openmsi_gui.app.connection import LinkLog
 from openmsi_gui.app.demo_broker import DemoBroker
-from openmsi_gui.app.folders import file_filter
+from openmsi_gui.app.job_specs import JobContext, JobSpec, build_job, job_id, wanted_jobs
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
-    DestinationKind,
     Settings,
     SettingsStore,
     WatchedFolder,
 )
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.engine import admin
-from openmsi_gui.engine.bandwidth import Limit, Pacer
+from openmsi_gui.engine.bandwidth import Limit
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
-    Direction,
     Event,
     EventBus,
     JobId,
@@ -49,11 +43,10 @@ from openmsi_gui.engine.events import (
     JobStatus,
     PauseState,
 )
-from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
+from openmsi_gui.engine.jobs import DownloadJob, WatchJob
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.registry import Registry
-from openmsi_gui.engine.s3 import S3Location, staging_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +69,6 @@ class _Running:
     started: float = dataclasses.field(default_factory=time.monotonic)
 
 
-@dataclasses.dataclass
-class _Wanted:
-    """A job the settings ask for, with what it needs to start."""
-
-    signature: tuple[Any, ...]
-    item: WatchedFolder | Destination
-    profile: BrokerProfile
-    s3: S3Location | None = None
-
-
 RETRY_SECONDS = 30.0
 LOCAL_BROKER_FOLDER = "local-broker"
 """The embedded broker's data, in the data folder (reused by the next start)."""
@@ -96,12 +79,6 @@ UNREACHABLE_RETRY_SECONDS = 10.0
 """How soon a job that could not start because its broker did not answer is tried again."""
 STEADY_SECONDS = 60.0
 """A job that ran this long before it died starts its back-off afresh."""
-
-
-def job_id(item: WatchedFolder | Destination) -> JobId:
-    """The identity of the job that runs ``item`` (``str()`` of it names its events)."""
-    kind = JobKind.FOLDER if isinstance(item, WatchedFolder) else JobKind.DESTINATION
-    return JobId(kind, item.id)
 
 
 class AppController:
@@ -367,7 +344,7 @@ class AppController:
 
     def _apply(self, settings: Settings) -> None:
         self.bandwidth.set(app_limit(settings.bandwidth))
-        wanted, problems = self._wanted(settings)
+        wanted, problems = wanted_jobs(settings, self._secret, self._running_signature)
         for ident in list(self._jobs):
             running = self._jobs[ident]
             entry = wanted.get(ident)
@@ -389,48 +366,9 @@ class AppController:
         if failed:
             self._schedule_retry()
 
-    def _wanted(self, settings: Settings) -> tuple[dict[JobId, _Wanted], dict[JobId, str]]:
-        """The jobs ``settings`` ask for, and why some of them cannot start."""
-        wanted: dict[JobId, _Wanted] = {}
-        problems: dict[JobId, str] = {}
-        for folder in settings.folders:
-            profile = settings.profile(folder.profile_id)
-            if folder.enabled and profile and folder.path and folder.topic:
-                wanted[job_id(folder)] = _Wanted(_signature(folder, profile), folder, profile)
-        for dest in settings.destinations:
-            profile = settings.profile(dest.profile_id)
-            if not (dest.enabled and profile and dest.topic):
-                continue
-            ident = job_id(dest)
-            if dest.kind is DestinationKind.FOLDER and dest.path:
-                wanted[ident] = _Wanted(_signature(dest, profile), dest, profile)
-            elif dest.kind is DestinationKind.S3 and dest.bucket:
-                outcome = self._wanted_s3(ident, dest, profile)
-                if isinstance(outcome, str):
-                    problems[ident] = outcome
-                else:
-                    wanted[ident] = outcome
-        return wanted, problems
-
-    def _wanted_s3(self, ident: JobId, dest: Destination,
-                   profile: BrokerProfile) -> _Wanted | str:
-        """The S3 job for ``dest``; its secret (read here) is part of the signature.
-
-        A new secret in the keychain thus restarts the job at the next apply.
-        If the keychain cannot be read, a running job whose settings did not
-        change keeps going; otherwise the reason it cannot start is returned.
-        """
-        signature = _signature(dest, profile)
-        try:
-            location = destinations.load_s3_location(dest, self._secret)
-        except keychain.KeychainError as exc:
-            running = self._jobs.get(ident)
-            if running is not None and running.signature[:-1] == signature:
-                return _Wanted(running.signature, dest, profile)
-            log.error("%s could not start: %s", ident, exc)
-            return str(exc)
-        secret_id = hashlib.sha256(location.secret_access_key.encode()).hexdigest()
-        return _Wanted((*signature, secret_id), dest, profile, location)
+    def _running_signature(self, ident: JobId) -> tuple[Any, ...] | None:
+        running = self._jobs.get(ident)
+        return None if running is None else running.signature
 
     def _schedule_retry(self, delay: float | None = None) -> None:
         """Try jobs that could not start (broker down at boot, say) again later.
@@ -451,46 +389,16 @@ class AppController:
         self._retry_timer.daemon = True
         self._retry_timer.start()
 
-    def _start_job(self, ident: JobId, wanted: _Wanted) -> bool:
-        item, profile = wanted.item, wanted.profile
+    def _start_job(self, ident: JobId, wanted: JobSpec) -> bool:
         name = str(ident)
-        limit = Limit(item_limit(item))
+        limit = Limit(item_limit(wanted.item))
         try:
-            config = self._config(profile)
-            job: _Job
-            if isinstance(item, WatchedFolder):
-                if profile.embedded:
-                    admin.create_topic(config, item.topic)
-                options = WatchOptions(
-                    topic=item.topic, upload_existing=item.upload_existing,
-                    since=item.added_at or None,
-                    file_filter=file_filter(item),
-                    stable_seconds=item.stable_seconds, polling=item.polling,
-                    chunk_size=item.chunk_size,
-                    pacer=Pacer(Direction.UPLOAD, [limit, self.bandwidth]),
-                    delivery=pairing.delivery_watch(item.id, self.registry.path.parent),
-                    expect=folder_expectation(item),
-                    after_delivery=folder_policy(item), watch_began=item.added_at,
-                    sent_records=pairing.sender_records(item, self.registry.path.parent))
-                job = WatchJob(config, Path(item.path), options, self.bus, self.registry,
-                               name=name)
-            else:
-                if profile.embedded:
-                    admin.create_topic(config, item.topic)
-                # Elsewhere a missing topic is waited for (the job says so) until it is created.
-                pacer = Pacer(Direction.DOWNLOAD, [limit, self.bandwidth])
-                receipts = pairing.destination_receipts(item, self.registry.path.parent)
-                if wanted.s3 is not None:
-                    # Files are rebuilt and verified in a local staging folder, then uploaded.
-                    staging = staging_dir(wanted.s3, item.topic, self.registry.path.parent)
-                    job = DownloadJob(config, item.topic, staging, self.bus, self.registry,
-                                      group_id=item.group_id or None, name=name, s3=wanted.s3,
-                                      pacer=pacer, receipts=receipts)
-                else:
-                    # A missing folder is a drive or share not connected: never create it.
-                    job = DownloadJob(config, item.topic, Path(item.path), self.bus,
-                                      self.registry, group_id=item.group_id or None, name=name,
-                                      create_dest=False, pacer=pacer, receipts=receipts)
+            config = self._config(wanted.profile)
+            if wanted.profile.embedded:
+                admin.create_topic(config, wanted.item.topic)
+            # Elsewhere a missing topic is waited for (the job says so) until it is created.
+            job: _Job = build_job(wanted, config, JobContext(
+                self.bus, self.registry, name, [limit, self.bandwidth]))
             job.start()
         except BrokerUnreachable as exc:  # not a failure of the job: it waits for the broker
             since = self._away_at_start.setdefault(ident, time.time())
@@ -577,14 +485,3 @@ def _follow_pause(running: _Running, paused: bool) -> None:
             running.job.pause()
         else:
             running.job.resume()
-
-
-def _signature(item: WatchedFolder | Destination, profile: BrokerProfile) -> tuple[Any, ...]:
-    """What a running job depends on; pausing and limits are applied in place, not by a restart.
-
-    A destination's highest limit sizes its consumer's prefetch: a new one restarts it.
-    """
-    ceiling = (item_limit(item).ceiling(Direction.DOWNLOAD)
-               if isinstance(item, Destination) else None)
-    return (dataclasses.astuple(dataclasses.replace(item, paused=False, bwlimit="")),
-            dataclasses.astuple(profile), ceiling)

@@ -15,7 +15,8 @@ from openmsi_gui.app.bandwidth import (
     limit_problem,
     status_text,
 )
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import (
     BandwidthSettings,
     BrokerProfile,

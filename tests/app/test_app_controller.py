@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from helpers import Recorder, wait_until
 
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfers import TransferBook
 from openmsi_gui.engine import admin
@@ -188,7 +189,7 @@ def test_a_job_that_died_stays_failed_until_it_runs_again(
         make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Views show the failure and its reason while the restart waits (no "stopped")."""
-    from openmsi_gui.app.controller import job_id
+    from openmsi_gui.app.job_specs import job_id
     from openmsi_gui.engine.downloader import Downloader
 
     real_handle = Downloader._handle
@@ -231,7 +232,7 @@ def test_a_watch_job_whose_thread_died_restarts_and_sends_its_files(
         make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The watcher's thread raising is a failure on the folder's row, then a restart."""
-    from openmsi_gui.app.controller import job_id
+    from openmsi_gui.app.job_specs import job_id
     from openmsi_gui.engine.watcher import FolderWatcher
 
     real_submit = FolderWatcher._submit_stable
@@ -258,7 +259,7 @@ def test_a_watch_job_whose_thread_died_restarts_and_sends_its_files(
 def test_retry_waiting_reaches_a_running_destination_only(
         store: SettingsStore, controller: AppController, broker_profile: BrokerProfile,
         make_topic: Callable[..., str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from openmsi_gui.app.controller import job_id
+    from openmsi_gui.app.job_specs import job_id
     from openmsi_gui.engine.downloader import Downloader
 
     asked: list[str] = []
@@ -276,7 +277,7 @@ def test_a_missing_destination_folder_is_not_created(
         store: SettingsStore, quick_retry: AppController, broker_profile: BrokerProfile,
         make_topic: Callable[..., str], tmp_path: Path, recorder: Recorder) -> None:
     """A USB disk or share not connected at login: no files on the disk beneath it."""
-    from openmsi_gui.app.controller import job_id
+    from openmsi_gui.app.job_specs import job_id
 
     controller = quick_retry
     _folder, dest = configure(store, broker_profile, make_topic(1), tmp_path)

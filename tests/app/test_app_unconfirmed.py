@@ -15,7 +15,8 @@ from pathlib import Path
 from helpers import Recorder, wait_until
 
 from openmsi_gui.app import pairing
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import BrokerProfile, Destination, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfers import RowStatus, TransferBook
 from openmsi_gui.engine.confirmation import MAX_AUTO_RESENDS

@@ -20,8 +20,8 @@ from pytestqt.qtbot import QtBot
 from s3server import SeaweedS3
 
 from openmsi_gui.app import controller as controller_module
-from openmsi_gui.app import destinations, keychain
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app import destinations, job_specs, keychain
+from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.destinations import (
     SECRET,
     key_layout,
@@ -31,6 +31,7 @@ from openmsi_gui.app.destinations import (
     validate_destination,
     validate_s3_destination,
 )
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import BrokerProfile, Destination, Settings, SettingsStore
 from openmsi_gui.engine.events import EventBus, JobState, JobStatus
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -189,7 +190,8 @@ class _FakeDownloadJob:
 @pytest.fixture
 def fake_jobs(monkeypatch: pytest.MonkeyPatch) -> list[_FakeDownloadJob]:
     _FakeDownloadJob.made = []
-    monkeypatch.setattr(controller_module, "DownloadJob", _FakeDownloadJob)
+    monkeypatch.setattr(job_specs, "DownloadJob", _FakeDownloadJob)  # built there
+    monkeypatch.setattr(controller_module, "DownloadJob", _FakeDownloadJob)  # told apart there
     return _FakeDownloadJob.made
 
 

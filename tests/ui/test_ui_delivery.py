@@ -13,8 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import pairing
 from openmsi_gui.app.confirming import paired_names
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.delivery_state import unconfirmed_notice
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import BrokerProfile, SettingsStore, WatchedFolder
 from openmsi_gui.app.transfer_rows import Column, FilterMode
 from openmsi_gui.engine.confirmation import unconfirmed_reason

@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import folders
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.destinations import default_group_id
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app import profiles
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import BrokerProfile, SettingsStore
 from openmsi_gui.app.wizard import JobKind, PathKind, Step, path_kind
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port

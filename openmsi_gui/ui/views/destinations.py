@@ -20,7 +20,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QWidget
 
 from openmsi_gui.app import keychain, pairing
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.destinations import (
     KINDS,
     SECRET,
@@ -31,6 +31,7 @@ from openmsi_gui.app.destinations import (
     s3_problems,
     validate_destination,
 )
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import Destination, DestinationKind, Settings, SettingsStore
 from openmsi_gui.app.text import error_sentence, sentence
 from openmsi_gui.engine.s3 import S3Error

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from openmsi_gui.app import folder_ini
 from openmsi_gui.app.after_delivery import folder_problems as after_delivery_problems
-from openmsi_gui.app.controller import AppController, job_id
+from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.folders import (
     CHUNK_SIZES,
     MAX_STABLE_SECONDS,
@@ -32,6 +32,7 @@ from openmsi_gui.app.folders import (
     validate_folder,
 )
 from openmsi_gui.app.formatting import format_bytes
+from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import BrokerProfile, Settings, SettingsStore, WatchedFolder
 from openmsi_gui.app.text import error_sentence
 from openmsi_gui.engine import wire
