@@ -123,8 +123,9 @@ def test_files_lost_by_a_memory_broker_are_not_confirmed_then_repaired(
         assert all(e.resending for e in resent)
         assert job.deadlines is not None
         assert job.deadlines.resent == len(resent)
-        delivered = {e.relpath for e in recorder.of(FileDelivery)}
-        assert set(FILES) - set(by_hand) <= delivered
+        # The listener records a delivery, then publishes it: wait for the events too.
+        wait_until(lambda: set(FILES) - set(by_hand) <= {
+            e.relpath for e in recorder.of(FileDelivery)}, timeout=10, message="the deliveries")
         wait_until(lambda: tree_files(inbox) == FILES, timeout=10, message="every file stored")
         assert job.error is None
         # And the audit, which reads the topics (not this registry), is clean.
