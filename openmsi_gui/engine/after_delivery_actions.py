@@ -35,8 +35,8 @@ from openmsi_gui.engine.after_delivery_files import (
     copy_verified,
     fsync_dir,
     place,
-    sha512_of,
 )
+from openmsi_gui.engine.file_hash import sha512_of
 from openmsi_gui.engine.os_errors import os_error_text
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.untrusted import escaped

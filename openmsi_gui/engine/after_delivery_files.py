@@ -18,6 +18,8 @@ import os
 import uuid
 from pathlib import Path
 
+from openmsi_gui.engine.file_hash import sha512_of
+
 READ_BYTES = 1 << 20
 
 
@@ -27,15 +29,6 @@ class ArchiveTaken(FileExistsError):
 
 class CopyMismatch(OSError):
     """The copy in the archive (or the original while it was read) is not what was confirmed."""
-
-
-def sha512_of(path: Path) -> bytes:
-    """The SHA-512 of ``path``, streamed."""
-    digest = hashlib.sha512()
-    with path.open("rb", buffering=0) as handle:
-        while data := handle.read(READ_BYTES):
-            digest.update(data)
-    return digest.digest()
 
 
 def fsync_dir(folder: Path) -> None:

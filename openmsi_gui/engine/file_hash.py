@@ -1,4 +1,4 @@
-"""Hash a file for sending: its SHA-512 and the SHA-512 of each of its chunks, in one pass."""
+"""Hash files: a whole file's SHA-512, and for sending its chunks' too, in one pass."""
 
 from __future__ import annotations
 
@@ -6,6 +6,17 @@ import hashlib
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from pathlib import Path
+
+READ_BLOCK = 1 << 20
+
+
+def sha512_of(path: Path) -> bytes:
+    """The SHA-512 of the file at ``path``, read in blocks."""
+    digest = hashlib.sha512()
+    with path.open("rb", buffering=0) as handle:
+        while block := handle.read(READ_BLOCK):
+            digest.update(block)
+    return digest.digest()
 
 
 def _sha512(data: bytes) -> bytes:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.download.problems import Rejected
+from openmsi_gui.engine.file_hash import sha512_of
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.untrusted import escaped
 
@@ -277,7 +278,7 @@ def verify(inc: Incoming, size: int) -> None:
     if inc.hasher is not None and inc.hashed_upto == size:
         digest = inc.hasher.digest()
     else:
-        digest = hash_path(inc.temp)
+        digest = sha512_of(inc.temp)
     if digest != inc.key[1]:
         bad = _bad_chunks(inc)
         which = f"chunks {bad[:10]} fail their SHA-512 check" if bad else (
@@ -309,10 +310,3 @@ def _write_at(handle: io.FileIO, offset: int, data: bytes) -> None:
         view = view[written:]
 
 
-def hash_path(path: Path) -> bytes:
-    """The SHA-512 of a file, read in blocks."""
-    hasher = hashlib.sha512()
-    with path.open("rb", buffering=0) as handle:
-        while block := handle.read(READ_BLOCK):
-            hasher.update(block)
-    return hasher.digest()

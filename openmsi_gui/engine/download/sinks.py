@@ -20,8 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from openmsi_gui.engine.download.assembly import Incoming, hash_path
+from openmsi_gui.engine.download.assembly import Incoming
 from openmsi_gui.engine.download.problems import Rejected
+from openmsi_gui.engine.file_hash import sha512_of
 from openmsi_gui.engine.registry import DownloadRecord, Registry
 from openmsi_gui.engine.s3 import S3Error, S3Store
 from openmsi_gui.engine.untrusted import escaped
@@ -264,7 +265,7 @@ class S3Sink(Sink):
     def _upload(self, inc: Incoming) -> None:
         """Put one verified file into the bucket (upload thread); report the outcome."""
         try:
-            if inc.attempts and hash_path(inc.temp) != inc.key[1]:
+            if inc.attempts and sha512_of(inc.temp) != inc.key[1]:
                 raise Rejected("the staged file changed while waiting to be uploaded; it was "
                                "discarded")
             url = self._store.put(inc.temp, inc.relpath, inc.key[1], inc.mtime,

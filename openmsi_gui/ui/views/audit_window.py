@@ -15,7 +15,6 @@ from pathlib import Path
 from PySide6.QtCore import (
     QDateTime,
     QSortFilterProxyModel,
-    QStandardPaths,
     Qt,
     Signal,
 )
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDateTimeEdit,
     QDialog,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QInputDialog,
@@ -55,6 +53,7 @@ from openmsi_gui.engine.untrusted import escaped
 from openmsi_gui.ui.status_line import StatusLine, buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.audit_model import SORT_ROLE, AuditTableModel
+from openmsi_gui.ui.views.csv_dialog import ask_csv_path
 from openmsi_gui.ui.views.tables import setup_sortable_table
 
 _SORT = SORT_ROLE
@@ -351,17 +350,9 @@ class AuditWindow(QDialog):
     def on_export_clicked(self) -> None:
         if self.report is None:
             return
-        folder = QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
-        name, selected_filter = QFileDialog.getSaveFileName(
-            self, "Export audit", str(Path(folder) / f"openmsi-audit-{self.report.topic}.csv"),
-            "CSV files (*.csv);;All files (*)")
-        if not name:
-            return
-        path = Path(name)
-        if not path.suffix and selected_filter.startswith("CSV"):
-            path = path.with_suffix(".csv")
-        self.export_to(path)
+        path = ask_csv_path(self, "Export audit", f"openmsi-audit-{self.report.topic}.csv")
+        if path is not None:
+            self.export_to(path)
 
     @asyncSlot()
     async def export_to(self, path: Path) -> None:

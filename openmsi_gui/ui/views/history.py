@@ -15,14 +15,12 @@ from PySide6.QtCore import (
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
-    QStandardPaths,
     QTimer,
     Signal,
 )
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -47,6 +45,7 @@ from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.audit_window import AuditWindow
+from openmsi_gui.ui.views.csv_dialog import ask_csv_path
 from openmsi_gui.ui.views.history_model import HistoryFilterProxy, HistoryTableModel
 from openmsi_gui.ui.views.tables import setup_sortable_table
 
@@ -284,17 +283,9 @@ class HistoryView(QWidget):
                 for r in range(self.proxy.rowCount())]
 
     def on_export_clicked(self) -> None:
-        folder = QStandardPaths.writableLocation(
-            QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
-        name, selected_filter = QFileDialog.getSaveFileName(
-            self, "Export history", str(Path(folder) / "openmsi-history.csv"),
-            "CSV files (*.csv);;All files (*)")
-        if not name:
-            return
-        path = Path(name)
-        if not path.suffix and selected_filter.startswith("CSV"):
-            path = path.with_suffix(".csv")
-        self.export_to(path)
+        path = ask_csv_path(self, "Export history", "openmsi-history.csv")
+        if path is not None:
+            self.export_to(path)
 
     @asyncSlot()
     async def export_to(self, path: Path) -> None:
