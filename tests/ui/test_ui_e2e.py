@@ -30,12 +30,14 @@ def app(qtbot: QtBot, store: SettingsStore, tmp_path: Path) -> Iterator[OpenMSIA
     store.update(settings)
     openmsi = OpenMSIApp(store, Registry(tmp_path / "app-registry.sqlite3"))
     openmsi.start(show_window=True)
-    qtbot.addWidget(openmsi.window)
+    # Not qtbot.addWidget(window): pytest-qt would close it before this fixture quits the
+    # app, and with no tray, closing the window asks "files still sending; quit anyway?".
     yield openmsi
     openmsi.quit()
     # Stopped, and the app's background executors (which the views use) shut down.
     qtbot.waitUntil(lambda: openmsi.controller._control._shutdown and openmsi.tasks.closed,
                     timeout=60_000)
+    openmsi.window.deleteLater()
     openmsi.deleteLater()  # and with it the timers of its live state and adapter
 
 

@@ -47,11 +47,13 @@ def app(qtbot: QtBot, store: SettingsStore, own_broker: EmbeddedBroker, tmp_path
     store.update(settings)
     openmsi = OpenMSIApp(store, Registry(tmp_path / "app-registry.sqlite3"))
     openmsi.start(show_window=True)
-    qtbot.addWidget(openmsi.window)
+    # Not qtbot.addWidget(window): pytest-qt would close it before this fixture quits the
+    # app, and with no tray, closing the window asks "files still sending; quit anyway?".
     yield openmsi
     openmsi.quit()
     qtbot.waitUntil(lambda: openmsi.controller._control._shutdown and openmsi.tasks.closed,
                     timeout=60_000)
+    openmsi.window.deleteLater()
     openmsi.deleteLater()
 
 

@@ -66,6 +66,7 @@ def app(qtbot: QtBot, store: SettingsStore, tmp_path: Path, broker_profile: Brok
     openmsi.quit()
     qtbot.waitUntil(lambda: openmsi.controller._control._shutdown and openmsi.tasks.closed,
                     timeout=60_000)
+    openmsi.window.deleteLater()
     openmsi.deleteLater()
 
 
@@ -76,8 +77,7 @@ def test_hostile_keys_and_names_are_escaped_in_the_gui_log_file_and_notification
     monkeypatch.setattr(app.tray.icon, "isVisible", lambda: True)
     monkeypatch.setattr(app.tray.icon, "showMessage",
                         lambda title, text, *args: notes.append(f"{title}: {text}"))
-    app.start(show_window=True)
-    qtbot.addWidget(app.window)
+    app.start(show_window=True)  # the fixture quits it (see test_ui_e2e's)
     qtbot.waitUntil((tmp_path / "inbox" / "sentinel.txt").exists, timeout=60_000)
     transfers = app.window.transfers
     qtbot.waitUntil(lambda: sum(n.startswith("File transferred") for n in notes) == 4,
