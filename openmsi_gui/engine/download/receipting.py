@@ -30,7 +30,7 @@ from openmsi_gui.engine.untrusted import escaped
 log = logging.getLogger(__name__)
 
 CHECKPOINT_WAIT = 1.0  # seconds a checkpoint waits for receipts to be acknowledged
-CLOSE_WAIT = 10.0  # seconds a stop waits for them
+CLOSE_WAIT = 2.0  # seconds a stop waits for them: stopping never waits long for a broker
 RECEIPT_PARTITIONS = 1  # receipts are small; one partition keeps each destination's in order
 TOPIC_CHECK_SECONDS = 5.0
 _PRODUCER_SETTINGS = {"linger.ms": "20"}
