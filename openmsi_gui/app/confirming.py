@@ -20,7 +20,7 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.engine.confirmation import Expectation
 from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
-from openmsi_gui.engine.receipt_keys import PairingError
+from openmsi_gui.engine.receipt_keys import PairingError, PublicIdentity
 from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,15 @@ def paired_names(data_dir: Path | None = None) -> list[str]:
         log.warning("the paired destinations cannot be read: %s", exc)
         return []
     return sorted({public.name for public in trusted.values()}, key=str.casefold)
+
+
+def pair(code: str, data_dir: Path | None = None) -> tuple[PublicIdentity, list[str]]:
+    """Trust the identity ``code`` names, then list the names paired here (keychain: blocks).
+
+    Raises:
+        PairingError, KeychainError: the code cannot be read or stored (a sentence).
+    """
+    return pairing.trust(code, data_dir), paired_names(data_dir)
 
 
 def unpaired(expected: Sequence[str], data_dir: Path | None = None) -> list[str]:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app import audit, pairing
+from openmsi_gui.app import audit
 from openmsi_gui.app.audit import AuditReport
 from openmsi_gui.app.audit_targets import (
     AuditTarget,
@@ -46,7 +46,7 @@ from openmsi_gui.app.audit_targets import (
     sender_codes,
     typed_target,
 )
-from openmsi_gui.app.confirming import paired_names
+from openmsi_gui.app.confirming import pair, paired_names
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.text import error_sentence
 from openmsi_gui.engine.untrusted import escaped
@@ -226,10 +226,8 @@ class AuditWindow(QDialog):
     async def add_code(self, code: str) -> None:
         """Trust the destination or sender ``code`` names (keychain, on the I/O executor)."""
         try:
-            public = await self.tasks.run(Purpose.IO, pairing.trust, code, self.data_dir,
-                                          context=self)
-            self._paired = await self.tasks.run(Purpose.IO, paired_names, self.data_dir,
-                                                context=self)
+            public, self._paired = await self.tasks.run(Purpose.IO, pair, code, self.data_dir,
+                                                        context=self)
         except Exception as error:  # told to the user
             self.status.show_problem(f"Not paired: {error_sentence(error)}")
             return

@@ -22,8 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from openmsi_gui.app import pairing
-from openmsi_gui.app.confirming import deadline_problem, paired_names
+from openmsi_gui.app.confirming import deadline_problem, pair, paired_names
 from openmsi_gui.app.settings import WatchedFolder
 from openmsi_gui.app.text import error_sentence
 from openmsi_gui.engine.confirmation import MAX_AUTO_RESENDS
@@ -193,9 +192,8 @@ class DeliverySection(AdvancedSection):
     async def add_code(self, code: str) -> None:
         """Trust the destination ``code`` names, list it and tick it."""
         try:
-            public = await self.tasks.run(Purpose.IO, pairing.trust, code, self.data_dir,
-                                          context=self)
-            names = await self.tasks.run(Purpose.IO, paired_names, self.data_dir, context=self)
+            public, names = await self.tasks.run(Purpose.IO, pair, code, self.data_dir,
+                                                 context=self)
         except Exception as exc:
             self.status.show_problem(f"Not added: {error_sentence(exc)}")
             return
