@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import platformdirs
 
 from openmsi_gui.app import settings_migrations
+from openmsi_gui.app.lab_settings import LabSettings
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.after_delivery import AfterAction
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
@@ -298,6 +299,7 @@ class Settings:
     destinations: list[Destination] = field(default_factory=list)
     ui: UiSettings = field(default_factory=UiSettings)
     bandwidth: BandwidthSettings = field(default_factory=BandwidthSettings)
+    lab: LabSettings = field(default_factory=LabSettings)
 
     def profile(self, profile_id: str) -> BrokerProfile | None:
         """The profile with this id, if any."""
@@ -413,6 +415,7 @@ def from_dict(data: dict[str, Any]) -> Settings:
             destinations=[_build(Destination, d) for d in data.get("destinations", [])],
             ui=_build(UiSettings, data.get("ui", {})),
             bandwidth=_build(BandwidthSettings, data.get("bandwidth", {})),
+            lab=_build(LabSettings, data.get("lab", {})),
         )
     except (TypeError, AttributeError) as exc:
         raise SettingsError(f"the settings file is malformed: {exc}") from exc
