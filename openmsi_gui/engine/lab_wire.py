@@ -40,7 +40,7 @@ APP_NAME = "openmsi-gui"
 """The ``app`` field of our heartbeats: tells ours from OpenMSIStream's."""
 
 
-class JobKind(enum.StrEnum):
+class ReportKind(enum.StrEnum):
     """What kind of long-running job reports."""
 
     WATCH = "watch"
@@ -50,10 +50,10 @@ class JobKind(enum.StrEnum):
     @property
     def sends(self) -> bool:
         """Whether the job produces files (OpenMSIStream's upload counters apply)."""
-        return self is JobKind.WATCH
+        return self is ReportKind.WATCH
 
 
-class JobState(enum.StrEnum):
+class ReportedState(enum.StrEnum):
     """What a job says about itself in its heartbeat."""
 
     WORKING = "working"
@@ -141,9 +141,9 @@ class Heartbeat:
     interval: float | None = None
     host: str = ""
     app_version: str = ""
-    kind: JobKind | None = None
+    kind: ReportKind | None = None
     job: str = ""
-    state: JobState | None = None
+    state: ReportedState | None = None
     problem: str = ""
     files_waiting: int | None = None
     files_failed: int | None = None
@@ -241,9 +241,9 @@ def decode_heartbeat(key: bytes | str | None, value: bytes | None) -> Heartbeat 
         interval=_seconds(obj.get("interval_secs")),
         host=_text(obj.get("hostname")),
         app_version=_text(obj.get("app_version")) if obj.get("app") == APP_NAME else "",
-        kind=_enum(JobKind, obj.get("job_kind")),
+        kind=_enum(ReportKind, obj.get("job_kind")),
         job=_text(obj.get("job_name")),
-        state=_enum(JobState, obj.get("job_state")),
+        state=_enum(ReportedState, obj.get("job_state")),
         problem=_text(obj.get("problem")),
         files_waiting=_optional_count(obj.get("n_files_waiting")),
         files_failed=_optional_count(obj.get("n_files_failed")),

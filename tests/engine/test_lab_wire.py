@@ -8,17 +8,17 @@ import json
 import pytest
 
 from openmsi_gui.engine import lab_wire
-from openmsi_gui.engine.lab_wire import Counters, Heartbeat, JobKind, JobState, LogBatch
+from openmsi_gui.engine.lab_wire import Counters, Heartbeat, LogBatch, ReportedState, ReportKind
 
 
-def _ours(kind: JobKind = JobKind.WATCH) -> Heartbeat:
+def _ours(kind: ReportKind = ReportKind.WATCH) -> Heartbeat:
     now = dt.datetime(2026, 12, 5, 21, 34, 1, 281965, tzinfo=dt.UTC)
     return Heartbeat(
         program_id="labpc01_watch", timestamp=now,
         delta=Counters(messages_produced=4, bytes_produced=4000, files=2),
         totals=Counters(messages_produced=40, bytes_produced=40000, files=20),
         interval=10.0, host="labpc01", app_version="0.1.0", kind=kind, job="watch",
-        state=JobState.WORKING, files_waiting=3, files_failed=1, last_file="S001/a.txt",
+        state=ReportedState.WORKING, files_waiting=3, files_failed=1, last_file="S001/a.txt",
         last_file_time=now, folder="/data", free_bytes=123, config_fingerprint="abc123",
         log_program_id="labpc01", started=now)
 
@@ -35,7 +35,7 @@ def test_a_senders_heartbeat_has_openmsistreams_fields_and_types() -> None:
 
 
 def test_a_receivers_heartbeat_has_openmsistreams_reader_counters() -> None:
-    beat = _ours(JobKind.DOWNLOAD)
+    beat = _ours(ReportKind.DOWNLOAD)
     beat = Heartbeat(**{**beat.__dict__, "delta": Counters(messages_read=5, bytes_read=50,
                                                              messages_processed=5,
                                                              bytes_processed=50)})
