@@ -33,6 +33,19 @@ Wire format seen from 1.8.8 (raw messages, no headers):
   filename_append (str, ""), data (bin), mtime (float, ``st_mtime``).
 * partition: librdkafka's default ``consistent_random`` = CRC32(key) % n.
 
+Heartbeats and log messages seen from 1.8.8 (see :func:`reporting_args`):
+
+* heartbeat: key ``<program_id>_heartbeat``; value JSON ``{"timestamp":
+  "2026-12-06T05:08:41.836760+00:00", ...}`` with ``n_messages_produced`` and
+  ``n_bytes_produced`` (ints) from the upload directory (bytes of the
+  serialised messages, a little more than the file), ``n_messages_read``,
+  ``n_messages_processed``, ``n_bytes_read``, ``n_bytes_processed`` from the
+  download directory (bytes of file data). Counts are since the previous beat.
+  One more beat is sent when the program stops with ``q``.
+* log: key ``<program_id>_log``; value ``{"timestamp": <float epoch>,
+  "messages": [...]}`` with every line logged since the previous one (INFO
+  too), often an empty list.
+
 Typical use::
 
     venv = interop_venv()
@@ -269,6 +282,44 @@ def write_config(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def reporting_args(
+    heartbeat_topic: str | None = None,
+    log_topic: str | None = None,
+    *,
+    program_id: str | None = None,
+    heartbeat_interval: float = 1.0,
+    log_interval: float = 1.0,
+) -> list[str]:
+    """Command-line arguments that make a long-running program report to Kafka.
+
+    Pass them as ``extra_args``. The programs check their timers every loop
+    (about 20 times a second), independently of ``--update_seconds``, so a 1 s
+    interval gives a beat about every 1.0-1.1 s. Without ``program_id`` the
+    heartbeat and log keys carry the hex address of the program's producer,
+    which changes every run. A program without a producer of its own (the
+    download directory) makes one for its reports, and warns unless the config
+    has ``[heartbeat]``/``[log]`` sections (see :func:`write_config`'s ``extra``).
+
+    Args:
+        heartbeat_topic: ``--heartbeat_topic_name``.
+        log_topic: ``--log_topic_name``.
+        program_id: ``--heartbeat_program_id`` and ``--log_program_id``.
+        heartbeat_interval: ``--heartbeat_interval_secs``.
+        log_interval: ``--log_interval_secs``.
+    """
+    args: list[str] = []
+    if heartbeat_topic is not None:
+        args += ["--heartbeat_topic_name", heartbeat_topic,
+                 "--heartbeat_interval_secs", str(heartbeat_interval)]
+        if program_id is not None:
+            args += ["--heartbeat_program_id", program_id]
+    if log_topic is not None:
+        args += ["--log_topic_name", log_topic, "--log_interval_secs", str(log_interval)]
+        if program_id is not None:
+            args += ["--log_program_id", program_id]
+    return args
 
 
 # ----------------------------------------------------------------- UploadDataFile
