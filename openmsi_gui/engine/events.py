@@ -7,6 +7,7 @@ in ``openmsi_gui.ui`` does exactly that) and a subscriber must return quickly.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import logging
 import threading
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from openmsi_gui.engine.lab_wire import Heartbeat, LogBatch
 from openmsi_gui.engine.os_errors import what_to_do
 
 log = logging.getLogger(__name__)
@@ -269,6 +271,30 @@ class JobId:
         prefix, sep, ident = name.partition(":")
         kind = next((k for k in JobKind if k.value == prefix), None)
         return cls(kind, ident) if kind is not None and sep and ident else None
+
+
+@dataclass(frozen=True, slots=True)
+class LabReports(Event):
+    """Heartbeats and log messages a lab reader decoded since its previous report.
+
+    Published by :class:`~openmsi_gui.engine.lab_reader.LabReader` at most
+    every half second (and when its problem changes). Every text inside was
+    escaped by :mod:`~openmsi_gui.engine.lab_wire`.
+
+    Attributes:
+        job: the reader's name (as ``source``; "" when made by hand).
+        source: the reader's name.
+        beats: each heartbeat with its Kafka timestamp (aware, UTC), oldest first.
+        logs: each log message with its Kafka timestamp (aware, UTC), oldest first.
+        problem: one sentence when the reader cannot read (broker unreachable, topic
+            missing), "" once it reads.
+    """
+
+    job: str = ""
+    source: str = ""
+    beats: tuple[tuple[Heartbeat, dt.datetime], ...] = ()
+    logs: tuple[tuple[LogBatch, dt.datetime], ...] = ()
+    problem: str = ""
 
 
 Subscriber = Callable[[Event], None]
