@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from openmsi_gui.app import destinations, keychain, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
 from openmsi_gui.app.connection import LinkLog
+from openmsi_gui.app.connection_checks import CheckTarget, run_recorded
 from openmsi_gui.app.demo_broker import DemoBroker
 from openmsi_gui.app.job_specs import JobContext, JobSpec, build_job, job_id, wanted_jobs
 from openmsi_gui.app.settings import (
@@ -335,12 +336,18 @@ class AppController:
             self._demo.revive()
 
     def _test_connection(self, profile: BrokerProfile, topic: str, password: str) -> str:
-        return admin.probe_broker(self._config(profile, password), topic)
+        return run_recorded(self.registry.path.parent, CheckTarget.BROKER, profile.id,
+                            profile.name, lambda: admin.probe_broker(
+                                self._config(profile, password), topic))
 
     def _test_s3(self, dest: Destination, secret: str | None) -> str:
-        location = (destinations.s3_location(dest, secret) if secret
-                    else destinations.load_s3_location(dest, self._secret))
-        return destinations.check_s3(location)
+        def test() -> str:
+            location = (destinations.s3_location(dest, secret) if secret
+                        else destinations.load_s3_location(dest, self._secret))
+            return destinations.check_s3(location)
+
+        return run_recorded(self.registry.path.parent, CheckTarget.S3, dest.id,
+                            destinations.location_text(dest), test)
 
     def _apply(self, settings: Settings) -> None:
         self.bandwidth.set(app_limit(settings.bandwidth))

@@ -28,6 +28,7 @@ from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli import after
 from openmsi_gui.cli.audit import cmd_audit as run_audit
+from openmsi_gui.cli.diagnostics import cmd_diagnostics
 from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
@@ -390,6 +391,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
     "download-s3": cmd_download_s3, "provision": cmd_provision, "send-again": cmd_upload,
     "pair": cmd_pair, "audit": cmd_audit,
+    "diagnostics": lambda args, _bus: cmd_diagnostics(args),
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.

@@ -15,6 +15,7 @@ from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
 from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
 from openmsi_gui.cli import after
 from openmsi_gui.cli.audit import add_parser as add_audit_parser
+from openmsi_gui.cli.diagnostics import add_parser as add_diagnostics_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
 from openmsi_gui.cli.pair import receipt_args, sender_args, watch_receipt_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_provision_parser(sub)
     add_pair_parser(sub)
     _broker_args(add_audit_parser(sub))
+    add_diagnostics_parser(sub)
     return parser
 
 

@@ -1,0 +1,122 @@
+"""Taking secrets out of what leaves the machine (the diagnostics zip), without Qt.
+
+Two rules, applied together:
+
+* **By name.** A key whose name looks secret (password, passphrase, secret,
+  token, credential, JAAS or OAuth config, API or private key, inline PEM) has
+  its value replaced by :data:`REMOVED`, in JSON (at any depth) and in text
+  (``key = value`` lines of INI and env files, ``key=value`` or ``"key": "value"``
+  inside log lines). A ``$VARIABLE`` reference is kept: it names where the
+  secret comes from, which a support engineer needs, and is no secret itself.
+* **By value.** Every secret known on this machine (what the keychain holds for
+  the profiles, destinations and receipt keys, and environment variables whose
+  names look secret) is replaced wherever it appears, whatever the key. Values
+  shorter than :data:`MIN_SECRET_LENGTH` are not searched for: they would match
+  everywhere and reveal next to nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REMOVED = "<removed>"
+MIN_SECRET_LENGTH = 4
+
+_SECRET_NAME = re.compile(
+    r"pass(?:word|wd|phrase)|(?:^|[._-])pwd$|secret|token|credential|jaas|oauthbearer"
+    r"|api[._-]?key|private[._-]?key|(?:^|[._-])pem$|receipt[._-]?keys|pairing[._-]?code"
+    r"|authorization|cookie|session[._-]?key",
+    re.IGNORECASE)
+_ENV_REFERENCE = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
+# A whole line ``key = value`` / ``key: value`` / ``export KEY=value`` (INI, env, YAML).
+_LINE = re.compile(r"^(?P<head>\s*(?:export\s+)?(?P<key>[^\s=:#;\[][^=:]*?)\s*[=:]\s*)"
+                   r"(?P<value>.*?)(?P<tail>\s*)$")
+# ``key=value``, ``key: value`` or ``"key": "value"`` inside a longer line (logs).
+_INLINE = re.compile(
+    r"""(?P<head>(?P<q>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=q)\s*[=:]\s*)"""
+    r"""(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s,;)}\]\n]+)""")
+# The password of ``scheme://user:password@host``.
+_URL_PASSWORD = re.compile(r"(?P<head>://[^/\s:@]+:)[^@\s/]+(?=@)")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a setting, config key or variable called ``name`` holds a secret."""
+    return bool(_SECRET_NAME.search(name.strip().strip("\"'")))
+
+
+def _kept(value: str) -> bool:
+    """Values that may stay under a secret name: empty, a ``$VAR`` reference, removed."""
+    bare = value.strip().strip("\"'")
+    return not bare or bare == REMOVED or bool(_ENV_REFERENCE.match(bare))
+
+
+class Redactor:
+    """Removes secrets from JSON values and text (see the module's rules).
+
+    Args:
+        known: secret values to remove wherever they appear.
+    """
+
+    def __init__(self, known: Iterable[str] = ()) -> None:
+        values = {value for value in known if len(value) >= MIN_SECRET_LENGTH}
+        # Longest first, so that a secret containing another is removed whole.
+        self._known = sorted(values, key=len, reverse=True)
+        self._pattern = (re.compile("|".join(re.escape(v) for v in self._known))
+                         if self._known else None)
+
+    @property
+    def known_count(self) -> int:
+        """How many secret values are searched for."""
+        return len(self._known)
+
+    def values(self, text: str) -> str:
+        """``text`` with every known secret value replaced."""
+        return self._pattern.sub(REMOVED, text) if self._pattern is not None else text
+
+    def text(self, text: str) -> str:
+        """``text`` (a log, an INI or env file) with secrets by name and by value removed."""
+        lines = []
+        for line in self.values(text).splitlines(keepends=True):
+            body = line.rstrip("\r\n")
+            ending = line[len(body):]
+            whole = _LINE.match(body)
+            if (whole and is_secret_name(whole["key"]) and " " not in whole["key"].strip()
+                    and not _kept(whole["value"])):
+                body = f"{whole['head']}{REMOVED}{whole['tail']}"
+            else:
+                body = _INLINE.sub(self._inline, body)
+            body = _URL_PASSWORD.sub(lambda m: f"{m['head']}{REMOVED}", body)
+            lines.append(body + ending)
+        return "".join(lines)
+
+    @staticmethod
+    def _inline(match: re.Match[str]) -> str:
+        if is_secret_name(match["key"]) and not _kept(match["value"]):
+            return f"{match['head']}{REMOVED}"
+        return match[0]
+
+    def json(self, value: Any) -> Any:
+        """A copy of a JSON value with secret-named members and known values removed."""
+        if isinstance(value, Mapping):
+            return {key: (REMOVED if is_secret_name(str(key)) and not _empty(item)
+                          and not (isinstance(item, str) and _kept(item))
+                          else self.json(item))
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.json(item) for item in value]
+        if isinstance(value, str):
+            return self.values(value)
+        return value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value in ("", [], {})
+
+
+def secret_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of environment variables whose names look secret."""
+    env = os.environ if environ is None else environ
+    return [value for name, value in env.items() if is_secret_name(name) and value]
