@@ -6,10 +6,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from helpers import wait_until
 
 OPENMSI = [sys.executable, "-m", "openmsi_gui"]
 
@@ -57,3 +60,49 @@ def write_config(path: Path, bootstrap: str) -> Path:
                     "group.id = create_new\nauto.offset.reset = earliest\n")
     os.environ["TEST_BROKER"] = bootstrap
     return path
+
+
+class Running:
+    """An `openmsi` command in the background, its output collected line by line."""
+
+    def __init__(self, args: list[str], data_dir: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen([*OPENMSI, "--data-dir", str(data_dir), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=None if env is None else {**os.environ, **env})
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 30) -> None:
+        """Wait for a line holding ``text`` (e.g. that it is up: signal it only then)."""
+        wait_until(lambda: any(text in line for line in self.lines), timeout=timeout,
+                   message=f"{text!r} in {self.lines}")
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+    def stop(self) -> int:
+        """SIGTERM it; its exit code (it must exit: the wait fails the test otherwise)."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self._reader.join(10)
+        return code
+
+    def kill(self) -> None:
+        """SIGKILL it, as a crash or a power cut would (no chance to say goodbye)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=20)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()

@@ -8,15 +8,12 @@ command; figures (how soon, how many lines, how fast it stops) are printed by
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from cli_helpers import OPENMSI
+from cli_helpers import Running
 from helpers import wait_until
 
 from openmsi_gui.engine import admin
@@ -26,44 +23,6 @@ from openmsi_gui.engine.kafka_config import KafkaConfig
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 UNREACHABLE = "Cannot reach the broker at"
-
-
-class Running:
-    """An `openmsi` command in the background, its output collected line by line."""
-
-    def __init__(self, args: list[str], data_dir: Path) -> None:
-        self.proc = subprocess.Popen([*OPENMSI, "--data-dir", str(data_dir), *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, text: str, timeout: float = 30) -> None:
-        wait_until(lambda: any(text in line for line in self.lines), timeout=timeout,
-                   message=f"{text!r} in {self.lines}")
-
-    def count(self, text: str) -> int:
-        return sum(text in line for line in self.lines)
-
-    def stop(self) -> int:
-        """SIGTERM it; its exit code (it must exit: the wait fails the test otherwise)."""
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=20)
-        self._reader.join(10)
-        return code
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._reader.join(10)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
 
 
 def test_watch_says_once_that_the_broker_is_away_and_stops_at_once(
