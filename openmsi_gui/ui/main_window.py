@@ -21,6 +21,7 @@ from openmsi_gui.app.transfers import AppStatus
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.demo_banner import DemoBanner
+from openmsi_gui.ui.diagnostics_action import DiagnosticsSaver
 from openmsi_gui.ui.icons import LABELS, status_pixmap
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks
@@ -75,6 +76,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_status_bar()
         self._build_menus()
+        self.diagnostics = DiagnosticsSaver(self, tasks, store.path, registry.path.parent)
+        self.menuBar().addMenu("&Help").addAction(self.diagnostics.action)
         state.statusChanged.connect(self.on_status_changed)
         state.bandwidthChanged.connect(self.on_bandwidth_changed)
         self.on_status_changed(state.status, "OpenMSI")
