@@ -30,6 +30,9 @@ _SECRET_NAME = re.compile(
     r"|api[._-]?key|private[._-]?key|(?:^|[._-])pem$|receipt[._-]?keys|pairing[._-]?code"
     r"|authorization|cookie|session[._-]?key",
     re.IGNORECASE)
+# Every name _SECRET_NAME matches holds one of these: a quick test before the regex.
+_SECRET_WORDS = ("pass", "pwd", "secret", "token", "credential", "jaas", "oauth", "key", "pem",
+                 "authorization", "cookie", "pairing")
 _ENV_REFERENCE = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
 # A whole line ``key = value`` / ``key: value`` / ``export KEY=value`` (INI, env, YAML).
 _LINE = re.compile(r"^(?P<head>\s*(?:export\s+)?(?P<key>[^\s=:#;\[][^=:]*?)\s*[=:]\s*)"
@@ -78,19 +81,26 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` (a log, an INI or env file) with secrets by name and by value removed."""
-        lines = []
-        for line in self.values(text).splitlines(keepends=True):
-            body = line.rstrip("\r\n")
-            ending = line[len(body):]
-            whole = _LINE.match(body)
-            if (whole and is_secret_name(whole["key"]) and " " not in whole["key"].strip()
-                    and not _kept(whole["value"])):
-                body = f"{whole['head']}{REMOVED}{whole['tail']}"
-            else:
-                body = _INLINE.sub(self._inline, body)
-            body = _URL_PASSWORD.sub(lambda m: f"{m['head']}{REMOVED}", body)
-            lines.append(body + ending)
+        lines = self.values(text).splitlines(keepends=True)
+        for index, line in enumerate(lines):
+            lowered = line.lower()
+            named = (any(word in lowered for word in _SECRET_WORDS)
+                     and _SECRET_NAME.search(line) is not None)
+            if named or "://" in line:  # most log lines have neither: left as they are
+                lines[index] = self._line(line, named)
         return "".join(lines)
+
+    def _line(self, line: str, named: bool) -> str:
+        body = line.rstrip("\r\n")
+        ending = line[len(body):]
+        whole = _LINE.match(body) if named else None
+        if (whole and is_secret_name(whole["key"]) and " " not in whole["key"].strip()
+                and not _kept(whole["value"])):
+            body = f"{whole['head']}{REMOVED}{whole['tail']}"
+        elif named:
+            body = _INLINE.sub(self._inline, body)
+        body = _URL_PASSWORD.sub(lambda m: f"{m['head']}{REMOVED}", body)
+        return body + ending
 
     @staticmethod
     def _inline(match: re.Match[str]) -> str:

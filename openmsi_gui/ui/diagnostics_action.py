@@ -21,7 +21,7 @@ from openmsi_gui.app.diagnostics import (
 )
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 
-MESSAGE_MS = 30_000
+MESSAGE_MS = 15_000
 
 
 def ask_zip_path(parent: QMainWindow) -> Path | None:
