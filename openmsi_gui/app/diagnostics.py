@@ -221,6 +221,8 @@ def _fill(made: _Zip, sources: DiagnosticsSources) -> None:
                      f"{path}, without secrets", source=str(path.resolve()))
 
         made.part(f"config file {config}", add_config)
+    # An error's text might quote what it could not read: it goes through the redaction too.
+    made.problems[:] = [redactor.text(problem) for problem in made.problems]
     manifest = {
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "app": f"openmsi-gui {__version__}",

@@ -182,11 +182,14 @@ def test_a_failing_part_is_noted_and_the_rest_is_written(
 
     out = tmp_path / "d.zip"
     sources = DiagnosticsSources(lab.settings_path, lab.data_dir, lab.log_dir,
+                                 (tmp_path / f"{ENV_SECRET}.config",),
                                  secret_lookup=broken_keychain)
     result = write_diagnostics(out, sources)
     zipped = members(out)
     problems = json.loads(zipped["manifest.json"])["problems"]
     assert problems == result.problems
+    assert any(p.startswith(f"config file {tmp_path / REMOVED}.config") for p in problems)
+    assert all(ENV_SECRET.encode() not in data for data in zipped.values())
     assert any(p.startswith("registry:") for p in problems)
     assert any(p.startswith("logs: no log file") for p in problems)
     assert any(p.startswith("keychain:") for p in problems)
