@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import PySide6
 from PySide6.QtCore import QObject, QStandardPaths, Signal, qVersion
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow
@@ -59,7 +60,9 @@ class DiagnosticsSaver(QObject):
         super().__init__(window)
         self.window = window
         self.tasks = tasks
-        self.sources = DiagnosticsSources(settings_path, data_dir, qt_runtime=qVersion())
+        # The bundle may lack PySide6's package metadata: say its version from the module.
+        runtime = f"Qt {qVersion()}, PySide6 {PySide6.__version__}"
+        self.sources = DiagnosticsSources(settings_path, data_dir, qt_runtime=runtime)
         self.action = QAction("Save &diagnostics…", window)
         self.action.setStatusTip("Write a zip for support: logs, settings without secrets, "
                                  "versions and the last connection tests")
