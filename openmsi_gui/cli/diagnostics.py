@@ -16,6 +16,7 @@ from openmsi_gui.app.diagnostics import (
     saved_sentence,
     write_diagnostics,
 )
+from openmsi_gui.engine.kafka_config import ConfigError, find_config
 
 log = logging.getLogger("openmsi")
 
@@ -33,9 +34,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                     "the keychain holds, wherever it appears. manifest.json lists what is "
                     "inside.")
     parser.add_argument("out", type=Path, metavar="OUT.zip", help="the zip to write")
-    parser.add_argument("--config", type=Path, action="append", default=[], metavar="FILE",
-                        help="also include this OpenMSIStream config file, without its "
-                             "secrets (repeatable)")
+    parser.add_argument("--config", action="append", default=[], metavar="FILE",
+                        help="also include this OpenMSIStream config file (path or bare "
+                             "name, as for the other commands), without its secrets "
+                             "(repeatable)")
 
 
 def cmd_diagnostics(args: argparse.Namespace) -> int:
@@ -44,8 +46,12 @@ def cmd_diagnostics(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".zip":
         out = out.with_name(f"{out.name}.zip")
     try:
-        result = write_diagnostics(out, DiagnosticsSources.defaults(
-            config_files=tuple(args.config)))
+        configs = tuple(find_config(name) for name in args.config)
+    except ConfigError as exc:
+        print(f"openmsi: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = write_diagnostics(out, DiagnosticsSources.defaults(config_files=configs))
     except OSError as exc:
         print(f"openmsi: error: {failed_sentence(out, exc)}", file=sys.stderr)
         return 2

@@ -57,3 +57,10 @@ def test_a_folder_that_is_not_there_is_one_sentence(
     assert err.startswith(f"openmsi: error: Could not save the diagnostics to "
                           f"{tmp_path / 'missing' / 'd.zip'}: ")
     assert err.strip().endswith("choose another folder.")
+
+
+def test_a_config_file_that_is_not_there_is_one_sentence(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnostics", str(tmp_path / "d.zip"), "--config", "nowhere.config"]) == 2
+    assert "config file 'nowhere.config' does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "d.zip").exists()
