@@ -35,6 +35,7 @@ from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
 from openmsi_gui.cli.service import cmd_service
 from openmsi_gui.cli.signals import STOP, wait_for_signal
+from openmsi_gui.cli.status import cmd_status as run_status
 from openmsi_gui.cli.supervise import run_supervised
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.bandwidth import Limit, Pacer, Timetable
@@ -386,12 +387,18 @@ def cmd_audit(args: argparse.Namespace, _bus: EventBus) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def cmd_status(args: argparse.Namespace, _bus: EventBus) -> int:
+    """``openmsi status``."""
+    return run_status(args, _config(args))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "upload": cmd_upload, "watch": cmd_watch, "download": cmd_download, "topic": cmd_topic,
     "history": cmd_history, "demo": cmd_demo, "service": cmd_service,
     "download-s3": cmd_download_s3, "provision": cmd_provision, "send-again": cmd_upload,
     "pair": cmd_pair, "audit": cmd_audit,
     "diagnostics": lambda args, _bus: cmd_diagnostics(args),
+    "status": cmd_status,
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.

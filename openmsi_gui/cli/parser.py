@@ -19,6 +19,7 @@ from openmsi_gui.cli.diagnostics import add_parser as add_diagnostics_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
 from openmsi_gui.cli.pair import receipt_args, sender_args, watch_receipt_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
+from openmsi_gui.cli.status import add_parser as add_status_parser
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
 from openmsi_gui.engine.confirmation import DEFAULT_DEADLINE, MAX_AUTO_RESENDS
@@ -240,10 +241,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_service_parser(sub)
     add_provision_parser(sub)
     add_pair_parser(sub)
-    _broker_args(add_audit_parser(sub))
+    _add_reading_parsers(sub)
     add_diagnostics_parser(sub)
     return parser
 
+
+
+def _add_reading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that read a broker once and report: ``audit`` and ``status``."""
+    _broker_args(add_audit_parser(sub))
+    _broker_args(add_status_parser(sub, duration), topic=False)
 
 
 def add_service_options(parser: argparse.ArgumentParser) -> None:
