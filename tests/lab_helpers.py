@@ -12,8 +12,10 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from cli_helpers import run
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -74,3 +76,16 @@ def read_raw(config: KafkaConfig, topics: Sequence[str],
     finally:
         consumer.close()
     return found
+
+
+def status(config: Path, heartbeat_topic: str, data_dir: Path, *args: str
+           ) -> tuple[int, dict[str, dict[str, Any]]]:
+    """`openmsi status --json`: its exit code (0 or 1) and its programs by program id.
+
+    ``data_dir`` is the command's own data folder, where it remembers the programs.
+    """
+    done = run(["status", "--config", str(config), "--heartbeat-topic", heartbeat_topic,
+                "--json", *args], data_dir)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    programs = json.loads(done.stdout)["programs"]
+    return done.returncode, {row["program_id"]: row for row in programs}

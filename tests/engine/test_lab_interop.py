@@ -15,11 +15,23 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import openmsistream_tools as omsi
 import pytest
-from lab_helpers import LOG_TYPES, RECEIVER_TYPES, SENDER_TYPES, Raw, read_raw, type_map
+from cli_helpers import write_config
+from helpers import wait_until
+from lab_helpers import (
+    LOG_TYPES,
+    RECEIVER_TYPES,
+    SENDER_TYPES,
+    Raw,
+    read_raw,
+    status,
+    type_map,
+)
 
+from openmsi_gui.app.lab import silent_after
 from openmsi_gui.engine import admin, lab_wire
 from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -184,3 +196,39 @@ def test_our_log_message_has_the_real_programs_fields_with_the_same_types(
                                                    "labpc01")))
     assert {name: type_map(ours).get(name) for name in LOG_TYPES} == type_map(real.json())
     assert real.key == lab_wire.log_key(SENDER).encode()
+
+
+def test_openmsistreams_programs_show_in_openmsi_status_with_their_inferred_interval(
+        reporting: Reporting, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "lab.config", reporting.config.bootstrap_servers)
+    code, programs = status(config, reporting.heartbeat_topic, tmp_path / "status")
+    assert code == 0, programs
+    assert set(programs) == {SENDER, RECEIVER}
+    for row in programs.values():
+        assert row["interval_inferred"] is True  # their beats do not say it: their spacing does
+        assert 0.5 <= row["interval_secs"] <= 2.0, row
+        assert (row["is_ours"], row["host"], row["files_last_hour"]) == (False, "", None)
+        assert row["state"] in ("working", "idle"), row
+    assert programs[SENDER]["messages_last_hour"] == N_CHUNKS
+    assert programs[RECEIVER]["bytes_last_hour"] == DATA_SIZE
+
+
+def test_an_openmsistream_program_killed_turns_silent_by_its_inferred_interval(
+        reporting: Reporting, tmp_path: Path) -> None:
+    """Last in this module: it kills the upload directory the others read from."""
+    config = write_config(tmp_path / "lab.config", reporting.config.bootstrap_servers)
+    reporting.upload.kill()
+
+    def silent() -> bool:
+        code, programs = status(config, reporting.heartbeat_topic, tmp_path / "status")
+        row = programs[SENDER]
+        if row["state"] != "silent":
+            return False
+        assert code == 1, programs
+        assert row["seconds_since_seen"] > silent_after(row["interval_secs"]) - 0.01, row
+        assert row["interval_inferred"], row
+        assert row["interval_secs"] <= 2.0, row
+        assert programs[RECEIVER]["state"] != "silent", programs  # it still beats
+        return True
+
+    wait_until(silent, timeout=30, interval=0.2, message="the killed upload turning silent")
