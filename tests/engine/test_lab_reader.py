@@ -178,3 +178,35 @@ def test_read_once(kafka_config: KafkaConfig, make_topic: Callable[..., str]) ->
 def test_read_once_without_a_broker() -> None:
     with pytest.raises(admin.BrokerError, match=r"127\.0\.0\.1:1"):
         read_once(KafkaConfig.for_bootstrap("127.0.0.1:1"), "beats", timeout=10)
+
+
+def test_hostile_programs_are_shown_escaped(kafka_config: KafkaConfig,
+                                            make_topic: Callable[..., str]) -> None:
+    """Forged keys and texts on the topic reach the table and the JSON escaped, never raw."""
+    from hostile_names import FORGED_KEY, FORGED_SHOWN, ODD_NAMES, hidden_characters
+
+    from openmsi_gui.app import lab_table
+    from openmsi_gui.app.lab import LabOverview
+
+    beats = make_topic(1)
+    forged = FORGED_KEY.decode("utf-8", "surrogateescape")
+    hostile = Heartbeat(forged, dt.datetime.now(dt.UTC), interval=10.0, host=forged,
+                        app_version="1\x1b[2J", job="\u202ejob", state=ReportedState.IDLE,
+                        problem="line\nforged")
+    produce(kafka_config, beats, [
+        (FORGED_KEY + b"_heartbeat", encode_heartbeat(hostile), None),
+        *[(heartbeat_key(name), openmsistream_beat(), None) for name in ODD_NAMES],
+        (FORGED_KEY + b"_log", encode_log(LogBatch("x", 0.0, (forged,))), None), *JUNK])
+    found, lines = read_once(kafka_config, beats, beats, timeout=10)
+    overview = LabOverview()
+    for beat, seen in found:
+        overview.add_beat(beat, seen)
+    for batch, seen in lines:
+        overview.add_logs(batch, seen)
+    now = dt.datetime.now(dt.UTC)
+    rows = overview.rows(now)
+    assert sorted(row.program_id for row in rows) == sorted([FORGED_SHOWN, *ODD_NAMES.values()])
+    text = lab_table.table_text(rows, now)
+    assert hidden_characters(text) == []
+    assert hidden_characters(json.dumps(lab_table.as_json(rows, now), ensure_ascii=False)) == []
+    assert [line.text for line in overview.logs_for(FORGED_SHOWN)] == [FORGED_SHOWN]
