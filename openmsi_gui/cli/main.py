@@ -33,6 +33,7 @@ from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
+from openmsi_gui.cli.reporting import reporting
 from openmsi_gui.cli.service import cmd_service
 from openmsi_gui.cli.signals import STOP, wait_for_signal
 from openmsi_gui.cli.status import cmd_status as run_status
@@ -46,6 +47,7 @@ from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.globs import looks_like_regex, split_patterns
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_config, load_config
+from openmsi_gui.engine.kafka_log import install_ring
 from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
@@ -239,6 +241,7 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
                            after_delivery=after_delivery, watch_began=time.time(),
                            sent_records=receipt_options(args, str(folder.resolve())))
     config = _config(args)
+    options.reporting = reporting(args, config, "watch", vars(args))
     if not _topic_ready(config, args.topic):
         return 0
     registry = _registry(args)
@@ -274,9 +277,11 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     receipts = receipt_options(args, str(folder.resolve()))
     registry = _registry(args)
     pacer = _pacer(args, Direction.DOWNLOAD)
+    report = reporting(args, config, "download", vars(args))
     return _run_download(lambda group: DownloadJob(config, args.topic, folder, bus, registry,
                                                    group_id=group, name="download",
-                                                   pacer=pacer, receipts=receipts),
+                                                   pacer=pacer, receipts=receipts,
+                                                   reporting=report),
                          args.group, registry, bus, str(folder))
 
 
@@ -333,10 +338,11 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     registry = _registry(args)
     staging = staging_dir(location, args.topic, registry.path.parent)
     pacer = _pacer(args, Direction.DOWNLOAD)
+    report = reporting(args, config, "download-s3", vars(args))
     return _run_download(lambda group: DownloadJob(config, args.topic, staging, bus, registry,
                                                    group_id=group, name="download",
                                                    s3=location, pacer=pacer,
-                                                   receipts=receipts),
+                                                   receipts=receipts, reporting=report),
                          args.group, registry, bus, location.url)
 
 
@@ -410,6 +416,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")
+    if getattr(args, "log_topic", ""):
+        install_ring()  # from the start: warnings logged while starting go there too
     prepare_process()
     if args.data_dir:
         os.environ["OPENMSI_GUI_DATA_DIR"] = str(args.data_dir)

@@ -13,7 +13,7 @@ from pathlib import Path
 from openmsi_gui import __version__
 from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
 from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
-from openmsi_gui.cli import after
+from openmsi_gui.cli import after, reporting
 from openmsi_gui.cli.audit import add_parser as add_audit_parser
 from openmsi_gui.cli.diagnostics import add_parser as add_diagnostics_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
@@ -163,6 +163,7 @@ def _receiving_args(parser: argparse.ArgumentParser) -> None:
     receipt_args(parser)
     _bwlimit_arg(parser)
     _stall_arg(parser)
+    reporting.add_args(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     after.add_args(watch, duration)
     _sending_args(watch)
     _stall_arg(watch)
+    reporting.add_args(watch)
 
     down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
     down.add_argument("folder", type=Path)

@@ -27,7 +27,9 @@ from openmsi_gui.engine.download.receipting import ReceiptOptions
 from openmsi_gui.engine.downloader import Downloader
 from openmsi_gui.engine.events import Event, EventBus, FileDelivery, JobState, JobStatus
 from openmsi_gui.engine.file_filter import FileFilter
+from openmsi_gui.engine.heartbeats import JobReporting, Reporter
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.lab_wire import ReportKind
 from openmsi_gui.engine.receipt_listener import DeliveryWatch, ReceiptListener
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, S3Store
@@ -61,6 +63,8 @@ class WatchOptions:
             on empty folders (None: when this job starts).
         sent_records: sign a SENT record per file sent, to the receipts topic, for
             audits (None: none; see :mod:`.sent_records`).
+        reporting: heartbeats and log messages to the lab overview (None: none; see
+            :mod:`.heartbeats`).
     """
 
     topic: str
@@ -77,6 +81,7 @@ class WatchOptions:
     after_delivery: AfterDeliveryPolicy | None = None
     watch_began: float | None = None
     sent_records: ReceiptOptions | None = None
+    reporting: JobReporting | None = None
 
 
 class WatchJob:
@@ -116,6 +121,10 @@ class WatchJob:
             config, options.topic, options.sent_records, self._cipher is not None, self.name))
         if self.sent_records is not None:
             self.uploader.add_result_listener(self.sent_records.on_result)
+        if options.reporting is not None and options.reporting.target.enabled:
+            self.uploader.reporter = Reporter(
+                options.reporting, ReportKind.WATCH, str(self.watcher.root),
+                self.uploader.counts, bus, self.name, lambda: self.uploader.pending)
         self.listener = (None if options.delivery is None else ReceiptListener(
             config, options.topic, _trusting_self(options), registry, bus, self.name))
         self.deadlines = (None if not options.expect or not options.expect.destinations
@@ -231,6 +240,7 @@ class DownloadJob:
         consumer_factory: makes the downloader's consumer (see :class:`Downloader`).
         pacer: the bandwidth limits the job receives under (None: no limit).
         receipts: sign and send a receipt for every file stored or failed (None: none).
+        reporting: heartbeats and log messages to the lab overview (None: none).
 
     When ``config`` names a KafkaCrypto node, messages are decrypted with it
     (see :class:`WatchJob`).
@@ -244,7 +254,8 @@ class DownloadJob:
                  name: str | None = None, s3: S3Location | None = None,
                  create_dest: bool = True,
                  consumer_factory: ConsumerFactory = Consumer,
-                 pacer: Pacer | None = None, receipts: ReceiptOptions | None = None) -> None:
+                 pacer: Pacer | None = None, receipts: ReceiptOptions | None = None,
+                 reporting: JobReporting | None = None) -> None:
         self.name = name or f"download:{topic}"
         store = (S3Store(s3, topic, pacer=pacer.reverse() if pacer is not None else None)
                  if s3 is not None else None)
@@ -258,6 +269,12 @@ class DownloadJob:
         except Exception:
             _close(self._cipher)
             raise
+        if reporting is not None and reporting.target.enabled:
+            downloader = self.downloader
+            downloader.reporter = Reporter(
+                reporting, ReportKind.DOWNLOAD_S3 if s3 is not None else ReportKind.DOWNLOAD,
+                str(downloader.dest), downloader.counts, bus, self.name,
+                lambda: downloader.pending)
 
     def start(self) -> None:
         """Join the group and start consuming."""

@@ -14,7 +14,10 @@ while something is wrong, every ``probe_seconds``.
 
 :class:`LibrdkafkaLog` sends librdkafka's own log lines (confluent-kafka's
 ``logger`` setting) to Python logging; lines about connections failing, which
-the link reports once, go to the debug level.
+the link reports once, go to the debug level. Each outage is one WARNING line
+with librdkafka's own words ("broker unreachable: ... Connection refused"),
+which reaches the log file and the log topic (:mod:`.kafka_log`), and one line
+when it is over.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, KafkaException
 
 from openmsi_gui.engine.events import ConnectionState, ConnectionStatus, EventBus
+from openmsi_gui.engine.kafka_log import REPORTED
+from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
 rdkafka_log = logging.getLogger("openmsi_gui.librdkafka")
@@ -119,6 +124,7 @@ class BrokerLink:
         self._next_probe = 0.0
         self._topic_missing = False
         self._last_error = ""
+        self._outage_words: dict[int, str] = {}  # librdkafka's words, by error code
 
     @property
     def unreachable(self) -> bool:
@@ -146,6 +152,8 @@ class BrokerLink:
             return
         log.debug("%s: %s", self.job, text)
         with self._lock:
+            if len(self._outage_words) < 8 or err.code() in self._outage_words:
+                self._outage_words[err.code()] = text
             if self._state is _State.OK:
                 self._state = _State.SUSPECT
                 self._trouble_since = self._clock()
@@ -204,13 +212,18 @@ class BrokerLink:
             if self._state is not _State.SUSPECT:
                 return
             self._state = _State.DOWN
+            words = "; ".join(self._outage_words.values()) or "no answer"
+        log.warning("%s: broker unreachable: %s", self.job, escaped(words, 1000))
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.UNREACHABLE,
                                           servers=self.servers, down_since=self._down_since))
 
     def _recovered(self) -> None:
         with self._lock:
             was, self._state = self._state, _State.OK
+            self._outage_words.clear()
         if was is _State.DOWN:
+            log.info("%s: broker reachable again (down for %.0f s)", self.job,
+                     time.time() - self._down_since, extra=REPORTED)
             self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                               "reachable again", servers=self.servers,
                                               down_since=self._down_since))

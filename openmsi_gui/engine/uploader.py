@@ -40,6 +40,7 @@ from openmsi_gui.engine.events import (
 )
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
+from openmsi_gui.engine.heartbeats import Reporter, TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, first_metadata, with_logger
 from openmsi_gui.engine.os_errors import cannot_read
@@ -127,6 +128,8 @@ class Uploader:
         self._error: BaseException | None = None
         self._give_up_at: float | None = None  # stopping: stop polling then, acknowledged or not
         self.link = BrokerLink(bus, job, config.bootstrap_servers, self._list_topics)
+        self.counts = TransferCounts()
+        self.reporter: Reporter | None = None  # heartbeats, ticked by the poll thread
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -150,6 +153,8 @@ class Uploader:
             self._cipher.serve_keys(self.topic)  # also answers consumers of earlier runs
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTED,
                                           self._config.bootstrap_servers))
+        if self.reporter is not None:
+            self.reporter.start(self._producer, self._config)
         self._hash_pool = ThreadPoolExecutor(self._n_workers,
                                              thread_name_prefix=f"{self.job}-hash")
         self._threads = [threading.Thread(target=self._poll_loop, name=f"{self.job}-poll",
@@ -175,6 +180,8 @@ class Uploader:
         if self._hash_pool is not None:
             self._hash_pool.shutdown()
             self._hash_pool = None
+        if self.reporter is not None:
+            self.reporter.stop()  # its last beat goes out with the flush below
         if self._producer is not None:
             wait = min(flush_timeout, 0.5) if self.link.unreachable else flush_timeout
             self._give_up_at = time.monotonic() + wait
@@ -225,6 +232,11 @@ class Uploader:
         with self._lock:
             self._busy += 1
         self._queue.put((priority, next(self._order), str(path), root, again))
+
+    @property
+    def pending(self) -> int:
+        """Files submitted and not yet sent, skipped or failed."""
+        return self._busy
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until every submitted file is sent, skipped or failed."""
@@ -366,7 +378,11 @@ class Uploader:
                  chunk_i: int, length: int) -> None:
         assert self._producer is not None
 
+        wire_bytes = len(value)
+
         def on_delivery(err: KafkaError | None, _msg: Message) -> None:
+            if err is None:
+                self.counts.produced(wire_bytes)  # as OpenMSIStream counts: the value's length
             self._on_delivery(err, sending, chunk_i, length)
 
         while True:
@@ -404,6 +420,8 @@ class Uploader:
                    (not len(self._producer) or self._gave_up())):
             self._producer.poll(0.05)
             self.link.tick()
+            if self.reporter is not None:
+                self.reporter.tick()
             if time.monotonic() >= next_checkpoint:
                 self._acks.flush()
                 self._registry.commit()

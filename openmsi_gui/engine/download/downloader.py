@@ -71,6 +71,7 @@ from openmsi_gui.engine.events import (
     job_died,
 )
 from openmsi_gui.engine.file_events import FileReporter
+from openmsi_gui.engine.heartbeats import Reporter, TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, with_logger
 from openmsi_gui.engine.registry import Registry
@@ -177,6 +178,9 @@ class Downloader:
         self._retry_requested = False  # set by retry_now() on any thread
         self._error: BaseException | None = None
         self.link = BrokerLink(bus, job, config.bootstrap_servers, self._list_topics, topic)
+        self._config = config
+        self.counts = TransferCounts()
+        self.reporter: Reporter | None = None  # heartbeats, ticked by the consumer thread
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -190,6 +194,9 @@ class Downloader:
         self._sink.start()
         for stage in self._stages:
             stage.start()
+        if self.reporter is not None:  # through the receipts' producer, if there is one
+            self.reporter.start(next((s.producer for s in self._stages
+                                      if isinstance(s, ReceiptStage)), None), self._config)
         settings = with_logger({**self._settings, "error_cb": self.link.on_error})
         self._bus.publish(ConnectionState(self.job, ConnectionStatus.CONNECTING,
                                           str(settings.get("bootstrap.servers", ""))))
@@ -245,6 +252,11 @@ class Downloader:
         return self._error
 
     @property
+    def pending(self) -> int:
+        """Files being received (consumer thread)."""
+        return len(self._assembly.incoming)
+
+    @property
     def files_received(self) -> int:
         """Files stored since the start."""
         return self._receiver.files_received
@@ -276,6 +288,8 @@ class Downloader:
         try:
             while not self._stopping.is_set():
                 self.link.tick()  # once a missing topic is seen there, the group joins for it
+                if self.reporter is not None:
+                    self.reporter.tick()
                 if self._retry_requested:
                     self._retry_requested = False
                     self._retry_everything_now()
@@ -328,6 +342,8 @@ class Downloader:
         self._assembly.close(self.job)
         self._finisher.shutdown()
         self._sink.close()
+        if self.reporter is not None:
+            self.reporter.stop()  # before the stages close: the receipts' producer carries it
         for stage in self._stages:
             try:
                 stage.close()
@@ -438,6 +454,7 @@ class Downloader:
                 log.warning("%s: consumer error: %s", self.job, error.str())
             return
         self.link.answered()
+        self.counts.read(len(message.value() or b""))
         partition, offset = message.partition() or 0, message.offset() or 0
         self._offsets.read(partition, offset)
         key, value = message.key(), message.value()
@@ -456,6 +473,8 @@ class Downloader:
     def _process(self, value: bytes | None, partition: int, offset: int,
                  message_key: bytes | str | None) -> None:
         wrote = self._receiver.process(value, partition, offset, message_key)
+        if wrote:
+            self.counts.processed(len(value or b""))
         if wrote and self._stall_attempts:
             self._stall_attempts = 0
             log.info("%s: the destination takes data again", self.job)

@@ -107,6 +107,11 @@ class ReceiptStage(FinalStage):
         log.info("%s: receipts go to topic %s as '%s'", self._job, self.topic,
                  escaped(self._identity.name))
 
+    @property
+    def producer(self) -> Producer | None:
+        """The receipts' producer while the stage runs (heartbeats may share it)."""
+        return self._producer
+
     def settled(self, fate: FileFate) -> None:
         """Sign and produce the receipt of ``fate``."""
         if self._producer is None:
