@@ -162,6 +162,11 @@ def _receiving_args(parser: argparse.ArgumentParser) -> None:
                         help="consumer group id (default: [consumer] group.id, else a new one)")
     receipt_args(parser)
     _bwlimit_arg(parser)
+    _running_args(parser)
+
+
+def _running_args(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that run until stopped: stalls, the lab overview."""
     _stall_arg(parser)
     reporting.add_args(parser)
 
@@ -200,8 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     _expect_args(watch)
     after.add_args(watch, duration)
     _sending_args(watch)
-    _stall_arg(watch)
-    reporting.add_args(watch)
+    _running_args(watch)
 
     down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
     down.add_argument("folder", type=Path)
