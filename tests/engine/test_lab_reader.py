@@ -149,12 +149,19 @@ def test_stop_returns_when_the_broker_is_gone(own_broker: EmbeddedBroker, bus: E
     assert not reader.running
 
 
-def test_stop_returns_when_the_broker_never_answered(bus: EventBus) -> None:
+def test_stop_returns_when_the_broker_never_answered(bus: EventBus,
+                                                    recorder: Recorder) -> None:
     config = KafkaConfig.for_bootstrap("127.0.0.1:1")
     reader = LabReader(config, bus, "beats", "logs", **FAST)
     reader.start()
-    time.sleep(0.3)
-    reader.stop(timeout=10)
+    try:
+        wait_until(lambda: reports(recorder), timeout=20, message="a problem")
+        [report] = reports(recorder)
+        assert report.problem == ("Nothing accepts connections at 127.0.0.1:1: check the port "
+                                  "and that the broker is running. Retrying.")
+        assert report.beats == report.logs == ()
+    finally:
+        reader.stop(timeout=10)
     assert not reader.running
 
 
