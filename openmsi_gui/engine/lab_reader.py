@@ -201,10 +201,11 @@ class LabReader:
                 if len(assigned) < len(self.topics) and now >= next_assign:
                     next_assign = now + self._probe_seconds
                     self._assign(consumer, assigned)
-                if len(self._beats) + len(self._logs) >= self._max_batch:
+                room = self._max_batch - len(self._beats) - len(self._logs)
+                if room <= 0:
                     self._stop.wait(max(0.0, next_publish - now))
                 elif assigned:
-                    self._take(consumer.consume(CONSUME_BATCH, timeout=POLL_SECONDS))
+                    self._take(consumer.consume(min(CONSUME_BATCH, room), timeout=POLL_SECONDS))
                 else:
                     consumer.poll(0)  # nothing assigned: serves the error callback only
                     self._stop.wait(POLL_SECONDS)

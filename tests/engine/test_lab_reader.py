@@ -217,3 +217,18 @@ def test_hostile_programs_are_shown_escaped(kafka_config: KafkaConfig,
     assert hidden_characters(text) == []
     assert hidden_characters(json.dumps(lab_table.as_json(rows, now), ensure_ascii=False)) == []
     assert [line.text for line in overview.logs_for(FORGED_SHOWN)] == [FORGED_SHOWN]
+
+
+def test_reports_are_bounded_batches(kafka_config: KafkaConfig, make_topic: Callable[..., str],
+                                     bus: EventBus, recorder: Recorder) -> None:
+    beats = make_topic(3)
+    produce(kafka_config, beats, [(heartbeat_key(f"pc{i}"), encode_heartbeat(our_beat(f"pc{i}")),
+                                   None) for i in range(60)])
+    reader = LabReader(kafka_config, bus, beats, publish_every=0.05, max_batch=10)
+    reader.start()
+    try:
+        wait_until(lambda: len(beat_ids(recorder)) == 60, timeout=20, message="every beat")
+    finally:
+        reader.stop()
+    assert sorted(beat_ids(recorder)) == sorted(f"pc{i}" for i in range(60))
+    assert max(len(r.beats) for r in reports(recorder)) <= 10
