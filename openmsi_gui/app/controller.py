@@ -46,6 +46,7 @@ from openmsi_gui.engine.events import (
 )
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.kafka_log import install_ring
 from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.registry import Registry
 
@@ -126,6 +127,7 @@ class AppController:
         self._fixed_stall = stall_seconds is not None
         store.subscribe(self._on_settings_changed)
         bus.subscribe(LinkLog(log))  # one line when a job's broker goes, one when it is back
+        install_ring()  # warnings for the lab overview's log topic, from the start
         bus.subscribe(self._on_event)
 
     # -- public, non-blocking ---------------------------------------------------

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from openmsi_gui.app import destinations, keychain, pairing, profiles
+from openmsi_gui.app import destinations, job_names, keychain, lab_reporting, pairing, profiles
 from openmsi_gui.app.after_delivery import folder_policy
 from openmsi_gui.app.bandwidth import item_limit
 from openmsi_gui.app.confirming import folder_expectation
@@ -29,6 +29,7 @@ from openmsi_gui.app.settings import (
 )
 from openmsi_gui.engine.bandwidth import Limit, Pacer
 from openmsi_gui.engine.events import Direction, EventBus, JobId, JobKind
+from openmsi_gui.engine.heartbeats import JobReporting
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.registry import Registry
@@ -47,6 +48,7 @@ class JobSpec:
     item: WatchedFolder | Destination
     profile: BrokerProfile
     s3: S3Location | None = None
+    reporting: JobReporting | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,15 +67,31 @@ def job_id(item: WatchedFolder | Destination) -> JobId:
     return JobId(kind, item.id)
 
 
-def signature(item: WatchedFolder | Destination, profile: BrokerProfile) -> Signature:
+def signature(item: WatchedFolder | Destination, profile: BrokerProfile,
+              reporting: JobReporting | None = None) -> Signature:
     """What a running job depends on; pausing and limits are applied in place, not by a restart.
 
-    A destination's highest limit sizes its consumer's prefetch: a new one restarts it.
+    A destination's highest limit sizes its consumer's prefetch: a new one restarts it; so
+    does a change of what it reports to the lab overview, and as what.
     """
     ceiling = (item_limit(item).ceiling(Direction.DOWNLOAD)
                if isinstance(item, Destination) else None)
-    return (dataclasses.astuple(dataclasses.replace(item, paused=False, bwlimit="")),
-            dataclasses.astuple(profile), ceiling)
+    return (dataclasses.astuple(_steady(item)), dataclasses.astuple(profile), ceiling,
+            reporting.target if reporting is not None else None)
+
+
+def _steady(item: WatchedFolder | Destination) -> WatchedFolder | Destination:
+    """``item`` without what is applied in place (pausing, limits)."""
+    return dataclasses.replace(item, paused=False, bwlimit="")
+
+
+def _reporting(settings: Settings, item: WatchedFolder | Destination, profile: BrokerProfile,
+               names: dict[str, str]) -> JobReporting | None:
+    """What the job of ``item`` reports to the lab overview as (None: nothing)."""
+    ident = str(job_id(item))
+    return lab_reporting.app_job_reporting(
+        settings.lab, names.get(ident, item.id), item.id,
+        {"item": dataclasses.asdict(_steady(item)), "profile": dataclasses.asdict(profile)})
 
 
 def wanted_jobs(settings: Settings, secret: profiles.SecretLookup,
@@ -88,19 +106,24 @@ def wanted_jobs(settings: Settings, secret: profiles.SecretLookup,
     """
     wanted: dict[JobId, JobSpec] = {}
     problems: dict[JobId, str] = {}
+    names = job_names.names(settings) if settings.lab.report else {}
     for folder in settings.folders:
         profile = settings.profile(folder.profile_id)
         if folder.enabled and profile and folder.path and folder.topic:
-            wanted[job_id(folder)] = JobSpec(signature(folder, profile), folder, profile)
+            report = _reporting(settings, folder, profile, names)
+            wanted[job_id(folder)] = JobSpec(signature(folder, profile, report), folder,
+                                             profile, reporting=report)
     for dest in settings.destinations:
         profile = settings.profile(dest.profile_id)
         if not (dest.enabled and profile and dest.topic):
             continue
         ident = job_id(dest)
+        report = _reporting(settings, dest, profile, names)
         if dest.kind is DestinationKind.FOLDER and dest.path:
-            wanted[ident] = JobSpec(signature(dest, profile), dest, profile)
+            wanted[ident] = JobSpec(signature(dest, profile, report), dest, profile,
+                                    reporting=report)
         elif dest.kind is DestinationKind.S3 and dest.bucket:
-            outcome = _wanted_s3(ident, dest, profile, secret, running(ident))
+            outcome = _wanted_s3(ident, dest, profile, secret, running(ident), report)
             if isinstance(outcome, str):
                 problems[ident] = outcome
             else:
@@ -109,23 +132,24 @@ def wanted_jobs(settings: Settings, secret: profiles.SecretLookup,
 
 
 def _wanted_s3(ident: JobId, dest: Destination, profile: BrokerProfile,
-               secret: profiles.SecretLookup, running: Signature | None) -> JobSpec | str:
+               secret: profiles.SecretLookup, running: Signature | None,
+               report: JobReporting | None) -> JobSpec | str:
     """The S3 job for ``dest``; its secret (read here) is part of the signature.
 
     A new secret in the keychain thus restarts the job at the next apply.
     If the keychain cannot be read, a running job whose settings did not
     change keeps going; otherwise the reason it cannot start is returned.
     """
-    base = signature(dest, profile)
+    base = signature(dest, profile, report)
     try:
         location = destinations.load_s3_location(dest, secret)
     except keychain.KeychainError as exc:
         if running is not None and running[:-1] == base:
-            return JobSpec(running, dest, profile)
+            return JobSpec(running, dest, profile, reporting=report)
         log.error("%s could not start: %s", ident, exc)
         return str(exc)
     secret_id = hashlib.sha256(location.secret_access_key.encode()).hexdigest()
-    return JobSpec((*base, secret_id), dest, profile, location)
+    return JobSpec((*base, secret_id), dest, profile, location, report)
 
 
 def build_job(spec: JobSpec, config: KafkaConfig, context: JobContext) -> WatchJob | DownloadJob:
@@ -143,7 +167,7 @@ def build_job(spec: JobSpec, config: KafkaConfig, context: JobContext) -> WatchJ
             delivery=pairing.delivery_watch(item.id, data_dir),
             expect=folder_expectation(item),
             after_delivery=folder_policy(item), watch_began=item.added_at,
-            sent_records=pairing.sender_records(item, data_dir))
+            sent_records=pairing.sender_records(item, data_dir), reporting=spec.reporting)
         return WatchJob(config, Path(item.path), options, context.bus, context.registry,
                         name=context.name)
     pacer = Pacer(Direction.DOWNLOAD, context.limits)
@@ -153,8 +177,9 @@ def build_job(spec: JobSpec, config: KafkaConfig, context: JobContext) -> WatchJ
         staging = staging_dir(spec.s3, item.topic, data_dir)
         return DownloadJob(config, item.topic, staging, context.bus, context.registry,
                            group_id=item.group_id or None, name=context.name, s3=spec.s3,
-                           pacer=pacer, receipts=receipts)
+                           pacer=pacer, receipts=receipts, reporting=spec.reporting)
     # A missing folder is a drive or share not connected: never create it.
     return DownloadJob(config, item.topic, Path(item.path), context.bus, context.registry,
                        group_id=item.group_id or None, name=context.name,
-                       create_dest=False, pacer=pacer, receipts=receipts)
+                       create_dest=False, pacer=pacer, receipts=receipts,
+                       reporting=spec.reporting)

@@ -7,8 +7,8 @@ broker, and the app's warnings go to the log topic as ``<program name or host>``
 
 from __future__ import annotations
 
-import dataclasses
 import re
+from collections.abc import Mapping
 
 from openmsi_gui.app.connection import link_problem
 from openmsi_gui.app.lab_settings import MAX_INTERVAL_SECS, MIN_INTERVAL_SECS, LabSettings
@@ -70,14 +70,14 @@ def job_part(name: str, fallback: str) -> str:
 
 
 def app_job_reporting(lab: LabSettings, job_name: str, fallback: str,
-                      settings: object) -> JobReporting | None:
+                      settings: Mapping[str, object]) -> JobReporting | None:
     """What one job of the app reports as, or None when reporting is off.
 
     Args:
         lab: the reporting settings.
         job_name: the job's human name ("inbox").
         fallback: a name for it when its human name has no usable character (its id).
-        settings: the job's settings without secrets (a dataclass; the fingerprint's).
+        settings: the job's settings without secrets (the fingerprint's).
     """
     if not lab.report or not lab.heartbeat_topic:
         return None
@@ -87,9 +87,7 @@ def app_job_reporting(lab: LabSettings, job_name: str, fallback: str,
         heartbeat_program_id=f"{program}_{job_part(job_name, fallback)}",
         heartbeat_interval=lab.interval_secs, log_topic=lab.log_topic,
         log_program_id=program, log_interval=lab.interval_secs, host=host_name())
-    values = (dataclasses.asdict(settings) if dataclasses.is_dataclass(settings)
-              and not isinstance(settings, type) else {"settings": repr(settings)})
-    return JobReporting(target, job_name, config_fingerprint(values), link_problem)
+    return JobReporting(target, job_name, config_fingerprint(settings), link_problem)
 
 
 def signature(lab: LabSettings) -> tuple[object, ...]:
