@@ -23,6 +23,7 @@ from openmsi_gui.app.lab_settings import DEFAULT_HEARTBEAT_TOPIC
 from openmsi_gui.app.lab_store import LabStore
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.lab_reader import read_once
+from openmsi_gui.engine.untrusted import escaped
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -48,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                         help="how far back to read: 90s, 20m, 1h, 7d (default 1h)")
     parser.add_argument("--forget", action="append", default=[], metavar="PROGRAM",
                         help="stop showing a program that no longer runs (repeatable)")
+    parser.add_argument("--logs", action="append", default=[], metavar="PROGRAM",
+                        help="also print a program's recent log lines (with --log-topic; "
+                             "repeatable)")
     parser.add_argument("--json", action="store_true", help="print the programs as JSON")
     return parser
 
@@ -63,6 +67,15 @@ def _with_logs(overview: LabOverview, programs: list[dict[str, object]]
             {"time": line.time.isoformat(), "text": line.text}
             for line in overview.logs_for(str(program["program_id"]), RECENT_LOG_LINES)]
     return programs
+
+
+def _log_text(overview: LabOverview, program_id: str) -> str:
+    shown = escaped(program_id)
+    lines = overview.logs_for(program_id, RECENT_LOG_LINES)
+    if not lines:
+        return f"No log lines from {shown} (give --log-topic, and --since further back?)."
+    return "\n".join([f"Recent log lines of {shown}:", *(
+        f"  {line.time.astimezone():%Y-%m-%d %H:%M:%S}  {line.text}" for line in lines)])
 
 
 def cmd_status(args: argparse.Namespace, config: KafkaConfig) -> int:
@@ -90,5 +103,7 @@ def cmd_status(args: argparse.Namespace, config: KafkaConfig) -> int:
                          ensure_ascii=False))
     else:
         print(lab_table.table_text(rows, now))
+        for program_id in args.logs:
+            print(f"\n{_log_text(overview, program_id)}")
     sys.stdout.flush()
     return 1 if any(row.state is ProgramState.SILENT for row in rows) else 0

@@ -76,6 +76,15 @@ def test_status_lists_ours_and_openmsistream_s(kafka_config: KafkaConfig,
         assert word in lines[2]
     assert lines[-1] == "2 programs: 2 running, 0 needing attention, 0 silent"
 
+    done = run(["status", "--config", str(config), "--heartbeat-topic", beats,
+                "--log-topic", logs, "--logs", "pc7_microscope", "--logs", "downloader"],
+               tmp_path / "data")
+    assert done.returncode == 0, done.stderr
+    tail = done.stdout.split("0 silent\n", 1)[1].splitlines()
+    assert tail[1] == "Recent log lines of pc7_microscope:"
+    assert tail[2].endswith("  WARNING slow disk")
+    assert tail[4].startswith("No log lines from downloader")
+
     done = run(["status", "--bootstrap-servers", kafka_config.bootstrap_servers,
                 "--heartbeat_topic_name", beats, "--log_topic_name", logs, "--json"],
                tmp_path / "data")
