@@ -59,9 +59,14 @@ def lab_errors(lab: LabSettings) -> list[str]:
     return [sentence(p) for p in problems if p is not None]
 
 
+def default_program_name() -> str:
+    """What names this app in the overview when no program name is set: the host name."""
+    return host_name()
+
+
 def program_name(lab: LabSettings) -> str:
     """What names this app in the overview: its program name, else the host name."""
-    return lab.program_name or host_name()
+    return lab.program_name or default_program_name()
 
 
 def job_part(name: str, fallback: str) -> str:

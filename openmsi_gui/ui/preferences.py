@@ -1,4 +1,4 @@
-"""The preferences dialog: appearance, notifications, start on login, stalls and bandwidth."""
+"""The preferences dialog: theme, notifications, login, stalls, bandwidth, lab overview."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from openmsi_gui.platform.autostart import Autostart, for_this_platform
 from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.bandwidth_field import BandwidthField
+from openmsi_gui.ui.views.lab_report_box import LabReportBox
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +100,22 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         for field in (self.app_limit, self.preset):
             field.edit.textChanged.connect(self._on_limits_changed)
+        self.lab = LabReportBox(store.settings.lab, on_change=self._on_limits_changed)
+        self._lay_out(group)
+
+    def _lay_out(self, bandwidth: QGroupBox) -> None:
         form = QFormLayout(self)
         form.addRow("&Theme:", self.theme)
         form.addRow(self.notify_failures)
         form.addRow(self.notify_completions)
         form.addRow(self.start_on_login)
         form.addRow("Sta&lled after no progress for:", self.stall_minutes)
-        form.addRow(group)
-        form.addRow(buttons)
+        form.addRow(bandwidth)
+        form.addRow(self.lab.group)
+        form.addRow(self.buttons)
 
     def _on_limits_changed(self) -> None:
-        ok = self.app_limit.check() & self.preset.check()  # both lines shown
+        ok = self.app_limit.check() & self.preset.check() & self.lab.check()  # all shown
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
 
     def accept(self) -> None:
@@ -118,9 +124,10 @@ class PreferencesDialog(QDialog):
         A changed start-on-login choice is written off the GUI thread; if that
         fails, the setting and the checkbox go back and a message says why.
         """
-        if not (self.app_limit.check() and self.preset.check()):
+        if not (self.app_limit.check() and self.preset.check() and self.lab.check()):
             return
         settings = self.store.settings
+        settings.lab = self.lab.settings(settings.lab)  # a change restarts the jobs
         settings.bandwidth.limit = self.app_limit.text()
         settings.bandwidth.preset = self.preset.text()
         settings.ui.theme = Theme(self.theme.currentData())
