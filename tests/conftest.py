@@ -47,6 +47,17 @@ def own_broker() -> Iterator[EmbeddedBroker]:
         broker.kill()
 
 
+@pytest.fixture
+def persistent_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    """A broker of the test's own whose topics outlive ``kill()`` and ``start()`` (same port)."""
+    broker = EmbeddedBroker(data_dir=tmp_path / "broker").start()
+    try:
+        yield broker
+    finally:
+        broker.kill()  # at once: stopping it politely takes seconds once it was restarted
+        broker.stop()  # its storage
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
     """A real S3-compatible server (SeaweedFS) on free loopback ports, with one bucket."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +28,6 @@ UNREACHABLE = "Cannot reach the broker at"  # what the technician reads on the t
 LOGGED = "broker unreachable"  # the warning in the log, followed by librdkafka's words
 
 
-@pytest.fixture
-def persistent_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
-    """A broker whose topics outlive a kill (``kill()`` and ``start()`` on the same port)."""
-    broker = EmbeddedBroker(data_dir=tmp_path / "broker").start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
 def _lines(found: list[Raw], program_id: str) -> list[str]:
     lines: list[str] = []
     for raw in found:
@@ -52,7 +41,7 @@ def _told(lines: list[str]) -> list[str]:
     return [line for line in lines if LOGGED in line]
 
 
-def test_librdkafkas_errors_while_the_broker_restarts_reach_the_log_topic_and_file(
+def test_librdkafkas_errors_while_the_broker_restarts_reach_the_log_topic_and_output(
         persistent_broker: EmbeddedBroker, tmp_path: Path) -> None:
     config = KafkaConfig.for_bootstrap(persistent_broker.bootstrap_servers)
     admin.create_topic(config, "data", 1)
