@@ -5,7 +5,7 @@ file, and its log topic stays empty. Here the broker (persistent storage) is
 killed under the app's watched folder and destination, reporting to the lab
 overview, and started again on the same port: the broker-unreachable warning,
 with librdkafka's words, is in the app's log file and, once the broker is back,
-in the log topic.
+in the log topic. Their heartbeats carry OpenMSIStream's fields and JSON types.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from helpers import Recorder, wait_until
-from lab_helpers import read_raw
+from lab_helpers import RECEIVER_TYPES, SENDER_TYPES, read_raw, type_map
 
 from openmsi_gui.app import logfiles
 from openmsi_gui.app.controller import AppController
@@ -98,3 +98,10 @@ def test_librdkafkas_errors_reach_the_app_log_file_and_the_log_topic(
     # The same words in both places.
     assert any(line.split(LOGGED, 1)[1] in text for line in told
                for text in written), (told, written)
+    # The app's jobs beat as OpenMSIStream's programs do (fields and JSON types), outage or not.
+    beats = read_raw(config, ["lab-beats"], timeout=1.0)
+    for program, fields in (("labpc09_outbox", SENDER_TYPES), ("labpc09_inbox", RECEIVER_TYPES)):
+        mine = [r for r in beats if r.key == lab_wire.heartbeat_key(program).encode()]
+        assert mine, [r.key for r in beats]
+        for raw in mine:
+            assert {name: type_map(raw.json()).get(name) for name in fields} == fields
