@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from shiboken6 import Shiboken
 
 from openmsi_gui.app.settings import Settings, SettingsStore
-from openmsi_gui.engine.events import Event, EventBus
+from openmsi_gui.engine.events import Event, EventBus, LabReports
 
 
 class EngineAdapter(QObject):
@@ -26,6 +26,9 @@ class EngineAdapter(QObject):
     Signals:
         events(list): a batch of :class:`~openmsi_gui.engine.events.Event`, in order.
         records(list): a batch of formatted log lines ``(levelno, text)``.
+        labReports(list): the :class:`~openmsi_gui.engine.events.LabReports` of a batch
+            (heartbeats and log messages read by a lab reader), in order; they are not
+            in :attr:`events`.
         settingsChanged(object): the new :class:`~openmsi_gui.app.settings.Settings`
             after an update of ``store``: at once when the GUI thread made it, else
             with the next batch (only the latest of several).
@@ -39,6 +42,7 @@ class EngineAdapter(QObject):
 
     events = Signal(list)
     records = Signal(list)
+    labReports = Signal(list)
     settingsChanged = Signal(object)
 
     def __init__(self, bus: EventBus, interval_ms: int = 50,
@@ -90,6 +94,10 @@ class EngineAdapter(QObject):
             records = list(self._pending_records)
             self._pending_records.clear()
         self._flush_settings()
+        lab = [event for event in events if isinstance(event, LabReports)]
+        if lab:
+            events = [event for event in events if not isinstance(event, LabReports)]
+            self.labReports.emit(lab)
         if events:
             self.events.emit(events)
         if records:
