@@ -36,6 +36,7 @@ from openmsi_gui.platform.autostart import refresh_at_start
 from openmsi_gui.platform.startup import prepare_process
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.crash import install_crash_handler
+from openmsi_gui.ui.lab_state import LabState
 from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.single_instance import SingleInstance, server_name
 from openmsi_gui.ui.state import LiveState
@@ -87,12 +88,16 @@ class OpenMSIApp(QObject):
         self.controller = AppController(store, self.bus, registry)
         self.adapter = EngineAdapter(self.bus, parent=self, store=store)
         self.state = LiveState(self.adapter, self.controller, parent=self)
+        self.lab = LabState(self.adapter, self.controller, self.tasks, self.bus, parent=self)
         ui = store.settings.ui
-        self.tray = Tray(self.state, ui.notify_failures, ui.notify_completions, parent=self)
+        self.tray = Tray(self.state, ui.notify_failures, ui.notify_completions, parent=self,
+                         lab=self.lab)
         self.window = MainWindow(store, self.controller, registry, self.adapter, self.state,
-                                 self.tasks, has_tray=self.tray.available, demo=demo)
+                                 self.tasks, has_tray=self.tray.available, demo=demo,
+                                 lab=self.lab)
         self.instance = SingleInstance(instance_name, parent=self) if instance_name else None
         self.tray.openRequested.connect(self.window.show_and_raise)
+        self.tray.labRequested.connect(self.window.show_lab)
         self.tray.quitRequested.connect(self.request_quit)
         self.window.quitRequested.connect(self.request_quit)
         self.window.wizardRequested.connect(self.show_wizard)
@@ -130,6 +135,7 @@ class OpenMSIApp(QObject):
         if self.instance is not None:
             self.instance.activated.connect(self.window.show_and_raise)
         self.controller.start()
+        self.lab.start()
         if not self.store.settings.ui.first_run_done:
             self.show_wizard()
 
@@ -175,6 +181,10 @@ class OpenMSIApp(QObject):
 
     @asyncSlot()
     async def _stop_jobs(self) -> None:
+        try:
+            await self.lab.stop()  # before the jobs: it may read the embedded broker
+        except Exception:
+            log.exception("the lab reader did not stop cleanly")
         try:
             await self.tasks.wait(self.controller.shutdown())
         except Exception:

@@ -23,17 +23,19 @@ from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.demo_banner import DemoBanner
 from openmsi_gui.ui.diagnostics_action import DiagnosticsSaver
 from openmsi_gui.ui.icons import LABELS, status_pixmap
+from openmsi_gui.ui.lab_state import LabState
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views.destinations import DestinationsView
 from openmsi_gui.ui.views.folders import FoldersView
+from openmsi_gui.ui.views.lab_view import LabView
 from openmsi_gui.ui.views.log import LogView
 from openmsi_gui.ui.views.profiles import ProfilesView
 from openmsi_gui.ui.views.transfers import TransfersView
 
 
 class MainWindow(QMainWindow):
-    """Transfers, watched folders, destinations, broker profiles and the log.
+    """Transfers, watched folders, destinations, broker profiles, the log and the lab.
 
     Signals:
         quitRequested(): the user chose Quit.
@@ -47,7 +49,8 @@ class MainWindow(QMainWindow):
 
     def __init__(self, store: SettingsStore, controller: AppController, registry: Registry,
                  adapter: EngineAdapter, state: LiveState, tasks: Tasks,
-                 has_tray: bool = True, demo: DemoFolders | None = None) -> None:
+                 has_tray: bool = True, demo: DemoFolders | None = None,
+                 lab: LabState | None = None) -> None:
         super().__init__()
         self.has_tray = has_tray
         self.tasks = tasks
@@ -66,6 +69,9 @@ class MainWindow(QMainWindow):
                             (self.destinations, "&Destinations"), (self.profiles, "&Brokers"),
                             (self.log, "&Log")):
             self.tabs.addTab(view, title)
+        self.lab = LabView(store, lab) if lab is not None else None
+        if self.lab is not None:
+            self.tabs.addTab(self.lab, "L&ab")
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -152,6 +158,12 @@ class MainWindow(QMainWindow):
         self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
         self.raise_()
         self.activateWindow()
+
+    def show_lab(self) -> None:
+        """Bring the window forward on the Lab view (tray menu)."""
+        if self.lab is not None:
+            self.tabs.setCurrentWidget(self.lab)
+        self.show_and_raise()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Closing hides to the tray; without a tray it quits."""

@@ -8,10 +8,13 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from openmsi_gui.app.bandwidth import rates_text
 from openmsi_gui.app.delivery_state import unconfirmed_notice
+from openmsi_gui.app.lab import StateChange
+from openmsi_gui.app.lab_reading import recovered_notice, silent_notice
 from openmsi_gui.app.transfers import AppStatus
 from openmsi_gui.engine.bandwidth import Timetable
 from openmsi_gui.engine.events import FileCompleted, FileFailed, FileUnconfirmed
 from openmsi_gui.ui.icons import LABELS, status_icon
+from openmsi_gui.ui.lab_state import LabState
 from openmsi_gui.ui.state import LiveState
 
 
@@ -23,14 +26,24 @@ class Tray(QObject):
 
     Signals:
         openRequested(): the user wants the main window.
+        labRequested(): the user wants the Lab view.
         quitRequested(): the user chose Quit.
+
+    Args:
+        state: the app's live state.
+        notify_failures: notify failed files (and programs of the lab turning silent).
+        notify_completions: notify every file transferred.
+        parent: the Qt parent.
+        lab: the lab overview (a menu entry, and notifications about silent programs).
     """
 
     openRequested = Signal()
+    labRequested = Signal()
     quitRequested = Signal()
 
     def __init__(self, state: LiveState, notify_failures: bool = True,
-                 notify_completions: bool = False, parent: QObject | None = None) -> None:
+                 notify_completions: bool = False, parent: QObject | None = None,
+                 lab: LabState | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.notify_failures = notify_failures
@@ -42,6 +55,8 @@ class Tray(QObject):
         self.status_action.setEnabled(False)
         self.menu.addSeparator()
         self.open_action = self._add("&Open OpenMSI", self.openRequested.emit)
+        self.lab_action = self._add("Lab &overview", self.labRequested.emit)
+        self.lab_action.setVisible(lab is not None)
         self.menu.addSeparator()
         self.pause_action = self._add("&Pause all", lambda: state.controller.pause_all(None))
         self.pause30_action = self._add("Pause for &30 minutes",
@@ -61,6 +76,8 @@ class Tray(QObject):
         state.filesUnconfirmed.connect(self.on_files_unconfirmed)
         state.fileCompleted.connect(self.on_file_completed)
         state.bandwidthChanged.connect(self.on_bandwidth_changed)
+        if lab is not None:
+            lab.changed.connect(self.on_lab_changed)
         self._status_text = "OpenMSI"
         self.on_status_changed(state.status, "OpenMSI")
         self.on_bandwidth_changed()
@@ -127,6 +144,21 @@ class Tray(QObject):
         if self.notify_completions and self.icon.isVisible():
             self.icon.showMessage("File transferred", event.relpath,
                                   QSystemTrayIcon.MessageIcon.Information, 3000)
+
+    def on_lab_changed(self, changes: list[StateChange]) -> None:
+        """One notification for the programs that turned silent; a soft one when back."""
+        silent = silent_notice(changes)
+        if silent is not None:
+            self.notify(*silent, QSystemTrayIcon.MessageIcon.Warning, 10_000)
+        back = recovered_notice(changes)
+        if back is not None:
+            self.notify(*back, QSystemTrayIcon.MessageIcon.Information, 3000)
+
+    def notify(self, title: str, text: str, icon: QSystemTrayIcon.MessageIcon,
+               msecs: int) -> None:
+        """Show a notification, if notifications are wanted and the icon is shown."""
+        if self.notify_failures and self.icon.isVisible():
+            self.icon.showMessage(title, text, icon, msecs)
 
     def hide(self) -> None:
         """Remove the icon (at quit)."""
