@@ -25,7 +25,7 @@ from openmsi_gui.ui.main_window import MainWindow
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.tray import Tray
-from openmsi_gui.ui.views.lab_model import COLUMNS, LabFilterProxy, LabTableModel
+from openmsi_gui.ui.views.lab_model import COLUMNS, LabTableModel
 from openmsi_gui.ui.views.lab_view import LabView
 
 T0 = dt.datetime(2026, 12, 6, 8, 0, tzinfo=dt.UTC)
@@ -134,46 +134,60 @@ def test_five_hundred_rows_sort_filter_and_refresh_with_small_signals(qapp: obje
                           T0 + dt.timedelta(seconds=i % 10))
     overview.add_beat(beat("osn_upload", interval=None), T0 - dt.timedelta(hours=2))
     model = LabTableModel()
-    proxy = LabFilterProxy(model)
     model.set_rows(overview.rows(T0 + dt.timedelta(seconds=10)), T0 + dt.timedelta(seconds=10))
-    assert proxy.rowCount() == 501
+    assert model.rowCount() == 501
 
     state_column = COLUMNS.index(Column.STATE)
-    proxy.sort(state_column, Qt.SortOrder.AscendingOrder)  # the worst first
-    states = [proxy.index(r, 0).data(Qt.ItemDataRole.UserRole + 1).state for r in range(12)]
+    model.sort(state_column, Qt.SortOrder.AscendingOrder)  # the worst first
+    states = [model.index(r, 0).data(Qt.ItemDataRole.UserRole + 1).state for r in range(12)]
     assert states[0] is ProgramState.SILENT
     assert set(states[1:11]) == {ProgramState.NEEDS_ATTENTION}
     assert states[11] is ProgramState.WORKING
-    first = proxy.index(0, state_column)
+    first = model.index(0, state_column)
     assert first.data() == "silent"
     assert first.data(Qt.ItemDataRole.DecorationRole) is not None
     assert "No heartbeat" in first.data(Qt.ItemDataRole.ToolTipRole)
     assert first.data(Qt.ItemDataRole.AccessibleTextRole).startswith("Silent: No heartbeat")
-    assert proxy.index(11, 0).data(Qt.ItemDataRole.ToolTipRole) is None
+    assert model.index(11, 0).data(Qt.ItemDataRole.ToolTipRole) is None
 
-    proxy.set_search("host-7 attention")
-    names = {proxy.index(r, 0).data() for r in range(proxy.rowCount())}
+    model.set_search("host-7 attention")
+    names = {model.index(r, 0).data() for r in range(model.rowCount())}
     assert names == {"pc007_watch", "pc207_watch", "pc407_watch"}
-    proxy.set_search("")
+    model.set_search("")
 
     # A second later, ten programs beat: rows change in place, the rest only ticks.
-    signals: dict[str, int] = {"reset": 0, "inserted": 0, "changed": 0, "ticks": 0}
-    model.modelReset.connect(lambda: signals.__setitem__("reset", signals["reset"] + 1))
-    model.rowsInserted.connect(lambda *_: signals.__setitem__("inserted",
-                                                              signals["inserted"] + 1))
+    model.sort(-1)  # the order first heard from
+    signals: dict[str, int] = {"reset": 0, "inserted": 0, "changed": 0, "ticks": 0, "layout": 0}
+
+    def count(name: str) -> Callable[..., None]:
+        return lambda *_: signals.__setitem__(name, signals[name] + 1)
+
+    model.modelReset.connect(count("reset"))
+    model.rowsInserted.connect(count("inserted"))
+    model.layoutChanged.connect(count("layout"))
 
     def on_changed(top: Any, bottom: Any, roles: list[int]) -> None:
         signals["ticks" if roles else "changed"] += 1
 
     model.dataChanged.connect(on_changed)
+    later = T0 + dt.timedelta(seconds=11)
     for i in range(0, 100, 10):
-        overview.add_beat(beat(f"pc{i:03d}_watch"), T0 + dt.timedelta(seconds=11))
-    overview.add_beat(beat("new_one"), T0 + dt.timedelta(seconds=11))
-    model.set_rows(overview.rows(T0 + dt.timedelta(seconds=11)), T0 + dt.timedelta(seconds=11))
-    assert signals == {"reset": 0, "inserted": 1, "changed": 10, "ticks": 1}
-    assert proxy.rowCount() == 502
-    last_seen = proxy.index(proxy.rowCount() - 1, COLUMNS.index(Column.LAST_SEEN))
-    assert last_seen.data().endswith("ago") or last_seen.data() == "just now"
+        overview.add_beat(beat(f"pc{i:03d}_watch"), later)
+    overview.add_beat(beat("new_one"), later)
+    model.set_rows(overview.rows(later), later)
+    assert signals == {"reset": 0, "inserted": 1, "changed": 10, "ticks": 1, "layout": 0}
+    assert model.rowCount() == 502
+    assert model.index(501, 0).data() == "new_one"
+    assert model.index(501, COLUMNS.index(Column.LAST_SEEN)).data() == "just now"
+
+    # Sorted by last seen, the programs just heard from come first, and stay there.
+    model.sort(COLUMNS.index(Column.LAST_SEEN), Qt.SortOrder.AscendingOrder)
+    top = {model.index(r, 0).data() for r in range(11)}
+    assert top == {"new_one", *(f"pc{i:03d}_watch" for i in range(0, 100, 10))}
+    model.set_rows(overview.rows(later + dt.timedelta(seconds=1)),
+                   later + dt.timedelta(seconds=1))
+    assert {model.index(r, 0).data() for r in range(11)} == top
+    assert model.index(0, COLUMNS.index(Column.LAST_SEEN)).data() == "1 s ago"
 
 
 def test_a_program_turning_silent_notifies_once_and_recovers_by_itself(
@@ -255,6 +269,7 @@ def test_selecting_shows_its_log_lines_and_forget_removes_it(
     assert not view.forget_button.isEnabled()
     assert view.select("osn_upload")
     assert "OpenMSIStream" in view.detail.text()
+    assert not view.table.grab().isNull()  # painted through the model's multiData
 
 
 def test_the_choice_is_saved_and_the_reader_follows_it(

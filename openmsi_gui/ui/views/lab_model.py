@@ -3,24 +3,36 @@
 :class:`LabTableModel` keeps the :class:`~openmsi_gui.app.lab.ProgramRow` list of
 the last refresh (once a second, from :class:`~openmsi_gui.ui.lab_state.LabState`)
 and tells views only what changed: new programs with one ``rowsInserted``,
-changed rows with one ``dataChanged`` per run of adjacent rows, and the "last
-seen" column, which ticks every second, with one ``dataChanged`` over that
-column for display roles only. Words, sort keys and search matching come from
-:mod:`openmsi_gui.app.lab_table`.
+changed rows with one ``dataChanged`` per run of adjacent rows (one over them
+all when they are many), and the "last seen" column, which ticks every second,
+with one ``dataChanged`` over that column for display roles only; never a reset.
+Words, sort keys and search matching come from :mod:`openmsi_gui.app.lab_table`.
 
-:class:`LabFilterProxy` sorts and filters. The ticking column's ``dataChanged``
-names no sort or filter role, so the proxy neither sorts nor filters again for
-it; a program's new heartbeat changes its whole row, and only that row is
-placed again. Sort keys of the sorted column are computed once per refresh
-(not per comparison).
+The model sorts (by :func:`lab_table.sort_key`: one ``list.sort`` per refresh,
+and one ``layoutChanged`` when the order changed) and filters (by
+:func:`lab_table.matches`) itself, in Python, instead of through a
+``QSortFilterProxyModel``. A proxy calls back into Python for every comparison
+and every row it filters: thousands of calls per refresh when 500 programs
+changed, each of which waits for the GIL while the lab reader's thread decodes
+heartbeats, and the GUI stalled for a tenth of a second while the reader caught
+up on the last hour. Here a refresh makes no call from Qt into Python but
+``data()`` for the cells a repaint shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QModelRoleData,
+    QModelRoleDataSpan,
+    QObject,
+    Qt,
+)
 
 from openmsi_gui.app import lab_table
 from openmsi_gui.app.lab import ProgramRow, ProgramState
@@ -35,42 +47,64 @@ from openmsi_gui.ui.views.roles import RIGHT as _RIGHT
 from openmsi_gui.ui.views.roles import TOOLTIP as _TOOLTIP
 from openmsi_gui.ui.views.roles import Index
 
-SORT_ROLE = int(Qt.ItemDataRole.UserRole)
-"""Role with the value a column sorts by (:func:`lab_table.sort_key`)."""
 PROGRAM_ROLE = int(Qt.ItemDataRole.UserRole) + 1
 """Role with the row's :class:`ProgramRow`."""
-FILTER_ROLE = int(Qt.ItemDataRole.UserRole) + 2
-"""The proxy's filter role: no cell has it, so a display-only change never refilters."""
 
 COLUMNS = tuple(Column)
 _TICKING_ROLES = [_DISPLAY, _ACCESSIBLE_TEXT]
+MAX_RUNS = 16
+"""Runs of changed rows told apart; more are told as one ``dataChanged`` over them all."""
 _PROBLEM_STATES = frozenset({ProgramState.NEEDS_ATTENTION, ProgramState.SILENT})
 
 
 class LabTableModel(QAbstractTableModel):
-    """The programs of the last refresh, in the order they were first heard from."""
+    """The programs of the last refresh that match the search, in order.
+
+    In the order of a column (:meth:`sort`), or else the order first heard from.
+    """
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[ProgramRow] = []
+        self._all: dict[str, ProgramRow] = {}
+        self._rows: list[ProgramRow] = []  # shown, in order
         self._pos: dict[str, int] = {}
         self._now = utc_now()
-        self._key_column: Column | None = None
-        self._keys: list[tuple[Any, ...]] = []
+        self._search = ""
+        self._sort_column: Column | None = None
+        self._descending = False
+        self._heard: dict[str, int] = {}  # program id -> order first heard from
+        self._order = itertools.count()
 
     # -- updates ---------------------------------------------------------------------------
 
     def set_rows(self, rows: list[ProgramRow], now: dt.datetime) -> None:
         """Show ``rows`` as of ``now``, signalling only what changed (see the module doc)."""
         self._now = now
-        wanted = {row.program_id: row for row in rows}
+        self._all = {row.program_id: row for row in rows}
+        for pid in [pid for pid in self._heard if pid not in self._all]:
+            del self._heard[pid]
+        for pid in self._all:
+            if pid not in self._heard:
+                self._heard[pid] = next(self._order)
+        self._show(tick=True)
+
+    def set_search(self, text: str) -> None:
+        """Show only the programs matching ``text`` (name, host, job, version, problem)."""
+        if text != self._search:
+            self._search = text
+            self._show()
+
+    def _show(self, tick: bool = False) -> None:
+        search = self._search
+        wanted = {pid: row for pid, row in self._all.items()
+                  if not search or lab_table.matches(row, search)}
         self._drop([pid for pid in self._pos if pid not in wanted])
-        changed: list[int] = []
+        changed: set[str] = set()
         for pid, row in wanted.items():
             at = self._pos.get(pid)
             if at is not None and self._rows[at] != row:
                 self._rows[at] = row
-                changed.append(at)
+                changed.add(pid)
         new = [row for pid, row in wanted.items() if pid not in self._pos]
         if new:
             first = len(self._rows)
@@ -78,40 +112,52 @@ class LabTableModel(QAbstractTableModel):
             for row in new:
                 self._pos[row.program_id] = len(self._rows)
                 self._rows.append(row)
-            self._update_keys()
             self.endInsertRows()
-        else:
-            self._update_keys()  # for the changed rows' places, and the time
+        self._sort_rows()
         last = len(COLUMNS) - 1
-        for start, end in _runs(sorted(changed)):
+        runs = _runs(sorted(self._pos[pid] for pid in changed))
+        if len(runs) > MAX_RUNS:
+            runs = [(runs[0][0], runs[-1][1])]
+        for start, end in runs:
             self.dataChanged.emit(self.index(start, 0), self.index(end, last))
-        if self._rows:
+        if tick and self._rows:
             column = COLUMNS.index(Column.LAST_SEEN)
             self.dataChanged.emit(self.index(0, column), self.index(len(self._rows) - 1, column),
                                   _TICKING_ROLES)
 
     def _drop(self, program_ids: list[str]) -> None:
-        """Remove the rows of ``program_ids`` (forgotten, or another topic)."""
+        """Stop showing ``program_ids`` (forgotten, not matching the search, another topic)."""
         for start, end in reversed(_runs(sorted(self._pos[pid] for pid in program_ids))):
             self.beginRemoveRows(QModelIndex(), start, end)
             del self._rows[start:end + 1]
             self._pos = {row.program_id: i for i, row in enumerate(self._rows)}
-            self._update_keys()
             self.endRemoveRows()
 
-    def set_key_column(self, column: int) -> None:
-        """Compute the sort keys of ``column`` (-1: none) from now on."""
-        self._key_column = COLUMNS[column] if 0 <= column < len(COLUMNS) else None
-        self._update_keys()
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by ``column`` (-1: in the order programs were first heard from)."""
+        self._sort_column = COLUMNS[column] if 0 <= column < len(COLUMNS) else None
+        self._descending = order is Qt.SortOrder.DescendingOrder
+        self._sort_rows()
 
-    def _update_keys(self) -> None:
-        column = self._key_column
-        self._keys = ([] if column is None else
-                      [lab_table.sort_key(row, column, self._now) for row in self._rows])
-
-    def key(self, row: int) -> tuple[Any, ...]:
-        """The sort key of ``row`` in the sorted column."""
-        return self._keys[row]
+    def _sort_rows(self) -> None:
+        """Put the rows in order; one ``layoutChanged`` if the order changed."""
+        column, now = self._sort_column, self._now
+        if column is None:
+            heard = self._heard
+            ordered = sorted(self._rows, key=lambda row: heard[row.program_id])
+        else:
+            ordered = sorted(self._rows, key=lambda row: lab_table.sort_key(row, column, now),
+                             reverse=self._descending)
+        if all(a is b for a, b in zip(ordered, self._rows, strict=True)):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = self._rows
+        self._rows = ordered
+        self._pos = {row.program_id: i for i, row in enumerate(ordered)}
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(persistent, [
+            self.index(self._pos[old[p.row()].program_id], p.column()) for p in persistent])
+        self.layoutChanged.emit()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -147,64 +193,49 @@ class LabTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = _DISPLAY) -> Any:
-        """A cell's words, the state's picture, the problem as a tooltip, the sort key."""
+        """A cell's words, the state's picture, the problem as a tooltip."""
         number = index.row()
         if not index.isValid() or not 0 <= number < len(self._rows):
             return None
-        row = self._rows[number]
-        column = COLUMNS[index.column()]
+        return self._value(self._rows[number], COLUMNS[index.column()], role)
+
+    def multiData(self, index: Index,
+                  roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:
+        """Every role a painted cell asks for, in one call into Python instead of one each.
+
+        While a reader's thread holds the GIL (decoding an hour of heartbeats), each
+        call from Qt into Python waits for it: a repaint asks for seven roles per cell.
+        """
+        number = index.row()
+        row = (self._rows[number] if index.isValid() and 0 <= number < len(self._rows)
+               else None)
+        column = COLUMNS[index.column()] if row is not None else Column.NAME
+        span = roleDataSpan
+        items = ([span] if isinstance(span, QModelRoleData) else
+                 [span[i] for i in range(span.size())])  # type: ignore[index]  # it is
+        for item in items:
+            value = self._value(row, column, item.role()) if row is not None else None
+            if value is None:
+                item.clearData()
+            else:
+                item.setData(value)
+
+    def _value(self, row: ProgramRow, column: Column, role: int) -> Any:
         if role == _DISPLAY:
             return lab_table.cell_text(row, column, self._now)
         if role == _ACCESSIBLE_TEXT:
-            text = lab_table.cell_text(row, column, self._now)
             if column is Column.STATE and row.problem:
                 return f"{NAMES[row.state]}: {row.problem}"
-            return text
+            return lab_table.cell_text(row, column, self._now)
         if role == _TOOLTIP:
             return row.problem if row.state in _PROBLEM_STATES and row.problem else None
         if role == _DECORATION and column is Column.STATE:
             return state_icon(row.state)
         if role == _ALIGNMENT and column in NUMERIC:
             return _RIGHT
-        if role == SORT_ROLE:
-            return lab_table.sort_key(row, column, self._now)
         if role == PROGRAM_ROLE:
             return row
         return None
-
-
-class LabFilterProxy(QSortFilterProxyModel):
-    """Sort by :func:`lab_table.sort_key` and keep rows :func:`lab_table.matches` accepts."""
-
-    def __init__(self, model: LabTableModel, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._model = model
-        self._search = ""
-        self.setSourceModel(model)
-        self.setSortRole(SORT_ROLE)
-        self.setFilterRole(FILTER_ROLE)
-        self.setDynamicSortFilter(True)
-
-    def set_search(self, text: str) -> None:
-        """Show only the programs matching ``text`` (name, host, job, version, problem)."""
-        if text != self._search:
-            self.beginFilterChange()
-            self._search = text
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        """Rows matching the search text."""
-        return not self._search or lab_table.matches(self._model.row_at(source_row),
-                                                     self._search)
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        """Sort by ``column`` (-1: the order programs were first heard from)."""
-        self._model.set_key_column(column)
-        super().sort(column, order)
-
-    def lessThan(self, left: Index, right: Index) -> bool:
-        """Compare the precomputed keys (one Python call per comparison)."""
-        return self._model.key(left.row()) < self._model.key(right.row())
 
 
 def _runs(numbers: list[int]) -> list[tuple[int, int]]:

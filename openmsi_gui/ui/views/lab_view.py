@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtGui import QFontDatabase, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -46,11 +46,25 @@ from openmsi_gui.app.settings import Settings, SettingsStore
 from openmsi_gui.app.status import StatusKind
 from openmsi_gui.ui.lab_state import LabState
 from openmsi_gui.ui.status_line import StatusLine, buddy_label, line_edit
-from openmsi_gui.ui.views.lab_model import COLUMNS, PROGRAM_ROLE, LabFilterProxy, LabTableModel
+from openmsi_gui.ui.views.lab_model import COLUMNS, PROGRAM_ROLE, LabTableModel
 from openmsi_gui.ui.views.tables import setup_sortable_table
 
 LOG_LINES = 500
 """Log lines shown for the selected program."""
+
+
+class LabTable(QTableView):
+    """The programs' table, painted holding the GIL throughout.
+
+    Painting asks the model (Python) for every visible cell. A reader's thread
+    that decodes an hour of heartbeats holds the GIL most of the time, and each
+    of those calls waited for it: a repaint took a tenth of a second. A Python
+    ``paintEvent`` takes the GIL once, and the model's calls inside it keep it.
+    """
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Paint as Qt does, in one go (see the class docstring)."""
+        super().paintEvent(event)
 
 
 class LabView(QWidget):
@@ -113,10 +127,9 @@ class LabView(QWidget):
         self.search.setAccessibleName("Search programs")
         self.search.textChanged.connect(self.on_search_text_changed)
         self.model = LabTableModel(self)
-        self.proxy = LabFilterProxy(self.model, self)
-        self.table = QTableView()
+        self.table = LabTable()
         self.table.setAccessibleName("Programs table")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
@@ -262,7 +275,7 @@ class LabView(QWidget):
         self._show_detail()
 
     def on_search_text_changed(self, text: str) -> None:
-        self.proxy.set_search(text)
+        self.model.set_search(text)
 
     def on_selection_changed(self, _selected: QItemSelection,
                              _deselected: QItemSelection) -> None:
@@ -284,11 +297,8 @@ class LabView(QWidget):
         at = self.model.position(program_id)
         if at is None:
             return False
-        index = self.proxy.mapFromSource(self.model.index(at, 0))
-        if not index.isValid():
-            return False
-        self.table.selectRow(index.row())
-        self.table.scrollTo(index)
+        self.table.selectRow(at)
+        self.table.scrollTo(self.model.index(at, 0))
         return True
 
     def _show_detail(self) -> None:
@@ -321,7 +331,6 @@ class LabView(QWidget):
         return self.logs.toPlainText()
 
     def index_of(self, program_id: str) -> QModelIndex:
-        """The proxy index of ``program_id``'s first cell (invalid when not shown)."""
+        """The index of ``program_id``'s first cell (invalid when not shown)."""
         at = self.model.position(program_id)
-        return (self.proxy.mapFromSource(self.model.index(at, 0)) if at is not None
-                else QModelIndex())
+        return self.model.index(at, 0) if at is not None else QModelIndex()
