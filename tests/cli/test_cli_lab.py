@@ -1,4 +1,4 @@
-"""`openmsi watch` and `download` report to the lab overview as OpenMSIStream's programs do.
+"""`openmsi watch`, `download`, `download-s3` report to the lab as OpenMSIStream's programs do.
 
 Their heartbeats and log messages, read from the topics with a plain consumer,
 carry OpenMSIStream's keys, fields and JSON types (``lab_helpers`` holds those of
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from cli_helpers import Running, write_config
-from helpers import produce_raw, wait_until
+from helpers import chunks_of, produce_chunks, produce_raw, wait_until
 from lab_helpers import (
     LOG_TYPES,
     RECEIVER_TYPES,
@@ -35,6 +35,7 @@ from openmsi_gui.engine.broker import EmbeddedBroker
 from openmsi_gui.engine.heartbeats import host_name
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.lab_wire import Counters, Heartbeat, ReportKind
+from openmsi_gui.engine.s3 import S3Location
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -184,3 +185,30 @@ def test_a_watch_killed_turns_silent_and_recovers_when_started_again(
         assert status(config, heartbeats, looking)[0] == 0
     finally:
         again.close()
+
+
+def test_download_s3_heartbeats_parse_as_openmsistreams(
+        broker: EmbeddedBroker, kafka_config: KafkaConfig, make_topic: Callable[..., str],
+        s3_location: S3Location, tmp_path: Path) -> None:
+    data, heartbeats = make_topic(1), make_topic(1)
+    s3 = Running(["download-s3", "--bootstrap-servers", broker.bootstrap_servers,
+                  "--topic", data, "--bucket", s3_location.bucket, "--prefix",
+                  s3_location.prefix, "--endpoint-url", s3_location.endpoint_url,
+                  "--region", s3_location.region, "--access-key-id",
+                  s3_location.access_key_id, "--no-receipts",
+                  *_reporting(heartbeats, program_id="lab-s3")], tmp_path / "s",
+                 env={"OPENMSI_S3_SECRET_ACCESS_KEY": s3_location.secret_access_key})
+    try:
+        s3.wait_for("receiving from topic")
+        produce_chunks(kafka_config, data, chunks_of(b"spectrum\n" * 1000, "run 1/a.csv"))
+        found = read_raw(kafka_config, [heartbeats], until=lambda found: _sum(
+            _beats(found, "lab-s3"), "n_messages_processed") >= 9)
+    finally:
+        s3.close()
+    raws = _beats(found, "lab-s3")
+    for raw in raws:
+        _assert_openmsistreams(raw, RECEIVER_TYPES)
+    assert _sum(raws, "n_messages_processed") == 9  # 9000 bytes in 1024-byte chunks
+    beats = _decoded(raws)
+    assert {b.kind for b in beats} == {ReportKind.DOWNLOAD_S3}
+    assert sum((b.delta for b in beats), Counters()) == beats[-1].totals
