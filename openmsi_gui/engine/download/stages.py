@@ -10,7 +10,8 @@ here, not a new branch in the downloader.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from openmsi_gui.engine.receipts import ReceiptStatus
 
@@ -28,6 +29,7 @@ class FileFate:
         where: where it is stored (a path or ``s3://...``; "" when it failed).
         status: STORED or FAILED.
         reason: why it failed ("" when stored).
+        metadata: the fields the instrument side attached (untrusted, escaped; may be empty).
     """
 
     relpath: str
@@ -37,6 +39,7 @@ class FileFate:
     where: str
     status: ReceiptStatus
     reason: str = ""
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 class FinalStage(ABC):

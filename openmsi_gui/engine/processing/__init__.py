@@ -1,0 +1,1 @@
+"""What happens after a file arrives: processors, their results, and the stage that runs them."""

@@ -1,0 +1,151 @@
+"""The processor API: what a processor is given for each file, and what it returns.
+
+A processor runs after a file has been rebuilt and verified at a destination.
+It is either a command (a template run without a shell) or a Python plugin
+found through the entry-point group :data:`ENTRY_POINT_GROUP`. Both run in a
+child process, so a crash, a hang or a memory blow-up fails that file's
+processing and never the download.
+
+Writing a plugin: a package declares, in its ``pyproject.toml``::
+
+    [project.entry-points."openmsi_gui.processors"]
+    count-lines = "my_lab_plugins:CountLines"
+
+and ``CountLines`` is a class made without arguments, with ``name`` and
+``version`` attributes and a ``process`` method::
+
+    from openmsi_gui.engine.processing.api import FileToProcess, ProcessingResult
+
+    class CountLines:
+        name = "count-lines"
+        version = "1.0"
+
+        def process(self, file: FileToProcess) -> ProcessingResult:
+            with open(file.path, "rb") as fh:
+                lines = sum(1 for _ in fh)
+            return ProcessingResult.success({"lines": lines})
+
+The plugin reads the file; it must not move or delete it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+ENTRY_POINT_GROUP = "openmsi_gui.processors"
+"""Where plugins are found (``importlib.metadata`` entry points)."""
+RESULT_KEY_SUFFIX = "_chunk_processing_result"
+"""OpenMSIStream's reproducers key a file's result ``<subdir as _>_<name>_chunk_processing_result``."""
+
+JsonObject = dict[str, Any]
+"""A JSON object (what ``json.loads`` of an object gives)."""
+
+
+@dataclass(frozen=True)
+class FileToProcess:
+    """One verified file, as a processor sees it.
+
+    Attributes:
+        path: where the verified file is (read it; do not move or delete it).
+        relpath: its path relative to the destination, "/"-separated.
+        topic: the topic it came from.
+        sha512: its SHA-512, hex.
+        size: its size in bytes.
+        metadata: the fields the instrument side attached (instrument, sample, ...).
+    """
+
+    path: Path
+    relpath: str
+    topic: str
+    sha512: str
+    size: int
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProcessingResult:
+    """What a processor says about one file.
+
+    Attributes:
+        ok: whether processing succeeded.
+        reason: why it failed, in one sentence ("" when it succeeded).
+        result: a JSON object to keep and to send to the results topic (or None).
+        output: what a command printed (bounded), kept in the history.
+    """
+
+    ok: bool
+    reason: str = ""
+    result: JsonObject | None = None
+    output: str = ""
+
+    @classmethod
+    def success(cls, result: JsonObject | None = None, output: str = "") -> ProcessingResult:
+        """A success, with an optional JSON-able result."""
+        return cls(True, "", result, output)
+
+    @classmethod
+    def failure(cls, reason: str, output: str = "") -> ProcessingResult:
+        """A failure, with the one sentence that says why."""
+        return cls(False, reason, None, output)
+
+
+@runtime_checkable
+class Processor(Protocol):
+    """What a plugin's entry point names: a class made without arguments."""
+
+    name: str
+    version: str
+
+    def process(self, file: FileToProcess) -> ProcessingResult:
+        """Process one verified file."""
+
+
+class ProcessorKind(enum.StrEnum):
+    """What runs after each file at a destination."""
+
+    NONE = "none"
+    COMMAND = "command"
+    PLUGIN = "plugin"
+
+
+@dataclass(frozen=True)
+class ProcessorSpec:
+    """A destination's processor, as configured (CLI flags or the destination form).
+
+    Attributes:
+        kind: nothing, a command, or a plugin.
+        command: the command template (``{path}``, ``{relpath}``, ``{topic}``,
+            ``{sha512}``, ``{metadata_json}``), split like a shell would, run without one.
+        plugin: the entry-point name of the plugin.
+        timeout: seconds one file's processing may take before it is stopped and failed.
+        results_topic: where results go as JSON ("" for nowhere).
+    """
+
+    kind: ProcessorKind = ProcessorKind.NONE
+    command: str = ""
+    plugin: str = ""
+    timeout: float = 60.0
+    results_topic: str = ""
+
+    @property
+    def name(self) -> str:
+        """How results and the history name it: the plugin's name, or the command's program."""
+        if self.kind is ProcessorKind.PLUGIN:
+            return self.plugin
+        if self.kind is ProcessorKind.COMMAND:
+            return self.command.split(maxsplit=1)[0] if self.command.strip() else ""
+        return ""
+
+
+def result_key(relpath: str) -> str:
+    """The results topic key of a file, as OpenMSIStream's reproducers make it.
+
+    ``S001/a.txt`` gives ``S001_a.txt_chunk_processing_result``; a file at the root,
+    ``a.txt``, gives ``_a.txt_chunk_processing_result`` (like the chunk keys).
+    """
+    subdir, _, name = relpath.rpartition("/")
+    return f"{subdir.replace('/', '_')}_{name}{RESULT_KEY_SUFFIX}"
