@@ -39,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 ENTRY_POINT_GROUP = "openmsi_gui.processors"
 """Where plugins are found (``importlib.metadata`` entry points)."""
 RESULT_KEY_SUFFIX = "_chunk_processing_result"
-"""OpenMSIStream's reproducers key a file's result ``<subdir as _>_<name>_chunk_processing_result``."""
+"""OpenMSIStream's reproducers key a result ``<subdir as _>_<name>_chunk_processing_result``."""
 
 JsonObject = dict[str, Any]
 """A JSON object (what ``json.loads`` of an object gives)."""
