@@ -200,3 +200,62 @@ def test_a_heartbeat_section_naming_another_broker_is_used(
 def log_batches(config: KafkaConfig, topic: str) -> list[LogBatch]:
     return [b for k, v in raw_values(config, topic)
             if (b := decode_log(k, json.dumps(v).encode())) is not None]
+
+
+def test_librdkafkas_words_of_an_outage_reach_the_log_topic_once_the_broker_is_back(
+        own_broker: object, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The broker killed and started again under a job (its memory topics made again).
+
+    The line saying it is back is INFO (marked for the log topic): the command line and
+    the app log at INFO, as this test does.
+    """
+    caplog.set_level(logging.INFO)
+    from helpers import Recorder
+
+    from openmsi_gui.engine import admin
+    from openmsi_gui.engine.broker import EmbeddedBroker
+    from openmsi_gui.engine.events import ConnectionState, ConnectionStatus
+
+    assert isinstance(own_broker, EmbeddedBroker)
+    config = KafkaConfig.for_bootstrap(own_broker.bootstrap_servers)
+
+    def make_topics() -> None:
+        for name in ("data", "lab"):
+            admin.create_topic(config, name, 1)
+
+    make_topics()
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    target = ReportTarget(heartbeat_topic="lab", heartbeat_program_id="pc5_watch",
+                          heartbeat_interval=0.5, log_topic="lab", log_program_id="pc5",
+                          log_interval=0.5, host="pc5")
+    bus, recorder = EventBus(), Recorder()
+    bus.subscribe(recorder)
+    registry = Registry(tmp_path / "registry.sqlite3")
+    job = WatchJob(config, folder, WatchOptions(topic="data",
+                                                reporting=JobReporting(target, "outbox")),
+                   bus, registry, name="watch")
+    job.start()
+
+    def lines() -> list[str]:
+        return [line for batch in log_batches(config, "lab") for line in batch.messages]
+
+    try:
+        wait_until(lambda: beats(config, "lab"), timeout=20, message="a first beat")
+        own_broker.kill()
+        wait_until(lambda: any(isinstance(e, ConnectionState) and
+                               e.status is ConnectionStatus.UNREACHABLE
+                               for e in recorder.events), timeout=30, message="the outage")
+        own_broker.start()
+        make_topics()
+        wait_until(lambda: any("reachable again" in line for line in lines()), timeout=30,
+                   message="the outage's lines on the log topic")
+        found = lines()
+    finally:
+        job.stop()
+        registry.close()
+    outage = [line for line in found if "broker unreachable: " in line]
+    assert len(outage) == 1, found  # once per outage, not once per retry
+    assert "WARNING openmsi_gui.engine.link: watch: broker unreachable: " in outage[0]
+    assert any(words in outage[0] for words in ("Connection refused", "brokers are down",
+                                                "Disconnected")), outage[0]
