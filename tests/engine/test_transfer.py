@@ -106,7 +106,7 @@ def test_old_generation_arriving_late_does_not_replace_newer(
     sequence = [new[2], old[0], new[0], new[1], new[1], old[2], *new[3:], *old[1:]]
     produce_chunks(kafka_config, topic, [c for c in sequence])
     dest = tmp_path / "dest"
-    downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id="g-late")
+    downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id=f"g-{topic}")
     with running(downloader):
         wait_until(lambda: not downloader.incomplete() and downloader.files_received >= 1
                    and downloader.next_offsets.get(0) == len(sequence), message="all read")

@@ -8,6 +8,7 @@ its tray icon and drives the menu by keyboard, as a user would.
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -33,14 +34,21 @@ def x_display(tmp_path: Path) -> Iterator[dict[str, str]]:
         if os.environ.get("CI"):
             pytest.fail(f"CI must install {_missing()} (scripts/test does)")
         pytest.skip(f"needs {_missing()}")
-    number = 90 + os.getpid() % 100
-    display = f":{number}"
-    env = {**os.environ, "DISPLAY": display}
-    env.pop("QT_QPA_PLATFORM", None)
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24",
-                             "-nolisten", "tcp"], stderr=subprocess.DEVNULL)
+    # Xvfb picks a free display itself and writes its number once it is ready: tests
+    # running in parallel (pytest-xdist) or another X server never collide with it.
+    read_fd, write_fd = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
+                             f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL, pass_fds=(write_fd,))
+    os.close(write_fd)
     trayer = None
     try:
+        with os.fdopen(read_fd) as numbers:
+            ready, _, _ = select.select([numbers], [], [], 10)
+            number = numbers.readline().strip() if ready else ""
+        assert number.isdigit(), "Xvfb did not start"
+        env = {**os.environ, "DISPLAY": f":{number}"}
+        env.pop("QT_QPA_PLATFORM", None)
         wait_until(lambda: subprocess.run(["xdotool", "getdisplaygeometry"], env=env,
                                           capture_output=True, check=False).returncode == 0,
                    timeout=10, message="Xvfb")
