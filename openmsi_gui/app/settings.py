@@ -30,6 +30,7 @@ from openmsi_gui.app.lab_settings import LabSettings
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.after_delivery import AfterAction
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
+from openmsi_gui.engine.processing.api import ProcessorKind, ProcessorSpec
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class DestinationKind(enum.StrEnum):
 
     FOLDER = "folder"
     S3 = "s3"
+    PROCESS = "process"  # processing only: files are rebuilt privately, processed, removed
 
 
 class Theme(enum.StrEnum):
@@ -156,6 +158,12 @@ class WatchedFolder:
             destination confirmed it (:mod:`openmsi_gui.engine.after_delivery`).
         archive_folder: where MOVE puts files (same relative path).
         min_age: seconds a file stays at least before it is moved or deleted (0: none).
+        metadata: fixed fields sent with every file (instrument, lab, operator...).
+        metadata_from_path: a regular expression whose named groups, matched
+            against a file's relative path, become fields ("" for none).
+        current_sample: the "current sample / run" the technician set from the
+            tray ("" for none); sent as the ``sample`` field.
+        require_sample: files wait until a current sample is set.
         enabled: watched at all.
         paused: watched, but sending is held back.
     """
@@ -182,6 +190,10 @@ class WatchedFolder:
     after_delivery: AfterAction = AfterAction.KEEP
     archive_folder: str = ""
     min_age: float = 0.0
+    metadata: dict[str, str] = field(default_factory=dict)
+    metadata_from_path: str = ""
+    current_sample: str = ""
+    require_sample: bool = False
     enabled: bool = True
     paused: bool = False
 
@@ -219,6 +231,14 @@ class Destination:
         receipt_name: the destination's name in its receipts and pairing code
             ("" for ``<hostname>:<folder or bucket>``).
         receipts_topic: where receipts go ("" for ``<topic>.receipts``).
+        processor: what runs after each file: nothing, a command or a plugin.
+        processor_command: the command template (``{path}``, ``{relpath}``,
+            ``{topic}``, ``{sha512}``, ``{metadata_json}``).
+        processor_plugin: the plugin's entry-point name.
+        processor_timeout: seconds one file's processing may take.
+        results_topic: where processing results go as JSON ("" for nowhere).
+        sidecar: write the file's metadata as ``<name>.metadata.json`` beside it.
+        download_regex: take only files whose relative path matches ("" for all).
         enabled: consumed at all.
         paused: connected, but not fetching.
     """
@@ -238,11 +258,24 @@ class Destination:
     receipts: bool = True
     receipt_name: str = ""
     receipts_topic: str = ""
+    processor: ProcessorKind = ProcessorKind.NONE
+    processor_command: str = ""
+    processor_plugin: str = ""
+    processor_timeout: float = 60.0
+    results_topic: str = ""
+    sidecar: bool = False
+    download_regex: str = ""
     enabled: bool = True
     paused: bool = False
 
     def __post_init__(self) -> None:
         self.kind = DestinationKind(self.kind)
+        self.processor = ProcessorKind(self.processor)
+
+    def processor_spec(self) -> ProcessorSpec:
+        """What runs after each file, as the engine takes it."""
+        return ProcessorSpec(self.processor, self.processor_command, self.processor_plugin,
+                             self.processor_timeout, self.results_topic)
 
 
 @dataclass
