@@ -403,8 +403,9 @@ class AppController:
         limit = Limit(item_limit(wanted.item))
         try:
             config = self._config(wanted.profile)
-            if wanted.profile.embedded:
-                admin.create_topic(config, wanted.item.topic)
+            if wanted.profile.embedded:  # with the lab overview's, when the jobs report there
+                for topic in (wanted.item.topic, *_report_topics(wanted)):
+                    admin.create_topic(config, topic)
             # Elsewhere a missing topic is waited for (the job says so) until it is created.
             job: _Job = build_job(wanted, config, JobContext(
                 self.bus, self.registry, name, [limit, self.bandwidth]))
@@ -485,6 +486,12 @@ class AppController:
             self._stop_job(ident)
         self._demo.stop()
         self._control.shutdown(wait=False)
+
+
+def _report_topics(wanted: JobSpec) -> list[str]:
+    """The heartbeat and log topics ``wanted`` reports to ([] when it does not)."""
+    target = wanted.reporting.target if wanted.reporting is not None else None
+    return [t for t in (target.heartbeat_topic, target.log_topic) if t] if target else []
 
 
 def _follow_pause(running: _Running, paused: bool) -> None:

@@ -20,7 +20,6 @@ only :meth:`Reporter.stop` flushes, briefly.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -35,18 +34,8 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 
 from openmsi_gui import __version__
-from openmsi_gui.engine.events import (
-    ConnectionState,
-    ConnectionStatus,
-    Event,
-    EventBus,
-    FileCompleted,
-    FileFailed,
-    FileProgress,
-    FileStalled,
-    JobState,
-    JobStatus,
-)
+from openmsi_gui.engine.events import EventBus
+from openmsi_gui.engine.job_tally import JobTally, LinkWords, TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.kafka_log import LogShipper
 from openmsi_gui.engine.lab_wire import (
@@ -66,13 +55,10 @@ DEFAULT_INTERVAL = 60.0
 """Seconds between heartbeats (and log messages) when none is given."""
 STOP_FLUSH_SECONDS = 2.0
 """How long :meth:`Reporter.stop` waits for a producer of its own to deliver."""
-MAX_FAILED_REMEMBERED = 10_000
 _SEPARATE_ONLY_KEYS = frozenset({"prefer.separate.producer", "max.logs.per.message",
                                  "log.level", "key.serializer", "value.serializer"})
 
 ProducerFactory = Callable[[dict[str, Any]], Producer]
-LinkWords = Callable[[ConnectionState], "str | None"]
-"""The sentence the user sees for a link problem (None: it ends one, or is none)."""
 
 
 def host_name() -> str:
@@ -152,109 +138,6 @@ class JobReporting:
     link_words: LinkWords | None = None
 
 
-class TransferCounts:
-    """OpenMSIStream's counters of one job since it started (any thread)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counters = Counters()
-
-    def _add(self, **fields: int) -> None:
-        with self._lock:
-            self._counters = self._counters + Counters(**fields)
-
-    def produced(self, nbytes: int) -> None:
-        """A message of ``nbytes`` (its value) was acknowledged by the broker."""
-        self._add(messages_produced=1, bytes_produced=nbytes)
-
-    def read(self, nbytes: int) -> None:
-        """A message of ``nbytes`` was read."""
-        self._add(messages_read=1, bytes_read=nbytes)
-
-    def processed(self, nbytes: int) -> None:
-        """A message of ``nbytes`` was processed: its chunk written."""
-        self._add(messages_processed=1, bytes_processed=nbytes)
-
-    def file_done(self) -> None:
-        """A file was sent whole, or received and verified."""
-        self._add(files=1)
-
-    def snapshot(self) -> Counters:
-        """The counts so far."""
-        with self._lock:
-            return self._counters
-
-
-class JobTally:
-    """What a job's events say about it: problems, failed files, the last file (a subscriber)."""
-
-    def __init__(self, job: str, counts: TransferCounts, link_words: LinkWords | None) -> None:
-        self.job = job
-        self._counts = counts
-        self._link_words = link_words
-        self._lock = threading.Lock()
-        self._failed: dict[str, None] = {}
-        self._stalled: set[str] = set()
-        self._link_problem = ""
-        self._job_problem = ""
-        self.paused = False
-        self.last_file = ""
-        self.last_file_time: dt.datetime | None = None
-
-    def __call__(self, event: Event) -> None:
-        """Follow one event (any thread)."""
-        if event.job != self.job:
-            return
-        with self._lock:
-            if isinstance(event, FileCompleted):
-                self._counts.file_done()
-                self._failed.pop(event.relpath, None)
-                self._stalled.discard(event.relpath)
-                self.last_file = event.relpath
-                self.last_file_time = dt.datetime.fromtimestamp(event.at, dt.UTC)
-            elif isinstance(event, FileFailed):
-                self._stalled.discard(event.relpath)
-                self._failed[event.relpath] = None
-                if len(self._failed) > MAX_FAILED_REMEMBERED:
-                    del self._failed[next(iter(self._failed))]
-            elif isinstance(event, FileStalled):
-                self._stalled.add(event.relpath)
-            elif isinstance(event, FileProgress):
-                self._stalled.discard(event.relpath)
-            elif isinstance(event, ConnectionState):
-                self._link_problem = self._link_sentence(event)
-            elif isinstance(event, JobState):
-                self.paused = event.state is JobStatus.PAUSED
-                self._job_problem = (event.detail or event.state.value) if event.state in (
-                    JobStatus.WAITING, JobStatus.FAILED) else ""
-
-    def _link_sentence(self, event: ConnectionState) -> str:
-        if self._link_words is not None:
-            return self._link_words(event) or ""
-        if event.status is ConnectionStatus.UNREACHABLE:
-            return f"Cannot reach the broker at {event.servers}"
-        if event.status is ConnectionStatus.TOPIC_MISSING:
-            return f"Waiting for topic {event.detail} to be created"
-        return ""
-
-    @property
-    def failed(self) -> int:
-        """Files that failed since the start and were not done since."""
-        with self._lock:
-            return len(self._failed)
-
-    @property
-    def problem(self) -> str:
-        """The one sentence the job's user sees now ("" when all is well)."""
-        with self._lock:
-            if self._link_problem or self._job_problem:
-                return self._link_problem or self._job_problem
-            if self._stalled:
-                n = len(self._stalled)
-                return f"{n} file{'s' if n != 1 else ''} without progress"
-            return ""
-
-
 class Reporter:
     """A job's heartbeats and log messages (see the module's docstring).
 
@@ -297,6 +180,7 @@ class Reporter:
         self.logs: LogShipper | None = None
         self._stopped = False
         self._lock = threading.Lock()  # tick (the job's thread) against stop (another)
+        self._told_refusal = False
 
     def start(self, data_producer: Producer | None, data_config: KafkaConfig) -> None:
         """Begin reporting (the job's start, once its producer exists, if it has one).
@@ -389,7 +273,9 @@ class Reporter:
             self._in_flight = None
             if err is not None:  # not delivered: its counts go into the next one
                 self._base = previous
-                log.debug("a heartbeat was not delivered: %s", err.str())
+                self._refused(err)
+            else:
+                self._told_refusal = False
 
         try:
             self._beat_producer.produce(self.target.heartbeat_topic, value=encode_heartbeat(beat),
@@ -400,6 +286,15 @@ class Reporter:
             self._in_flight, self._base = None, previous
             self.beats_skipped += 1
             log.debug("a heartbeat was not produced: %s", exc)
+
+    def _refused(self, err: KafkaError) -> None:
+        """Say once (until one is delivered again) that beats do not get through."""
+        if self._told_refusal:
+            return
+        self._told_refusal = True
+        topic = self.target.heartbeat_topic
+        log.warning("%s: heartbeats cannot be written to topic %s (%s): check that it exists "
+                    "('openmsi topic create %s')", self.tally.job, topic, err.str(), topic)
 
     def heartbeat(self, totals: Counters) -> Heartbeat:
         """The heartbeat for now, counting since the previous one."""

@@ -41,6 +41,8 @@ REPORTED = {"lab_report": True}
 """``extra=REPORTED`` sends an INFO line to the log topic too."""
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
+log = logging.getLogger(__name__)
+
 
 class LogRing(logging.Handler):
     """The process's ring of reportable log lines, each with a sequence number."""
@@ -117,6 +119,7 @@ class LogChannel:
         self.in_flight: object | None = None  # the token of the batch on its way
         self.next_due = 0.0
         self.delivered_batches = 0
+        self.told_refusal = False
 
     def collect(self) -> None:
         """Move the ring's new lines into the queue (lock held)."""
@@ -209,9 +212,14 @@ class LogShipper:
             channel.in_flight = None
             if ok:
                 channel.delivered_batches += 1
-            else:
-                channel.give_back(batch)
-                channel.next_due = 0.0
+                channel.told_refusal = False
+                return
+            channel.give_back(batch)
+            channel.next_due = 0.0
+            tell, channel.told_refusal = not channel.told_refusal, True
+        if tell:
+            log.warning("log messages cannot be written to topic %s: check that it exists "
+                        "('openmsi topic create %s')", self.topic, self.topic)
 
     def close(self) -> None:
         """The job stops: a batch of ours still on its way goes back to the channel's queue.

@@ -40,7 +40,8 @@ from openmsi_gui.engine.events import (
 )
 from openmsi_gui.engine.file_events import FileReporter
 from openmsi_gui.engine.file_hash import hash_file
-from openmsi_gui.engine.heartbeats import Reporter, TransferCounts
+from openmsi_gui.engine.heartbeats import Reporter
+from openmsi_gui.engine.job_tally import TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, first_metadata, with_logger
 from openmsi_gui.engine.os_errors import cannot_read

@@ -23,9 +23,9 @@ from openmsi_gui.engine.heartbeats import (
     JobReporting,
     Reporter,
     ReportTarget,
-    TransferCounts,
     separate_config,
 )
+from openmsi_gui.engine.job_tally import TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.kafka_log import REPORTED, LogRing, LogShipper
 from openmsi_gui.engine.lab_wire import ReportedState, ReportKind, decode_heartbeat
@@ -244,3 +244,15 @@ def test_log_lines_wait_for_the_broker_and_go_once(ring: LogRing,
     one.tick(clock())
     assert json.loads(producer.sent[-1][2])["messages"][0].endswith("third")
     assert len(producer.sent) == 4
+
+
+def test_beats_that_cannot_be_written_are_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    clock, bus = Clock(), EventBus()
+    reporter, _counts, producer = make_reporter(clock, bus)
+    for _ in range(3):
+        clock.now += 10
+        reporter.tick()
+        producer.deliver(-1, ok=False)
+    told = [r for r in caplog.records if "cannot be written to topic beats" in r.getMessage()]
+    assert len(told) == 1
+    assert "openmsi topic create beats" in told[0].getMessage()

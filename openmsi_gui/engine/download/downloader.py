@@ -71,7 +71,8 @@ from openmsi_gui.engine.events import (
     job_died,
 )
 from openmsi_gui.engine.file_events import FileReporter
-from openmsi_gui.engine.heartbeats import Reporter, TransferCounts
+from openmsi_gui.engine.heartbeats import Reporter
+from openmsi_gui.engine.job_tally import TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, with_logger
 from openmsi_gui.engine.registry import Registry
