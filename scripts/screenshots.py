@@ -16,7 +16,8 @@ folder form's Delivery section, ``watched-folders-delivery``). The folder's Afte
 section is then set (not applied) to move files confirmed by the demo's destination to an
 archive folder (``watched-folders-after-delivery``), and its Preview… lists them
 (``after-delivery-preview``). Last, a watched folder on a broker that is switched off shows
-how the app says that it cannot reach it.
+how the app says that it cannot reach it. The Lab view is shot on a small lab reporting
+to the demo's broker (``scripts/screenshot_lab.py``), one program selected with its log lines.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import keyring
 import keyring.backend
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea
+from screenshot_lab import NEEDY, populate  # scripts/ (this script's folder)
 
 from openmsi_gui.app import pairing
 from openmsi_gui.app.demo import DemoFolders
@@ -249,6 +251,17 @@ def audit(openmsi: OpenMSIApp, shot: Callable[..., None]) -> None:
     QTimer.singleShot(2500, lambda: (shot("audit", window), window.close()))
 
 
+def lab(app: QApplication, window: MainWindow, shot: Callable[[str], None], dark: bool) -> None:
+    """Shoot the Lab view with the program that needs attention selected (its log lines)."""
+    view = window.lab
+    if view is None:
+        return
+    window.tabs.setCurrentWidget(view)
+    view.select(NEEDY)
+    app.sendPostedEvents()
+    shoot(app, shot, "lab-view", dark)
+
+
 def parse_args() -> argparse.Namespace:
     """The output folder, the window size and whether to take dark shots too."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -258,6 +271,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dark", action="store_true",
                         help="also every view in dark mode (NAME-dark.png)")
     return parser.parse_args()
+
+
+def workspace(out: Path) -> Path:
+    """Make the output folder, and a temporary one for the demo's data (returned)."""
+    out.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="openmsi-shots-"))
+    os.environ["OPENMSI_GUI_DATA_DIR"] = str(base / "data")  # the Lab view's store, ...
+    return base
 
 
 def shoot(app: QApplication, shot: Callable[[str], None], name: str, dark: bool) -> None:
@@ -272,8 +293,7 @@ def main() -> None:
     """Run the demo and save the screenshots into the folder given (or docs/screenshots)."""
     args = parse_args()
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    base = Path(tempfile.mkdtemp(prefix="openmsi-shots-"))
+    base = workspace(out)
     app = QApplication([])
     logging.basicConfig(level=logging.INFO)  # as the app does: the log view shows INFO lines
     store = SettingsStore(base / "settings.json")
@@ -330,6 +350,7 @@ def main() -> None:
         QTimer.singleShot(400, lambda: (shot("transfers-dark"), apply_theme(app, "light")))
 
     steps = [(6000, drop), (7000, lambda: half_lost_file(openmsi)),
+             (8000, lambda: populate(store, openmsi.controller.embedded_bootstrap)),
              (15500, lambda: select_failed(window.transfers)),
              (16000, lambda: tab(window.transfers, "transfers")),
              (17000, lambda: (window.transfers.tabs.setCurrentIndex(1)
@@ -344,18 +365,20 @@ def main() -> None:
              (22000, lambda: tab(window.destinations, "destinations")),
              (23000, lambda: tab(window.profiles, "brokers")),
              (24000, lambda: tab(window.log, "log")),
-             # After the log's dark shot (--dark); the limit's settings change re-applies the
-             # theme, so the dark transfers shot comes once that has happened.
-             (24900, lambda: bandwidth_limited(openmsi, shot)),
-             (25700, dark), (26500, wizard), (28000, preferences),
-             (28100, lambda: audit(openmsi, shot)),
-             # The app needs attention from then on: files not confirmed in time, ...
-             (28300, lambda: expect_offsite(openmsi)),
-             (32300, lambda: unconfirmed(app, openmsi, shot)),
-             (32600, lambda: after_delivery(app, openmsi, base, shot)),
-             # ... and a broker that is switched off.
-             (34000, lambda: no_broker(app, openmsi, base, shot)),
-             (41500, tray_menu), (43000, openmsi.quit)]
+             (24900, lambda: lab(app, window, shot, args.dark))]
+    # After the lab's dark shot (--dark); the limit's settings change re-applies the theme,
+    # so the dark transfers shot comes once that has happened.
+    steps += [(delay + 1000, action) for delay, action in [
+        (24900, lambda: bandwidth_limited(openmsi, shot)),
+        (25700, dark), (26500, wizard), (28000, preferences),
+        (28100, lambda: audit(openmsi, shot)),
+        # The app needs attention from then on: files not confirmed in time, ...
+        (28300, lambda: expect_offsite(openmsi)),
+        (32300, lambda: unconfirmed(app, openmsi, shot)),
+        (32600, lambda: after_delivery(app, openmsi, base, shot)),
+        # ... and a broker that is switched off.
+        (34000, lambda: no_broker(app, openmsi, base, shot)),
+        (41500, tray_menu), (43000, openmsi.quit)]]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
     app.exec()

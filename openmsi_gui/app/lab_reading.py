@@ -114,14 +114,15 @@ def reading_summary(target: LabTarget, profile_name: str, rows: Sequence[Program
         return True, f"Reading {where}: no program has reported in the last hour yet."
     well = all(row.state not in (ProgramState.SILENT, ProgramState.NEEDS_ATTENTION)
                for row in rows)
-    return well, f"Reading {where}: {lab_table.summary(rows)}."
+    return well, f"Reading {where} — {lab_table.summary(rows)}."
 
 
 def program_summary(row: ProgramRow) -> str:
     """Two lines about the selected program: who and where, then its problem if any."""
     what = " ".join(part for part in (row.kind.value if row.kind else "", row.job) if part)
     every = f"every {row.interval:g} s" + (" (inferred)" if row.interval_inferred else "")
-    facts = [f"host {row.host}" if row.host else "", what, f"heartbeat {every}", row.version]
+    version = f"version {row.version}" if row.is_ours else row.version
+    facts = [f"host {row.host}" if row.host else "", what, f"heartbeat {every}", version]
     first = f"{row.program_id} — {row.state.value}: " + " · ".join(f for f in facts if f)
     return f"{first}\n{row.problem}" if row.problem else first
 
