@@ -155,6 +155,8 @@ class LabState(QObject):
         self._running = (target, profile)
         self._pending.clear()
         self.problem = ""
+        self.overview = LabOverview()  # the previous topic's programs go at once
+        self.refresh()
         try:
             config = await self.tasks.run(Purpose.IO, self.controller.kafka_config, profile)
             store = (LabStore.for_topic(config.bootstrap_servers, target.heartbeat_topic)
@@ -201,8 +203,8 @@ class LabState(QObject):
     def on_adapter_lab_reports(self, reports: list[LabReports]) -> None:
         problem = self.problem
         for report in reports:
-            if report.source != self._source:
-                continue  # a reader stopped since
+            if not self._source or report.source != self._source:
+                continue  # a reader stopped since (or none of ours)
             self._pending.extend(report.beats)
             self._pending.extend(report.logs)
             problem = report.problem

@@ -352,3 +352,31 @@ def test_the_view_shows_what_a_real_reader_reads_on_the_broker(
         assert names["lab-pc1_watch"].files_last_hour == 2
     finally:
         stop(qtbot, lab)
+
+
+def test_the_app_reads_its_lab_from_start_and_stops_the_reader_at_quit(
+        qtbot: QtBot, store: SettingsStore, kafka_config: Any, make_topic: Callable[..., str],
+        broker: Any, tmp_path: Any) -> None:
+    from openmsi_gui.ui.application import OpenMSIApp
+
+    topic = make_topic(1)
+    produce_beats(kafka_config, topic, [beat("scope_watch")])
+    choose(store, topic, "", broker.bootstrap_servers)
+    settings = store.settings
+    settings.ui.first_run_done = True
+    store.update(settings)
+    openmsi = OpenMSIApp(store, Registry(tmp_path / "app-registry.sqlite3"))
+    openmsi.start(show_window=True)
+    # Not qtbot.addWidget(window): closing the app's window may ask a question.
+    try:
+        openmsi.tray.lab_action.trigger()
+        assert openmsi.window.tabs.currentWidget() is openmsi.window.lab
+        qtbot.waitUntil(lambda: [row.program_id for row in openmsi.lab.rows] == ["scope_watch"],
+                        timeout=20_000)
+        assert openmsi.lab.reading is not None
+    finally:
+        openmsi.quit()
+        qtbot.waitUntil(lambda: openmsi.tasks.closed, timeout=60_000)
+        assert openmsi.lab.reading is None  # the reader stopped (no thread left: conftest)
+        openmsi.window.deleteLater()
+        openmsi.deleteLater()
