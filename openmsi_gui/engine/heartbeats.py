@@ -55,6 +55,8 @@ DEFAULT_INTERVAL = 60.0
 """Seconds between heartbeats (and log messages) when none is given."""
 STOP_FLUSH_SECONDS = 2.0
 """How long :meth:`Reporter.stop` waits for a producer of its own to deliver."""
+STOP_FLUSH_TROUBLED = 0.3
+"""The same while the job has a problem (its broker away, say): stopping does not wait."""
 _SEPARATE_ONLY_KEYS = frozenset({"prefer.separate.producer", "max.logs.per.message",
                                  "log.level", "key.serializer", "value.serializer"})
 
@@ -252,7 +254,7 @@ class Reporter:
         if self.logs is not None:
             self.logs.tick(self._clock(), force=True)
         for producer in self._own:
-            producer.flush(STOP_FLUSH_SECONDS)
+            producer.flush(STOP_FLUSH_TROUBLED if self.tally.problem else STOP_FLUSH_SECONDS)
         if self.logs is not None:
             self.logs.close()
 
