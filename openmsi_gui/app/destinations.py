@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from openmsi_gui.app.bandwidth import limit_problem
 from openmsi_gui.app.folders import FolderCheck, folder_problem, profile_problem, same_or_inside
+from openmsi_gui.app.processing_form import processor_problems
 from openmsi_gui.app.profiles import SecretLookup
 from openmsi_gui.app.settings import Destination, DestinationKind, Settings
 from openmsi_gui.app.text import sentence
@@ -27,7 +28,8 @@ MAX_PREFIX_LENGTH = 512  # S3 keys have at most 1024 bytes; leave room for topic
 _REGION = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-KINDS = ((DestinationKind.FOLDER, "Local folder"), (DestinationKind.S3, "S3 bucket"))
+KINDS = ((DestinationKind.FOLDER, "Local folder"), (DestinationKind.S3, "S3 bucket"),
+         (DestinationKind.PROCESS, "Processing only (keep nothing but results)"))
 """Destination kinds: the value stored in :attr:`Destination.kind` and what the user sees."""
 
 
@@ -54,10 +56,11 @@ def validate_destination(dest: Destination, settings: Settings,
         if dest.topic:
             errors += topic_errors(dest.topic)
     else:
-        if dest.kind != "folder":
-            errors.append(f"Unknown kind of destination {dest.kind!r}: choose Local folder "
-                          "or S3 bucket.")
-        elif (problem := folder_check(dest.path)) is not None:
+        if dest.kind not in (DestinationKind.FOLDER, DestinationKind.PROCESS):
+            errors.append(f"Unknown kind of destination {dest.kind!r}: choose Local folder, "
+                          "S3 bucket or Processing only.")
+        elif dest.kind is DestinationKind.FOLDER and (
+                problem := folder_check(dest.path)) is not None:
             errors.append(problem)
         if (problem := profile_problem(dest.profile_id, settings)) is not None:
             errors.append(problem)
@@ -66,6 +69,7 @@ def validate_destination(dest: Destination, settings: Settings,
         errors.append("Enter a consumer group.")
     if (problem := limit_problem(dest.bwlimit)) is not None:
         errors.append(sentence(problem))
+    errors += processor_problems(dest)
     if dest.topic and dest.group_id:
         errors += _shared_groups(dest, settings)
     if dest.kind == "folder" and dest.path and dest.topic:
@@ -111,7 +115,9 @@ def load_s3_location(dest: Destination, secret: SecretLookup) -> S3Location:
 
 def location_text(dest: Destination) -> str:
     """Where a destination's files go, in one line (``s3://bucket/prefix`` for S3)."""
-    return s3_location(dest).url if dest.kind == "s3" else dest.path
+    if dest.kind is DestinationKind.PROCESS:
+        return f"processing only: {dest.processor_spec().name or 'nothing chosen'}"
+    return s3_location(dest).url if dest.kind is DestinationKind.S3 else dest.path
 
 
 def key_layout(dest: Destination) -> str:

@@ -32,6 +32,8 @@ log = logging.getLogger("openmsi_gui.transfers")
 def _short(item: WatchedFolder | Destination) -> str:
     if isinstance(item, Destination) and item.kind is DestinationKind.S3:
         return "s3://" + "/".join(p for p in (item.bucket, item.prefix.strip("/")) if p)
+    if isinstance(item, Destination) and item.kind is DestinationKind.PROCESS:
+        return f"processing {item.topic or item.id}"
     path = item.path.rstrip("/\\")
     return os.path.basename(path) or path or item.id
 

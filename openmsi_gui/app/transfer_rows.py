@@ -90,7 +90,7 @@ def job_places(settings: Settings) -> dict[str, tuple[str, str]]:
         places[job] = (short[job], f"{folder.path} → topic {folder.topic}")
     for dest in settings.destinations:
         job = str(JobId(JobKind.DESTINATION, dest.id))
-        where = (short[job] if dest.kind is DestinationKind.S3 else dest.path)
+        where = (dest.path if dest.kind is DestinationKind.FOLDER else short[job])
         places[job] = (short[job], f"topic {dest.topic} → {where}")
     return places
 

@@ -42,6 +42,7 @@ from openmsi_gui.ui.views.advanced import AdvancedSection
 from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
+from openmsi_gui.ui.views.processing_section import ProcessingSection
 from openmsi_gui.ui.views.s3_box import NOT_TESTED, SECRET_NOT_STORED, SECRET_STORED, S3Box
 
 GROUP_TOOLTIP = (
@@ -122,6 +123,10 @@ class DestinationsView(ItemsView[Destination]):
         form.addRow(box)
         form.addRow(buddy_label("Limit to:", self.bwlimit.edit), self.bwlimit.widget)
         form.addRow("", self.enabled_check)
+        self.processing = ProcessingSection(self.controller, self.tasks,
+                                            saved=lambda: self._stored(self.current_id() or ""))
+        self.processing.changed.connect(self._on_form_changed)
+        form.addRow(self.processing)
         self.advanced = AdvancedSection()
         self.advanced.form.addRow(buddy_label("Consumer &group:", self.group_edit),
                                   self.group_edit)
@@ -166,8 +171,8 @@ class DestinationsView(ItemsView[Destination]):
                 self.path_edit, self.browse_button, self.open_button,
                 self.bucket_edit, self.prefix_edit, self.endpoint_edit, self.region_edit,
                 self.access_key_edit, self.secret_edit, self.test_button, self.bwlimit.edit,
-                self.enabled_check, self.advanced.toggle, self.group_edit,
-                self.receipts_check, self.receipt_name_edit, self.pairing_button]
+                self.enabled_check, *self.processing.tab_order(), self.advanced.toggle,
+                self.group_edit, self.receipts_check, self.receipt_name_edit, self.pairing_button]
 
     # -- ItemsView hooks --------------------------------------------------------
 
@@ -178,7 +183,9 @@ class DestinationsView(ItemsView[Destination]):
         return Destination(path=path, profile_id=profile_id, group_id=default_group_id())
 
     def _validate(self, item: Destination, settings: Settings) -> list[str]:
-        return validate_destination(item, settings, self._checked_problem)
+        problems = validate_destination(item, settings, self._checked_problem)
+        timeout = self.processing.problem() if self.current_id() == item.id else None
+        return [*problems, *([timeout] if timeout else [])]
 
     def _checks_path(self, item: Destination) -> bool:
         return item.kind == "folder"
@@ -198,6 +205,7 @@ class DestinationsView(ItemsView[Destination]):
             index = self.kind_combo.count() - 1
         self.kind_combo.setCurrentIndex(index)
         self._show_kind(item.kind)
+        self.processing.load(item, self._settings.profile(item.profile_id))
         self.group_edit.setText(item.group_id)
         self.bwlimit.set_text(item.bwlimit)
         self.receipts_check.setChecked(item.receipts)
@@ -218,6 +226,7 @@ class DestinationsView(ItemsView[Destination]):
         self._show_secret_state(item)
 
     def _read_specific(self, item: Destination) -> Destination:
+        item = self.processing.read(item)
         return dataclasses.replace(
             item, kind=DestinationKind(self.kind_combo.currentData() or item.kind),
             group_id=self.group_edit.text().strip(), bucket=self.bucket_edit.text().strip(),
@@ -236,6 +245,8 @@ class DestinationsView(ItemsView[Destination]):
 
     def _after_update(self, item: Destination, errors: list[str]) -> None:
         self._show_receipt_name(item)
+        self.processing.results.set_profile(self._settings.profile(item.profile_id))
+        self.processing.show_state(item, self._stored(item.id))
         s3 = item.kind == "s3"
         if s3:
             self.open_button.setEnabled(False)
@@ -396,7 +407,7 @@ class DestinationsView(ItemsView[Destination]):
             self._show_secret_state(item)
 
     def _show_kind(self, kind: str) -> None:
-        self._form.setRowVisible(self.path_row, kind != "s3")
+        self._form.setRowVisible(self.path_row, kind == DestinationKind.FOLDER)
         self.s3_box.setVisible(kind == "s3")
 
     def _on_secret_edited(self, text: str) -> None:

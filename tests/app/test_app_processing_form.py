@@ -1,0 +1,122 @@
+"""The "After each file" rules and words, without Qt."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from openmsi_gui.app.destinations import KINDS, location_text, validate_destination
+from openmsi_gui.app.processing_form import (
+    PLACEHOLDER_NAMES,
+    installed_plugins,
+    plugin_choices,
+    processor_problems,
+    reprocess_question,
+    template_problem,
+    timeout_problem,
+)
+from openmsi_gui.app.settings import BrokerProfile, Destination, DestinationKind, Settings
+from openmsi_gui.engine.processing.api import ProcessorKind
+
+
+def test_the_placeholders_are_those_of_the_processor_api() -> None:
+    assert PLACEHOLDER_NAMES == ("path", "relpath", "topic", "sha512", "metadata_json")
+
+
+@pytest.mark.parametrize("command", [
+    "python3 /opt/lab/index.py {path}",
+    "index --file={path} --meta {metadata_json} --topic {topic} {relpath} {sha512}",
+    "'/opt/my tools/index' \"{path}\"",
+    "true",
+])
+def test_good_templates(command: str) -> None:
+    assert template_problem(command) is None
+
+
+@pytest.mark.parametrize(("command", "said"), [
+    ("  ", "Enter the command to run after each file, e.g. python3 /opt/lab/index.py {path}."),
+    ("python3 x.py {file}", "{file} is not a placeholder: use {path}, {relpath}, {topic}, "
+                            "{sha512} or {metadata_json}."),
+    ("python3 x.py {path.name}", "{path.name} is not a placeholder"),
+    ("{path}", "The command must start with the program to run, not a placeholder"),
+    ("python3 'x.py {path}", "The command has a quote that is not closed: close it, or "
+                             "remove it."),
+])
+def test_bad_templates_say_what_to_do(command: str, said: str) -> None:
+    problem = template_problem(command)
+    assert problem is not None
+    assert problem.startswith(said)
+    assert problem.endswith(".")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("", "Give the time after which processing is stopped"),
+    ("soon", "'soon' is not a duration"),
+    ("2d", "Give a time between 1 s and 1 day."),
+])
+def test_timeouts(text: str, said: str) -> None:
+    problem = timeout_problem(text)
+    assert problem is not None
+    assert problem.startswith(said)
+    assert timeout_problem("90s") is None
+
+
+def _dest(**changes: object) -> Destination:
+    base = Destination(path="/srv/inbox", topic="lab-data", group_id="g",
+                       processor=ProcessorKind.COMMAND, processor_command="index {path}")
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_processor_problems() -> None:
+    assert processor_problems(_dest()) == []
+    assert processor_problems(_dest(processor=ProcessorKind.NONE,
+                                    processor_command="{bad")) == []
+    assert processor_problems(_dest(processor=ProcessorKind.PLUGIN)) == [
+        "Choose the plugin to run after each file."]
+    assert processor_problems(_dest(processor_timeout=0.0)) == [
+        "Give a time between 1 s and 1 day to stop processing after."]
+    assert processor_problems(_dest(results_topic="lab data")) == [
+        "Results topic: “lab data” is not a valid topic name: it has characters Kafka does "
+        "not allow; use letters, digits, '.', '_' and '-'."]
+    assert processor_problems(_dest(results_topic="lab-data")) == [
+        "Send the results to another topic than the one downloaded: they would come back "
+        "as files."]
+    assert processor_problems(_dest(kind=DestinationKind.PROCESS,
+                                    processor=ProcessorKind.NONE)) == [
+        "A processing-only destination keeps nothing: choose a command or a plugin to run "
+        "after each file."]
+
+
+def test_a_processing_only_destination_needs_no_folder() -> None:
+    profile = BrokerProfile(name="b", bootstrap_servers="h:9092")
+    settings = Settings(profiles=[profile])
+    dest = _dest(kind=DestinationKind.PROCESS, path="", profile_id=profile.id)
+    assert validate_destination(dest, settings, lambda _path: "no such folder") == []
+    assert location_text(dest) == "processing only: index"
+    assert (DestinationKind.PROCESS, "Processing only (keep nothing but results)") in KINDS
+    folder = dataclasses.replace(dest, kind=DestinationKind.FOLDER, path="/x")
+    assert validate_destination(folder, settings, lambda _path: "no such folder") == [
+        "no such folder"]
+
+
+def test_plugin_choices_keep_a_plugin_not_installed() -> None:
+    listed = [("count-lines", "1.0", "my-lab-plugins"), ("thumbs", "2", "thumbs")]
+    assert plugin_choices(listed) == [("count-lines 1.0 (my-lab-plugins)", "count-lines"),
+                                      ("thumbs 2", "thumbs")]
+    assert plugin_choices([], "gone") == [("gone (not installed here)", "gone")]
+
+
+def test_installed_plugins_reads_the_entry_points() -> None:
+    found = installed_plugins()
+    assert all(isinstance(name, str) for name, _, _ in found)
+
+
+def test_reprocess_question_says_what_it_does() -> None:
+    text = reprocess_question(_dest(results_topic="lab-results"), "/srv/inbox")
+    assert text.startswith("Run “index” again over every file still on the topic lab-data?")
+    assert "fresh consumer group" in text
+    assert "Files already delivered to /srv/inbox are not touched." in text
+    assert "Results go to the topic lab-results." in text
+    only = reprocess_question(_dest(kind=DestinationKind.PROCESS), "x")
+    assert "Nothing else is kept." in only
