@@ -335,7 +335,9 @@ def main() -> None:
     def preferences() -> None:
         openmsi.show_preferences()
         dialog = window.findChildren(__import__("PySide6.QtWidgets").QtWidgets.QDialog)[-1]
-        QTimer.singleShot(300, lambda: (shot("preferences", dialog), dialog.close()))
+        # the lab overview's group ticked, to show it filled in (not saved)
+        QTimer.singleShot(300, lambda: (dialog.lab.report.setChecked(True),
+                                        shot("preferences", dialog), dialog.close()))
 
     def wizard() -> None:
         openmsi.show_wizard()
