@@ -75,12 +75,17 @@ class ProcessingResult:
         reason: why it failed, in one sentence ("" when it succeeded).
         result: a JSON object to keep and to send to the results topic (or None).
         output: what a command printed (bounded), kept in the history.
+        processor: what ran, for provenance: the plugin's own ``name``, or the
+            command's program (filled in by the runner).
+        processor_version: the plugin's ``version`` ("" for a command).
     """
 
     ok: bool
     reason: str = ""
     result: JsonObject | None = None
     output: str = ""
+    processor: str = ""
+    processor_version: str = ""
 
     @classmethod
     def success(cls, result: JsonObject | None = None, output: str = "") -> ProcessingResult:
@@ -123,6 +128,9 @@ class ProcessorSpec:
         plugin: the entry-point name of the plugin.
         timeout: seconds one file's processing may take before it is stopped and failed.
         results_topic: where results go as JSON ("" for nowhere).
+        memory_limit: bytes of address space the child process may use (POSIX
+            ``RLIMIT_AS``); None for the kind's default (2 GiB for a plugin, no
+            limit for a command), 0 for no limit.
     """
 
     kind: ProcessorKind = ProcessorKind.NONE
@@ -130,6 +138,7 @@ class ProcessorSpec:
     plugin: str = ""
     timeout: float = 60.0
     results_topic: str = ""
+    memory_limit: int | None = None
 
     @property
     def name(self) -> str:
