@@ -49,6 +49,7 @@ from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_config, load_config
 from openmsi_gui.engine.kafka_log import install_ring
 from openmsi_gui.engine.link import BrokerUnreachable
+from openmsi_gui.engine.processing.plugins import HOST_COMMAND
 from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
@@ -413,6 +414,11 @@ LONG_RUNNING = frozenset({"upload", "send-again", "watch", "download", "download
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``openmsi`` command line; return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [HOST_COMMAND]:  # hidden: the installed app runs a plugin in a child
+        from openmsi_gui.engine.processing.plugin_host import main as host_plugin
+
+        return host_plugin()
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")

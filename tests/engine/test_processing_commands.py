@@ -1,0 +1,194 @@
+"""Command processors: run without a shell in a child process, bounded in time, memory, output."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from openmsi_gui.engine.processing.api import FileToProcess, ProcessorKind, ProcessorSpec
+from openmsi_gui.engine.processing.runner import STOPPED_REASON, run, run_command
+from openmsi_gui.engine.processing.template import command_args, template_problem
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX shells and signals")
+PY = shlex.quote(sys.executable)
+ECHO_ARGS = f"{PY} -c 'import sys, json; print(json.dumps({{\"argv\": sys.argv[1:]}}))'"
+
+
+def _file(path: Path, relpath: str = "S001/a.txt", **metadata: str) -> FileToProcess:
+    return FileToProcess(path=path, relpath=relpath, topic="lab-data", sha512="ab" * 64,
+                         size=path.stat().st_size if path.exists() else 0, metadata=metadata)
+
+
+def _command(template: str, timeout: float = 30.0, memory_limit: int | None = None
+             ) -> ProcessorSpec:
+    return ProcessorSpec(ProcessorKind.COMMAND, command=template, timeout=timeout,
+                         memory_limit=memory_limit)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_command_printing_one_json_object_gives_it_as_result(tmp_path: Path) -> None:
+    data = tmp_path / "a.txt"
+    data.write_text("x")
+    spec = _command(f"{ECHO_ARGS} {{path}} {{relpath}} {{topic}} {{sha512}} {{metadata_json}}")
+
+    result = run(spec, _file(data, sample="S001"))
+
+    assert result.ok, result.reason
+    assert result.result == {"argv": [str(data), "S001/a.txt", "lab-data", "ab" * 64,
+                                      '{"sample": "S001"}']}
+    assert result.output == ""  # the result is not repeated as output
+    assert result.processor == sys.executable
+
+
+def test_a_command_that_prints_text_succeeds_without_result_and_keeps_its_output(
+        tmp_path: Path) -> None:
+    result = run_command(_command(f"{PY} -c 'print(\"hello\"); print(\"[1, 2]\")'"),
+                         _file(tmp_path / "a"))
+    assert result.ok
+    assert result.result is None
+    assert result.output == "hello\n[1, 2]"
+
+
+def test_a_non_zero_exit_fails_with_its_code_and_last_line(tmp_path: Path) -> None:
+    template = (f"{PY} -c 'import sys; print(\"reading\"); "
+                "print(\"no header\\x1b[31m\", file=sys.stderr); sys.exit(3)'")
+    result = run_command(_command(template), _file(tmp_path / "a"))
+    assert not result.ok
+    assert result.reason == "The command exited with code 3: no header\\x1b[31m."
+    assert "reading" in result.output
+    assert "no header" in result.output
+
+
+def test_a_hang_past_the_timeout_is_killed_with_its_children(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    template = f"sh -c 'sleep 60 & echo $! > {pidfile}; wait'"
+    result = run_command(_command(template, timeout=1), _file(tmp_path / "a"))
+    assert not result.ok
+    assert result.reason == ("The command took longer than 1 s and was stopped: raise the "
+                             "timeout or check the command.")
+    grandchild = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(grandchild) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(grandchild)
+
+
+@pytest.mark.parametrize(("code", "signal_name"), [
+    ("import os; os.abort()", "SIGABRT"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", "SIGSEGV"),
+])
+def test_a_crash_fails_with_the_signal(tmp_path: Path, code: str, signal_name: str) -> None:
+    result = run_command(_command(f"{PY} -c '{code}'"), _file(tmp_path / "a"))
+    assert not result.ok
+    assert result.reason == (f"The command was ended by {signal_name} and printed nothing: "
+                             "check the command.")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux")
+def test_a_memory_blow_up_beyond_the_limit_fails_cleanly(tmp_path: Path) -> None:
+    spec = _command(f"{PY} -c 'data = bytearray(1 << 30); print(len(data))'",
+                    memory_limit=256 << 20)
+    result = run_command(spec, _file(tmp_path / "a"))
+    assert not result.ok
+    assert result.reason == ("The command exited with code 1 (its memory limit is 256 MiB: raise "
+                             "it if it needs more): MemoryError.")
+
+
+HOSTILE = "a b'c\"d; rm -rf x $(touch pwned) `touch pwned2` {path} {sha512} \\ & | > <.txt"
+
+
+def test_a_hostile_file_name_reaches_the_command_as_one_argument(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "in {relpath}"
+    folder.mkdir()
+    data = folder / HOSTILE
+    data.write_text("x")
+    monkeypatch.chdir(tmp_path)
+    relpath = f"{{topic}}/{HOSTILE}"
+
+    result = run_command(_command(f"{ECHO_ARGS} {{path}} --name={{relpath}}"),
+                         _file(data, relpath, note="{path} $(x)"))
+
+    assert result.ok, result.reason
+    assert result.result == {"argv": [str(data), f"--name={relpath}"]}
+    assert not list(tmp_path.glob("pwned*"))
+
+
+def test_metadata_json_is_one_argument_whatever_it_holds(tmp_path: Path) -> None:
+    args = command_args("prog {metadata_json}",
+                        _file(tmp_path / "a", operator="O'Brien \"x\" {path}\x00"))
+    assert args == ["prog", '{"operator": "O\'Brien \\"x\\" {path}\\u0000"}']
+
+
+def test_output_is_bounded_and_says_how_much_was_left_out(tmp_path: Path) -> None:
+    template = f"{PY} -c 'import sys; sys.stdout.write(\"x\" * 1000000 + \"\\nlast\\n\")'"
+    result = run_command(_command(template), _file(tmp_path / "a"))
+    assert result.ok
+    assert len(result.output) < 70_000
+    assert "more bytes" in result.output
+    assert result.output.endswith("last")
+
+
+def test_a_stop_kills_a_running_command_at_once(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    stop = threading.Event()
+    results = []
+    spec = _command(f"sh -c 'touch {marker}; sleep 60'", timeout=120)
+    worker = threading.Thread(target=lambda: results.append(
+        run_command(spec, _file(tmp_path / "a"), stop=stop)))
+    worker.start()
+    deadline = time.monotonic() + 20
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert results[0].reason == STOPPED_REASON
+
+
+def test_a_missing_program_fails_with_a_sentence(tmp_path: Path) -> None:
+    result = run_command(_command("no-such-program-here {path}"), _file(tmp_path / "a"))
+    assert result.reason == ("The program 'no-such-program-here' was not found: install it, or "
+                             "write its full path in the command.")
+
+
+@pytest.mark.parametrize(("template", "problem"), [
+    ("", "The command is empty"),
+    ("   ", "The command is empty"),
+    ("convert '{path}", "The command cannot be split into arguments (No closing quotation)"),
+    ("convert {path} {foo}", "{foo} is not a placeholder: use"),
+    ("convert {Path}", "{Path} is not a placeholder"),
+])
+def test_template_problems_are_one_sentence(template: str, problem: str) -> None:
+    said = template_problem(template)
+    assert said is not None
+    assert said.startswith(problem)
+    assert said.endswith(".")
+    assert run_command(_command(template), _file(Path("x"))).reason == said
+
+
+@pytest.mark.parametrize("template", [
+    "convert {path} {relpath} {topic} {sha512} {metadata_json}",
+    "awk '{ print $1 }' {path}",
+    "tool --json='{\"a\": 1}' {path}",
+    "'/opt/my tools/run' \"{path}\"",
+])
+def test_good_templates_have_no_problem(template: str) -> None:
+    assert template_problem(template) is None
+
+
+def test_no_processor_is_a_success_without_result(tmp_path: Path) -> None:
+    assert run(ProcessorSpec(), _file(tmp_path / "a")).ok
