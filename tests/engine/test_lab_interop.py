@@ -96,13 +96,18 @@ def reporting(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
     upload = omsi.UploadDirectory(
         src, cfg, data_topic, chunk_size=CHUNK, log_dir=root / "upload-logs",
         extra_args=omsi.reporting_args(heartbeat_topic, log_topic, program_id=SENDER))
-    with download, upload:
-        (src / "scan.bin").write_bytes(data)
+    (src / "scan.bin").write_bytes(data)  # sent at start (upload_existing)
+    download.start()
+    try:
+        upload.start()
         download.wait_for_files({"scan.bin": data})
         found = read_raw(config, [heartbeat_topic, log_topic], until=lambda found: (
             _counted(found, SENDER, "n_messages_produced") >= N_CHUNKS
             and _counted(found, RECEIVER, "n_messages_processed") >= N_CHUNKS))
         yield Reporting(config, heartbeat_topic, log_topic, started, upload, download, found)
+    finally:  # killed: a clean stop (several seconds for the download) is not what is tested
+        upload.kill()
+        download.kill()
 
 
 def _recent(when: dt.datetime | None, started: dt.datetime) -> bool:

@@ -68,9 +68,8 @@ def test_a_real_openmsistream_upload_directory_in_the_lab_view(
 
         upload = omsi.UploadDirectory(src, cfg, data, log_dir=tmp_path / "omsi-logs",
                                       extra_args=args)
+        (src / "scan.bin").write_bytes(os.urandom(50_000))  # sent at start (upload_existing)
         with upload:
-            (src / "scan.bin").write_bytes(os.urandom(50_000))
-            upload.wait_uploaded(["scan.bin"])
             # Listed, with the interval inferred from its beats' spacing (1 s), not the default.
             qtbot.waitUntil(lambda: (found := row()) is not None and found.interval < 2,
                             timeout=20_000)
@@ -87,9 +86,12 @@ def test_a_real_openmsistream_upload_directory_in_the_lab_view(
         assert [c.after for c in changes if c.program_id == PROGRAM].count(
             ProgramState.SILENT) == 1, changes
         # Started again, it recovers by itself.
-        with omsi.UploadDirectory(src, cfg, data, log_dir=tmp_path / "omsi-logs",
-                                  extra_args=args):
+        again = omsi.UploadDirectory(src, cfg, data, log_dir=tmp_path / "omsi-logs",
+                                     extra_args=args).start()
+        try:
             qtbot.waitUntil(lambda: state() in (ProgramState.WORKING, ProgramState.IDLE),
                             timeout=20_000)
+        finally:
+            again.kill()
     finally:
         stop(qtbot, lab)
