@@ -23,6 +23,11 @@ from openmsi_gui.app.formatting import (
     rate_or_zero,
 )
 from openmsi_gui.app.job_names import names
+from openmsi_gui.app.processing_rows import (
+    processing_lines,
+    processing_tooltip,
+    processing_word,
+)
 from openmsi_gui.app.settings import DestinationKind, Settings
 from openmsi_gui.app.transfers import (
     PROBLEM_STATUSES,
@@ -100,6 +105,8 @@ def status_text(row: TransferRow) -> str:
     upload = row.direction is Direction.UPLOAD
     if row.held and row.status in (RowStatus.ACTIVE, RowStatus.QUEUED):
         return "Paused"
+    if row.status is RowStatus.DONE and row.processing is not None:
+        return processing_word(row.processing)
     return {
         RowStatus.QUEUED: "Queued",
         RowStatus.ACTIVE: "Sending" if upload else "Receiving",
@@ -132,6 +139,19 @@ def can_retry(row: TransferRow) -> bool:
             and ident is not None and ident.kind is JobKind.DESTINATION)
 
 
+def can_retry_processing(row: TransferRow) -> bool:
+    """Whether ``row`` is a received file whose processing failed (Retry processing)."""
+    ident = JobId.parse(row.job)
+    return (row.processing is not None and row.processing.failed
+            and row.status is RowStatus.DONE and row.direction is Direction.DOWNLOAD
+            and ident is not None and ident.kind is JobKind.DESTINATION)
+
+
+def processing_problem(row: TransferRow) -> bool:
+    """Whether the row's file arrived but its processing failed (a problem to show)."""
+    return row.processing is not None and row.processing.failed
+
+
 def can_send_again(row: TransferRow) -> bool:
     """Whether ``row`` can be sent again from here, whatever its state.
 
@@ -147,9 +167,9 @@ RESEND_HINT = ("A failed download cannot be retried from here: the file has to b
 
 def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
     """Whether ``row`` passes the filter ``mode`` and contains ``search`` (any case)."""
-    if mode is FilterMode.ACTIVE and row.status not in UNFINISHED:
+    if mode is FilterMode.ACTIVE and not _active(row):
         return False
-    if mode is FilterMode.PROBLEMS and row.status not in PROBLEM_STATUSES:
+    if mode is FilterMode.PROBLEMS and not _problem(row):
         return False
     needle = search.strip().casefold()
     if not needle:
@@ -157,8 +177,17 @@ def row_matches(row: TransferRow, mode: FilterMode, search: str = "") -> bool:
     return any(needle in text.casefold() for text in _haystack(row))
 
 
+def _active(row: TransferRow) -> bool:
+    return row.status in UNFINISHED or (
+        row.processing is not None and row.processing.unfinished)
+
+
+def _problem(row: TransferRow) -> bool:
+    return row.status in PROBLEM_STATUSES or processing_problem(row)
+
+
 def _haystack(row: TransferRow) -> tuple[str, ...]:
-    return (row.relpath, row.job, row.error, status_text(row), direction_text(row.direction),
+    return (row.relpath, row.job, error_text(row), status_text(row), direction_text(row.direction),
             row.place_detail, delivery_cell(row.deliveries, row.missing))
 
 
@@ -168,8 +197,8 @@ MODE_FLAGS = {FilterMode.ALL: "", FilterMode.ACTIVE: "A", FilterMode.PROBLEMS: "
 
 def _flags(row: TransferRow) -> str:
     """``A``: not arrived yet (:data:`UNFINISHED`); ``P``: a problem (:data:`PROBLEM_STATUSES`)."""
-    flags = "A" if row.status in UNFINISHED else ""
-    if row.status in PROBLEM_STATUSES:
+    flags = "A" if _active(row) else ""
+    if _problem(row):
         flags += "P"
     return flags or "-"
 
@@ -214,7 +243,7 @@ def cell_text(row: TransferRow, column: Column) -> str:
         return format_rate(row.rate) if moving else ""
     if column is Column.ETA:
         return format_eta(row.eta)
-    return first_line(row.error)
+    return first_line(error_text(row))
 
 
 def shows_progress(row: TransferRow) -> bool:
@@ -247,7 +276,7 @@ def sort_value(row: TransferRow, column: Column) -> Any:
     if column is Column.ETA:
         eta = row.eta
         return math.inf if eta is None else eta
-    return row.error.casefold()
+    return error_text(row).casefold()
 
 
 def cell_tooltip(row: TransferRow, column: Column) -> str:
@@ -257,7 +286,7 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
     if column is Column.PLACE:
         return row.place_detail
     if column is Column.ERROR:
-        return row.error
+        return error_text(row)
     if column is Column.STATUS:
         return _status_tooltip(row)
     if column is Column.DELIVERY:
@@ -272,8 +301,17 @@ def cell_tooltip(row: TransferRow, column: Column) -> str:
     return ""
 
 
+def error_text(row: TransferRow) -> str:
+    """The row's error: the transfer's, else why its processing failed ("" if none)."""
+    if row.error or row.processing is None or not row.processing.failed:
+        return row.error
+    return row.processing.reason
+
+
 def _status_tooltip(row: TransferRow) -> str:
     text = status_text(row)
+    if row.status is RowStatus.DONE and row.processing is not None:
+        return processing_tooltip(row.processing)
     if row.status is RowStatus.FAILED:
         hint = ("Select it and press Retry to send it again." if can_retry(row)
                 else RESEND_HINT)
@@ -323,6 +361,8 @@ def row_details(row: TransferRow) -> str:
     if row.error:
         lines[-1] += f": {row.error.strip()}"
     lines += delivery_lines(row.deliveries, row.missing)
+    if row.status is RowStatus.DONE and row.processing is not None:
+        lines[1:2] = ["Received", *processing_lines(row.processing)]
     # What a failed row allows is the selection hint's (it covers several rows).
     if row.status is RowStatus.WAITING:
         lines.append("It is retried by itself; Retry tries it now." if can_retry(row)

@@ -71,6 +71,8 @@ class Problems:
         unconfirmed_files: files sent that expected destinations did not confirm in
             time (see :mod:`openmsi_gui.engine.confirmation`), until confirmed, sent
             again or dismissed.
+        failed_processing: listed files received whose processing failed, until
+            processed again or dismissed.
     """
 
     failed_files: int = 0
@@ -80,18 +82,19 @@ class Problems:
     stalled_files: int = 0
     links: tuple[str, ...] = ()
     unconfirmed_files: int = 0
+    failed_processing: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.failed_files or self.waiting_files or self.failed_jobs
                     or self.waiting_jobs or self.stalled_files or self.links
-                    or self.unconfirmed_files)
+                    or self.unconfirmed_files or self.failed_processing)
 
     @property
     def count(self) -> int:
         """How many problems, each file and job counted once."""
         return (self.failed_files + self.waiting_files + len(self.failed_jobs)
                 + len(self.waiting_jobs) + self.stalled_files + len(self.links)
-                + self.unconfirmed_files)
+                + self.unconfirmed_files + self.failed_processing)
 
     def text(self) -> str:
         """``"1 file failed, 2 files waiting, 1 destination cannot run"`` (empty if none)."""
@@ -104,6 +107,8 @@ class Problems:
             parts.append(f"{count_text(self.stalled_files, 'file')} stalled")
         if self.unconfirmed_files:
             parts.append(f"{count_text(self.unconfirmed_files, 'file')} not confirmed")
+        if self.failed_processing:
+            parts.append(f"{count_text(self.failed_processing, 'file')} failed processing")
         parts += [f"{text} cannot run" for text in _jobs_text(self.failed_jobs)]
         parts += [f"{text} waiting" for text in _jobs_text(self.waiting_jobs)]
         return ", ".join(parts)

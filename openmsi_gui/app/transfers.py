@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from openmsi_gui.app.connection import LinkProblems, link_state_word
 from openmsi_gui.app.delivery_state import DestinationWord, word_of
+from openmsi_gui.app.processing_rows import Processing
 from openmsi_gui.app.transfer_status import (
     AppStatus,
     Problems,
@@ -97,6 +98,7 @@ class TransferRow:
     # What destinations said about a sent file, and who did not confirm it in time.
     deliveries: dict[str, DestinationWord] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
+    processing: Processing | None = None  # a received file's processing, where one runs
 
     @property
     def key(self) -> RowKey:
@@ -156,6 +158,7 @@ class TransferBook:
         self._split: collections.Counter[tuple[RowStatus, Direction, bool]] = \
             collections.Counter()
         self._finished: collections.OrderedDict[RowKey, None] = collections.OrderedDict()
+        self._processing_failed: set[RowKey] = set()  # received, but their processing failed
         self.job_errors: dict[str, str] = {}  # job name -> why it failed, until it runs again
         self.job_waits: dict[str, str] = {}  # job name -> what it waits for (disk full...)
         self.paused_jobs: set[str] = set()
@@ -253,6 +256,34 @@ class TransferBook:
         row.sha512_hex, row.missing, row.updated = event.sha512_hex, event.missing, event.at
         row.error = event.reason
         self._set_status(row, RowStatus.UNCONFIRMED)
+        return row
+
+    def set_processing(self, job: str, relpath: str, processing: Processing,
+                       at: float | None = None) -> TransferRow | None:
+        """A received file's processing changed; return its row (listed again if it was not).
+
+        A file received before a restart and processed after it gets a row of its own.
+        """
+        if job in self._gone:
+            return None
+        key: RowKey = (job, Direction.DOWNLOAD, relpath)
+        row = self.rows.get(key)
+        if row is not None and row.status is not RowStatus.DONE:
+            return None  # received again meanwhile: its new generation says more
+        if row is None:
+            row = TransferRow(job, Direction.DOWNLOAD, relpath, status=RowStatus.DONE,
+                              held=job in self.paused_jobs)
+            row.place, row.place_detail = self.places.get(job, (job, job))
+            self.rows[key] = row
+            self._counted(row, 1)
+            self._finished[key] = None
+            self._trim()
+        row.processing = processing
+        row.updated = time.time() if at is None else at
+        if processing.failed:
+            self._processing_failed.add(key)
+        else:
+            self._processing_failed.discard(key)
         return row
 
     def _row_for(self, event: FileDiscovered | FileProgress | FileCompleted | FileFailed
@@ -429,6 +460,7 @@ class TransferBook:
         """Move ``row`` to ``status`` (None: the row is being dropped), keeping counts."""
         self._counted(row, -1)
         self._finished.pop(row.key, None)
+        self._processing_failed.discard(row.key)  # dropped, or a new generation's status
         if status is None:
             return
         row.status = status
@@ -439,6 +471,7 @@ class TransferBook:
     def _trim(self) -> None:
         while len(self.rows) > self.max_rows and self._finished:
             oldest, _ = self._finished.popitem(last=False)
+            self._processing_failed.discard(oldest)
             row = self.rows.pop(oldest)
             self._counted(row, -1)
 
@@ -494,6 +527,7 @@ class TransferBook:
                         tuple(self.job_errors), waiting_jobs,
                         stalled_files=counts[RowStatus.STALLED],
                         unconfirmed_files=counts[RowStatus.UNCONFIRMED],
+                        failed_processing=len(self._processing_failed),
                         links=tuple(dict.fromkeys(self.links.problems.values())))
 
     def on_their_way(self) -> tuple[int, int]:

@@ -43,6 +43,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QStyle
 
+from openmsi_gui.app.processing_rows import ProcessingState
 from openmsi_gui.app.transfer_rows import (
     COLUMNS,
     FIELD_SEP,
@@ -112,6 +113,21 @@ _STATUS_ICONS = {
     RowStatus.STALLED: QStyle.StandardPixmap.SP_MessageBoxWarning,
     RowStatus.UNCONFIRMED: QStyle.StandardPixmap.SP_MessageBoxQuestion,
 }
+
+_PROCESSING_ICONS = {
+    ProcessingState.PENDING: QStyle.StandardPixmap.SP_BrowserReload,
+    ProcessingState.RUNNING: QStyle.StandardPixmap.SP_MediaPlay,
+    ProcessingState.OK: QStyle.StandardPixmap.SP_DialogApplyButton,
+    ProcessingState.FAILED: QStyle.StandardPixmap.SP_MessageBoxCritical,
+}
+
+
+def _status_icon(row: TransferRow) -> QStyle.StandardPixmap:
+    """The status cell's picture: the transfer's, or once received, its processing's."""
+    if row.status is RowStatus.DONE and row.processing is not None:
+        return _PROCESSING_ICONS[row.processing.state]
+    return _STATUS_ICONS[row.status]
+
 
 _Roles = dict[int, Any]
 
@@ -283,7 +299,7 @@ class TransferTableModel(QStandardItemModel):
             if column is Column.STATUS:
                 held = row.held and row.status in (RowStatus.ACTIVE, RowStatus.QUEUED)
                 roles[_DECORATION] = self._icon(QStyle.StandardPixmap.SP_MediaPause if held
-                                                else _STATUS_ICONS[row.status])
+                                                else _status_icon(row))
             elif column is Column.FILE:
                 roles[FILTER_ROLE] = filter_text(row)
             elif column is Column.PROGRESS and shows_progress(row):

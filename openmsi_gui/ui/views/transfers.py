@@ -10,7 +10,9 @@ remembers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from PySide6.QtCore import QEvent, QItemSelection, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -35,6 +37,7 @@ from openmsi_gui.app.transfer_rows import (
     Column,
     FilterMode,
     can_retry,
+    can_retry_processing,
     can_send_again,
     folder_id_of,
     row_details,
@@ -56,8 +59,22 @@ RETRY_TIP = ("Send the selected failed uploads again, or retry waiting and stall
              "now (Alt+Y)")
 SEND_AGAIN_TIP = ("Send the selected uploads again, every chunk, whatever their state: for "
                   "a file the receivers never got whole (Alt+G)")
+RETRY_PROCESSING_TIP = ("Run the destination's processor again on the selected received files "
+                        "whose processing failed (Alt+O)")
 DISMISS_TIP = ("Take the selected failed or finished files off this list; the History "
                "keeps them (Alt+M, or Delete in the table)")
+
+
+ProcessingRetry = Callable[[str, str], "Future[str]"]
+"""Runs a destination's processor again on one received file: ``(job, relpath)``; the
+future's result is the sentence to show."""
+
+
+def processing_retry_unavailable(_job: str, relpath: str) -> Future[str]:
+    """The ProcessingRetry of an app that cannot retry processing: says so."""
+    future: Future[str] = Future()
+    future.set_exception(RuntimeError(f"{relpath} cannot be processed again in this version"))
+    return future
 
 
 class TransfersView(QWidget):
@@ -68,6 +85,9 @@ class TransfersView(QWidget):
         controller: to send failed uploads again.
         registry: the history's source.
         tasks: the app's background work.
+
+    Attributes:
+        retry_processing: what *Retry processing* calls for each selected file.
     """
 
     def __init__(self, state: LiveState, controller: AppController, registry: Registry,
@@ -77,6 +97,7 @@ class TransfersView(QWidget):
         self.tasks = tasks
         self.controller = controller
         self.registry = registry
+        self.retry_processing: ProcessingRetry = processing_retry_unavailable
         self.setAccessibleName("Transfers")
 
         self.model = TransferTableModel(state, parent=self)
@@ -112,6 +133,12 @@ class TransfersView(QWidget):
         self.send_again_button.setToolTip(SEND_AGAIN_TIP)
         self.send_again_button.setEnabled(False)
         self.send_again_button.clicked.connect(self.on_send_again_clicked)
+        self.retry_processing_button = QPushButton("Retry pr&ocessing")
+        self.retry_processing_button.setAccessibleName("Retry processing of the selected files")
+        self.retry_processing_button.setToolTip(RETRY_PROCESSING_TIP)
+        self.retry_processing_button.setEnabled(False)
+        self.retry_processing_button.hide()  # shown once a row's processing failed
+        self.retry_processing_button.clicked.connect(self.on_retry_processing_clicked)
         self.dismiss_button = QPushButton("Dis&miss")
         self.dismiss_button.setAccessibleName("Dismiss failed or finished transfers")
         self.dismiss_button.setToolTip(DISMISS_TIP)
@@ -125,6 +152,7 @@ class TransfersView(QWidget):
         self.controls.addWidget(self.search, 1)
         self.controls.addWidget(self.retry_button)
         self.controls.addWidget(self.send_again_button)
+        self.controls.addWidget(self.retry_processing_button)
         self.controls.addWidget(self.dismiss_button)
 
     def _build_table(self) -> None:
@@ -207,7 +235,8 @@ class TransfersView(QWidget):
         self.setTabOrder(self.filter_combo, self.search)
         self.setTabOrder(self.search, self.retry_button)
         self.setTabOrder(self.retry_button, self.send_again_button)
-        self.setTabOrder(self.send_again_button, self.dismiss_button)
+        self.setTabOrder(self.send_again_button, self.retry_processing_button)
+        self.setTabOrder(self.retry_processing_button, self.dismiss_button)
         self.setTabOrder(self.dismiss_button, self.table)
         find = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -259,6 +288,10 @@ class TransfersView(QWidget):
         retryable = any(can_retry(row) for row in rows)
         self.retry_button.setEnabled(retryable)
         self.send_again_button.setEnabled(any(can_send_again(row) for row in rows))
+        processing = any(can_retry_processing(row) for row in rows)
+        self.retry_processing_button.setEnabled(processing)
+        if processing:
+            self.retry_processing_button.show()
         self.dismiss_button.setEnabled(any(row.status not in UNFINISHED for row in rows))
         hint = selection_hint(rows)
         self.retry_button.setToolTip(hint or RETRY_TIP)
@@ -330,6 +363,13 @@ class TransfersView(QWidget):
                            f"Queued {row.relpath} to be sent again, every chunk.",
                            f"Could not send {row.relpath} again")
 
+    def on_retry_processing_clicked(self) -> None:
+        for row in self.selected_rows():
+            if can_retry_processing(row):
+                self._say(f"Processing {row.relpath} again…")
+                self._tell(self.retry_processing(row.job, row.relpath), "",
+                           f"Could not process {row.relpath} again")
+
     def _restart(self, job: str) -> None:
         self.message.setText("Reading the stalled downloads again…")
         self._tell(self.controller.restart_job(job),
@@ -352,14 +392,14 @@ class TransfersView(QWidget):
         self.message.show()
 
     @asyncSlot()
-    async def _tell(self, future: Future[None], done: str, failed: str) -> None:
-        """Say ``done`` once ``future`` succeeds, else ``failed`` and the reason."""
+    async def _tell(self, future: Future[Any], done: str, failed: str) -> None:
+        """Say ``done`` (or what ``future`` says) once it succeeds, else ``failed`` and why."""
         try:
-            await self.tasks.wait(future, context=self)
+            said = await self.tasks.wait(future, context=self)
         except Exception as error:  # told to the user
             self._say(f"{failed}: {str(error) or type(error).__name__}")
         else:
-            self._say(done)
+            self._say(said if isinstance(said, str) and said else done)
 
     def on_state_tick(self) -> None:
         self.summary.setText(summary_text(self.state.book.summary()))

@@ -1,0 +1,98 @@
+"""A received file's processing as people read it, without Qt.
+
+After a file is verified at a destination that runs something after each file
+(:mod:`openmsi_gui.app.processing_form`), its processing is waiting or running,
+done, or failed with a reason and the processor's (bounded) output. The
+transfers view and the history show it in words from here; the output came
+from user code fed by Kafka messages, so it is escaped before it is shown.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from openmsi_gui.app.formatting import first_line
+from openmsi_gui.engine.untrusted import escaped
+
+MAX_SHOWN_OUTPUT = 4000
+"""Characters of a processor's output the details pane shows (its end: the error is there)."""
+
+
+class ProcessingState(enum.Enum):
+    """Where one file's processing is."""
+
+    PENDING = "pending"  # verified, waiting for a free processor (or for the app to restart)
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+
+
+WORDS = {ProcessingState.PENDING: "Processing…", ProcessingState.RUNNING: "Processing…",
+         ProcessingState.OK: "Processed", ProcessingState.FAILED: "Processing failed"}
+"""What the status cell says once the file is received."""
+
+RETRY_HINT = "Select it and press Retry processing to run it again."
+
+
+@dataclass(frozen=True)
+class Processing:
+    """A file's processing: its state, why it failed, what the processor printed.
+
+    Attributes:
+        state: waiting or running, done, failed.
+        reason: why it failed, one sentence ("" otherwise).
+        output: what the processor printed (bounded by the engine).
+        processor: the processor's name (a plugin's, or the command's program).
+    """
+
+    state: ProcessingState
+    reason: str = ""
+    output: str = ""
+    processor: str = ""
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether it is still to be done or running."""
+        return self.state in (ProcessingState.PENDING, ProcessingState.RUNNING)
+
+    @property
+    def failed(self) -> bool:
+        """Whether it failed."""
+        return self.state is ProcessingState.FAILED
+
+
+def processing_word(processing: Processing) -> str:
+    """``Processing…``, ``Processed`` or ``Processing failed``."""
+    return WORDS[processing.state]
+
+
+def processing_tooltip(processing: Processing) -> str:
+    """The status cell's tooltip: the word, who processes, the reason and what to do."""
+    by = f" by {escaped(processing.processor)}" if processing.processor else ""
+    if processing.failed:
+        return (f"{WORDS[processing.state]}{by}: {first_line(escaped(processing.reason))}\n"
+                f"{RETRY_HINT}")
+    if processing.state is ProcessingState.PENDING:
+        return f"Received; waiting to be processed{by}."
+    if processing.state is ProcessingState.RUNNING:
+        return f"Received; being processed{by}."
+    return f"Received and processed{by}."
+
+
+def processing_lines(processing: Processing) -> list[str]:
+    """Lines for the details pane: the state and reason, then the output's end."""
+    by = f" by {escaped(processing.processor)}" if processing.processor else ""
+    line = f"{WORDS[processing.state]}{by}"
+    if processing.failed and processing.reason:
+        line += f": {escaped(processing.reason.strip())}"
+    lines = [line]
+    output = processing.output.strip()
+    if output:
+        shown = output if len(output) <= MAX_SHOWN_OUTPUT else "…" + output[-MAX_SHOWN_OUTPUT:]
+        # Line by line: the lines stay lines, and nothing else can move the text.
+        lines.append("Output:\n" + "\n".join(escaped(part, None)
+                                              for part in shown.splitlines()))
+    if processing.failed:
+        lines.append(RETRY_HINT)
+    return lines

@@ -1,0 +1,71 @@
+"""A received file's processing in the transfers book and in words, without Qt."""
+
+from __future__ import annotations
+
+from openmsi_gui.app.processing_rows import (
+    MAX_SHOWN_OUTPUT,
+    Processing,
+    ProcessingState,
+    processing_lines,
+    processing_tooltip,
+    processing_word,
+)
+from openmsi_gui.app.transfer_rows import can_retry_processing, row_details, status_text
+from openmsi_gui.app.transfers import RowStatus, TransferBook
+from openmsi_gui.engine.events import Direction, FileCompleted, FileDiscovered
+
+JOB = "dest:d1"
+FAILED = Processing(ProcessingState.FAILED, "it timed out after 1 min", "x" * 10_000, "index")
+
+
+def test_words() -> None:
+    assert [processing_word(Processing(state)) for state in ProcessingState] == [
+        "Processing…", "Processing…", "Processed", "Processing failed"]
+    assert processing_tooltip(Processing(ProcessingState.PENDING)) == (
+        "Received; waiting to be processed.")
+    assert processing_tooltip(Processing(ProcessingState.OK, processor="count-lines")) == (
+        "Received and processed by count-lines.")
+
+
+def test_the_output_shown_is_bounded_and_keeps_its_end() -> None:
+    output = processing_lines(FAILED)[1]
+    assert output.startswith("Output:\n…")
+    assert len(output) == len("Output:\n…") + MAX_SHOWN_OUTPUT
+
+
+def test_the_book_lists_processing_and_counts_failures() -> None:
+    book = TransferBook(max_rows=2)
+    book.apply(FileCompleted(JOB, Direction.DOWNLOAD, "a.txt", 1, "ab", 0.1))
+    row = book.set_processing(JOB, "a.txt", FAILED)
+    assert row is not None
+    assert status_text(row) == "Processing failed"
+    assert can_retry_processing(row)
+    assert "Processing failed by index: it timed out after 1 min" in row_details(row)
+    assert book.problems().failed_processing == 1
+    assert book.problems().text() == "1 file failed processing"
+
+    # Received again meanwhile: the new generation says more than the old processing.
+    book.apply(FileDiscovered(JOB, Direction.DOWNLOAD, "a.txt", 1))
+    assert book.set_processing(JOB, "a.txt", FAILED) is None
+    assert book.problems().failed_processing == 0
+
+    # A file received before a restart and processed after it gets a row of its own...
+    later = book.set_processing(JOB, "old.txt", FAILED)
+    assert later is not None
+    assert later.status is RowStatus.DONE
+    assert book.problems().failed_processing == 1
+    # ... trimmed like any finished row, and its failure with it.
+    book.apply(FileCompleted(JOB, Direction.DOWNLOAD, "b.txt", 1, "ab", 0.1))
+    book.apply(FileCompleted(JOB, Direction.DOWNLOAD, "c.txt", 1, "ab", 0.1))
+    assert (JOB, Direction.DOWNLOAD, "old.txt") not in book.rows
+    assert book.problems().failed_processing == 0
+
+
+def test_dismissing_a_failed_processing_clears_the_problem() -> None:
+    book = TransferBook()
+    book.apply(FileCompleted(JOB, Direction.DOWNLOAD, "a.txt", 1, "ab", 0.1))
+    book.set_processing(JOB, "a.txt", FAILED)
+    book.drop([(JOB, Direction.DOWNLOAD, "a.txt")])
+    assert not book.problems()
+    assert book.set_processing("folder:x", "a.txt", FAILED) is not None  # not a destination
+    assert not can_retry_processing(book.rows[("folder:x", Direction.DOWNLOAD, "a.txt")])
