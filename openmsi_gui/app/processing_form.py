@@ -8,15 +8,16 @@ renders them; the command line checks ``--then`` with :func:`template_problem`.
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
-import shlex
 from collections.abc import Sequence
 
 from openmsi_gui.app.settings import Destination, DestinationKind
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
-from openmsi_gui.engine.processing.api import ENTRY_POINT_GROUP, ProcessorKind
+from openmsi_gui.engine.processing.api import ProcessorKind
+from openmsi_gui.engine.processing.plugins import available_plugins
+from openmsi_gui.engine.processing.template import split_template
+from openmsi_gui.engine.processing.template import template_problem as engine_template_problem
 
 KIND_LABELS: dict[ProcessorKind, str] = {
     ProcessorKind.NONE: "Nothing",
@@ -40,31 +41,20 @@ NO_PLUGINS = ("No plugins installed: see the README (Processing files after they
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 86400.0
 DEFAULT_TIMEOUT = 60.0
-_FIELD = re.compile(r"\{([^{}]*)\}")
-_NAMES_TEXT = ", ".join(f"{{{n}}}" for n in PLACEHOLDER_NAMES[:-1]) + \
-    f" or {{{PLACEHOLDER_NAMES[-1]}}}"
+_FIELD = re.compile(r"\{(" + "|".join(PLACEHOLDER_NAMES) + r")\}")
 
 
 def template_problem(command: str) -> str | None:
     """Why ``command`` cannot run after each file, as one sentence (None if it can).
 
-    The template is split like a shell would split it (quotes group words), and
-    each word's placeholders are replaced on their own, so a file name never
-    becomes two arguments or a shell command. The program itself must be named:
-    a downloaded file is never run.
+    The engine's rule (:func:`~openmsi_gui.engine.processing.template.template_problem`:
+    quotes, known placeholders), and one more: the program itself must be named, so
+    that a file received from the topic is never what runs.
     """
-    if not command.strip():
-        return ("Enter the command to run after each file, e.g. "
-                "python3 /opt/lab/index.py {path}.")
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return "The command has a quote that is not closed: close it, or remove it."
-    for word in words:
-        for name in _FIELD.findall(word):
-            if name not in PLACEHOLDER_NAMES:
-                return (f"{{{name}}} is not a placeholder: use {_NAMES_TEXT}.")
-    if _FIELD.search(words[0]):
+    problem = engine_template_problem(command)
+    if problem is not None:
+        return problem
+    if _FIELD.search(split_template(command)[0]):
         return ("The command must start with the program to run, not a placeholder: e.g. "
                 "python3 /opt/lab/index.py {path}.")
     return None
@@ -141,11 +131,7 @@ def reprocess_question(dest: Destination, where: str) -> str:
 def installed_plugins() -> list[tuple[str, str, str]]:
     """The plugins installed here: ``(name, version, distribution)`` each (reads metadata).
 
-    Entry points of :data:`~openmsi_gui.engine.processing.api.ENTRY_POINT_GROUP`;
-    nothing is imported, so a broken plugin is listed and fails when it runs.
+    :func:`~openmsi_gui.engine.processing.plugins.available_plugins`: nothing is
+    imported, so a broken plugin is listed and fails when it runs.
     """
-    found: list[tuple[str, str, str]] = []
-    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = entry.dist
-        found.append((entry.name, dist.version if dist else "", dist.name if dist else ""))
-    return sorted(set(found))
+    return [(p.name, p.version, p.distribution) for p in available_plugins()]

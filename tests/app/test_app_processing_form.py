@@ -18,10 +18,11 @@ from openmsi_gui.app.processing_form import (
 )
 from openmsi_gui.app.settings import BrokerProfile, Destination, DestinationKind, Settings
 from openmsi_gui.engine.processing.api import ProcessorKind
+from openmsi_gui.engine.processing.template import PLACEHOLDERS
 
 
-def test_the_placeholders_are_those_of_the_processor_api() -> None:
-    assert PLACEHOLDER_NAMES == ("path", "relpath", "topic", "sha512", "metadata_json")
+def test_the_placeholders_are_those_of_the_engine() -> None:
+    assert PLACEHOLDER_NAMES == PLACEHOLDERS
 
 
 @pytest.mark.parametrize("command", [
@@ -35,13 +36,11 @@ def test_good_templates(command: str) -> None:
 
 
 @pytest.mark.parametrize(("command", "said"), [
-    ("  ", "Enter the command to run after each file, e.g. python3 /opt/lab/index.py {path}."),
+    ("  ", "The command is empty: write the program to run and its arguments"),
     ("python3 x.py {file}", "{file} is not a placeholder: use {path}, {relpath}, {topic}, "
-                            "{sha512} or {metadata_json}."),
-    ("python3 x.py {path.name}", "{path.name} is not a placeholder"),
+                            "{sha512}, {metadata_json}."),
     ("{path}", "The command must start with the program to run, not a placeholder"),
-    ("python3 'x.py {path}", "The command has a quote that is not closed: close it, or "
-                             "remove it."),
+    ("python3 'x.py {path}", "The command cannot be split into arguments"),
 ])
 def test_bad_templates_say_what_to_do(command: str, said: str) -> None:
     problem = template_problem(command)

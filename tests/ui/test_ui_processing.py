@@ -100,10 +100,10 @@ def test_a_command_round_trips_to_the_settings(view: DestinationsView, qtbot: Qt
 
 
 @pytest.mark.parametrize(("command", "said"), [
-    ("", "Enter the command to run after each file"),
+    ("", "The command is empty"),
     ("python3 index.py {file}", "{file} is not a placeholder"),
     ("{path} --check", "must start with the program to run"),
-    ("python3 'index.py {path}", "quote that is not closed"),
+    ("python3 'index.py {path}", "close its quotes"),
 ])
 def test_an_invalid_template_blocks_apply_with_its_sentence(
         view: DestinationsView, qtbot: QtBot, command: str, said: str) -> None:
