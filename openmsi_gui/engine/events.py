@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from openmsi_gui.engine.lab_wire import Heartbeat, LogBatch
 from openmsi_gui.engine.os_errors import what_to_do
+from openmsi_gui.engine.processing.api import ProcessingState
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,33 @@ class FileUnconfirmed(Event):
     missing: tuple[str, ...]
     reason: str
     resending: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FileProcessed(Event):
+    """A received file's processing started, succeeded or failed (see :mod:`.processing`).
+
+    Attributes:
+        relpath: the file's path relative to the destination (escaped).
+        sha512_hex: its content.
+        state: RUNNING, OK or FAILED (values of
+            :class:`~openmsi_gui.engine.processing.api.ProcessingState`).
+        processor: the processor's name.
+        reason: why it failed, with what to do ("" otherwise; escaped).
+        output: what it printed (bounded, escaped; "" while running).
+    """
+
+    relpath: str
+    sha512_hex: str
+    state: ProcessingState
+    processor: str
+    reason: str = ""
+    output: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether it succeeded."""
+        return self.state is ProcessingState.OK
 
 
 class ConnectionStatus(enum.Enum):

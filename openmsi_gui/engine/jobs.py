@@ -30,6 +30,7 @@ from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.heartbeats import JobReporting, Reporter
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.lab_wire import ReportKind
+from openmsi_gui.engine.processing.stage import ProcessingOptions
 from openmsi_gui.engine.receipt_listener import DeliveryWatch, ReceiptListener
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Location, S3Store
@@ -241,6 +242,8 @@ class DownloadJob:
         pacer: the bandwidth limits the job receives under (None: no limit).
         receipts: sign and send a receipt for every file stored or failed (None: none).
         reporting: heartbeats and log messages to the lab overview (None: none).
+        processing: run a processor on every file stored (None: none; see
+            :mod:`~openmsi_gui.engine.processing.stage`).
 
     When ``config`` names a KafkaCrypto node, messages are decrypted with it
     (see :class:`WatchJob`).
@@ -255,7 +258,8 @@ class DownloadJob:
                  create_dest: bool = True,
                  consumer_factory: ConsumerFactory = Consumer,
                  pacer: Pacer | None = None, receipts: ReceiptOptions | None = None,
-                 reporting: JobReporting | None = None) -> None:
+                 reporting: JobReporting | None = None,
+                 processing: ProcessingOptions | None = None) -> None:
         self.name = name or f"download:{topic}"
         store = (S3Store(s3, topic, pacer=pacer.reverse() if pacer is not None else None)
                  if s3 is not None else None)
@@ -265,7 +269,7 @@ class DownloadJob:
                                          job=self.name, store=store, cipher=self._cipher,
                                          create_dest=create_dest,
                                          consumer_factory=consumer_factory, pacer=pacer,
-                                         receipts=receipts)
+                                         receipts=receipts, processing=processing)
         except Exception:
             _close(self._cipher)
             raise
@@ -295,6 +299,16 @@ class DownloadJob:
     def retry_now(self) -> None:
         """Retry at once what waits (see :meth:`Downloader.retry_now`)."""
         self.downloader.retry_now()
+
+    def retry_processing(self, relpath: str, sha512: bytes) -> str | None:
+        """Run the processor again on a stored file; a sentence if it cannot (any thread).
+
+        See :meth:`~openmsi_gui.engine.processing.stage.ProcessingStage.retry`.
+        """
+        stage = self.downloader.processing
+        if stage is None:
+            return "this destination runs no processor: choose one first"
+        return stage.retry(relpath, sha512)
 
     def stop(self) -> None:
         """Store, commit and leave the group."""

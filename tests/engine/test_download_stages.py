@@ -241,7 +241,8 @@ def test_folder_sink_reports_done_only_when_flushed(tmp_path: Path, registry: Re
     assert sink.has_current(inc)
     assert reports == []  # not durable before its folder is fsynced
     sink.flush()
-    assert reports == [Finished(inc, FinishOutcome.DONE, path=str(inc.target))]
+    assert reports == [Finished(inc, FinishOutcome.DONE, path=str(inc.target),
+                                local=str(inc.target))]
 
 
 def test_folder_sink_refuses_to_start_on_a_missing_folder(tmp_path: Path,

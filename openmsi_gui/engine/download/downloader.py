@@ -75,6 +75,12 @@ from openmsi_gui.engine.heartbeats import Reporter
 from openmsi_gui.engine.job_tally import TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, with_logger
+from openmsi_gui.engine.processing.stage import (
+    ProcessingOptions,
+    ProcessingStage,
+    StageScope,
+    processing_stage,
+)
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.s3 import S3Store
 from openmsi_gui.engine.untrusted import escaped
@@ -124,6 +130,8 @@ class Downloader:
         receipts: sign and send a receipt for every file stored or failed
             (None: no receipts). They are sealed when ``cipher`` is given.
         producer_factory: builds the receipts' producer (a fake in unit tests).
+        processing: run a processor on every file stored (None: none; see
+            :mod:`~openmsi_gui.engine.processing.stage`).
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
@@ -134,7 +142,8 @@ class Downloader:
                  consumer_factory: ConsumerFactory = Consumer,
                  finishing: Hysteresis = FINISHING, pacer: Pacer | None = None,
                  receipts: ReceiptOptions | None = None,
-                 producer_factory: ProducerFactory = Producer) -> None:
+                 producer_factory: ProducerFactory = Producer,
+                 processing: ProcessingOptions | None = None) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
         self.job = job
@@ -159,7 +168,8 @@ class Downloader:
         self._offsets = Offsets(topic, job)
         self._finisher = Finisher(self.dest, registry, job)
         self._sink: Sink = (
-            S3Sink(store, self.dest, self._stopping.is_set, registry, self._finisher.report, job)
+            S3Sink(store, self.dest, self._stopping.is_set, registry, self._finisher.report, job,
+                   keep_staged=processing is not None)
             if store is not None else
             FolderSink(self.dest, create_dest, registry, self._finisher.report, job))
         self._finisher.attach(self._sink)
@@ -168,6 +178,15 @@ class Downloader:
         self._assembly = Assembly(registry, self._finisher.pool)
         self._stages: list[FinalStage] = [] if receipts is None else [
             ReceiptStage(config, topic, receipts, cipher is not None, job, producer_factory)]
+        self.processing: ProcessingStage | None = None
+        if processing is not None:
+            receipts_stage = self._stages[0] if self._stages else None
+            self.processing = processing_stage(
+                processing, StageScope(topic, self.dest_label, self.dest, job), config,
+                registry, bus, receipts.identity.name if receipts else self.dest_label,
+                (lambda: receipts_stage.producer) if isinstance(receipts_stage, ReceiptStage)
+                else None, remove_after=store is not None or processing.private)
+            self._stages.append(self.processing)
         self._receiver = Receiver(self.dest, self._sink, self._assembly, self._finisher,
                                   registry, (topic, self.group_id), bus, job, self._stages)
         self._parking = (Parking(cipher, registry, (topic, self.group_id, self.dest_label),
@@ -363,6 +382,7 @@ class Downloader:
             log.debug("%s: %d files wait for the finisher; reading %s", self.job,
                       self._finisher.pending, "pauses" if behind else "resumes")
         flow.switch(HoldReason.FINISHER, behind)
+        flow.switch(HoldReason.PROCESSING, any(stage.holds_back() for stage in self._stages))
         flow.apply(self._consumer)
         if self._want_paused != self._reported_paused:
             if self._want_paused:

@@ -36,6 +36,7 @@ class HoldReason(enum.Enum):
     USER = "paused"
     DESTINATION = "the destination cannot take data"
     FINISHER = "files wait to be verified"
+    PROCESSING = "files wait to be processed"
     BANDWIDTH = "the bandwidth limit"
     NO_KEYS = "waiting for encryption keys"
 

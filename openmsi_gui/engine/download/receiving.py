@@ -201,8 +201,11 @@ class Receiver:
         self._settle((relpath, chunk.file_hash), stored=here)
         self._files.skipped(escaped(relpath), "already received")
         if here:  # sent again: the sender may not have heard of it
+            # The local copy: the file itself, or an S3 copy kept staged for processing.
+            local = str(target) if target.is_file() else ""
             self._tell(FileFate(relpath, chunk.file_hash, record.size, record.file_mtime,
-                                self._sink.where(relpath, target), ReceiptStatus.STORED))
+                                self._sink.where(relpath, target), ReceiptStatus.STORED,
+                                local=local))
 
     def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
         if record.status == "superseded":
@@ -259,7 +262,7 @@ class Receiver:
         self._files.completed(inc.shown, inc.size, inc.key[1].hex(),
                               time.monotonic() - inc.started, path=finished.path)
         self._tell(FileFate(inc.relpath, inc.key[1], inc.size, inc.mtime, finished.path,
-                            ReceiptStatus.STORED))
+                            ReceiptStatus.STORED, local=finished.local))
         self.files_received += 1
         for other_key, other in list(self.assembly.incoming.items()):
             if (other.relpath == inc.relpath and not other.finishing

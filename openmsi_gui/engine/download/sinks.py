@@ -50,12 +50,15 @@ class Finished:
         outcome: DONE, SUPERSEDED, RETRY or FAILED.
         reason: why (RETRY and FAILED).
         path: where the file now is (DONE).
+        local: its verified copy on this machine, if one is kept (DONE; see
+            :attr:`~.stages.FileFate.local`).
     """
 
     file: Incoming
     outcome: FinishOutcome
     reason: str = ""
     path: str = ""
+    local: str = ""
 
 
 Report = Callable[[Finished], None]
@@ -194,14 +197,16 @@ class FolderSink(Sink):
                 log.warning("%s: could not fsync %s: %s", self._job, escaped(str(folder)),
                             escaped(str(exc)))
         for inc in placed:
-            self._report(Finished(inc, FinishOutcome.DONE, path=str(inc.target)))
+            self._report(Finished(inc, FinishOutcome.DONE, path=str(inc.target),
+                                  local=str(inc.target)))
 
 
 class S3Sink(Sink):
     """Uploads verified files from a local staging folder on a thread of its own.
 
     A failed upload keeps the staged file and reports RETRY; the file is deleted
-    only once the object is verified in the bucket.
+    only once the object is verified in the bucket, or, with ``keep_staged``, renamed
+    to its name in the staging folder for a processor to read (which removes it).
 
     Args:
         store: the bucket.
@@ -210,11 +215,14 @@ class S3Sink(Sink):
         registry: see :class:`Sink`.
         report: see :class:`Sink`.
         job: see :class:`Sink`.
+        keep_staged: keep each uploaded file's staged copy for processing.
     """
 
     def __init__(self, store: S3Store, staging: Path, stopping: Callable[[], bool],
-                 registry: Registry, report: Report, job: str) -> None:
+                 registry: Registry, report: Report, job: str,
+                 keep_staged: bool = False) -> None:
         super().__init__(registry, report, job)
+        self._keep_staged = keep_staged
         self.label = store.url
         self._store = store
         self._staging = staging
@@ -271,7 +279,12 @@ class S3Sink(Sink):
             url = self._store.put(inc.temp, inc.relpath, inc.key[1], inc.mtime,
                                   stopping=self._stopping)
             self._registry.finish_download(inc.download_id, "done", inc.size)
-            inc.temp.unlink(missing_ok=True)
+            local = ""
+            if self._keep_staged:
+                os.replace(inc.temp, inc.target)
+                local = str(inc.target)
+            else:
+                inc.temp.unlink(missing_ok=True)
         except Rejected as exc:
             self._report(Finished(inc, FinishOutcome.FAILED, str(exc)))
         except S3Error as exc:
@@ -284,7 +297,7 @@ class S3Sink(Sink):
             self._report(Finished(inc, FinishOutcome.RETRY, f"S3 upload failed: {exc}"))
         else:
             log.info("%s: stored %s as %s", self._job, inc.shown, escaped(url))
-            self._report(Finished(inc, FinishOutcome.DONE, path=url))
+            self._report(Finished(inc, FinishOutcome.DONE, path=url, local=local))
 
 
 def _fsync_dir(folder: Path) -> None:

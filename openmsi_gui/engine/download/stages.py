@@ -30,6 +30,10 @@ class FileFate:
         status: STORED or FAILED.
         reason: why it failed ("" when stored).
         metadata: the fields the instrument side attached (untrusted, escaped; may be empty).
+        local: the verified copy on this machine that processors read: the file in a
+            destination folder, an S3 destination's staged copy (kept until processed
+            only when a processor runs), a processing-only destination's private copy;
+            "" when there is none (failed, or stored earlier in a bucket).
     """
 
     relpath: str
@@ -40,6 +44,7 @@ class FileFate:
     status: ReceiptStatus
     reason: str = ""
     metadata: Mapping[str, str] = field(default_factory=dict)
+    local: str = ""
 
 
 class FinalStage(ABC):
@@ -51,6 +56,14 @@ class FinalStage(ABC):
     @abstractmethod
     def settled(self, fate: FileFate) -> None:
         """Act on one final outcome."""
+
+    def holds_back(self) -> bool:
+        """Whether the consumer should stop fetching until this stage catches up.
+
+        Asked by the consume thread at every turn (back-pressure: the partitions are
+        paused, never blocked on); answer at once.
+        """
+        return False
 
     def checkpoint(self) -> None:  # noqa: B027  (a hook)
         """Make what was done durable; called before offsets are committed."""

@@ -117,6 +117,20 @@ class ProcessorKind(enum.StrEnum):
     PLUGIN = "plugin"
 
 
+class ProcessingState(enum.StrEnum):
+    """Where one file's processing stands (kept per file in the registry)."""
+
+    PENDING = "pending"  # verified and waiting for a worker (or for a restart)
+    RUNNING = "running"  # its processor runs now
+    OK = "ok"
+    FAILED = "failed"
+
+    @property
+    def finished(self) -> bool:
+        """Whether the processor ran to an outcome (ok or failed)."""
+        return self in (ProcessingState.OK, ProcessingState.FAILED)
+
+
 @dataclass(frozen=True)
 class ProcessorSpec:
     """A destination's processor, as configured (CLI flags or the destination form).
