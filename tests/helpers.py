@@ -15,6 +15,11 @@ from openmsi_gui.engine import wire
 from openmsi_gui.engine.events import Event
 from openmsi_gui.engine.kafka_config import KafkaConfig
 
+# Consumer settings of the tests: with Tansu a JoinGroup takes half the session
+# timeout, so 2 s makes a join take 1 s (the app's 6 s: 3 s). conftest.py puts them
+# in the defaults of the consumers made in the test process.
+TEST_GROUP_TIMEOUTS = {"session.timeout.ms": "2000", "heartbeat.interval.ms": "500"}
+
 
 class Recorder:
     """Collects events from a bus, thread-safely, and waits for conditions."""
