@@ -1,15 +1,10 @@
-"""Processors for processing tests: a marker-writing command, its template, a test runner."""
+"""Processors for processing tests: a command template that writes markers."""
 
 from __future__ import annotations
 
-import json
 import shlex
-import subprocess
 import sys
-import threading
 from pathlib import Path
-
-from openmsi_gui.engine.processing.api import FileToProcess, ProcessingResult, ProcessorSpec
 
 MARKER_SCRIPT = """
 import json, pathlib, sys, time
@@ -35,25 +30,3 @@ def marker_command(markers: Path, delay: float = 0.0) -> str:
     script.write_text(MARKER_SCRIPT, encoding="utf-8")
     args = [sys.executable, str(script), "{path}", "{relpath}", str(markers), str(delay)]
     return shlex.join(args)
-
-
-def plain_runner(spec: ProcessorSpec, file: FileToProcess,
-                stop: threading.Event) -> ProcessingResult:
-    """A plain command runner (until the engine's runner is used by these tests)."""
-    values = {"path": str(file.path), "relpath": file.relpath, "topic": file.topic,
-              "sha512": file.sha512, "metadata_json": json.dumps(dict(file.metadata))}
-    args = [part.format(**values) for part in shlex.split(spec.command)]
-    try:
-        done = subprocess.run(args, capture_output=True, text=True, timeout=spec.timeout,
-                              check=False)
-    except subprocess.TimeoutExpired:
-        return ProcessingResult.failure(f"it took longer than {spec.timeout:g} s")
-    output = (done.stdout + done.stderr)[-65536:]
-    if done.returncode:
-        return ProcessingResult.failure(f"the command exited with code {done.returncode}",
-                                        output)
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        result = None
-    return ProcessingResult.success(result if isinstance(result, dict) else None, output)

@@ -143,15 +143,20 @@ class ProcessingBook:
             "UPDATE processing SET state='running', attempts=attempts+1 WHERE id=?",
             (record_id,)))
 
-    def finish(self, record_id: int, outcome: ProcessingResult, version: str = "") -> None:
-        """Record the outcome: OK, or FAILED with its reason; the output's end is kept."""
+    def finish(self, record_id: int, outcome: ProcessingResult) -> None:
+        """Record the outcome: OK, or FAILED with its reason; the output's end is kept.
+
+        The processor's name and version are the outcome's, when the runner said them.
+        """
         state = ProcessingState.OK if outcome.ok else ProcessingState.FAILED
         result = json.dumps(outcome.result) if outcome.result is not None else None
         self._db.write(lambda cur: cur.execute(
-            "UPDATE processing SET state=?, reason=?, output=?, result=?, processor_version=?, "
+            "UPDATE processing SET state=?, reason=?, output=?, result=?, "
+            "processor=CASE WHEN ?='' THEN processor ELSE ? END, processor_version=?, "
             "finished=?, published=0 WHERE id=?",
-            (state.value, outcome.reason, outcome.output[-MAX_OUTPUT_CHARS:], result, version,
-             time.time(), record_id)))
+            (state.value, outcome.reason, outcome.output[-MAX_OUTPUT_CHARS:], result,
+             outcome.processor, outcome.processor, outcome.processor_version, time.time(),
+             record_id)))
 
     def published(self, record_id: int) -> None:
         """Its result was acknowledged by the results topic."""

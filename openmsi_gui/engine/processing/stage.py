@@ -22,8 +22,6 @@ recorded, whether processing succeeded or not.
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import logging
 import os
 import queue
@@ -31,7 +29,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 from confluent_kafka import Producer
 
@@ -40,12 +37,11 @@ from openmsi_gui.engine.download.stages import FileFate, FinalStage
 from openmsi_gui.engine.events import EventBus, FileProcessed
 from openmsi_gui.engine.file_hash import sha512_of
 from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.processing import runner
 from openmsi_gui.engine.processing.api import (
-    ENTRY_POINT_GROUP,
     FileToProcess,
     ProcessingResult,
     ProcessingState,
-    ProcessorKind,
     ProcessorSpec,
 )
 from openmsi_gui.engine.processing.records import ProcessingBook, ProcessingRecord
@@ -67,20 +63,8 @@ JOIN_SECONDS = 10.0
 
 def run_processor(spec: ProcessorSpec, file: FileToProcess,
                   stop: threading.Event) -> ProcessingResult:
-    """Run ``spec`` on ``file`` with :mod:`.runner` (a command, or a plugin)."""
-    runner = importlib.import_module("openmsi_gui.engine.processing.runner")
-    run = runner.run_command if spec.kind is ProcessorKind.COMMAND else runner.run_plugin
-    return cast(ProcessingResult, run(spec, file, stop))
-
-
-def processor_version(spec: ProcessorSpec) -> str:
-    """The version results name: a plugin's distribution's ("" for a command)."""
-    if spec.kind is not ProcessorKind.PLUGIN:
-        return ""
-    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=spec.plugin):
-        if entry.dist is not None:
-            return entry.dist.version
-    return ""
+    """Run ``spec`` on ``file`` in a child process (see :func:`.runner.run`)."""
+    return runner.run(spec, file, stop=stop)
 
 
 @dataclass(frozen=True)
@@ -151,7 +135,6 @@ class ProcessingStage(FinalStage):
         self._results = results
         self._remove_after = remove_after
         self._book: ProcessingBook | None = None
-        self._version = ""
         self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
@@ -173,7 +156,6 @@ class ProcessingStage(FinalStage):
     def start(self) -> None:
         """Start the workers; queue what a previous run left unprocessed."""
         self._book = ProcessingBook(self._registry)
-        self._version = processor_version(self.spec)
         if self._results is not None:
             self._results.start()
             for record in self._book.unpublished(self._scope.topic, self._scope.dest):
@@ -310,7 +292,7 @@ class ProcessingStage(FinalStage):
             outcome = self.options.runner(self.spec, file, self._stop)
             if self._stop.is_set():
                 return  # interrupted by a stop: processed again at the next start
-        book.finish(record.id, outcome, self._version)
+        book.finish(record.id, outcome)
         state = ProcessingState.OK if outcome.ok else ProcessingState.FAILED
         if outcome.ok:
             self.processed += 1
@@ -320,7 +302,8 @@ class ProcessingStage(FinalStage):
             log.error("%s: processing %s failed: %s", self._scope.job, shown,
                       escaped(outcome.reason))
         self._bus.publish(FileProcessed(self._scope.job, shown, record.file_hash.hex(), state,
-                                        self.spec.name, escaped(outcome.reason),
+                                        outcome.processor or self.spec.name,
+                                        escaped(outcome.reason),
                                         escaped(outcome.output[-4096:], 4096)))
         if self._results is not None:
             finished = book.get(record.id)
