@@ -31,6 +31,7 @@ from openmsi_gui.cli.audit import cmd_audit as run_audit
 from openmsi_gui.cli.diagnostics import cmd_diagnostics
 from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
+from openmsi_gui.cli.plugins import cmd_plugins
 from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
 from openmsi_gui.cli.reporting import reporting
@@ -406,6 +407,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "pair": cmd_pair, "audit": cmd_audit,
     "diagnostics": lambda args, _bus: cmd_diagnostics(args),
     "status": cmd_status,
+    "plugins": lambda args, _bus: cmd_plugins(args),
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.

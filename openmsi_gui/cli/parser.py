@@ -18,6 +18,7 @@ from openmsi_gui.cli.audit import add_parser as add_audit_parser
 from openmsi_gui.cli.diagnostics import add_parser as add_diagnostics_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
 from openmsi_gui.cli.pair import receipt_args, sender_args, watch_receipt_args
+from openmsi_gui.cli.plugins import add_parser as add_plugins_parser
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.cli.status import add_parser as add_status_parser
 from openmsi_gui.engine import wire
@@ -248,9 +249,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_provision_parser(sub)
     add_pair_parser(sub)
     _add_reading_parsers(sub)
-    add_diagnostics_parser(sub)
+    _add_local_parsers(sub)
     return parser
 
+
+
+def _add_local_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands about this computer only: ``diagnostics`` and ``plugins``."""
+    add_diagnostics_parser(sub)
+    add_plugins_parser(sub)
 
 
 def _add_reading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -103,8 +103,8 @@ def test_a_memory_blow_up_beyond_the_limit_fails_cleanly(tmp_path: Path) -> None
                     memory_limit=256 << 20)
     result = run_command(spec, _file(tmp_path / "a"))
     assert not result.ok
-    assert result.reason == ("The command exited with code 1 (its memory limit is 256 MiB: raise "
-                             "it if it needs more): MemoryError.")
+    assert result.reason == ("The command exited with code 1 (it needed more memory than its limit "
+                             "of 256 MiB): MemoryError.")
 
 
 HOSTILE = "a b'c\"d; rm -rf x $(touch pwned) `touch pwned2` {path} {sha512} \\ & | > <.txt"
@@ -171,6 +171,8 @@ def test_a_missing_program_fails_with_a_sentence(tmp_path: Path) -> None:
     ("convert '{path}", "The command cannot be split into arguments (No closing quotation)"),
     ("convert {path} {foo}", "{foo} is not a placeholder: use"),
     ("convert {Path}", "{Path} is not a placeholder"),
+    ("{path} --help", "The command must start with the program to run, not a placeholder"),
+    ("/opt/{topic}/run {path}", "The command must start with the program to run"),
 ])
 def test_template_problems_are_one_sentence(template: str, problem: str) -> None:
     said = template_problem(template)
@@ -192,3 +194,12 @@ def test_good_templates_have_no_problem(template: str) -> None:
 
 def test_no_processor_is_a_success_without_result(tmp_path: Path) -> None:
     assert run(ProcessorSpec(), _file(tmp_path / "a")).ok
+
+
+def test_nothing_starts_once_stopping(tmp_path: Path) -> None:
+    stop = threading.Event()
+    stop.set()
+    marker = tmp_path / "ran"
+    result = run_command(_command(f"touch {marker}"), _file(tmp_path / "a"), stop=stop)
+    assert result.reason == STOPPED_REASON
+    assert not marker.exists()

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from plugin_helpers import install_distribution
 
 from openmsi_gui.engine.processing import plugins
 from openmsi_gui.engine.processing.api import FileToProcess, ProcessorKind, ProcessorSpec
@@ -112,22 +113,17 @@ NAMES = {"count-lines": "CountLines", "raises": "Raises", "wrong-type": "WrongTy
          "crashes": "Crashes", "broken-init": "BrokenInit", "missing-module": None}
 
 
-def install_distribution(site: Path) -> None:
-    """A distribution ``lab-plugins`` 3.4 as pip would leave it: a module and its dist-info."""
-    site.mkdir(parents=True, exist_ok=True)
-    (site / "lab_plugins.py").write_text(PLUGINS)
-    info = site / "lab_plugins-3.4.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lab-plugins\nVersion: 3.4\n")
-    points = "\n".join(f"{name} = {'lab_plugins:' + cls if cls else 'no_such_module:X'}"
-                       for name, cls in NAMES.items())
-    (info / "entry_points.txt").write_text(f"[openmsi_gui.processors]\n{points}\n")
+def install_lab_plugins(site: Path) -> Path:
+    """Distribution ``lab-plugins`` 3.4: the plugins above (and one whose module is missing)."""
+    return install_distribution(
+        site, "lab-plugins", "3.4", {"lab_plugins.py": PLUGINS},
+        {name: f"lab_plugins:{cls}" if cls else "no_such_module:X" for name, cls in NAMES.items()})
 
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "site"
-    install_distribution(folder)
+    install_lab_plugins(folder)
     monkeypatch.setenv(PLUGIN_PATH_ENV, str(folder))
     return folder
 
@@ -195,8 +191,8 @@ def test_a_misbehaving_plugin_fails_with_one_sentence(site: Path, data: FileToPr
 def test_a_plugin_crashing_fails_without_harming_the_caller(site: Path,
                                                              data: FileToProcess) -> None:
     result = run_plugin(_plugin("crashes"), data)
-    assert result.reason == ("The plugin 'crashes' was ended by SIGSEGV without a result (its "
-                             "memory limit is 2 GiB: raise it if it needs more): about to crash.")
+    assert result.reason == ("The plugin 'crashes' was ended by SIGSEGV without a result (perhaps "
+                             "for want of memory: its limit is 2 GiB): about to crash.")
     assert "about to crash" in result.output
 
 
@@ -229,6 +225,12 @@ def test_a_stop_kills_a_running_plugin_at_once(site: Path, data: FileToProcess) 
     assert results[0].reason == STOPPED_REASON
 
 
+def test_a_stop_given_positionally_is_heard(site: Path, data: FileToProcess) -> None:
+    stop = threading.Event()
+    stop.set()
+    assert run_plugin(_plugin("count-lines"), data, stop).reason == STOPPED_REASON
+
+
 def test_the_installed_app_hosts_plugins_with_its_hidden_subcommand(
         site: Path, data: FileToProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     """Frozen, there is no ``python -m``: ``openmsi _plugin-host`` beside the app runs it."""
@@ -250,7 +252,7 @@ def test_the_installed_app_hosts_plugins_with_its_hidden_subcommand(
 def test_a_plugin_folder_in_the_data_folder_is_searched(tmp_path: Path, data: FileToProcess,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir = tmp_path / "data"
-    install_distribution(data_dir / "plugins")
+    install_lab_plugins(data_dir / "plugins")
     monkeypatch.setenv("OPENMSI_GUI_DATA_DIR", str(data_dir))
     monkeypatch.delenv(PLUGIN_PATH_ENV, raising=False)
     assert "count-lines" in {p.name for p in available_plugins()}

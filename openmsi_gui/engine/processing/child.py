@@ -203,6 +203,8 @@ def run_child(args: Sequence[str], *, timeout: float, stop: threading.Event | No
         OSError: it could not be started (no such program, not executable).
         ValueError: an argument cannot be passed to a program (a NUL character).
     """
+    if stop is not None and stop.is_set():
+        return ChildRun(Ending.STOPPED, None, Capture(), Capture())  # not even started
     proc = subprocess.Popen(
         list(args), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,

@@ -72,7 +72,8 @@ def serve(request: JsonObject) -> JsonObject:
     plugin_name = str(request["plugin"])
     label = f"'{escaped(plugin_name, 100)}'"
     extra = [str(folder) for folder in request.get("paths", [])]
-    sys.path[:0] = [folder for folder in extra if folder not in sys.path]  # to import it
+    # After the app's own modules: a plugin folder cannot shadow what the app runs on.
+    sys.path.extend(folder for folder in extra if folder not in sys.path)
     found = find_plugin(plugin_name, search_path(Path(folder) for folder in extra))
     if found is None:
         return _failure(f"The plugin {label} is not installed here: install it (pip install "

@@ -59,7 +59,7 @@ def size_words(n: int) -> str:
     return f"{n} bytes"
 
 
-def run(spec: ProcessorSpec, file: FileToProcess, *,
+def run(spec: ProcessorSpec, file: FileToProcess,
         stop: threading.Event | None = None) -> ProcessingResult:
     """Run ``spec``'s processor on ``file`` (nothing to run: a success with no result)."""
     if spec.kind is ProcessorKind.COMMAND:
@@ -103,11 +103,14 @@ def _last_line(run: ChildRun) -> str:
 
 
 def _memory_hint(run: ChildRun, limit: int) -> str:
+    """Words on the memory limit, when it may be why the child failed."""
     if not limit:
         return ""
     tail = (run.stderr.last_line() + " " + run.stdout.last_line()).lower()
-    if (run.returncode or 0) < 0 or any(word in tail for word in _MEMORY_WORDS):
-        return f" (its memory limit is {size_words(limit)}: raise it if it needs more)"
+    if any(word in tail for word in _MEMORY_WORDS):
+        return f" (it needed more memory than its limit of {size_words(limit)})"
+    if (run.returncode or 0) < 0:
+        return f" (perhaps for want of memory: its limit is {size_words(limit)})"
     return ""
 
 
@@ -136,7 +139,7 @@ def _command_failure(run: ChildRun, limit: int) -> str:
     return _sentence(f"The command {_how_it_ended(run)}{_memory_hint(run, limit)}{said}")
 
 
-def run_command(spec: ProcessorSpec, file: FileToProcess, *,
+def run_command(spec: ProcessorSpec, file: FileToProcess,
                 stop: threading.Event | None = None) -> ProcessingResult:
     """Run ``spec``'s command template on ``file``, without a shell."""
     name = spec.name
@@ -188,7 +191,7 @@ def _reply(run: ChildRun) -> JsonObject | None:
     return reply
 
 
-def run_plugin(spec: ProcessorSpec, file: FileToProcess, *,
+def run_plugin(spec: ProcessorSpec, file: FileToProcess,
                stop: threading.Event | None = None) -> ProcessingResult:
     """Run ``spec``'s plugin on ``file`` in a plugin host child process."""
     label = f"'{escaped(spec.plugin, 100)}'"

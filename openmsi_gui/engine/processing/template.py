@@ -8,7 +8,8 @@ even ``{path}`` in it reaches the program as one argument, unchanged: there is
 no shell to interpret it and the substituted text is never scanned again.
 Braces that are not one of the five placeholders are left as they are
 (``awk '{ print $1 }'``); a lone word in braces such as ``{foo}`` is refused, as
-a misspelt placeholder.
+a misspelt placeholder. The program itself is never a placeholder: a file
+received from the topic is not what runs.
 
 On Windows the same POSIX rules apply: a backslash escapes the next character,
 so write paths with forward slashes or inside single quotes
@@ -57,6 +58,9 @@ def split_template(template: str) -> list[str]:
             if match.group(1) not in PLACEHOLDERS:
                 raise TemplateError(f"{match.group(0)} is not a placeholder: use "
                                     f"{PLACEHOLDER_LIST}.")
+    if _TOKEN.search(args[0]):  # a file received from the topic must never be what runs
+        raise TemplateError("The command must start with the program to run, not a "
+                            "placeholder: e.g. python3 /opt/lab/index.py {path}.")
     return args
 
 
