@@ -284,7 +284,7 @@ class Reporter:
                                         key=heartbeat_key(beat.program_id).encode("utf-8"),
                                         on_delivery=delivered)
             self.beats_produced += 1
-        except (BufferError, Exception) as exc:  # never let reporting break the transfer
+        except Exception as exc:  # BufferError (a full queue), or any: never break the job
             self._in_flight, self._base = None, previous
             self.beats_skipped += 1
             log.debug("a heartbeat was not produced: %s", exc)

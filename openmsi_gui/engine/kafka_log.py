@@ -201,7 +201,7 @@ class LogShipper:
             self._producer.produce(self.topic, value=value,
                                    key=log_key(self.program_id).encode("utf-8"),
                                    on_delivery=delivered)
-        except (BufferError, Exception):  # sent at the next tick
+        except Exception:  # BufferError (a full queue), or any: sent at the next tick
             self._settle(token, batch, False)
 
     def _settle(self, token: object, batch: list[str], ok: bool) -> None:
