@@ -37,8 +37,6 @@ from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.lab_wire import Counters, Heartbeat, ReportKind
 from openmsi_gui.engine.s3 import S3Location
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
 INTERVAL = 1.0
 SIZE = 1_300_000  # three chunks of 512 KiB
 
@@ -142,6 +140,7 @@ def _silent_by_the_rule(row: dict[str, Any]) -> bool:
     return False
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_watch_killed_turns_silent_and_recovers_when_started_again(
         broker: EmbeddedBroker, make_topic: Callable[..., str], tmp_path: Path) -> None:
     data, heartbeats = make_topic(1), make_topic(1)
