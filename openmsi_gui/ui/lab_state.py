@@ -110,6 +110,10 @@ class LabState(QObject):
         self._fold_timer.setSingleShot(True)
         self._fold_timer.setInterval(0)
         self._fold_timer.timeout.connect(self._fold)
+        self._announce_timer = QTimer(self)
+        self._announce_timer.setSingleShot(True)
+        self._announce_timer.setInterval(0)
+        self._announce_timer.timeout.connect(self._announce)
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(TICK_MS)
         self._tick_timer.timeout.connect(self.refresh)
@@ -193,6 +197,7 @@ class LabState(QObject):
         self._stopped = True
         self._tick_timer.stop()
         self._fold_timer.stop()
+        self._announce_timer.stop()
         deadline = time.monotonic() + STOP_WAIT_S
         while self._following and time.monotonic() < deadline:
             await asyncio.sleep(0.05)  # a reader being started: stop it too
@@ -232,21 +237,31 @@ class LabState(QObject):
     # -- ticks ----------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Compute every row now, announce them, the changes, and new log lines."""
+        """Compute every row now and the changes; announce the rows in the next go.
+
+        Computing the rows and showing them are two goes of the event loop, so
+        that neither holds it up for long (a mouse click, a repaint may come in
+        between).
+        """
         self.now = self.clock()
         self.rows = self.overview.rows(self.now)
         changes = self.overview.changes(self.now)
         write = self.overview.store_write(self.now)
         if write is not None and not self.tasks.closed:
             self.tasks.submit(Purpose.IO, write)
+        if changes:
+            self.changed.emit(changes)
+        self._announce_timer.start()
+
+    def _announce(self) -> None:
         self.rowsRefreshed.emit(self.rows, self.now)
         if self._new_logs:
             logs, self._new_logs = self._new_logs, set()
             self.logsArrived.emit(logs)
-        if changes:
-            self.changed.emit(changes)
 
     def forget(self, program_id: str) -> None:
         """Forget a program gone for good (it comes back if it beats again)."""
         self.overview.forget(program_id)
         self.refresh()
+        self._announce_timer.stop()
+        self._announce()  # at once: the user asked

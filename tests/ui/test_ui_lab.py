@@ -219,7 +219,7 @@ def test_a_program_turning_silent_notifies_once_and_recovers_by_itself(
                     timeout=5000)
     clock[0] = T0 + dt.timedelta(seconds=23)  # two intervals and the grace: silent
     lab.refresh()
-    assert state_of("scope_watch") == "silent"
+    qtbot.waitUntil(lambda: state_of("scope_watch") == "silent", timeout=5000)
     assert state_of("oven_watch") == "working"
     tooltip = view.index_of("scope_watch").data(Qt.ItemDataRole.ToolTipRole)
     assert tooltip.startswith("No heartbeat for 23 s")
@@ -231,7 +231,7 @@ def test_a_program_turning_silent_notifies_once_and_recovers_by_itself(
         clock[0] = T0 + dt.timedelta(seconds=seconds)
         lab.refresh()
     assert len(shown) == 1
-    assert "1 silent" in view.status.label.text()
+    qtbot.waitUntil(lambda: "1 silent" in view.status.label.text(), timeout=5000)
 
     feed.report([(beat("scope_watch"), clock[0])])  # it is back
     qtbot.waitUntil(lambda: state_of("scope_watch") == "working", timeout=5000)
