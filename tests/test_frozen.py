@@ -219,3 +219,47 @@ def test_frozen_cli_stores_into_s3_and_explains_encryption(
     assert encrypted.returncode == 2, encrypted.stderr
     assert "Traceback" not in encrypted.stderr
     assert "kafkacrypto" in encrypted.stderr.lower()
+
+
+FROZEN_PLUGIN = """
+import sys
+
+from openmsi_gui.engine.processing.api import ProcessingResult
+
+
+class Sizes:
+    name = "sizes"
+    version = "1.0"
+
+    def process(self, file):
+        print("printed by the plugin")
+        return ProcessingResult.success({"size": file.size, "frozen": getattr(sys, "frozen", 0)})
+"""
+
+
+def test_the_bundle_hosts_a_plugin_from_a_plugin_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed app has no ``python -m``: its ``openmsi _plugin-host`` runs plugins."""
+    from plugin_helpers import install_distribution
+
+    from openmsi_gui.engine.processing.api import FileToProcess, ProcessorKind, ProcessorSpec
+    from openmsi_gui.engine.processing.plugins import PLUGIN_PATH_ENV, host_command
+    from openmsi_gui.engine.processing.runner import run_plugin
+
+    site = install_distribution(tmp_path / "plugins", "lab-sizes", "1.0",
+                                {"lab_sizes.py": FROZEN_PLUGIN}, {"sizes": "lab_sizes:Sizes"})
+    for name in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(PLUGIN_PATH_ENV, str(site))
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(GUI))
+    assert host_command() == [str(CLI), "_plugin-host"]
+    data = tmp_path / "a.bin"
+    data.write_bytes(b"12345")
+    file = FileToProcess(path=data, relpath="a.bin", topic="t", sha512="0" * 128, size=5)
+
+    result = run_plugin(ProcessorSpec(ProcessorKind.PLUGIN, plugin="sizes", timeout=60), file)
+
+    assert result.ok, (result.reason, result.output)
+    assert result.result == {"size": 5, "frozen": True}
+    assert "printed by the plugin" in result.output
