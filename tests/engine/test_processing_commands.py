@@ -62,6 +62,14 @@ def test_a_command_that_prints_text_succeeds_without_result_and_keeps_its_output
     assert result.output == "hello\n[1, 2]"
 
 
+@pytest.mark.parametrize("printed", ["[1, 2]", "{\"a\": NaN}", "{\"a\": 1} {\"b\": 2}", "{\"a\""])
+def test_only_one_json_object_is_a_result(tmp_path: Path, printed: str) -> None:
+    result = run_command(_command(f"printf %s {shlex.quote(printed)}"), _file(tmp_path / "a"))
+    assert result.ok
+    assert result.result is None
+    assert result.output == printed
+
+
 def test_a_non_zero_exit_fails_with_its_code_and_last_line(tmp_path: Path) -> None:
     template = (f"{PY} -c 'import sys; print(\"reading\"); "
                 "print(\"no header\\x1b[31m\", file=sys.stderr); sys.exit(3)'")

@@ -104,13 +104,32 @@ class Crashes:
         os.kill(os.getpid(), signal.SIGSEGV)
 
 
+class LeavesAThread:
+    name = "leaves-a-thread"
+    version = "0.1"
+
+    def process(self, file):
+        import threading
+        threading.Thread(target=time.sleep, args=(600,)).start()  # not a daemon
+        return ProcessingResult.success({"done": True})
+
+
+class TooBig:
+    name = "too-big"
+    version = "0.1"
+
+    def process(self, file):
+        return ProcessingResult.success({"values": list(range(100000))})
+
+
 class BrokenInit:
     def __init__(self):
         raise RuntimeError("no licence file")
 '''
 NAMES = {"count-lines": "CountLines", "raises": "Raises", "wrong-type": "WrongType",
          "not-json": "NotJson", "says-no": "SaysNo", "greedy": "Greedy", "hangs": "Hangs",
-         "crashes": "Crashes", "broken-init": "BrokenInit", "missing-module": None}
+         "crashes": "Crashes", "broken-init": "BrokenInit", "missing-module": None,
+         "leaves-a-thread": "LeavesAThread", "too-big": "TooBig"}
 
 
 def install_lab_plugins(site: Path) -> Path:
@@ -177,6 +196,8 @@ def test_a_plugin_saying_no_fails_with_its_reason(site: Path, data: FileToProces
                     "file): reinstall its package or check it."),
     ("missing-module", "The plugin 'missing-module' could not be loaded (ModuleNotFoundError: "
                        "No module named 'no_such_module'): reinstall its package or check it."),
+    ("too-big", "The plugin 'too-big' gave a result of 672 KiB, more than the 64 KiB a result "
+                "may have: keep big data in files and return where they are."),
     ("not-installed", "The plugin 'not-installed' is not installed here: install it (pip install "
                       "its package) or choose another one."),
 ])
@@ -257,3 +278,10 @@ def test_a_plugin_folder_in_the_data_folder_is_searched(tmp_path: Path, data: Fi
     monkeypatch.delenv(PLUGIN_PATH_ENV, raising=False)
     assert "count-lines" in {p.name for p in available_plugins()}
     assert run_plugin(_plugin("count-lines"), data).ok
+
+
+def test_a_plugin_leaving_a_thread_running_is_done_once_it_returns(
+        site: Path, data: FileToProcess) -> None:
+    result = run_plugin(_plugin("leaves-a-thread", timeout=60), data)
+    assert result.ok, result.reason
+    assert result.result == {"done": True}

@@ -106,6 +106,14 @@ class Capture:
         return ""
 
 
+def bounded(text: str, limit: int = OUTPUT_LIMIT) -> str:
+    """``text`` cut to about ``limit`` characters: its head and tail, the gap said in words."""
+    if len(text) <= limit + 1024:  # a text already bounded (with its gap said) stays as it is
+        return text
+    head, tail = text[:limit * 3 // 4], text[-(limit // 4):]
+    return f"{head}\n…{len(text) - len(head) - len(tail)} more characters…\n{tail}"
+
+
 @dataclass(frozen=True)
 class ChildRun:
     """What a child process did.
@@ -185,7 +193,8 @@ def _thread(target: Callable[..., None], *args: object) -> threading.Thread:
 
 def run_child(args: Sequence[str], *, timeout: float, stop: threading.Event | None = None,
               memory_limit: int = 0, stdin: bytes | None = None,
-              env: Mapping[str, str] | None = None) -> ChildRun:
+              env: Mapping[str, str] | None = None,
+              stdout_limit: int = OUTPUT_LIMIT) -> ChildRun:
     """Run ``args`` (no shell) until it exits, its timeout passes, or ``stop`` is set.
 
     Args:
@@ -195,6 +204,7 @@ def run_child(args: Sequence[str], *, timeout: float, stop: threading.Event | No
         memory_limit: its address space in bytes (POSIX ``RLIMIT_AS``); 0 for none.
         stdin: what it reads on its standard input (None: nothing, end of file).
         env: its environment (None: this process's).
+        stdout_limit: bytes of its standard output kept (standard error: 64 KiB).
 
     Returns:
         How it ended, with its output.
@@ -210,7 +220,7 @@ def run_child(args: Sequence[str], *, timeout: float, stop: threading.Event | No
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         preexec_fn=_preexec(memory_limit),  # noqa: PLW1509 (it calls C functions only)
         **_popen_options())  # type: ignore[call-overload]
-    out, err = Capture(), Capture()
+    out, err = Capture(stdout_limit, min(_TAIL, stdout_limit // 4)), Capture()
     readers = [_thread(_read, proc.stdout, out), _thread(_read, proc.stderr, err)]
     if stdin is not None:
         _thread(_write, proc.stdin, stdin)

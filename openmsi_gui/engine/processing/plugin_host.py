@@ -18,13 +18,16 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from openmsi_gui.engine.processing.api import FileToProcess, JsonObject, ProcessingResult
+from openmsi_gui.engine.processing.child import OUTPUT_LIMIT, bounded
 from openmsi_gui.engine.processing.plugins import find_plugin, search_path
 from openmsi_gui.engine.untrusted import escaped
 
 _FIX = "fix the plugin or choose another one"
+RESULT_LIMIT = OUTPUT_LIMIT
+"""Bytes a result may have as JSON (a command's result is bounded by its output's 64 KiB)."""
 
 
 def _what(exc: BaseException) -> str:
@@ -55,15 +58,19 @@ def _checked(returned: object, label: str, name: str, version: str) -> JsonObjec
                         f"{type(result).__name__}, not a JSON object (a dict): {_FIX}.",
                         name, version)
     try:
-        json.dumps(result, allow_nan=False)
+        size = len(json.dumps(result, allow_nan=False).encode())
     except (TypeError, ValueError) as exc:
         return _failure(f"The plugin {label} gave a result that cannot be written as JSON "
                         f"({_what(exc)}): {_FIX}.", name, version)
+    if size > RESULT_LIMIT:
+        return _failure(f"The plugin {label} gave a result of {size // 1024} KiB, more than "
+                        f"the {RESULT_LIMIT // 1024} KiB a result may have: keep big data in "
+                        "files and return where they are.", name, version)
     reason = str(returned.reason or "")
     if not returned.ok and not reason:
         reason = f"The plugin {label} failed on this file without saying why."
     return {"ok": bool(returned.ok), "reason": "" if returned.ok else reason, "result": result,
-            "output": str(returned.output or ""), "processor": name,
+            "output": bounded(str(returned.output or "")), "processor": name,
             "processor_version": version}
 
 
@@ -99,7 +106,7 @@ def serve(request: JsonObject) -> JsonObject:
     return _checked(returned, label, name, version)
 
 
-def main() -> int:
+def main() -> NoReturn:
     """Read the request, run the plugin, write the reply on the original standard output."""
     sys.stdout.flush()
     reply_fd = os.dup(1)
@@ -108,9 +115,10 @@ def main() -> int:
     request = json.loads(sys.stdin.buffer.read())
     reply = serve(request)
     with os.fdopen(reply_fd, "w", encoding="utf-8") as out:
-        out.write(json.dumps(reply))
-    return 0
+        out.write(json.dumps(reply, ensure_ascii=False))
+    sys.stderr.flush()
+    os._exit(0)  # now: threads the plugin left running must not keep the file waiting
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

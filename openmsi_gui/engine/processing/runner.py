@@ -31,7 +31,12 @@ from openmsi_gui.engine.processing.api import (
     ProcessorKind,
     ProcessorSpec,
 )
-from openmsi_gui.engine.processing.child import OUTPUT_LIMIT, ChildRun, Ending, run_child
+from openmsi_gui.engine.processing.child import (
+    ChildRun,
+    Ending,
+    bounded,
+    run_child,
+)
 from openmsi_gui.engine.processing.plugins import host_command, plugin_dirs
 from openmsi_gui.engine.processing.template import TemplateError, command_args
 from openmsi_gui.engine.untrusted import escaped
@@ -40,6 +45,8 @@ PLUGIN_MEMORY_LIMIT = 2 * 1024 ** 3
 """A plugin's address space by default (POSIX ``RLIMIT_AS``)."""
 STOPPED_REASON = "Processing was stopped because the app is stopping; it runs again at the " \
                  "next start."
+REPLY_LIMIT = 1024 * 1024
+"""Bytes of a plugin host's reply read at most (its result and output are bounded before)."""
 _LINE = 200  # characters of a last output line quoted in a sentence
 _MEMORY_WORDS = ("memoryerror", "cannot allocate memory", "out of memory", "bad_alloc")
 
@@ -70,12 +77,8 @@ def run(spec: ProcessorSpec, file: FileToProcess,
 
 
 def _join(*texts: str) -> str:
-    """Outputs one after the other, bounded to about :data:`OUTPUT_LIMIT` characters."""
-    text = "\n".join(t.rstrip("\n") for t in texts if t.strip())
-    if len(text) <= OUTPUT_LIMIT + 1024:  # one stream, already bounded, stays as it is
-        return text
-    head, tail = text[:OUTPUT_LIMIT * 3 // 4], text[-OUTPUT_LIMIT // 4:]
-    return f"{head}\n…{len(text) - len(head) - len(tail)} more characters…\n{tail}"
+    """Outputs one after the other, bounded to about 64 KiB."""
+    return bounded("\n".join(t.rstrip("\n") for t in texts if t.strip()))
 
 
 def _json_object(run: ChildRun) -> JsonObject | None:
@@ -84,10 +87,15 @@ def _json_object(run: ChildRun) -> JsonObject | None:
     if not text.startswith("{"):
         return None
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def _no_constant(name: str) -> None:
+    """NaN and Infinity are not JSON: such output is not a result."""
+    raise ValueError(name)
 
 
 def _signal_name(returncode: int) -> str:
@@ -198,7 +206,7 @@ def run_plugin(spec: ProcessorSpec, file: FileToProcess,
     limit = memory_limit(spec)
     try:
         run = run_child(host_command(), timeout=spec.timeout, stop=stop, memory_limit=limit,
-                        stdin=_request(spec, file))
+                        stdin=_request(spec, file), stdout_limit=REPLY_LIMIT)
     except OSError as exc:
         return _failed(f"The plugin host could not be started ({escaped(exc.strerror or str(exc))}"
                        "): reinstall OpenMSI GUI.", spec.plugin)
