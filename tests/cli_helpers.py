@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from helpers import wait_until
+from helpers import TEST_GROUP_TIMEOUTS, wait_until
 
 OPENMSI = [sys.executable, "-m", "openmsi_gui"]
 
@@ -106,3 +106,14 @@ class Running:
         self._reader.join(10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def quick_join_config(path: Path, bootstrap: str) -> Path:
+    """A ``--config`` file for ``bootstrap`` whose consumers join their group in 1 s, not 3 s.
+
+    For tests that start consumers again and again (a restart, a kill): see
+    ``helpers.TEST_GROUP_TIMEOUTS``.
+    """
+    consumer = "".join(f"{key} = {value}\n" for key, value in TEST_GROUP_TIMEOUTS.items())
+    path.write_text(f"[broker]\nbootstrap.servers = {bootstrap}\n\n[consumer]\n{consumer}")
+    return path

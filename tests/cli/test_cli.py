@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from cli_helpers import background, run, stop_gracefully, write_config
+from cli_helpers import background, quick_join_config, run, stop_gracefully, write_config
 from helpers import chunks_of, produce_chunks, tree_files, wait_until
 
 from openmsi_gui.engine.broker import EmbeddedBroker, free_port
@@ -73,8 +73,8 @@ def test_download_finishes_a_file_after_being_killed(kafka_config: KafkaConfig,
     chunks = chunks_of(data, "runs/big.raw", chunk_size=1024)
     produce_chunks(kafka_config, topic, chunks[:40])
     dest, state = tmp_path / "dest", tmp_path / "state"
-    args = ["download", str(dest), "--bootstrap-servers", kafka_config.bootstrap_servers,
-            "--topic", topic, "--group", "crash"]
+    config = quick_join_config(tmp_path / "quick.ini", kafka_config.bootstrap_servers)
+    args = ["download", str(dest), "--config", str(config), "--topic", topic, "--group", "crash"]
     with background(args, state) as proc:
         def stored() -> int:
             if not (state / "registry.sqlite3").exists():

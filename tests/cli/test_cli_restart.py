@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from cli_helpers import quick_join_config
 from helpers import chunks_of, produce_chunks, tree_files, wait_until
 
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -68,8 +69,9 @@ def test_a_download_that_dies_restarts_and_completes(
     for relpath, data in files.items():
         produce_chunks(kafka_config, topic, chunks_of(data, relpath))
     dest = tmp_path / "dest"
-    proc = run_faulty(["download", str(dest), "--bootstrap-servers",
-                       kafka_config.bootstrap_servers, "--topic", topic, "--group", "restart"],
+    config = quick_join_config(tmp_path / "quick.ini", kafka_config.bootstrap_servers)
+    proc = run_faulty(["download", str(dest), "--config", str(config), "--topic", topic,
+                       "--group", f"restart-{topic}"],
                       tmp_path / "state", part, method, crashes=2)
     try:
         wait_until(lambda: tree_files(dest) == files if dest.exists() else False, timeout=90,
@@ -87,8 +89,9 @@ def test_a_download_that_dies_restarts_and_completes(
 def test_a_download_that_keeps_dying_exits_non_zero(kafka_config: KafkaConfig, topic: str,
                                                     tmp_path: Path) -> None:
     produce_chunks(kafka_config, topic, chunks_of(b"poison", "p.bin"))
-    proc = run_faulty(["download", str(tmp_path / "dest"), "--bootstrap-servers",
-                       kafka_config.bootstrap_servers, "--topic", topic],
+    config = quick_join_config(tmp_path / "quick.ini", kafka_config.bootstrap_servers)
+    proc = run_faulty(["download", str(tmp_path / "dest"), "--config", str(config), "--topic",
+                       topic],
                       tmp_path / "state", "downloader", "_handle", crashes=-1)
     try:
         proc.wait(timeout=90)
