@@ -32,6 +32,7 @@ from openmsi_gui.cli.diagnostics import cmd_diagnostics
 from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.plugins import cmd_plugins
+from openmsi_gui.cli.processing import ProcessingArgsError, processing_options, run_reprocess
 from openmsi_gui.cli.progress import ConsoleReporter
 from openmsi_gui.cli.provision import cmd_provision
 from openmsi_gui.cli.reporting import reporting
@@ -51,6 +52,8 @@ from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_confi
 from openmsi_gui.engine.kafka_log import install_ring
 from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.processing.plugins import HOST_COMMAND
+from openmsi_gui.engine.processing.reprocess import private_area
+from openmsi_gui.engine.processing.stage import ProcessingOptions
 from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
@@ -70,6 +73,13 @@ def _config(args: argparse.Namespace) -> KafkaConfig:
     if args.config:
         return load_config(args.config)
     return KafkaConfig.for_bootstrap(args.bootstrap_servers)
+
+
+def _registry_dir(args: argparse.Namespace) -> Path:
+    """The folder of the registry (and of processing's private areas)."""
+    registry = _registry(args)
+    registry.close()
+    return registry.path.parent
 
 
 def _registry(args: argparse.Namespace) -> Registry:
@@ -266,6 +276,7 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
 
 def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi download``."""
+    processing = _processing(args)
     folder: Path = args.folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -283,8 +294,52 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     return _run_download(lambda group: DownloadJob(config, args.topic, folder, bus, registry,
                                                    group_id=group, name="download",
                                                    pacer=pacer, receipts=receipts,
-                                                   reporting=report),
+                                                   reporting=report, processing=processing),
                          args.group, registry, bus, str(folder))
+
+
+def _processing(args: argparse.Namespace, private: bool = False) -> ProcessingOptions | None:
+    """What ``--then`` and friends (or ``--command``/``--plugin``) ask to run after each file."""
+    try:
+        return processing_options(args, args.topic, private)
+    except ProcessingArgsError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
+    """``openmsi process``: a processing-only destination (nothing kept but results)."""
+    processing = _processing(args, private=True)
+    config = _config(args)
+    if not _topic_ready(config, args.topic, or_missing=True):
+        return 0
+    registry = _registry(args)
+    area = private_area(registry.path.parent, "process", config.bootstrap_servers, args.topic,
+                        args.group)
+    pacer = _pacer(args, Direction.DOWNLOAD)
+    report = reporting(args, config, "process", vars(args))
+    return _run_download(lambda group: DownloadJob(config, args.topic, area, bus, registry,
+                                                   group_id=group, name="process",
+                                                   pacer=pacer, reporting=report,
+                                                   processing=processing),
+                         args.group, registry, bus, f"processing in {area}")
+
+
+def cmd_reprocess(args: argparse.Namespace, bus: EventBus) -> int:
+    """``openmsi reprocess``: a processor over everything on a topic, then exit."""
+    _processing(args)  # checks the flags before connecting
+    config = _config(args)
+    if not _topic_ready(config, args.topic):
+        return 0
+    data_dir = _registry_dir(args)
+
+    def wait(done: Callable[[], bool]) -> bool:
+        while not done():
+            if STOP.received is not None:
+                return False
+            time.sleep(0.2)
+        return True
+
+    return run_reprocess(config, args, bus, data_dir, wait)
 
 
 def _run_download(make_job: Callable[[str | None], DownloadJob], group: str | None,
@@ -332,6 +387,7 @@ def s3_location(args: argparse.Namespace, config: KafkaConfig) -> S3Location:
 
 def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi download-s3``."""
+    processing = _processing(args)
     config = _config(args)
     location = s3_location(args, config)
     if not _topic_ready(config, args.topic, or_missing=True):
@@ -344,7 +400,8 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     return _run_download(lambda group: DownloadJob(config, args.topic, staging, bus, registry,
                                                    group_id=group, name="download",
                                                    s3=location, pacer=pacer,
-                                                   receipts=receipts, reporting=report),
+                                                   receipts=receipts, reporting=report,
+                                                   processing=processing),
                          args.group, registry, bus, location.url)
 
 
@@ -406,12 +463,13 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "download-s3": cmd_download_s3, "provision": cmd_provision, "send-again": cmd_upload,
     "pair": cmd_pair, "audit": cmd_audit,
     "diagnostics": lambda args, _bus: cmd_diagnostics(args),
-    "status": cmd_status,
+    "status": cmd_status, "process": cmd_process, "reprocess": cmd_reprocess,
     "plugins": lambda args, _bus: cmd_plugins(args),
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.
-LONG_RUNNING = frozenset({"upload", "send-again", "watch", "download", "download-s3", "demo"})
+LONG_RUNNING = frozenset({"upload", "send-again", "watch", "download", "download-s3", "demo",
+                          "process", "reprocess"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,8 @@ from openmsi_gui.cli.diagnostics import add_parser as add_diagnostics_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
 from openmsi_gui.cli.pair import receipt_args, sender_args, watch_receipt_args
 from openmsi_gui.cli.plugins import add_parser as add_plugins_parser
+from openmsi_gui.cli.processing import add_parsers as add_processing_parsers
+from openmsi_gui.cli.processing import add_then_args
 from openmsi_gui.cli.provision import add_parser as add_provision_parser
 from openmsi_gui.cli.status import add_parser as add_status_parser
 from openmsi_gui.engine import wire
@@ -162,6 +164,13 @@ def _receiving_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", "--consumer_group_id", dest="group",
                         help="consumer group id (default: [consumer] group.id, else a new one)")
     receipt_args(parser)
+    add_then_args(parser)
+    _bwlimit_arg(parser)
+    _running_args(parser)
+
+
+def _process_running_args(parser: argparse.ArgumentParser) -> None:
+    """The options ``openmsi process`` shares with the download commands besides its own."""
     _bwlimit_arg(parser)
     _running_args(parser)
 
@@ -245,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "folder, reused from one run to the next)")
     demo.add_argument("--duration", type=float, default=0.0,
                       help="stop by itself after this many seconds (default: run until Ctrl-C)")
-    _add_service_parser(sub)
+    _add_job_parsers(sub)
     add_provision_parser(sub)
     add_pair_parser(sub)
     _add_reading_parsers(sub)
@@ -275,6 +284,12 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
                              "(repeatable)")
     parser.add_argument("--dry-run", action="store_true",
                         help="print what would be installed, change nothing")
+
+
+def _add_job_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``process`` and ``reprocess`` (processing only), and ``service`` that runs such jobs."""
+    add_processing_parsers(sub, _broker_args, _process_running_args)
+    _add_service_parser(sub)
 
 
 def _add_service_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
