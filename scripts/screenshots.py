@@ -16,8 +16,10 @@ folder form's Delivery section, ``watched-folders-delivery``). The folder's Afte
 section is then set (not applied) to move files confirmed by the demo's destination to an
 archive folder (``watched-folders-after-delivery``), and its Preview… lists them
 (``after-delivery-preview``). Last, a watched folder on a broker that is switched off shows
-how the app says that it cannot reach it. The Lab view is shot on a small lab reporting
-to the demo's broker (``scripts/screenshot_lab.py``), one program selected with its log lines.
+how the app says that it cannot reach it. The destination form's "After each file" and
+processed files in the transfers are shot by ``scripts/screenshot_processing.py``. The Lab
+view is shot on a small lab reporting to the demo's broker (``scripts/screenshot_lab.py``),
+one program selected with its log lines.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import keyring.backend
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea
 from screenshot_lab import NEEDY, populate  # scripts/ (this script's folder)
+from screenshot_processing import processing
 
 from openmsi_gui.app import pairing
 from openmsi_gui.app.demo import DemoFolders
@@ -378,6 +381,7 @@ def main() -> None:
         (28300, lambda: expect_offsite(openmsi)),
         (32300, lambda: unconfirmed(app, openmsi, shot)),
         (32600, lambda: after_delivery(app, openmsi, base, shot)),
+        (33400, lambda: processing(app, openmsi, shot)),  # after the preview's revert
         # ... and a broker that is switched off.
         (34000, lambda: no_broker(app, openmsi, base, shot)),
         (41500, tray_menu), (43000, openmsi.quit)]]

@@ -75,8 +75,8 @@ def test_a_command_round_trips_to_the_settings(view: DestinationsView, qtbot: Qt
     assert section.command_edit.isVisible()
     assert not section.plugin_combo.isVisible()
     qtbot.keyClicks(section.command_edit, "python3 /opt/lab/index.py ")
-    [path_button] = [b for b in section.placeholder_buttons if b.text() == "{path}"]
-    qtbot.mouseClick(path_button, Qt.MouseButton.LeftButton)  # inserted at the cursor
+    assert "{path}" in section.hints.text()
+    section.hints.linkActivated.emit("{path}")  # a click on the link: inserted at the cursor
     qtbot.keyClicks(section.command_edit, " --sample ")
     section.insert("{metadata_json}")
     section.timeout_edit.clear()

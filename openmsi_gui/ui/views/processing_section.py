@@ -13,14 +13,12 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
-    QToolButton,
     QWidget,
 )
 
@@ -141,7 +139,9 @@ class ProcessingSection(AdvancedSection):
         self.form.addRow(buddy_label("Plugin:", self.plugin_combo), self.plugin_cell)
         self.form.addRow(buddy_label("Stop it after:", self.timeout_edit),
                          with_error(self.timeout_edit, self.timeout_error))
-        self.form.addRow(buddy_label("Send results to:", self.results.combo), self.results)
+        # Its own full-width row: a picker beside a label would widen the whole form.
+        self.form.addRow(buddy_label("Send results to topic (optional):", self.results.combo))
+        self.form.addRow(self.results)
         self.form.addRow("", self.reprocess_button)
         self.form.addRow(self.status)
         self._show_kind()
@@ -156,30 +156,24 @@ class ProcessingSection(AdvancedSection):
         self.command_edit.setPlaceholderText("e.g. python3 /opt/lab/index.py {path}")
         self.command_edit.textEdited.connect(self._on_changed)
         self.command_error = inline_error("Command problem")
-        self.placeholder_buttons: list[QToolButton] = []
-        hints = QWidget()
-        row = QHBoxLayout(hints)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Insert:"))
-        for name, meaning in PLACEHOLDERS:
-            button = QToolButton()
-            button.setText(name)
-            button.setAutoRaise(True)
-            button.setAccessibleName(f"Insert {name}")
-            button.setToolTip(f"{name}: {meaning}")
-            button.clicked.connect(lambda _checked=False, text=name: self.insert(text))
-            row.addWidget(button)
-            self.placeholder_buttons.append(button)
-        row.addStretch(1)
+        # Links on two lines: the form stays narrow; Tab reaches each link.
+        links = [f'<a href="{name}">{name}</a>' for name, _ in PLACEHOLDERS]
+        self.hints = QLabel(f"Insert: {' '.join(links[:3])}<br>{' '.join(links[3:])}")
+        self.hints.setAccessibleName("Insert a placeholder")
+        self.hints.setToolTip("\n".join(f"{name}: {meaning}" for name, meaning in PLACEHOLDERS))
+        self.hints.setTextFormat(Qt.TextFormat.RichText)
+        self.hints.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                           | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.hints.linkActivated.connect(self.insert)
         self.command_cell = with_error(self.command_edit, self.command_error)
         cell_layout = self.command_cell.layout()
         if cell_layout is not None:
-            cell_layout.addWidget(hints)
+            cell_layout.addWidget(self.hints)
 
     def tab_order(self) -> list[QWidget]:
         """The section's fields in tab order (its toggle first)."""
-        return [self.toggle, self.kind_combo, self.command_edit, *self.placeholder_buttons,
-                self.plugin_combo, self.timeout_edit, self.results.combo,
+        return [self.toggle, self.kind_combo, self.command_edit, self.hints, self.plugin_combo,
+                self.timeout_edit, self.results.combo,
                 self.results.refresh_button, self.results.create_button,
                 self.reprocess_button]
 

@@ -171,7 +171,7 @@ class TransfersView(QWidget):
         # Unsorted at first: the model's own order is newest first.
         setup_sortable_table(self.table, (
             (Column.DIRECTION, "↓ Download"), (Column.FILE, "M" * 14),
-            (Column.PLACE, "M" * 9), (Column.STATUS, "Not confirmed"),
+            (Column.PLACE, "M" * 9), (Column.STATUS, "Processing failed"),
             (Column.DELIVERY, "Delivered 00:00 · MMMMMMM"),
             (Column.PROGRESS, "100%  100%"),
             (Column.SIZE, "888.8 / 888.8 MiB"), (Column.CHUNKS, "8888/8888"),
