@@ -13,10 +13,10 @@ from collections.abc import Callable
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea
 
-from openmsi_gui.app.processing_rows import Processing, ProcessingState
+from openmsi_gui.app.processing_rows import Processing
 from openmsi_gui.app.transfer_rows import Column
 from openmsi_gui.engine.events import JobId, JobKind
-from openmsi_gui.engine.processing.api import ProcessorKind
+from openmsi_gui.engine.processing.api import ProcessingState, ProcessorKind
 from openmsi_gui.ui.application import OpenMSIApp
 
 COMMAND = "python3 /opt/lab/index_spectrum.py {path} --sample {metadata_json}"

@@ -9,23 +9,15 @@ from user code fed by Kafka messages, so it is escaped before it is shown.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 from openmsi_gui.app.formatting import first_line
+from openmsi_gui.engine.events import FileProcessed
+from openmsi_gui.engine.processing.api import ProcessingState
 from openmsi_gui.engine.untrusted import escaped
 
 MAX_SHOWN_OUTPUT = 4000
 """Characters of a processor's output the details pane shows (its end: the error is there)."""
-
-
-class ProcessingState(enum.Enum):
-    """Where one file's processing is."""
-
-    PENDING = "pending"  # verified, waiting for a free processor (or for the app to restart)
-    RUNNING = "running"
-    OK = "ok"
-    FAILED = "failed"
 
 
 WORDS = {ProcessingState.PENDING: "Processing…", ProcessingState.RUNNING: "Processing…",
@@ -40,7 +32,7 @@ class Processing:
     """A file's processing: its state, why it failed, what the processor printed.
 
     Attributes:
-        state: waiting or running, done, failed.
+        state: waiting or running, done, failed (as the registry keeps it).
         reason: why it failed, one sentence ("" otherwise).
         output: what the processor printed (bounded by the engine).
         processor: the processor's name (a plugin's, or the command's program).
@@ -50,6 +42,11 @@ class Processing:
     reason: str = ""
     output: str = ""
     processor: str = ""
+
+    @classmethod
+    def of(cls, event: FileProcessed) -> Processing:
+        """What ``event`` says (its texts are escaped by the engine, and again when shown)."""
+        return cls(event.state, event.reason, event.output, event.processor)
 
     @property
     def unfinished(self) -> bool:

@@ -33,6 +33,7 @@ from openmsi_gui.engine.events import (
     FileDelivery,
     FileDiscovered,
     FileFailed,
+    FileProcessed,
     FileProgress,
     FileSkipped,
     FileStalled,
@@ -177,7 +178,8 @@ class TransferBook:
         Rates use the events' own timestamps, so events that reach the GUI in
         one batch still give true rates.
         """
-        if isinstance(event, (JobState, ConnectionState, FileDelivery, FileUnconfirmed)):
+        if isinstance(event, (JobState, ConnectionState, FileDelivery, FileUnconfirmed,
+                              FileProcessed)):
             return self._apply_other(event)
         if not isinstance(event, (FileDiscovered, FileProgress, FileCompleted, FileFailed,
                                   FileSkipped, FileWaiting, FileStalled)) \
@@ -217,8 +219,11 @@ class TransferBook:
         return row
 
     def _apply_other(self, event: JobState | ConnectionState | FileDelivery | FileUnconfirmed
-                     ) -> TransferRow | None:
-        """Events about a job, or about a file already sent."""
+                     | FileProcessed) -> TransferRow | None:
+        """Events about a job, a file already sent, or a received file's processing."""
+        if isinstance(event, FileProcessed):
+            return self.set_processing(event.job, event.relpath, Processing.of(event), event.at,
+                                       event.sha512_hex)
         if isinstance(event, JobState):
             self._apply_job_state(event)
         elif isinstance(event, ConnectionState):
@@ -259,7 +264,7 @@ class TransferBook:
         return row
 
     def set_processing(self, job: str, relpath: str, processing: Processing,
-                       at: float | None = None) -> TransferRow | None:
+                       at: float | None = None, sha512_hex: str = "") -> TransferRow | None:
         """A received file's processing changed; return its row (listed again if it was not).
 
         A file received before a restart and processed after it gets a row of its own.
@@ -268,11 +273,12 @@ class TransferBook:
             return None
         key: RowKey = (job, Direction.DOWNLOAD, relpath)
         row = self.rows.get(key)
-        if row is not None and row.status is not RowStatus.DONE:
+        if row is not None and (row.status is not RowStatus.DONE or (
+                sha512_hex and row.sha512_hex and row.sha512_hex != sha512_hex)):
             return None  # received again meanwhile: its new generation says more
         if row is None:
             row = TransferRow(job, Direction.DOWNLOAD, relpath, status=RowStatus.DONE,
-                              held=job in self.paused_jobs)
+                              held=job in self.paused_jobs, sha512_hex=sha512_hex)
             row.place, row.place_detail = self.places.get(job, (job, job))
             self.rows[key] = row
             self._counted(row, 1)

@@ -15,6 +15,7 @@ from openmsi_gui.engine.events import (
     FileCompleted,
     FileDelivery,
     FileFailed,
+    FileProcessed,
     FileUnconfirmed,
     JobId,
     JobState,
@@ -39,6 +40,7 @@ class LiveState(QObject):
             one notification).
         deliveriesChanged(): a batch had destinations' words on files sent (the history).
         fileCompleted(object): a :class:`FileCompleted` event.
+        fileProcessed(object): a :class:`FileProcessed` event that ended (ok or failed).
         jobsChanged(list): the :class:`JobState` and :class:`ConnectionState` events of a
             batch, once folded in.
         tick(): once a second (for throughput plots).
@@ -53,6 +55,7 @@ class LiveState(QObject):
     filesUnconfirmed = Signal(list)
     deliveriesChanged = Signal()
     fileCompleted = Signal(object)
+    fileProcessed = Signal(object)
     jobsChanged = Signal(list)
     tick = Signal()
     bandwidthChanged = Signal()
@@ -120,6 +123,8 @@ class LiveState(QObject):
             self.fileFailed.emit(event)
         elif isinstance(event, FileCompleted):
             self.fileCompleted.emit(event)
+        elif isinstance(event, FileProcessed) and event.state.finished:
+            self.fileProcessed.emit(event)
         elif isinstance(event, PauseState):
             self.paused, self.paused_until = event.paused, event.until
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from openmsi_gui.app.processing_rows import (
     MAX_SHOWN_OUTPUT,
     Processing,
-    ProcessingState,
     processing_lines,
     processing_tooltip,
     processing_word,
@@ -13,6 +12,7 @@ from openmsi_gui.app.processing_rows import (
 from openmsi_gui.app.transfer_rows import can_retry_processing, row_details, status_text
 from openmsi_gui.app.transfers import RowStatus, TransferBook
 from openmsi_gui.engine.events import Direction, FileCompleted, FileDiscovered
+from openmsi_gui.engine.processing.api import ProcessingState
 
 JOB = "dest:d1"
 FAILED = Processing(ProcessingState.FAILED, "it timed out after 1 min", "x" * 10_000, "index")

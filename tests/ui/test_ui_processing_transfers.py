@@ -10,9 +10,10 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.processing_rows import Processing, ProcessingState
+from openmsi_gui.app.processing_rows import Processing
 from openmsi_gui.app.transfer_rows import Column, FilterMode
-from openmsi_gui.engine.events import Direction, EventBus, FileCompleted
+from openmsi_gui.engine.events import Direction, EventBus, FileCompleted, FileProcessed
+from openmsi_gui.engine.processing.api import ProcessingState
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.ui.adapter import EngineAdapter
 from openmsi_gui.ui.state import LiveState
@@ -35,11 +36,13 @@ def view(qtbot: QtBot, bus: EventBus, controller: AppController, registry: Regis
     for relpath in FILES:
         bus.publish(FileCompleted(JOB, Direction.DOWNLOAD, relpath, 100, "ab" * 64, 0.1))
     qtbot.waitUntil(lambda: widget.table.model().rowCount() == 3, timeout=3000)
-    _process(widget, "S001/ok.csv", Processing(ProcessingState.OK, processor="index"))
-    _process(widget, "S001/bad.csv", Processing(
-        ProcessingState.FAILED, "the command exited with code 2",
-        "reading…\nTraceback: \x1b[31mboom", "index"))
-    _process(widget, "S001/busy.csv", Processing(ProcessingState.RUNNING, processor="index"))
+    # What the engine's processing stage publishes, through the adapter.
+    bus.publish(FileProcessed(JOB, "S001/ok.csv", "ab" * 64, ProcessingState.OK, "index"))
+    bus.publish(FileProcessed(JOB, "S001/bad.csv", "ab" * 64, ProcessingState.FAILED, "index",
+                              "the command exited with code 2",
+                              "reading…\nTraceback: \x1b[31mboom"))
+    bus.publish(FileProcessed(JOB, "S001/busy.csv", "ab" * 64, ProcessingState.RUNNING,
+                              "index"))
     qtbot.waitUntil(lambda: _cell(widget, "S001/ok.csv", Column.STATUS) == "Processed",
                     timeout=3000)
     yield widget
@@ -102,10 +105,10 @@ def test_retry_processing_calls_the_app_and_says_the_outcome(view: TransfersView
     _select(view, "S001/ok.csv")
     assert button.isHidden()
     assert not button.isEnabled()
-    calls: list[tuple[str, str]] = []
+    calls: list[tuple[str, str, str]] = []
 
-    def retry(job: str, relpath: str) -> Future[str]:
-        calls.append((job, relpath))
+    def retry(job: str, relpath: str, sha512_hex: str) -> Future[str]:
+        calls.append((job, relpath, sha512_hex))
         future: Future[str] = Future()
         future.set_result(f"{relpath} is processed again.")
         return future
@@ -115,11 +118,11 @@ def test_retry_processing_calls_the_app_and_says_the_outcome(view: TransfersView
     assert button.isEnabled()
     assert not button.isHidden()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    assert calls == [(JOB, "S001/bad.csv")]
+    assert calls == [(JOB, "S001/bad.csv", "ab" * 64)]
     qtbot.waitUntil(lambda: view.message.text() == "S001/bad.csv is processed again.",
                     timeout=3000)
 
-    def refused(_job: str, _relpath: str) -> Future[str]:
+    def refused(_job: str, _relpath: str, _sha512_hex: str) -> Future[str]:
         future: Future[str] = Future()
         future.set_exception(RuntimeError("the destination is not running"))
         return future

@@ -99,6 +99,7 @@ class HistoryView(QWidget):
         if state is not None:
             state.fileCompleted.connect(self.on_state_file_finished)
             state.fileFailed.connect(self.on_state_file_finished)
+            state.fileProcessed.connect(self.on_state_file_finished)
             state.filesUnconfirmed.connect(self.on_state_file_finished)
             state.deliveriesChanged.connect(self.on_state_file_finished)
         for signal in (self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.modelReset,

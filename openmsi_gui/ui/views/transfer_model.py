@@ -43,7 +43,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QStyle
 
-from openmsi_gui.app.processing_rows import ProcessingState
 from openmsi_gui.app.transfer_rows import (
     COLUMNS,
     FIELD_SEP,
@@ -59,6 +58,7 @@ from openmsi_gui.app.transfer_rows import (
     sort_value,
 )
 from openmsi_gui.app.transfers import RowKey, RowStatus, TransferRow
+from openmsi_gui.engine.processing.api import ProcessingState
 from openmsi_gui.ui.state import LiveState
 from openmsi_gui.ui.views.progress_bars import ProgressBarPixmaps, percent_of
 from openmsi_gui.ui.views.roles import ACCESSIBLE_TEXT as _ACCESSIBLE_TEXT
