@@ -28,10 +28,12 @@ from openmsi_gui.app.formatting import (
     format_bytes,
     format_transferred,
 )
+from openmsi_gui.app.processing_rows import history_processing
 from openmsi_gui.app.settings import Settings
 from openmsi_gui.engine.confirmation import Expectation
 from openmsi_gui.engine.deliveries import Delivery, DeliveryBook
 from openmsi_gui.engine.events import DeliveryStatus, Direction
+from openmsi_gui.engine.processing.records import ProcessingBook, ProcessingRecord
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.engine.untrusted import escaped
 
@@ -230,11 +232,14 @@ def expectations(settings: Settings) -> dict[tuple[str, str], Expectation]:
 def make_entries(rows: Iterable[HistoryRow],
                  deliveries: Mapping[tuple[str, str, bytes], list[Delivery]] | None = None,
                  expected: FolderExpectations | None = None,
-                 now: float | None = None) -> list[HistoryEntry]:
+                 now: float | None = None,
+                 processing: Mapping[tuple[str, str, bytes], list[ProcessingRecord]]
+                 | None = None) -> list[HistoryEntry]:
     """Wrap rows with their search text and deliveries (done off the GUI thread).
 
     An upload sent longer ago than its folder's deadline that an expected
-    destination has not confirmed says *Not confirmed by* that destination.
+    destination has not confirmed says *Not confirmed by* that destination. A
+    download's Delivery column says how its processing went, where one ran.
     """
     now = time.time() if now is None else now
     entries = []
@@ -246,6 +251,9 @@ def make_entries(rows: Iterable[HistoryRow],
             missing = _missing(row, words, (expected or {}).get((row.topic, row.root)), now)
             delivery = delivery_cell(words, missing, now)
             detail = "\n".join(delivery_lines(words, missing, now))
+        elif processing and row.status == "done":  # a download: what ran on it here
+            delivery, detail = history_processing(processing.get(
+                (row.topic, row.relpath, bytes.fromhex(row.sha512_hex)), []))
         entries.append(HistoryEntry(row, search_text(row, delivery), delivery, detail))
     return entries
 
@@ -266,7 +274,10 @@ def load_history(registry: Registry, limit: int = HISTORY_LIMIT,
     deliveries = DeliveryBook(registry).for_files(
         (row.topic, row.relpath, bytes.fromhex(row.sha512_hex)) for row in rows
         if row.direction == "upload")
-    return make_entries(rows, deliveries, expected)
+    processing = ProcessingBook(registry).for_files(
+        (row.topic, row.relpath, bytes.fromhex(row.sha512_hex)) for row in rows
+        if row.direction == "download" and row.status == "done")
+    return make_entries(rows, deliveries, expected, processing=processing)
 
 
 def entry_cell(entry: HistoryEntry, column: HistoryColumn) -> str:

@@ -9,11 +9,13 @@ from user code fed by Kafka messages, so it is escaped before it is shown.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from openmsi_gui.app.formatting import first_line
 from openmsi_gui.engine.events import FileProcessed
 from openmsi_gui.engine.processing.api import ProcessingState
+from openmsi_gui.engine.processing.records import ProcessingRecord
 from openmsi_gui.engine.untrusted import escaped
 
 MAX_SHOWN_OUTPUT = 4000
@@ -47,6 +49,11 @@ class Processing:
     def of(cls, event: FileProcessed) -> Processing:
         """What ``event`` says (its texts are escaped by the engine, and again when shown)."""
         return cls(event.state, event.reason, event.output, event.processor)
+
+    @classmethod
+    def of_record(cls, record: ProcessingRecord) -> Processing:
+        """What the registry keeps about one file's processing at one destination."""
+        return cls(record.state, escaped(record.reason), record.output, record.processor)
 
     @property
     def unfinished(self) -> bool:
@@ -93,3 +100,18 @@ def processing_lines(processing: Processing) -> list[str]:
     if processing.failed:
         lines.append(RETRY_HINT)
     return lines
+
+
+def history_processing(records: Sequence[ProcessingRecord]) -> tuple[str, str]:
+    """A received file's processing in the history: its cell and its tooltip.
+
+    ``records`` are the file's processing rows, one per destination here that
+    processes it (usually one).
+    """
+    if not records:
+        return "", ""
+    shown = [Processing.of_record(record) for record in records]
+    cell = ", ".join(dict.fromkeys(processing_word(p) for p in shown))
+    detail = "\n".join("\n".join(line for line in processing_lines(p) if line != RETRY_HINT)
+                       for p in shown)
+    return cell, detail

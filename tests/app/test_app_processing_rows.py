@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from openmsi_gui.app.history import (
+    HistoryColumn,
+    entry_cell,
+    entry_matches,
+    entry_tooltip,
+    load_history,
+)
 from openmsi_gui.app.processing_rows import (
     MAX_SHOWN_OUTPUT,
     Processing,
@@ -12,7 +19,9 @@ from openmsi_gui.app.processing_rows import (
 from openmsi_gui.app.transfer_rows import can_retry_processing, row_details, status_text
 from openmsi_gui.app.transfers import RowStatus, TransferBook
 from openmsi_gui.engine.events import Direction, FileCompleted, FileDiscovered
-from openmsi_gui.engine.processing.api import ProcessingState
+from openmsi_gui.engine.processing.api import ProcessingResult, ProcessingState
+from openmsi_gui.engine.processing.records import ProcessingBook
+from openmsi_gui.engine.registry import Registry
 
 JOB = "dest:d1"
 FAILED = Processing(ProcessingState.FAILED, "it timed out after 1 min", "x" * 10_000, "index")
@@ -69,3 +78,24 @@ def test_dismissing_a_failed_processing_clears_the_problem() -> None:
     assert not book.problems()
     assert book.set_processing("folder:x", "a.txt", FAILED) is not None  # not a destination
     assert not can_retry_processing(book.rows[("folder:x", Direction.DOWNLOAD, "a.txt")])
+
+
+def test_the_history_says_how_a_download_was_processed(registry: Registry) -> None:
+    done = registry.start_download("raw", "g", "/in", "S001/a.csv", b"\x01" * 64, 1, 0.0, "")
+    registry.finish_download(done, "done", 10)
+    other = registry.start_download("raw", "g", "/in", "S001/b.csv", b"\x02" * 64, 1, 0.0, "")
+    registry.finish_download(other, "done", 10)
+    book = ProcessingBook(registry)
+    record = book.queue("raw", "/in", "S001/a.csv", b"\x01" * 64, "/in/S001/a.csv", 10, {},
+                        "index")
+    book.running(record.id)
+    book.finish(record.id, ProcessingResult.failure("the command exited with code 2",
+                                                    "line 1\nboom \x1b[2J"))
+    entries = {e.row.relpath: e for e in load_history(registry)}
+    failed = entries["S001/a.csv"]
+    assert entry_cell(failed, HistoryColumn.DELIVERY) == "Processing failed"
+    assert entry_tooltip(failed, HistoryColumn.DELIVERY) == (
+        "Processing failed by index: the command exited with code 2\n"
+        "Output:\nline 1\nboom \\x1b[2J")
+    assert entry_matches(failed, "processing failed")
+    assert entry_cell(entries["S001/b.csv"], HistoryColumn.DELIVERY) == ""  # nothing ran
