@@ -23,6 +23,7 @@ from openmsi_gui.app.connection import LinkLog
 from openmsi_gui.app.connection_checks import CheckTarget, run_recorded
 from openmsi_gui.app.demo_broker import DemoBroker
 from openmsi_gui.app.job_specs import JobContext, JobSpec, build_job, job_id, wanted_jobs
+from openmsi_gui.app.processing import Reprocessing, retry_sentence
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -113,6 +114,7 @@ class AppController:
         self._retry_due = 0.0
         self._deaths: dict[JobId, int] = {}  # deaths in a row, for the back-off
         self._jobs: dict[JobId, _Running] = {}
+        self._reprocessing = Reprocessing(bus, registry)
         # Its data (messages, committed offsets) outlive a quit, next to the registry.
         self._demo = DemoBroker(self._demo_topics, registry.path.parent / LOCAL_BROKER_FOLDER)
         self._paused_until: float | None = None
@@ -255,6 +257,18 @@ class AppController:
     def retry_waiting(self, job_name: str) -> Future[None]:
         """Have a destination's job (named as in its events) retry at once what waits."""
         return self._submit(self._retry_waiting, JobId.parse(job_name))
+
+    def retry_processing(self, job_name: str, relpath: str) -> Future[str]:
+        """Run a destination's processor again on a received file; the sentence to show."""
+        return self._submit(self._retry_processing, JobId.parse(job_name), relpath)
+
+    def reprocess(self, dest: Destination) -> Future[str]:
+        """Run ``dest``'s processor over everything on its topic (a fresh group); a sentence.
+
+        The future raises :class:`~openmsi_gui.engine.admin.BrokerError` with a plain
+        reason when the broker cannot be read.
+        """
+        return self._submit_probe(self._reprocess, dest)
 
     def test_connection(self, profile: BrokerProfile, topic: str = "",
                         password: str = "") -> Future[str]:
@@ -474,6 +488,19 @@ class AppController:
             raise RuntimeError("that destination is not running")
         running.job.retry_now()
 
+    def _retry_processing(self, ident: JobId | None, relpath: str) -> str:
+        running = self._jobs.get(ident) if ident is not None else None
+        if running is None or not isinstance(running.job, DownloadJob):
+            return retry_sentence(relpath, "the destination is not running: start it, then "
+                                           "retry")
+        return retry_sentence(relpath, running.job.retry_processing(relpath))
+
+    def _reprocess(self, dest: Destination) -> str:
+        profile = self.store.settings.profile(dest.profile_id)
+        if profile is None:
+            return "Choose the destination's broker first."
+        return self._reprocessing.start(dest, self._config(profile))
+
     def _shutdown(self) -> None:
         with self._lock:
             if self._resume_timer:
@@ -484,6 +511,7 @@ class AppController:
         self.stalls.stop()
         for ident in list(self._jobs):
             self._stop_job(ident)
+        self._reprocessing.stop_all()
         self._demo.stop()
         self._control.shutdown(wait=False)
 

@@ -20,6 +20,7 @@ from openmsi_gui.app.after_delivery import folder_policy
 from openmsi_gui.app.bandwidth import item_limit
 from openmsi_gui.app.confirming import folder_expectation
 from openmsi_gui.app.folders import file_filter
+from openmsi_gui.app.processing import process_area, processing_of
 from openmsi_gui.app.settings import (
     BrokerProfile,
     Destination,
@@ -119,7 +120,8 @@ def wanted_jobs(settings: Settings, secret: profiles.SecretLookup,
             continue
         ident = job_id(dest)
         report = _reporting(settings, dest, profile, names)
-        if dest.kind is DestinationKind.FOLDER and dest.path:
+        if (dest.kind is DestinationKind.FOLDER and dest.path) or (
+                dest.kind is DestinationKind.PROCESS and processing_of(dest) is not None):
             wanted[ident] = JobSpec(signature(dest, profile, report), dest, profile,
                                     reporting=report)
         elif dest.kind is DestinationKind.S3 and dest.bucket:
@@ -171,15 +173,22 @@ def build_job(spec: JobSpec, config: KafkaConfig, context: JobContext) -> WatchJ
         return WatchJob(config, Path(item.path), options, context.bus, context.registry,
                         name=context.name)
     pacer = Pacer(Direction.DOWNLOAD, context.limits)
+    processing = processing_of(item)
     receipts = pairing.destination_receipts(item, data_dir)
     if spec.s3 is not None:
         # Files are rebuilt and verified in a local staging folder, then uploaded.
         staging = staging_dir(spec.s3, item.topic, data_dir)
         return DownloadJob(config, item.topic, staging, context.bus, context.registry,
                            group_id=item.group_id or None, name=context.name, s3=spec.s3,
-                           pacer=pacer, receipts=receipts, reporting=spec.reporting)
+                           pacer=pacer, receipts=receipts, reporting=spec.reporting,
+                           processing=processing)
+    if item.kind is DestinationKind.PROCESS:  # rebuilt privately, processed, removed
+        return DownloadJob(config, item.topic, process_area(data_dir, item), context.bus,
+                           context.registry, group_id=item.group_id or None,
+                           name=context.name, pacer=pacer, reporting=spec.reporting,
+                           processing=processing)
     # A missing folder is a drive or share not connected: never create it.
     return DownloadJob(config, item.topic, Path(item.path), context.bus, context.registry,
                        group_id=item.group_id or None, name=context.name,
                        create_dest=False, pacer=pacer, receipts=receipts,
-                       reporting=spec.reporting)
+                       reporting=spec.reporting, processing=processing)

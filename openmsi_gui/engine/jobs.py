@@ -300,7 +300,7 @@ class DownloadJob:
         """Retry at once what waits (see :meth:`Downloader.retry_now`)."""
         self.downloader.retry_now()
 
-    def retry_processing(self, relpath: str, sha512: bytes) -> str | None:
+    def retry_processing(self, relpath: str, sha512: bytes | None = None) -> str | None:
         """Run the processor again on a stored file; a sentence if it cannot (any thread).
 
         See :meth:`~openmsi_gui.engine.processing.stage.ProcessingStage.retry`.

@@ -177,6 +177,13 @@ class ProcessingBook:
             "AND file_hash=?", (topic, dest, relpath, file_hash)).fetchone())
         return _record(row) if row else None
 
+    def latest(self, topic: str, dest: str, relpath: str) -> ProcessingRecord | None:
+        """The row of the version of ``relpath`` queued last at one destination."""
+        row = self._db.read(lambda cur: cur.execute(
+            f"SELECT {_COLUMNS} FROM processing WHERE topic=? AND dest=? AND relpath=? "
+            "ORDER BY queued DESC, id DESC LIMIT 1", (topic, dest, relpath)).fetchone())
+        return _record(row) if row else None
+
     def in_states(self, topic: str, dest: str,
                   states: Iterable[ProcessingState]) -> list[ProcessingRecord]:
         """The rows of one topic and destination in ``states``, oldest first."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import shutil
 import threading
 import time
 import uuid
@@ -99,12 +100,17 @@ class Reprocess:
         registry: where processing state is kept.
         name: the job's name in events and logs.
         group: the consumer group (default: a fresh one).
+        stop_when_done: stop the job by itself once everything is processed.
+
+    A run stopped before its end removes its private area: the next one starts afresh.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, spec: ProcessorSpec, data_dir: Path,
                  bus: EventBus, registry: Registry, name: str = "reprocess",
-                 group: str | None = None) -> None:
+                 group: str | None = None, stop_when_done: bool = False) -> None:
         self.group = group or reprocess_group()
+        self._stop_when_done = stop_when_done
+        self._stopped = threading.Lock()  # held once the job is stopped
         self.topic = topic
         self.name = name
         self._config = from_oldest(config)
@@ -139,12 +145,18 @@ class Reprocess:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the job (what is not processed yet is processed at its next run)."""
+        """Stop the job; unless it had finished, remove what its private area holds."""
         self._stopping.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
             self._thread = None
-        self.job.stop()
+        self._stop_job()
+        if not self.done.is_set():
+            shutil.rmtree(self.area, ignore_errors=True)
+
+    def _stop_job(self) -> None:
+        if self._stopped.acquire(blocking=False):
+            self.job.stop()
 
     def finished(self) -> bool:
         """Whether everything up to the ends seen at the start was read and processed."""
@@ -169,4 +181,6 @@ class Reprocess:
                 log.info("%s: every file on topic %s was processed again (%d ok, %d failed)",
                          self.name, self.topic, self.stage.processed, self.stage.failed)
                 self.done.set()
+                if self._stop_when_done:
+                    self._stop_job()
                 return

@@ -236,18 +236,24 @@ class ProcessingStage(FinalStage):
         with self._lock:
             return self._lock.wait_for(lambda: self._pending == 0, timeout)
 
-    def retry(self, relpath: str, sha512: bytes) -> str | None:
+    def retry(self, relpath: str, sha512: bytes | None = None) -> str | None:
         """Run the processor again on a stored file (any thread); a sentence if it cannot.
 
         The file is processed where it was stored, once its SHA-512 matches again.
+        Without ``sha512``, the latest version of ``relpath`` processed here.
         """
         if self._book is None or self._stop.is_set():
             return "the destination is not running: start it, then retry"
-        known = self._book.find(self._scope.topic, self._scope.dest, relpath, sha512)
+        known = (self._book.find(self._scope.topic, self._scope.dest, relpath, sha512)
+                 if sha512 is not None else
+                 self._book.latest(self._scope.topic, self._scope.dest, relpath))
         if known is None:
             return f"{escaped(relpath)} was not processed at this destination"
         if not known.state.finished:
             return f"{escaped(relpath)} is being processed already"
+        if not Path(known.path).is_file():
+            return (f"{escaped(relpath)} is no longer at {escaped(known.path)}, so it cannot be "
+                    "processed again: use Reprocess to run the processor over the topic again")
         self._submit(self._book.queue(known.topic, known.dest, known.relpath, known.file_hash,
                                       known.path, known.size, known.metadata, self.spec.name),
                      recheck=True)
