@@ -32,3 +32,41 @@ def install_distribution(site: Path, name: str, version: str, modules: Mapping[s
     points = "".join(f"{point} = {target}\n" for point, target in entry_points.items())
     (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{points}", encoding="utf-8")
     return site
+
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "openmsi-example-plugin"
+"""The example plugin package the README walks through."""
+
+
+def install_project(project: Path, site: Path) -> Path:
+    """Install the pure-Python ``project`` into ``site`` as ``pip install --target`` would.
+
+    The distribution's name, version and entry points are read from its
+    ``pyproject.toml`` (so a test checks what a user would install), its packages
+    copied from ``src/``, and its dist-info written by hand: a pip install
+    builds a wheel, which takes seconds and needs ``wheel`` in the environment.
+
+    Returns:
+        ``site``.
+    """
+    import shutil
+    import tomllib
+
+    project_table = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    meta = project_table["project"]
+    site.mkdir(parents=True, exist_ok=True)
+    for package in (project / "src").iterdir():
+        if package.is_dir() and (package / "__init__.py").is_file():
+            shutil.copytree(package, site / package.name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    info = site / f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n"
+        f"Summary: {meta.get('description', '')}\n", encoding="utf-8")
+    groups = meta.get("entry-points", {})
+    (info / "entry_points.txt").write_text("".join(
+        f"[{group}]\n" + "".join(f"{name} = {target}\n" for name, target in points.items())
+        + "\n" for group, points in groups.items()), encoding="utf-8")
+    (info / "INSTALLER").write_text("tests\n", encoding="utf-8")
+    return site

@@ -1,0 +1,295 @@
+"""Processors end to end through ``openmsi download`` (real broker, real child processes).
+
+The README's example plugin, installed as a user would (into a folder on
+``PYTHONPATH``), sends one result per file to a results topic, checked field by
+field; a command that crashes, one that hangs past ``--then-timeout`` and a
+plugin over its memory limit each fail that file's processing only; a download
+killed (SIGKILL) while files are being processed processes them all after a
+restart, and keeps no duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shlex
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import Running
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from helpers import TEST_GROUP_TIMEOUTS, chunks_of, produce_chunks, tree_files, wait_until
+from plugin_helpers import EXAMPLE_PLUGIN, install_distribution, install_project
+
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.kafka_config import KafkaConfig
+from openmsi_gui.engine.processing.api import result_key
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and limits")
+
+Result = tuple[str, dict[str, Any]]
+
+
+class Results:
+    """Reads a results topic's single partition from its start (no group to join)."""
+
+    def __init__(self, config: KafkaConfig, topic: str) -> None:
+        self.topic = topic
+        self.found: list[Result] = []
+        self._consumer = Consumer({**config.consumer_settings(f"r-{uuid.uuid4().hex[:8]}"),
+                                   "enable.auto.commit": False})
+        self._consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+
+    def wait(self, count: int, timeout: float = 60, what: object = "") -> list[Result]:
+        """The first ``count`` results (fails the test if they do not come in time)."""
+        deadline = time.monotonic() + timeout
+        while len(self.found) < count and time.monotonic() < deadline:
+            for message in self._consumer.consume(10, timeout=0.2):
+                if message.error() is None:
+                    self.found.append((message.key().decode(), json.loads(message.value())))
+        assert len(self.found) >= count, f"{len(self.found)} of {count} results: {what}"
+        return self.found
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+@pytest.fixture
+def results_topic(kafka_config: KafkaConfig) -> Iterator[Results]:
+    """A fresh results topic (one partition, as the app creates them) and its reader."""
+    topic = f"r-{uuid.uuid4().hex[:10]}"
+    admin.create_topic(kafka_config, topic, 1)
+    reader = Results(kafka_config, topic)
+    yield reader
+    reader.close()
+
+
+def send(config: KafkaConfig, files: dict[str, bytes]) -> str:
+    """A fresh one-partition topic holding ``files`` (1 KiB chunks)."""
+    topic = f"t-{uuid.uuid4().hex[:10]}"
+    admin.create_topic(config, topic, 1)
+    produce_chunks(config, topic, [c for r, d in files.items() for c in chunks_of(d, r)])
+    return topic
+
+
+def quick_config(config: KafkaConfig, folder: Path) -> Path:
+    """A config file for the test broker whose consumers join (and rejoin) in 1 s, not 3 s."""
+    path = folder / "broker.config"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"[broker]\nbootstrap.servers = {config.bootstrap_servers}\n\n"
+                        "[consumer]\n" + "".join(f"{key} = {value}\n" for key, value
+                                                   in TEST_GROUP_TIMEOUTS.items()))
+    return path
+
+
+def download(config: KafkaConfig, topic: str, dest: Path, data: Path, *flags: str,
+             env: dict[str, str] | None = None) -> Running:
+    return Running(["download", str(dest), "--config", str(quick_config(config, data.parent)),
+                    "--topic", topic, "--group", "g-processors", "--no-receipts", *flags],
+                   data, env=env)
+
+
+def by_relpath(results: list[Result]) -> dict[str, Result]:
+    return {value["relpath"]: (key, value) for key, value in results}
+
+
+EXAMPLE_FILES = {
+    "S001/a.txt": b"first line\nsecond line\nthird, without a newline",
+    "S001/run 2/spectrum.csv": b"".join(b"%d,%d\n" % (i, i * i) for i in range(900)),
+    "top.txt": b"one line at the root\n",
+    "S001/empty.dat": b"",
+}
+
+
+def lines_of(data: bytes) -> int:
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def test_example_plugin_sends_one_result_per_file(kafka_config: KafkaConfig,
+                                                  results_topic: Results,
+                                                  tmp_path: Path) -> None:
+    """The README's plugin, installed into a folder on PYTHONPATH, as a user would."""
+    site = install_project(EXAMPLE_PLUGIN, tmp_path / "site")
+    topic = send(kafka_config, EXAMPLE_FILES)
+    dest = tmp_path / "inbox"
+    started = dt.datetime.now(dt.UTC)
+    down = download(kafka_config, topic, dest, tmp_path / "data", "--then-plugin",
+                    "file-summary", "--then-timeout", "20s", "--results-topic",
+                    results_topic.topic, env={"PYTHONPATH": os.pathsep.join(
+                        filter(None, [os.environ.get("PYTHONPATH"), str(site)]))})
+    try:
+        found = by_relpath(results_topic.wait(len(EXAMPLE_FILES), what=down.lines))
+        assert down.stop() == 0, down.lines
+    finally:
+        down.close()
+    assert tree_files(dest) == EXAMPLE_FILES
+    assert len(results_topic.found) == len(EXAMPLE_FILES)  # one message per file
+    for relpath, data in EXAMPLE_FILES.items():
+        key, value = found[relpath]
+        assert key == result_key(relpath)
+        assert value["relpath"] == relpath
+        assert value["sha512"] == hashlib.sha512(data).hexdigest()
+        assert value["size"] == len(data)
+        assert value["processor"] == "file-summary"
+        assert value["processor_version"] == "1.0.0"
+        assert value["topic"] == topic
+        assert value["metadata"] == {}
+        assert value["host"] == socket.gethostname()
+        assert value["destination"]
+        when = dt.datetime.fromisoformat(value["time"])
+        assert when.utcoffset() is not None  # ISO 8601 with its offset
+        assert started - dt.timedelta(seconds=5) <= when <= dt.datetime.now(dt.UTC)
+        if not data:
+            assert value["status"] == "failed"
+            assert value["reason"] == "The file is empty: there is nothing to summarise."
+            assert value["result"] is None
+            continue
+        assert value["status"] == "ok"
+        assert "reason" not in value
+        head = data[:4096]
+        assert value["result"] == {"size": len(data), "lines": lines_of(data),
+                                   "head_sha256": hashlib.sha256(head).hexdigest(),
+                                   "head_bytes": len(head), "sample": None}
+    assert found["S001/run 2/spectrum.csv"][0] == "S001_run 2_spectrum.csv_chunk_processing_result"
+    assert found["top.txt"][0] == "_top.txt_chunk_processing_result"
+
+
+FAILING = """
+import os, pathlib, signal, sys, time
+path, relpath = pathlib.Path(sys.argv[1]), sys.argv[2]
+if "crash" in relpath:
+    print("about to crash", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), signal.SIGSEGV)
+if "hang" in relpath:
+    time.sleep(120)
+print('{"bytes": %d}' % path.stat().st_size)
+"""
+
+
+def test_a_crash_or_a_hang_fails_only_that_file(kafka_config: KafkaConfig,
+                                                results_topic: Results, tmp_path: Path) -> None:
+    """A command killed by a signal, one stopped after --then-timeout: the others go on."""
+    files = {"ok/1.txt": b"one", "crash.txt": b"crashes", "ok/2.txt": b"two",
+             "hang.txt": b"hangs", "ok/3.txt": b"three"}
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING, encoding="utf-8")
+    topic = send(kafka_config, files)
+    dest = tmp_path / "inbox"
+    down = download(kafka_config, topic, dest, tmp_path / "data", "--then",
+                    shlex.join([sys.executable, str(script), "{path}", "{relpath}"]),
+                    "--then-timeout", "1s", "--results-topic", results_topic.topic)
+    try:
+        found = by_relpath(results_topic.wait(len(files), what=down.lines))
+        assert down.proc.poll() is None  # still downloading
+        assert down.stop() == 0, down.lines
+    finally:
+        down.close()
+    assert tree_files(dest) == files  # every file downloaded
+    statuses = {relpath: value["status"] for relpath, (_, value) in found.items()}
+    assert statuses == {"ok/1.txt": "ok", "ok/2.txt": "ok", "ok/3.txt": "ok",
+                        "crash.txt": "failed", "hang.txt": "failed"}
+    assert found["ok/2.txt"][1]["result"] == {"bytes": 3}
+    assert found["crash.txt"][1]["reason"] == "The command was ended by SIGSEGV: about to crash."
+    assert found["hang.txt"][1]["reason"] == (
+        "The command took longer than 1 s and was stopped: raise the timeout or check "
+        "the command.")
+    assert found["hang.txt"][1]["result"] is None
+
+
+GREEDY = '''
+from openmsi_gui.engine.processing.api import ProcessingResult
+
+
+class Greedy:
+    name = "greedy"
+    version = "0.3"
+
+    def process(self, file):
+        if "big" in file.relpath:
+            hoard = bytearray(3 * 1024 ** 3)  # past the 2 GiB a plugin may use
+            return ProcessingResult.success({"hoarded": len(hoard)})
+        return ProcessingResult.success({"size": file.size})
+'''
+
+
+def test_a_plugin_over_its_memory_limit_fails_only_that_file(
+        kafka_config: KafkaConfig, results_topic: Results, tmp_path: Path) -> None:
+    site = install_distribution(tmp_path / "site", "lab-greedy", "0.3.1",
+                                {"lab_greedy.py": GREEDY}, {"greedy": "lab_greedy:Greedy"})
+    files = {"small.txt": b"fits", "big.raw": b"asks for too much", "small2.txt": b"fits too"}
+    topic = send(kafka_config, files)
+    dest = tmp_path / "inbox"
+    down = download(kafka_config, topic, dest, tmp_path / "data", "--then-plugin", "greedy",
+                    "--then-timeout", "30s", "--results-topic", results_topic.topic,
+                    env={"OPENMSI_GUI_PLUGIN_PATH": str(site)})
+    try:
+        found = by_relpath(results_topic.wait(len(files), what=down.lines))
+        assert down.stop() == 0, down.lines
+    finally:
+        down.close()
+    assert tree_files(dest) == files
+    assert found["small.txt"][1]["status"] == found["small2.txt"][1]["status"] == "ok"
+    assert found["small2.txt"][1]["result"] == {"size": 8}
+    big = found["big.raw"][1]
+    assert big["status"] == "failed"
+    assert big["processor"] == "greedy"
+    assert big["reason"] == ("The plugin 'greedy' ran out of memory on this file: raise its "
+                             "memory limit or make it use less.")
+
+
+RECORDING = """
+import pathlib, sys, time
+path, relpath, out = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+with open(out / "runs.log", "a") as log:
+    log.write(relpath + "\\n")
+time.sleep(0.2)
+(out / relpath.replace("/", "_")).write_bytes(path.read_bytes())
+"""
+
+
+def test_sigkill_while_processing_then_restart_processes_every_file(
+        kafka_config: KafkaConfig, tmp_path: Path) -> None:
+    """At least once: what was queued or running when the program died runs after a restart."""
+    files = {f"run/{i:02d}.bin": bytes([i]) * (500 + i) for i in range(20)}
+    script, markers = tmp_path / "recording.py", tmp_path / "markers"
+    script.write_text(RECORDING, encoding="utf-8")
+    markers.mkdir()
+    topic = send(kafka_config, files)
+    dest, data = tmp_path / "inbox", tmp_path / "data"
+    flags = ["--then", shlex.join([sys.executable, str(script), "{path}", "{relpath}",
+                                   str(markers)]), "--then-timeout", "30s"]
+
+    def processed() -> set[str]:
+        return {p.name for p in markers.iterdir() if p.name != "runs.log"}
+
+    first = download(kafka_config, topic, dest, data, *flags)
+    try:
+        wait_until(processed, timeout=60, message=f"a file processed: {first.lines}")
+        first.kill()
+    finally:
+        first.close()
+    done_before = processed()
+    assert len(done_before) < len(files), "everything was processed before the kill"
+
+    again = download(kafka_config, topic, dest, data, *flags)
+    try:
+        wait_until(lambda: len(processed()) == len(files), timeout=60,
+                   message=f"every file processed after the restart: {again.lines}")
+        assert again.stop() == 0, again.lines
+    finally:
+        again.close()
+    assert tree_files(dest) == files  # none lost, no duplicate beside them
+    for relpath, content in files.items():
+        assert (markers / relpath.replace("/", "_")).read_bytes() == content
+    runs = (markers / "runs.log").read_text().split()
+    assert set(runs) == set(files)  # each at least once (twice if killed while running)
+    assert "verified but not processed yet: processing them now" in "\n".join(again.lines)
