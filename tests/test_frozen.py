@@ -222,9 +222,23 @@ def test_frozen_cli_stores_into_s3_and_explains_encryption(
 
 
 FROZEN_PLUGIN = """
+import importlib
 import sys
 
 from openmsi_gui.engine.processing.api import ProcessingResult
+
+# Modules of the standard library the app itself does not import: plugins may.
+STDLIB = ["csv", "glob", "difflib", "statistics", "zoneinfo", "tomllib", "sqlite3", "wave",
+          "xml.etree.ElementTree", "decimal", "concurrent.futures", "email.parser", "lzma",
+          "graphlib", "timeit", "colorsys", "cmath", "optparse", "socketserver"]
+
+
+def importable(name):
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
 
 
 class Sizes:
@@ -233,7 +247,8 @@ class Sizes:
 
     def process(self, file):
         print("printed by the plugin")
-        return ProcessingResult.success({"size": file.size, "frozen": getattr(sys, "frozen", 0)})
+        return ProcessingResult.success({"size": file.size, "frozen": getattr(sys, "frozen", 0),
+                                         "missing": [m for m in STDLIB if not importable(m)]})
 """
 
 
@@ -261,5 +276,5 @@ def test_the_bundle_hosts_a_plugin_from_a_plugin_folder(
     result = run_plugin(ProcessorSpec(ProcessorKind.PLUGIN, plugin="sizes", timeout=60), file)
 
     assert result.ok, (result.reason, result.output)
-    assert result.result == {"size": 5, "frozen": True}
+    assert result.result == {"size": 5, "frozen": True, "missing": []}
     assert "printed by the plugin" in result.output
