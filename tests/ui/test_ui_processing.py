@@ -182,6 +182,7 @@ def test_processing_only_hides_the_folder_and_needs_a_processor(
     assert combo.currentText() == "Processing only (keep nothing but results)"
     assert not view.path_row.isVisible()
     assert not view.s3_box.isVisible()
+    assert view.processing.is_expanded()  # where what it needs is chosen
     assert "processing-only destination keeps nothing" in view.errors.text()
     assert not view.apply_button.isEnabled()
     _choose(view, ProcessorKind.COMMAND)

@@ -83,8 +83,9 @@ class DestinationsView(ItemsView[Destination]):
     def _build_form(self, form: QFormLayout) -> None:
         self.kind_combo = QComboBox()
         self.kind_combo.setAccessibleName("Kind of destination")
-        self.kind_combo.setToolTip("Where the files go: a folder on this computer, or an S3 "
-                                   "bucket (AWS or any S3-compatible store)")
+        self.kind_combo.setToolTip("Where the files go: a folder on this computer, an S3 "
+                                   "bucket (AWS or any S3-compatible store), or nowhere: "
+                                   "processing only keeps nothing but the results")
         for value, label in KINDS:
             self.kind_combo.addItem(label, value)
         self.kind_combo.currentIndexChanged.connect(self._on_kind_changed)
@@ -401,6 +402,8 @@ class DestinationsView(ItemsView[Destination]):
 
     def _on_kind_changed(self) -> None:
         self._show_kind(str(self.kind_combo.currentData()))
+        if self.kind_combo.currentData() == DestinationKind.PROCESS:
+            self.processing.set_expanded(True)  # where what it needs is chosen
         self._on_form_changed()
         item = self.current_item()
         if item is not None and not self._loading:
