@@ -105,10 +105,10 @@ def test_retry_processing_calls_the_app_and_says_the_outcome(view: TransfersView
     _select(view, "S001/ok.csv")
     assert button.isHidden()
     assert not button.isEnabled()
-    calls: list[tuple[str, str, str]] = []
+    calls: list[tuple[str, str]] = []
 
-    def retry(job: str, relpath: str, sha512_hex: str) -> Future[str]:
-        calls.append((job, relpath, sha512_hex))
+    def retry(job: str, relpath: str) -> Future[str]:
+        calls.append((job, relpath))
         future: Future[str] = Future()
         future.set_result(f"{relpath} is processed again.")
         return future
@@ -118,11 +118,11 @@ def test_retry_processing_calls_the_app_and_says_the_outcome(view: TransfersView
     assert button.isEnabled()
     assert not button.isHidden()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    assert calls == [(JOB, "S001/bad.csv", "ab" * 64)]
+    assert calls == [(JOB, "S001/bad.csv")]
     qtbot.waitUntil(lambda: view.message.text() == "S001/bad.csv is processed again.",
                     timeout=3000)
 
-    def refused(_job: str, _relpath: str, _sha512_hex: str) -> Future[str]:
+    def refused(_job: str, _relpath: str) -> Future[str]:
         future: Future[str] = Future()
         future.set_exception(RuntimeError("the destination is not running"))
         return future
@@ -135,3 +135,11 @@ def test_retry_processing_calls_the_app_and_says_the_outcome(view: TransfersView
     _process(view, "S001/bad.csv", Processing(ProcessingState.OK, processor="index"))
     qtbot.waitUntil(lambda: not button.isEnabled(), timeout=3000)
     assert view.state.book.problems().text() == ""
+
+
+def test_retry_processing_asks_the_controller(view: TransfersView, qtbot: QtBot) -> None:
+    # No destination job runs here: the controller's own sentence says what to do.
+    _select(view, "S001/bad.csv")
+    qtbot.mouseClick(view.retry_processing_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: view.message.text() == (
+        "The destination is not running: start it, then retry."), timeout=5000)

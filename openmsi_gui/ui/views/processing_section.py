@@ -46,14 +46,8 @@ from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.topic_picker import TopicPicker
 
 Reprocessor = Callable[[Destination], "Future[str]"]
-"""Starts Reprocess for a saved destination (see :func:`reprocess_unavailable`)."""
-
-
-def reprocess_unavailable(_dest: Destination) -> Future[str]:
-    """The Reprocessor of an app that cannot reprocess: says so."""
-    future: Future[str] = Future()
-    future.set_exception(RuntimeError("reprocessing is not available in this version"))
-    return future
+"""Starts Reprocess for a saved destination (:meth:`AppController.reprocess`); the future's
+result is the sentence to show."""
 
 
 PluginList = Callable[[], Sequence[tuple[str, str, str]]]
@@ -70,8 +64,7 @@ class ProcessingSection(AdvancedSection):
         plugins: lists the installed plugins (blocking; run on the I/O executor).
 
     Attributes:
-        reprocessor: starts Reprocess for a saved destination; its future's result is
-            the sentence to show.
+        reprocessor: starts Reprocess for a saved destination (the controller's).
 
     Signals:
         changed(): the user changed a field.
@@ -86,7 +79,7 @@ class ProcessingSection(AdvancedSection):
                  plugins: PluginList = installed_plugins, parent: QWidget | None = None) -> None:
         super().__init__("After each file", parent)
         self._saved = saved
-        self.reprocessor: Reprocessor = reprocess_unavailable
+        self.reprocessor: Reprocessor = controller.reprocess
         self.toggle.setToolTip("Run a command or a Python plugin on each file once it is "
                                "verified, and send its result to a topic")
         self.tasks = tasks
@@ -297,12 +290,13 @@ class ProcessingSection(AdvancedSection):
         self.reprocess_button.setEnabled(False)
         try:
             said = await self.tasks.wait(self.reprocessor(dest), context=self)
-        except Exception as exc:  # told to the user
+        except Exception as exc:  # told to the user (a broker that cannot be read)
             ok, said = False, f"Not reprocessed: {error_sentence(exc)}"
-        else:
+            self.status.show_problem(said)
+        else:  # what it started, or why it did not (already running, no processor)
             ok = True
+            self.status.show_note(said)
         self.reprocess_button.setEnabled(True)
-        self.status.show_result(ok, said)
         self.reprocessed.emit(ok, said)
 
     # -- slots -------------------------------------------------------------------------

@@ -65,16 +65,9 @@ DISMISS_TIP = ("Take the selected failed or finished files off this list; the Hi
                "keeps them (Alt+M, or Delete in the table)")
 
 
-ProcessingRetry = Callable[[str, str, str], "Future[str]"]
-"""Runs a destination's processor again on one received file: ``(job, relpath, SHA-512
-hex)``; the future's result is the sentence to show."""
-
-
-def processing_retry_unavailable(_job: str, relpath: str, _sha512_hex: str) -> Future[str]:
-    """The ProcessingRetry of an app that cannot retry processing: says so."""
-    future: Future[str] = Future()
-    future.set_exception(RuntimeError(f"{relpath} cannot be processed again in this version"))
-    return future
+ProcessingRetry = Callable[[str, str], "Future[str]"]
+"""Runs a destination's processor again on one received file, ``(job, relpath)``; the
+future's result is the sentence to show (:meth:`AppController.retry_processing`)."""
 
 
 class TransfersView(QWidget):
@@ -97,7 +90,7 @@ class TransfersView(QWidget):
         self.tasks = tasks
         self.controller = controller
         self.registry = registry
-        self.retry_processing: ProcessingRetry = processing_retry_unavailable
+        self.retry_processing: ProcessingRetry = controller.retry_processing
         self.setAccessibleName("Transfers")
 
         self.model = TransferTableModel(state, parent=self)
@@ -367,7 +360,7 @@ class TransfersView(QWidget):
         for row in self.selected_rows():
             if can_retry_processing(row):
                 self._say(f"Processing {row.relpath} again…")
-                self._tell(self.retry_processing(row.job, row.relpath, row.sha512_hex), "",
+                self._tell(self.retry_processing(row.job, row.relpath), "",
                            f"Could not process {row.relpath} again")
 
     def _restart(self, job: str) -> None:
