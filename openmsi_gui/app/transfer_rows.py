@@ -23,6 +23,7 @@ from openmsi_gui.app.formatting import (
     rate_or_zero,
 )
 from openmsi_gui.app.job_names import names
+from openmsi_gui.app.processing import reprocess_job_name
 from openmsi_gui.app.processing_rows import (
     processing_lines,
     processing_tooltip,
@@ -97,6 +98,9 @@ def job_places(settings: Settings) -> dict[str, tuple[str, str]]:
         job = str(JobId(JobKind.DESTINATION, dest.id))
         where = (dest.path if dest.kind is DestinationKind.FOLDER else short[job])
         places[job] = (short[job], f"topic {dest.topic} → {where}")
+        # Its Reprocess runs: files rebuilt privately, processed again, removed.
+        places[reprocess_job_name(dest)] = (f"{short[job]} (reprocess)",
+                                            f"topic {dest.topic} → reprocessing for {where}")
     return places
 
 

@@ -16,7 +16,8 @@ from openmsi_gui.app.processing_rows import (
     processing_tooltip,
     processing_word,
 )
-from openmsi_gui.app.transfer_rows import can_retry_processing, row_details, status_text
+from openmsi_gui.app.settings import Destination, Settings
+from openmsi_gui.app.transfer_rows import can_retry_processing, job_places, row_details, status_text
 from openmsi_gui.app.transfers import RowStatus, TransferBook
 from openmsi_gui.engine.events import Direction, FileCompleted, FileDiscovered
 from openmsi_gui.engine.processing.api import ProcessingResult, ProcessingState
@@ -99,3 +100,10 @@ def test_the_history_says_how_a_download_was_processed(registry: Registry) -> No
         "Output:\nline 1\nboom \\x1b[2J")
     assert entry_matches(failed, "processing failed")
     assert entry_cell(entries["S001/b.csv"], HistoryColumn.DELIVERY) == ""  # nothing ran
+
+
+def test_a_reprocess_run_is_named_after_its_destination() -> None:
+    settings = Settings(destinations=[Destination(id="d1", path="/srv/inbox", topic="lab")])
+    places = job_places(settings)
+    assert places["reprocess:d1"] == ("inbox (reprocess)",
+                                      "topic lab → reprocessing for /srv/inbox")
