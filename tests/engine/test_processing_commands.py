@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from openmsi_gui.engine.processing.api import FileToProcess, ProcessorKind, ProcessorSpec
+from openmsi_gui.engine.processing.child import Capture
 from openmsi_gui.engine.processing.runner import STOPPED_REASON, run, run_command
 from openmsi_gui.engine.processing.template import command_args, template_problem
 
@@ -211,3 +212,18 @@ def test_nothing_starts_once_stopping(tmp_path: Path) -> None:
     result = run_command(_command(f"touch {marker}"), _file(tmp_path / "a"), stop=stop)
     assert result.reason == STOPPED_REASON
     assert not marker.exists()
+
+
+def test_a_capture_keeps_the_head_and_the_tail_and_counts_the_rest() -> None:
+    capture = Capture(limit=100, tail=20)
+    for _ in range(10):
+        capture.add(b"0123456789" * 3)
+    capture.add(b"\nthe end\n" + b" " * 25)
+    assert (capture.total, capture.dropped, capture.complete) == (334, 234, False)
+    assert capture.text().startswith("0123456789" * 8 + "\n…234 more bytes…\n")
+    assert capture.last_line() == "0123456789" * 8  # the tail is blank: the head's last line
+    small = Capture()
+    small.add(b"caf\xc3")
+    small.add(b"\xa9 \xff\n")
+    assert small.text() == "café \ufffd\n"
+    assert (small.last_line(), small.complete) == ("café \ufffd", True)

@@ -33,6 +33,7 @@ OUTPUT_LIMIT = 64 * 1024
 _TAIL = 16 * 1024
 _POLL = 0.05  # seconds between looks at the child, the deadline and the stop event
 _DRAIN = 1.0  # seconds to wait for the output after the child ended
+_GIVE_UP = 5.0  # seconds to wait for a killed child to be gone
 
 if sys.platform != "win32":
     import resource
@@ -99,10 +100,10 @@ class Capture:
 
     def last_line(self) -> str:
         """The last line that is not blank ("" if none)."""
-        source = self._tail if self._tail else self._head
-        for line in reversed(source.decode("utf-8", "replace").splitlines()):
-            if line.strip():
-                return line.strip()
+        for source in (self._tail, self._head):
+            for line in reversed(source.decode("utf-8", "replace").splitlines()):
+                if line.strip():
+                    return line.strip()
         return ""
 
 
@@ -246,7 +247,12 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float,
             ending = Ending.TIMED_OUT
             break
     kill_tree(proc)
-    proc.wait()
+    for _ in range(2):  # never hang here, even on a child that cannot be killed
+        try:
+            proc.wait(timeout=_GIVE_UP)
+            break
+        except subprocess.TimeoutExpired:
+            proc.kill()
     return ending
 
 
