@@ -1,10 +1,19 @@
-"""Processors for processing tests: a command template that writes markers."""
+"""Processors for processing tests: a command template that writes markers; results read."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
+import time
+import uuid
 from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from openmsi_gui.engine import admin
+from openmsi_gui.engine.kafka_config import KafkaConfig
 
 MARKER_SCRIPT = """
 import json, pathlib, sys, time
@@ -30,3 +39,38 @@ def marker_command(markers: Path, delay: float = 0.0) -> str:
     script.write_text(MARKER_SCRIPT, encoding="utf-8")
     args = [sys.executable, str(script), "{path}", "{relpath}", str(markers), str(delay)]
     return shlex.join(args)
+
+
+Result = tuple[str, dict[str, Any]]
+"""A results topic message: its key and its JSON value."""
+
+
+class Results:
+    """Reads a results topic's single partition from its start (no group to join)."""
+
+    def __init__(self, config: KafkaConfig, topic: str) -> None:
+        self.topic = topic
+        self.found: list[Result] = []
+        self._consumer = Consumer({**config.consumer_settings(f"r-{uuid.uuid4().hex[:8]}"),
+                                   "enable.auto.commit": False})
+        self._consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+
+    def wait(self, count: int, timeout: float = 60, what: object = "") -> list[Result]:
+        """The first ``count`` results (fails the test if they do not come in time)."""
+        deadline = time.monotonic() + timeout
+        while len(self.found) < count and time.monotonic() < deadline:
+            for message in self._consumer.consume(10, timeout=0.2):
+                if message.error() is None:
+                    self.found.append((message.key().decode(), json.loads(message.value())))
+        assert len(self.found) >= count, f"{len(self.found)} of {count} results: {what}"
+        return self.found
+
+    @classmethod
+    def fresh(cls, config: KafkaConfig) -> Results:
+        """A new results topic (one partition, as the app creates them) and its reader."""
+        topic = f"r-{uuid.uuid4().hex[:10]}"
+        admin.create_topic(config, topic, 1)
+        return cls(config, topic)
+
+    def close(self) -> None:
+        self._consumer.close()

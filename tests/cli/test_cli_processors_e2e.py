@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import shlex
 import socket
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cli_helpers import Running
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-from helpers import TEST_GROUP_TIMEOUTS, chunks_of, produce_chunks, tree_files, wait_until
+from cli_helpers import Running, quick_join_config
+from helpers import chunks_of, produce_chunks, tree_files, wait_until
 from plugin_helpers import EXAMPLE_PLUGIN, install_distribution, install_project
+from processing_helpers import Result, Results
 
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -35,39 +32,11 @@ from openmsi_gui.engine.processing.api import result_key
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and limits")
 
-Result = tuple[str, dict[str, Any]]
-
-
-class Results:
-    """Reads a results topic's single partition from its start (no group to join)."""
-
-    def __init__(self, config: KafkaConfig, topic: str) -> None:
-        self.topic = topic
-        self.found: list[Result] = []
-        self._consumer = Consumer({**config.consumer_settings(f"r-{uuid.uuid4().hex[:8]}"),
-                                   "enable.auto.commit": False})
-        self._consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-
-    def wait(self, count: int, timeout: float = 60, what: object = "") -> list[Result]:
-        """The first ``count`` results (fails the test if they do not come in time)."""
-        deadline = time.monotonic() + timeout
-        while len(self.found) < count and time.monotonic() < deadline:
-            for message in self._consumer.consume(10, timeout=0.2):
-                if message.error() is None:
-                    self.found.append((message.key().decode(), json.loads(message.value())))
-        assert len(self.found) >= count, f"{len(self.found)} of {count} results: {what}"
-        return self.found
-
-    def close(self) -> None:
-        self._consumer.close()
-
 
 @pytest.fixture
 def results_topic(kafka_config: KafkaConfig) -> Iterator[Results]:
-    """A fresh results topic (one partition, as the app creates them) and its reader."""
-    topic = f"r-{uuid.uuid4().hex[:10]}"
-    admin.create_topic(kafka_config, topic, 1)
-    reader = Results(kafka_config, topic)
+    """A fresh results topic and its reader."""
+    reader = Results.fresh(kafka_config)
     yield reader
     reader.close()
 
@@ -80,21 +49,11 @@ def send(config: KafkaConfig, files: dict[str, bytes]) -> str:
     return topic
 
 
-def quick_config(config: KafkaConfig, folder: Path) -> Path:
-    """A config file for the test broker whose consumers join (and rejoin) in 1 s, not 3 s."""
-    path = folder / "broker.config"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"[broker]\nbootstrap.servers = {config.bootstrap_servers}\n\n"
-                        "[consumer]\n" + "".join(f"{key} = {value}\n" for key, value
-                                                   in TEST_GROUP_TIMEOUTS.items()))
-    return path
-
-
 def download(config: KafkaConfig, topic: str, dest: Path, data: Path, *flags: str,
              env: dict[str, str] | None = None) -> Running:
-    return Running(["download", str(dest), "--config", str(quick_config(config, data.parent)),
-                    "--topic", topic, "--group", "g-processors", "--no-receipts", *flags],
+    config_file = quick_join_config(data.parent / "broker.config", config.bootstrap_servers)
+    return Running(["download", str(dest), "--config", str(config_file), "--topic", topic,
+                    "--group", "g-processors", "--no-receipts", *flags],
                    data, env=env)
 
 
