@@ -94,6 +94,18 @@ class Hangs:
         time.sleep(120)
 
 
+class StartsAndHangs:
+    name = "starts-and-hangs"
+    version = "0.1"
+
+    def process(self, file):
+        import subprocess
+        child = subprocess.Popen(["sleep", "60"])
+        with open(str(file.path) + ".child", "w") as fh:
+            fh.write(str(child.pid))
+        time.sleep(120)
+
+
 class Crashes:
     name = "crashes"
     version = "0.1"
@@ -129,7 +141,8 @@ class BrokenInit:
 NAMES = {"count-lines": "CountLines", "raises": "Raises", "wrong-type": "WrongType",
          "not-json": "NotJson", "says-no": "SaysNo", "greedy": "Greedy", "hangs": "Hangs",
          "crashes": "Crashes", "broken-init": "BrokenInit", "missing-module": None,
-         "leaves-a-thread": "LeavesAThread", "too-big": "TooBig"}
+         "leaves-a-thread": "LeavesAThread", "too-big": "TooBig",
+         "starts-and-hangs": "StartsAndHangs"}
 
 
 def install_lab_plugins(site: Path) -> Path:
@@ -285,3 +298,33 @@ def test_a_plugin_leaving_a_thread_running_is_done_once_it_returns(
     result = run_plugin(_plugin("leaves-a-thread", timeout=60), data)
     assert result.ok, result.reason
     assert result.result == {"done": True}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_what_a_hanging_plugin_started_is_killed_with_it(site: Path,
+                                                         data: FileToProcess) -> None:
+    stop = threading.Event()
+    results = []
+    worker = threading.Thread(target=lambda: results.append(
+        run_plugin(_plugin("starts-and-hangs", timeout=300), data, stop)))
+    worker.start()
+    started = Path(f"{data.path}.child")
+    deadline = time.monotonic() + 30
+    while not (started.exists() and started.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    stop.set()
+    worker.join(30)
+    assert results[0].reason == STOPPED_REASON
+    pid = int(started.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
