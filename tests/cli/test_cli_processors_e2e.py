@@ -103,7 +103,7 @@ def test_example_plugin_sends_one_result_per_file(kafka_config: KafkaConfig,
         assert value["topic"] == topic
         assert value["metadata"] == {}
         assert value["host"] == socket.gethostname()
-        assert value["destination"]
+        assert value["destination"] == str(dest.resolve())  # without receipts: its folder
         when = dt.datetime.fromisoformat(value["time"])
         assert when.utcoffset() is not None  # ISO 8601 with its offset
         assert started - dt.timedelta(seconds=5) <= when <= dt.datetime.now(dt.UTC)
