@@ -9,6 +9,7 @@ from user code fed by Kafka messages, so it is escaped before it is shown.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,8 @@ from openmsi_gui.engine.processing.api import ProcessingState
 from openmsi_gui.engine.processing.records import ProcessingRecord
 from openmsi_gui.engine.untrusted import escaped
 
+MAX_SHOWN_RESULT = 1000
+"""Characters of a processor's JSON result shown (the results topic has all of it)."""
 MAX_SHOWN_OUTPUT = 4000
 """Characters of a processor's output the details pane shows (its end: the error is there)."""
 
@@ -38,12 +41,14 @@ class Processing:
         reason: why it failed, one sentence ("" otherwise).
         output: what the processor printed (bounded by the engine).
         processor: the processor's name (a plugin's, or the command's program).
+        result: its result as one line of JSON ("" for none).
     """
 
     state: ProcessingState
     reason: str = ""
     output: str = ""
     processor: str = ""
+    result: str = ""
 
     @classmethod
     def of(cls, event: FileProcessed) -> Processing:
@@ -53,7 +58,9 @@ class Processing:
     @classmethod
     def of_record(cls, record: ProcessingRecord) -> Processing:
         """What the registry keeps about one file's processing at one destination."""
-        return cls(record.state, escaped(record.reason), record.output, record.processor)
+        result = "" if record.result is None else json.dumps(record.result, sort_keys=True)
+        return cls(record.state, escaped(record.reason), record.output, record.processor,
+                   result)
 
     @property
     def unfinished(self) -> bool:
@@ -91,6 +98,8 @@ def processing_lines(processing: Processing) -> list[str]:
     if processing.failed and processing.reason:
         line += f": {escaped(processing.reason.strip())}"
     lines = [line]
+    if processing.result:
+        lines.append(f"Result: {escaped(processing.result, MAX_SHOWN_RESULT)}")
     output = processing.output.strip()
     if output:
         shown = output if len(output) <= MAX_SHOWN_OUTPUT else "…" + output[-MAX_SHOWN_OUTPUT:]

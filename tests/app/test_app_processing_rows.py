@@ -99,7 +99,13 @@ def test_the_history_says_how_a_download_was_processed(registry: Registry) -> No
         "Processing failed by index: the command exited with code 2\n"
         "Output:\nline 1\nboom \\x1b[2J")
     assert entry_matches(failed, "processing failed")
-    assert entry_cell(entries["S001/b.csv"], HistoryColumn.DELIVERY) == ""  # nothing ran
+    assert entry_cell(entries["S001/b.csv"], HistoryColumn.DELIVERY) == ""  # nothing ran yet
+    ok = book.queue("raw", "/in", "S001/b.csv", b"\x02" * 64, "/in/S001/b.csv", 10, {}, "index")
+    book.finish(ok.id, ProcessingResult.success({"lines": 3, "sample": "S001"}))
+    processed = {e.row.relpath: e for e in load_history(registry)}["S001/b.csv"]
+    assert entry_cell(processed, HistoryColumn.DELIVERY) == "Processed"
+    assert entry_tooltip(processed, HistoryColumn.DELIVERY) == (
+        'Processed by index\nResult: {"lines": 3, "sample": "S001"}')
 
 
 def test_a_reprocess_run_is_named_after_its_destination() -> None:
