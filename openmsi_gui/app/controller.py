@@ -386,6 +386,8 @@ class AppController:
             if started is not None:
                 started.limit.set(item_limit(entry.item))
                 _follow_pause(started, self._paused or entry.item.paused)
+                if isinstance(started.job, WatchJob) and isinstance(entry.item, WatchedFolder):
+                    started.job.set_sample(entry.item.current_sample)  # in place
         if failed:
             self._schedule_retry()
 

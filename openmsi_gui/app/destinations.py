@@ -13,6 +13,7 @@ import socket
 from urllib.parse import urlsplit
 
 from openmsi_gui.app.bandwidth import limit_problem
+from openmsi_gui.app.file_information import download_regex_problem
 from openmsi_gui.app.folders import FolderCheck, folder_problem, profile_problem, same_or_inside
 from openmsi_gui.app.processing_form import processor_problems
 from openmsi_gui.app.profiles import SecretLookup
@@ -67,8 +68,9 @@ def validate_destination(dest: Destination, settings: Settings,
         errors += topic_errors(dest.topic)
     if not dest.group_id.strip():
         errors.append("Enter a consumer group.")
-    if (problem := limit_problem(dest.bwlimit)) is not None:
-        errors.append(sentence(problem))
+    errors += [sentence(p) for p in (limit_problem(dest.bwlimit),
+                                     download_regex_problem(dest.download_regex))
+               if p is not None]
     errors += processor_problems(dest)
     if dest.topic and dest.group_id:
         errors += _shared_groups(dest, settings)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from openmsi_gui.app.bandwidth import limit_problem
+from openmsi_gui.app.file_information import metadata_problems
 from openmsi_gui.app.settings import Settings, WatchedFolder
 from openmsi_gui.app.text import sentence
 from openmsi_gui.app.validation import topic_errors
@@ -164,6 +165,7 @@ def validate_folder(folder: WatchedFolder, settings: Settings,
         errors.append(sentence(problem))
     if not 0 <= folder.stable_seconds <= MAX_STABLE_SECONDS:
         errors.append(f"The stable time must be between 0 and {MAX_STABLE_SECONDS:g} seconds.")
+    errors += metadata_problems(folder)
     if folder.path and folder.topic:
         errors += _overlaps(folder, settings)
     return errors

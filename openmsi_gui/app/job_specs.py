@@ -19,6 +19,7 @@ from openmsi_gui.app import destinations, job_names, keychain, lab_reporting, pa
 from openmsi_gui.app.after_delivery import folder_policy
 from openmsi_gui.app.bandwidth import item_limit
 from openmsi_gui.app.confirming import folder_expectation
+from openmsi_gui.app.file_information import destination_wanted, folder_metadata
 from openmsi_gui.app.folders import file_filter
 from openmsi_gui.app.processing import process_area, processing_of
 from openmsi_gui.app.settings import (
@@ -82,7 +83,9 @@ def signature(item: WatchedFolder | Destination, profile: BrokerProfile,
 
 
 def _steady(item: WatchedFolder | Destination) -> WatchedFolder | Destination:
-    """``item`` without what is applied in place (pausing, limits)."""
+    """``item`` without what is applied in place (pausing, limits, the current sample)."""
+    if isinstance(item, WatchedFolder):
+        return dataclasses.replace(item, paused=False, bwlimit="", current_sample="")
     return dataclasses.replace(item, paused=False, bwlimit="")
 
 
@@ -169,7 +172,8 @@ def build_job(spec: JobSpec, config: KafkaConfig, context: JobContext) -> WatchJ
             delivery=pairing.delivery_watch(item.id, data_dir),
             expect=folder_expectation(item),
             after_delivery=folder_policy(item), watch_began=item.added_at,
-            sent_records=pairing.sender_records(item, data_dir), reporting=spec.reporting)
+            sent_records=pairing.sender_records(item, data_dir), reporting=spec.reporting,
+            metadata=folder_metadata(item))
         return WatchJob(config, Path(item.path), options, context.bus, context.registry,
                         name=context.name)
     pacer = Pacer(Direction.DOWNLOAD, context.limits)
@@ -181,14 +185,15 @@ def build_job(spec: JobSpec, config: KafkaConfig, context: JobContext) -> WatchJ
         return DownloadJob(config, item.topic, staging, context.bus, context.registry,
                            group_id=item.group_id or None, name=context.name, s3=spec.s3,
                            pacer=pacer, receipts=receipts, reporting=spec.reporting,
-                           processing=processing)
+                           processing=processing, wanted=destination_wanted(item))
     if item.kind is DestinationKind.PROCESS:  # rebuilt privately, processed, removed
         return DownloadJob(config, item.topic, process_area(data_dir, item), context.bus,
                            context.registry, group_id=item.group_id or None,
                            name=context.name, pacer=pacer, reporting=spec.reporting,
-                           processing=processing)
+                           processing=processing, wanted=destination_wanted(item))
     # A missing folder is a drive or share not connected: never create it.
     return DownloadJob(config, item.topic, Path(item.path), context.bus, context.registry,
                        group_id=item.group_id or None, name=context.name,
                        create_dest=False, pacer=pacer, receipts=receipts,
-                       reporting=spec.reporting, processing=processing)
+                       reporting=spec.reporting, processing=processing,
+                       wanted=destination_wanted(item), sidecar=item.sidecar)

@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import re
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from pathlib import Path
 from openmsi_gui.app import folder_ini
 from openmsi_gui.app.bandwidth import describe_limit
 from openmsi_gui.app.confirming import warn_unpaired
+from openmsi_gui.app.file_information import DownloadRegexError, compile_download_regex
 from openmsi_gui.app.keychain import KeychainError
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
@@ -51,6 +53,13 @@ from openmsi_gui.engine.jobs import DownloadJob, WatchJob, WatchOptions
 from openmsi_gui.engine.kafka_config import ConfigError, KafkaConfig, find_config, load_config
 from openmsi_gui.engine.kafka_log import install_ring
 from openmsi_gui.engine.link import BrokerUnreachable
+from openmsi_gui.engine.metadata import (
+    FolderMetadata,
+    MetadataError,
+    compile_path_regex,
+    parse_fields,
+    value_problem,
+)
 from openmsi_gui.engine.processing.plugins import HOST_COMMAND
 from openmsi_gui.engine.processing.reprocess import private_area
 from openmsi_gui.engine.processing.stage import ProcessingOptions
@@ -207,6 +216,30 @@ def _file_filter(args: argparse.Namespace) -> FileFilter:
         raise UsageError(str(exc)) from exc
 
 
+def _metadata(args: argparse.Namespace) -> FolderMetadata | None:
+    """The fields ``openmsi watch`` sends with each file (None: none)."""
+    try:
+        fields = parse_fields(args.meta)
+        pattern = compile_path_regex(args.meta_from_path)
+    except MetadataError as exc:
+        raise UsageError(str(exc)) from exc
+    if (problem := value_problem("--sample", args.sample)) is not None:
+        raise UsageError(f"{problem}: change it")
+    if args.require_sample and not args.sample:
+        raise UsageError("--require-sample holds every file until a sample is set: give it "
+                         "with --sample S")
+    metadata = FolderMetadata(fields, pattern, args.sample, args.require_sample)
+    return metadata if metadata.sends_anything else None
+
+
+def download_filter(args: argparse.Namespace) -> re.Pattern[str] | None:
+    """The ``--download-regex`` of a receiving command (None: every file)."""
+    try:
+        return compile_download_regex(args.download_regex)
+    except DownloadRegexError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _topic_ready(config: KafkaConfig, topic: str, *, or_missing: bool = False) -> bool:
     """Whether the broker has ``topic``; False if a stop signal came meanwhile.
 
@@ -229,6 +262,7 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
     if not os.access(folder, os.R_OK | os.X_OK):
         raise UsageError(f"cannot read {folder}: permission denied")
     file_filter = _file_filter(args)
+    metadata = _metadata(args)
     try:
         after_delivery = after.policy_of(args)
     except ValueError as exc:
@@ -251,7 +285,8 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
                            workers=args.workers, pacer=_pacer(args, Direction.UPLOAD),
                            delivery=delivery_watch(args, folder), expect=expect,
                            after_delivery=after_delivery, watch_began=time.time(),
-                           sent_records=receipt_options(args, str(folder.resolve())))
+                           sent_records=receipt_options(args, str(folder.resolve())),
+                           metadata=metadata)
     config = _config(args)
     options.reporting = reporting(args, config, "watch", vars(args))
     if not _topic_ready(config, args.topic):
@@ -284,6 +319,7 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
         raise UsageError(f"cannot create {folder}: {exc.strerror}") from exc
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(f"cannot write to {folder}: permission denied")
+    wanted = download_filter(args)
     config = _config(args)
     if not _topic_ready(config, args.topic, or_missing=True):
         return 0
@@ -294,7 +330,8 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     return _run_download(lambda group: DownloadJob(config, args.topic, folder, bus, registry,
                                                    group_id=group, name="download",
                                                    pacer=pacer, receipts=receipts,
-                                                   reporting=report, processing=processing),
+                                                   reporting=report, processing=processing,
+                                                   wanted=wanted, sidecar=args.sidecar),
                          args.group, registry, bus, str(folder))
 
 
@@ -309,6 +346,7 @@ def _processing(args: argparse.Namespace, private: bool = False) -> ProcessingOp
 def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi process``: a processing-only destination (nothing kept but results)."""
     processing = _processing(args, private=True)
+    wanted = download_filter(args)
     config = _config(args)
     if not _topic_ready(config, args.topic, or_missing=True):
         return 0
@@ -320,7 +358,7 @@ def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
     return _run_download(lambda group: DownloadJob(config, args.topic, area, bus, registry,
                                                    group_id=group, name="process",
                                                    pacer=pacer, reporting=report,
-                                                   processing=processing),
+                                                   processing=processing, wanted=wanted),
                          args.group, registry, bus, f"processing in {area}")
 
 
@@ -388,6 +426,7 @@ def s3_location(args: argparse.Namespace, config: KafkaConfig) -> S3Location:
 def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi download-s3``."""
     processing = _processing(args)
+    wanted = download_filter(args)
     config = _config(args)
     location = s3_location(args, config)
     if not _topic_ready(config, args.topic, or_missing=True):
@@ -401,7 +440,7 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
                                                    group_id=group, name="download",
                                                    s3=location, pacer=pacer,
                                                    receipts=receipts, reporting=report,
-                                                   processing=processing),
+                                                   processing=processing, wanted=wanted),
                          args.group, registry, bus, location.url)
 
 

@@ -148,6 +148,36 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
                        help="skip paths (relative, with /) in which REGEX is found")
 
 
+def _metadata_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "information sent with each file",
+        "Fields that travel with every file as a Kafka message header (OpenMSIStream "
+        "consumers ignore it and still rebuild the files); destinations keep them.")
+    group.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                       help="a fixed field, e.g. --meta instrument=SEM-2 (repeatable)")
+    group.add_argument("--meta-from-path", default="", metavar="REGEX",
+                       help="named groups of REGEX found in each file's relative path become "
+                            "fields, e.g. '(?P<sample>[^/]+)/'")
+    group.add_argument("--sample", default="", metavar="S",
+                       help="the current sample or run, sent as the field 'sample'")
+    group.add_argument("--require-sample", action="store_true",
+                       help="refuse to send files without a current sample (needs --sample)")
+
+
+def download_regex_arg(parser: argparse.ArgumentParser) -> None:
+    """``--download-regex`` (OpenMSIStream's ``--download_regex``): take only some files."""
+    parser.add_argument("--download-regex", "--download_regex", dest="download_regex",
+                        default="", metavar="REGEX",
+                        help="take only files whose relative path (with /) matches REGEX from "
+                             "its start, as OpenMSIStream does; the others are skipped, "
+                             "counted and read past")
+
+
+def _sidecar_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sidecar", action="store_true",
+                        help="write each file's information as <name>.metadata.json beside it")
+
+
 class _VersionAction(argparse.Action):
     """``--version``: ours, then the native libraries' (loaded only when asked)."""
 
@@ -165,12 +195,14 @@ def _receiving_args(parser: argparse.ArgumentParser) -> None:
                         help="consumer group id (default: [consumer] group.id, else a new one)")
     receipt_args(parser)
     add_then_args(parser)
+    download_regex_arg(parser)
     _bwlimit_arg(parser)
     _running_args(parser)
 
 
 def _process_running_args(parser: argparse.ArgumentParser) -> None:
     """The options ``openmsi process`` shares with the download commands besides its own."""
+    download_regex_arg(parser)
     _bwlimit_arg(parser)
     _running_args(parser)
 
@@ -201,25 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "(a file that stalled: the receivers never got it whole)")
     _upload_args(again)
 
-    watch = sub.add_parser("watch", help="send every file that lands in a folder (until Ctrl-C)")
-    watch.add_argument("folder", type=Path)
-    _broker_args(watch)
-    watch.add_argument("--upload-existing", "--upload_existing", action="store_true",
-                       help="also send files already in the folder")
-    _filter_args(watch)
-    watch.add_argument("--stable-seconds", type=float, default=3.0,
-                       help="wait until a file is unchanged this long (default 3)")
-    watch.add_argument("--polling", "--use_polling_observer", action="store_true",
-                       help="poll the folder (for network drives)")
-    watch_receipt_args(watch)
-    _expect_args(watch)
-    after.add_args(watch, duration)
-    _sending_args(watch)
-    _running_args(watch)
+    _add_watch_parser(sub)
 
     down = sub.add_parser("download", help="rebuild files from a topic (until Ctrl-C)")
     down.add_argument("folder", type=Path)
     _broker_args(down)
+    _sidecar_arg(down)
     _receiving_args(down)
 
     s3 = sub.add_parser("download-s3", help="rebuild files from a topic into an S3 bucket "
@@ -267,6 +286,25 @@ def _add_local_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     """The commands about this computer only: ``diagnostics`` and ``plugins``."""
     add_diagnostics_parser(sub)
     add_plugins_parser(sub)
+
+
+def _add_watch_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    watch = sub.add_parser("watch", help="send every file that lands in a folder (until Ctrl-C)")
+    watch.add_argument("folder", type=Path)
+    _broker_args(watch)
+    watch.add_argument("--upload-existing", "--upload_existing", action="store_true",
+                       help="also send files already in the folder")
+    _filter_args(watch)
+    watch.add_argument("--stable-seconds", type=float, default=3.0,
+                       help="wait until a file is unchanged this long (default 3)")
+    watch.add_argument("--polling", "--use_polling_observer", action="store_true",
+                       help="poll the folder (for network drives)")
+    _metadata_args(watch)
+    watch_receipt_args(watch)
+    _expect_args(watch)
+    after.add_args(watch, duration)
+    _sending_args(watch)
+    _running_args(watch)
 
 
 def _add_reading_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,6 +10,7 @@ import time
 from typing import TextIO
 
 from openmsi_gui.app.connection import LinkProblems
+from openmsi_gui.app.file_information import filtered_text
 from openmsi_gui.app.formatting import format_bytes
 from openmsi_gui.engine.events import (
     ConnectionState,
@@ -18,6 +19,7 @@ from openmsi_gui.engine.events import (
     FileCompleted,
     FileFailed,
     FileProgress,
+    FilesFiltered,
     FileSkipped,
     FileWaiting,
 )
@@ -51,9 +53,11 @@ class ConsoleReporter:
         self.completed = 0
         self.failed = 0
         self.skipped = 0
+        self._filtered: dict[str, int] = {}  # by job: files its download filter left out
         self._current = ""
         self._last_draw = 0.0
         self._links = LinkProblems()
+        self._closed = False
 
     def __call__(self, event: Event) -> None:
         """Handle one engine event (called from engine threads)."""
@@ -75,6 +79,9 @@ class ConsoleReporter:
                 self.failed += 1
                 self._bytes.pop((event.job, event.relpath), None)
                 self._line(f"FAILED {event.relpath}: {event.reason}", logging.ERROR)
+            elif isinstance(event, FilesFiltered):
+                self._filtered[event.job] = event.count
+                self._line(filtered_text(self.filtered), logging.DEBUG)
             elif isinstance(event, FileWaiting):
                 self._line(f"waiting {event.relpath}: {event.reason}", logging.WARNING)
             elif isinstance(event, ConnectionState):
@@ -108,14 +115,26 @@ class ConsoleReporter:
         self._last_draw = now
         total = self._total()
         rate = total / max(now - self._started, 1e-6)
-        status = (f"{self.completed} done, {self.failed} failed | {format_bytes(total)} at "
+        status = (f"{self.completed} done, {self.failed} failed{self._filtered_part()} | "
+                  f"{format_bytes(total)} at "
                   f"{format_bytes(rate)}/s | {self._current}")
         width = shutil.get_terminal_size().columns
         self.stream.write("\r" + status[: width - 1].ljust(width - 1))
         self.stream.flush()
 
+    @property
+    def filtered(self) -> int:
+        """Files the download filters left out."""
+        return sum(self._filtered.values())
+
+    def _filtered_part(self) -> str:
+        return f", {filtered_text(self.filtered)}" if self.filtered else ""
+
     def close(self) -> None:
-        """End the status line."""
+        """End the status line; say how many files the download filter left out."""
+        if self.filtered and not self._closed:
+            self._closed = True
+            self._line(filtered_text(self.filtered))
         if self.tty:
             with self._lock:
                 self._draw(force=True)

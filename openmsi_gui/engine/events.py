@@ -103,6 +103,16 @@ class FileWaiting(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class FilesFiltered(Event):
+    """A destination's download filter left out another file (read past, not written).
+
+    ``count`` is how many files it left out since its job started.
+    """
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class FileStalled(Event):
     """A file made no progress for the stall time while its job could reach the broker.
 

@@ -9,6 +9,8 @@ the job's own threads.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ from openmsi_gui.engine.file_filter import FileFilter
 from openmsi_gui.engine.heartbeats import JobReporting, Reporter
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.lab_wire import ReportKind
+from openmsi_gui.engine.metadata import FolderMetadata
 from openmsi_gui.engine.processing.stage import ProcessingOptions
 from openmsi_gui.engine.receipt_listener import DeliveryWatch, ReceiptListener
 from openmsi_gui.engine.registry import Registry
@@ -37,6 +40,8 @@ from openmsi_gui.engine.s3 import S3Location, S3Store
 from openmsi_gui.engine.sent_records import SentRecords
 from openmsi_gui.engine.uploader import ProducerFactory, Uploader
 from openmsi_gui.engine.watcher import FolderWatcher
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,6 +71,8 @@ class WatchOptions:
             audits (None: none; see :mod:`.sent_records`).
         reporting: heartbeats and log messages to the lab overview (None: none; see
             :mod:`.heartbeats`).
+        metadata: the fields sent with each file and the current sample (None:
+            none; see :mod:`.metadata`).
     """
 
     topic: str
@@ -83,6 +90,7 @@ class WatchOptions:
     watch_began: float | None = None
     sent_records: ReceiptOptions | None = None
     reporting: JobReporting | None = None
+    metadata: FolderMetadata | None = None
 
 
 class WatchJob:
@@ -108,7 +116,8 @@ class WatchJob:
             self.uploader = Uploader(config, options.topic, bus, registry, job=self.name,
                                      chunk_size=options.chunk_size, workers=options.workers,
                                      cipher=self._cipher, producer_factory=producer_factory,
-                                     keep_results=False, pacer=options.pacer)
+                                     keep_results=False, pacer=options.pacer,
+                                     metadata=options.metadata)
             self.watcher = FolderWatcher(root, self.uploader, bus,
                                          upload_existing=options.upload_existing,
                                          since=options.since,
@@ -131,6 +140,9 @@ class WatchJob:
         self.deadlines = (None if not options.expect or not options.expect.destinations
                           else DeadlineWatch(registry, options.topic, str(self.watcher.root),
                                              options.expect, bus, self.name, self.send_again))
+        if self._cipher is not None and options.metadata and options.metadata.sends_anything:
+            log.warning("%s: the information set for each file is not sent: the topic is "
+                        "encrypted, and message headers are not", self.name)
         self._registry = registry
         self.after_delivery: AfterDeliveryRunner | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -191,6 +203,11 @@ class WatchJob:
         else:
             self.watcher.recheck(relpath)
 
+    def set_sample(self, sample: str) -> None:
+        """Set the current sample sent with each file ("" for none), in place."""
+        if self.options.metadata is not None:
+            self.options.metadata.set_sample(sample)
+
     def pause(self) -> None:
         """Hold new chunks back; watching continues."""
         self.uploader.pause()
@@ -244,6 +261,9 @@ class DownloadJob:
         reporting: heartbeats and log messages to the lab overview (None: none).
         processing: run a processor on every file stored (None: none; see
             :mod:`~openmsi_gui.engine.processing.stage`).
+        wanted: take only files whose relative path this matches from its start
+            (None: every file; see :class:`Downloader`).
+        sidecar: write each file's information beside it (folders only).
 
     When ``config`` names a KafkaCrypto node, messages are decrypted with it
     (see :class:`WatchJob`).
@@ -259,7 +279,8 @@ class DownloadJob:
                  consumer_factory: ConsumerFactory = Consumer,
                  pacer: Pacer | None = None, receipts: ReceiptOptions | None = None,
                  reporting: JobReporting | None = None,
-                 processing: ProcessingOptions | None = None) -> None:
+                 processing: ProcessingOptions | None = None,
+                 wanted: re.Pattern[str] | None = None, sidecar: bool = False) -> None:
         self.name = name or f"download:{topic}"
         store = (S3Store(s3, topic, pacer=pacer.reverse() if pacer is not None else None)
                  if s3 is not None else None)
@@ -269,7 +290,8 @@ class DownloadJob:
                                          job=self.name, store=store, cipher=self._cipher,
                                          create_dest=create_dest,
                                          consumer_factory=consumer_factory, pacer=pacer,
-                                         receipts=receipts, processing=processing)
+                                         receipts=receipts, processing=processing,
+                                         wanted=wanted, sidecar=sidecar)
         except Exception:
             _close(self._cipher)
             raise

@@ -7,10 +7,15 @@ was acknowledged). It travels as one Kafka message whose value is::
 
     msgpack [header, payload]
     header  = msgpack ["omsi-receipt", 1, destination name, key id, sealed]
-    record  = msgpack [topic, relpath, sha512, size, mtime, stored_at, time, status, reason]
+    record  = msgpack [topic, relpath, sha512, size, mtime, stored_at, time, status, reason,
+                       (metadata)]
     signed  = msgpack [record, Ed25519 signature of ("omsi-receipt\0" + header + record)]
     payload = signed                                                   (sealed false)
             | nonce(12) + ChaCha20-Poly1305(read key, signed, aad=header)   (sealed true)
+
+``metadata`` (the file's information as JSON text, see :mod:`.metadata`) is
+added only when the file came with some, so a receipt without it is exactly
+what earlier versions made and read; a record of 9 or 10 fields is accepted.
 
 The signature covers the exact bytes of the header and the record, so nothing
 depends on re-encoding. Receipts are untrusted input: :func:`open_receipt`
@@ -41,7 +46,8 @@ VERSION = 1
 RECEIPTS_SUFFIX = ".receipts"
 UNKNOWN_SIZE = -1  # a failure receipt for a file whose size was never known
 MAX_RECEIPT_BYTES = 64 * 1024
-_MAX_TEXT = 8192
+MAX_TEXT = 8192
+"""The longest text in a receipt, in bytes (a longer ``metadata`` is left out)."""
 _NONCE_BYTES = 12
 _SIGNATURE_BYTES = 64
 _DOMAIN = MAGIC.encode() + b"\x00"
@@ -85,6 +91,8 @@ class Receipt:
         time: when the receipt was made (epoch seconds).
         status: stored, failed or sent.
         reason: why it failed ("" otherwise).
+        metadata: the file's information as JSON text ("" for none; untrusted
+            as everything in a receipt: escape before showing).
     """
 
     destination: str
@@ -97,6 +105,7 @@ class Receipt:
     time: float
     status: ReceiptStatus
     reason: str = ""
+    metadata: str = ""
 
     @property
     def file(self) -> FileIdentity:
@@ -144,9 +153,12 @@ def seal_receipt(receipt: Receipt, identity: SigningIdentity, sealed: bool = Fal
         raise ValueError("a receipt is signed by the destination it names")
     public = identity.public
     header = msgpack.packb([MAGIC, VERSION, identity.name, public.key_id, sealed])
-    record = msgpack.packb([receipt.topic, receipt.relpath, receipt.sha512, receipt.size,
-                            float(receipt.mtime), receipt.stored_at, float(receipt.time),
-                            receipt.status.value, receipt.reason])
+    fields = [receipt.topic, receipt.relpath, receipt.sha512, receipt.size,
+              float(receipt.mtime), receipt.stored_at, float(receipt.time),
+              receipt.status.value, receipt.reason]
+    if receipt.metadata:  # only then: a receipt without it stays readable by older versions
+        fields.append(receipt.metadata)
+    record = msgpack.packb(fields)
     signed = msgpack.packb([record, identity.sign(_DOMAIN + header + record)])
     payload = signed
     if sealed:
@@ -191,7 +203,7 @@ def open_receipt(value: bytes | None, trust: TrustedIdentities,
 
 def _unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False, strict_map_key=True,
-                           max_str_len=_MAX_TEXT, max_bin_len=MAX_RECEIPT_BYTES,
+                           max_str_len=MAX_TEXT, max_bin_len=MAX_RECEIPT_BYTES,
                            max_array_len=16, max_map_len=0, max_ext_len=0)
 
 
@@ -253,10 +265,12 @@ def _open(value: bytes | None, trust: TrustedIdentities) -> Receipt | Rejection:
 
 def _record(name: str, fields: Any) -> Receipt | Rejection:
     """The receipt from a signed record's fields (checked: a signer may have a bug)."""
-    if not (isinstance(fields, list) and len(fields) == 9):
+    if not (isinstance(fields, list) and len(fields) in (9, 10)):
         return Rejection(RejectKind.GARBAGE, "bad record")
-    topic, relpath, sha512, size, mtime, stored_at, when, status, reason = fields
-    texts_ok = all(isinstance(t, str) for t in (topic, relpath, stored_at, status, reason))
+    topic, relpath, sha512, size, mtime, stored_at, when, status, reason = fields[:9]
+    metadata = fields[9] if len(fields) == 10 else ""
+    texts_ok = all(isinstance(t, str) for t in (topic, relpath, stored_at, status, reason,
+                                                metadata))
     numbers_ok = (isinstance(size, int) and not isinstance(size, bool) and size >= UNKNOWN_SIZE
                   and all(isinstance(x, float) and math.isfinite(x) for x in (mtime, when)))
     if not (texts_ok and numbers_ok and isinstance(sha512, bytes) and len(sha512) == 64):
@@ -265,4 +279,5 @@ def _record(name: str, fields: Any) -> Receipt | Rejection:
         kind = ReceiptStatus(status)
     except ValueError:
         return Rejection(RejectKind.GARBAGE, f"unknown status '{escaped(status, 40)}'")
-    return Receipt(name, topic, relpath, sha512, size, mtime, stored_at, when, kind, reason)
+    return Receipt(name, topic, relpath, sha512, size, mtime, stored_at, when, kind, reason,
+                   metadata)

@@ -45,7 +45,7 @@ import platformdirs
 from openmsi_gui.engine.registry_db import Database
 
 APP_NAME = "openmsi-gui"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     completed REAL,
     after_delivery TEXT NOT NULL DEFAULT '',   -- '' | moved | deleted | gone
     after_delivery_at REAL,
-    after_delivery_to TEXT NOT NULL DEFAULT ''  -- where it was moved
+    after_delivery_to TEXT NOT NULL DEFAULT '',  -- where it was moved
+    metadata TEXT NOT NULL DEFAULT ''  -- the fields sent with it (JSON), '' for none
 );
 CREATE INDEX IF NOT EXISTS uploads_by_path ON uploads (topic, root, relpath);
 CREATE TABLE IF NOT EXISTS upload_chunks (
@@ -87,6 +88,7 @@ CREATE TABLE IF NOT EXISTS downloads (
     error TEXT NOT NULL DEFAULT '',
     started REAL NOT NULL,
     completed REAL,
+    metadata TEXT NOT NULL DEFAULT '',  -- the fields it came with (JSON, escaped), '' for none
     UNIQUE (topic, grp, dest, relpath, file_hash)
 );
 CREATE INDEX IF NOT EXISTS downloads_by_path ON downloads (dest, relpath, status);
@@ -146,6 +148,15 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
 MIGRATIONS[1] = _v1_to_v2
 
 
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    """Version 3: the information (metadata) sent or received with each file."""
+    db.execute("ALTER TABLE uploads ADD COLUMN metadata TEXT NOT NULL DEFAULT ''")
+    db.execute("ALTER TABLE downloads ADD COLUMN metadata TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS[2] = _v2_to_v3
+
+
 class RegistryError(RuntimeError):
     """A registry file that cannot be used; the message says what to do."""
 
@@ -187,6 +198,7 @@ class DownloadRecord:
     status: str
     error: str
     completed: float | None
+    metadata: str = ""  # the fields it came with (JSON, escaped; "" for none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +232,7 @@ class HistoryRow:
     after_delivery: str = ""  # an upload's file moved, deleted or gone after its delivery
     after_delivery_to: str = ""  # where it was moved
     after_delivery_at: float | None = None  # when it was moved or deleted
+    metadata: str = ""  # the fields sent or received with it (JSON; "" for none)
 
 
 class Registry:
@@ -288,12 +301,13 @@ class Registry:
 
     def start_upload(self, topic: str, root: str, relpath: str, size: int, mtime_ns: int,
                      file_hash: bytes, chunk_size: int, n_chunks: int,
-                     fresh: bool = False) -> tuple[int, set[int]]:
+                     fresh: bool = False, metadata: str = "") -> tuple[int, set[int]]:
         """Record a generation about to be sent; return its id and chunks already acknowledged.
 
         An unfinished row for the same content and chunking is reused, so a
         restart resends only the chunks that were never acknowledged; ``fresh``
-        (Send again) starts a new row, so that every chunk is sent.
+        (Send again) starts a new row, so that every chunk is sent. ``metadata``:
+        the fields sent with it (JSON).
         """
         def start(cur: sqlite3.Cursor) -> tuple[int, set[int]]:
             row = None if fresh else cur.execute(
@@ -304,17 +318,17 @@ class Registry:
             if row:
                 upload_id = int(row[0])
                 cur.execute(
-                    "UPDATE uploads SET status='sending', error='', size=?, mtime_ns=? WHERE id=?",
-                    (size, mtime_ns, upload_id),
+                    "UPDATE uploads SET status='sending', error='', size=?, mtime_ns=?, "
+                    "metadata=? WHERE id=?", (size, mtime_ns, metadata, upload_id),
                 )
                 acked = {r[0] for r in cur.execute(
                     "SELECT chunk_i FROM upload_chunks WHERE upload_id=?", (upload_id,))}
                 return upload_id, acked
             cur.execute(
                 "INSERT INTO uploads (topic, root, relpath, size, mtime_ns, file_hash, chunk_size, "
-                "n_chunks, status, started) VALUES (?,?,?,?,?,?,?,?,'sending',?)",
+                "n_chunks, status, started, metadata) VALUES (?,?,?,?,?,?,?,?,'sending',?,?)",
                 (topic, root, relpath, size, mtime_ns, file_hash, chunk_size, n_chunks,
-                 time.time()),
+                 time.time(), metadata),
             )
             return int(cur.lastrowid or 0), set()
 
@@ -343,7 +357,7 @@ class Registry:
     # -- downloads -------------------------------------------------------
 
     _DL_COLUMNS = ("id, relpath, file_hash, n_chunks, size, file_mtime, temp_path, status, "
-                   "error, completed")
+                   "error, completed, metadata")
 
     def find_download(self, topic: str, group: str, dest: str, relpath: str,
                       file_hash: bytes) -> DownloadRecord | None:
@@ -385,6 +399,11 @@ class Registry:
             return download_id
 
         return self._db.write(start)
+
+    def set_download_metadata(self, download_id: int, metadata: str) -> None:
+        """Record the fields a generation came with (JSON, escaped)."""
+        self._db.write(lambda cur: cur.execute(
+            "UPDATE downloads SET metadata=? WHERE id=?", (metadata, download_id)))
 
     def stored_chunks(self, download_id: int) -> dict[int, tuple[int, int]]:
         """Chunks already in the temporary file: ``chunk_i -> (offset, length)``."""
@@ -457,15 +476,16 @@ class Registry:
                 " SELECT 'upload', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM upload_chunks WHERE upload_id=uploads.id) END,"
-                "  chunk_size, root, after_delivery, after_delivery_to, after_delivery_at"
-                "  FROM uploads"
+                "  chunk_size, root, after_delivery, after_delivery_to, after_delivery_at,"
+                "  metadata FROM uploads"
                 " UNION ALL"
                 " SELECT 'download', topic, relpath, size, status, error, started, completed, "
                 "  file_hash, n_chunks, CASE WHEN status='done' THEN n_chunks ELSE"
                 "  (SELECT COUNT(*) FROM download_chunks WHERE download_id=downloads.id) END,"
                 "  CASE WHEN status='done' THEN -1 ELSE"
                 "  (SELECT COALESCE(SUM(length), 0) FROM download_chunks"
-                "   WHERE download_id=downloads.id) END, '', '', '', NULL FROM downloads"
+                "   WHERE download_id=downloads.id) END, '', '', '', NULL, metadata"
+                "  FROM downloads"
                 ") ORDER BY started DESC LIMIT ?", (limit,)).fetchall())
         return [_history_row(r) for r in rows]
 
@@ -487,7 +507,7 @@ def _history_row(r: tuple[Any, ...]) -> HistoryRow:
                       error=r[5], started=r[6], completed=r[7], sha512_hex=bytes(r[8]).hex(),
                       done_bytes=done_bytes, done_chunks=done_chunks, n_chunks=n_chunks,
                       root=r[12], after_delivery=r[13], after_delivery_to=r[14],
-                      after_delivery_at=r[15])
+                      after_delivery_at=r[15], metadata=r[16])
 
 
 def _upgrade(db: sqlite3.Connection, path: Path) -> None:

@@ -31,13 +31,14 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openmsi_gui.engine.bandwidth import Pacer
+from openmsi_gui.engine.metadata_stores import s3_metadata
 from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
@@ -287,7 +288,8 @@ class S3Store:
                     head.get("Metadata", {}).get("sha512") == sha512.hex())
 
     def put(self, path: Path, relpath: str, sha512: bytes, mtime: float,
-            stopping: Callable[[], bool] = lambda: False) -> str:
+            stopping: Callable[[], bool] = lambda: False,
+            fields: Mapping[str, str] | None = None) -> str:
         """Upload ``path`` as ``relpath`` and verify the object; return its URL.
 
         Args:
@@ -296,6 +298,8 @@ class S3Store:
             sha512: the file's SHA-512, stored as metadata.
             mtime: the file's modification time, stored as metadata.
             stopping: polled between parts; True keeps the upload for later.
+            fields: the file's information, as user metadata too (see
+                :mod:`.metadata_stores`).
 
         Raises:
             S3Error: the upload or its verification failed (nothing is lost:
@@ -303,7 +307,8 @@ class S3Store:
         """
         key = self.key(relpath)
         size = path.stat().st_size
-        metadata = {"sha512": sha512.hex(), "mtime": f"{mtime:.6f}"}
+        metadata = s3_metadata(fields or {}, {"sha512": sha512.hex(), "mtime": f"{mtime:.6f}"},
+                               relpath)
         try:
             if size <= self.part_size:
                 if self.pacer is not None and not self.pacer.pace_polled(size, stopping):

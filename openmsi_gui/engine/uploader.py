@@ -44,6 +44,13 @@ from openmsi_gui.engine.heartbeats import Reporter
 from openmsi_gui.engine.job_tally import TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, first_metadata, with_logger
+from openmsi_gui.engine.metadata import (
+    WAITING_FOR_SAMPLE,
+    FolderMetadata,
+    ProducedHeaders,
+    produced_headers,
+)
+from openmsi_gui.engine.metadata import to_json as metadata_json
 from openmsi_gui.engine.os_errors import cannot_read
 from openmsi_gui.engine.receipts import FileIdentity
 from openmsi_gui.engine.registry import Registry
@@ -87,6 +94,10 @@ class Uploader:
         keep_results: keep every file's :class:`UploadResult` for :meth:`results`
             (a one-off send); a long-running watch passes False, listeners still hear them.
         pacer: the bandwidth limits chunks are produced under (None: no limit).
+        metadata: the fields sent with each file, as the :data:`~.metadata.HEADER`
+            header of its chunks (None: none). A file that must wait for a current
+            sample is held, shown as waiting, and queued again once one is set.
+            Not sent on an encrypted topic: headers are not encrypted.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, bus: EventBus, registry: Registry,
@@ -94,7 +105,8 @@ class Uploader:
                  workers: int = 2, cipher: MessageCipher | None = None,
                  producer_factory: ProducerFactory = Producer,
                  checkpoint_seconds: float = CHECKPOINT_SECONDS,
-                 keep_results: bool = True, pacer: Pacer | None = None) -> None:
+                 keep_results: bool = True, pacer: Pacer | None = None,
+                 metadata: FolderMetadata | None = None) -> None:
         self.topic = topic
         self.job = job
         self.chunk_size = wire.check_chunk_size(chunk_size)
@@ -131,6 +143,11 @@ class Uploader:
         self.link = BrokerLink(bus, job, config.bootstrap_servers, self._list_topics)
         self.counts = TransferCounts()
         self.reporter: Reporter | None = None  # heartbeats, ticked by the poll thread
+        self._metadata = metadata if metadata is not None and cipher is None else None
+        # Files waiting for a current sample, by path: (root, again); still counted busy.
+        self._held: dict[str, tuple[Path, bool]] = {}
+        if self._metadata is not None:
+            self._metadata.on_sample(self._release_held)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -301,6 +318,9 @@ class Uploader:
                                                     st.st_mtime_ns):
             self._files.skipped(relpath, "already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "already sent")
+        fields = self._metadata.for_file(relpath) if self._metadata is not None else {}
+        if fields is None:
+            return self._hold(root, path, relpath, again)
         self._files.discovered(relpath, st.st_size)
         try:
             file_hash, chunk_hashes = hash_file(path, self.chunk_size, self._hash_pool)
@@ -311,16 +331,18 @@ class Uploader:
                 and last.file_hash == file_hash):
             self._files.skipped(relpath, "same content already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "same content already sent")
+        headers = produced_headers(fields)
         n_chunks = len(chunk_hashes)
         upload_id, acked = self._registry.start_upload(
             self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
-            self.chunk_size, n_chunks, fresh=again)
+            self.chunk_size, n_chunks, fresh=again, metadata=metadata_json(fields))
         sending = Sending(path, upload_id, relpath, st.st_size, n_chunks, time.monotonic(),
                            file_hash, st.st_mtime_ns, acked=set(acked),
                            acked_bytes=sum(chunk_length(i, st.st_size, self.chunk_size)
                                             for i in acked))
         try:
-            if not self._send_chunks(sending, set(acked), chunk_hashes, st.st_mtime_ns):
+            if not self._send_chunks(sending, set(acked), chunk_hashes, st.st_mtime_ns,
+                                     headers):
                 self._registry.finish_upload(upload_id, "stopped before it was sent")
                 return UploadResult(path, UploadOutcome.FAILED, "stopped before the file was sent")
             after = path.stat()
@@ -340,8 +362,25 @@ class Uploader:
         self._check_done(sending)  # the acknowledgements may all be in already
         return None
 
+    def _hold(self, root: Path, path: Path, relpath: str, again: bool) -> UploadResult | None:
+        """Keep ``path`` until a current sample is set (it stays busy, shown as waiting)."""
+        with self._lock:
+            known = str(path) in self._held
+            self._held[str(path)] = (root, again)
+        if known:
+            return UploadResult(path, UploadOutcome.SKIPPED, "already waiting")
+        self._files.waiting(relpath, WAITING_FOR_SAMPLE)
+        return None
+
+    def _release_held(self) -> None:
+        """Queue again the files that waited for a current sample (the setter's thread)."""
+        with self._lock:
+            held, self._held = self._held, {}
+        for name, (root, again) in held.items():
+            self._queue.put((Priority.NEW, next(self._order), name, root, again))
+
     def _send_chunks(self, sending: Sending, acked: set[int], chunk_hashes: list[bytes],
-                     mtime_ns: int) -> bool:
+                     mtime_ns: int, headers: ProducedHeaders | None = None) -> bool:
         """Produce the chunks of ``sending`` not in ``acked``; False if stopped first.
 
         Raises:
@@ -370,13 +409,13 @@ class Uploader:
                                                                      self._stopping):
                     return False
                 try:
-                    self._produce(key, value, partition, sending, chunk_i, len(data))
+                    self._produce(key, value, partition, sending, chunk_i, len(data), headers)
                 except _Stopped:
                     return False
         return True
 
     def _produce(self, key: bytes, value: bytes, partition: int, sending: Sending,
-                 chunk_i: int, length: int) -> None:
+                 chunk_i: int, length: int, headers: ProducedHeaders | None) -> None:
         assert self._producer is not None
 
         wire_bytes = len(value)
@@ -388,8 +427,13 @@ class Uploader:
 
         while True:
             try:
-                self._producer.produce(self.topic, value=value, key=key, partition=partition,
-                                       on_delivery=on_delivery)
+                if headers:
+                    self._producer.produce(self.topic, value=value, key=key,
+                                           partition=partition, on_delivery=on_delivery,
+                                           headers=headers)
+                else:
+                    self._producer.produce(self.topic, value=value, key=key,
+                                           partition=partition, on_delivery=on_delivery)
                 return
             except BufferError:
                 if self._error is not None:  # no poll thread drains the queue any more

@@ -60,6 +60,9 @@ class FakeMessage:
     def value(self) -> bytes:
         return self._value
 
+    def headers(self) -> None:
+        return None
+
 
 class FakeConsumer:
     """One partition of messages, read in order; commits and seeks are recorded."""

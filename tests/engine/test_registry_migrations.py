@@ -68,8 +68,9 @@ def test_a_version_1_registry_gets_the_after_delivery_columns(tmp_path: Path) ->
     reg.finish_upload(upload_id)
     reg.close()
     with sqlite3.connect(path) as db:  # back to version 1's shape
-        for column in ("after_delivery", "after_delivery_at", "after_delivery_to"):
+        for column in ("after_delivery", "after_delivery_at", "after_delivery_to", "metadata"):
             db.execute(f"ALTER TABLE uploads DROP COLUMN {column}")
+        db.execute("ALTER TABLE downloads DROP COLUMN metadata")
         db.execute("PRAGMA user_version=1")
     reg = Registry(path)
     try:
@@ -77,5 +78,28 @@ def test_a_version_1_registry_gets_the_after_delivery_columns(tmp_path: Path) ->
         assert reg.upload_done("t", "/root", "a.bin", 10, 1)
         [row] = reg.history()
         assert (row.after_delivery, row.after_delivery_to) == ("", "")
+    finally:
+        reg.close()
+
+
+def test_a_version_2_registry_gets_the_metadata_columns(tmp_path: Path) -> None:
+    path = tmp_path / "r.sqlite3"
+    reg = Registry(path)
+    upload_id, _ = reg.start_upload("t", "/root", "a.bin", 10, 1, b"h" * 64, 4096, 1)
+    reg.finish_upload(upload_id)
+    reg.close()
+    with sqlite3.connect(path) as db:  # back to version 2's shape
+        db.execute("ALTER TABLE uploads DROP COLUMN metadata")
+        db.execute("ALTER TABLE downloads DROP COLUMN metadata")
+        db.execute("PRAGMA user_version=2")
+    reg = Registry(path)
+    try:
+        assert reg.version >= 3
+        [row] = reg.history()
+        assert row.metadata == ""
+        download_id = reg.start_download("t", "g", "/d", "b.bin", b"h" * 64, 1, 0.0, "/d/.t")
+        reg.set_download_metadata(download_id, '{"sample":"S1"}')
+        assert reg.find_download("t", "g", "/d", "b.bin", b"h" * 64).metadata == (  # type: ignore[union-attr]
+            '{"sample":"S1"}')
     finally:
         reg.close()

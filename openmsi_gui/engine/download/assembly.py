@@ -82,6 +82,10 @@ class Incoming:
     # Chunks written but not yet fsynced: recorded in the registry only after the
     # fsync, since another job's commit of the shared registry may come first.
     unsynced: list[tuple[int, int, int]] = field(default_factory=list)
+    # The fields it came with (escaped; from the first chunk that had a good header).
+    metadata: dict[str, str] = field(default_factory=dict)
+    metadata_seen: bool = False  # a good header was taken (or the registry had one)
+    metadata_refused: bool = False  # a bad header was logged (once per file)
 
     @property
     def relpath(self) -> str:

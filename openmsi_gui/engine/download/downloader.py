@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -75,6 +76,7 @@ from openmsi_gui.engine.heartbeats import Reporter
 from openmsi_gui.engine.job_tally import TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import BrokerLink, with_logger
+from openmsi_gui.engine.metadata import Headers
 from openmsi_gui.engine.processing.stage import (
     ProcessingOptions,
     ProcessingStage,
@@ -132,6 +134,10 @@ class Downloader:
         producer_factory: builds the receipts' producer (a fake in unit tests).
         processing: run a processor on every file stored (None: none; see
             :mod:`~openmsi_gui.engine.processing.stage`).
+        wanted: take only files whose relative path this matches from its start
+            (``--download-regex``); the others are counted and read past.
+        sidecar: write each file's information beside it as ``<name>.metadata.json``
+            (folders only; see :mod:`~openmsi_gui.engine.metadata_stores`).
     """
 
     def __init__(self, config: KafkaConfig, topic: str, dest: Path, bus: EventBus,
@@ -143,7 +149,8 @@ class Downloader:
                  finishing: Hysteresis = FINISHING, pacer: Pacer | None = None,
                  receipts: ReceiptOptions | None = None,
                  producer_factory: ProducerFactory = Producer,
-                 processing: ProcessingOptions | None = None) -> None:
+                 processing: ProcessingOptions | None = None,
+                 wanted: re.Pattern[str] | None = None, sidecar: bool = False) -> None:
         self.topic = topic
         self.dest = Path(os.path.realpath(dest))
         self.job = job
@@ -171,7 +178,8 @@ class Downloader:
             S3Sink(store, self.dest, self._stopping.is_set, registry, self._finisher.report, job,
                    keep_staged=processing is not None)
             if store is not None else
-            FolderSink(self.dest, create_dest, registry, self._finisher.report, job))
+            FolderSink(self.dest, create_dest, registry, self._finisher.report, job,
+                       sidecar=sidecar))
         self._finisher.attach(self._sink)
         # What the registry and history call the destination.
         self.dest_label = self._sink.label
@@ -188,7 +196,8 @@ class Downloader:
                 else None, remove_after=store is not None or processing.private)
             self._stages.append(self.processing)
         self._receiver = Receiver(self.dest, self._sink, self._assembly, self._finisher,
-                                  registry, (topic, self.group_id), bus, job, self._stages)
+                                  registry, (topic, self.group_id), bus, job, self._stages,
+                                  wanted)
         self._parking = (Parking(cipher, registry, (topic, self.group_id, self.dest_label),
                                  bus, job, delays.parked) if cipher is not None else None)
         self._store_retries = StoreRetries(self._finisher, self._sink, bus, job, delays.store)
@@ -285,6 +294,11 @@ class Downloader:
     def bytes_received(self) -> int:
         """Chunk bytes written since the start (duplicates not counted)."""
         return self._receiver.bytes_received
+
+    @property
+    def files_filtered(self) -> int:
+        """Files the download filter left out since the start."""
+        return self._receiver.files_filtered
 
     @property
     def messages_rejected(self) -> int:
@@ -489,11 +503,11 @@ class Downloader:
             if opened is None:
                 return
             key, value = opened
-        self._process(value, partition, offset, key)
+        self._process(value, partition, offset, key, message.headers())
 
     def _process(self, value: bytes | None, partition: int, offset: int,
-                 message_key: bytes | str | None) -> None:
-        wrote = self._receiver.process(value, partition, offset, message_key)
+                 message_key: bytes | str | None, headers: Headers = None) -> None:
+        wrote = self._receiver.process(value, partition, offset, message_key, headers)
         if wrote:
             self.counts.processed(len(value or b""))
         if wrote and self._stall_attempts:

@@ -23,8 +23,9 @@ from openmsi_gui.engine import admin
 from openmsi_gui.engine.download.stages import FileFate, FinalStage
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.link import with_logger
+from openmsi_gui.engine.metadata import to_json
 from openmsi_gui.engine.receipt_keys import SigningIdentity
-from openmsi_gui.engine.receipts import Receipt, receipts_topic, seal_receipt
+from openmsi_gui.engine.receipts import MAX_TEXT, Receipt, receipts_topic, seal_receipt
 from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ class ReceiptStage(FinalStage):
             return
         receipt = Receipt(self._identity.name, self._data_topic, fate.relpath, fate.sha512,
                           fate.size, fate.mtime, fate.where, time.time(), fate.status,
-                          fate.reason)
+                          fate.reason, self._metadata(fate))
         value = seal_receipt(receipt, self._identity, self._sealed)
         for _ in range(50):
             try:
@@ -133,6 +134,15 @@ class ReceiptStage(FinalStage):
             return
         self.produced += 1
         self._producer.poll(0)
+
+    def _metadata(self, fate: FileFate) -> str:
+        """The file's information for its receipt ("" if it has none, or too much)."""
+        text = to_json(fate.metadata)
+        if len(text.encode("utf-8")) > MAX_TEXT:
+            log.warning("%s: the information of %s is too long for its receipt; left out",
+                        self._job, escaped(fate.relpath))
+            return ""
+        return text
 
     def checkpoint(self) -> None:
         """Wait briefly for the receipts produced so far to be acknowledged."""

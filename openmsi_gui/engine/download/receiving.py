@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,8 +36,9 @@ from openmsi_gui.engine.download.problems import (
 )
 from openmsi_gui.engine.download.sinks import Finished, FinishOutcome, Sink
 from openmsi_gui.engine.download.stages import FileFate, FinalStage
-from openmsi_gui.engine.events import Direction, EventBus
+from openmsi_gui.engine.events import Direction, EventBus, FilesFiltered
 from openmsi_gui.engine.file_events import FileReporter
+from openmsi_gui.engine.metadata import Headers, decode_header, from_json, header_value, to_json
 from openmsi_gui.engine.receipts import UNKNOWN_SIZE, ReceiptStatus
 from openmsi_gui.engine.registry import DownloadRecord, Registry
 from openmsi_gui.engine.safepath import UnsafePath, resolve_inside
@@ -64,11 +66,15 @@ class Receiver:
         bus: where events go.
         job: name used in events and logs.
         stages: told of every file stored or failed (receipts).
+        wanted: take only files whose relative path this matches from its start
+            (OpenMSIStream's ``--download_regex``); the others are counted and
+            read past (None: every file).
     """
 
     def __init__(self, dest: Path, sink: Sink, assembly: Assembly, finisher: Finisher,
                  registry: Registry, scope: tuple[str, str], bus: EventBus, job: str,
-                 stages: Sequence[FinalStage] = ()) -> None:
+                 stages: Sequence[FinalStage] = (),
+                 wanted: re.Pattern[str] | None = None) -> None:
         self._dest = dest
         self._sink = sink
         self._stages = tuple(stages)
@@ -81,13 +87,19 @@ class Receiver:
         # Settled generations, and whether each was stored here (True) or not.
         self._settled: collections.OrderedDict[FileKey, bool] = collections.OrderedDict()
         self._reported: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
+        self._bus = bus
+        self._wanted = wanted
+        self._filtered: collections.OrderedDict[FileKey, None] = collections.OrderedDict()
+        self.files_filtered = 0
         self.files_received = 0
         self.bytes_received = 0
         self.messages_rejected = 0
 
     def process(self, value: bytes | None, partition: int, offset: int,
-                message_key: bytes | str | None) -> bool:
+                message_key: bytes | str | None, headers: Headers = None) -> bool:
         """Store one plain chunk message (``partition`` NO_PIN: it pins nothing).
+
+        ``headers``: the message's, for the file's information (untrusted).
 
         Returns:
             Whether a chunk was written: the destination took data. A message
@@ -102,6 +114,8 @@ class Receiver:
             self.reject_message(partition, offset, message_key, str(exc))
             return False
         key: FileKey = (chunk.relpath, chunk.file_hash)
+        if self._left_out(key):
+            return False
         if key in self._settled:
             if not (self._settled[key] and chunk.chunk_i == 1 and self._stages):
                 return False
@@ -114,6 +128,7 @@ class Receiver:
                 inc = self._open_generation(chunk)
                 if inc is None:
                     return False
+            self._take_metadata(inc, headers)
             self._store(inc, chunk, partition, offset)
         except Rejected as exc:
             self.fail(key, inc, str(exc))
@@ -127,6 +142,38 @@ class Receiver:
         else:
             return True
         return False
+
+    def _left_out(self, key: FileKey) -> bool:
+        """Whether the download filter leaves the file out (counted once; read past)."""
+        if self._wanted is None or self._wanted.match(key[0]):
+            return False
+        if key in self._filtered:
+            return True
+        self._filtered[key] = None
+        if len(self._filtered) > SETTLED_REMEMBERED:
+            self._filtered.popitem(last=False)
+        self.files_filtered += 1
+        log.debug("%s: %s does not match the download filter", self._job, escaped(key[0]))
+        self._bus.publish(FilesFiltered(self._job, self.files_filtered))
+        return True
+
+    def _take_metadata(self, inc: Incoming, headers: Headers) -> None:
+        """Keep the fields of the first good header of a file; say once if one is bad."""
+        if inc.metadata_seen or not headers:
+            return
+        raw = header_value(headers)
+        if raw is None:
+            return
+        fields = decode_header(raw)
+        if isinstance(fields, str):
+            if not inc.metadata_refused:
+                inc.metadata_refused = True
+                log.warning("%s: the information sent with %s is ignored: %s", self._job,
+                            inc.shown, fields)
+            return
+        inc.metadata, inc.metadata_seen = fields, True
+        if fields:
+            self._registry.set_download_metadata(inc.download_id, to_json(fields))
 
     def reject_message(self, partition: int, offset: int, key: bytes | str | None,
                        reason: str) -> None:
@@ -186,6 +233,9 @@ class Receiver:
                        temp_id=(temp_stat.st_dev, temp_stat.st_ino))
         if stored:
             inc.hasher = None
+            # Its information came with the chunks stored before the restart.
+            inc.metadata = from_json(record.metadata if record is not None else "")
+            inc.metadata_seen = bool(inc.metadata)
         if len(self.assembly.incoming) >= MAX_INCOMPLETE_FILES:
             self.assembly.forget_stalest(self._job, MAX_INCOMPLETE_FILES)
         self.assembly.incoming[key] = inc
@@ -205,7 +255,7 @@ class Receiver:
             local = str(target) if target.is_file() else ""
             self._tell(FileFate(relpath, chunk.file_hash, record.size, record.file_mtime,
                                 self._sink.where(relpath, target), ReceiptStatus.STORED,
-                                local=local))
+                                local=local, metadata=from_json(record.metadata)))
 
     def _already_handled(self, record: DownloadRecord, target: Path, chunk: wire.Chunk) -> bool:
         if record.status == "superseded":
@@ -262,7 +312,8 @@ class Receiver:
         self._files.completed(inc.shown, inc.size, inc.key[1].hex(),
                               time.monotonic() - inc.started, path=finished.path)
         self._tell(FileFate(inc.relpath, inc.key[1], inc.size, inc.mtime, finished.path,
-                            ReceiptStatus.STORED, local=finished.local))
+                            ReceiptStatus.STORED, local=finished.local,
+                            metadata=inc.metadata))
         self.files_received += 1
         for other_key, other in list(self.assembly.incoming.items()):
             if (other.relpath == inc.relpath and not other.finishing
@@ -291,7 +342,8 @@ class Receiver:
         # A generation is sized once complete (finishing); one refused earlier is not.
         size = inc.size if inc is not None and inc.finishing else UNKNOWN_SIZE
         mtime = inc.mtime if inc is not None else 0.0
-        self._tell(FileFate(relpath, key[1], size, mtime, "", ReceiptStatus.FAILED, reason))
+        self._tell(FileFate(relpath, key[1], size, mtime, "", ReceiptStatus.FAILED, reason,
+                            metadata=inc.metadata if inc is not None else {}))
 
     def _tell(self, fate: FileFate) -> None:
         for stage in self._stages:

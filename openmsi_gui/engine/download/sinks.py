@@ -23,8 +23,10 @@ from pathlib import Path
 from openmsi_gui.engine.download.assembly import Incoming
 from openmsi_gui.engine.download.problems import Rejected
 from openmsi_gui.engine.file_hash import sha512_of
+from openmsi_gui.engine.metadata_stores import write_sidecar
 from openmsi_gui.engine.registry import DownloadRecord, Registry
 from openmsi_gui.engine.s3 import S3Error, S3Store
+from openmsi_gui.engine.safepath import UnsafePath
 from openmsi_gui.engine.untrusted import escaped
 
 log = logging.getLogger(__name__)
@@ -129,12 +131,14 @@ class FolderSink(Sink):
         registry: see :class:`Sink`.
         report: see :class:`Sink`.
         job: see :class:`Sink`.
+        sidecar: write each file's information beside it (``<name>.metadata.json``).
     """
 
     def __init__(self, dest: Path, create: bool, registry: Registry, report: Report,
-                 job: str) -> None:
+                 job: str, sidecar: bool = False) -> None:
         super().__init__(registry, report, job)
         self.dest = dest
+        self._sidecar = sidecar
         self.label = str(dest)
         self._create = create
         self._dirs_to_sync: set[Path] = set()  # finisher thread only
@@ -180,11 +184,21 @@ class FolderSink(Sink):
         # rename were lost in a crash, a restart finds the file missing and fetches
         # it again: its offsets stay uncommitted until flush() releases it.
         self._registry.finish_download(inc.download_id, "done", inc.size)
+        if self._sidecar:
+            self._write_sidecar(inc)
         # The folder is fsynced (and the outcome released) once for every file
         # renamed into it since the last flush.
         self._dirs_to_sync.add(inc.target.parent)
         self._placed.append(inc)
         return FinishOutcome.PLACED
+
+    def _write_sidecar(self, inc: Incoming) -> None:
+        """Write the file's information beside it; a failure is logged, the file stays."""
+        try:
+            write_sidecar(self.dest, inc.relpath, inc.metadata)
+        except (UnsafePath, OSError) as exc:
+            log.warning("%s: the information of %s was not written beside it: %s", self._job,
+                        inc.shown, escaped(str(exc)))
 
     def flush(self) -> None:
         """Make the renames durable, then report them done."""
@@ -277,7 +291,7 @@ class S3Sink(Sink):
                 raise Rejected("the staged file changed while waiting to be uploaded; it was "
                                "discarded")
             url = self._store.put(inc.temp, inc.relpath, inc.key[1], inc.mtime,
-                                  stopping=self._stopping)
+                                  stopping=self._stopping, fields=inc.metadata)
             self._registry.finish_download(inc.download_id, "done", inc.size)
             local = ""
             if self._keep_staged:
