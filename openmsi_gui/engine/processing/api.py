@@ -26,6 +26,15 @@ and ``CountLines`` is a class made without arguments, with ``name`` and
             return ProcessingResult.success({"lines": lines})
 
 The plugin reads the file; it must not move or delete it.
+
+How it runs (:mod:`.runner`): each file is processed in a new child process
+that imports the plugin, makes one instance and calls ``process`` once, so no
+state survives from one file to the next. What the plugin prints goes to the
+output kept in the history; an exception fails the file with its type and
+message; the result must be a JSON object (a dict of JSON values) of at most
+64 KiB. The destination's timeout applies, and on Linux the process may use
+2 GiB of address space (``MemoryError`` beyond it). ``openmsi plugins`` lists
+the plugins installed, by the name a destination takes.
 """
 
 from __future__ import annotations
