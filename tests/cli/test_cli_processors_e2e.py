@@ -5,7 +5,9 @@ The README's example plugin, installed as a user would (into a folder on
 field; a command that crashes, one that hangs past ``--then-timeout`` and a
 plugin over its memory limit each fail that file's processing only; a download
 killed (SIGKILL) while files are being processed processes them all after a
-restart, and keeps no duplicate.
+restart, and keeps no duplicate. Metadata sent by ``openmsi watch`` (fixed
+fields, a path regex's groups, the current sample) reaches the command's
+``{metadata_json}`` and the results; ``download-s3`` processes its staged copy.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ import pytest
 from cli_helpers import Running, quick_join_config
 from helpers import chunks_of, produce_chunks, tree_files, wait_until
 from plugin_helpers import EXAMPLE_PLUGIN, install_distribution, install_project
-from processing_helpers import Result, Results
+from processing_helpers import Result, Results, marker_command
+from s3server import SeaweedS3
 
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.processing.api import result_key
+from openmsi_gui.engine.s3 import S3Location
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and limits")
 
@@ -252,3 +256,78 @@ def test_sigkill_while_processing_then_restart_processes_every_file(
     runs = (markers / "runs.log").read_text().split()
     assert set(runs) == set(files)  # each at least once (twice if killed while running)
     assert "verified but not processed yet: processing them now" in "\n".join(again.lines)
+
+
+SHOW_METADATA = """
+import json, sys
+print(json.dumps({"relpath": sys.argv[1], "metadata": json.loads(sys.argv[2])}))
+"""
+
+
+def test_metadata_from_the_instrument_side_reaches_the_processor_and_results(
+        kafka_config: KafkaConfig, results_topic: Results, tmp_path: Path) -> None:
+    """Fixed fields, a path regex's groups, the current sample: {metadata_json}, results."""
+    src = tmp_path / "outbox"
+    files = {"S001/a.tif": b"image", "S002/b/c.txt": b"notes", "top.txt": b"no sample folder"}
+    for relpath, data in files.items():
+        (src / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (src / relpath).write_bytes(data)
+    script = tmp_path / "show.py"
+    script.write_text(SHOW_METADATA, encoding="utf-8")
+    topic = f"t-{uuid.uuid4().hex[:10]}"
+    admin.create_topic(kafka_config, topic, 1)
+    data = tmp_path / "data"
+    watch = Running(["watch", str(src), "--bootstrap-servers", kafka_config.bootstrap_servers,
+                     "--topic", topic, "--upload-existing", "--stable-seconds", "0",
+                     "--meta", "instrument=SEM-2", "--meta-from-path", r"^(?P<specimen>S\d+)/",
+                     "--sample", "run-7"], tmp_path / "watch")
+    down = download(kafka_config, topic, tmp_path / "inbox", data, "--then",
+                    shlex.join([sys.executable, str(script), "{relpath}", "{metadata_json}"]),
+                    "--results-topic", results_topic.topic)
+    try:
+        found = by_relpath(results_topic.wait(len(files), what=(watch.lines, down.lines)))
+        assert watch.stop() == 0, watch.lines
+        assert down.stop() == 0, down.lines
+    finally:
+        watch.close()
+        down.close()
+    for relpath in files:
+        expected = {"instrument": "SEM-2", "sample": "run-7"}
+        if relpath.startswith("S"):
+            expected["specimen"] = relpath[:4]
+        value = found[relpath][1]
+        assert value["status"] == "ok", value
+        assert value["metadata"] == expected
+        assert value["result"] == {"relpath": relpath, "metadata": expected}  # {metadata_json}
+
+
+def test_download_s3_processes_the_staged_copy_then_removes_it(
+        kafka_config: KafkaConfig, results_topic: Results, s3_server: SeaweedS3,
+        s3_location: S3Location, tmp_path: Path) -> None:
+    """The processor runs on the verified local copy; the bucket gets the file, staging empties."""
+    files = {"S001/a.csv": b"1,2\n3,4\n", "b.bin": bytes(range(256)) * 9}
+    topic = send(kafka_config, files)
+    markers, data = tmp_path / "markers", tmp_path / "data"
+    config_file = quick_join_config(tmp_path / "broker.config", kafka_config.bootstrap_servers)
+    s3 = Running(["download-s3", "--config", str(config_file), "--topic", topic,
+                  "--bucket", s3_location.bucket, "--prefix", s3_location.prefix,
+                  "--endpoint-url", s3_location.endpoint_url, "--region", s3_location.region,
+                  "--access-key-id", s3_location.access_key_id, "--no-receipts",
+                  "--then", marker_command(markers), "--results-topic", results_topic.topic],
+                 data, env={"OPENMSI_S3_SECRET_ACCESS_KEY": s3_location.secret_access_key})
+    try:
+        found = by_relpath(results_topic.wait(len(files), what=s3.lines))
+        assert s3.stop() == 0, s3.lines
+    finally:
+        s3.close()
+    client = s3_server.client()
+    for relpath, content in files.items():
+        value = found[relpath][1]
+        assert value["status"] == "ok", value
+        assert value["result"] == {"bytes": len(content), "relpath": relpath}
+        assert (markers / relpath.replace("/", "_")).read_bytes() == content
+        key = f"{s3_location.prefix}/{topic}/{relpath}"
+        assert client.get_object(Bucket=s3_location.bucket, Key=key)["Body"].read() == content
+    assert (data / "s3-staging").is_dir()
+    staged = [p for p in (data / "s3-staging").rglob("*") if p.is_file()]
+    assert staged == []  # the staged copies were removed once processed
