@@ -169,7 +169,7 @@ class _FakeDownloadJob:
     def __init__(self, config: object, topic: str, dest: Path, bus: object, registry: object,
                  group_id: str | None = None, name: str | None = None,
                  s3: S3Location | None = None, pacer: object = None,
-                 receipts: object = None) -> None:
+                 receipts: object = None, **_more: object) -> None:
         self.topic, self.dest, self.group_id, self.name, self.s3 = topic, dest, group_id, name, s3
         self.stopped = False
         self.made.append(self)
