@@ -42,6 +42,7 @@ from openmsi_gui.engine.processing.api import (
 from openmsi_gui.engine.processing.records import ProcessingBook
 from openmsi_gui.engine.processing.stage import ProcessingOptions
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.engine.s3 import S3Location, S3Store, staging_dir
 
 FILES = {"a.txt": b"alpha" * 100, "sub/b.bin": bytes(range(256)) * 20,
          "sub/bad.txt": b"refused at first"}
@@ -295,3 +296,30 @@ def test_processing_only_keeps_nothing_but_results(
     failed = book.find(topic, str(private.resolve()), "x/bad.txt", sha(b"bad"))
     assert failed is not None
     assert failed.state is ProcessingState.FAILED
+
+
+def test_an_s3_destination_processes_the_staged_copy_then_removes_it(
+        kafka_config: KafkaConfig, tmp_path: Path, registry: Registry,
+        s3_location: S3Location) -> None:
+    topic = new_topic(kafka_config)
+    files = {"run/s.txt": b"to the bucket", "t.txt": b"also"}
+    produce_chunks(kafka_config, topic, [c for r, d in files.items() for c in chunks_of(d, r)])
+    markers = tmp_path / "markers"
+    store = S3Store(s3_location, topic)
+    staging = staging_dir(s3_location, topic, tmp_path / "data")
+    down = Downloader(kafka_config, topic, staging, EventBus(), registry,
+                      group_id=f"p-{uuid.uuid4().hex[:8]}", store=store,
+                      processing=ProcessingOptions(ProcessorSpec(
+                          ProcessorKind.COMMAND, marker_command(markers))))
+    down.start()
+    try:
+        stage = down.processing
+        assert stage is not None
+        wait_until(lambda: stage.processed == len(files) or down.error, timeout=60,
+                   message="every file processed")
+        wait_until(lambda: [p for p in staging.rglob("*")] == [], message="staging emptied")
+    finally:
+        down.stop()
+    for relpath, data in files.items():
+        assert (markers / relpath.replace("/", "_")).read_bytes() == data
+        assert store.exists(relpath, len(data), sha(data))
