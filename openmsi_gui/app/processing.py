@@ -29,7 +29,9 @@ def processing_of(dest: Destination) -> ProcessingOptions | None:
     """What ``dest``'s job runs after each file (None: nothing)."""
     if dest.processor is ProcessorKind.NONE:
         return None
-    return ProcessingOptions(dest.processor_spec(), private=dest.kind is DestinationKind.PROCESS)
+    private = dest.kind is DestinationKind.PROCESS
+    return ProcessingOptions(dest.processor_spec(), private=private,
+                             destination=f"process:{dest.group_id or dest.id}" if private else "")
 
 
 def process_area(data_dir: Path, dest: Destination) -> Path:

@@ -346,6 +346,8 @@ def _processing(args: argparse.Namespace, private: bool = False) -> ProcessingOp
 def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi process``: a processing-only destination (nothing kept but results)."""
     processing = _processing(args, private=True)
+    assert processing is not None  # the parser requires --command or --plugin
+    processing = dataclasses.replace(processing, destination=f"process:{args.group}")
     wanted = download_filter(args)
     config = _config(args)
     if not _topic_ready(config, args.topic, or_missing=True):

@@ -191,7 +191,8 @@ class Downloader:
             receipts_stage = self._stages[0] if self._stages else None
             self.processing = processing_stage(
                 processing, StageScope(topic, self.dest_label, self.dest, job), config,
-                registry, bus, receipts.identity.name if receipts else self.dest_label,
+                registry, bus, processing.destination or (
+                    receipts.identity.name if receipts else self.dest_label),
                 (lambda: receipts_stage.producer) if isinstance(receipts_stage, ReceiptStage)
                 else None, remove_after=store is not None or processing.private)
             self._stages.append(self.processing)

@@ -78,6 +78,8 @@ class ProcessingOptions:
         workers: files processed at once.
         backlog: files queued or running at which the consumer pauses, and resumes.
         runner: runs one file (a fake in unit tests; default :func:`run_processor`).
+        destination: the destination's name in results ("": its receipts name, else
+            where it stores).
     """
 
     spec: ProcessorSpec
@@ -86,6 +88,7 @@ class ProcessingOptions:
     workers: int = WORKERS
     backlog: Hysteresis = BACKLOG
     runner: Runner = run_processor
+    destination: str = ""
 
 
 @dataclass(frozen=True)
