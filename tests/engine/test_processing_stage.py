@@ -280,8 +280,9 @@ def test_processing_only_keeps_nothing_but_results(
     produce_chunks(kafka_config, topic, [c for r, d in files.items() for c in chunks_of(d, r)])
     private = tmp_path / "private"
     spec = ProcessorSpec(ProcessorKind.COMMAND, marker_command(tmp_path / "markers"))
+    group = f"p-{uuid.uuid4().hex[:8]}"
     down = downloader_for(kafka_config, topic, private, registry,
-                          ProcessingOptions(spec, private=True))
+                          ProcessingOptions(spec, private=True), group=group)
     down.start()
     try:
         stage = down.processing
@@ -296,6 +297,12 @@ def test_processing_only_keeps_nothing_but_results(
     failed = book.find(topic, str(private.resolve()), "x/bad.txt", sha(b"bad"))
     assert failed is not None
     assert failed.state is ProcessingState.FAILED
+    # --retry-failed cannot run it again (it was removed): its failure stays as it was.
+    again = downloader_for(kafka_config, topic, private, registry,
+                           ProcessingOptions(spec, private=True, retry_failed=True), group=group)
+    again.start()
+    again.stop()
+    assert book.find(topic, str(private.resolve()), "x/bad.txt", sha(b"bad")) == failed
 
 
 def test_an_s3_destination_processes_the_staged_copy_then_removes_it(

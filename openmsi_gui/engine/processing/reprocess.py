@@ -102,7 +102,7 @@ class Reprocess:
         group: the consumer group (default: a fresh one).
         stop_when_done: stop the job by itself once everything is processed.
 
-    A run stopped before its end removes its private area: the next one starts afresh.
+    Its private area is removed when it stops: a run stopped before its end is not resumed.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, spec: ProcessorSpec, data_dir: Path,
@@ -145,14 +145,14 @@ class Reprocess:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the job; unless it had finished, remove what its private area holds."""
+        """Stop the job and remove its private area."""
         self._stopping.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
             self._thread = None
         self._stop_job()
-        if not self.done.is_set():
-            shutil.rmtree(self.area, ignore_errors=True)
+        # Finished, it is empty; stopped early, what it holds is not resumed.
+        shutil.rmtree(self.area, ignore_errors=True)
 
     def _stop_job(self) -> None:
         if self._stopped.acquire(blocking=False):

@@ -167,6 +167,12 @@ class ProcessingStage(FinalStage):
         if self.options.retry_failed:
             states.append(ProcessingState.FAILED)
         left = self._book.in_states(self._scope.topic, self._scope.dest, states)
+        gone = {r.id for r in left if r.state is ProcessingState.FAILED
+                and not Path(r.path).is_file()}
+        if gone:  # their failure stays as it was, with its own reason
+            log.warning("%s: %d files whose processing failed are no longer here and cannot "
+                        "be processed again (use reprocess)", self._scope.job, len(gone))
+            left = [r for r in left if r.id not in gone]
         if left:
             log.info("%s: %d files were verified but not processed yet: processing them now",
                      self._scope.job, len(left))
