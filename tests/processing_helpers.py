@@ -41,6 +41,31 @@ def marker_command(markers: Path, delay: float = 0.0) -> str:
     return shlex.join(args)
 
 
+RECORDING_SCRIPT = """
+import pathlib, sys, time
+path, relpath, out = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
+with open(out / "runs.log", "a") as log:
+    log.write(relpath + "\\n")
+time.sleep(float(sys.argv[4]))
+(out / relpath.replace("/", "_")).write_bytes(path.read_bytes())
+"""
+
+
+def recording_command(markers: Path, delay: float = 0.2) -> str:
+    """A slow command template: each run is logged in ``markers/runs.log``, then after
+    ``delay`` seconds the file is copied into ``markers`` (see :func:`recorded`)."""
+    script = markers / "recording.py"
+    markers.mkdir(parents=True, exist_ok=True)
+    script.write_text(RECORDING_SCRIPT, encoding="utf-8")
+    return shlex.join([sys.executable, str(script), "{path}", "{relpath}", str(markers),
+                       str(delay)])
+
+
+def recorded(markers: Path) -> set[str]:
+    """The files :func:`recording_command` processed to the end (relpaths with "_" for "/")."""
+    return {p.name for p in markers.iterdir() if p.name not in ("runs.log", "recording.py")}
+
+
 Result = tuple[str, dict[str, Any]]
 """A results topic message: its key and its JSON value."""
 

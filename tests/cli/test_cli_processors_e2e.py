@@ -26,7 +26,7 @@ import pytest
 from cli_helpers import Running, quick_join_config
 from helpers import chunks_of, produce_chunks, tree_files, wait_until
 from plugin_helpers import EXAMPLE_PLUGIN, install_distribution, install_project
-from processing_helpers import Result, Results, marker_command
+from processing_helpers import Result, Results, marker_command, recorded, recording_command
 from s3server import SeaweedS3
 
 from openmsi_gui.engine import admin
@@ -209,30 +209,17 @@ def test_a_plugin_over_its_memory_limit_fails_only_that_file(
                              "memory limit or make it use less.")
 
 
-RECORDING = """
-import pathlib, sys, time
-path, relpath, out = pathlib.Path(sys.argv[1]), sys.argv[2], pathlib.Path(sys.argv[3])
-with open(out / "runs.log", "a") as log:
-    log.write(relpath + "\\n")
-time.sleep(0.2)
-(out / relpath.replace("/", "_")).write_bytes(path.read_bytes())
-"""
-
-
 def test_sigkill_while_processing_then_restart_processes_every_file(
         kafka_config: KafkaConfig, tmp_path: Path) -> None:
     """At least once: what was queued or running when the program died runs after a restart."""
     files = {f"run/{i:02d}.bin": bytes([i]) * (500 + i) for i in range(20)}
-    script, markers = tmp_path / "recording.py", tmp_path / "markers"
-    script.write_text(RECORDING, encoding="utf-8")
-    markers.mkdir()
+    markers = tmp_path / "markers"
     topic = send(kafka_config, files)
     dest, data = tmp_path / "inbox", tmp_path / "data"
-    flags = ["--then", shlex.join([sys.executable, str(script), "{path}", "{relpath}",
-                                   str(markers)]), "--then-timeout", "30s"]
+    flags = ["--then", recording_command(markers), "--then-timeout", "30s"]
 
     def processed() -> set[str]:
-        return {p.name for p in markers.iterdir() if p.name != "runs.log"}
+        return recorded(markers)
 
     first = download(kafka_config, topic, dest, data, *flags)
     try:
