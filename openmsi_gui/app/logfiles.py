@@ -34,13 +34,16 @@ def _installed() -> list[AppLogHandler]:
     return [h for h in logging.getLogger().handlers if isinstance(h, AppLogHandler)]
 
 
-def setup_file_logging(level: int = logging.INFO) -> Path:
-    """Log to ``openmsi-gui.log`` in :func:`log_dir` (5 MB × 5 files); return its path.
+def setup_file_logging(level: int = logging.INFO, path: Path | None = None) -> Path:
+    """Log to ``path`` (default ``openmsi-gui.log`` in :func:`log_dir`; 5 MB × 5 files).
 
-    Idempotent: calling it again with the same folder keeps the one handler. If the folder
+    Idempotent: calling it again with the same file keeps the one handler. If the folder
     cannot be written, the log goes to the temporary folder instead.
+
+    Returns:
+        The log file's path.
     """
-    path = log_dir() / LOG_NAME
+    path = path or log_dir() / LOG_NAME
     for handler in _installed():
         if Path(handler.baseFilename) == path.absolute():
             return path

@@ -26,6 +26,7 @@ from openmsi_gui.app.bandwidth import describe_limit
 from openmsi_gui.app.confirming import warn_unpaired
 from openmsi_gui.app.file_information import DownloadRegexError, compile_download_regex
 from openmsi_gui.app.keychain import KeychainError
+from openmsi_gui.app.logfiles import setup_file_logging
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli import after
@@ -523,6 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(message)s",
                         datefmt="%H:%M:%S")
+    if args.log_file:
+        setup_file_logging(logging.getLevelName(args.log_level), args.log_file)
     if getattr(args, "log_topic", ""):
         install_ring()  # from the start: warnings logged while starting go there too
     prepare_process()

@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the version, and those of librdkafka and libsodium")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-file", "--logger_file_path", type=Path, dest="log_file",
+                        help="also write the log to this file (rotated at 5 MB, 5 kept), "
+                             "e.g. for a service; OpenMSIStream's --logger_file_path")
     parser.add_argument("--data-dir", type=Path,
                         help="folder for the registry (default: the per-user data folder)")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -50,8 +50,9 @@ def test_librdkafkas_errors_while_the_broker_restarts_reach_the_log_topic_and_ou
     folder.mkdir()
     common = ["--bootstrap-servers", persistent_broker.bootstrap_servers, "--topic", "data",
               "--log-topic", "lab-logs", "--log-interval", "1"]
-    watch = Running(["watch", str(folder), *common, "--stable-seconds", "0.2",
-                     "--log-program-id", "pc1-watch"], tmp_path / "w")
+    log_file = tmp_path / "watch.log"  # a service's log file (OpenMSIStream's --logger_file_path)
+    watch = Running(["--log-file", str(log_file), "watch", str(folder), *common,
+                     "--stable-seconds", "0.2", "--log-program-id", "pc1-watch"], tmp_path / "w")
     download = Running(["download", str(inbox), *common, "--no-receipts",
                         "--log-program-id", "pc1-download"], tmp_path / "d")
     try:
@@ -83,3 +84,7 @@ def test_librdkafkas_errors_while_the_broker_restarts_reach_the_log_topic_and_ou
         assert len(printed) == 1, running.lines
         assert any(line.split(LOGGED, 1)[1] in printed[0]
                    for line in _told(_lines(found, program))), (printed, found)
+    logged = [line for line in log_file.read_text(encoding="utf-8").splitlines()
+              if LOGGED in line]
+    assert len(logged) == 1, logged
+    assert "Connection refused" in logged[0] or "brokers are down" in logged[0], logged
