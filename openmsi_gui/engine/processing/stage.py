@@ -13,7 +13,7 @@ instead of filling memory or disk.
 Offsets are committed as before, once a file is stored: processing is at least
 once, from the registry. A file recorded PENDING or RUNNING when the job
 stopped (or was killed) is processed again at the next start, after its SHA-512
-is checked again against the disk.
+is checked again against the disk (as it is before every run).
 
 When the copy processed is a temporary one (an S3 destination's staged file, a
 processing-only destination's private area), it is removed once the outcome is
@@ -109,12 +109,6 @@ class StageScope:
     job: str
 
 
-@dataclass(frozen=True)
-class _Work:
-    record: ProcessingRecord
-    recheck: bool  # check the file's SHA-512 on disk first (after a restart, a retry)
-
-
 class ProcessingStage(FinalStage):
     """Runs the processor on each stored file, on a bounded pool of workers.
 
@@ -138,7 +132,7 @@ class ProcessingStage(FinalStage):
         self._results = results
         self._remove_after = remove_after
         self._book: ProcessingBook | None = None
-        self._queue: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[ProcessingRecord | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._lock = threading.Condition()
@@ -179,7 +173,7 @@ class ProcessingStage(FinalStage):
         for record in left:
             self._submit(self._book.queue(
                 record.topic, record.dest, record.relpath, record.file_hash, record.path,
-                record.size, record.metadata, self.spec.name), recheck=True)
+                record.size, record.metadata, self.spec.name))
         for i in range(max(1, self.options.workers)):
             thread = threading.Thread(target=self._work, name=f"{self._scope.job}-process-{i}",
                                       daemon=True)
@@ -200,7 +194,7 @@ class ProcessingStage(FinalStage):
         record = self._book.queue(self._scope.topic, self._scope.dest, fate.relpath,
                                   fate.sha512, fate.local, fate.size, fate.metadata,
                                   self.spec.name)
-        self._submit(record, recheck=False)
+        self._submit(record)
 
     def holds_back(self) -> bool:
         """Whether the consumer should pause: the backlog reached its high mark (hysteresis)."""
@@ -264,38 +258,42 @@ class ProcessingStage(FinalStage):
             return (f"{escaped(relpath)} is no longer at {escaped(known.path)}, so it cannot be "
                     "processed again: use Reprocess to run the processor over the topic again")
         self._submit(self._book.queue(known.topic, known.dest, known.relpath, known.file_hash,
-                                      known.path, known.size, known.metadata, self.spec.name),
-                     recheck=True)
+                                      known.path, known.size, known.metadata, self.spec.name))
         return None
 
     # -- workers ------------------------------------------------------------------
 
-    def _submit(self, record: ProcessingRecord, recheck: bool) -> None:
+    def _submit(self, record: ProcessingRecord) -> None:
         with self._lock:
             self._pending += 1
-        self._queue.put(_Work(record, recheck))
+        self._queue.put(record)
 
     def _work(self) -> None:
         while True:
-            work = self._queue.get()
-            if work is None:
+            record = self._queue.get()
+            if record is None:
                 return
             try:
                 if not self._stop.is_set():
-                    self._process(work)
+                    self._process(record)
             except Exception:
                 log.exception("%s: processing %s stopped on an unexpected error",
-                              self._scope.job, escaped(work.record.relpath))
+                              self._scope.job, escaped(record.relpath))
             finally:
                 with self._lock:
                     self._pending -= 1
                     self._lock.notify_all()
 
-    def _process(self, work: _Work) -> None:
-        record, book = work.record, self.book
+    def _process(self, record: ProcessingRecord) -> None:
+        """Check the file's SHA-512 on disk, run the processor, record and report the outcome.
+
+        The check costs a read of the file, but a processor is always handed the content
+        its result names, even when a newer version of the file replaced it meanwhile.
+        """
+        book = self.book
         shown = escaped(record.relpath)
         path = Path(record.path)
-        problem = _recheck(path, record.file_hash) if work.recheck else None
+        problem = _recheck(path, record.file_hash)
         if problem is not None:
             outcome = ProcessingResult.failure(problem)
         else:
@@ -342,8 +340,8 @@ def _recheck(path: Path, sha512: bytes) -> str | None:
         return f"the file is no longer at {escaped(str(path))}: it cannot be processed again"
     except OSError as exc:
         return f"cannot read {escaped(str(path))}: {exc.strerror or exc}"
-    return (f"{escaped(str(path))} changed since it was received (its SHA-512 differs): it "
-            "was not processed again")
+    return (f"{escaped(str(path))} changed since it was received (its SHA-512 differs: edited, "
+            "or a newer version replaced it), so it was not processed")
 
 
 def _unlink(path: Path) -> None:
