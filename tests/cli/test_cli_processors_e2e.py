@@ -57,7 +57,7 @@ def download(config: KafkaConfig, topic: str, dest: Path, data: Path, *flags: st
              env: dict[str, str] | None = None) -> Running:
     config_file = quick_join_config(data.parent / "broker.config", config.bootstrap_servers)
     return Running(["download", str(dest), "--config", str(config_file), "--topic", topic,
-                    "--group", "g-processors", "--no-receipts", *flags],
+                    "--group", f"g-{topic}", "--no-receipts", *flags],
                    data, env=env)
 
 
