@@ -127,6 +127,7 @@ class _Zip:
         self.file = file
         self.contents: list[dict[str, Any]] = []
         self.problems: list[str] = []
+        self.absent: list[str] = []  # nothing to include yet (a fresh install): not a problem
 
     def add(self, name: str, data: str | bytes, about: str, **facts: Any) -> None:
         self.file.writestr(name, data)
@@ -233,6 +234,7 @@ def _fill(made: _Zip, sources: DiagnosticsSources) -> None:
                    f"as {REMOVED}",
         "contents": made.contents,
         "problems": made.problems,
+        "absent": [redactor.text(note) for note in made.absent],
     }
     made.file.writestr("manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False))
 
@@ -240,7 +242,7 @@ def _fill(made: _Zip, sources: DiagnosticsSources) -> None:
 def _add_settings(made: _Zip, redactor: Redactor, sources: DiagnosticsSources,
                   settings_data: dict[str, Any] | None) -> None:
     if not sources.settings_path.exists():
-        made.problems.append(f"settings: no settings file at {sources.settings_path}")
+        made.absent.append(f"settings: no settings file at {sources.settings_path}")
         return
     if settings_data is None:  # not JSON: its text, as an INI would be, without secrets
         made.add("settings.txt", redactor.text(sources.settings_path.read_text(
@@ -265,7 +267,7 @@ def _add_logs(made: _Zip, redactor: Redactor, log_dir: Path | None) -> None:
     folder = parts.log_folder(log_dir)
     files = parts.log_files(folder)
     if not files:
-        made.problems.append(f"logs: no log file in {folder}")
+        made.absent.append(f"logs: no log file in {folder}")
     for path in files:
         def add(path: Path = path) -> None:
             tail = parts.read_tail(path)

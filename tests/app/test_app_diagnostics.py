@@ -191,7 +191,8 @@ def test_a_failing_part_is_noted_and_the_rest_is_written(
     assert any(p.startswith(f"config file {tmp_path / REMOVED}.config") for p in problems)
     assert all(ENV_SECRET.encode() not in data for data in zipped.values())
     assert any(p.startswith("registry:") for p in problems)
-    assert any(p.startswith("logs: no log file") for p in problems)
+    assert any(p.startswith("logs: no log file")
+               for p in json.loads(zipped["manifest.json"])["absent"])
     assert any(p.startswith("keychain:") for p in problems)
     assert "registry.json" not in zipped
     assert {"versions.json", "settings.json", "connection-tests.json"} <= set(zipped)
@@ -206,7 +207,10 @@ def test_nothing_to_read_still_gives_a_zip(tmp_path: Path) -> None:
     zipped = members(out)
     assert "versions.json" in zipped
     assert json.loads(zipped["registry.json"])["exists"] is False
-    assert [p.split(":")[0] for p in result.problems] == ["settings", "logs"]
+    # A fresh install has no settings and no log yet: noted, not a part that failed.
+    assert result.problems == []
+    absent = json.loads(zipped["manifest.json"])["absent"]
+    assert [p.split(":")[0] for p in absent] == ["settings", "logs"]
 
 
 @pytest.mark.parametrize(("name", "secret"), [
