@@ -232,3 +232,18 @@ def test_reports_are_bounded_batches(kafka_config: KafkaConfig, make_topic: Call
         reader.stop()
     assert sorted(beat_ids(recorder)) == sorted(f"pc{i}" for i in range(60))
     assert max(len(r.beats) for r in reports(recorder)) <= 10
+
+
+def test_a_missing_log_topic_is_not_a_problem(kafka_config: KafkaConfig,
+                                              make_topic: Callable[..., str], bus: EventBus,
+                                              recorder: Recorder) -> None:
+    beats = make_topic(1)
+    produce(kafka_config, beats, [(heartbeat_key("pc"), encode_heartbeat(our_beat("pc")), None)])
+    reader = LabReader(kafka_config, bus, beats, f"logs-{uuid.uuid4().hex[:12]}", **FAST)
+    reader.start()
+    try:
+        wait_until(lambda: "pc" in beat_ids(recorder), timeout=20, message="the beat")
+        time.sleep(1.0)  # the log topic's absence has been seen meanwhile
+        assert all(not r.problem for r in reports(recorder))
+    finally:
+        reader.stop()
