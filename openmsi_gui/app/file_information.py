@@ -16,6 +16,7 @@ from openmsi_gui.app.settings import Destination, WatchedFolder
 from openmsi_gui.app.text import files, sentence
 from openmsi_gui.engine.metadata import (
     SAMPLE_FIELD,
+    Fields,
     FolderMetadata,
     MetadataError,
     check_fields,
@@ -71,6 +72,27 @@ def fields_problem(fields: Mapping[str, str]) -> str | None:
     except MetadataError as exc:
         return sentence(str(exc))
     return None
+
+
+def fields_from_rows(rows: list[tuple[str, str]]) -> tuple[Fields, str | None]:
+    """The fields of the form's table (empty rows skipped), and a sentence if one is wrong.
+
+    A value without a name, or a name given twice, is a problem; the fields
+    returned keep the first of each name.
+    """
+    fields: Fields = {}
+    problem: str | None = None
+    for key, value in rows:
+        if not key and not value:
+            continue
+        if not key:
+            problem = problem or f"The value '{value[:20]}' has no field name: name it."
+            continue
+        if key in fields:
+            problem = problem or f"The field '{key}' is given twice: remove one."
+            continue
+        fields[key] = value
+    return fields, problem
 
 
 def path_regex_problem(text: str) -> str | None:
@@ -136,14 +158,17 @@ def preview(fixed: Mapping[str, str], path_regex: str, example: str,
 
 
 def sample_menu_text(folder: WatchedFolder, name: str) -> str:
-    """The tray item of ``folder`` (shown as ``name``): ``Sample for Outbox: S001…``."""
-    return f"Sample for {name}: {folder.current_sample or NO_SAMPLE}…"
+    """The tray item of ``folder`` (shown as ``name``).
+
+    ``Set current sample for Outbox (now S001)…``: the sample is seen without a click.
+    """
+    return f"Set current sample for {name} (now {folder.current_sample or NO_SAMPLE})…"
 
 
 def wants_sample_item(folder: WatchedFolder) -> bool:
     """Whether the tray offers to set ``folder``'s current sample."""
-    return bool(folder.enabled and (folder.metadata or folder.metadata_from_path
-                                    or folder.require_sample or folder.current_sample))
+    return bool(folder.metadata or folder.metadata_from_path or folder.require_sample
+                or folder.current_sample)
 
 
 def destination_wanted(dest: Destination) -> re.Pattern[str] | None:

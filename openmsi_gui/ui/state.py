@@ -16,6 +16,7 @@ from openmsi_gui.engine.events import (
     FileDelivery,
     FileFailed,
     FileProcessed,
+    FilesFiltered,
     FileUnconfirmed,
     JobId,
     JobState,
@@ -46,6 +47,8 @@ class LiveState(QObject):
         tick(): once a second (for throughput plots).
         bandwidthChanged(): the app-wide limit in force, or "Limit bandwidth now", changed
             (see :attr:`limit_text`, :attr:`limit_now`).
+        filteredChanged(): a destination's download filter left out more files (see
+            :attr:`filtered`).
     """
 
     rowsChanged = Signal(list)
@@ -59,11 +62,13 @@ class LiveState(QObject):
     jobsChanged = Signal(list)
     tick = Signal()
     bandwidthChanged = Signal()
+    filteredChanged = Signal()
 
     def __init__(self, adapter: EngineAdapter, controller: AppController,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.book = TransferBook()
+        self.filtered: dict[str, int] = {}  # by job: files its download filter left out
         self.adapter = adapter
         self.controller = controller
         # From then on PauseState events keep these up to date.
@@ -115,6 +120,10 @@ class LiveState(QObject):
             self.filesUnconfirmed.emit(unconfirmed)
         if any(isinstance(event, FileDelivery) for event in events):
             self.deliveriesChanged.emit()
+        filtered = {e.job: e.count for e in events if isinstance(e, FilesFiltered)}
+        if filtered:
+            self.filtered.update(filtered)
+            self.filteredChanged.emit()
         self.refresh_status()
 
     def _follow(self, event: Event) -> None:

@@ -15,11 +15,12 @@ from openmsi_gui.engine.bandwidth import Timetable
 from openmsi_gui.engine.events import FileCompleted, FileFailed, FileUnconfirmed
 from openmsi_gui.ui.icons import LABELS, status_icon
 from openmsi_gui.ui.lab_state import LabState
+from openmsi_gui.ui.sample_menu import SampleMenu
 from openmsi_gui.ui.state import LiveState
 
 
 class Tray(QObject):
-    """Show the status in the tray; offer open, pause (for a while), resume, limit and quit.
+    """Show the status in the tray; offer open, samples, pause (for a while), resume, limit, quit.
 
     Where the platform has no tray (GNOME on Wayland, offscreen) the icon is
     simply not shown; everything is also reachable from the main window.
@@ -69,6 +70,9 @@ class Tray(QObject):
         self.limit_action.setCheckable(True)
         self.menu.addSeparator()
         self.quit_action = self._add("&Quit", self.quitRequested.emit)
+        # "Sample for <folder>: <sample>…", above the pause items, for folders sending information.
+        self.samples = SampleMenu(self.menu, self.pause_action, state.controller.store, self)
+        state.adapter.settingsChanged.connect(self.samples.refresh)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self.on_icon_activated)
         state.statusChanged.connect(self.on_status_changed)

@@ -31,6 +31,7 @@ from openmsi_gui.app.destinations import (
     s3_problems,
     validate_destination,
 )
+from openmsi_gui.app.file_information import filtered_text
 from openmsi_gui.app.job_specs import job_id
 from openmsi_gui.app.settings import Destination, DestinationKind, Settings, SettingsStore
 from openmsi_gui.app.text import error_sentence, sentence
@@ -43,6 +44,7 @@ from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
 from openmsi_gui.ui.views.processing_section import ProcessingSection
+from openmsi_gui.ui.views.receiving_fields import ReceivingFields
 from openmsi_gui.ui.views.s3_box import NOT_TESTED, SECRET_NOT_STORED, SECRET_STORED, S3Box
 
 GROUP_TOOLTIP = (
@@ -123,6 +125,10 @@ class DestinationsView(ItemsView[Destination]):
         form.addRow(buddy_label("Folder:", self.path_edit), self.path_row)
         form.addRow(box)
         form.addRow(buddy_label("Limit to:", self.bwlimit.edit), self.bwlimit.widget)
+        self.receiving = ReceivingFields(self)
+        self.receiving.changed.connect(self._on_form_changed)
+        self.state.filteredChanged.connect(self._refresh_table)
+        self.receiving.add_rows(form)
         form.addRow("", self.enabled_check)
         self.processing = ProcessingSection(self.controller, self.tasks,
                                             saved=lambda: self._stored(self.current_id() or ""))
@@ -172,8 +178,9 @@ class DestinationsView(ItemsView[Destination]):
                 self.path_edit, self.browse_button, self.open_button,
                 self.bucket_edit, self.prefix_edit, self.endpoint_edit, self.region_edit,
                 self.access_key_edit, self.secret_edit, self.test_button, self.bwlimit.edit,
-                self.enabled_check, *self.processing.tab_order(), self.advanced.toggle,
-                self.group_edit, self.receipts_check, self.receipt_name_edit, self.pairing_button]
+                *self.receiving.tab_order(), self.enabled_check, *self.processing.tab_order(),
+                self.advanced.toggle, self.group_edit, self.receipts_check,
+                self.receipt_name_edit, self.pairing_button]
 
     # -- ItemsView hooks --------------------------------------------------------
 
@@ -187,6 +194,10 @@ class DestinationsView(ItemsView[Destination]):
         problems = validate_destination(item, settings, self._checked_problem)
         timeout = self.processing.problem() if self.current_id() == item.id else None
         return [*problems, *([timeout] if timeout else [])]
+
+    def _status_note(self, item: Destination) -> str:
+        count = self.state.filtered.get(self._job_name(item), 0)
+        return filtered_text(count) if count else ""
 
     def _checks_path(self, item: Destination) -> bool:
         return item.kind == "folder"
@@ -207,6 +218,7 @@ class DestinationsView(ItemsView[Destination]):
         self.kind_combo.setCurrentIndex(index)
         self._show_kind(item.kind)
         self.processing.load(item, self._settings.profile(item.profile_id))
+        self.receiving.load(item)
         self.group_edit.setText(item.group_id)
         self.bwlimit.set_text(item.bwlimit)
         self.receipts_check.setChecked(item.receipts)
@@ -227,7 +239,7 @@ class DestinationsView(ItemsView[Destination]):
         self._show_secret_state(item)
 
     def _read_specific(self, item: Destination) -> Destination:
-        item = self.processing.read(item)
+        item = self.receiving.read(self.processing.read(item))
         return dataclasses.replace(
             item, kind=DestinationKind(self.kind_combo.currentData() or item.kind),
             group_id=self.group_edit.text().strip(), bucket=self.bucket_edit.text().strip(),
@@ -246,6 +258,7 @@ class DestinationsView(ItemsView[Destination]):
 
     def _after_update(self, item: Destination, errors: list[str]) -> None:
         self._show_receipt_name(item)
+        self.receiving.show_state(item)
         self.processing.results.set_profile(self._settings.profile(item.profile_id))
         self.processing.show_state(item, self._stored(item.id))
         s3 = item.kind == "s3"

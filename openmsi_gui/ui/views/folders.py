@@ -44,6 +44,7 @@ from openmsi_gui.ui.views.advanced import AdvancedSection
 from openmsi_gui.ui.views.after_delivery_section import AfterDeliverySection
 from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 from openmsi_gui.ui.views.delivery_section import DeliverySection
+from openmsi_gui.ui.views.information_section import InformationSection
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
 from openmsi_gui.ui.views.profiles import CONFIG_FILTER
@@ -108,6 +109,8 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.after_delivery = AfterDeliverySection(self.tasks, self.controller.registry,
                                                    self.current_item)
         self.after_delivery.changed.connect(self._on_form_changed)
+        self.information = InformationSection()
+        self.information.changed.connect(self._on_form_changed)
 
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
                      self.exclude_regex_edit, self.bwlimit.edit):
@@ -131,6 +134,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         form.addRow("", self.existing_check)
         form.addRow(buddy_label("Limit to:", self.bwlimit.edit), self.bwlimit.widget)
         form.addRow("", self.enabled_check)
+        form.addRow(self.information)
         form.addRow(self.delivery)
         form.addRow(self.after_delivery)
         form.addRow(self.advanced)
@@ -248,7 +252,7 @@ class FoldersView(ItemsView[WatchedFolder]):
                 self.topic_picker.create_button, self.include_edit, self.exclude_edit,
                 self.temporary_check, self.hidden_check, self.stable_spin,
                 self.existing_check, self.bwlimit.edit, self.enabled_check,
-                *self.delivery.tab_order(),
+                *self.information.tab_order(), *self.delivery.tab_order(),
                 *self.after_delivery.tab_order(), self.advanced.toggle,
                 self.include_regex_edit, self.exclude_regex_edit, self.chunk_combo,
                 self.polling_check]
@@ -286,6 +290,7 @@ class FoldersView(ItemsView[WatchedFolder]):
         self.existing_check.setChecked(item.upload_existing)
         self.polling_check.setChecked(item.polling)
         self.bwlimit.set_text(item.bwlimit)
+        self.information.load(item)
         self.delivery.load(item)
         self.after_delivery.load(item)
         for edit in (self.include_edit, self.exclude_edit, self.include_regex_edit,
@@ -304,7 +309,7 @@ class FoldersView(ItemsView[WatchedFolder]):
     def _read_specific(self, item: WatchedFolder) -> WatchedFolder:
         size = self.chunk_combo.currentData()
         include, exclude = self.include_edit.text(), self.exclude_edit.text()
-        item = self.after_delivery.read(item)
+        item = self.information.read(self.after_delivery.read(item))
         return self.delivery.read(dataclasses.replace(
             item,
             # Unchanged text keeps the stored list (a pattern list shown joined reads back alike).
@@ -325,6 +330,7 @@ class FoldersView(ItemsView[WatchedFolder]):
     def _after_update(self, item: WatchedFolder, errors: list[str]) -> None:
         self.delivery.show_problem(item)
         self.after_delivery.show_state(item, after_delivery_problems(item))
+        self.information.show_problems()
         problems = filter_problems(item)
         hints = regex_hints(item)
         for name, label in (("include_globs", self.include_error),

@@ -286,10 +286,16 @@ class ItemsEditor(QWidget, Generic[ItemT]):
             status = link if link and state is ItemState.WAITING else state.value
             failure = failure or waiting
             icon = status_icon(_STATE_ICONS[state])
+            if note := self._status_note(item):
+                status += f" · {note}"
             if item_id in self._drafts:
                 status += " (unsaved)"
         tips = [*texts, f"{status}: {failure}" if failure and item.enabled else status]
         return ListRow(item_id, [*texts, status], icon, tips)
+
+    def _status_note(self, item: ItemT) -> str:
+        """What the row's status adds for ``item`` (e.g. files a filter left out; "" none)."""
+        return ""
 
     def _select_id(self, item_id: str, notify: bool = True) -> None:
         self.item_list.select_id(item_id, notify)
