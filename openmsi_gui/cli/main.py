@@ -63,7 +63,6 @@ from openmsi_gui.engine.metadata import (
 )
 from openmsi_gui.engine.processing.plugins import HOST_COMMAND
 from openmsi_gui.engine.processing.reprocess import private_area
-from openmsi_gui.engine.processing.stage import ProcessingOptions
 from openmsi_gui.engine.receipt_keys import PairingError
 from openmsi_gui.engine.registry import Registry, RegistryError
 from openmsi_gui.engine.s3 import S3Error, S3Location, check_bucket_name, staging_dir
@@ -312,7 +311,7 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
 
 def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi download``."""
-    processing = _processing(args)
+    processing = processing_options(args)
     folder: Path = args.folder
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -336,19 +335,9 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
                          args.group, registry, bus, str(folder))
 
 
-def _processing(args: argparse.Namespace, private: bool = False) -> ProcessingOptions | None:
-    """What ``--then`` and friends (or ``--command``/``--plugin``) ask to run after each file."""
-    try:
-        return processing_options(args, args.topic, private)
-    except ProcessingArgsError as exc:
-        raise UsageError(str(exc)) from exc
-
-
 def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi process``: a processing-only destination (nothing kept but results)."""
-    processing = _processing(args, private=True)
-    assert processing is not None  # the parser requires --command or --plugin
-    processing = dataclasses.replace(processing, destination=f"process:{args.group}")
+    processing = processing_options(args, private=True, destination=f"process:{args.group}")
     wanted = download_filter(args)
     config = _config(args)
     if not _topic_ready(config, args.topic, or_missing=True):
@@ -367,20 +356,11 @@ def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
 
 def cmd_reprocess(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi reprocess``: a processor over everything on a topic, then exit."""
-    _processing(args)  # checks the flags before connecting
+    processing_options(args)  # checks the flags before connecting
     config = _config(args)
     if not _topic_ready(config, args.topic):
         return 0
-    data_dir = _registry_dir(args)
-
-    def wait(done: Callable[[], bool]) -> bool:
-        while not done():
-            if STOP.received is not None:
-                return False
-            time.sleep(0.2)
-        return True
-
-    return run_reprocess(config, args, bus, data_dir, wait)
+    return run_reprocess(config, args, bus, _registry_dir(args))
 
 
 def _run_download(make_job: Callable[[str | None], DownloadJob], group: str | None,
@@ -428,7 +408,7 @@ def s3_location(args: argparse.Namespace, config: KafkaConfig) -> S3Location:
 
 def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi download-s3``."""
-    processing = _processing(args)
+    processing = processing_options(args)
     wanted = download_filter(args)
     config = _config(args)
     location = s3_location(args, config)
@@ -541,7 +521,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args, bus)
     except (UsageError, ConfigError, UploadError, BrokerUnreachable, admin.BrokerError,
-            S3Error, CryptoSetupError, RegistryError, PairingError, KeychainError) as exc:
+            S3Error, CryptoSetupError, RegistryError, PairingError, KeychainError,
+            ProcessingArgsError) as exc:
         reporter.close()
         print(f"openmsi: error: {exc}", file=sys.stderr)
         return 2

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from openmsi_gui.app.validation import topic_problem
+from openmsi_gui.cli.signals import STOP
 from openmsi_gui.engine.durations import DurationError, parse_duration
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -139,21 +141,37 @@ def processor_spec(args: argparse.Namespace, topic: str) -> ProcessorSpec | None
     return spec
 
 
-def processing_options(args: argparse.Namespace, topic: str,
-                       private: bool = False) -> ProcessingOptions | None:
-    """The processing of a download or process command (None: none).
+def processing_options(args: argparse.Namespace, private: bool = False,
+                       destination: str = "") -> ProcessingOptions | None:
+    """The processing of a download, process or reprocess command (None: none).
+
+    Args:
+        args: the parsed flags.
+        private: processing only (``openmsi process``).
+        destination: the name results give the destination ("": the usual one).
 
     Raises:
         ProcessingArgsError: see :func:`processor_spec`.
     """
-    spec = processor_spec(args, topic)
+    spec = processor_spec(args, args.topic)
     if spec is None:
         return None
-    return ProcessingOptions(spec, private=private, retry_failed=args.retry_failed)
+    return ProcessingOptions(spec, private=private, retry_failed=args.retry_failed,
+                             destination=destination)
+
+
+def _until_done_or_stopped(done: Callable[[], bool]) -> bool:
+    """Wait for ``done()`` or SIGINT/SIGTERM; whether it is done."""
+    while not done():
+        if STOP.received is not None:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 def run_reprocess(config: KafkaConfig, args: argparse.Namespace, bus: EventBus,
-                  data_dir: Path, wait: Callable[[Callable[[], bool]], bool]) -> int:
+                  data_dir: Path,
+                  wait: Callable[[Callable[[], bool]], bool] = _until_done_or_stopped) -> int:
     """``openmsi reprocess``: 0 once every file is processed, 1 if some failed.
 
     ``wait(done)`` waits for ``done()`` or a stop signal; it returns whether done.
