@@ -36,6 +36,7 @@ import keyring
 import keyring.backend
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea
+from screenshot_information import information
 from screenshot_lab import NEEDY, populate  # scripts/ (this script's folder)
 from screenshot_processing import processing
 
@@ -382,9 +383,10 @@ def main() -> None:
         (32300, lambda: unconfirmed(app, openmsi, shot)),
         (32600, lambda: after_delivery(app, openmsi, base, shot)),
         (33400, lambda: processing(app, openmsi, shot)),  # after the preview's revert
+        (34700, lambda: information(app, openmsi, shot)),  # its fields saved, for the tray
         # ... and a broker that is switched off.
-        (34000, lambda: no_broker(app, openmsi, base, shot)),
-        (41500, tray_menu), (43000, openmsi.quit)]]
+        (36000, lambda: no_broker(app, openmsi, base, shot)),
+        (43500, tray_menu), (45000, openmsi.quit)]]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
     app.exec()

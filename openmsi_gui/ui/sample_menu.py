@@ -87,10 +87,10 @@ class SampleMenu(QObject):
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.menu = menu
-        self._before = before
         self.store = store
         self.actions: list[QAction] = []
-        self._separator: QAction | None = None
+        # Between the items and ``before``; the items are inserted above it, in order.
+        self._separator = menu.insertSeparator(before)
         self.dialog: SampleDialog | None = None  # the open dialog (tests reach it here)
         self.refresh(store.settings)
 
@@ -103,13 +103,9 @@ class SampleMenu(QObject):
         for folder in folders:
             action = QAction(sample_menu_text(folder, folder_name(folder)), self.menu)
             action.triggered.connect(lambda _checked=False, ident=folder.id: self.ask(ident))
-            self.menu.insertAction(self._before, action)
+            self.menu.insertAction(self._separator, action)
             self.actions.append(action)
-        if folders and self._separator is None:
-            self._separator = self.menu.insertSeparator(self._before)
-        elif not folders and self._separator is not None:
-            self.menu.removeAction(self._separator)
-            self._separator = None
+        self._separator.setVisible(bool(folders))
 
     def ask(self, folder_id: str) -> None:
         """Open the dialog for one folder; save what it gives."""

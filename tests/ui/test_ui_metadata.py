@@ -107,6 +107,10 @@ def test_tray_offers_the_sample_of_each_folder_sending_information(
     assert store.settings.folders[0].current_sample == "S001"
     qtbot.waitUntil(lambda: tray.samples.actions[0].text().endswith("(now S001)…"),
                     timeout=5000)
+    items = tray.menu.actions()
+    [action] = tray.samples.actions  # rebuilt: still one, still followed by its separator
+    assert items[items.index(action) + 1].isSeparator()
+    assert items[items.index(action) + 2] is tray.pause_action
 
 
 def test_the_sample_dialog_refuses_a_control_character(
