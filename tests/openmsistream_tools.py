@@ -15,8 +15,9 @@ Observed behaviour this module relies on (openmsistream 1.8.8):
   then also keeps its upload registry CSVs next to it instead of in
   ``<root>/LOGS/``. The helpers always pass it, so the watched and output
   folders stay free of log files.
-* Consumers against Tansu need ``session.timeout.ms = 6000`` (every JoinGroup
-  waits half the session timeout; the 45 s default makes joins take 22 s).
+* Consumers against Tansu need a short ``session.timeout.ms`` (every JoinGroup
+  waits half the session timeout; the 45 s default makes joins take 22 s). The
+  configs written here use 2000 (joins in 1 s) with a 500 ms heartbeat.
 * Empty files are never sent by the upload programs (zero chunks).
 * ``DataFileUploadDirectory``'s default ``--upload_regex`` silently skips
   hidden files and any absolute path containing ``log`` (e.g. ``catalog.csv``,
@@ -83,7 +84,7 @@ VENV_ENV_VAR = "OPENMSISTREAM_VENV"
 _MARKER = ".openmsistream-requirement"
 _LOCK = ".install.lock"
 
-DEFAULT_SESSION_TIMEOUT_MS = 6000
+DEFAULT_SESSION_TIMEOUT_MS = 2000
 
 
 class OpenMSIStreamError(RuntimeError):
@@ -268,6 +269,7 @@ def write_config(
             "enable.auto.commit": "False",
             "fetch.min.bytes": "100000",
             "session.timeout.ms": str(session_timeout_ms),
+            "heartbeat.interval.ms": str(max(100, session_timeout_ms // 4)),
             "key.deserializer": "StringDeserializer",
             "value.deserializer": "DataFileChunkDeserializer",
         },

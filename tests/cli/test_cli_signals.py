@@ -28,6 +28,9 @@ def test_a_signal_before_the_wait_is_not_lost() -> None:
 
 
 def test_a_signal_during_the_wait_ends_it() -> None:
+    # What it was (SIG_IGN, not Python's handler, when pytest was started from a
+    # shell's background job), to be there again afterwards.
+    before = signal.getsignal(signal.SIGINT)
     stop_signals = StopSignals()
     stop = threading.Event()
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
@@ -38,7 +41,7 @@ def test_a_signal_during_the_wait_ends_it() -> None:
     assert time.monotonic() - started < 5
     assert stop.is_set()
     assert stop_signals.received is signal.SIGINT
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_the_wait_also_ends_when_the_work_is_done() -> None:
