@@ -3,7 +3,8 @@
 Every column holds the full value: sizes in bytes, times in ISO 8601 UTC with
 their offset (``2026-12-05T23:24:56+00:00``), the whole SHA-512. The column names
 are those ``openmsi history`` always wrote, so scripts reading it keep working; the
-last three (what was done with an upload's file after its delivery) came later.
+next three (what was done with an upload's file after its delivery) came later, then
+``metadata``: the information sent or received with the file, as a JSON object ("" if none).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from openmsi_gui.engine.registry import HistoryRow
 from openmsi_gui.engine.untrusted import escaped
 
 CSV_HEADER = ("direction", "topic", "path", "size", "status", "error", "started",
-              "completed", "sha512", "after_delivery", "after_delivery_at", "moved_to")
+              "completed", "sha512", "after_delivery", "after_delivery_at", "moved_to",
+              "metadata")
 
 
 def iso_utc(epoch: float | None) -> str:
@@ -33,7 +35,8 @@ def csv_record(row: HistoryRow) -> list[str]:
     """One CSV line of ``row``, in the order of :data:`CSV_HEADER`."""
     return [row.direction, row.topic, row.relpath, str(row.size), row.status, row.error,
             iso_utc(row.started), iso_utc(row.completed), row.sha512_hex,
-            row.after_delivery, iso_utc(row.after_delivery_at), row.after_delivery_to]
+            row.after_delivery, iso_utc(row.after_delivery_at), row.after_delivery_to,
+            row.metadata]
 
 
 def write_history(stream: TextIO, rows: Iterable[HistoryRow], *,
@@ -52,7 +55,8 @@ def write_history(stream: TextIO, rows: Iterable[HistoryRow], *,
     count = 0
     for row in rows:
         shown = (dataclasses.replace(row, relpath=escaped(row.relpath, limit=None),
-                                     error=escaped(row.error, limit=None))
+                                     error=escaped(row.error, limit=None),
+                                     metadata=escaped(row.metadata, limit=None))
                  if for_terminal else row)
         writer.writerow(csv_record(shown))
         count += 1

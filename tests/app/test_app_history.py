@@ -56,7 +56,8 @@ def test_csv_export_has_full_values_and_utc_times(tmp_path: Path) -> None:
     assert lines[1][8] == "ab" * 64
     assert iso_utc(0.0) == ""  # never set
     assert lines[0][3] == "size"  # the name `openmsi history` always used
-    assert lines[1][9:] == ["", "", ""]  # nothing done after delivery
+    assert lines[1][9:12] == ["", "", ""]  # nothing done after delivery
+    assert lines[1][12] == ""  # no information sent with it
 
 
 def test_the_cli_and_the_gui_export_write_the_same_csv(tmp_path: Path) -> None:
@@ -146,4 +147,4 @@ def test_a_file_moved_or_deleted_after_delivery_says_so(tmp_path: Path) -> None:
     out = io.StringIO()
     write_history(out, [rows["a.tif"]])
     record = list(csv.reader(io.StringIO(out.getvalue())))[1]
-    assert record[9:] == ["moved", iso_utc(5.0), "/srv/done/a.tif"]
+    assert record[9:12] == ["moved", iso_utc(5.0), "/srv/done/a.tif"]
