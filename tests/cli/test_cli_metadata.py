@@ -65,3 +65,18 @@ def test_watch_sends_metadata_and_download_keeps_it_and_filters(
         "lab": "B2", "operator": "Ada", "specimen": "S001", "sample": "run-7"}
     assert (dest / "S001/a.tif").read_bytes() == b"image"
     assert not (dest / "other.txt").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["download", "/in"], ["download-s3", "--bucket", "lab-data"],
+    ["process", "--group", "g", "--command", "true {path}"]])
+def test_every_receiving_command_takes_the_download_filter(command: list[str]) -> None:
+    from openmsi_gui.cli.main import download_filter
+    from openmsi_gui.cli.parser import build_parser
+
+    args = build_parser().parse_args([command[0], *command[1:], "--bootstrap-servers", "h:1",
+                                      "--topic", "t", "--download_regex", r"S0\d+/"])
+    wanted = download_filter(args)
+    assert wanted is not None
+    assert wanted.match("S001/a.tif")
+    assert not wanted.match("old/S001/a.tif")

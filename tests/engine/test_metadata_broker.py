@@ -160,7 +160,7 @@ def produce_with_headers(config: KafkaConfig, topic: str,
 
 def test_hostile_headers_are_ignored_or_escaped(
         kafka_config: KafkaConfig, topic: str, tmp_path: Path, registry: Registry,
-        bus: EventBus) -> None:
+        bus: EventBus, caplog: pytest.LogCaptureFixture) -> None:
     files = {rel: (rel.encode() * 300, header) for rel, header in HOSTILE.items()}
     produce_with_headers(kafka_config, topic, files)
     dest = tmp_path / "inbox"
@@ -173,8 +173,11 @@ def test_hostile_headers_are_ignored_or_escaped(
         assert got[rel] == data
     assert json.loads(got["control.txt.metadata.json"]) == {
         "op\\x1b[31m": "line1\\nline2\\u202e"}
+    ignored = [r.getMessage() for r in caplog.records if "is ignored" in r.getMessage()]
     for rel in ("huge.txt", "not-json.txt", "nested.txt", "list.txt"):
         assert json.loads(got[rel + ".metadata.json"]) == {}
+        assert sum(f"sent with {rel} is ignored" in line for line in ignored) == 1  # per file
+    assert all("\n" not in line and "\x1b" not in line for line in ignored)
 
 
 def test_download_filter_reads_past_other_files_and_counts_them(
