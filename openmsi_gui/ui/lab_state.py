@@ -50,6 +50,8 @@ STOP_WAIT_S = 10.0
 """How long quitting waits for a reader being started (a keychain prompt) at most."""
 FOLD_BUDGET_S = 0.006
 """How long one go may fold heartbeats into the overview before the event loop runs."""
+QUIET_AFTER_PROBLEM_S = 10.0
+"""How long changes wait, once the reader reads again, for the beats it missed meanwhile."""
 
 _Item = tuple[Heartbeat | LogBatch, dt.datetime]
 _Running = tuple[LabTarget, BrokerProfile]
@@ -106,6 +108,7 @@ class LabState(QObject):
         self._following = False
         self._again = False
         self._stopped = False
+        self._quiet_until = 0.0
         self._fold_timer = QTimer(self)
         self._fold_timer.setSingleShot(True)
         self._fold_timer.setInterval(0)
@@ -214,6 +217,8 @@ class LabState(QObject):
             self._pending.extend(report.logs)
             problem = report.problem
         if problem != self.problem:
+            if not problem:  # the beats sent meanwhile are on their way: wait for them
+                self._quiet_until = time.monotonic() + QUIET_AFTER_PROBLEM_S
             self.problem = problem
             self.readingChanged.emit()
         if self._pending and not self._fold_timer.isActive():
@@ -245,7 +250,10 @@ class LabState(QObject):
         """
         self.now = self.clock()
         self.rows = self.overview.rows(self.now)
-        changes = self.overview.changes(self.now)
+        # While the reader cannot read (the lab's broker is away from here), programs only
+        # seem silent: no change is told, so no notification blames their PCs.
+        quiet = bool(self.problem or self._pending) or time.monotonic() < self._quiet_until
+        changes = [] if quiet else self.overview.changes(self.now)
         write = self.overview.store_write(self.now)
         if write is not None and not self.tasks.closed:
             self.tasks.submit(Purpose.IO, write)

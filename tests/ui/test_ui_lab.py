@@ -242,6 +242,70 @@ def test_a_program_turning_silent_notifies_once_and_recovers_by_itself(
     live.deleteLater()
 
 
+def test_no_program_is_said_silent_while_the_lab_broker_cannot_be_read(
+        qtbot: QtBot, store: SettingsStore, lab: LabState, view: LabView,
+        adapter: EngineAdapter, controller: AppController, clock: list[dt.datetime],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    live = LiveState(adapter, controller)
+    tray = Tray(live, lab=lab)
+    shown: list[str] = []
+    monkeypatch.setattr(tray.icon, "isVisible", lambda: True)
+    monkeypatch.setattr(tray.icon, "showMessage", lambda title, *_: shown.append(title))
+    choose(store)
+    feed = reader(qtbot)
+    feed.report([(beat("scope_watch"), T0), (beat("oven_watch"), T0)])
+    qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=5000)
+    feed.report(problem="Nothing accepts connections at 127.0.0.1:9. Retrying.")
+    qtbot.waitUntil(lambda: "Retrying" in view.status.label.text(), timeout=5000)
+    clock[0] = T0 + dt.timedelta(seconds=60)  # both seem silent: the reader hears nothing
+    lab.refresh()
+    assert shown == []  # their PCs are not to blame
+
+    monkeypatch.setattr("openmsi_gui.ui.lab_state.QUIET_AFTER_PROBLEM_S", 0.0)
+    feed.report([(beat("scope_watch"), clock[0])])  # back: only one of them beat meanwhile
+    qtbot.waitUntil(lambda: not lab.problem, timeout=5000)
+    lab.refresh()
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert shown == ["A program is silent"]  # oven_watch; scope_watch never seemed gone
+    tray.deleteLater()
+    live.deleteLater()
+
+
+def test_log_lines_show_their_own_time_once_and_the_pane_says_when_there_are_none(
+        qtbot: QtBot, store: SettingsStore, lab: LabState, view: LabView) -> None:
+    choose(store)
+    feed = reader(qtbot)
+    ours = "2026-12-06 08:59:58,123 WARNING openmsi: the disk is nearly full"
+    feed.report([(beat("scope_watch"), T0), (beat("osn_upload", interval=None), T0)],
+                [(LogBatch("scope_watch", T0.timestamp(), (ours,)), T0),
+                 (LogBatch("osn_upload", T0.timestamp(), ("a line of OpenMSIStream's",)), T0)])
+    qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=5000)
+    assert view.select("scope_watch")
+    assert view.logs_text() == ours  # not after the time its message was sent
+    assert view.select("osn_upload")
+    assert view.logs_text().endswith("  a line of OpenMSIStream's")
+    assert view.logs_text()[:4].isdigit()  # its message's time: the line has none
+    feed.report([(beat("quiet_watch"), T0)])
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)
+    assert view.select("quiet_watch")
+    assert view.logs.placeholderText() == (
+        "No warnings or errors from quiet_watch on 'logs' yet.")
+
+
+def test_a_long_text_from_a_heartbeat_does_not_widen_the_view(
+        qtbot: QtBot, store: SettingsStore, lab: LabState, view: LabView) -> None:
+    choose(store)
+    feed = reader(qtbot)
+    long = Heartbeat("long_watch", T0, Counters(files=1), interval=10.0, host="pc1",
+                     app_version="9" * 300, kind=ReportKind.WATCH, job="watch")
+    feed.report([(long, T0)])
+    qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=5000)
+    assert view.select("long_watch")
+    assert "watch watch" not in view.detail.text()  # the command line's job: its command
+    assert view.minimumSizeHint().width() < 1000
+    assert view.width() == 1000
+
+
 def test_selecting_shows_its_log_lines_and_forget_removes_it(
         qtbot: QtBot, store: SettingsStore, lab: LabState, view: LabView,
         clock: list[dt.datetime]) -> None:
