@@ -10,6 +10,7 @@ notifications from :meth:`LabOverview.changes <openmsi_gui.app.lab.LabOverview.c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from openmsi_gui.app.settings import BrokerProfile, Settings
 
 NAMES_IN_NOTICE = 3
 """Programs named in one notification; more are counted."""
+_DATED = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
+"""A log line that starts with its own time (ours do; OpenMSIStream's lines do not)."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ def reading_summary(target: LabTarget, profile_name: str, rows: Sequence[Program
 
 def program_summary(row: ProgramRow) -> str:
     """Two lines about the selected program: who and where, then its problem if any."""
-    what = " ".join(part for part in (row.kind.value if row.kind else "", row.job) if part)
+    kind = row.kind.value if row.kind else ""
+    # On the command line the job is named after its command: "watch", not "watch watch".
+    what = " ".join(part for part in (kind, row.job if row.job != kind else "") if part)
     every = f"every {row.interval:g} s" + (" (inferred)" if row.interval_inferred else "")
     version = f"version {row.version}" if row.is_ours else row.version
     facts = [f"host {row.host}" if row.host else "", what, f"heartbeat {every}", version]
@@ -127,7 +132,27 @@ def program_summary(row: ProgramRow) -> str:
     return f"{first}\n{row.problem}" if row.problem else first
 
 
+def log_line_text(line: LogLine) -> str:
+    """One log line as shown: the line as sent, after its message's local time if it has none.
+
+    Our lines carry the time they were logged (which may be long before their
+    message was sent, while the broker was away); OpenMSIStream's carry none.
+    The text is escaped already.
+    """
+    if _DATED.match(line.text):
+        return line.text
+    return f"{line.time.astimezone():%Y-%m-%d %H:%M:%S}  {line.text}"
+
+
 def log_text(lines: Sequence[LogLine]) -> str:
-    """The program's log lines, one per line, with their local time (texts escaped already)."""
-    return "\n".join(f"{line.time.astimezone():%Y-%m-%d %H:%M:%S}  {line.text}"
-                     for line in lines)
+    """The program's log lines, one per line (see :func:`log_line_text`)."""
+    return "\n".join(log_line_text(line) for line in lines)
+
+
+def no_log_lines(program_id: str, log_topic: str) -> str:
+    """What the log pane says while it shows no line (``program_id`` "": none selected)."""
+    if not program_id:
+        return "Select a program to see the warnings and errors it sent to the log topic."
+    if not log_topic:
+        return "Give a log topic, then Read, to see the programs' warnings and errors."
+    return f"No warnings or errors from {program_id} on '{log_topic}' yet."

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -37,6 +38,7 @@ from openmsi_gui.app.lab_reading import (
     LabTarget,
     chosen,
     log_text,
+    no_log_lines,
     program_summary,
     reading_summary,
     view_choice,
@@ -149,6 +151,9 @@ class LabView(QWidget):
         self.detail.setAccessibleName("Selected program")
         self.detail.setTextFormat(Qt.TextFormat.PlainText)
         self.detail.setWordWrap(True)
+        # A long unbreakable text from a heartbeat (a version, a path) must not widen the
+        # window: the label takes the width it is given.
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.forget_button = QPushButton("&Forget")
         self.forget_button.setAccessibleName("Forget the selected program")
         self.forget_button.setToolTip("Remove a program gone for good from the list (it comes "
@@ -161,8 +166,7 @@ class LabView(QWidget):
         self.logs.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.logs.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.logs.setAccessibleName("Log lines of the selected program")
-        self.logs.setPlaceholderText("Select a program to see the warnings and errors it sent "
-                                     "to the log topic.")
+        self.logs.setPlaceholderText(no_log_lines("", ""))
 
     def _assemble(self) -> None:
         form = QGridLayout()
@@ -313,6 +317,9 @@ class LabView(QWidget):
 
     def _show_logs(self) -> None:
         lines = self.lab.overview.logs_for(self._selected, LOG_LINES) if self._selected else []
+        reading = self.lab.reading
+        self.logs.setPlaceholderText(no_log_lines(self._selected,
+                                                  reading.log_topic if reading else ""))
         self.logs.setPlainText(log_text(lines))
         self.logs.verticalScrollBar().setValue(self.logs.verticalScrollBar().maximum())
 
