@@ -47,6 +47,10 @@ NUMERIC = frozenset({Column.LAST_SEEN, Column.FILES_HOUR, Column.BYTES_HOUR, Col
                      Column.FAILED, Column.FREE})
 """Columns right-aligned (numbers)."""
 
+DROPPED_FIRST = (Column.VERSION, Column.HOST, Column.FAILED, Column.WAITING,
+                 Column.FILES_HOUR, Column.FREE)
+"""Columns a narrow terminal leaves out, in this order (never name, last seen, state, data)."""
+
 SEVERITY: dict[ProgramState, int] = {ProgramState.SILENT: 0, ProgramState.NEEDS_ATTENTION: 1,
                                      ProgramState.WORKING: 2, ProgramState.IDLE: 3}
 """The state column sorts the worst first."""
@@ -147,24 +151,42 @@ def _cut(text: str) -> str:
     return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
 
 
-def table_text(rows: Iterable[ProgramRow], now: dt.datetime) -> str:
+def _table_lines(ordered: list[ProgramRow], columns: list[Column], now: dt.datetime
+                 ) -> list[str]:
+    table = [[HEADERS[column] for column in columns]]
+    table += [[_cut(cell_text(row, column, now)) for column in columns] for row in ordered]
+    widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
+    return ["  ".join(cell.rjust(width) if column in NUMERIC else cell.ljust(width)
+                      for cell, width, column in zip(line, widths, columns, strict=True)
+                      ).rstrip() for line in table]
+
+
+def table_text(rows: Iterable[ProgramRow], now: dt.datetime, width: int | None = None) -> str:
     """The command line's table.
 
     A header, one line per program (by name), each problem in a sentence, and a summary.
+    Given a terminal's ``width``, the columns that do not fit are left out, the least
+    needed first (:data:`DROPPED_FIRST`), and a line says which.
     """
     ordered = sorted(rows, key=lambda row: sort_key(row, Column.NAME, now))
     if not ordered:
         return "No program has reported on this topic yet."
-    table = [[HEADERS[column] for column in Column]]
-    table += [[_cut(cell_text(row, column, now)) for column in Column] for row in ordered]
-    widths = [max(len(line[i]) for line in table) for i in range(len(Column))]
-    lines = ["  ".join(cell.rjust(width) if column in NUMERIC else cell.ljust(width)
-                       for cell, width, column in zip(line, widths, Column, strict=True)
-                       ).rstrip() for line in table]
+    columns = list(Column)
+    lines = _table_lines(ordered, columns, now)
+    left_out: list[Column] = []
+    for column in DROPPED_FIRST:
+        if width is None or max(len(line) for line in lines) <= width:
+            break
+        columns.remove(column)
+        left_out.append(column)
+        lines = _table_lines(ordered, columns, now)
     problems = [f"{row.program_id} is {row.state.value}: {row.problem}"
                 for row in sorted(ordered, key=lambda row: sort_key(row, Column.STATE, now))
                 if row.problem]
-    return "\n".join([*lines, "", *problems, *([""] if problems else []), summary(ordered)])
+    note = ([f"Left out to fit the terminal: {', '.join(HEADERS[c] for c in left_out)} "
+             "(a wider terminal, or --json, shows them)."] if left_out else [])
+    return "\n".join([*lines, *note, "", *problems, *([""] if problems else []),
+                      summary(ordered)])
 
 
 def as_json(rows: Iterable[ProgramRow], now: dt.datetime) -> list[dict[str, Any]]:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from openmsi_gui.app import lab_table
 from openmsi_gui.app.lab import LabOverview, ProgramState
+from openmsi_gui.app.lab_reading import log_line_text
 from openmsi_gui.app.lab_settings import DEFAULT_HEARTBEAT_TOPIC
 from openmsi_gui.app.lab_store import LabStore
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -38,7 +40,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     "last hour, files waiting and failed, free disk, version. A program is "
                     "silent once it missed two heartbeat intervals. Programs heard from in "
                     "earlier runs are remembered (in the data folder) until --forget. Exit "
-                    "code 0 when no program is silent, 1 otherwise.")
+                    "code 0 when no program is silent, 1 when one is, 2 when the broker "
+                    "cannot be reached or the topic does not exist.")
     parser.add_argument("--heartbeat-topic", "--heartbeat_topic_name", dest="heartbeat_topic",
                         default=DEFAULT_HEARTBEAT_TOPIC, metavar="TOPIC",
                         help=f"the heartbeat topic (default {DEFAULT_HEARTBEAT_TOPIC})")
@@ -75,7 +78,7 @@ def _log_text(overview: LabOverview, program_id: str) -> str:
     if not lines:
         return f"No log lines from {shown} (give --log-topic, and --since further back?)."
     return "\n".join([f"Recent log lines of {shown}:", *(
-        f"  {line.time.astimezone():%Y-%m-%d %H:%M:%S}  {line.text}" for line in lines)])
+        f"  {log_line_text(line)}" for line in lines)])
 
 
 def cmd_status(args: argparse.Namespace, config: KafkaConfig) -> int:
@@ -102,7 +105,8 @@ def cmd_status(args: argparse.Namespace, config: KafkaConfig) -> int:
                          indent=2,
                          ensure_ascii=False))
     else:
-        print(lab_table.table_text(rows, now))
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        print(lab_table.table_text(rows, now, width))
         for program_id in args.logs:
             print(f"\n{_log_text(overview, program_id)}")
     sys.stdout.flush()

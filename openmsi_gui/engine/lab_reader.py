@@ -70,8 +70,8 @@ Logs = list[tuple[LogBatch, dt.datetime]]
 
 def topic_missing_sentence(topic: str) -> str:
     """The problem while a topic to read does not exist yet."""
-    return (f"Topic {topic} does not exist yet: check its name; it appears when a program "
-            "first reports to it.")
+    return (f"Topic {topic} does not exist yet: check its name, or create it "
+            f"(openmsi topic create {topic}) so that programs can report to it.")
 
 
 def _sentence(text: str) -> str:
@@ -344,7 +344,8 @@ def read_once(config: KafkaConfig, heartbeat_topic: str, log_topic: str = "",
     if heartbeat_topic not in topics:
         raise admin.BrokerError(
             f"topic {heartbeat_topic!r} does not exist on {config.bootstrap_servers}: check "
-            "--heartbeat-topic; it appears when a program first reports to it")
+            f"--heartbeat-topic, or create it (openmsi topic create {heartbeat_topic}) so "
+            "that programs can report to it")
     beats: Beats = []
     logs: Logs = []
     skipped = 0

@@ -294,6 +294,21 @@ def test_table_text_and_json() -> None:
     json.dumps(data)
 
 
+def test_table_text_fits_a_terminal_leaving_out_the_least_needed_columns() -> None:
+    overview = LabOverview()
+    overview.add_beat(ours("microscope-pc07_watch"), at(0))
+    overview.add_beat(theirs("osn"), at(0))
+    now = at(30 * 60)
+    wide = lab_table.table_text(overview.rows(now), now)
+    assert "Left out" not in wide
+    narrow = lab_table.table_text(overview.rows(now), now, width=80)
+    table = narrow.split("\n\n")[0].splitlines()
+    assert all(len(line) <= 80 for line in table[:-1])
+    assert table[0].split()[:4] == ["Program", "Last", "seen", "State"]
+    assert table[-1].startswith("Left out to fit the terminal: Version, Host")
+    assert narrow.splitlines()[-1] == wide.splitlines()[-1]  # the same summary
+
+
 def test_five_hundred_programs_beating_every_ten_seconds() -> None:
     """Sanity of the running sums: an hour of 500 programs, rows asked every simulated second."""
     overview = LabOverview()
