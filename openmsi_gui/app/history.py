@@ -33,6 +33,7 @@ from openmsi_gui.app.settings import Settings
 from openmsi_gui.engine.confirmation import Expectation
 from openmsi_gui.engine.deliveries import Delivery, DeliveryBook
 from openmsi_gui.engine.events import DeliveryStatus, Direction
+from openmsi_gui.engine.metadata import from_json
 from openmsi_gui.engine.processing.records import ProcessingBook, ProcessingRecord
 from openmsi_gui.engine.registry import HistoryRow, Registry
 from openmsi_gui.engine.untrusted import escaped
@@ -166,11 +167,19 @@ def history_tooltip(row: HistoryRow, column: HistoryColumn) -> str | None:
         return row.sha512_hex or None
     if column is HistoryColumn.ERROR:
         return "\n".join(escaped(line, limit=None) for line in row.error.splitlines()) or None
-    if column in (HistoryColumn.PATH, HistoryColumn.TOPIC):
+    if column is HistoryColumn.PATH:  # with the information sent with the file, if any
+        return "\n".join([history_cell(row, column), *information_lines(row)])
+    if column is HistoryColumn.TOPIC:
         return history_cell(row, column)
     if column is HistoryColumn.STATUS:
         return after_delivery_text(row)
     return None
+
+
+def information_lines(row: HistoryRow) -> list[str]:
+    """``name = value`` for each field sent or received with the file (escaped)."""
+    return [f"{escaped(key, 64)} = {escaped(value, 200)}"
+            for key, value in from_json(row.metadata).items()]
 
 
 def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
@@ -189,7 +198,8 @@ def history_sort_value(row: HistoryRow, column: HistoryColumn) -> Any:
 def search_text(row: HistoryRow, delivery: str = "") -> str:
     """Everything a search may match in ``row``, case-folded, columns kept apart."""
     parts = [history_cell(row, column) for column in HistoryColumn]
-    parts += [row.direction, row.status, row.error, row.sha512_hex, str(row.size), delivery]
+    parts += [row.direction, row.status, row.error, row.sha512_hex, str(row.size), delivery,
+              *information_lines(row)]
     return "\0".join(parts).casefold()
 
 

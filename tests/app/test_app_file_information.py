@@ -85,3 +85,17 @@ def test_the_sample_is_not_part_of_the_job_signature(flag: bool) -> None:
     other = WatchedFolder(id=folder.id, require_sample=flag, current_sample="S1",
                           added_at=folder.added_at)
     assert signature(folder, profile) == signature(other, profile)
+
+
+def test_history_shows_and_finds_the_information() -> None:
+    from openmsi_gui.app import history
+    from openmsi_gui.app.history import HistoryColumn
+    from openmsi_gui.engine.registry import HistoryRow
+
+    row = HistoryRow("download", "t", "S001/a.tif", 3, "done", "", 1.0, 2.0, "ab" * 64,
+                     metadata='{"sample":"S001","op\\\\x1b":"A. L"}')
+    assert history.history_tooltip(row, HistoryColumn.PATH) == (
+        "S001/a.tif\nsample = S001\nop\\x1b = A. L")
+    assert "sample = s001" in history.search_text(row)
+    plain = HistoryRow("upload", "t", "b.tif", 3, "done", "", 1.0, 2.0, "ab" * 64)
+    assert history.history_tooltip(plain, HistoryColumn.PATH) == "b.tif"

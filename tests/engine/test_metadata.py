@@ -132,3 +132,23 @@ def test_receipts_carry_metadata_and_old_ones_still_verify() -> None:
                         ReceiptStatus.STORED, metadata='{"sample":"S1"}')
     assert open_receipt(seal_receipt(plain, identity), trust) == plain
     assert open_receipt(seal_receipt(with_meta, identity, sealed=True), trust) == with_meta
+
+
+def test_nothing_is_sent_in_headers_on_an_encrypted_topic(tmp_path: Path) -> None:
+    """KafkaCrypto encrypts keys and values, not headers: the information stays home."""
+    from openmsi_gui.engine.events import EventBus
+    from openmsi_gui.engine.kafka_config import KafkaConfig
+    from openmsi_gui.engine.registry import Registry
+    from openmsi_gui.engine.uploader import Uploader
+
+    registry = Registry(tmp_path / "r.sqlite3")
+    try:
+        metadata = FolderMetadata({"lab": "B2"}, require_sample=True)
+        config = KafkaConfig.for_bootstrap("127.0.0.1:9")
+        plain = Uploader(config, "t", EventBus(), registry, metadata=metadata)
+        sealed = Uploader(config, "t", EventBus(), registry, metadata=metadata,
+                          cipher=object())  # type: ignore[arg-type]
+        assert plain._metadata is metadata
+        assert sealed._metadata is None  # and files do not wait for a sample either
+    finally:
+        registry.close()
