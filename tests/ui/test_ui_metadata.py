@@ -79,6 +79,8 @@ def test_a_field_named_twice_is_refused(folders: FoldersView) -> None:
         section.table.setItem(row, 0, QTableWidgetItem(key))
         section.table.setItem(row, 1, QTableWidgetItem(value))
     assert section.fields_error.text() == "The field 'lab' is given twice: remove one."
+    assert not folders.apply_button.isEnabled()
+    assert "given twice" in folders.errors.text()
 
 
 @pytest.fixture

@@ -268,8 +268,10 @@ class FoldersView(ItemsView[WatchedFolder]):
         current = self.current_id() == item.id
         deadline = self.delivery.problem() if current else None
         age = self.after_delivery.problem() if current else None
+        fields = self.information.problem() if current else None
         return [*problems, *([f"Delivery deadline: {deadline}"] if deadline else []),
-                *after_delivery_problems(item), *([age] if age else [])]
+                *after_delivery_problems(item), *([age] if age else []),
+                *([fields] if fields else [])]
 
     def _job_name(self, item: WatchedFolder) -> str:
         return str(job_id(item))

@@ -127,6 +127,10 @@ class InformationSection(AdvancedSection):
                                    metadata_from_path=self.path_edit.text().strip(),
                                    require_sample=self.require_check.isChecked())
 
+    def problem(self) -> str | None:
+        """What is wrong with the table as typed (a value without a name, a name twice)."""
+        return fields_from_rows(self.rows())[1]
+
     def rows(self) -> list[tuple[str, str]]:
         """The table's (field, value) rows as typed."""
         return [(_text(self.table.item(row, 0)), _text(self.table.item(row, 1)))
