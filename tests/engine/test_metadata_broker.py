@@ -205,3 +205,30 @@ def test_download_filter_reads_past_other_files_and_counts_them(
         produce_with_headers(kafka_config, topic, {"keep/later.txt": (b"later", None)})
         wait_until(lambda: again.files_received == 1, message="the later file")
     assert again.files_filtered == 0
+
+
+def test_the_first_good_header_of_any_chunk_wins(
+        kafka_config: KafkaConfig, topic: str, tmp_path: Path, registry: Registry,
+        bus: EventBus) -> None:
+    from confluent_kafka import Producer
+
+    plan = {"ab.txt": [b'{"run":"A"}', b'{"run":"B"}'], "late.txt": [None, b'{"run":"L"}'],
+            "junk-first.txt": [b"junk", b'{"run":"J"}']}
+    producer = Producer(kafka_config.producer_settings())
+    for rel, headers in plan.items():
+        for chunk, header in zip(chunks_of((rel.encode() * 200)[:1000], rel, chunk_size=512),
+                                 headers, strict=True):
+            producer.produce(topic, key=wire.make_key("", chunk.filename, chunk.chunk_i,
+                                                      chunk.n_chunks),
+                             value=wire.encode_chunk(chunk), partition=0,
+                             headers=None if header is None else [(HEADER, header)])
+    assert producer.flush(30) == 0
+    dest = tmp_path / "inbox"
+    downloader = Downloader(kafka_config, topic, dest, bus, registry, group_id="g-first",
+                            sidecar=True)
+    with running(downloader):
+        wait_until(lambda: downloader.files_received == len(plan), message="every file")
+    runs = {rel: json.loads((dest / f"{rel}.metadata.json").read_text("utf-8"))
+            for rel in plan}
+    assert runs == {"ab.txt": {"run": "A"}, "late.txt": {"run": "L"},
+                    "junk-first.txt": {"run": "J"}}
