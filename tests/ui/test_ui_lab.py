@@ -221,6 +221,7 @@ def test_a_program_turning_silent_notifies_once_and_recovers_by_itself(
     lab.refresh()
     qtbot.waitUntil(lambda: state_of("scope_watch") == "silent", timeout=5000)
     assert state_of("oven_watch") == "working"
+    assert view.model.row_at(0).program_id == "scope_watch"  # the silent first
     tooltip = view.index_of("scope_watch").data(Qt.ItemDataRole.ToolTipRole)
     assert tooltip.startswith("No heartbeat for 23 s")
     assert len(shown) == 1

@@ -144,6 +144,8 @@ class LabView(QWidget):
                    Column.VERSION: "OpenMSIStream"}
         setup_sortable_table(self.table, [(COLUMNS.index(c), t) for c, t in samples.items()],
                              COLUMNS.index(Column.STATE))
+        # The worst first: with hundreds of programs, a silent one must not be a scroll away.
+        self.table.sortByColumn(COLUMNS.index(Column.STATE), Qt.SortOrder.AscendingOrder)
         self.table.selectionModel().selectionChanged.connect(self.on_selection_changed)
 
     def _build_detail(self) -> None:
