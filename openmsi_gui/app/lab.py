@@ -115,7 +115,12 @@ class LogLine:
 
 @dataclass(frozen=True)
 class StateChange:
-    """A program's state changed (``before`` None: first seen by this overview)."""
+    """A program's state changed.
+
+    ``before`` is None when the program is first seen by this overview, and when it
+    comes back from a silence it was in since then (its old beats read back at
+    start): neither is a recovery to tell.
+    """
 
     program_id: str
     before: ProgramState | None
@@ -179,6 +184,7 @@ class _Program:
     bytes: int = 0
     messages: int = 0
     shown: ProgramState | None = None  # the state :meth:`LabOverview.changes` told last
+    silence_told: bool = False  # it turned silent after being heard from as running
 
     @classmethod
     def from_known(cls, known: KnownProgram) -> _Program:
@@ -353,9 +359,15 @@ class LabOverview:
         changed: list[StateChange] = []
         for program in self._programs.values():
             state, _ = program.state_at(now)
-            if state is not program.shown:
-                changed.append(StateChange(program.program_id, program.shown, state))
-                program.shown = state
+            if state is program.shown:
+                continue
+            before = program.shown
+            if state is ProgramState.SILENT:
+                program.silence_told = before is not None
+            elif before is ProgramState.SILENT and not program.silence_told:
+                before = None  # silent since first seen (its last beats read back): news
+            changed.append(StateChange(program.program_id, before, state))
+            program.shown = state
         return changed
 
     def forget(self, program_id: str) -> None:

@@ -14,6 +14,7 @@ from openmsi_gui.app.lab import (
     ProgramState,
     StateChange,
 )
+from openmsi_gui.app.lab_reading import recovered_notice
 from openmsi_gui.app.lab_store import LabStore, store_path
 from openmsi_gui.app.lab_table import Column
 from openmsi_gui.engine.lab_wire import (
@@ -92,6 +93,21 @@ def test_silent_after_two_intervals_then_recovers_with_one_change_each() -> None
         StateChange("pc1_watch", ProgramState.SILENT, ProgramState.IDLE)]
     assert overview.changes(at(3003)) == []
     assert not overview.any_silent(at(3003))
+
+
+def test_a_program_read_back_silent_then_current_is_no_recovery() -> None:
+    """At start the hour is read back in parts: a program's old beats first, then new ones."""
+    overview = LabOverview()
+    overview.add_beat(ours(interval=60), at(0))
+    assert overview.changes(at(3000)) == [StateChange("pc1_watch", None, ProgramState.SILENT)]
+    overview.add_beat(ours(interval=60), at(2990))  # the rest of the hour, read a tick later
+    assert overview.changes(at(3001)) == [StateChange("pc1_watch", None, ProgramState.WORKING)]
+    assert recovered_notice(overview.changes(at(3002))) is None
+    assert overview.changes(at(3200)) == [  # a real silence now: told, and its end too
+        StateChange("pc1_watch", ProgramState.WORKING, ProgramState.SILENT)]
+    overview.add_beat(ours(interval=60), at(3201))
+    assert overview.changes(at(3202)) == [
+        StateChange("pc1_watch", ProgramState.SILENT, ProgramState.WORKING)]
 
 
 def test_openmsistream_interval_is_inferred_from_the_spacing_of_its_beats() -> None:
