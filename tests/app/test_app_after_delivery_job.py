@@ -45,5 +45,10 @@ def test_a_folder_set_to_delete_frees_its_confirmed_files(
                message="the confirmed file to be deleted")
     assert (inbox / "run1" / "scan.tif").read_bytes() == b"scan" * 1000
     assert (out / "run1").is_dir()  # there before the folder was added
-    [row] = [r for r in registry.history() if r.direction == "upload"]
-    assert history_cell(row, HistoryColumn.STATUS) == "Done, deleted"
+
+    def status() -> list[str]:  # recorded just after the file went
+        return [history_cell(r, HistoryColumn.STATUS) for r in registry.history()
+                if r.direction == "upload"]
+
+    wait_until(lambda: status() == ["Done, deleted"], timeout=10,
+               message="the history to say Done, deleted")
