@@ -18,8 +18,8 @@ from openmsi_gui.app.settings import (
     MIN_DELIVERY_DEADLINE,
     WatchedFolder,
 )
+from openmsi_gui.app.text import duration_problem
 from openmsi_gui.engine.confirmation import Expectation
-from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
 from openmsi_gui.engine.receipt_keys import PairingError, PublicIdentity
 from openmsi_gui.engine.untrusted import escaped
 
@@ -40,16 +40,8 @@ def folder_expectation(folder: WatchedFolder) -> Expectation | None:
 
 def deadline_problem(text: str) -> str | None:
     """What is wrong with a deadline as written on the folder form ("" is the default, 1h)."""
-    if not text.strip():
-        return "Give a deadline, e.g. 1h (90s, 20m, 1h, 7d)."
-    try:
-        seconds = parse_duration(text)
-    except DurationError as exc:
-        return f"{str(exc)[0].upper()}{str(exc)[1:]}."
-    if not MIN_DELIVERY_DEADLINE <= seconds <= MAX_DELIVERY_DEADLINE:
-        return (f"Give a deadline between {duration_words(MIN_DELIVERY_DEADLINE)} and "
-                f"{duration_words(MAX_DELIVERY_DEADLINE)}.")
-    return None
+    return duration_problem(text, "Give a deadline, e.g. 1h (90s, 20m, 1h, 7d).",
+                            MIN_DELIVERY_DEADLINE, MAX_DELIVERY_DEADLINE, "a deadline")
 
 
 def paired_names(data_dir: Path | None = None) -> list[str]:

@@ -13,6 +13,7 @@ import logging
 import threading
 from pathlib import Path
 
+from openmsi_gui.app.processing_form import processor_text, results_words
 from openmsi_gui.app.settings import Destination, DestinationKind
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -94,11 +95,9 @@ class Reprocessing:
             self._runs[dest.id] = run
         if previous is not None:
             previous.stop()
-        results = (f" Results go to the topic {dest.results_topic}." if dest.results_topic
-                   else "")
         return (f"Every file on the topic {dest.topic} goes through "
-                f"“{dest.processor_spec().name}” again (group {run.group}); files already "
-                f"delivered are not touched.{results}")
+                f"“{processor_text(dest.processor_spec())}” again (group {run.group}); files "
+                f"already delivered are not touched.{results_words(dest)}")
 
     def stop_all(self) -> None:
         """Stop every run (at quit; a run stopped before its end must be started again)."""

@@ -3,21 +3,21 @@
 What the destination form offers (nothing, a command, a plugin), the
 placeholders a command template may use, the rules that block Apply, and the
 words of the Reprocess question. :mod:`openmsi_gui.ui.views.processing_section`
-renders them; the command line checks ``--then`` with :func:`template_problem`.
+renders them. A command template is checked by the engine's
+:func:`~openmsi_gui.engine.processing.template.template_problem`, as ``--then`` is.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from openmsi_gui.app.settings import Destination, DestinationKind
+from openmsi_gui.app.text import duration_problem
 from openmsi_gui.app.validation import topic_problem
-from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
-from openmsi_gui.engine.processing.api import ProcessorKind
+from openmsi_gui.engine.durations import duration_words
+from openmsi_gui.engine.processing.api import ProcessorKind, ProcessorSpec
 from openmsi_gui.engine.processing.plugins import available_plugins
-from openmsi_gui.engine.processing.template import split_template
-from openmsi_gui.engine.processing.template import template_problem as engine_template_problem
+from openmsi_gui.engine.processing.template import template_problem
 
 KIND_LABELS: dict[ProcessorKind, str] = {
     ProcessorKind.NONE: "Nothing",
@@ -41,37 +41,12 @@ NO_PLUGINS = ("No plugins installed: see the README (Processing files after they
 MIN_TIMEOUT = 1.0
 MAX_TIMEOUT = 86400.0
 DEFAULT_TIMEOUT = 60.0
-_FIELD = re.compile(r"\{(" + "|".join(PLACEHOLDER_NAMES) + r")\}")
-
-
-def template_problem(command: str) -> str | None:
-    """Why ``command`` cannot run after each file, as one sentence (None if it can).
-
-    The engine's rule (:func:`~openmsi_gui.engine.processing.template.template_problem`:
-    quotes, known placeholders), and one more: the program itself must be named, so
-    that a file received from the topic is never what runs.
-    """
-    problem = engine_template_problem(command)
-    if problem is not None:
-        return problem
-    if _FIELD.search(split_template(command)[0]):
-        return ("The command must start with the program to run, not a placeholder: e.g. "
-                "python3 /opt/lab/index.py {path}.")
-    return None
 
 
 def timeout_problem(text: str) -> str | None:
     """What is wrong with a "Stop it after" time as written (None if it can be used)."""
-    if not text.strip():
-        return "Give the time after which processing is stopped, e.g. 60s or 10m."
-    try:
-        seconds = parse_duration(text)
-    except DurationError as exc:
-        return f"{str(exc)[0].upper()}{str(exc)[1:]}."
-    if not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
-        return (f"Give a time between {duration_words(MIN_TIMEOUT)} and "
-                f"{duration_words(MAX_TIMEOUT)}.")
-    return None
+    return duration_problem(text, "Give the time after which processing is stopped, e.g. 60s "
+                            "or 10m.", MIN_TIMEOUT, MAX_TIMEOUT)
 
 
 def processor_problems(dest: Destination) -> list[str]:
@@ -115,17 +90,30 @@ def plugin_choices(available: Sequence[tuple[str, str, str]],
     return entries
 
 
+def processor_text(spec: ProcessorSpec) -> str:
+    """What runs, in full, for a sentence: the plugin's name, or the whole command template.
+
+    Results and the transfers view name a command by its program only
+    (:attr:`ProcessorSpec.name`); a question about running it shows all of it.
+    """
+    return spec.command.strip() if spec.kind is ProcessorKind.COMMAND else spec.name
+
+
+def results_words(dest: Destination) -> str:
+    """`` Results go to the topic R.`` (with its leading space), or "" without a results topic."""
+    return f" Results go to the topic {dest.results_topic}." if dest.results_topic else ""
+
+
 def reprocess_question(dest: Destination, where: str) -> str:
     """What the Reprocess confirmation says it does, for ``dest`` delivering to ``where``."""
-    spec = dest.processor_spec()
-    results = (f" Results go to the topic {dest.results_topic}." if dest.results_topic
-               else "")
     touched = ("Nothing else is kept." if dest.kind is DestinationKind.PROCESS else
                f"Files already delivered to {where} are not touched.")
-    return (f"Run “{spec.name}” again over every file still on the topic {dest.topic}?\n\n"
+    return (f"Run “{processor_text(dest.processor_spec())}” again over every file still on "
+            f"the topic {dest.topic}?\n\n"
             "A fresh consumer group reads the topic from its oldest message; each file is "
             "rebuilt in a private temporary area, verified and processed, then removed. "
-            f"{touched}{results}\n\nThe destination goes on downloading new files meanwhile.")
+            f"{touched}{results_words(dest)}\n\nThe destination goes on downloading new files "
+            "meanwhile.")
 
 
 def installed_plugins() -> list[tuple[str, str, str]]:

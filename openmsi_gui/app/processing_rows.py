@@ -65,7 +65,7 @@ class Processing:
     @property
     def unfinished(self) -> bool:
         """Whether it is still to be done or running."""
-        return self.state in (ProcessingState.PENDING, ProcessingState.RUNNING)
+        return not self.state.finished
 
     @property
     def failed(self) -> bool:

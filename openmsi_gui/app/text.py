@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
+
 
 def sentence(text: str) -> str:
     """``text`` with a capital first letter and a final full stop.
@@ -19,6 +21,28 @@ def sentence(text: str) -> str:
 def error_sentence(error: BaseException) -> str:
     """An exception's message as a sentence (its type's name if it has none)."""
     return sentence(str(error).strip() or type(error).__name__)
+
+
+def duration_problem(text: str, empty: str, low: float, high: float,
+                     what: str = "a time") -> str | None:
+    """What is wrong with a duration field as written (None if it can be used).
+
+    Args:
+        text: the field (``90s``, ``20m``, ``1h``, ``7d``).
+        empty: the sentence for an empty field.
+        low: the shortest accepted, in seconds.
+        high: the longest accepted, in seconds.
+        what: how the sentence names it: "Give a time between 1 s and 1 day."
+    """
+    if not text.strip():
+        return empty
+    try:
+        seconds = parse_duration(text)
+    except DurationError as exc:
+        return sentence(str(exc))
+    if not low <= seconds <= high:
+        return f"Give {what} between {duration_words(low)} and {duration_words(high)}."
+    return None
 
 
 def files(n: int) -> str:

@@ -13,12 +13,11 @@ from openmsi_gui.app.processing_form import (
     plugin_choices,
     processor_problems,
     reprocess_question,
-    template_problem,
     timeout_problem,
 )
 from openmsi_gui.app.settings import BrokerProfile, Destination, DestinationKind, Settings
 from openmsi_gui.engine.processing.api import ProcessorKind
-from openmsi_gui.engine.processing.template import PLACEHOLDERS
+from openmsi_gui.engine.processing.template import PLACEHOLDERS, template_problem
 
 
 def test_the_placeholders_are_those_of_the_engine() -> None:
@@ -113,9 +112,13 @@ def test_installed_plugins_reads_the_entry_points() -> None:
 
 def test_reprocess_question_says_what_it_does() -> None:
     text = reprocess_question(_dest(results_topic="lab-results"), "/srv/inbox")
-    assert text.startswith("Run “index” again over every file still on the topic lab-data?")
+    assert text.startswith("Run “index {path}” again over every file still on the topic "
+                           "lab-data?")
     assert "fresh consumer group" in text
     assert "Files already delivered to /srv/inbox are not touched." in text
     assert "Results go to the topic lab-results." in text
+    full = reprocess_question(_dest(processor_command="/opt/venv/bin/python3 index.py {path}"),
+                              "x")
+    assert full.startswith("Run “/opt/venv/bin/python3 index.py {path}” again")  # all of it
     only = reprocess_question(_dest(kind=DestinationKind.PROCESS), "x")
     assert "Nothing else is kept." in only

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from openmsi_gui.engine.processing.api import FileToProcess, ProcessorKind, ProcessorSpec
+from openmsi_gui.engine.processing.api import (
+    FileToProcess,
+    ProcessorKind,
+    ProcessorSpec,
+    program_name,
+)
 from openmsi_gui.engine.processing.child import Capture
 from openmsi_gui.engine.processing.runner import STOPPED_REASON, run, run_command
 from openmsi_gui.engine.processing.template import command_args, template_problem
@@ -51,7 +56,7 @@ def test_a_command_printing_one_json_object_gives_it_as_result(tmp_path: Path) -
     assert result.result == {"argv": [str(data), "S001/a.txt", "lab-data", "ab" * 64,
                                       '{"sample": "S001"}']}
     assert result.output == ""  # the result is not repeated as output
-    assert result.processor == sys.executable
+    assert result.processor == Path(sys.executable).name  # the program, not where it is
 
 
 def test_a_command_that_prints_text_succeeds_without_result_and_keeps_its_output(
@@ -227,3 +232,16 @@ def test_a_capture_keeps_the_head_and_the_tail_and_counts_the_rest() -> None:
     small.add(b"\xa9 \xff\n")
     assert small.text() == "café \ufffd\n"
     assert (small.last_line(), small.complete) == ("café \ufffd", True)
+
+
+@pytest.mark.parametrize(("template", "name"), [
+    ("/work/main/.venv/bin/python -m tool {path}", "python"),
+    ("'/opt/lab tools/index' {path}", "index"),
+    ("'C:\\Tools\\index.exe' {path}", "index.exe"),
+    ("true {path}", "true"),
+    ("", ""),
+    ("broken 'quote {path}", "broken"),
+])
+def test_a_command_is_named_by_its_program_file_name(template: str, name: str) -> None:
+    assert program_name(template) == name
+    assert _command(template).name == name

@@ -40,6 +40,8 @@ the plugins installed, by the name a destination takes.
 from __future__ import annotations
 
 import enum
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,7 +87,8 @@ class ProcessingResult:
         result: a JSON object to keep and to send to the results topic (or None).
         output: what a command printed (bounded), kept in the history.
         processor: what ran, for provenance: the plugin's own ``name``, or the
-            command's program (filled in by the runner).
+            file name of the command's program (:func:`program_name`; filled in by
+            the runner).
         processor_version: the plugin's ``version`` ("" for a command).
     """
 
@@ -165,12 +168,31 @@ class ProcessorSpec:
 
     @property
     def name(self) -> str:
-        """How results and the history name it: the plugin's name, or the command's program."""
+        """How results and the history name it: the plugin's name, or the command's program.
+
+        A command is named by its program's file name (:func:`program_name`), so
+        ``/opt/venv/bin/python3 index.py {path}`` is ``python3`` on every machine.
+        """
         if self.kind is ProcessorKind.PLUGIN:
             return self.plugin
         if self.kind is ProcessorKind.COMMAND:
-            return self.command.split(maxsplit=1)[0] if self.command.strip() else ""
+            return program_name(self.command)
         return ""
+
+
+def program_name(command: str) -> str:
+    """The file name of a command template's program: ``python3`` for ``/usr/bin/python3 …``.
+
+    The template is split like a shell would (quotes group words); a path with
+    ``/`` or a backslash gives its last part. "" for an empty command.
+    """
+    try:
+        words = shlex.split(command, posix=True)
+    except ValueError:  # unbalanced quotes: refused before it runs, named by its first word
+        words = command.split()
+    if not words:
+        return ""
+    return re.split(r"[\\/]", words[0].rstrip("/\\"))[-1] or words[0]
 
 
 def result_key(relpath: str) -> str:

@@ -180,7 +180,7 @@ class ProcessingStage(FinalStage):
             thread.start()
             self._threads.append(thread)
         log.info("%s: after each file: %s %s", self._scope.job, self.spec.kind.value,
-                 escaped(self.spec.name))
+                 escaped(self.spec.command or self.spec.name))
 
     def settled(self, fate: FileFate) -> None:
         """Queue a stored file for processing (once per content at this destination)."""

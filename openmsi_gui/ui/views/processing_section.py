@@ -32,13 +32,13 @@ from openmsi_gui.app.processing_form import (
     installed_plugins,
     plugin_choices,
     reprocess_question,
-    template_problem,
     timeout_problem,
 )
 from openmsi_gui.app.settings import BrokerProfile, Destination, DestinationKind
 from openmsi_gui.app.text import error_sentence
 from openmsi_gui.engine.durations import duration_text, parse_duration
 from openmsi_gui.engine.processing.api import ProcessorKind
+from openmsi_gui.engine.processing.template import template_problem
 from openmsi_gui.ui.status_line import StatusLine, buddy_label, inline_error, line_edit, with_error
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
