@@ -13,6 +13,7 @@ import logging
 import threading
 from pathlib import Path
 
+from openmsi_gui.app.file_information import destination_wanted
 from openmsi_gui.app.processing_form import processor_text, results_words
 from openmsi_gui.app.settings import Destination, DestinationKind
 from openmsi_gui.engine.events import EventBus
@@ -77,6 +78,7 @@ class Reprocessing:
 
         Raises:
             BrokerError: the broker cannot be reached or has no such topic.
+            DownloadRegexError: its download filter is not a regular expression.
         """
         if dest.processor is ProcessorKind.NONE:
             return "Choose a command or a plugin to run after each file first."
@@ -88,7 +90,7 @@ class Reprocessing:
         run = Reprocess(config, dest.topic, dest.processor_spec(), self._registry.path.parent,
                         self._bus, self._registry, name=reprocess_job_name(dest),
                         group=reprocess_group(dest.group_id or f"openmsi-{dest.id}"),
-                        stop_when_done=True)
+                        stop_when_done=True, wanted=destination_wanted(dest))
         run.start()
         with self._lock:
             previous = self._runs.pop(dest.id, None)

@@ -108,6 +108,8 @@ def reprocess_question(dest: Destination, where: str) -> str:
     """What the Reprocess confirmation says it does, for ``dest`` delivering to ``where``."""
     touched = ("Nothing else is kept." if dest.kind is DestinationKind.PROCESS else
                f"Files already delivered to {where} are not touched.")
+    if dest.download_regex:
+        touched += f" Only files matching {dest.download_regex} are taken."
     return (f"Run “{processor_text(dest.processor_spec())}” again over every file still on "
             f"the topic {dest.topic}?\n\n"
             "A fresh consumer group reads the topic from its oldest message; each file is "

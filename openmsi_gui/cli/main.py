@@ -357,10 +357,11 @@ def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
 def cmd_reprocess(args: argparse.Namespace, bus: EventBus) -> int:
     """``openmsi reprocess``: a processor over everything on a topic, then exit."""
     processing_options(args)  # checks the flags before connecting
+    wanted = download_filter(args)
     config = _config(args)
     if not _topic_ready(config, args.topic):
         return 0
-    return run_reprocess(config, args, bus, _registry_dir(args))
+    return run_reprocess(config, args, bus, _registry_dir(args), wanted)
 
 
 def _run_download(make_job: Callable[[str | None], DownloadJob], group: str | None,

@@ -329,7 +329,7 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_job_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``process`` and ``reprocess`` (processing only), and ``service`` that runs such jobs."""
-    add_processing_parsers(sub, _broker_args, _process_running_args)
+    add_processing_parsers(sub, _broker_args, _process_running_args, download_regex_arg)
     _add_service_parser(sub)
 
 

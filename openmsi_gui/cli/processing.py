@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from openmsi_gui.app.file_information import filtered_text
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli.signals import STOP
 from openmsi_gui.engine.durations import DurationError, parse_duration
@@ -73,8 +75,14 @@ def add_then_args(parser: argparse.ArgumentParser) -> None:
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                 broker_args: Callable[[argparse.ArgumentParser], None],
-                running_args: Callable[[argparse.ArgumentParser], None]) -> None:
-    """The ``process`` and ``reprocess`` subcommands."""
+                running_args: Callable[[argparse.ArgumentParser], None],
+                filter_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    """The ``process`` and ``reprocess`` subcommands.
+
+    ``running_args`` adds what ``process`` shares with the download commands
+    (its download filter among them); ``filter_args``, the download filter, which
+    ``reprocess`` takes too.
+    """
     process = sub.add_parser(
         "process", help="process every file of a topic, keeping nothing but the results "
                         "(until Ctrl-C)",
@@ -95,6 +103,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser],
                     "everything the topic held at the start is processed (1 if some failed).")
     broker_args(again)
     _processor_args(again)
+    filter_args(again)
 
 
 def _processor_args(parser: argparse.ArgumentParser) -> None:
@@ -170,11 +179,12 @@ def _until_done_or_stopped(done: Callable[[], bool]) -> bool:
 
 
 def run_reprocess(config: KafkaConfig, args: argparse.Namespace, bus: EventBus,
-                  data_dir: Path,
+                  data_dir: Path, wanted: re.Pattern[str] | None = None,
                   wait: Callable[[Callable[[], bool]], bool] = _until_done_or_stopped) -> int:
     """``openmsi reprocess``: 0 once every file is processed, 1 if some failed.
 
-    ``wait(done)`` waits for ``done()`` or a stop signal; it returns whether done.
+    ``wanted`` is its ``--download-regex`` (None: every file); ``wait(done)`` waits
+    for ``done()`` or a stop signal and returns whether done.
     """
     from openmsi_gui.engine.processing.reprocess import Reprocess
     from openmsi_gui.engine.registry import Registry
@@ -182,7 +192,7 @@ def run_reprocess(config: KafkaConfig, args: argparse.Namespace, bus: EventBus,
     spec = processor_spec(args, args.topic)
     assert spec is not None  # the parser requires --command or --plugin
     registry = Registry(data_dir / "registry.sqlite3")
-    run = Reprocess(config, args.topic, spec, data_dir, bus, registry)
+    run = Reprocess(config, args.topic, spec, data_dir, bus, registry, wanted=wanted)
     try:
         run.start()
         try:
@@ -193,6 +203,8 @@ def run_reprocess(config: KafkaConfig, args: argparse.Namespace, bus: EventBus,
         registry.close()
     if run.job.error is not None:
         raise run.job.error
+    filtered = run.job.downloader.files_filtered
+    skipped = f", {filtered_text(filtered)}" if filtered else ""
     print(f"openmsi: processed again {run.stage.processed} files, {run.stage.failed} "
-          f"failed{'' if finished else ' (stopped before the end)'}")
+          f"failed{skipped}{'' if finished else ' (stopped before the end)'}")
     return 1 if run.stage.failed or not finished else 0

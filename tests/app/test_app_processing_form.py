@@ -120,5 +120,7 @@ def test_reprocess_question_says_what_it_does() -> None:
     full = reprocess_question(_dest(processor_command="/opt/venv/bin/python3 index.py {path}"),
                               "x")
     assert full.startswith("Run “/opt/venv/bin/python3 index.py {path}” again")  # all of it
+    assert "Only files matching S0/ are taken." in reprocess_question(
+        _dest(download_regex="S0/"), "x")
     only = reprocess_question(_dest(kind=DestinationKind.PROCESS), "x")
     assert "Nothing else is kept." in only

@@ -64,6 +64,13 @@ def test_download_then_a_command_and_reprocess_the_topic(kafka_config: KafkaConf
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == delivered
     assert [p for p in (data / "processing").rglob("*") if p.is_file()] == []
 
+    only = tmp_path / "only"  # a destination's download filter holds for reprocess too
+    done = run(["reprocess", *servers, "--command", marker_command(only),
+                "--download_regex", "run1/"], data, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert "processed again 1 files, 0 failed, 1 file skipped by the filter" in done.stdout
+    assert {p.name for p in only.iterdir()} - {"marker.py"} == {"run1_a.txt"}
+
 
 def test_process_keeps_nothing_but_results(kafka_config: KafkaConfig, tmp_path: Path) -> None:
     topic = f"t-{uuid.uuid4().hex[:10]}"

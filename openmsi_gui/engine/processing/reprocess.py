@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 import shutil
 import threading
 import time
@@ -101,13 +102,17 @@ class Reprocess:
         name: the job's name in events and logs.
         group: the consumer group (default: a fresh one).
         stop_when_done: stop the job by itself once everything is processed.
+        wanted: take only files whose relative path this matches from its start (the
+            destination's download filter; None: every file). The others are read
+            past and counted, as a download skips them.
 
     Its private area is removed when it stops: a run stopped before its end is not resumed.
     """
 
     def __init__(self, config: KafkaConfig, topic: str, spec: ProcessorSpec, data_dir: Path,
                  bus: EventBus, registry: Registry, name: str = "reprocess",
-                 group: str | None = None, stop_when_done: bool = False) -> None:
+                 group: str | None = None, stop_when_done: bool = False,
+                 wanted: re.Pattern[str] | None = None) -> None:
         self.group = group or reprocess_group()
         self._stop_when_done = stop_when_done
         self._stopped = threading.Lock()  # held once the job is stopped
@@ -117,7 +122,8 @@ class Reprocess:
         self.area = private_area(data_dir, "reprocess", topic, self.group)
         self.job = DownloadJob(self._config, topic, self.area, bus, registry,
                                group_id=self.group, name=name,
-                               processing=ProcessingOptions(spec, private=True))
+                               processing=ProcessingOptions(spec, private=True),
+                               wanted=wanted)
         self.done = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
