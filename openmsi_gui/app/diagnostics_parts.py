@@ -20,7 +20,7 @@ from openmsi_gui import __version__
 from openmsi_gui.app import destinations, logfiles, profiles
 from openmsi_gui.app.logfiles import AppLogHandler
 from openmsi_gui.app.profiles import SecretLookup
-from openmsi_gui.app.settings import from_dict
+from openmsi_gui.app.settings import DestinationKind, from_dict
 from openmsi_gui.engine.untrusted import escaped
 
 MAX_LOG_BYTES = 2 * 1024 * 1024
@@ -130,7 +130,7 @@ def keychain_entries(settings_data: dict[str, Any], pairing: dict[str, Any]
         for name in (profiles.PASSWORD, profiles.KEY_PASSWORD):
             entries.append((f"broker profile {profile.name!r}", profiles.owner(profile), name))
     for dest in settings.destinations:
-        if dest.kind == "s3":
+        if dest.kind is DestinationKind.S3:
             entries.append((f"destination {destinations.location_text(dest)}",
                             destinations.owner(dest), destinations.SECRET))
     for entry in pairing.get("identities", []):

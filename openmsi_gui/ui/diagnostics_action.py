@@ -27,8 +27,10 @@ MESSAGE_MS = 15_000
 
 def ask_zip_path(parent: QMainWindow) -> Path | None:
     """The path the user chose (Documents by default), with ``.zip`` added if left off."""
-    folder = QStandardPaths.writableLocation(
-        QStandardPaths.StandardLocation.DocumentsLocation) or str(Path.home())
+    documents = QStandardPaths.writableLocation(
+        QStandardPaths.StandardLocation.DocumentsLocation)
+    # A Documents folder that does not exist would open the dialog wherever the app started.
+    folder = documents if documents and Path(documents).is_dir() else str(Path.home())
     name, _ = QFileDialog.getSaveFileName(
         parent, "Save diagnostics", str(Path(folder) / default_file_name()),
         "Zip files (*.zip);;All files (*)")

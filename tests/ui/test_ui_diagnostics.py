@@ -89,3 +89,19 @@ def test_a_path_that_cannot_be_written_is_one_sentence(
     assert failed.args[0] == window.statusBar().currentMessage()
     assert failed.args[0].startswith(f"Could not save the diagnostics to {tmp_path}")
     assert failed.args[0].endswith("choose another folder.")
+
+
+def test_the_dialog_opens_in_the_home_folder_when_there_is_no_documents_folder(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, qapp: object) -> None:
+    from PySide6.QtCore import QStandardPaths
+
+    from openmsi_gui.ui.diagnostics_action import ask_zip_path
+
+    monkeypatch.setattr(QStandardPaths, "writableLocation",
+                        staticmethod(lambda _where: str(tmp_path / "Documents")))
+    offered = choose(monkeypatch, tmp_path / "out.zip")
+    assert ask_zip_path(None) == tmp_path / "out.zip"  # type: ignore[arg-type]
+    assert Path(offered[0]).parent == Path.home()
+    (tmp_path / "Documents").mkdir()
+    ask_zip_path(None)  # type: ignore[arg-type]
+    assert Path(offered[1]).parent == tmp_path / "Documents"
