@@ -135,7 +135,7 @@ class ConsoleReporter:
         if self.filtered and not self._closed:
             self._closed = True
             self._line(filtered_text(self.filtered))
-        if self.tty:
+        if self.tty and self._last_draw:  # a command that moved no file drew no line
             with self._lock:
                 self._draw(force=True)
                 self.stream.write("\n")

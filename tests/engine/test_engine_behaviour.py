@@ -160,6 +160,12 @@ def test_console_reporter_draws_a_status_line_on_a_tty() -> None:
     assert "[#####---------------]  25% scan.tif" in text
 
 
+def test_console_reporter_draws_nothing_for_a_command_that_moves_no_file() -> None:
+    stream = io.StringIO()  # openmsi status, diagnostics, topic list... on a terminal
+    ConsoleReporter(stream, tty=True).close()
+    assert stream.getvalue() == ""
+
+
 def test_event_bus_isolates_failing_subscribers() -> None:
     bus = EventBus()
     got: list[object] = []
