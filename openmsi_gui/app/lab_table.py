@@ -20,6 +20,8 @@ UNKNOWN = "—"
 """A cell whose value the program does not report."""
 MAX_CELL = 40
 """Characters of a text cell in the command line's table (longer ones end with "…")."""
+MAX_PROBLEMS = 10
+"""Problem sentences printed under the command line's table; more are counted."""
 
 
 class Column(enum.Enum):
@@ -183,6 +185,10 @@ def table_text(rows: Iterable[ProgramRow], now: dt.datetime, width: int | None =
     problems = [f"{row.program_id} is {row.state.value}: {row.problem}"
                 for row in sorted(ordered, key=lambda row: sort_key(row, Column.STATE, now))
                 if row.problem]
+    if len(problems) > MAX_PROBLEMS:  # a lab whose network went down: not 500 sentences
+        more = len(problems) - MAX_PROBLEMS
+        problems[MAX_PROBLEMS:] = [f"… and {more} more (their state is in the table; "
+                                   "--json has every problem)."]
     note = ([f"Left out to fit the terminal: {', '.join(HEADERS[c] for c in left_out)} "
              "(a wider terminal, or --json, shows them)."] if left_out else [])
     return "\n".join([*lines, *note, "", *problems, *([""] if problems else []),

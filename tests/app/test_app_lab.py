@@ -325,6 +325,17 @@ def test_table_text_fits_a_terminal_leaving_out_the_least_needed_columns() -> No
     assert narrow.splitlines()[-1] == wide.splitlines()[-1]  # the same summary
 
 
+def test_table_text_says_ten_problems_and_counts_the_rest() -> None:
+    overview = LabOverview()
+    for i in range(25):
+        overview.add_beat(ours(f"pc{i:02d}_watch"), at(0))
+    now = at(30 * 60)
+    text = lab_table.table_text(overview.rows(now), now)
+    assert text.count(" is silent: ") == lab_table.MAX_PROBLEMS
+    assert "… and 15 more (their state is in the table; --json has every problem)." in text
+    assert text.splitlines()[-1] == "25 programs: 0 running, 0 needing attention, 25 silent"
+
+
 def test_five_hundred_programs_beating_every_ten_seconds() -> None:
     """Sanity of the running sums: an hour of 500 programs, rows asked every simulated second."""
     overview = LabOverview()
