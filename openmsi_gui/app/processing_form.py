@@ -1,7 +1,8 @@
 """A destination's "After each file" settings for people, without Qt.
 
 What the destination form offers (nothing, a command, a plugin), the
-placeholders a command template may use, the rules that block Apply, and the
+placeholders a command template may use, the rules that block Apply (the
+timeout, the memory limit, the results topic), and the
 words of the Reprocess question. :mod:`openmsi_gui.ui.views.processing_section`
 renders them. A command template is checked by the engine's
 :func:`~openmsi_gui.engine.processing.template.template_problem`, as ``--then`` is.
@@ -12,10 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from openmsi_gui.app.settings import Destination, DestinationKind
-from openmsi_gui.app.text import duration_problem
+from openmsi_gui.app.text import duration_problem, sentence
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.engine.durations import duration_words
 from openmsi_gui.engine.processing.api import ProcessorKind, ProcessorSpec
+from openmsi_gui.engine.processing.limits import (
+    MemoryLimitError,
+    default_memory_words,
+    parse_memory_limit,
+)
 from openmsi_gui.engine.processing.plugins import available_plugins
 from openmsi_gui.engine.processing.template import template_problem
 
@@ -49,6 +55,20 @@ def timeout_problem(text: str) -> str | None:
                             "or 10m.", MIN_TIMEOUT, MAX_TIMEOUT)
 
 
+def memory_problem(text: str) -> str | None:
+    """What is wrong with a "Memory limit" as written (None if it can be used; "": default)."""
+    try:
+        parse_memory_limit(text)
+    except MemoryLimitError as exc:
+        return sentence(str(exc))
+    return None
+
+
+def memory_placeholder(kind: ProcessorKind) -> str:
+    """The empty "Memory limit" field's words: what the default is for ``kind``."""
+    return f"default: {default_memory_words(kind)}"
+
+
 def processor_problems(dest: Destination) -> list[str]:
     """Everything wrong with the "After each file" settings of ``dest``, one sentence each."""
     errors: list[str] = []
@@ -65,6 +85,9 @@ def processor_problems(dest: Destination) -> list[str]:
             MIN_TIMEOUT <= dest.processor_timeout <= MAX_TIMEOUT):
         errors.append(f"Give a time between {duration_words(MIN_TIMEOUT)} and "
                       f"{duration_words(MAX_TIMEOUT)} to stop processing after.")
+    if kind is not ProcessorKind.NONE and (problem := memory_problem(
+            dest.processor_memory)) is not None:
+        errors.append(problem)
     results = dest.results_topic.strip()
     if results and kind is not ProcessorKind.NONE:
         if (problem := topic_problem(results)) is not None:

@@ -31,6 +31,7 @@ from openmsi_gui.engine import wire
 from openmsi_gui.engine.after_delivery import AfterAction
 from openmsi_gui.engine.bandwidth import BandwidthError, Timetable
 from openmsi_gui.engine.processing.api import ProcessorKind, ProcessorSpec
+from openmsi_gui.engine.processing.limits import MemoryLimitError, parse_memory_limit
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,9 @@ class Destination:
             ``{topic}``, ``{sha512}``, ``{metadata_json}``).
         processor_plugin: the plugin's entry-point name.
         processor_timeout: seconds one file's processing may take.
+        processor_memory: the processor's memory limit as written: ``2G``, ``512M``,
+            ``none``, or "" for its kind's default (2 GiB for a plugin, none for a
+            command); enforced on Linux only.
         results_topic: where processing results go as JSON ("" for nowhere).
         sidecar: write the file's metadata as ``<name>.metadata.json`` beside it.
         download_regex: take only files whose relative path matches ("" for all).
@@ -262,6 +266,7 @@ class Destination:
     processor_command: str = ""
     processor_plugin: str = ""
     processor_timeout: float = 60.0
+    processor_memory: str = ""
     results_topic: str = ""
     sidecar: bool = False
     download_regex: str = ""
@@ -273,9 +278,17 @@ class Destination:
         self.processor = ProcessorKind(self.processor)
 
     def processor_spec(self) -> ProcessorSpec:
-        """What runs after each file, as the engine takes it."""
+        """What runs after each file, as the engine takes it.
+
+        A memory limit that cannot be read (a hand-edited file) is the kind's default;
+        the destination form says what is wrong with it.
+        """
+        try:
+            memory = parse_memory_limit(self.processor_memory)
+        except MemoryLimitError:
+            memory = None
         return ProcessorSpec(self.processor, self.processor_command, self.processor_plugin,
-                             self.processor_timeout, self.results_topic)
+                             self.processor_timeout, self.results_topic, memory)
 
 
 @dataclass

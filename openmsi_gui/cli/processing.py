@@ -1,8 +1,9 @@
 """What runs after each file, on the command line: ``--then``, ``process``, ``reprocess``.
 
 ``openmsi download`` and ``download-s3`` take ``--then "TEMPLATE"`` or
-``--then-plugin NAME``, ``--then-timeout``, ``--results-topic`` and
-``--retry-failed``. ``openmsi process`` is a processing-only destination
+``--then-plugin NAME``, ``--then-timeout``, ``--then-memory``, ``--results-topic``
+and ``--retry-failed`` (``process`` and ``reprocess`` too, with ``--command`` and
+``--plugin``). ``openmsi process`` is a processing-only destination
 (OpenMSIStream's stream processor): files are rebuilt in a private temporary
 area, verified, processed and removed. ``openmsi reprocess`` runs a processor
 over everything still on a topic with a fresh consumer group, then exits.
@@ -24,6 +25,7 @@ from openmsi_gui.engine.durations import DurationError, parse_duration
 from openmsi_gui.engine.events import EventBus
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.processing.api import ProcessorKind, ProcessorSpec
+from openmsi_gui.engine.processing.limits import MemoryLimitError, parse_memory_limit
 from openmsi_gui.engine.processing.plugins import available_plugins
 from openmsi_gui.engine.processing.stage import ProcessingOptions
 from openmsi_gui.engine.processing.template import PLACEHOLDER_LIST, template_problem
@@ -44,10 +46,21 @@ def _timeout(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _memory(text: str) -> int | None:
+    try:
+        return parse_memory_limit(text)
+    except MemoryLimitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _shared(group: argparse._ArgumentGroup) -> None:
     group.add_argument("--then-timeout", type=_timeout, default=_timeout(DEFAULT_TIMEOUT),
                        metavar="DURATION", help="stop one file's processing after this long "
                        f"and count it failed: 90s, 20m, 1h (default {DEFAULT_TIMEOUT})")
+    group.add_argument("--then-memory", type=_memory, default=None, metavar="SIZE",
+                       help="memory (address space) the processor may use: 2G, 512M, or none "
+                            "(default: 2G for a plugin, none for a command; enforced on Linux "
+                            "only)")
     group.add_argument("--results-topic", default="", metavar="TOPIC",
                        help="produce one JSON result per processed file to TOPIC, keyed as "
                             "OpenMSIStream's reproducers key theirs (created if missing)")
@@ -127,7 +140,8 @@ def processor_spec(args: argparse.Namespace, topic: str) -> ProcessorSpec | None
         if (problem := template_problem(args.then)) is not None:
             raise ProcessingArgsError(problem)
         spec = ProcessorSpec(ProcessorKind.COMMAND, command=args.then,
-                             timeout=args.then_timeout, results_topic=results)
+                             timeout=args.then_timeout, results_topic=results,
+                             memory_limit=args.then_memory)
     elif args.then_plugin:
         installed = {p.name for p in available_plugins()}
         if args.then_plugin not in installed:
@@ -136,11 +150,13 @@ def processor_spec(args: argparse.Namespace, topic: str) -> ProcessorSpec | None
                 f"no plugin named {args.then_plugin!r} is installed (installed: {names}): "
                 "install its package into this Python, or check the name")
         spec = ProcessorSpec(ProcessorKind.PLUGIN, plugin=args.then_plugin,
-                             timeout=args.then_timeout, results_topic=results)
+                             timeout=args.then_timeout, results_topic=results,
+                             memory_limit=args.then_memory)
     else:
-        if results or args.retry_failed:
-            raise ProcessingArgsError("--results-topic and --retry-failed need a processor: "
-                                      "add --then \"COMMAND\" or --then-plugin NAME")
+        if results or args.retry_failed or args.then_memory is not None:
+            raise ProcessingArgsError("--results-topic, --retry-failed and --then-memory need "
+                                      "a processor: add --then \"COMMAND\" or --then-plugin "
+                                      "NAME")
         return None
     if results and (problem := topic_problem(results)) is not None:
         raise ProcessingArgsError(f"--results-topic: {problem}")

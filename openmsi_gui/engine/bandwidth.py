@@ -29,13 +29,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from openmsi_gui.engine.events import Direction
+from openmsi_gui.engine.sizes import SizeError, format_size, parse_size
 
-KIB = 1024
-_MULTIPLIERS = {"b": 1, "k": KIB, "m": KIB ** 2, "g": KIB ** 3, "t": KIB ** 4, "p": KIB ** 5}
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # datetime.weekday() order
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MINUTES_PER_DAY = 24 * 60
-_RATE = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)([bkmgtp]?)(i?)(b?)$", re.IGNORECASE)
 _TIME = re.compile(r"^(\d\d):(\d\d)$")
 ACCEPTED_FORMS = ("a rate such as 8M (MiB/s), 512K or off, an upload:download pair such "
                   "as 10M:1M, or a timetable such as \"08:00,4M 18:00,off\" or "
@@ -64,28 +62,17 @@ def parse_rate(text: str, whole: str | None = None) -> float | None:
     value = text.strip()
     if value.lower() == "off":
         return None
-    match = _RATE.match(value)
-    what = f"{value!r} is not a rate" if value else "a rate is missing"
-    if match is None:
-        raise _bad(whole or text, what)
-    number, unit, binary, byte = match.groups()
-    # "Ki", "KiB" and "K" are binary multiples; "B" alone is bytes; "MB" is refused,
-    # as rclone does, rather than read as either 10^6 or 2^20.
-    if (binary and unit.lower() in ("", "b")) or (byte and not binary):
-        raise _bad(whole or text, what)
-    rate = float(number) * (_MULTIPLIERS[unit.lower()] if unit else KIB)
+    try:
+        rate = parse_size(value)  # a bare number is KiB/s, as in rclone
+    except SizeError:
+        what = f"{value!r} is not a rate" if value else "a rate is missing"
+        raise _bad(whole or text, what) from None
     return rate or None  # 0 means no limit, as in rclone
 
 
 def format_rate(rate: float | None) -> str:
     """A rate in the limit syntax: ``4M``, ``512K``, ``1.5G``, ``off``."""
-    if rate is None:
-        return "off"
-    for unit in ("P", "T", "G", "M", "K"):
-        scale = _MULTIPLIERS[unit.lower()]
-        if rate >= scale:
-            return f"{rate / scale:.3f}".rstrip("0").rstrip(".") + unit
-    return f"{rate:.0f}B"
+    return "off" if rate is None else format_size(rate)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from openmsi_gui.app.destinations import KINDS, location_text, validate_destinat
 from openmsi_gui.app.processing_form import (
     PLACEHOLDER_NAMES,
     installed_plugins,
+    memory_problem,
     plugin_choices,
     processor_problems,
     reprocess_question,
@@ -17,6 +18,7 @@ from openmsi_gui.app.processing_form import (
 )
 from openmsi_gui.app.settings import BrokerProfile, Destination, DestinationKind, Settings
 from openmsi_gui.engine.processing.api import ProcessorKind
+from openmsi_gui.engine.processing.limits import memory_limit_text, parse_memory_limit
 from openmsi_gui.engine.processing.template import PLACEHOLDERS, template_problem
 
 
@@ -124,3 +126,30 @@ def test_reprocess_question_says_what_it_does() -> None:
         _dest(download_regex="S0/"), "x")
     only = reprocess_question(_dest(kind=DestinationKind.PROCESS), "x")
     assert "Nothing else is kept." in only
+
+
+@pytest.mark.parametrize(("text", "limit"), [
+    ("", None), ("default", None), ("none", 0), ("OFF", 0), ("0", 0),
+    ("2G", 2 << 30), ("512M", 512 << 20), ("1.5GiB", 3 << 29),
+])
+def test_a_memory_limit_as_written(text: str, limit: int | None) -> None:
+    assert memory_problem(text) is None
+    spec = _dest(processor_memory=text).processor_spec()
+    assert spec.memory_limit == limit
+    assert parse_memory_limit(memory_limit_text(limit) if limit is not None else "") == limit
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("lots", "Cannot read the memory limit 'lots': write a size with its unit such as 2G"),
+    ("2048", "Cannot read the memory limit '2048'"),  # a unit is required
+    ("2GB", "Cannot read the memory limit '2GB'"),  # 10^9 or 2^30? refused, as rclone
+    ("1M", "A memory limit of 1M is too small for a program to start: give at least 64M"),
+])
+def test_a_bad_memory_limit_is_one_sentence_and_blocks_apply(text: str, said: str) -> None:
+    problem = memory_problem(text)
+    assert problem is not None
+    assert problem.startswith(said)
+    assert problem.endswith(".")
+    assert problem in processor_problems(_dest(processor_memory=text))
+    assert _dest(processor_memory=text).processor_spec().memory_limit is None  # the default
+    assert processor_problems(_dest(processor=ProcessorKind.NONE, processor_memory=text)) == []

@@ -12,6 +12,8 @@ from confluent_kafka import Consumer
 from helpers import chunks_of, produce_chunks, tree_files, wait_until
 from processing_helpers import marker_command
 
+from openmsi_gui.cli.parser import build_parser
+from openmsi_gui.cli.processing import processor_spec
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
 
@@ -91,7 +93,10 @@ def test_process_keeps_nothing_but_results(kafka_config: KafkaConfig, tmp_path: 
 
 
 @pytest.mark.parametrize(("flags", "expected"), [
-    (["--results-topic", "r"], "--results-topic and --retry-failed need a processor"),
+    (["--results-topic", "r"], "--results-topic, --retry-failed and --then-memory need a "
+                               "processor"),
+    (["--then", "x {path}", "--then-memory", "lots"],
+     "cannot read the memory limit 'lots': write a size with its unit such as 2G or 512M"),
     (["--then", "convert {file}"], "{file} is not a placeholder"),
     (["--then-plugin", "no-such-plugin"], "no plugin named 'no-such-plugin' is installed"),
     (["--then", "x {path}", "--results-topic", "t"], "another topic than the one read"),
@@ -103,3 +108,21 @@ def test_processing_flags_are_checked_in_one_sentence(flags: list[str], expected
     assert done.returncode == 2
     assert expected in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("command", "flags", "limit"), [
+    ("download", ["--then", "x {path}"], None),
+    ("download-s3", ["--then-plugin", "p", "--then-memory", "512M"], 512 * 1024 ** 2),
+    ("process", ["--group", "g", "--command", "x {path}", "--then-memory", "2G"], 2 << 30),
+    ("reprocess", ["--command", "x {path}", "--then-memory", "none"], 0),
+])
+def test_then_memory_is_the_processors_memory_limit(command: str, flags: list[str],
+                                                    limit: int | None) -> None:
+    dest = {"download": ["d"], "download-s3": ["--bucket", "b"]}.get(command, [])
+    args = build_parser().parse_args([command, *dest, "--bootstrap-servers", "h:1",
+                                      "--topic", "t", *flags])
+    assert args.then_memory == limit
+    if not args.then_plugin:  # a plugin's name is checked against those installed
+        spec = processor_spec(args, "t")
+        assert spec is not None
+        assert spec.memory_limit == limit

@@ -140,6 +140,32 @@ def test_an_unreadable_timeout_blocks_apply(view: DestinationsView, qtbot: QtBot
     assert _apply(view, qtbot).processor_timeout == 30.0
 
 
+def test_the_memory_limit_round_trips_and_a_bad_one_blocks_apply(
+        view: DestinationsView, qtbot: QtBot) -> None:
+    section = view.processing
+    section.set_expanded(True)
+    assert not section.memory_edit.isEnabled()  # nothing runs: no limit to set
+    _choose(view, ProcessorKind.PLUGIN)
+    assert section.memory_edit.isEnabled()
+    assert section.memory_edit.placeholderText() == "default: 2 GiB"
+    _choose(view, ProcessorKind.COMMAND)
+    assert section.memory_edit.placeholderText() == "default: no limit"
+    qtbot.keyClicks(section.command_edit, "true")
+    qtbot.keyClicks(section.memory_edit, "lots")
+    assert "Cannot read the memory limit 'lots'" in section.memory_error.text()
+    assert not section.memory_error.isHidden()
+    assert not view.apply_button.isEnabled()
+    section.memory_edit.clear()
+    qtbot.keyClicks(section.memory_edit, "512M")
+    assert section.memory_error.isHidden()
+    saved = _apply(view, qtbot)
+    assert saved.processor_memory == "512M"
+    assert saved.processor_spec().memory_limit == 512 * 1024 ** 2
+    view.item_list.select_row(-1)
+    view.item_list.select_row(0)
+    assert section.memory_edit.text() == "512M"
+
+
 def test_the_installed_plugins_are_listed_and_one_is_kept(view: DestinationsView,
                                                           qtbot: QtBot) -> None:
     section = view.processing

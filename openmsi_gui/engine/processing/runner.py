@@ -37,33 +37,17 @@ from openmsi_gui.engine.processing.child import (
     bounded,
     run_child,
 )
+from openmsi_gui.engine.processing.limits import memory_limit, size_words
 from openmsi_gui.engine.processing.plugins import host_command, plugin_dirs
 from openmsi_gui.engine.processing.template import TemplateError, command_args
 from openmsi_gui.engine.untrusted import escaped
 
-PLUGIN_MEMORY_LIMIT = 2 * 1024 ** 3
-"""A plugin's address space by default (POSIX ``RLIMIT_AS``)."""
 STOPPED_REASON = "Processing was stopped because the app is stopping; it runs again at the " \
                  "next start."
 REPLY_LIMIT = 1024 * 1024
 """Bytes of a plugin host's reply read at most (its result and output are bounded before)."""
 _LINE = 200  # characters of a last output line quoted in a sentence
 _MEMORY_WORDS = ("memoryerror", "cannot allocate memory", "out of memory", "bad_alloc")
-
-
-def memory_limit(spec: ProcessorSpec) -> int:
-    """The address space ``spec``'s child may use, in bytes (0: no limit)."""
-    if spec.memory_limit is not None:
-        return max(0, spec.memory_limit)
-    return PLUGIN_MEMORY_LIMIT if spec.kind is ProcessorKind.PLUGIN else 0
-
-
-def size_words(n: int) -> str:
-    """``"2 GiB"``, ``"256 MiB"``: a memory limit in a sentence."""
-    for unit, size in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n} bytes"
 
 
 def run(spec: ProcessorSpec, file: FileToProcess,

@@ -30,6 +30,8 @@ from openmsi_gui.app.processing_form import (
     NO_PLUGINS,
     PLACEHOLDERS,
     installed_plugins,
+    memory_placeholder,
+    memory_problem,
     plugin_choices,
     reprocess_question,
     timeout_problem,
@@ -107,6 +109,13 @@ class ProcessingSection(AdvancedSection):
             "failed, after this long: 90s, 20m, 1h", duration_text(DEFAULT_TIMEOUT))
         self.timeout_edit.textEdited.connect(self._on_changed)
         self.timeout_error = inline_error("Stop it after problem")
+        self.memory_edit = line_edit(
+            "Memory limit", "The memory (address space) one file's processing may use: 2G, "
+            "512M, or none. Beyond it the processor fails with 'ran out of memory', and only "
+            "that file's processing fails. Empty: 2 GiB for a plugin, no limit for a command. "
+            "Enforced on Linux only.")
+        self.memory_edit.textEdited.connect(self._on_changed)
+        self.memory_error = inline_error("Memory limit problem")
         self.results = TopicPicker(controller, tasks)
         self.results.setAccessibleName("Results topic picker")
         self.results.combo.setAccessibleName("Send results to topic")
@@ -132,6 +141,8 @@ class ProcessingSection(AdvancedSection):
         self.form.addRow(buddy_label("Plugin:", self.plugin_combo), self.plugin_cell)
         self.form.addRow(buddy_label("Stop it after:", self.timeout_edit),
                          with_error(self.timeout_edit, self.timeout_error))
+        self.form.addRow(buddy_label("Memory limit:", self.memory_edit),
+                         with_error(self.memory_edit, self.memory_error))
         # Its own full-width row: a picker beside a label would widen the whole form.
         self.form.addRow(buddy_label("Send results to topic (optional):", self.results.combo))
         self.form.addRow(self.results)
@@ -166,7 +177,7 @@ class ProcessingSection(AdvancedSection):
     def tab_order(self) -> list[QWidget]:
         """The section's fields in tab order (its toggle first)."""
         return [self.toggle, self.kind_combo, self.command_edit, self.hints, self.plugin_combo,
-                self.timeout_edit, self.results.combo,
+                self.timeout_edit, self.memory_edit, self.results.combo,
                 self.results.refresh_button, self.results.create_button,
                 self.reprocess_button]
 
@@ -186,6 +197,7 @@ class ProcessingSection(AdvancedSection):
             self.command_edit.setCursorPosition(0)
             self._fill_plugins(dest.processor_plugin)
             self.timeout_edit.setText(duration_text(dest.processor_timeout))
+            self.memory_edit.setText(dest.processor_memory)
             self.results.set_profile(profile)
             self.results.set_topic(dest.results_topic)
         finally:
@@ -203,7 +215,8 @@ class ProcessingSection(AdvancedSection):
         return dataclasses.replace(
             dest, processor=self.kind(), processor_command=self.command_edit.text().strip(),
             processor_plugin=str(plugin) if plugin else dest.processor_plugin,
-            processor_timeout=timeout, results_topic=self.results.topic())
+            processor_timeout=timeout, processor_memory=self.memory_edit.text().strip(),
+            results_topic=self.results.topic())
 
     def problem(self) -> str | None:
         """What is wrong with the fields as typed that the destination cannot hold."""
@@ -219,6 +232,10 @@ class ProcessingSection(AdvancedSection):
         timeout = self.problem()
         self.timeout_error.setText(timeout or "")
         self.timeout_error.setVisible(timeout is not None)
+        memory = (None if self.kind() is ProcessorKind.NONE else
+                  memory_problem(self.memory_edit.text()))
+        self.memory_error.setText(memory or "")
+        self.memory_error.setVisible(memory is not None)
         self.reprocess_button.setEnabled(
             saved is not None and saved.processor is not ProcessorKind.NONE and bool(saved.topic))
 
@@ -305,8 +322,9 @@ class ProcessingSection(AdvancedSection):
         kind = self.kind()
         self.form.setRowVisible(self.command_cell, kind is ProcessorKind.COMMAND)
         self.form.setRowVisible(self.plugin_cell, kind is ProcessorKind.PLUGIN)
-        for widget in (self.timeout_edit, self.results.combo):
+        for widget in (self.timeout_edit, self.memory_edit, self.results.combo):
             widget.setEnabled(kind is not ProcessorKind.NONE)
+        self.memory_edit.setPlaceholderText(memory_placeholder(kind))
         self.results.setEnabled(kind is not ProcessorKind.NONE)
         if kind is ProcessorKind.PLUGIN and not self._asked:
             self._asked = True  # once: choosing the kind again does not ask again
