@@ -37,10 +37,16 @@ _ENV_REFERENCE = re.compile(r"^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$")
 # A whole line ``key = value`` / ``key: value`` / ``export KEY=value`` (INI, env, YAML).
 _LINE = re.compile(r"^(?P<head>\s*(?:export\s+)?(?P<key>[^\s=:#;\[][^=:]*?)\s*[=:]\s*)"
                    r"(?P<value>.*?)(?P<tail>\s*)$")
-# ``key=value``, ``key: value`` or ``"key": "value"`` inside a longer line (logs).
+# ``key=value``, ``key: value`` or ``"key": "value"`` inside a longer line (logs). A value
+# never starts with a brace: in ``config: {'sasl.password': 'x'}`` the dict is not the
+# value of ``config`` (which would hide the password inside it from the next match).
 _INLINE = re.compile(
     r"""(?P<head>(?P<q>["']?)(?P<key>[A-Za-z0-9_.\-]+)(?P=q)\s*[=:]\s*)"""
-    r"""(?P<value>"[^"\n]*"|'[^'\n]*'|[^\s,;)}\]\n]+)""")
+    r"""(?P<value>"[^"\n]*"|'[^'\n]*'|(?![{\[])[^\s,;)}\]\n]+)""")
+# A private key written out (an inline ``ssl.key.pem``, a key pasted in a log), whatever
+# names it: its lines carry no secret-looking name of their own.
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?"
+                          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.DOTALL)
 # The password of ``scheme://user:password@host``.
 _URL_PASSWORD = re.compile(r"(?P<head>://[^/\s:@]+:)[^@\s/]+(?=@)")
 
@@ -81,7 +87,9 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` (a log, an INI or env file) with secrets by name and by value removed."""
-        lines = self.values(text).splitlines(keepends=True)
+        text = _PRIVATE_KEY.sub(REMOVED, self.values(text)) if "PRIVATE KEY" in text else (
+            self.values(text))
+        lines = text.splitlines(keepends=True)
         for index, line in enumerate(lines):
             lowered = line.lower()
             named = (any(word in lowered for word in _SECRET_WORDS)

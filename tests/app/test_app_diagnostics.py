@@ -239,6 +239,17 @@ def test_text_redaction_keeps_what_is_not_secret() -> None:
                                                   "name": f"x {REMOVED}"}, "token": ""}
 
 
+def test_text_redaction_finds_a_password_in_a_logged_dict_and_an_inline_private_key() -> None:
+    text = ("05:00 WARNING cannot connect: {'sasl.password': 'two words', 'b': 'x:1'}\n"
+            "[broker]\nssl.key.pem = -----BEGIN PRIVATE KEY-----\n    MIIEvQIBADANBgkq\n"
+            "    -----END PRIVATE KEY-----\nsasl.username = u\n")
+    redacted = Redactor().text(text)
+    assert "two words" not in redacted
+    assert "'sasl.password': " + REMOVED in redacted
+    assert "MIIEvQIBADANBgkq" not in redacted
+    assert redacted.endswith(f"ssl.key.pem = {REMOVED}\nsasl.username = u\n")
+
+
 def test_each_item_keeps_its_last_connection_test(tmp_path: Path) -> None:
     assert run_recorded(tmp_path, CheckTarget.BROKER, "p1", "Lab", lambda: "Connected.") == (
         "Connected.")
