@@ -80,6 +80,16 @@ def produce_chunks(config: KafkaConfig, topic: str, chunks: list[wire.Chunk],
 
 
 def tree_files(root: Path) -> dict[str, bytes]:
-    """Every regular file under ``root`` (hidden ones included) by POSIX relative path."""
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every regular file under ``root`` (hidden ones included) by POSIX relative path.
+
+    A file renamed or removed between the listing and its reading (a download's
+    ``.partial`` file finishing meanwhile) is left out: it is no longer there.
+    """
+    found: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        try:
+            if path.is_file():
+                found[path.relative_to(root).as_posix()] = path.read_bytes()
+        except FileNotFoundError:
+            continue
+    return found
