@@ -90,20 +90,24 @@ class Redactor:
         text = _PRIVATE_KEY.sub(REMOVED, self.values(text)) if "PRIVATE KEY" in text else (
             self.values(text))
         lines = text.splitlines(keepends=True)
+        continued = False  # the indented lines after a removed value continue it (INI)
         for index, line in enumerate(lines):
+            if continued and line[:1] in (" ", "\t") and line.strip():
+                lines[index] = line[: len(line) - len(line.lstrip())] + REMOVED + "\n"
+                continue
             lowered = line.lower()
             named = (any(word in lowered for word in _SECRET_WORDS)
                      and _SECRET_NAME.search(line) is not None)
             if named or "://" in line:  # most log lines have neither: left as they are
                 lines[index] = self._line(line, named)
+            continued = named and _secret_setting(line.rstrip("\r\n")) is not None
         return "".join(lines)
 
     def _line(self, line: str, named: bool) -> str:
         body = line.rstrip("\r\n")
         ending = line[len(body):]
-        whole = _LINE.match(body) if named else None
-        if (whole and is_secret_name(whole["key"]) and " " not in whole["key"].strip()
-                and not _kept(whole["value"])):
+        whole = _secret_setting(body) if named else None
+        if whole is not None:
             body = f"{whole['head']}{REMOVED}{whole['tail']}"
         elif named:
             body = _INLINE.sub(self._inline, body)
@@ -114,7 +118,8 @@ class Redactor:
     def _inline(match: re.Match[str]) -> str:
         if is_secret_name(match["key"]) and not _kept(match["value"]):
             return f"{match['head']}{REMOVED}"
-        return match[0]
+        # ``crypto: rot_password=x``: the value of a plain key may hold a secret one.
+        return match["head"] + _INLINE.sub(Redactor._inline, match["value"])
 
     def json(self, value: Any) -> Any:
         """A copy of a JSON value with secret-named members and known values removed."""
@@ -128,6 +133,15 @@ class Redactor:
         if isinstance(value, str):
             return self.values(value)
         return value
+
+
+def _secret_setting(body: str) -> re.Match[str] | None:
+    """A whole line that sets a secret-named key (INI, env), its value to remove; else None."""
+    whole = _LINE.match(body)
+    if (whole and is_secret_name(whole["key"]) and " " not in whole["key"].strip()
+            and not _kept(whole["value"])):
+        return whole
+    return None
 
 
 def _empty(value: Any) -> bool:

@@ -248,6 +248,15 @@ def test_text_redaction_finds_a_password_in_a_logged_dict_and_an_inline_private_
     assert "'sasl.password': " + REMOVED in redacted
     assert "MIIEvQIBADANBgkq" not in redacted
     assert redacted.endswith(f"ssl.key.pem = {REMOVED}\nsasl.username = u\n")
+    jaas = ("[broker]\nsasl.jaas.config = org.apache.kafka.PlainLoginModule required\n"
+            "    username=\"u\"\n    pass=\"LeakMe1\";\nsasl.username = u\n")
+    assert Redactor().text(jaas) == (f"[broker]\nsasl.jaas.config = {REMOVED}\n    {REMOVED}\n"
+                                     f"    {REMOVED}\nsasl.username = u\n")
+    assert Redactor().text("05:00 WARNING crypto: rot_password=abc12345 ok\n") == (
+        f"05:00 WARNING crypto: rot_password={REMOVED} ok\n")
+    traceback = "05:00 ERROR bad password=x1y2\n  File \"a.py\", line 3\n"
+    assert Redactor().text(traceback) == (  # a log line's traceback stays
+        f"05:00 ERROR bad password={REMOVED}\n  File \"a.py\", line 3\n")
 
 
 def test_each_item_keeps_its_last_connection_test(tmp_path: Path) -> None:
