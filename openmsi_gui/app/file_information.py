@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 
 from openmsi_gui.app.settings import Destination, WatchedFolder
-from openmsi_gui.app.text import files, sentence
+from openmsi_gui.app.text import files, problem_of, sentence
 from openmsi_gui.engine.metadata import (
     SAMPLE_FIELD,
     Fields,
@@ -53,11 +53,7 @@ def compile_download_regex(text: str) -> re.Pattern[str] | None:
 
 def download_regex_problem(text: str) -> str | None:
     """Why ``text`` cannot be a destination's "Only files matching" field, or None."""
-    try:
-        compile_download_regex(text)
-    except DownloadRegexError as exc:
-        return sentence(str(exc))
-    return None
+    return problem_of(compile_download_regex, text, DownloadRegexError)
 
 
 def filtered_text(count: int) -> str:
@@ -67,11 +63,7 @@ def filtered_text(count: int) -> str:
 
 def fields_problem(fields: Mapping[str, str]) -> str | None:
     """Why a folder's fixed fields cannot be sent, or None."""
-    try:
-        check_fields(fields)
-    except MetadataError as exc:
-        return sentence(str(exc))
-    return None
+    return problem_of(check_fields, fields, MetadataError)
 
 
 def fields_from_rows(rows: list[tuple[str, str]]) -> tuple[Fields, str | None]:
@@ -97,11 +89,7 @@ def fields_from_rows(rows: list[tuple[str, str]]) -> tuple[Fields, str | None]:
 
 def path_regex_problem(text: str) -> str | None:
     """Why ``text`` cannot be a folder's "Fields from the path" pattern, or None."""
-    try:
-        compile_path_regex(text)
-    except MetadataError as exc:
-        return sentence(str(exc))
-    return None
+    return problem_of(compile_path_regex, text, MetadataError)
 
 
 def sample_problem(sample: str) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from openmsi_gui.app.settings import Destination, DestinationKind
-from openmsi_gui.app.text import duration_problem, sentence
+from openmsi_gui.app.text import duration_problem, problem_of
 from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.engine.durations import duration_words
 from openmsi_gui.engine.processing.api import ProcessorKind, ProcessorSpec
@@ -57,11 +57,7 @@ def timeout_problem(text: str) -> str | None:
 
 def memory_problem(text: str) -> str | None:
     """What is wrong with a "Memory limit" as written (None if it can be used; "": default)."""
-    try:
-        parse_memory_limit(text)
-    except MemoryLimitError as exc:
-        return sentence(str(exc))
-    return None
+    return problem_of(parse_memory_limit, text, MemoryLimitError)
 
 
 def memory_placeholder(kind: ProcessorKind) -> str:

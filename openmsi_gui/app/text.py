@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from openmsi_gui.engine.durations import DurationError, duration_words, parse_duration
 
 
@@ -16,6 +19,19 @@ def sentence(text: str) -> str:
         return text
     text = text[0].upper() + text[1:]
     return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+_T = TypeVar("_T")
+
+
+def problem_of(check: Callable[[_T], object], value: _T,
+               error: type[Exception] = ValueError) -> str | None:
+    """``check(value)``'s ``error`` as a sentence for a form, or None when it passes."""
+    try:
+        check(value)
+    except error as exc:
+        return sentence(str(exc))
+    return None
 
 
 def error_sentence(error: BaseException) -> str:

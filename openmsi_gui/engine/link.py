@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from openmsi_gui.engine.events import ConnectionState, ConnectionStatus, EventBus
 from openmsi_gui.engine.kafka_log import REPORTED
@@ -272,3 +272,25 @@ class LibrdkafkaLog:
 def with_logger(settings: dict[str, object]) -> dict[str, object]:
     """``settings`` with librdkafka's log going through :class:`LibrdkafkaLog`."""
     return {**settings, "logger": LibrdkafkaLog()}
+
+
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+def produce_waiting(producer: Producer, topic: str, value: bytes, key: str | bytes | None,
+                    on_delivery: DeliveryCallback, attempts: int = 50) -> bool:
+    """Produce one message, polling while librdkafka's local queue is full (up to ~5 s).
+
+    Returns:
+        Whether it was queued; False when the queue stayed full (the caller says
+        what becomes of the message).
+    """
+    for _ in range(attempts):
+        try:
+            producer.produce(topic, value=value, key=key, on_delivery=on_delivery)
+        except BufferError:  # the local queue is full: let it drain
+            producer.poll(0.1)
+        else:
+            producer.poll(0)
+            return True
+    return False

@@ -9,7 +9,7 @@ from confluent_kafka import KafkaError, KafkaException
 from helpers import Recorder
 
 from openmsi_gui.engine.events import ConnectionState, ConnectionStatus, EventBus
-from openmsi_gui.engine.link import BrokerLink, LibrdkafkaLog
+from openmsi_gui.engine.link import BrokerLink, LibrdkafkaLog, produce_waiting
 
 
 class Clock:
@@ -191,3 +191,33 @@ def test_a_job_starting_without_its_broker_gives_up_once_it_is_known_away(
                                  "and that the broker is running")  # not librdkafka's words
     assert caught.value.reason == "Failed to get metadata"
     assert clock.now - 100.0 <= 5
+
+
+class _FullProducer:
+    """A producer whose local queue is full for its first ``full`` calls."""
+
+    def __init__(self, full: int) -> None:
+        self.full = full
+        self.sent: list[tuple[str, object, bytes]] = []
+        self.polls: list[float] = []
+
+    def produce(self, topic: str, value: bytes, key: object, on_delivery: object) -> None:
+        if self.full:
+            self.full -= 1
+            raise BufferError
+        self.sent.append((topic, key, value))
+
+    def poll(self, timeout: float = 0) -> int:
+        self.polls.append(timeout)
+        return 0
+
+
+def test_produce_waiting_polls_while_the_queue_is_full_then_gives_up() -> None:
+    drains = _FullProducer(full=2)
+    assert produce_waiting(drains, "t", b"v", "k", lambda *_: None)  # type: ignore[arg-type]
+    assert drains.sent == [("t", "k", b"v")]
+    assert drains.polls == [0.1, 0.1, 0]
+    stuck = _FullProducer(full=10)
+    assert not produce_waiting(stuck, "t", b"v", None, lambda *_: None,  # type: ignore[arg-type]
+                               attempts=3)
+    assert stuck.sent == []

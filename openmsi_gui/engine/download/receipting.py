@@ -22,7 +22,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.download.stages import FileFate, FinalStage
 from openmsi_gui.engine.kafka_config import KafkaConfig
-from openmsi_gui.engine.link import with_logger
+from openmsi_gui.engine.link import produce_waiting, with_logger
 from openmsi_gui.engine.metadata import to_json
 from openmsi_gui.engine.receipt_keys import SigningIdentity
 from openmsi_gui.engine.receipts import MAX_TEXT, Receipt, receipts_topic, seal_receipt
@@ -121,19 +121,11 @@ class ReceiptStage(FinalStage):
                           fate.size, fate.mtime, fate.where, time.time(), fate.status,
                           fate.reason, self._metadata(fate))
         value = seal_receipt(receipt, self._identity, self._sealed)
-        for _ in range(50):
-            try:
-                self._producer.produce(self.topic, value=value, key=self._key,
-                                       on_delivery=self._delivered)
-                break
-            except BufferError:  # the local queue is full: let it drain
-                self._producer.poll(0.1)
-        else:
+        if not produce_waiting(self._producer, self.topic, value, self._key, self._delivered):
             log.error("%s: the receipt of %s was not sent: the producer queue stays full",
                       self._job, escaped(fate.relpath))
             return
         self.produced += 1
-        self._producer.poll(0)
 
     def _metadata(self, fate: FileFate) -> str:
         """The file's information for its receipt ("" if it has none, or too much)."""

@@ -23,7 +23,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.kafka_config import KafkaConfig
-from openmsi_gui.engine.link import with_logger
+from openmsi_gui.engine.link import produce_waiting, with_logger
 from openmsi_gui.engine.processing.api import result_key
 from openmsi_gui.engine.processing.records import ProcessingBook, ProcessingRecord
 from openmsi_gui.engine.untrusted import escaped
@@ -132,18 +132,11 @@ class ResultsProducer:
         if producer is None:
             return False
         value = json.dumps(result_value(record, self._provenance)).encode()
-        for _ in range(50):
-            try:
-                producer.produce(self.topic, key=result_key(record.relpath), value=value,
-                                 on_delivery=functools.partial(self._delivered, record.id))
-                break
-            except BufferError:
-                producer.poll(0.1)
-        else:
+        if not produce_waiting(producer, self.topic, value, result_key(record.relpath),
+                               functools.partial(self._delivered, record.id)):
             log.error("%s: the processing result of %s was not sent (the producer queue stays "
                       "full); it is sent after a restart", self._job, escaped(record.relpath))
             return False
-        producer.poll(0)
         return True
 
     def poll(self) -> None:
