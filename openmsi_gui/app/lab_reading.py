@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from openmsi_gui.app import lab_table
 from openmsi_gui.app.lab import LogLine, ProgramRow, ProgramState, StateChange
 from openmsi_gui.app.settings import BrokerProfile, Settings
+from openmsi_gui.app.status import StatusKind
 
 NAMES_IN_NOTICE = 3
 """Programs named in one notification; more are counted."""
@@ -118,6 +119,31 @@ def reading_summary(target: LabTarget, profile_name: str, rows: Sequence[Program
     well = all(row.state not in (ProgramState.SILENT, ProgramState.NEEDS_ATTENTION)
                for row in rows)
     return well, f"Reading {where} — {lab_table.summary(rows)}."
+
+
+def view_status(settings: Settings, reading: LabTarget | None, problem: str,
+                rows: Sequence[ProgramRow]) -> tuple[StatusKind, str]:
+    """What the Lab view's status line says, and how it is said.
+
+    What to do first, the reader's problem, or what it reads and how the programs are.
+
+    Args:
+        settings: the app's settings (its broker profiles).
+        reading: what the reader reads (None when none runs).
+        problem: the reader's problem ("" when it reads).
+        rows: the programs heard from.
+    """
+    if not settings.profiles:
+        return (StatusKind.NOTE, "Add a broker profile first: the Lab view reads the "
+                "heartbeats your lab's programs send to its broker.")
+    if problem:
+        return StatusKind.PROBLEM, problem
+    if reading is None:
+        return (StatusKind.NOTE, "Choose the broker and the heartbeat topic your lab's "
+                "programs report to, then Read.")
+    profile = settings.profile(reading.profile_id)
+    well, text = reading_summary(reading, profile.name if profile else "", rows)
+    return StatusKind.of(well), text
 
 
 def program_summary(row: ProgramRow) -> str:

@@ -349,3 +349,21 @@ def test_five_hundred_programs_beating_every_ten_seconds() -> None:
     assert all(r.state is ProgramState.WORKING for r in rows)
     assert all(355 <= r.files_last_hour <= 361 for r in rows)  # type: ignore[operator]
     assert max(len(p.hour) for p in overview._programs.values()) <= 122
+
+
+def test_the_lab_views_status_line_is_worded_without_qt() -> None:
+    from openmsi_gui.app.lab_reading import LabTarget, view_status
+    from openmsi_gui.app.settings import BrokerProfile, Settings
+    from openmsi_gui.app.status import StatusKind
+
+    assert view_status(Settings(), None, "", [])[0] is StatusKind.NOTE  # no profile yet
+    profile = BrokerProfile(name="Lab broker", bootstrap_servers="b:1")
+    settings = Settings(profiles=[profile])
+    assert view_status(settings, None, "", [])[1].startswith("Choose the broker")
+    target = LabTarget(profile.id, "beats", "")
+    assert view_status(settings, target, "Retrying.", []) == (StatusKind.PROBLEM, "Retrying.")
+    overview = LabOverview()
+    overview.add_beat(ours("pc1_watch"), at(0))
+    assert view_status(settings, target, "", overview.rows(at(1))) == (
+        StatusKind.OK, "Reading 'beats' on Lab broker — 1 program: 1 running, 0 needing "
+        "attention, 0 silent.")

@@ -40,8 +40,8 @@ from openmsi_gui.app.lab_reading import (
     log_text,
     no_log_lines,
     program_summary,
-    reading_summary,
     view_choice,
+    view_status,
 )
 from openmsi_gui.app.lab_table import Column
 from openmsi_gui.app.settings import Settings, SettingsStore
@@ -253,22 +253,7 @@ class LabView(QWidget):
 
     def show_summary(self) -> None:
         """Say what is read and how the programs are, or what to do first."""
-        settings = self._settings
-        reading = self.lab.reading
-        said: tuple[StatusKind, str]
-        if not settings.profiles:
-            said = (StatusKind.NOTE, "Add a broker profile first: the Lab view reads the "
-                    "heartbeats your lab's programs send to its broker.")
-        elif self.lab.problem:
-            said = (StatusKind.PROBLEM, self.lab.problem)
-        elif reading is None:
-            said = (StatusKind.NOTE, "Choose the broker and the heartbeat topic your lab's "
-                    "programs report to, then Read.")
-        else:
-            profile = settings.profile(reading.profile_id)
-            well, text = reading_summary(reading, profile.name if profile else "",
-                                         self.lab.rows)
-            said = (StatusKind.of(well), text)
+        said = view_status(self._settings, self.lab.reading, self.lab.problem, self.lab.rows)
         if said != self._said:  # once a second: only what changed
             self._said = said
             self.status.say(*said)
