@@ -897,6 +897,8 @@ def raw_consume(argv: Sequence[str]) -> int:
 def load_tools() -> ModuleType:
     """Import tests/openmsistream_tools.py (read-only helpers) by path."""
     path = REPO / "tests" / "openmsistream_tools.py"
+    if str(path.parent) not in sys.path:  # it imports its sibling openmsistream_setup
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("openmsistream_tools", path)
     if spec is None or spec.loader is None:
         raise BenchError(f"cannot load {path}")
