@@ -350,17 +350,25 @@ class LabOverview:
             return []
         return list(lines)[-limit:]
 
-    def changes(self, now: dt.datetime) -> list[StateChange]:
+    def changes(self, now: dt.datetime, heard_from: dt.datetime | None = None
+                ) -> list[StateChange]:
         """Programs whose state changed since the previous call (or appeared).
 
         A program turning silent is told once, and its recovery once, however
-        often this is asked in between.
+        often this is asked in between. ``heard_from``: when the reader could read
+        again after an outage of its own; a program is not told silent before it
+        missed two intervals since then (its beats could not come meanwhile).
         """
         changed: list[StateChange] = []
         for program in self._programs.values():
             state, _ = program.state_at(now)
             if state is program.shown:
                 continue
+            if (state is ProgramState.SILENT and heard_from is not None
+                    and program.shown is not None
+                    and (now - max(program.last_seen, heard_from)).total_seconds()
+                    <= silent_after(program.interval)):
+                continue  # not yet: ask again later
             before = program.shown
             if state is ProgramState.SILENT:
                 program.silence_told = before is not None

@@ -50,8 +50,10 @@ STOP_WAIT_S = 10.0
 """How long quitting waits for a reader being started (a keychain prompt) at most."""
 FOLD_BUDGET_S = 0.006
 """How long one go may fold heartbeats into the overview before the event loop runs."""
-QUIET_AFTER_PROBLEM_S = 10.0
-"""How long changes wait, once the reader reads again, for the beats it missed meanwhile."""
+QUIET_AFTER_PROBLEM_S = 20.0
+"""How long changes wait, once the reader reads again, for the beats it missed meanwhile
+(and for the programs cut off from the same broker to reconnect: librdkafka waits up to
+10 s between attempts)."""
 
 _Item = tuple[Heartbeat | LogBatch, dt.datetime]
 _Running = tuple[LabTarget, BrokerProfile]
@@ -109,6 +111,7 @@ class LabState(QObject):
         self._again = False
         self._stopped = False
         self._quiet_until = 0.0
+        self._heard_from: dt.datetime | None = None  # since the reader's last outage
         self._fold_timer = QTimer(self)
         self._fold_timer.setSingleShot(True)
         self._fold_timer.setInterval(0)
@@ -162,6 +165,7 @@ class LabState(QObject):
         self._running = (target, profile)
         self._pending.clear()
         self.problem = ""
+        self._heard_from = None
         self.overview = LabOverview()  # the previous topic's programs go at once
         self.refresh()
         try:
@@ -219,6 +223,7 @@ class LabState(QObject):
         if problem != self.problem:
             if not problem:  # the beats sent meanwhile are on their way: wait for them
                 self._quiet_until = time.monotonic() + QUIET_AFTER_PROBLEM_S
+                self._heard_from = self.clock()
             self.problem = problem
             self.readingChanged.emit()
         if self._pending and not self._fold_timer.isActive():
@@ -253,7 +258,7 @@ class LabState(QObject):
         # While the reader cannot read (the lab's broker is away from here), programs only
         # seem silent: no change is told, so no notification blames their PCs.
         quiet = bool(self.problem or self._pending) or time.monotonic() < self._quiet_until
-        changes = [] if quiet else self.overview.changes(self.now)
+        changes = [] if quiet else self.overview.changes(self.now, self._heard_from)
         write = self.overview.store_write(self.now)
         if write is not None and not self.tasks.closed:
             self.tasks.submit(Purpose.IO, write)

@@ -367,3 +367,13 @@ def test_the_lab_views_status_line_is_worded_without_qt() -> None:
     assert view_status(settings, target, "", overview.rows(at(1))) == (
         StatusKind.OK, "Reading 'beats' on Lab broker — 1 program: 1 running, 0 needing "
         "attention, 0 silent.")
+
+
+def test_after_the_readers_own_outage_silence_counts_from_when_it_hears_again() -> None:
+    overview = LabOverview()
+    overview.add_beat(ours(interval=60), at(0))
+    assert overview.changes(at(1))[0].after is ProgramState.WORKING
+    back = at(600)  # the reader could not read for ten minutes
+    assert overview.changes(at(610), heard_from=back) == []  # it may be reconnecting too
+    assert overview.changes(at(600 + 126), heard_from=back) == [
+        StateChange("pc1_watch", ProgramState.WORKING, ProgramState.SILENT)]

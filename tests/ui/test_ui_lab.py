@@ -265,6 +265,14 @@ def test_no_program_is_said_silent_while_the_lab_broker_cannot_be_read(
     monkeypatch.setattr("openmsi_gui.ui.lab_state.QUIET_AFTER_PROBLEM_S", 0.0)
     feed.report([(beat("scope_watch"), clock[0])])  # back: only one of them beat meanwhile
     qtbot.waitUntil(lambda: not lab.problem, timeout=5000)
+    clock[0] += dt.timedelta(seconds=20)  # oven_watch: two intervals since the reader is back
+    lab.refresh()
+    assert shown == []  # it may still be reconnecting to the broker that was away
+    feed.report([(beat("scope_watch"), clock[0])])
+    seen = clock[0]
+    qtbot.waitUntil(lambda: lab.overview.row("scope_watch", seen).last_seen == seen,
+                    timeout=5000)
+    clock[0] += dt.timedelta(seconds=5)
     lab.refresh()
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert shown == ["A program is silent"]  # oven_watch; scope_watch never seemed gone
