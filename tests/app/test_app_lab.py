@@ -375,5 +375,5 @@ def test_after_the_readers_own_outage_silence_counts_from_when_it_hears_again() 
     assert overview.changes(at(1))[0].after is ProgramState.WORKING
     back = at(600)  # the reader could not read for ten minutes
     assert overview.changes(at(610), heard_from=back) == []  # it may be reconnecting too
-    assert overview.changes(at(600 + 126), heard_from=back) == [
+    assert overview.changes(at(600 + 127), heard_from=back) == [
         StateChange("pc1_watch", ProgramState.WORKING, ProgramState.SILENT)]
