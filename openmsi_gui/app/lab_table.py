@@ -149,6 +149,14 @@ def summary(rows: Iterable[ProgramRow]) -> str:
             f"{attention} needing attention, {silent} silent")
 
 
+def read_back_note(since_seconds: float) -> str | None:
+    """What to say when fewer than the hour's beats were read (``openmsi status --since``)."""
+    if since_seconds >= 3600:
+        return None
+    return (f"Files (1 h) and Data (1 h) count only the last {rounded_duration(since_seconds)}"
+            " read (--since).")
+
+
 def _cut(text: str) -> str:
     return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
 

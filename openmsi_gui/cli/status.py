@@ -107,6 +107,9 @@ def cmd_status(args: argparse.Namespace, config: KafkaConfig) -> int:
     else:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
         print(lab_table.table_text(rows, now, width))
+        note = lab_table.read_back_note(args.since) if rows else None
+        if note is not None:
+            print(note)
         for program_id in args.logs:
             print(f"\n{_log_text(overview, program_id)}")
     sys.stdout.flush()

@@ -377,3 +377,9 @@ def test_after_the_readers_own_outage_silence_counts_from_when_it_hears_again() 
     assert overview.changes(at(610), heard_from=back) == []  # it may be reconnecting too
     assert overview.changes(at(600 + 127), heard_from=back) == [
         StateChange("pc1_watch", ProgramState.WORKING, ProgramState.SILENT)]
+
+
+def test_a_shorter_read_back_is_said_under_the_table() -> None:
+    assert lab_table.read_back_note(3600) is None
+    assert lab_table.read_back_note(120) == (
+        "Files (1 h) and Data (1 h) count only the last 2 min read (--since).")
