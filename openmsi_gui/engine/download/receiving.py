@@ -169,7 +169,7 @@ class Receiver:
             if not inc.metadata_refused:
                 inc.metadata_refused = True
                 log.warning("%s: the information sent with %s is ignored: %s", self._job,
-                            inc.shown, fields)
+                            inc.shown, escaped(fields))
             return
         inc.metadata, inc.metadata_seen = fields, True
         if fields:
