@@ -32,6 +32,7 @@ from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli import after
 from openmsi_gui.cli.audit import cmd_audit as run_audit
 from openmsi_gui.cli.diagnostics import cmd_diagnostics
+from openmsi_gui.cli.encryption import cmd_encryption
 from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.plugins import cmd_plugins
@@ -488,6 +489,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, EventBus], int]] = {
     "diagnostics": lambda args, _bus: cmd_diagnostics(args),
     "status": cmd_status, "process": cmd_process, "reprocess": cmd_reprocess,
     "plugins": lambda args, _bus: cmd_plugins(args),
+    "encryption": lambda args, _bus: cmd_encryption(args),
 }
 # These stop gracefully on SIGINT/SIGTERM, even one that arrives while they start.
 # The others keep Python's defaults, so Ctrl-C still interrupts a password prompt.

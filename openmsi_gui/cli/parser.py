@@ -16,6 +16,7 @@ from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
 from openmsi_gui.cli import after, reporting
 from openmsi_gui.cli.audit import add_parser as add_audit_parser
 from openmsi_gui.cli.diagnostics import add_parser as add_diagnostics_parser
+from openmsi_gui.cli.encryption import add_parser as add_encryption_parser
 from openmsi_gui.cli.pair import add_parser as add_pair_parser
 from openmsi_gui.cli.pair import receipt_args, sender_args, watch_receipt_args
 from openmsi_gui.cli.plugins import add_parser as add_plugins_parser
@@ -278,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="stop by itself after this many seconds (default: run until Ctrl-C)")
     _add_job_parsers(sub)
     add_provision_parser(sub)
+    add_encryption_parser(sub)
     add_pair_parser(sub)
     _add_reading_parsers(sub)
     _add_local_parsers(sub)

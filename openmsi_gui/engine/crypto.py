@@ -40,6 +40,7 @@ from openmsi_gui.engine import wire
 from openmsi_gui.engine.crypto_node import (
     INSTALL_HINT,
     CryptoSetupError,
+    EncryptionNotInstalled,
     NodeFiles,
     NodeStore,
     check_access,
@@ -503,6 +504,7 @@ __all__ = [
     "INSTALL_HINT",
     "CryptoSetupError",
     "EncryptionFailed",
+    "EncryptionNotInstalled",
     "KafkaCryptoCipher",
     "KeysNotReady",
     "MessageCipher",

@@ -25,11 +25,17 @@ from openmsi_gui.engine.kafka_config import CryptoNode, default_nodes_dir
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "encryption needs the kafkacrypto package: pip install kafkacrypto"
+INSTALL_HINT = ("encryption is not installed: run openmsi encryption install, or Enable "
+                "encryption… in the broker profile")
+"""What to do when kafkacrypto is missing (the installed app leaves it out)."""
 
 
 class CryptoSetupError(Exception):
     """Encryption cannot start; the message says what to do (install, provision, chmod)."""
+
+
+class EncryptionNotInstalled(CryptoSetupError):
+    """kafkacrypto is not installed: jobs that need it wait until it is (see INSTALL_HINT)."""
 
 
 # -- importing kafkacrypto -----------------------------------------------------
@@ -62,8 +68,11 @@ def kafkacrypto_module(name: str = "kafkacrypto") -> ModuleType:
                 importlib.import_module("kafkacrypto")
                 return importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name in ("kafkacrypto", "pysodium", "dirhash", "certifi"):
-                raise CryptoSetupError(INSTALL_HINT) from exc
+            if exc.name == "kafkacrypto":
+                raise EncryptionNotInstalled(INSTALL_HINT) from exc
+            if exc.name in ("pysodium", "dirhash", "certifi"):
+                raise CryptoSetupError(f"kafkacrypto needs the {exc.name} package: pip "
+                                       f"install {exc.name}") from exc
             if exc.name == "kafka":  # kafkacrypto's fallback when confluent_kafka fails
                 raise CryptoSetupError(
                     "kafkacrypto could not load confluent-kafka in this Python "

@@ -1,8 +1,10 @@
-"""What both programs do first: find the bundle's libraries and raise the open-files limit.
+"""What both programs do first: find the bundle's libraries and components, raise limits.
 
 Called by ``openmsi`` and ``openmsi-gui`` (and the bundle's launchers) before
 anything opens files or loads libsodium, so that nobody has to run ``ulimit -n``
-or copy DLLs by hand as OpenMSIStream's troubleshooting page asks.
+or copy DLLs by hand as OpenMSIStream's troubleshooting page asks. The KafkaCrypto
+component, if the user installed it, goes on ``sys.path`` here too, before anything
+imports it.
 """
 
 from __future__ import annotations
@@ -12,18 +14,22 @@ import sys
 from typing import NoReturn
 
 from openmsi_gui.platform.bundle import missing_library, use_bundled_libraries
+from openmsi_gui.platform.components import activate
 from openmsi_gui.platform.limits import OpenFilesLimit, raise_open_files_limit
 
 log = logging.getLogger(__name__)
 
 
 def prepare_process() -> OpenFilesLimit | None:
-    """Use the bundle's libraries (when frozen) and raise the open-files limit; never fails.
+    """Use the bundle's libraries (when frozen) and components, raise the open-files limit.
+
+    Never fails.
 
     Returns:
         The open-files limit before and after, or None where there is none (Windows).
     """
     use_bundled_libraries()
+    activate()
     limit = raise_open_files_limit()
     if limit is not None:
         log.debug("open-files limit %d, was %d (hard limit %s)", limit.after, limit.before,

@@ -223,8 +223,9 @@ def test_provision_refusals_are_sentences(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(engine_provision, "kafkacrypto_module", missing)
     result = provisioning.provision(good_form(node_id="other"), tmp_path)
     assert not result.ok
-    assert result.message == ("Not provisioned: Encryption needs the kafkacrypto package: "
-                              "pip install kafkacrypto.")
+    assert result.message == ("Not provisioned: Encryption is not installed: run openmsi "
+                              "encryption install, or Enable encryption… in the broker "
+                              "profile.")
 
 
 def test_provision_where_no_folder_can_be_made(tmp_path: Path) -> None:

@@ -340,7 +340,8 @@ def test_without_kafkacrypto_the_engine_imports_and_explains(tmp_path: Path) -> 
                             check=False, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == INSTALL_HINT == (
-        "encryption needs the kafkacrypto package: pip install kafkacrypto")
+        "encryption is not installed: run openmsi encryption install, or Enable encryption… "
+        "in the broker profile")
 
 
 def test_without_libsodium_the_error_says_how_to_install_it(tmp_path: Path) -> None:
