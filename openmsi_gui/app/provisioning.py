@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openmsi_gui.app import encryption_component
 from openmsi_gui.app.settings import Settings
 from openmsi_gui.app.text import sentence
 from openmsi_gui.app.validation import topic_errors
@@ -51,9 +52,8 @@ ROLES: dict[str, str] = {
 }
 """The roles the GUI offers (engine names) and what they mean to the user."""
 
-UNAVAILABLE_NOTE = ("Encryption is not available in this build: KafkaCrypto (GPL-2.0-only) "
-                    "cannot be shipped with it; install with pip to use it.")
-"""Why the encryption controls are disabled when kafkacrypto cannot be imported."""
+UNAVAILABLE_NOTE = encryption_component.NOT_INSTALLED_NOTE
+"""What the encryption section says while kafkacrypto cannot be imported."""
 
 KEY_TOPIC_TIMEOUT = 10.0
 """Seconds the broker gets to answer, and to create each key-exchange topic."""
@@ -129,12 +129,14 @@ class EncryptionStatus:
         folder: where nodes are provisioned.
         missing: nodes asked about that are not found anywhere, each with a
             sentence saying so (see :func:`node_problem`).
+        removable: kafkacrypto is the app's component, which "Remove encryption…" removes.
     """
 
     available: bool
     nodes: tuple[str, ...]
     folder: Path
     missing: dict[str, str] = field(default_factory=dict)
+    removable: bool = False
 
 
 def encryption_status(node_ids: Iterable[str] = ()) -> EncryptionStatus:
@@ -142,6 +144,7 @@ def encryption_status(node_ids: Iterable[str] = ()) -> EncryptionStatus:
 
     Blocking because it imports kafkacrypto (a third of a second) and reads folders.
     """
+    component = encryption_component.component_state()
     folder = default_nodes_dir()
     nodes = tuple(list_nodes(folder))
     missing: dict[str, str] = {}
@@ -149,7 +152,7 @@ def encryption_status(node_ids: Iterable[str] = ()) -> EncryptionStatus:
         problem = "" if node_id in nodes else node_problem(node_id)
         if problem:
             missing[node_id] = problem
-    return EncryptionStatus(crypto.kafkacrypto_available(), nodes, folder, missing)
+    return EncryptionStatus(component.usable, nodes, folder, missing, component.removable)
 
 
 def default_node_id(role: str, taken: Iterable[str] = (), hostname: str | None = None) -> str:

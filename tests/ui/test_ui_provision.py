@@ -230,19 +230,20 @@ def test_an_existing_node_name_and_bad_topics_are_refused(
     assert provisioning.list_nodes() == ["taken"]
 
 
-def test_without_kafkacrypto_the_controls_are_disabled_with_a_note(
+def test_without_kafkacrypto_a_sentence_and_enable_encryption_replace_the_controls(
         qtbot: Any, make_view: Make, store: SettingsStore,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(crypto, "kafkacrypto_available", lambda: False)
     save_profiles(store, BrokerProfile(name="Lab", bootstrap_servers="lab:9092"))
     view = make_view()
     wait_checked(qtbot, view)
-    assert not view.crypto.crypto_combo.isEnabled()
-    assert not view.crypto.provision_button.isEnabled()
+    assert not view.crypto.node_row.isVisible()
+    assert view.crypto.enable_button.isVisible()
+    assert view.crypto.enable_button.isEnabled()
     assert view.crypto.note.isVisible()
     assert view.crypto.note.text() == (
-        "Encryption is not available in this build: KafkaCrypto (GPL-2.0-only) cannot be "
-        "shipped with it; install with pip to use it.")
+        "Encryption needs KafkaCrypto, which this app may not include (it is GPL-2.0-only): "
+        "click Enable encryption… to fetch it.")
     assert view.crypto.note.icon.accessibleName() == "Note"
     assert view.form.name_edit.isEnabled()  # the rest of the profile stays editable
 

@@ -2,18 +2,29 @@
 
 It picks one of the KafkaCrypto nodes provisioned on this computer; whether
 kafkacrypto can be used, and which nodes exist, is looked up on the keychain
-and files executor (:data:`~openmsi_gui.ui.tasks.Purpose.IO`).
+and files executor (:data:`~openmsi_gui.ui.tasks.Purpose.IO`). Without
+kafkacrypto it says so in one sentence, with the button that fetches it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout
+from PySide6.QtWidgets import (
+    QComboBox,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
 
-from openmsi_gui.app import provisioning
+from openmsi_gui.app import encryption_component, provisioning
 from openmsi_gui.app.provisioning import UNAVAILABLE_NOTE, EncryptionStatus
+from openmsi_gui.ui.encryption_dialog import EnableEncryptionDialog
 from openmsi_gui.ui.status_line import StatusLine
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.profile_form import button
@@ -30,6 +41,9 @@ ENCRYPTION_NOTE = ("Files sent through this profile are encrypted on this comput
 class EncryptionBox(QGroupBox):
     """The encryption node of a profile, a Provision button and a note.
 
+    Without kafkacrypto, only a sentence and the Enable encryption… button show;
+    with the app's KafkaCrypto component, a Remove encryption… button too.
+
     Args:
         tasks: the application's background work.
 
@@ -38,20 +52,26 @@ class EncryptionBox(QGroupBox):
 
     Signals:
         statusChanged(): :attr:`status` changed (the view re-enables its controls).
+        componentChanged(bool): KafkaCrypto was installed (True) or removed (False).
+        componentResult(bool, str): installing or removing ended (ok, sentence).
     """
 
     statusChanged = Signal()
+    componentChanged = Signal(bool)
+    componentResult = Signal(bool, str)
 
     def __init__(self, tasks: Tasks) -> None:
         super().__init__("End-to-end encryption")
         self.tasks = tasks
         self.status: EncryptionStatus | None = None
+        self.enable_dialog: EnableEncryptionDialog | None = None
+        self._removing = False
         self._token = 0
         outer = QVBoxLayout(self)
-        about = QLabel(ENCRYPTION_NOTE)
-        about.setWordWrap(True)
-        about.setAccessibleName("About end-to-end encryption")
-        outer.addWidget(about)
+        self.about = QLabel(ENCRYPTION_NOTE)
+        self.about.setWordWrap(True)
+        self.about.setAccessibleName("About end-to-end encryption")
+        outer.addWidget(self.about)
         self.crypto_combo = QComboBox()
         self.crypto_combo.setAccessibleName("Encryption node")
         self.crypto_combo.setToolTip("The KafkaCrypto node that encrypts what this profile "
@@ -60,15 +80,31 @@ class EncryptionBox(QGroupBox):
         self.provision_button = button(
             "Provision a node…", "Provision a node",
             "Make a new encryption node on this computer with your administrator's passwords")
+        self.enable_button = button(
+            "Enable encryption…", "Enable encryption",
+            "Fetch KafkaCrypto from the Python Package Index, or install it from a file")
+        self.remove_button = button(
+            "Remove encryption…", "Remove encryption",
+            "Remove the KafkaCrypto component this app fetched")
         label = QLabel("Encryption node:")
         label.setBuddy(self.crypto_combo)
-        row = QHBoxLayout()
+        self.node_row = QWidget()
+        row = QHBoxLayout(self.node_row)
+        row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(label)
         row.addWidget(self.crypto_combo, 1)
         row.addWidget(self.provision_button)
-        outer.addLayout(row)
+        row.addWidget(self.remove_button)
+        outer.addWidget(self.node_row)
         self.note = StatusLine("Encryption note", hide_empty=True)
-        outer.addWidget(self.note)
+        note_row = QHBoxLayout()
+        note_row.addWidget(self.note, 1)
+        note_row.addWidget(self.enable_button, 0, Qt.AlignmentFlag.AlignTop)
+        outer.addLayout(note_row)
+        self.enable_button.hide()
+        self.remove_button.hide()
+        self.enable_button.clicked.connect(self.on_enable_clicked)
+        self.remove_button.clicked.connect(self.on_remove_clicked)
 
     def node_id(self) -> str:
         """The node selected ("" for none)."""
@@ -133,7 +169,16 @@ class EncryptionBox(QGroupBox):
         return list(self.status.nodes) if self.status is not None else []
 
     def enable(self, editable: bool) -> None:
-        """Enable the controls if the profile is editable and encryption is available."""
+        """Enable the controls if the profile is editable and encryption is available.
+
+        Without kafkacrypto the node's controls give way to Enable encryption….
+        """
+        missing = self.status is not None and not self.status.available
+        self.about.setVisible(not missing)
+        self.node_row.setVisible(not missing)
+        self.enable_button.setVisible(missing)
+        self.remove_button.setVisible(self.status is not None and self.status.available
+                                      and self.status.removable)
         usable = editable and self.usable
         self.crypto_combo.setEnabled(usable)
         self.provision_button.setEnabled(usable)
@@ -148,3 +193,58 @@ class EncryptionBox(QGroupBox):
             self.note.show_problem(self.status.missing[node_id])
         else:
             self.note.clear()
+
+    # -- the KafkaCrypto component ---------------------------------------------------
+
+    def on_enable_clicked(self) -> None:
+        """Open the Enable encryption dialog (the running one if it is busy)."""
+        if self.enable_dialog is not None:
+            if self.enable_dialog.busy:
+                self.enable_dialog.show()
+                self.enable_dialog.raise_()
+                return
+            self.enable_dialog.deleteLater()
+        dialog = EnableEncryptionDialog(self, tasks=self.tasks)
+        dialog.installed.connect(self.on_component_installed)
+        dialog.workFinished.connect(self.componentResult)
+        self.enable_dialog = dialog
+        dialog.open()
+
+    def on_component_installed(self) -> None:
+        self.refresh()
+        self.componentChanged.emit(True)
+
+    def on_remove_clicked(self) -> None:
+        """Ask first (saying what stops working), then remove the component."""
+        if self._removing or self.status is None or not self.status.removable:
+            return
+        answer = QMessageBox.question(
+            self, encryption_component.REMOVE_TITLE, encryption_component.REMOVE_QUESTION,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self._removing = True
+        self.remove_button.setEnabled(False)
+        self.note.show_busy("Removing KafkaCrypto…")
+        self._remove()
+
+    @asyncSlot()
+    async def _remove(self) -> None:
+        try:
+            outcome = await self.tasks.run(Purpose.IO, encryption_component.remove,
+                                           context=self)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._removing = False
+            self.remove_button.setEnabled(True)
+            self.tasks.report("Removing encryption", exc)
+            self.refresh()
+            return
+        self._removing = False
+        self.remove_button.setEnabled(True)
+        self.componentResult.emit(outcome.ok, outcome.sentence)
+        self.refresh()
+        if outcome.ok:
+            self.componentChanged.emit(False)

@@ -103,6 +103,7 @@ class ProfileEditor(QWidget):
         self.crypto.crypto_combo.currentIndexChanged.connect(self.on_crypto_combo_changed)
         self.crypto.provision_button.clicked.connect(self.on_provision_clicked)
         self.crypto.statusChanged.connect(self.update_controls)
+        self.crypto.componentResult.connect(self.show_status)
         self.tester.test_button.clicked.connect(self.on_test_clicked)
 
     @property
@@ -343,6 +344,8 @@ class ProfileEditor(QWidget):
         self.crypto.refresh()
 
     def close_dialogs(self) -> None:
-        """Close the provisioning dialog (with the window)."""
+        """Close the provisioning and Enable encryption dialogs (with the window)."""
         if self.provision_dialog is not None:
             self.provision_dialog.close()
+        if self.crypto.enable_dialog is not None:
+            self.crypto.enable_dialog.close()

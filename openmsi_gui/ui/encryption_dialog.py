@@ -1,0 +1,160 @@
+"""The "Enable encryption" dialog: fetch KafkaCrypto from PyPI or install it from a file.
+
+The work (download, hash check, unpacking) runs on the network executor of
+:mod:`openmsi_gui.ui.tasks`; what it says comes from
+:mod:`openmsi_gui.app.encryption_component`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from openmsi_gui.app import encryption_component
+from openmsi_gui.app.encryption_component import DIALOG_INTRO, WHEEL_FILTER, Outcome
+from openmsi_gui.ui.status_line import StatusLine
+from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+
+log = logging.getLogger(__name__)
+
+
+class _Progress(QObject):
+    """Carries progress sentences from the worker thread to the dialog."""
+
+    text = Signal(str)
+
+
+class EnableEncryptionDialog(QDialog):
+    """Install the KafkaCrypto component, from the package index or from a wheel file.
+
+    Args:
+        parent: the parent widget.
+        tasks: the application's background work.
+
+    Signals:
+        installed(): the component was installed and can be used.
+        workFinished(bool, str): an installation ended (success, sentence shown).
+    """
+
+    installed = Signal()
+    workFinished = Signal(bool, str)
+
+    def __init__(self, parent: QWidget | None = None, *, tasks: Tasks) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Enable encryption")
+        self.setAccessibleName("Enable encryption")
+        self.tasks = tasks
+        self._busy = False
+        self._done = False
+        self._progress = _Progress(self)
+        self._progress.text.connect(self.on_worker_progress)
+        layout = QVBoxLayout(self)
+        intro = QLabel(DIALOG_INTRO)
+        intro.setWordWrap(True)
+        intro.setAccessibleName("About enabling encryption")
+        layout.addWidget(intro)
+        self.index_button = QPushButton("&Download from the Python Package Index")
+        self.index_button.setAccessibleName("Download from the Python Package Index")
+        self.index_button.setToolTip("Fetch the KafkaCrypto release this app trusts from pypi.org")
+        self.index_button.clicked.connect(self.on_index_clicked)
+        self.file_button = QPushButton("Install from a &file…")
+        self.file_button.setAccessibleName("Install from a file")
+        self.file_button.setToolTip("Choose a KafkaCrypto wheel (.whl) copied to this computer, "
+                                    "for computers without internet access")
+        self.file_button.clicked.connect(self.on_file_clicked)
+        for widget in (self.index_button, self.file_button):
+            layout.addWidget(widget)
+        self.result_line = StatusLine("Enable encryption result", busy_bar=True,
+                                      hide_empty=True)
+        layout.addWidget(self.result_line)
+        layout.addStretch(1)
+        self.close_button = QPushButton("Cancel")
+        self.close_button.setAccessibleName("Close")
+        self.close_button.clicked.connect(self.on_close_clicked)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.close_button)
+        layout.addLayout(buttons)
+        self.setMinimumWidth(460)
+
+    @property
+    def busy(self) -> bool:
+        """Whether an installation is running."""
+        return self._busy
+
+    def on_index_clicked(self) -> None:
+        self._start(None)
+
+    def on_file_clicked(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose the KafkaCrypto wheel", "",
+                                              WHEEL_FILTER)
+        if path:
+            self._start(Path(path))
+
+    def _start(self, wheel: Path | None) -> None:
+        if self._busy or self._done:
+            return
+        relay = self._progress
+
+        def report(text: str) -> None:
+            with contextlib.suppress(RuntimeError):  # the dialog is gone
+                relay.text.emit(text)
+
+        self._set_busy(True)
+        self.result_line.show_busy("Starting…")
+        self._install(wheel, report)
+
+    @asyncSlot()
+    async def _install(self, wheel: Path | None, report: encryption_component.ProgressReport
+                       ) -> None:
+        try:
+            outcome = await self.tasks.run(Purpose.NET, encryption_component.install, wheel,
+                                           report, context=self)
+        except Exception as exc:
+            log.error("installing KafkaCrypto failed unexpectedly", exc_info=exc)
+            self._set_busy(False)
+            text = f"Encryption was not enabled: an unexpected {type(exc).__name__} happened; " \
+                   "see the log."
+            self.result_line.show_problem(text)
+            self.workFinished.emit(False, text)
+            return
+        self._finish(outcome)
+
+    def on_worker_progress(self, text: str) -> None:
+        if self._busy:
+            self.result_line.show_busy(text)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        for button in (self.index_button, self.file_button):
+            button.setEnabled(not busy and not self._done)
+
+    def _finish(self, outcome: Outcome) -> None:
+        if outcome.ok:
+            self._done = True
+            self.close_button.setText("Close")
+            self.close_button.setDefault(True)
+        self._set_busy(False)
+        self.result_line.show_result(outcome.ok, outcome.sentence)
+        if outcome.ok:
+            self.close_button.setFocus()
+            self.installed.emit()
+        self.workFinished.emit(outcome.ok, outcome.sentence)
+
+    def on_close_clicked(self) -> None:
+        if self._done:
+            self.accept()
+        else:
+            self.reject()
