@@ -16,10 +16,12 @@ folder form's Delivery section, ``watched-folders-delivery``). The folder's Afte
 section is then set (not applied) to move files confirmed by the demo's destination to an
 archive folder (``watched-folders-after-delivery``), and its Preview… lists them
 (``after-delivery-preview``). Last, a watched folder on a broker that is switched off shows
-how the app says that it cannot reach it. The destination form's "After each file" and
-processed files in the transfers are shot by ``scripts/screenshot_processing.py``. The Lab
-view is shot on a small lab reporting to the demo's broker (``scripts/screenshot_lab.py``),
-one program selected with its log lines.
+how the app says that it cannot reach it, and its profile shows the encryption section
+as the installed app does before KafkaCrypto is fetched (``brokers-no-encryption``,
+``enable-encryption``: ``scripts/screenshot_encryption.py``). The destination form's
+"After each file" and processed files in the transfers are shot by
+``scripts/screenshot_processing.py``. The Lab view is shot on a small lab reporting to
+the demo's broker (``scripts/screenshot_lab.py``), one program selected with its log lines.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import keyring
 import keyring.backend
 from PySide6.QtCore import QPoint, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea
+from screenshot_encryption import encryption
 from screenshot_information import information
 from screenshot_lab import NEEDY, populate  # scripts/ (this script's folder)
 from screenshot_processing import processing
@@ -386,7 +389,8 @@ def main() -> None:
         (34700, lambda: information(app, openmsi, shot)),  # its fields saved, for the tray
         # ... and a broker that is switched off.
         (36000, lambda: no_broker(app, openmsi, base, shot)),
-        (43500, tray_menu), (45000, openmsi.quit)]]
+        (42600, lambda: encryption(app, openmsi, shot)),  # after no_broker's shot
+        (44500, tray_menu), (46000, openmsi.quit)]]
     for delay, action in steps:
         QTimer.singleShot(delay, action)  # type: ignore[arg-type]
     app.exec()

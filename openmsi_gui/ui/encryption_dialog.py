@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -87,12 +88,37 @@ class EnableEncryptionDialog(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.close_button)
         layout.addLayout(buttons)
-        self.setMinimumWidth(460)
+        self.setMinimumWidth(520)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Open tall enough for the wrapped sentences."""
+        super().showEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow to the height the wrapped sentences need at the current width."""
+        layout = self.layout()
+        if layout is None:
+            return
+        width = max(self.width(), self.minimumWidth())
+        height = (layout.totalHeightForWidth(width) if layout.hasHeightForWidth()
+                  else layout.totalSizeHint().height())
+        self.setMinimumHeight(height)
+        if self.height() < height:
+            self.resize(width, height)
+
+    def _say(self, ok: bool | None, text: str) -> None:
+        self.result_line.show_result(ok, text)
+        self._fit()
 
     @property
     def busy(self) -> bool:
         """Whether an installation is running."""
         return self._busy
+
+    def show_problem(self, text: str) -> None:
+        """Say what went wrong (the screenshots show a refused file)."""
+        self._say(False, text)
 
     def on_index_clicked(self) -> None:
         self._start(None)
@@ -113,7 +139,7 @@ class EnableEncryptionDialog(QDialog):
                 relay.text.emit(text)
 
         self._set_busy(True)
-        self.result_line.show_busy("Starting…")
+        self._say(None, "Starting…")
         self._install(wheel, report)
 
     @asyncSlot()
@@ -127,14 +153,14 @@ class EnableEncryptionDialog(QDialog):
             self._set_busy(False)
             text = f"Encryption was not enabled: an unexpected {type(exc).__name__} happened; " \
                    "see the log."
-            self.result_line.show_problem(text)
+            self._say(False, text)
             self.workFinished.emit(False, text)
             return
         self._finish(outcome)
 
     def on_worker_progress(self, text: str) -> None:
         if self._busy:
-            self.result_line.show_busy(text)
+            self._say(None, text)
 
     def _set_busy(self, busy: bool) -> None:
         self._busy = busy
@@ -147,7 +173,7 @@ class EnableEncryptionDialog(QDialog):
             self.close_button.setText("Close")
             self.close_button.setDefault(True)
         self._set_busy(False)
-        self.result_line.show_result(outcome.ok, outcome.sentence)
+        self._say(outcome.ok, outcome.sentence)
         if outcome.ok:
             self.close_button.setFocus()
             self.installed.emit()
