@@ -100,7 +100,7 @@ def components_dir() -> Path:
 
 def _relay(report: ProgressReport) -> component_install.ProgressCallback:
     def progress(step: component_install.InstallProgress) -> None:
-        if step.fraction is None or step.fraction >= 1:
+        if step.fraction is None or not 0 < step.fraction < 1:
             report(step.step)
         else:
             report(f"{step.step.rstrip('…. ')}… {int(step.fraction * 100)} %")

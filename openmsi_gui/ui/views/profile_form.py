@@ -163,6 +163,7 @@ class ProfileForm(QGroupBox):
         self.save_button = button("&Save", "Save profile",
                                   "Save the profile; the password goes to the keychain")
         outer.addWidget(extra)
+        outer.addStretch(1)  # a tall window leaves room below, not inside the last group
         # Placed by the owner below the (scrolling) form, so that it stays in sight.
         self.save_row = QHBoxLayout()
         self.save_row.addWidget(self.status, 1)
