@@ -32,8 +32,9 @@ WHEEL_FILTER = "Python wheels (*.whl);;All files (*)"
 
 REMOVE_TITLE = "Remove encryption"
 REMOVE_QUESTION = ("Remove KafkaCrypto, which this app fetched? Encrypted profiles then stop "
-                   "sending and receiving (their files wait) until encryption is enabled "
-                   "again; your encryption nodes and their keys are kept.")
+                   "sending and receiving (at the latest when the app quits; their files "
+                   "wait) until encryption is enabled again; your encryption nodes and their "
+                   "keys are kept.")
 """What "Remove encryption…" asks first: what stops working."""
 
 ProgressReport = Callable[[str], None]
@@ -49,12 +50,15 @@ class ComponentState:
         component: the app's KafkaCrypto component is installed (it can be removed).
         version: the component's version (the pinned one if it is not installed).
         folder: where the component is (or goes).
+        lingering: the component was removed but this process imported it before, so
+            what runs now keeps it until the app quits.
     """
 
     usable: bool
     component: bool
     version: str
     folder: Path
+    lingering: bool = False
 
     @property
     def removable(self) -> bool:
@@ -90,7 +94,7 @@ def component_state() -> ComponentState:
     removed = status.source is components.Source.COMPONENT and not status.component
     usable = not removed and crypto.kafkacrypto_available()
     return ComponentState(usable, status.component, status.pin.version,
-                          components.install_dir(status.pin))
+                          components.install_dir(status.pin), removed)
 
 
 def components_dir() -> Path:
@@ -175,6 +179,9 @@ def remove() -> Outcome:
     if state.usable:  # a pip-installed kafkacrypto remains
         return Outcome(True, "The KafkaCrypto component was removed; this Python's own "
                        "kafkacrypto package still encrypts.", state)
+    if state.lingering:
+        return Outcome(True, "KafkaCrypto was removed: encrypted profiles keep working until "
+                       "the app quits, then wait until encryption is enabled again.", state)
     return Outcome(True, "KafkaCrypto was removed: encrypted profiles wait until encryption "
                    "is enabled again.", state)
 

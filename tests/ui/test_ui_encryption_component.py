@@ -209,6 +209,9 @@ def test_a_profile_without_kafkacrypto_is_enabled_from_a_file_and_removed(
     assert questions == [encryption_component.REMOVE_QUESTION]
     assert "stop sending and receiving" in questions[0]
     wait_missing(qtbot, view)
+    assert view.editor.form.status.text() == (  # it was imported: the provisioning used it
+        "KafkaCrypto was removed: encrypted profiles keep working until the app quits, then "
+        "wait until encryption is enabled again.")
     assert not components.status().component
     assert not list(components.components_dir().glob("kafkacrypto-*"))
 
