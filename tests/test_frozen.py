@@ -5,6 +5,7 @@ Without a bundle these tests are skipped, except in CI (``$CI`` set), where they
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +29,10 @@ EXE = ".exe" if sys.platform == "win32" else ""
 GUI = BUNDLE / f"openmsi-gui{EXE}"
 CLI = BUNDLE / f"openmsi{EXE}"
 INTERNAL = BUNDLE / "_internal"
+# The KafkaCrypto wheel pinned in requirements/components.json, downloaded once by
+# scripts/fetch_components.sh (scripts/test runs it): the bundle never contains it.
+PIN = json.loads((ROOT / "requirements" / "components.json").read_text(encoding="utf-8"))
+KAFKACRYPTO_WHEEL = ROOT / ".cache" / "components" / PIN["kafkacrypto"]["wheel"]
 
 posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -278,3 +283,112 @@ def test_the_bundle_hosts_a_plugin_from_a_plugin_folder(
     assert result.ok, (result.reason, result.output)
     assert result.result == {"size": 5, "frozen": True, "missing": []}
     assert "printed by the plugin" in result.output
+
+
+# -- Encryption: KafkaCrypto fetched as a component ---------------------------------------------
+
+
+@pytest.fixture
+def kafkacrypto_wheel() -> Path:
+    if not KAFKACRYPTO_WHEEL.is_file():
+        if os.environ.get("CI"):
+            pytest.fail("download the KafkaCrypto wheel first: scripts/fetch_components.sh")
+        pytest.skip("no KafkaCrypto wheel in .cache/components (scripts/fetch_components.sh)")
+    return KAFKACRYPTO_WHEEL
+
+
+def component_env(tmp_path: Path) -> dict[str, str]:
+    """A temporary home whose components folder is empty."""
+    env = {k: v for k, v in frozen_env().items() if not k.startswith("XDG_")}
+    env["HOME"] = str(tmp_path / "home")
+    env["OPENMSI_GUI_COMPONENTS_DIR"] = str(tmp_path / "home" / "components")
+    env["OPENMSI_ROT_PASSWORD"] = "frozen-rot-password"
+    env["OPENMSI_PROVISIONING_PASSWORD"] = "frozen-provisioning-password"
+    return env
+
+
+def frozen(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(CLI), *args], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+
+
+def encryption_status(env: dict[str, str]) -> dict[str, object]:
+    result = frozen(["encryption", "status", "--json"], env)
+    assert result.returncode == 0, result.stderr
+    status: dict[str, object] = json.loads(result.stdout)
+    return status
+
+
+@posix_signals
+@pytest.mark.slow
+def test_frozen_encryption_installs_the_component_and_round_trips(
+        broker: EmbeddedBroker, make_topic: Callable[..., str], tmp_path: Path,
+        kafkacrypto_wheel: Path) -> None:
+    """install --from (a wrong hash refused), provision, watch -> download encrypted, remove."""
+    env = component_env(tmp_path)
+    assert encryption_status(env)["installed"] is False
+    forged = tmp_path / kafkacrypto_wheel.name
+    forged.write_bytes(kafkacrypto_wheel.read_bytes() + b"\0")
+    refused = frozen(["encryption", "install", "--from", str(forged)], env)
+    assert refused.returncode == 2, refused.stderr
+    assert "refused" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert encryption_status(env)["installed"] is False
+
+    installed = frozen(["encryption", "install", "--from", str(kafkacrypto_wheel)], env)
+    assert installed.returncode == 0, installed.stderr
+    status = encryption_status(env)
+    assert (status["installed"], status["component_installed"]) == (True, True), status
+    assert status["version"] == PIN["kafkacrypto"]["version"]
+    assert Path(str(status["location"])).is_relative_to(tmp_path), status
+
+    topic = make_topic(1)
+    nodes = tmp_path / "nodes"
+    create = ["--create-key-topics", "--bootstrap-servers", broker.bootstrap_servers]
+    for node, role, extra in (("frozen_up", "producer", create),
+                              ("frozen_down", "consumer", [])):
+        made = frozen(["provision", "--node-id", node, "--role", role, "--topic", topic,
+                       "--dest", str(nodes), *extra], env)
+        assert made.returncode == 0, made.stderr
+        # The node is found in the folder of the config naming it.
+        (nodes / f"{node}.ini").write_text(
+            f"[broker]\nbootstrap.servers = {broker.bootstrap_servers}\n\n"
+            f"[kafkacrypto]\nnode_id = {node}\n")
+
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    src.mkdir()
+    data = os.urandom(300_000)
+    watch = [str(CLI), "--data-dir", str(tmp_path / "up"), "watch", str(src), "--config",
+             str(nodes / "frozen_up.ini"), "--topic", topic, "--stable-seconds", "0.3",
+             "--chunk-size", "65536"]
+    download = [str(CLI), "--data-dir", str(tmp_path / "down"), "download", str(dest),
+                "--config", str(nodes / "frozen_down.ini"), "--topic", topic,
+                "--group", "frozen-encrypted"]
+    with background(watch, tmp_path / "watch.log", env=env) as up, \
+            background(download, tmp_path / "download.log", env=env) as down:
+        wait_until(lambda: ("watching" in text(tmp_path / "watch.log")
+                   and "receiving from topic" in text(tmp_path / "download.log"))
+                   or None not in (up.poll(), down.poll()), timeout=30,
+                   message="the frozen watch and download to start")
+        (src / "scan.tif").write_bytes(data)  # new: files there before the watch are not sent
+        wait_until(lambda: (dest / "scan.tif").exists() or None not in (up.poll(), down.poll()),
+                   timeout=60, message="the encrypted file through the frozen programs")
+        logs = text(tmp_path / "watch.log") + text(tmp_path / "download.log")
+        assert (up.poll(), down.poll()) == (None, None), logs
+        for proc in (up, down):
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(timeout=30) == 0, logs
+    assert (dest / "scan.tif").read_bytes() == data
+    assert "Traceback" not in logs
+    # Both ran their KafkaCrypto node, from the component (the bundle has no kafkacrypto).
+    assert "encryption node frozen_up started" in logs
+    assert "encryption node frozen_down started" in logs
+
+    removed = frozen(["encryption", "remove"], env)
+    assert removed.returncode == 0, removed.stderr
+    assert encryption_status(env)["installed"] is False
+    assert not list((tmp_path / "home" / "components").glob("kafkacrypto*"))
+    again = frozen(["--data-dir", str(tmp_path / "again"), "upload", str(src / "scan.tif"),
+                    "--config", str(nodes / "frozen_up.ini"), "--topic", topic], env)
+    assert again.returncode == 2, again.stderr
+    assert "openmsi encryption install" in again.stderr, again.stderr
