@@ -29,9 +29,10 @@ EXE = ".exe" if sys.platform == "win32" else ""
 GUI = BUNDLE / f"openmsi-gui{EXE}"
 CLI = BUNDLE / f"openmsi{EXE}"
 INTERNAL = BUNDLE / "_internal"
-# The KafkaCrypto wheel pinned in requirements/components.json, downloaded once by
-# scripts/fetch_components.sh (scripts/test runs it): the bundle never contains it.
-PIN = json.loads((ROOT / "requirements" / "components.json").read_text(encoding="utf-8"))
+# The KafkaCrypto wheel pinned in openmsi_gui/platform/components.json, downloaded once by
+# scripts/fetch_components.py (scripts/test runs it): the bundle never contains it.
+PINS = ROOT / "openmsi_gui" / "platform" / "components.json"
+PIN = json.loads(PINS.read_text(encoding="utf-8"))
 KAFKACRYPTO_WHEEL = ROOT / ".cache" / "components" / PIN["kafkacrypto"]["wheel"]
 
 posix_signals = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -292,8 +293,8 @@ def test_the_bundle_hosts_a_plugin_from_a_plugin_folder(
 def kafkacrypto_wheel() -> Path:
     if not KAFKACRYPTO_WHEEL.is_file():
         if os.environ.get("CI"):
-            pytest.fail("download the KafkaCrypto wheel first: scripts/fetch_components.sh")
-        pytest.skip("no KafkaCrypto wheel in .cache/components (scripts/fetch_components.sh)")
+            pytest.fail("download the KafkaCrypto wheel first: scripts/fetch_components.py")
+        pytest.skip("no KafkaCrypto wheel in .cache/components (scripts/fetch_components.py)")
     return KAFKACRYPTO_WHEEL
 
 

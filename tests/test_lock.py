@@ -1,5 +1,6 @@
 """The lock files the bundle and installers are built from (scripts/lock), and the pin of the
-KafkaCrypto component beside them (requirements/components.json)."""
+KafkaCrypto component beside them (requirements/components.json, a link to
+openmsi_gui/platform/components.json)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def test_lock_holds_the_project_dependencies_but_never_kafkacrypto(platform: str
 
 
 def test_the_kafkacrypto_pin_matches_the_dependency() -> None:
-    pin = json.loads((REQUIREMENTS / "components.json").read_text(encoding="utf-8"))
+    pins = ROOT / "openmsi_gui" / "platform" / "components.json"
+    pin = json.loads(pins.read_text(encoding="utf-8"))
     kafkacrypto = pin["kafkacrypto"]
     assert re.fullmatch(r"[0-9a-f]{64}", kafkacrypto["sha256"])
     assert kafkacrypto["wheel"] == f"kafkacrypto-{kafkacrypto['version']}-py3-none-any.whl"
