@@ -22,6 +22,8 @@ from openmsi_gui.app.bandwidth import app_limit, item_limit
 from openmsi_gui.app.connection import LinkLog
 from openmsi_gui.app.connection_checks import CheckTarget, run_recorded
 from openmsi_gui.app.demo_broker import DemoBroker
+from openmsi_gui.app.component_wait import RETRY_SECONDS as COMPONENT_RETRY_SECONDS
+from openmsi_gui.app.component_wait import WAITING, component_missing
 from openmsi_gui.app.job_specs import JobContext, JobSpec, build_job, job_id, wanted_jobs
 from openmsi_gui.app.processing import Reprocessing, retry_sentence
 from openmsi_gui.app.settings import (
@@ -34,6 +36,7 @@ from openmsi_gui.app.settings import (
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.bandwidth import Limit
+from openmsi_gui.engine.crypto import EncryptionNotInstalled
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -50,6 +53,7 @@ from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.kafka_log import install_ring
 from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.registry import Registry
+from openmsi_gui.platform import components
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,7 @@ class AppController:
         self._resume_timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self._away_at_start: dict[JobId, float] = {}  # jobs whose broker did not answer
+        self._no_component: set[JobId] = set()  # jobs waiting for KafkaCrypto (logged once)
         self._closed = False
         # The app-wide bandwidth limit, shared by every job; changed in place.
         self.bandwidth = Limit(app_limit(store.settings.bandwidth), lasting=False)
@@ -131,6 +136,8 @@ class AppController:
         bus.subscribe(LinkLog(log))  # one line when a job's broker goes, one when it is back
         install_ring()  # warnings for the lab overview's log topic, from the start
         bus.subscribe(self._on_event)
+        # KafkaCrypto installed from this process: the jobs waiting for it start at once.
+        self._unlisten = components.add_listener(lambda: self.apply(self.store.settings))
 
     # -- public, non-blocking ---------------------------------------------------
 
@@ -376,6 +383,9 @@ class AppController:
         for ident in [i for i in self._away_at_start if i not in wanted]:
             del self._away_at_start[ident]  # never started: its broker problem is no more
             self.bus.publish(ConnectionState(str(ident), ConnectionStatus.STOPPED))
+        for ident in [i for i in self._no_component if i not in wanted]:
+            self._no_component.discard(ident)  # never started: no longer waits for anything
+            self.bus.publish(JobState(str(ident), JobStatus.STOPPED))
         for ident, reason in problems.items():  # after the stops, which say "stopped"
             self.bus.publish(JobState(str(ident), JobStatus.FAILED, reason))
         failed = bool(problems)
@@ -417,6 +427,8 @@ class AppController:
     def _start_job(self, ident: JobId, wanted: JobSpec) -> bool:
         name = str(ident)
         limit = Limit(item_limit(wanted.item))
+        if component_missing(wanted.profile):
+            return self._wait_for_component(ident)
         try:
             config = self._config(wanted.profile)
             if wanted.profile.embedded:  # with the lab overview's, when the jobs report there
@@ -432,18 +444,30 @@ class AppController:
                                              servers=exc.servers, down_since=since))
             self._schedule_retry(min(UNREACHABLE_RETRY_SECONDS, self._retry_seconds))
             return False
+        except EncryptionNotInstalled:  # the check above raced with a removal
+            return self._wait_for_component(ident)
         except Exception as exc:
             reason = str(exc) or type(exc).__name__
             log.error("%s could not start: %s", name, reason)
             self.bus.publish(JobState(name, JobStatus.FAILED, reason))
             return False
         self._jobs[ident] = _Running(job, wanted.signature, limit)
+        self._no_component.discard(ident)
         self.bus.publish(JobState(name, JobStatus.RUNNING))
         if ident in self._away_at_start:
             self.bus.publish(ConnectionState(name, ConnectionStatus.CONNECTED, "reachable again",
                                              servers=config.bootstrap_servers,
                                              down_since=self._away_at_start.pop(ident)))
         return True
+
+    def _wait_for_component(self, ident: JobId) -> bool:
+        """``ident`` needs KafkaCrypto, which is not installed: it waits (never fails)."""
+        if ident not in self._no_component:
+            self._no_component.add(ident)
+            log.warning("%s waits: %s", ident, WAITING)
+        self.bus.publish(JobState(str(ident), JobStatus.WAITING, WAITING))
+        self._schedule_retry(min(COMPONENT_RETRY_SECONDS, self._retry_seconds))
+        return False
 
     def _stop_job(self, ident: JobId, announce: bool = True) -> None:
         running = self._jobs.pop(ident, None)
@@ -504,6 +528,7 @@ class AppController:
         return self._reprocessing.start(dest, self._config(profile))
 
     def _shutdown(self) -> None:
+        self._unlisten()
         with self._lock:
             if self._resume_timer:
                 self._resume_timer.cancel()

@@ -11,19 +11,50 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+import threading
 from pathlib import Path
 
+from openmsi_gui.cli.signals import STOP, StopSignals
+from openmsi_gui.engine import crypto
+from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.platform.component_install import (
     IndexUnreachable,
     InstallProgress,
     install_from_file,
     install_from_index,
 )
-from openmsi_gui.platform.components import ComponentError, Source, remove, status
+from openmsi_gui.platform.components import ComponentError, Source, activate, remove, status
+
+log = logging.getLogger("openmsi")
 
 UNREACHABLE = 1
 REFUSED = 2
+RETRY_SECONDS = 5.0
+"""How often ``watch`` and the downloads look for the component while they wait for it."""
+
+
+def wait_for_encryption(config: KafkaConfig, signals: StopSignals = STOP,
+                        retry: float = RETRY_SECONDS) -> bool:
+    """Wait until kafkacrypto can be used if ``config`` encrypts; False if stopped meanwhile.
+
+    A job on an encrypted config waits for the component rather than failing: it
+    is installed (``openmsi encryption install``, or the app's *Enable
+    encryption…*) by another process, and found here without a restart.
+    """
+    if config.crypto is None or crypto.kafkacrypto_available():
+        return True
+    log.warning("waiting: %s (looking again every %.0f s; Ctrl-C to stop)", crypto.INSTALL_HINT,
+                retry)
+    while True:
+        signals.wait(threading.Event(), retry)
+        if signals.received is not None:
+            return False
+        activate()
+        if crypto.kafkacrypto_available():
+            log.info("encryption is installed: starting")
+            return True
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -32,7 +32,7 @@ from openmsi_gui.app.validation import topic_problem
 from openmsi_gui.cli import after
 from openmsi_gui.cli.audit import cmd_audit as run_audit
 from openmsi_gui.cli.diagnostics import cmd_diagnostics
-from openmsi_gui.cli.encryption import cmd_encryption
+from openmsi_gui.cli.encryption import cmd_encryption, wait_for_encryption
 from openmsi_gui.cli.pair import cmd_pair, delivery_watch, receipt_options
 from openmsi_gui.cli.parser import build_parser
 from openmsi_gui.cli.plugins import cmd_plugins
@@ -290,7 +290,7 @@ def cmd_watch(args: argparse.Namespace, bus: EventBus) -> int:
                            metadata=metadata)
     config = _config(args)
     options.reporting = reporting(args, config, "watch", vars(args))
-    if not _topic_ready(config, args.topic):
+    if not wait_for_encryption(config) or not _topic_ready(config, args.topic):
         return 0
     registry = _registry(args)
     # A restart also sends what changed since the first start (the registry skips
@@ -322,7 +322,8 @@ def cmd_download(args: argparse.Namespace, bus: EventBus) -> int:
         raise UsageError(f"cannot write to {folder}: permission denied")
     wanted = download_filter(args)
     config = _config(args)
-    if not _topic_ready(config, args.topic, or_missing=True):
+    if not wait_for_encryption(config) or not _topic_ready(config, args.topic,
+                                                           or_missing=True):
         return 0
     receipts = receipt_options(args, str(folder.resolve()))
     registry = _registry(args)
@@ -341,7 +342,8 @@ def cmd_process(args: argparse.Namespace, bus: EventBus) -> int:
     processing = processing_options(args, private=True, destination=f"process:{args.group}")
     wanted = download_filter(args)
     config = _config(args)
-    if not _topic_ready(config, args.topic, or_missing=True):
+    if not wait_for_encryption(config) or not _topic_ready(config, args.topic,
+                                                           or_missing=True):
         return 0
     registry = _registry(args)
     area = private_area(registry.path.parent, "process", config.bootstrap_servers, args.topic,
@@ -414,7 +416,8 @@ def cmd_download_s3(args: argparse.Namespace, bus: EventBus) -> int:
     wanted = download_filter(args)
     config = _config(args)
     location = s3_location(args, config)
-    if not _topic_ready(config, args.topic, or_missing=True):
+    if not wait_for_encryption(config) or not _topic_ready(config, args.topic,
+                                                           or_missing=True):
         return 0
     receipts = receipt_options(args, location.url)
     registry = _registry(args)

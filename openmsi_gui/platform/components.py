@@ -114,7 +114,7 @@ def installed_marker(wanted: Pin) -> dict[str, Any] | None:
 # -- activation ---------------------------------------------------------------------
 
 _LOCK = threading.Lock()
-_LISTENERS: list[Callable[[], None]] = []
+_LISTENERS: list[Callable[[], object]] = []
 
 
 def activate(name: str = KAFKACRYPTO) -> Path | None:
@@ -147,7 +147,7 @@ def deactivate(folder: Path) -> None:
         importlib.invalidate_caches()
 
 
-def add_listener(listener: Callable[[], None]) -> Callable[[], None]:
+def add_listener(listener: Callable[[], object]) -> Callable[[], None]:
     """Call ``listener`` (in the installing thread) after a component is installed or removed.
 
     Returns:
@@ -243,6 +243,8 @@ def status(name: str = KAFKACRYPTO) -> ComponentStatus:
     if spec is None or not spec.submodule_search_locations:
         return ComponentStatus(Source.NONE, "", None, component, wanted, components_dir())
     package = Path(next(iter(spec.submodule_search_locations)))
+    if package.parent == own and not component:  # removed while loaded: gone at the restart
+        return ComponentStatus(Source.NONE, "", None, component, wanted, components_dir())
     if package.parent == own:
         return ComponentStatus(Source.COMPONENT, wanted.version, own, component, wanted,
                                components_dir())
