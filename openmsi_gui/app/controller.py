@@ -19,11 +19,11 @@ from typing import Any, Protocol
 
 from openmsi_gui.app import destinations, keychain, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
+from openmsi_gui.app.component_wait import RETRY_SECONDS as COMPONENT_RETRY_SECONDS
+from openmsi_gui.app.component_wait import WAITING, component_missing
 from openmsi_gui.app.connection import LinkLog
 from openmsi_gui.app.connection_checks import CheckTarget, run_recorded
 from openmsi_gui.app.demo_broker import DemoBroker
-from openmsi_gui.app.component_wait import RETRY_SECONDS as COMPONENT_RETRY_SECONDS
-from openmsi_gui.app.component_wait import WAITING, component_missing
 from openmsi_gui.app.job_specs import JobContext, JobSpec, build_job, job_id, wanted_jobs
 from openmsi_gui.app.processing import Reprocessing, retry_sentence
 from openmsi_gui.app.settings import (

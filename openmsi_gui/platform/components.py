@@ -206,6 +206,9 @@ class ComponentStatus:
     def sentence(self) -> str:
         """What the status is, in one sentence."""
         where = f"{self.pin.name} {self.version}".rstrip()
+        if self.source is Source.COMPONENT and not self.component:
+            return (f"Encryption was removed: {where} stays loaded in this program until it "
+                    "quits.")
         if self.source is Source.COMPONENT:
             return (f"Encryption is installed: {where} ({self.pin.licence}) in "
                     f"{self.location}.")
@@ -243,9 +246,7 @@ def status(name: str = KAFKACRYPTO) -> ComponentStatus:
     if spec is None or not spec.submodule_search_locations:
         return ComponentStatus(Source.NONE, "", None, component, wanted, components_dir())
     package = Path(next(iter(spec.submodule_search_locations)))
-    if package.parent == own and not component:  # removed while loaded: gone at the restart
-        return ComponentStatus(Source.NONE, "", None, component, wanted, components_dir())
-    if package.parent == own:
+    if package.parent == own:  # also when removed while loaded (component is then False)
         return ComponentStatus(Source.COMPONENT, wanted.version, own, component, wanted,
                                components_dir())
     return ComponentStatus(Source.PYTHON, _version(name), package.parent, component, wanted,
