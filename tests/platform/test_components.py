@@ -10,6 +10,7 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +24,11 @@ from openmsi_gui.platform.component_install import (
     HashMismatch,
     IndexUnreachable,
     InstallProgress,
+    _extract,
     install_from_file,
     install_from_index,
 )
-from openmsi_gui.platform.components import COMPONENTS_ENV, MARKER
+from openmsi_gui.platform.components import COMPONENTS_ENV, MARKER, ComponentError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -225,3 +227,13 @@ def test_a_python_without_kafkacrypto_gets_it_from_the_component(folder: Path,
                f"install_from_file(__import__('pathlib').Path({str(kafkacrypto_wheel())!r})); "
                "print(a, ok())")
     assert live.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize("name", ["../evil.py", "/abs.py", "a/../../evil.py", "C:evil.py",
+                                  "..\\evil.py"])
+def test_a_wheel_entry_outside_its_folder_is_refused(tmp_path: Path, name: str) -> None:
+    with zipfile.ZipFile(tmp_path / "w.zip", "w") as archive:
+        archive.writestr(name, "x")
+    with zipfile.ZipFile(tmp_path / "w.zip") as archive, pytest.raises(ComponentError,
+                                                                      match="refused"):
+        _extract(archive, archive.infolist()[0], tmp_path / "into")
