@@ -8,6 +8,7 @@ from it (its hash pinned for the test).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.abc
 import importlib.machinery
@@ -21,12 +22,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from helpers import Recorder
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton
 
 from openmsi_gui.app import encryption_component, provisioning
 from openmsi_gui.app.controller import AppController
-from openmsi_gui.app.settings import BrokerProfile, SettingsStore
+from openmsi_gui.app.settings import BrokerProfile, SettingsStore, WatchedFolder
+from openmsi_gui.engine.events import JobState, JobStatus
+from openmsi_gui.engine.kafka_config import KafkaConfig, default_nodes_dir
+from openmsi_gui.engine.provision import create_key_topics, provision_node
 from openmsi_gui.platform import component_install, components
 from openmsi_gui.ui.encryption_dialog import EnableEncryptionDialog
 from openmsi_gui.ui.tasks import Tasks
@@ -273,3 +278,39 @@ def test_an_unreachable_package_index_is_said_in_one_sentence(
         "Install from a file….")
     assert not list(components.components_dir().glob("kafkacrypto-*"))
     click(qtbot, dialog.close_button)
+
+
+@pytest.fixture
+def sender(broker_profile: BrokerProfile, topic: str, kafka_config: KafkaConfig
+           ) -> BrokerProfile:
+    """An encrypted profile on the session broker (its node made while kafkacrypto is seen)."""
+    provision_node("gui_up", "producer", [topic], ROT, PROV, default_nodes_dir())
+    assert create_key_topics(kafka_config, [topic], 10.0).ok
+    return dataclasses.replace(broker_profile, crypto_node_id="gui_up")
+
+
+def test_a_folder_waiting_for_encryption_starts_once_it_is_enabled_in_the_app(
+        qtbot: Any, sender: BrokerProfile, wheel: Path, topic: str, store: SettingsStore,
+        controller: AppController, tasks: Tasks, recorder: Recorder, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "out").mkdir()
+    settings = store.settings
+    settings.profiles.append(sender)
+    settings.folders.append(WatchedFolder(path=str(tmp_path / "out"), profile_id=sender.id,
+                                          topic=topic))
+    store.update(settings)
+    controller.start().result(60)
+
+    def states() -> list[JobState]:
+        return [e for e in recorder.of(JobState) if isinstance(e, JobState)]
+
+    qtbot.waitUntil(lambda: any(e.state is JobStatus.WAITING for e in states()),
+                    timeout=WAIT_MS)
+    dialog = EnableEncryptionDialog(tasks=tasks)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    choose_file(monkeypatch, wheel)
+    with qtbot.waitSignal(dialog.workFinished, timeout=WAIT_MS):
+        click(qtbot, dialog.file_button)
+    qtbot.waitUntil(lambda: states()[-1].state is JobStatus.RUNNING, timeout=WAIT_MS)
+    assert not [e for e in states() if e.state is JobStatus.FAILED]
