@@ -17,7 +17,8 @@ lock="requirements/bundle-$platform.lock"
 venv="${OPENMSI_BUNDLE_VENV:-.venv-bundle}"
 bin="$venv/bin"; [[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
 python="${PYTHON:-python3}"
-digest="$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:16])' "$lock")"
+# (written without a newline: Windows' Python would end the line with a carriage return)
+digest="$("$python" -c 'import hashlib, sys; sys.stdout.write(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:16])' "$lock")"
 stamp="$venv/.installed-$digest"
 start=$(date +%s)
 if [[ ! -e "$stamp" ]]; then
@@ -26,7 +27,7 @@ if [[ ! -e "$stamp" ]]; then
   bin="$venv/bin"; [[ -d "$venv/Scripts" ]] && bin="$venv/Scripts"
   # pysodium is published as source only: it is built with the lock's own setuptools
   # (installed first, by its hashes), not with one pip would fetch unchecked to build it.
-  setuptools="$(mktemp)"
+  setuptools="$venv/setuptools.txt"
   awk '/^setuptools==/ {p = 1; print; next} p && /^ / {print; next} {p = 0}' "$lock" > "$setuptools"
   "$bin/python" -m pip install --quiet --require-hashes --no-deps -r "$setuptools"
   rm -f "$setuptools"
@@ -40,5 +41,7 @@ start=$(date +%s)
 echo "== built dist/openmsi-gui in $(( $(date +%s) - start )) s"
 ls dist/openmsi-gui
 du -sh dist/openmsi-gui
-tar -czf "dist/openmsi-gui-$platform.tar.gz" -C dist openmsi-gui
-du -h "dist/openmsi-gui-$platform.tar.gz"
+if [[ "$platform" == linux ]]; then  # the Linux download; Windows and macOS get installers
+  tar -czf dist/openmsi-gui-linux.tar.gz -C dist openmsi-gui
+  du -h dist/openmsi-gui-linux.tar.gz
+fi
