@@ -14,6 +14,7 @@ from openmsi_gui import __version__
 from openmsi_gui.app.settings import MAX_STALL_MINUTES, MIN_STALL_MINUTES
 from openmsi_gui.app.stalls import DEFAULT_STALL_MINUTES
 from openmsi_gui.cli import after, reporting
+from openmsi_gui.cli.arg_types import number_between
 from openmsi_gui.cli.audit import add_parser as add_audit_parser
 from openmsi_gui.cli.diagnostics import add_parser as add_diagnostics_parser
 from openmsi_gui.cli.encryption import add_parser as add_encryption_parser
@@ -109,15 +110,7 @@ def _upload_args(parser: argparse.ArgumentParser) -> None:
     _stall_arg(parser)
 
 
-def _stall_minutes(text: str) -> float:
-    try:
-        minutes = float(text)
-    except ValueError:
-        minutes = -1.0
-    if not MIN_STALL_MINUTES <= minutes <= MAX_STALL_MINUTES:
-        raise argparse.ArgumentTypeError(f"give minutes between {MIN_STALL_MINUTES:g} and "
-                                         f"{MAX_STALL_MINUTES:g}")
-    return minutes
+_stall_minutes = number_between(MIN_STALL_MINUTES, MAX_STALL_MINUTES, "minutes")
 
 
 def _stall_arg(parser: argparse.ArgumentParser) -> None:

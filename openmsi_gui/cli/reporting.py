@@ -13,6 +13,7 @@ from openmsi_gui.app.connection import link_problem
 from openmsi_gui.app.lab_reporting import program_id_problem
 from openmsi_gui.app.lab_settings import MAX_INTERVAL_SECS, MIN_INTERVAL_SECS
 from openmsi_gui.app.validation import topic_problem
+from openmsi_gui.cli.arg_types import number_between
 from openmsi_gui.engine.heartbeats import (
     DEFAULT_INTERVAL,
     JobReporting,
@@ -23,16 +24,7 @@ from openmsi_gui.engine.heartbeats import (
 )
 from openmsi_gui.engine.kafka_config import KafkaConfig
 
-
-def _interval(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not MIN_INTERVAL_SECS <= seconds <= MAX_INTERVAL_SECS:
-        raise argparse.ArgumentTypeError(f"give seconds between {MIN_INTERVAL_SECS:g} and "
-                                         f"{MAX_INTERVAL_SECS:g}")
-    return seconds
+_interval = number_between(MIN_INTERVAL_SECS, MAX_INTERVAL_SECS, "seconds")
 
 
 def _topic(text: str) -> str:
