@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import transfer  # benchmarks/transfer.py: processes, topics
-from timeline import Side, quantile
+from timeline import Side, add_client_options, broker_args, quantile
 
 BLOCK = 16 * 1024 * 1024
 
@@ -69,13 +69,13 @@ def run_case(args: argparse.Namespace, bootstrap: str, broker_pid: int, case: st
     try:
         down = Side("down", run, n, [
             "--data-dir", str(run / "state-down"), "download", str(dest),
-            "--bootstrap-servers", bootstrap, "--topic", topic,
+            *broker_args(run, bootstrap, args), "--topic", topic,
             "--group", f"arr-{uuid.uuid4().hex[:8]}"], None)
         down.child.wait_for_text("receiving from topic", args.join_timeout)
         up = Side("up", run, n, [
             "--data-dir", str(run / "state-up"), "watch", str(src),
             "--stable-seconds", str(args.stable_seconds),
-            "--bootstrap-servers", bootstrap, "--topic", topic], None)
+            *broker_args(run, bootstrap, args), "--topic", topic], None)
         up.child.wait_for_text("listed in", args.join_timeout)
         time.sleep(1.0)
         if args.wait_quiet > 0:
@@ -165,6 +165,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--join-timeout", type=float, default=60)
     parser.add_argument("--wait-quiet", type=float, default=20)
+    add_client_options(parser)
     args = parser.parse_args(argv)
     args.file_size = int(parse_size(args.file_size))
     args.big_size = int(parse_size(args.big_size))

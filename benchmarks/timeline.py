@@ -21,6 +21,10 @@ file is completed downstream, and prints:
 and prints the top functions by own time of each side. py-spy must be installed in the venv
 (``pip install py-spy``); timings of profiled runs are not used in the tables.
 
+``--producer KEY=VALUE`` / ``--consumer KEY=VALUE`` (repeatable) give both sides a config
+file with those librdkafka settings (e.g. ``--consumer fetch.wait.max.ms=20``), to tune with
+measurements; ``benchmarks/arrival.py`` takes them too.
+
 Run (from the repository root, with the project venv)::
 
     python benchmarks/timeline.py                    # big and small, once each
@@ -99,6 +103,27 @@ class Side:
         return data
 
 
+def broker_args(run: Path, bootstrap: str, args: argparse.Namespace) -> list[str]:
+    """``--bootstrap-servers``, or ``--config`` with the ``--producer``/``--consumer`` extras."""
+    if not (args.producer or args.consumer):
+        return ["--bootstrap-servers", bootstrap]
+    lines = ["[broker]", f"bootstrap.servers = {bootstrap}", "[producer]",
+             *[" = ".join(kv.split("=", 1)) for kv in args.producer], "[consumer]",
+             *[" = ".join(kv.split("=", 1)) for kv in args.consumer]]
+    path = run / "kafka.config"
+    path.write_text("\n".join(lines) + "\n")
+    return ["--config", str(path)]
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--producer", action="append", default=[], metavar="KEY=VALUE",
+                        help="a librdkafka producer setting for the watch side (repeatable; "
+                             "e.g. linger.ms=5), through a [producer] section")
+    parser.add_argument("--consumer", action="append", default=[], metavar="KEY=VALUE",
+                        help="a librdkafka consumer setting for the download side "
+                             "(repeatable; e.g. fetch.wait.max.ms=50)")
+
+
 def dataset_for(args: argparse.Namespace, name: str) -> transfer.Dataset:
     if name == "big":
         key = f"tl-big-{args.size}"
@@ -125,7 +150,7 @@ def run_once(args: argparse.Namespace, bootstrap: str, broker_pid: int,
     try:
         down = Side("down", run, n, [
             "--data-dir", str(run / "state-down"), "download", str(dest),
-            "--bootstrap-servers", bootstrap, "--topic", topic,
+            *broker_args(run, bootstrap, args), "--topic", topic,
             "--group", f"tl-{uuid.uuid4().hex[:8]}"], prof["down"])
         down.child.wait_for_text("receiving from topic", args.join_timeout)
         time.sleep(1.0)
@@ -137,7 +162,7 @@ def run_once(args: argparse.Namespace, bootstrap: str, broker_pid: int,
         up = Side("up", run, n, [
             "--data-dir", str(run / "state-up"), "watch", str(dataset.root),
             "--upload-existing", "--stable-seconds", str(args.stable_seconds),
-            "--bootstrap-servers", bootstrap, "--topic", topic], prof["up"])
+            *broker_args(run, bootstrap, args), "--topic", topic], prof["up"])
         deadline = time.monotonic() + args.timeout
         down_marks = None
         while down_marks is None:
@@ -322,6 +347,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--stop-timeout", type=float, default=60)
     parser.add_argument("--wait-quiet", type=float, default=20)
     parser.add_argument("--keep", action="store_true", help="keep logs and marks of each run")
+    add_client_options(parser)
     args = parser.parse_args(argv)
     args.size = int(parse_size(args.size))
     args.small_size = int(parse_size(args.small_size))
