@@ -3,7 +3,8 @@
 An :class:`Uploader` owns one confluent-kafka producer and a few worker
 threads. Each file is read twice, streaming: a first pass computes the
 whole-file SHA-512 (needed in every message) and the chunk hashes, a second
-pass reads and produces the chunks. Memory stays bounded by librdkafka's queue
+pass reads and produces the chunks. A watched file's first pass is made while it
+waits to be stable (:mod:`.prehash`). Memory stays bounded by librdkafka's queue
 whatever the file size.
 
 All chunks of one file go to one partition, chosen from a stable hash of the
@@ -52,6 +53,7 @@ from openmsi_gui.engine.metadata import (
 )
 from openmsi_gui.engine.metadata import to_json as metadata_json
 from openmsi_gui.engine.os_errors import cannot_read
+from openmsi_gui.engine.prehash import Prehashes
 from openmsi_gui.engine.receipts import FileIdentity
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.engine.upload_acks import Acknowledgements, Sending
@@ -137,6 +139,7 @@ class Uploader:
         self._listeners: list[Callable[[UploadResult], None]] = []
         self._producer: Producer | None = None
         self._hash_pool: ThreadPoolExecutor | None = None
+        self._prehashes: Prehashes | None = None
         self._n_partitions = 1
         self._error: BaseException | None = None
         self._give_up_at: float | None = None  # stopping: stop polling then, acknowledged or not
@@ -175,6 +178,7 @@ class Uploader:
             self.reporter.start(self._producer, self._config)
         self._hash_pool = ThreadPoolExecutor(self._n_workers,
                                              thread_name_prefix=f"{self.job}-hash")
+        self._prehashes = Prehashes(self.chunk_size, self._hash_pool)
         self._threads = [threading.Thread(target=self._poll_loop, name=f"{self.job}-poll",
                                           daemon=True)]
         self._threads += [threading.Thread(target=self._work_loop, name=f"{self.job}-{i}",
@@ -195,6 +199,8 @@ class Uploader:
             self._queue.put((Priority.STOP, next(self._order), "", None, False))
         for thread in self._threads[1:]:
             thread.join()
+        if self._prehashes is not None:
+            self._prehashes.close()
         if self._hash_pool is not None:
             self._hash_pool.shutdown()
             self._hash_pool = None
@@ -250,6 +256,11 @@ class Uploader:
         with self._lock:
             self._busy += 1
         self._queue.put((priority, next(self._order), str(path), root, again))
+
+    def prehash(self, path: Path) -> None:
+        """Hash ``path`` ahead (it is waiting to be stable); used if it does not change."""
+        if self._prehashes is not None:
+            self._prehashes.start(path)
 
     @property
     def pending(self) -> int:
@@ -323,7 +334,8 @@ class Uploader:
             return self._hold(root, path, relpath, again)
         self._files.discovered(relpath, st.st_size)
         try:
-            file_hash, chunk_hashes = hash_file(path, self.chunk_size, self._hash_pool)
+            hashes = self._prehashes.take(path, st) if self._prehashes is not None else None
+            file_hash, chunk_hashes = hashes or hash_file(path, self.chunk_size, self._hash_pool)
         except OSError as exc:
             return self._fail(path, relpath, cannot_read(exc))
         last = self._registry.last_upload(self.topic, key_root, relpath)

@@ -63,6 +63,7 @@ class _Candidate:
     path: str
     stamp: Stamp
     since: float
+    prehashed: bool = False  # hashed ahead with this stamp (see Uploader.prehash)
 
 
 class FolderWatcher:
@@ -324,6 +325,10 @@ class FolderWatcher:
                     self._candidates[relpath] = _Candidate(cand.path, stamp, now)
                 continue
             if now - cand.since < self.stable_seconds:
+                if not cand.prehashed and now - cand.since >= self.stable_seconds / 2:
+                    # Quiet for half the window: likely complete, so hash it now.
+                    cand.prehashed = True
+                    self.uploader.prehash(Path(cand.path))
                 continue
             if not _readable(cand.path):
                 continue  # still locked by the instrument (Windows); try again later

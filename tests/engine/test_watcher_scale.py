@@ -22,6 +22,7 @@ class RecordingUploader:
 
     def __init__(self) -> None:
         self.submitted: list[tuple[str, Priority]] = []
+        self.prehashed: list[tuple[str, int]] = []  # (name, files submitted before it)
         self._lock = threading.Lock()
 
     def add_result_listener(self, _callback: object) -> None:
@@ -30,6 +31,10 @@ class RecordingUploader:
     def submit(self, root: Path, path: Path, priority: Priority = Priority.NEW) -> None:
         with self._lock:
             self.submitted.append((path.relative_to(root).as_posix(), priority))
+
+    def prehash(self, path: Path) -> None:
+        with self._lock:
+            self.prehashed.append((path.name, len(self.submitted)))
 
     def names(self, priority: Priority | None = None) -> list[str]:
         with self._lock:
@@ -213,3 +218,16 @@ def test_skipped_folders_are_not_listed(tmp_path: Path) -> None:
     assert sorted(Path(f).name for f in folders) == sorted([tmp_path.name, "raw"])
     assert FileFilter(exclude="scratch/", skip_hidden=False).walks_into(".git")
     assert not FileFilter(exclude="scratch/").walks_into("deep/scratch")
+
+
+def test_a_new_file_is_hashed_ahead_once_during_its_stability_window(tmp_path: Path) -> None:
+    uploader = RecordingUploader()
+    job = FolderWatcher(tmp_path, uploader, EventBus(), stable_seconds=1.0,  # type: ignore[arg-type]
+                        polling=True, poll_seconds=0.05)
+    job.start()
+    try:
+        (tmp_path / "new.dat").write_bytes(b"data")
+        wait_until(lambda: uploader.names() == ["new.dat"], timeout=5)
+        assert uploader.prehashed == [("new.dat", 0)]  # before it was sent, once
+    finally:
+        job.stop()
