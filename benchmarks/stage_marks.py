@@ -189,7 +189,11 @@ def install(marks: Marks) -> None:
     _wrap(sinks.FolderSink, "flush", before=flush_before, after=flush_after,
           total="sink flush (dir fsync)", marks=marks)
     _wrap(downloader.Downloader, "_checkpoint", total="download checkpoint", marks=marks)
-    _wrap(registry.Registry, "commit", total="registry commit", marks=marks)
+    for attr in ("commit", "upload_done", "last_upload", "start_upload", "ack_chunks",
+                 "finish_upload", "find_download", "latest_done_download", "start_download",
+                 "store_chunks", "finish_download"):
+        if hasattr(registry.Registry, attr):
+            _wrap(registry.Registry, attr, total=f"registry.{attr}", marks=marks)
     _wrap(EventBus, "publish", total="bus publish", marks=marks)
 
     def completed(self: Any, relpath: str, *a: Any, **k: Any) -> None:
