@@ -145,7 +145,8 @@ def install(marks: Marks) -> None:
     # upload side
     _wrap(uploader.Uploader, "submit",
           before=lambda _self, _root, path, *a, **k: marks.first(base(path), "submit"))
-    _wrap(uploader, "hash_file",
+    # The uploader's hash pass before sending: the file's SHA-512 (older code: hash_file).
+    _wrap(uploader, "sha512_of" if hasattr(uploader, "sha512_of") else "hash_file",
           before=lambda path, *a, **k: marks.first(base(path), "hash_start"),
           after=lambda path, *a, **k: marks.last(base(path), "hash_end"), total="hash_file",
           marks=marks)

@@ -2,10 +2,10 @@
 
 An :class:`Uploader` owns one confluent-kafka producer and a few worker
 threads. Each file is read twice, streaming: a first pass computes the
-whole-file SHA-512 (needed in every message) and the chunk hashes, a second
-pass reads and produces the chunks. A watched file's first pass is made while it
-waits to be stable (:mod:`.prehash`). Memory stays bounded by librdkafka's queue
-whatever the file size.
+whole-file SHA-512 (needed in every message), a second pass reads, hashes and
+produces the chunks. A watched file's first pass is made while it waits to be
+stable (:mod:`.prehash`, which also makes the chunk hashes then). Memory stays
+bounded by librdkafka's queue whatever the file size.
 
 All chunks of one file go to one partition, chosen from a stable hash of the
 file's relative path, so several downloaders in one consumer group can share a
@@ -17,6 +17,7 @@ value are encrypted (KafkaCrypto, as OpenMSIStream does) before they are produce
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import queue
@@ -40,7 +41,7 @@ from openmsi_gui.engine.events import (
     job_died,
 )
 from openmsi_gui.engine.file_events import FileReporter
-from openmsi_gui.engine.file_hash import hash_file
+from openmsi_gui.engine.file_hash import sha512_of
 from openmsi_gui.engine.heartbeats import Reporter
 from openmsi_gui.engine.job_tally import TransferCounts
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -335,7 +336,8 @@ class Uploader:
         self._files.discovered(relpath, st.st_size)
         try:
             hashes = self._prehashes.take(path, st) if self._prehashes is not None else None
-            file_hash, chunk_hashes = hashes or hash_file(path, self.chunk_size, self._hash_pool)
+            # Without hashes made ahead, only the file's: the chunks' are made as they are sent.
+            file_hash, chunk_hashes = hashes or (sha512_of(path), None)
         except OSError as exc:
             return self._fail(path, relpath, cannot_read(exc))
         last = self._registry.last_upload(self.topic, key_root, relpath)
@@ -344,7 +346,7 @@ class Uploader:
             self._files.skipped(relpath, "same content already sent")
             return UploadResult(path, UploadOutcome.SKIPPED, "same content already sent")
         headers = produced_headers(fields)
-        n_chunks = len(chunk_hashes)
+        n_chunks = len(chunk_hashes) if chunk_hashes else max(1, -(-st.st_size // self.chunk_size))
         upload_id, acked = self._registry.start_upload(
             self.topic, key_root, relpath, st.st_size, st.st_mtime_ns, file_hash,
             self.chunk_size, n_chunks, fresh=again, metadata=metadata_json(fields))
@@ -391,7 +393,7 @@ class Uploader:
         for name, (root, again) in held.items():
             self._queue.put((Priority.NEW, next(self._order), name, root, again))
 
-    def _send_chunks(self, sending: Sending, acked: set[int], chunk_hashes: list[bytes],
+    def _send_chunks(self, sending: Sending, acked: set[int], chunk_hashes: list[bytes] | None,
                      mtime_ns: int, headers: ProducedHeaders | None = None) -> bool:
         """Produce the chunks of ``sending`` not in ``acked``; False if stopped first.
 
@@ -411,8 +413,14 @@ class Uploader:
                 offset = (chunk_i - 1) * self.chunk_size
                 handle.seek(offset)
                 data = handle.read(self.chunk_size)
+                if chunk_hashes:
+                    chunk_hash = chunk_hashes[chunk_i - 1]
+                elif sending.n_chunks == 1:  # the chunk is the file
+                    chunk_hash = sending.file_hash
+                else:
+                    chunk_hash = hashlib.sha512(data).digest()
                 value = wire.encode_chunk(wire.Chunk(
-                    filename, sending.file_hash, chunk_hashes[chunk_i - 1], offset, chunk_i,
+                    filename, sending.file_hash, chunk_hash, offset, chunk_i,
                     sending.n_chunks, subdir, "", data, mtime_ns / 1e9))
                 key = wire.make_key(subdir, filename, chunk_i, sending.n_chunks).encode("utf-8")
                 if self._cipher is not None:

@@ -153,3 +153,32 @@ def test_send_again_in_a_folder_given_through_a_link_keys_the_real_path(
     assert again is not None
     assert again.id != first.id  # the same file, sent again under the same key
     assert registry.last_upload("lab", str(link), "a.dat") is None
+
+
+@pytest.mark.parametrize(("size", "ahead"), [(10_000, False), (10_000, True), (4096, False),
+                                             (0, False), (100, False)])
+def test_every_chunk_carries_its_own_and_the_files_hash(
+        tmp_path: Path, bus: EventBus, registry: Registry, size: int, ahead: bool) -> None:
+    """Chunk hashes made while sending, or with the file's hash during its window, are right."""
+    import hashlib
+
+    producer = FakeProducer(metadata(lab=1))
+    data = os.urandom(size)
+    path = tmp_path / "scan.bin"
+    path.write_bytes(data)
+    uploader = Uploader(CONFIG, "lab", bus, registry, chunk_size=4096,
+                        producer_factory=serving(producer))
+    uploader.start()
+    try:
+        if ahead:
+            uploader.prehash(path)
+        uploader.submit(tmp_path, path)
+        assert uploader.wait_idle(10)
+    finally:
+        uploader.stop()
+    chunks = [wire.decode_chunk(value) for _, value, _ in producer.sent]
+    pieces = [data[i:i + 4096] for i in range(0, size, 4096)] or [b""]
+    assert [c.data for c in chunks] == pieces
+    assert {c.file_hash for c in chunks} == {hashlib.sha512(data).digest()}
+    assert [c.chunk_hash for c in chunks] == [hashlib.sha512(p).digest() for p in pieces]
+    assert {c.n_chunks for c in chunks} == {len(pieces)}
