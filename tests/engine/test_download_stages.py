@@ -20,6 +20,7 @@ from confluent_kafka import TopicPartition
 from helpers import Recorder, chunks_of, wait_until
 
 from openmsi_gui.engine import wire
+from openmsi_gui.engine.download import sinks
 from openmsi_gui.engine.download.assembly import Incoming, temp_name
 from openmsi_gui.engine.download.checkpoints import Offsets
 from openmsi_gui.engine.download.finisher import Finisher
@@ -248,6 +249,37 @@ def test_folder_sink_reports_done_only_when_flushed(tmp_path: Path, registry: Re
                                 local=str(inc.target))]
 
 
+def test_folder_sink_fsyncs_a_prepared_file_again_only_if_it_was_truncated_since(
+        tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced: list[tuple[str, int]] = []
+    real = sinks._fsync_file
+
+    def counting(path: Path) -> int:
+        size = real(path)
+        synced.append((path.name, size))
+        return size
+
+    monkeypatch.setattr(sinks, "_fsync_file", counting)
+    sink = FolderSink(tmp_path / "dest", True, registry, lambda f: None, "j")
+    sink.start()
+    kept = _incoming(tmp_path, b"payload", 1, "kept.bin")
+    cut = _incoming(tmp_path, b"other payload", 2, "cut.bin")
+    with cut.temp.open("ab") as handle:
+        handle.write(b"stale bytes of an earlier try")  # verify() truncates them
+    sink.prepare(kept)
+    sink.prepare(cut)
+    assert cut.synced is not None
+    cut.synced.result()  # that fsync ran before the truncation
+    os.truncate(cut.temp, cut.size)
+    sink.place(kept)
+    sink.place(cut)
+    sink.close()
+    assert sorted(synced) == sorted([(kept.temp.name, 7), (cut.temp.name, 13 + 29),
+                                     (cut.temp.name, 13)])
+    assert kept.target.read_bytes() == b"payload"
+    assert cut.target.read_bytes() == b"other payload"
+
+
 def test_folder_sink_refuses_to_start_on_a_missing_folder(tmp_path: Path,
                                                           registry: Registry) -> None:
     sink = FolderSink(tmp_path / "gone", False, registry, lambda f: None, "j")
@@ -302,6 +334,7 @@ def test_a_burst_of_finished_files_is_made_durable_in_one_flush(
     gate.set()
     finisher.drain()
     finisher.shutdown()
+    sink.close()
     outcomes = finisher.outcomes()
     assert [(f.file, f.outcome) for f in outcomes] == [(inc, FinishOutcome.DONE) for inc in files]
     assert sink.flushes == 2  # once after the burst, once more for drain(): nothing left then
@@ -346,4 +379,5 @@ def test_the_consume_loop_can_wait_for_a_finisher_that_lags(
     gate.set()
     assert finisher.wait_below(1, 10)
     finisher.shutdown()
+    sink.close()
     assert [f.outcome for f in finisher.outcomes()] == [FinishOutcome.DONE] * 3

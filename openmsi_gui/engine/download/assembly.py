@@ -86,6 +86,9 @@ class Incoming:
     metadata: dict[str, str] = field(default_factory=dict)
     metadata_seen: bool = False  # a good header was taken (or the registry had one)
     metadata_refused: bool = False  # a bad header was logged (once per file)
+    # The fsync of its complete temporary file, started when it was handed to the
+    # finisher (the size it saw); see FolderSink.prepare.
+    synced: Future[int] | None = None
 
     @property
     def relpath(self) -> str:

@@ -75,6 +75,8 @@ class Finisher:
         """Finish ``inc`` after the hash updates queued so far (consume thread)."""
         with self._lock:
             self._pending += 1
+        if self._sink is not None:
+            self._sink.prepare(inc)
         self.pool.submit(self._finish, inc)
 
     @property
