@@ -444,8 +444,8 @@ def openmsi_env() -> dict[str, str]:
     env.pop("OPENMSI_GUI_DATA_DIR", None)
     # Start-up as installed (pip compiles bytecode; the bundle ships it): a session that sets
     # PYTHONDONTWRITEBYTECODE made every start compile our modules (~0.15 s per process).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if PYCACHE is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)  # outside the repository
     return env
 
