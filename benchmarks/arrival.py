@@ -182,6 +182,8 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     print(transfer.machine_info(None, None))
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    transfer.compile_bytecode(args.workdir)  # start-up as installed (see transfer.openmsi_env)
     print(f"load average at start: {os.getloadavg()}", flush=True)
     shutil.rmtree(args.workdir / "runs", ignore_errors=True)
     broker = EmbeddedBroker()
