@@ -94,7 +94,6 @@ CHECKPOINT_BYTES = 64 * 1024 * 1024
 # consume() copies every value into Python bytes while holding the GIL; 32 chunks of
 # 512 KiB is ~16 MiB (a few ms), which keeps a GUI in the same process responsive.
 CONSUME_BATCH = 32
-FLOWING_READ_SECONDS = 0.02  # see Downloader._read_timeout
 STALE_PIN_SECONDS = 3600.0
 FINISHING = Hysteresis(MAX_FINISHING, RESUME_FINISHING)
 # Under a bandwidth limit, the longest the loop goes without reading before it pauses its
@@ -207,7 +206,6 @@ class Downloader:
         self._stall_attempts = 0
         self._stall_reason = ""
         self._retry_requested = False  # set by retry_now() on any thread
-        self._flowing = False  # the last consume() returned messages (consume thread)
         self._error: BaseException | None = None
         self.link = BrokerLink(bus, job, config.bootstrap_servers, self._list_topics, topic)
         self._config = config
@@ -336,7 +334,6 @@ class Downloader:
                     messages = consumer.consume(num_messages=self._pace.batch(CONSUME_BATCH),
                                                 timeout=self._read_timeout())
                     self._pace.read(messages)
-                    self._flowing = bool(messages)
                 else:  # over the bandwidth limit: librdkafka's full queue stops fetching
                     messages = []
                     self._pace.idle(self._stopping)
@@ -420,10 +417,6 @@ class Downloader:
         if self._flow.holds(HoldReason.FINISHER):
             self._finisher.wait_below(self._finishing.low, 0.2)
             return 0.0
-        if self._flowing or self._finisher.busy:
-            # consume() waits its whole timeout unless the batch fills: while files arrive
-            # or are finished, come back soon to hand on chunks and report outcomes.
-            return FLOWING_READ_SECONDS
         return 0.2
 
     def _retry_everything_now(self) -> None:

@@ -59,7 +59,6 @@ class Finisher:
         self._sink: Sink | None = None
         self._lock = threading.Condition()
         self._pending = 0  # files submitted and not yet finished
-        self._working = 0  # the same, until their outcomes are reported (after the flush)
         self._last_flush = time.monotonic()  # finisher thread only
         # An unexpected error here; the consume thread raises it, so the job restarts.
         self.error: BaseException | None = None
@@ -76,7 +75,6 @@ class Finisher:
         """Finish ``inc`` after the hash updates queued so far (consume thread)."""
         with self._lock:
             self._pending += 1
-            self._working += 1
         if self._sink is not None:
             self._sink.prepare(inc)
         self.pool.submit(self._finish, inc)
@@ -86,12 +84,6 @@ class Finisher:
         """Files submitted and not finished yet."""
         with self._lock:
             return self._pending
-
-    @property
-    def busy(self) -> bool:
-        """Whether a file submitted is not finished, or its outcome not reported yet."""
-        with self._lock:
-            return self._working > 0
 
     def wait_below(self, limit: int, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds until fewer than ``limit`` files are being finished.
@@ -137,8 +129,6 @@ class Finisher:
                 self._lock.notify_all()
             if last or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
                 self._flush()
-            with self._lock:
-                self._working -= 1
 
     def _flush(self) -> None:
         if self._sink is not None:
