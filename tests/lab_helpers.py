@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cli_helpers import run
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
 from openmsi_gui.engine.kafka_config import KafkaConfig
 
@@ -89,3 +89,15 @@ def status(config: Path, heartbeat_topic: str, data_dir: Path, *args: str
     assert done.returncode in (0, 1), done.stdout + done.stderr
     programs = json.loads(done.stdout)["programs"]
     return done.returncode, {row["program_id"]: row for row in programs}
+
+
+def produce(config: KafkaConfig, topic: str,
+            messages: Sequence[tuple[str | bytes | None, bytes | None, float | None]]) -> None:
+    """Produce ``(key, value, epoch seconds or None for now)`` and wait for every one."""
+    producer = Producer(config.producer_settings())
+    for key, value, when in messages:
+        if when is None:
+            producer.produce(topic, key=key, value=value)
+        else:
+            producer.produce(topic, key=key, value=value, timestamp=int(when * 1000))
+    assert producer.flush(30) == 0

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import run, write_config
-from confluent_kafka import Producer
+from lab_helpers import produce
 
 from openmsi_gui.cli.main import main
 from openmsi_gui.engine.kafka_config import KafkaConfig
@@ -43,23 +43,15 @@ def openmsistream_beat() -> bytes:
                        "n_bytes_processed": 2048}).encode()
 
 
-def produce(config: KafkaConfig, topic: str, messages: list[tuple[str, bytes]],
-            age: float = 0.0) -> None:
-    producer = Producer(config.producer_settings())
-    for key, value in messages:
-        producer.produce(topic, key=key, value=value, timestamp=int((time.time() - age) * 1000))
-    assert producer.flush(30) == 0
-
-
 def test_status_lists_ours_and_openmsistream_s(kafka_config: KafkaConfig,
                                               make_topic: Callable[..., str],
                                               tmp_path: Path) -> None:
     beats, logs = make_topic(3), make_topic(1)
-    produce(kafka_config, beats, [(heartbeat_key("pc7_microscope"), beat("pc7_microscope")),
-                                  ("downloader_heartbeat", openmsistream_beat()),
-                                  ("junk_heartbeat", b"\x00not json")])
+    produce(kafka_config, beats, [(heartbeat_key("pc7_microscope"), beat("pc7_microscope"), None),
+                                  ("downloader_heartbeat", openmsistream_beat(), None),
+                                  ("junk_heartbeat", b"\x00not json", None)])
     produce(kafka_config, logs, [(log_key("pc7_microscope"), encode_log(
-        LogBatch("pc7_microscope", time.time(), ("WARNING slow disk",))))])
+        LogBatch("pc7_microscope", time.time(), ("WARNING slow disk",))), None)])
     config = write_config(tmp_path / "lab.config", kafka_config.bootstrap_servers)
     done = run(["status", "--config", str(config), "--heartbeat-topic", beats,
                 "--log-topic", logs], tmp_path / "data")
@@ -101,8 +93,8 @@ def test_a_stale_program_is_silent_and_remembered(kafka_config: KafkaConfig,
                                                   tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     beats = make_topic(1)
-    produce(kafka_config, beats, [(heartbeat_key("alive"), beat("alive"))])
-    produce(kafka_config, beats, [(heartbeat_key("stale"), beat("stale"))], age=600)
+    produce(kafka_config, beats, [(heartbeat_key("alive"), beat("alive"), None),
+                                  (heartbeat_key("stale"), beat("stale"), time.time() - 600)])
     common = ["--data-dir", str(tmp_path), "status", "--bootstrap-servers",
               kafka_config.bootstrap_servers, "--heartbeat-topic", beats]
     assert main(common) == 1

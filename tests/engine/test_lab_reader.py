@@ -9,8 +9,8 @@ import uuid
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka import Producer
 from helpers import Recorder, wait_until
+from lab_helpers import produce
 
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.broker import EmbeddedBroker
@@ -42,18 +42,6 @@ def openmsistream_beat() -> bytes:
     """As OpenMSIStream's DataFileUploadDirectory sends it."""
     return json.dumps({"timestamp": dt.datetime.now(dt.UTC).isoformat(),
                        "n_messages_produced": 3, "n_bytes_produced": 1536}).encode()
-
-
-def produce(config: KafkaConfig, topic: str,
-            messages: list[tuple[str | bytes | None, bytes | None, float | None]]) -> None:
-    """Produce ``(key, value, epoch seconds or None for now)``."""
-    producer = Producer(config.producer_settings())
-    for key, value, when in messages:
-        if when is None:
-            producer.produce(topic, key=key, value=value)
-        else:
-            producer.produce(topic, key=key, value=value, timestamp=int(when * 1000))
-    assert producer.flush(30) == 0
 
 
 def reports(recorder: Recorder) -> list[LabReports]:
