@@ -7,11 +7,10 @@ The work (download, hash check, unpacking) runs on the network executor of
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -26,15 +25,9 @@ from PySide6.QtWidgets import (
 from openmsi_gui.app import encryption_component
 from openmsi_gui.app.encryption_component import DIALOG_INTRO, WHEEL_FILTER, Outcome
 from openmsi_gui.ui.status_line import StatusLine
-from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+from openmsi_gui.ui.tasks import ProgressRelay, Purpose, Tasks, asyncSlot
 
 log = logging.getLogger(__name__)
-
-
-class _Progress(QObject):
-    """Carries progress sentences from the worker thread to the dialog."""
-
-    text = Signal(str)
 
 
 class EnableEncryptionDialog(QDialog):
@@ -59,7 +52,7 @@ class EnableEncryptionDialog(QDialog):
         self.tasks = tasks
         self._busy = False
         self._done = False
-        self._progress = _Progress(self)
+        self._progress = ProgressRelay(self)
         self._progress.text.connect(self.on_worker_progress)
         layout = QVBoxLayout(self)
         intro = QLabel(DIALOG_INTRO)
@@ -132,15 +125,9 @@ class EnableEncryptionDialog(QDialog):
     def _start(self, wheel: Path | None) -> None:
         if self._busy or self._done:
             return
-        relay = self._progress
-
-        def report(text: str) -> None:
-            with contextlib.suppress(RuntimeError):  # the dialog is gone
-                relay.text.emit(text)
-
         self._set_busy(True)
         self._say(None, "Starting…")
-        self._install(wheel, report)
+        self._install(wheel, self._progress.report)
 
     @asyncSlot()
     async def _install(self, wheel: Path | None, report: encryption_component.ProgressReport

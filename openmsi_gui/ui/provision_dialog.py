@@ -10,12 +10,11 @@ are never logged or stored.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,7 +40,7 @@ from openmsi_gui.app.provisioning import (
 from openmsi_gui.engine.provision import MIN_PROVISIONING_PASSWORD, MIN_ROT_PASSWORD
 from openmsi_gui.ui.status_icons import FieldError
 from openmsi_gui.ui.status_line import StatusLine, buddy_label, line_edit, with_error
-from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
+from openmsi_gui.ui.tasks import ProgressRelay, Purpose, Tasks, asyncSlot
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +51,6 @@ PASSWORDS_NOTE = "Your administrator gives you these two passwords; they are nev
 ALL_TOPICS_HINT = "empty = every topic"
 NO_BROKER_TIP = "Fill in the broker settings of the profile first."
 
-
-
-class _Progress(QObject):
-    """Carries progress sentences from the worker thread to the dialog."""
-
-    text = Signal(str)
 
 
 class ProvisionDialog(QDialog):
@@ -97,7 +90,7 @@ class ProvisionDialog(QDialog):
         self._busy = False
         self._done: ProvisionResult | None = None
         self._node_edited = False
-        self._progress = _Progress(self)
+        self._progress = ProgressRelay(self)
         self._progress.text.connect(self.on_worker_progress)
         self._labels: list[QLabel] = []
         self._build(list(topics), role if role in ROLES else "producer")
@@ -281,15 +274,9 @@ class ProvisionDialog(QDialog):
         for edit in (self.rot_edit, self.repeat_edit, self.prov_edit):
             edit.clear()
         config = self._config if form.create_key_topics else None
-        relay = self._progress
-
-        def progress(text: str) -> None:
-            with contextlib.suppress(RuntimeError):  # the dialog is gone
-                relay.text.emit(text)
-
         self._set_busy(True)
         self.result_line.show_busy("Making the node's keys…")
-        self._provision(form, config, progress)
+        self._provision(form, config, self._progress.report)
 
     @asyncSlot()
     async def _provision(self, form: ProvisionForm, config: ConfigFactory | None,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import logging
 import threading
@@ -288,6 +289,21 @@ def _check_alive(context: QObject | None) -> None:
 
 
 _installed: list[asyncio.AbstractEventLoop] = []
+
+
+class ProgressRelay(QObject):
+    """Carries progress sentences from a worker thread to a widget on the GUI thread.
+
+    Pass :meth:`report` to the work as its progress callback and connect :attr:`text`
+    to the widget: the signal is queued onto the GUI thread.
+    """
+
+    text = Signal(str)
+
+    def report(self, text: str) -> None:
+        """Tell ``text`` (any thread); nothing happens once the widget is gone."""
+        with contextlib.suppress(RuntimeError):  # the relay was deleted with its widget
+            self.text.emit(text)
 
 
 def install_event_loop(app: QApplication, already_running: bool = False
