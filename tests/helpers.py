@@ -48,6 +48,15 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0,
     pytest.fail(f"timed out after {timeout} s waiting for {message}")
 
 
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (Linux; a zombie waiting for its reaper does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 
 def chunks_of(data: bytes, relpath: str, chunk_size: int = 1024,
               mtime: float = 1_700_000_000.0) -> list[wire.Chunk]:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import process_alive, wait_until
 
 from openmsi_gui.engine.processing.api import (
     FileToProcess,
@@ -34,15 +35,6 @@ def _command(template: str, timeout: float = 30.0, memory_limit: int | None = No
              ) -> ProcessorSpec:
     return ProcessorSpec(ProcessorKind.COMMAND, command=template, timeout=timeout,
                          memory_limit=memory_limit)
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its reaper does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_a_command_printing_one_json_object_gives_it_as_result(tmp_path: Path) -> None:
@@ -94,10 +86,7 @@ def test_a_hang_past_the_timeout_is_killed_with_its_children(tmp_path: Path) -> 
     assert result.reason == ("The command took longer than 1 s and was stopped: raise the "
                              "timeout or check the command.")
     grandchild = int(pidfile.read_text())
-    deadline = time.monotonic() + 10
-    while _alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(grandchild)
+    wait_until(lambda: not process_alive(grandchild), timeout=10, message="its child to be gone")
 
 
 @pytest.mark.parametrize(("code", "signal_name"), [

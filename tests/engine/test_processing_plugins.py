@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import process_alive, wait_until
 from plugin_helpers import install_distribution
 
 from openmsi_gui.engine.processing import plugins
@@ -316,15 +317,4 @@ def test_what_a_hanging_plugin_started_is_killed_with_it(site: Path,
     worker.join(30)
     assert results[0].reason == STOPPED_REASON
     pid = int(started.read_text())
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    wait_until(lambda: not process_alive(pid), timeout=10, message="its child to be gone")
