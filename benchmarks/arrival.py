@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -39,7 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import transfer  # benchmarks/transfer.py: processes, topics
-from timeline import Side, add_client_options, broker_args, quantile
+from timeline import (
+    Side,
+    add_client_options,
+    benchmark_broker,
+    broker_args,
+    checked_workdir,
+    quantile,
+)
 
 BLOCK = 16 * 1024 * 1024
 
@@ -170,27 +176,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.file_size = int(parse_size(args.file_size))
     args.big_size = int(parse_size(args.big_size))
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
-    args.workdir = args.workdir.resolve()
-    if args.workdir == transfer.REPO or transfer.REPO in args.workdir.parents:
-        parser.error("--workdir must be outside the repository")
+    args.workdir = checked_workdir(parser, args.workdir)
     return args
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    from openmsi_gui.engine.broker import EmbeddedBroker
-
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    print(transfer.machine_info(None, None))
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    transfer.compile_bytecode(args.workdir)  # start-up as installed (see transfer.openmsi_env)
-    print(f"load average at start: {os.getloadavg()}", flush=True)
-    shutil.rmtree(args.workdir / "runs", ignore_errors=True)
-    broker = EmbeddedBroker()
     failed = 0
-    try:
-        broker.start()
-        assert broker._proc is not None
+    with benchmark_broker(args.workdir) as broker:
         for case in args.cases:
             try:
                 report(run_case(args, broker.bootstrap_servers, broker._proc.pid, case), args)
@@ -198,12 +191,6 @@ def main(argv: list[str]) -> int:
                 failed += 1
                 print(f"[{case}] FAILED: {exc}", flush=True)
             sys.stdout.flush()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-    finally:
-        transfer.kill_all_children()
-        broker.stop()
-    print(f"\nload average at end: {os.getloadavg()}")
     return 1 if failed else 0
 
 

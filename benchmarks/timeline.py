@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import shutil
@@ -45,6 +46,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -330,6 +332,42 @@ def print_profile(result: dict[str, Any], limit: int) -> None:
             print(f"    {share:6.1%}  {name}")
 
 
+def checked_workdir(parser: argparse.ArgumentParser, workdir: Path) -> Path:
+    """``workdir`` resolved; outside the repository (its runs would land in the checkout)."""
+    workdir = workdir.resolve()
+    if workdir == transfer.REPO or transfer.REPO in workdir.parents:
+        parser.error("--workdir must be outside the repository")
+    return workdir
+
+
+@contextlib.contextmanager
+def benchmark_broker(workdir: Path) -> Iterator[Any]:
+    """Prepare ``workdir`` and run an embedded broker for the benchmark's runs.
+
+    SIGTERM and Ctrl-C end the runs; the processes they started and the broker are
+    stopped whatever happens, and the load average is printed before and after.
+    """
+    from openmsi_gui.engine.broker import EmbeddedBroker
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    print(transfer.machine_info(None, None))
+    workdir.mkdir(parents=True, exist_ok=True)
+    transfer.compile_bytecode(workdir)  # start-up as installed (see transfer.openmsi_env)
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    shutil.rmtree(workdir / "runs", ignore_errors=True)
+    broker = EmbeddedBroker()
+    try:
+        broker.start()
+        assert broker._proc is not None
+        yield broker
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+    finally:
+        transfer.kill_all_children()
+        broker.stop()
+    print(f"\nload average at end: {os.getloadavg()}")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     from openmsi_gui.engine.sizes import parse_size
 
@@ -355,31 +393,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.size = int(parse_size(args.size))
     args.small_size = int(parse_size(args.small_size))
     args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
-    args.workdir = args.workdir.resolve()
-    if args.workdir == transfer.REPO or transfer.REPO in args.workdir.parents:
-        parser.error("--workdir must be outside the repository")
+    args.workdir = checked_workdir(parser, args.workdir)
     return args
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    from openmsi_gui.engine.broker import EmbeddedBroker
-
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    print(transfer.machine_info(None, None))
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    transfer.compile_bytecode(args.workdir)  # start-up as installed (see transfer.openmsi_env)
-    print(f"load average at start: {os.getloadavg()}", flush=True)
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(args.workdir / "runs", ignore_errors=True)
+    datasets = [dataset_for(args, name) for name in args.datasets]
     if args.profile:
         args.profile_dir.mkdir(parents=True, exist_ok=True)
-    datasets = [dataset_for(args, name) for name in args.datasets]
-    broker = EmbeddedBroker()
     failed = 0
-    try:
-        broker.start()
-        assert broker._proc is not None
+    with benchmark_broker(args.workdir) as broker:
         pid = broker._proc.pid
         for dataset in datasets:
             show = print_big if len(dataset.files) == 1 else print_small
@@ -398,12 +422,6 @@ def main(argv: list[str]) -> int:
                     failed += 1
                     print(f"[{dataset.name} profiled] FAILED: {exc}", flush=True)
             sys.stdout.flush()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-    finally:
-        transfer.kill_all_children()
-        broker.stop()
-    print(f"\nload average at end: {os.getloadavg()}")
     return 1 if failed else 0
 
 
