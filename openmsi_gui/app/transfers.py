@@ -140,6 +140,41 @@ class TransferRow:
         return 0, False
 
 
+class Throughput:
+    """Bytes moved each second in each direction, over the last :data:`HISTORY_SECONDS`.
+
+    Attributes:
+        history: ``(second, up_bytes, down_bytes)`` per finished second, oldest first.
+    """
+
+    def __init__(self) -> None:
+        self._second = int(time.time())
+        self._bucket = [0, 0]
+        self.history: collections.deque[tuple[int, int, int]] = collections.deque(
+            maxlen=HISTORY_SECONDS)
+
+    def count(self, direction: Direction, moved: int) -> None:
+        """Add ``moved`` bytes to the current second of ``direction``."""
+        self.tick()
+        self._bucket[0 if direction is Direction.UPLOAD else 1] += moved
+
+    def tick(self) -> None:
+        """Close finished one-second buckets (call about once a second)."""
+        now = int(time.time())
+        while self._second < now:
+            self.history.append((self._second, self._bucket[0], self._bucket[1]))
+            self._bucket = [0, 0]
+            self._second += 1
+            if now - self._second > HISTORY_SECONDS:
+                self._second = now - HISTORY_SECONDS
+
+    def recent(self, seconds: int = 3) -> tuple[float, float]:
+        """Bytes per second up and down over the last ``seconds`` finished seconds."""
+        last = list(self.history)[-seconds:]
+        count = max(1, len(last))
+        return sum(r[1] for r in last) / count, sum(r[2] for r in last) / count
+
+
 class TransferBook:
     """Fold engine events into rows, throughput and status.
 
@@ -167,10 +202,8 @@ class TransferBook:
         self._gone: set[str] = set()  # jobs removed from the settings: their events are late
         self._touched: list[TransferRow] = []  # rows a job's state changed, see take_touched
         self.links = LinkProblems()  # jobs whose broker does not answer, or topic is missing
-        self._second = int(time.time())
-        self._bucket = [0, 0]
-        self.throughput: collections.deque[tuple[int, int, int]] = collections.deque(
-            maxlen=HISTORY_SECONDS)
+        self._rates = Throughput()
+        self.throughput = self._rates.history  # (second, up bytes, down bytes), for the plot
 
     def apply(self, event: Event) -> TransferRow | None:
         """Fold ``event`` in; return the row it changed, if any.
@@ -320,7 +353,7 @@ class TransferBook:
             if moved and elapsed > 0:
                 instant = moved / elapsed
                 row.rate = instant if not row.rate else 0.7 * row.rate + 0.3 * instant
-        self._count(event.direction, moved)
+        self._rates.count(event.direction, moved)
         row.done_bytes, row.done_chunks = event.done_bytes, event.done_chunks
         row.total_chunks = event.total_chunks
         row.total_bytes = event.total_bytes or row.total_bytes
@@ -328,7 +361,7 @@ class TransferBook:
         return RowStatus.ACTIVE
 
     def _completed(self, row: TransferRow, event: FileCompleted) -> RowStatus:
-        self._count(event.direction, max(0, event.size - row.done_bytes))
+        self._rates.count(event.direction, max(0, event.size - row.done_bytes))
         row.done_bytes = row.total_bytes = event.size
         row.done_chunks = row.total_chunks
         row.sha512_hex = event.sha512_hex
@@ -481,25 +514,14 @@ class TransferBook:
             row = self.rows.pop(oldest)
             self._counted(row, -1)
 
-    def _count(self, direction: Direction, moved: int) -> None:
-        self.tick()
-        self._bucket[0 if direction is Direction.UPLOAD else 1] += moved
-
     def tick(self) -> None:
         """Close finished one-second throughput buckets (call about once a second)."""
-        now = int(time.time())
-        while self._second < now:
-            self.throughput.append((self._second, self._bucket[0], self._bucket[1]))
-            self._bucket = [0, 0]
-            self._second += 1
-            if now - self._second > HISTORY_SECONDS:
-                self._second = now - HISTORY_SECONDS
+        self._rates.tick()
 
     def summary(self) -> Summary:
         """Counts over the current rows and the last few seconds' rates."""
         counts, split = self._counts, self._split
-        recent = list(self.throughput)[-3:]
-        seconds = max(1, len(recent))
+        up_rate, down_rate = self._rates.recent()
 
         def unfinished(direction: Direction) -> int:
             return (split[RowStatus.ACTIVE, direction, False]
@@ -511,7 +533,7 @@ class TransferBook:
         moving = sum(split[RowStatus.ACTIVE, direction, False] for direction in Direction)
         return Summary(counts[RowStatus.ACTIVE] + counts[RowStatus.QUEUED],
                        counts[RowStatus.FAILED], counts[RowStatus.DONE],
-                       sum(r[1] for r in recent) / seconds, sum(r[2] for r in recent) / seconds,
+                       up_rate, down_rate,
                        waiting=counts[RowStatus.WAITING],
                        sending=unfinished(Direction.UPLOAD),
                        receiving=unfinished(Direction.DOWNLOAD),
