@@ -16,8 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLineEdit, QWidget
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLineEdit, QWidget
 
 from openmsi_gui.app import keychain, pairing
 from openmsi_gui.app.controller import AppController
@@ -37,13 +36,14 @@ from openmsi_gui.app.settings import Destination, DestinationKind, Settings, Set
 from openmsi_gui.app.text import error_sentence, sentence
 from openmsi_gui.engine.s3 import S3Error
 from openmsi_gui.ui.state import LiveState
-from openmsi_gui.ui.status_line import StatusLine, buddy_label
+from openmsi_gui.ui.status_line import buddy_label
 from openmsi_gui.ui.tasks import Purpose, Tasks, asyncSlot
 from openmsi_gui.ui.views.advanced import AdvancedSection
 from openmsi_gui.ui.views.bandwidth_field import BandwidthField
 from openmsi_gui.ui.views.item_list import push_button
 from openmsi_gui.ui.views.items_view import ItemsView
 from openmsi_gui.ui.views.processing_section import ProcessingSection
+from openmsi_gui.ui.views.receipt_fields import ReceiptFields
 from openmsi_gui.ui.views.receiving_fields import ReceivingFields
 from openmsi_gui.ui.views.s3_box import NOT_TESTED, SECRET_NOT_STORED, SECRET_STORED, S3Box
 
@@ -143,27 +143,14 @@ class DestinationsView(ItemsView[Destination]):
 
     def _build_receipt_fields(self, form: QFormLayout) -> None:
         """Whether and under which name the destination sends receipts; its pairing code."""
-        self.receipts_check = QCheckBox("Send delivery receipts")
-        self.receipts_check.setToolTip(
-            "Tell the senders, with a signed receipt per file, what arrived here (or why not). "
-            "They trust it once given this destination's pairing code.")
-        self.receipts_check.toggled.connect(self._on_form_changed)
-        self.receipt_name_edit = QLineEdit()
-        self.receipt_name_edit.setAccessibleName("Name in receipts")
-        self.receipt_name_edit.setToolTip("What senders call this destination: its receipts "
-                                          "and its pairing code carry this name")
-        self.receipt_name_edit.textEdited.connect(self._on_form_changed)
-        self.pairing_button = push_button("Copy pairing code", "Copy pairing code",
-                                          self.on_copy_pairing_clicked)
-        self.pairing_button.setToolTip(
-            "Copy this destination's pairing code (one line): paste it on each computer that "
-            "sends to it, so that it trusts these receipts ('openmsi pair add CODE' there)")
-        self.pairing_status = StatusLine("Pairing code", hide_empty=True)
-        form.addRow("", self.receipts_check)
-        form.addRow(buddy_label("Name in receipts:", self.receipt_name_edit),
-                    self.receipt_name_edit)
-        form.addRow("", self.pairing_button)
-        form.addRow("", self.pairing_status)
+        self.receipt_fields = ReceiptFields(
+            self.tasks, lambda: self.controller.registry.path.parent, self._signing_name, self)
+        self.receipt_fields.changed.connect(self._on_form_changed)
+        self.receipts_check = self.receipt_fields.receipts_check
+        self.receipt_name_edit = self.receipt_fields.receipt_name_edit
+        self.pairing_button = self.receipt_fields.pairing_button
+        self.pairing_status = self.receipt_fields.pairing_status
+        self.receipt_fields.add_rows(form)
 
     def _place_add_s3_button(self) -> None:
         """Put *Add S3 bucket* right after *Add…* in the list's button row and tab order."""
@@ -179,8 +166,7 @@ class DestinationsView(ItemsView[Destination]):
                 self.bucket_edit, self.prefix_edit, self.endpoint_edit, self.region_edit,
                 self.access_key_edit, self.secret_edit, self.test_button, self.bwlimit.edit,
                 *self.receiving.tab_order(), self.enabled_check, *self.processing.tab_order(),
-                self.advanced.toggle, self.group_edit, self.receipts_check,
-                self.receipt_name_edit, self.pairing_button]
+                self.advanced.toggle, self.group_edit, *self.receipt_fields.tab_order()]
 
     # -- ItemsView hooks --------------------------------------------------------
 
@@ -221,10 +207,7 @@ class DestinationsView(ItemsView[Destination]):
         self.receiving.load(item)
         self.group_edit.setText(item.group_id)
         self.bwlimit.set_text(item.bwlimit)
-        self.receipts_check.setChecked(item.receipts)
-        self.receipt_name_edit.setText(item.receipt_name)
-        self.pairing_status.clear()
-        self._show_receipt_name(item)
+        self.receipt_fields.load(item)
         if (item.group_id and item.group_id != default_group_id()) or (
                 item.receipt_name or not item.receipts):
             self.advanced.set_expanded(True)  # a group or receipt settings of its own: say so
@@ -239,25 +222,17 @@ class DestinationsView(ItemsView[Destination]):
         self._show_secret_state(item)
 
     def _read_specific(self, item: Destination) -> Destination:
-        item = self.receiving.read(self.processing.read(item))
+        item = self.receipt_fields.read(self.receiving.read(self.processing.read(item)))
         return dataclasses.replace(
             item, kind=DestinationKind(self.kind_combo.currentData() or item.kind),
             group_id=self.group_edit.text().strip(), bucket=self.bucket_edit.text().strip(),
             prefix=self.prefix_edit.text().strip(),
             endpoint_url=self.endpoint_edit.text().strip(),
             region=self.region_edit.text().strip(),
-            access_key_id=self.access_key_edit.text().strip(), bwlimit=self.bwlimit.text(),
-            receipts=self.receipts_check.isChecked(),
-            receipt_name=self.receipt_name_edit.text().strip())
-
-    def _show_receipt_name(self, item: Destination) -> None:
-        self.receipt_name_edit.setPlaceholderText(
-            pairing.destination_name(dataclasses.replace(item, receipt_name="")))
-        self.receipt_name_edit.setEnabled(item.receipts)
-        self.pairing_button.setEnabled(item.receipts)
+            access_key_id=self.access_key_edit.text().strip(), bwlimit=self.bwlimit.text())
 
     def _after_update(self, item: Destination, errors: list[str]) -> None:
-        self._show_receipt_name(item)
+        self.receipt_fields.show_state(item)
         self.receiving.show_state(item)
         self.processing.results.set_profile(self._settings.profile(item.profile_id))
         self.processing.show_state(item, self._stored(item.id))
@@ -329,26 +304,10 @@ class DestinationsView(ItemsView[Destination]):
         ItemsView.on_apply_clicked(self)
         self.secretSaved.emit(item.id)
 
-    def on_copy_pairing_clicked(self) -> None:
+    def _signing_name(self) -> str | None:
+        """The name the shown destination's job signs with: the saved one, if saved."""
         item = self.current_item()
-        if item is not None:  # the name the job signs with: the saved one, if saved
-            self._copy_pairing(pairing.destination_name(self._stored(item.id) or item))
-
-    @asyncSlot()
-    async def _copy_pairing(self, name: str) -> None:
-        """Copy the pairing code of ``name`` (its keys are made on first use, in the keychain)."""
-        data_dir = self.controller.registry.path.parent
-        try:
-            made = await self.tasks.run(Purpose.IO, pairing.identity, name, data_dir,
-                                        context=self)
-        except Exception as exc:  # told to the user
-            self.pairing_status.show_problem(f"No pairing code: {sentence(str(exc))}")
-            return
-        if made is None:  # not asked for: identity() makes one
-            return
-        QGuiApplication.clipboard().setText(made.public.pairing_code())
-        self.pairing_status.show_ok(
-            f"The pairing code of '{name}' is copied: paste it on each sending computer.")
+        return None if item is None else pairing.destination_name(self._stored(item.id) or item)
 
     def on_revert_clicked(self) -> None:
         item_id = self.current_id()
