@@ -103,7 +103,60 @@ FINISHING = Hysteresis(MAX_FINISHING, RESUME_FINISHING)
 READ_GAP_SECONDS = 30.0
 
 
-class Downloader:
+class DownloadProgress:
+    """What a download has done so far, read from any thread (a base of :class:`Downloader`).
+
+    It reads the state the consumer thread keeps: files and bytes received,
+    messages left out, offsets reached and the error that stopped it.
+    """
+
+    _error: BaseException | None
+    _assembly: Assembly
+    _receiver: Receiver
+    _offsets: Offsets
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that stopped the consumer thread, if any."""
+        return self._error
+
+    @property
+    def pending(self) -> int:
+        """Files being received (consumer thread)."""
+        return len(self._assembly.incoming)
+
+    @property
+    def files_received(self) -> int:
+        """Files stored since the start."""
+        return self._receiver.files_received
+
+    @property
+    def bytes_received(self) -> int:
+        """Chunk bytes written since the start (duplicates not counted)."""
+        return self._receiver.bytes_received
+
+    @property
+    def files_filtered(self) -> int:
+        """Files the download filter left out since the start."""
+        return self._receiver.files_filtered
+
+    @property
+    def messages_rejected(self) -> int:
+        """Messages that were not chunks of any file."""
+        return self._receiver.messages_rejected
+
+    @property
+    def next_offsets(self) -> dict[int, int]:
+        """The next offset to read, per assigned partition."""
+        return dict(self._offsets.next)
+
+    def incomplete(self) -> list[tuple[str, int, int]]:
+        """Files being received: ``(relpath, chunks stored, chunks total)``."""
+        return [(i.relpath, len(i.stored), i.n_chunks)
+                for i in list(self._assembly.incoming.values())]
+
+
+class Downloader(DownloadProgress):
     """Rebuild files from one topic into one folder.
 
     Args:
@@ -275,46 +328,6 @@ class Downloader:
         retry, and encrypted messages kept for their keys (any thread).
         """
         self._retry_requested = True
-
-    @property
-    def error(self) -> BaseException | None:
-        """The exception that stopped the consumer thread, if any."""
-        return self._error
-
-    @property
-    def pending(self) -> int:
-        """Files being received (consumer thread)."""
-        return len(self._assembly.incoming)
-
-    @property
-    def files_received(self) -> int:
-        """Files stored since the start."""
-        return self._receiver.files_received
-
-    @property
-    def bytes_received(self) -> int:
-        """Chunk bytes written since the start (duplicates not counted)."""
-        return self._receiver.bytes_received
-
-    @property
-    def files_filtered(self) -> int:
-        """Files the download filter left out since the start."""
-        return self._receiver.files_filtered
-
-    @property
-    def messages_rejected(self) -> int:
-        """Messages that were not chunks of any file."""
-        return self._receiver.messages_rejected
-
-    @property
-    def next_offsets(self) -> dict[int, int]:
-        """The next offset to read, per assigned partition."""
-        return dict(self._offsets.next)
-
-    def incomplete(self) -> list[tuple[str, int, int]]:
-        """Files being received: ``(relpath, chunks stored, chunks total)``."""
-        return [(i.relpath, len(i.stored), i.n_chunks)
-                for i in list(self._assembly.incoming.values())]
 
     def _run(self) -> None:
         assert self._consumer is not None
