@@ -134,7 +134,7 @@ def _wrap(owner: Any, attr: str, before: Callable[..., None] | None = None,
 
 def install(marks: Marks) -> None:
     """Wrap the engine's stage boundaries (this process only)."""
-    from openmsi_gui.engine import registry, uploader
+    from openmsi_gui.engine import chunk_sender, registry, uploader
     from openmsi_gui.engine.download import downloader, finisher, receiving, sinks
     from openmsi_gui.engine.events import Direction, EventBus
     from openmsi_gui.engine.file_events import FileReporter
@@ -150,11 +150,11 @@ def install(marks: Marks) -> None:
           before=lambda path, *a, **k: marks.first(base(path), "hash_start"),
           after=lambda path, *a, **k: marks.last(base(path), "hash_end"), total="hash_file",
           marks=marks)
-    _wrap(uploader.Uploader, "_produce",
-          before=lambda _s, _k, _v, _p, sending, *a, **k: marks.first(base(sending.path),
-                                                                      "produce_first"),
-          after=lambda _s, _k, _v, _p, sending, *a, **k: marks.last(base(sending.path),
-                                                                    "produce_last"),
+    _wrap(chunk_sender.ChunkSender, "_produce",
+          before=lambda _s, _pr, _k, _v, _p, sending, *a, **k: marks.first(base(sending.path),
+                                                                           "produce_first"),
+          after=lambda _s, _pr, _k, _v, _p, sending, *a, **k: marks.last(base(sending.path),
+                                                                         "produce_last"),
           total="produce (incl. waits on a full queue)", marks=marks)
 
     def on_ack(_self: Any, err: Any, sending: Any, *a: Any, **k: Any) -> None:

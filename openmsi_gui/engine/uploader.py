@@ -17,7 +17,6 @@ value are encrypted (KafkaCrypto, as OpenMSIStream does) before they are produce
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import queue
@@ -28,10 +27,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from openmsi_gui.engine import wire
 from openmsi_gui.engine.bandwidth import Pacer
+from openmsi_gui.engine.chunk_sender import Changed, ChunkSender
 from openmsi_gui.engine.crypto import EncryptionFailed, MessageCipher, key_topics
 from openmsi_gui.engine.events import (
     ConnectionState,
@@ -49,7 +49,6 @@ from openmsi_gui.engine.link import BrokerLink, first_metadata, with_logger
 from openmsi_gui.engine.metadata import (
     WAITING_FOR_SAMPLE,
     FolderMetadata,
-    ProducedHeaders,
     produced_headers,
 )
 from openmsi_gui.engine.metadata import to_json as metadata_json
@@ -63,7 +62,6 @@ from openmsi_gui.engine.upload_types import (
     UploadError,
     UploadOutcome,
     UploadResult,
-    partition_for,
     relpath_of,
     topic_partitions,
 )
@@ -126,7 +124,6 @@ class Uploader:
             queue.PriorityQueue()
         self._order = itertools.count()
         self._keep_results = keep_results
-        self._pacer = pacer
         self._n_workers = max(1, workers)
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -147,6 +144,9 @@ class Uploader:
         self.link = BrokerLink(bus, job, config.bootstrap_servers, self._list_topics)
         self.counts = TransferCounts()
         self.reporter: Reporter | None = None  # heartbeats, ticked by the poll thread
+        self._chunks = ChunkSender(topic, self.chunk_size, cipher, pacer, self._running,
+                                   self._stopping, self.counts, self._on_delivery,
+                                   lambda: self._error)
         self._metadata = metadata if metadata is not None and cipher is None else None
         # Files waiting for a current sample, by path: (root, again); still counted busy.
         self._held: dict[str, tuple[Path, bool]] = {}
@@ -355,14 +355,11 @@ class Uploader:
                            acked_bytes=sum(chunk_length(i, st.st_size, self.chunk_size)
                                             for i in acked))
         try:
-            if not self._send_chunks(sending, set(acked), chunk_hashes, st.st_mtime_ns,
-                                     headers):
+            if not self._chunks.send(self._producer, self._n_partitions, sending, set(acked),
+                                     chunk_hashes, headers):
                 self._registry.finish_upload(upload_id, "stopped before it was sent")
                 return UploadResult(path, UploadOutcome.FAILED, "stopped before the file was sent")
-            after = path.stat()
-            if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-                raise _Changed
-        except _Changed:
+        except Changed:
             reason = "the file changed while it was being sent; it will be sent again once stable"
             self._registry.finish_upload(upload_id, reason)
             return self._fail(path, relpath, reason)
@@ -392,77 +389,6 @@ class Uploader:
             held, self._held = self._held, {}
         for name, (root, again) in held.items():
             self._queue.put((Priority.NEW, next(self._order), name, root, again))
-
-    def _send_chunks(self, sending: Sending, acked: set[int], chunk_hashes: list[bytes] | None,
-                     mtime_ns: int, headers: ProducedHeaders | None = None) -> bool:
-        """Produce the chunks of ``sending`` not in ``acked``; False if stopped first.
-
-        Raises:
-            OSError: the file cannot be read, or the broker refused a chunk.
-            EncryptionFailed: a chunk could not be encrypted.
-        """
-        subdir, _, filename = sending.relpath.rpartition("/")
-        partition = partition_for(sending.relpath, self._n_partitions)
-        with sending.path.open("rb") as handle:
-            for chunk_i in range(1, sending.n_chunks + 1):
-                if chunk_i in acked:
-                    continue
-                self._running.wait()
-                if self._stopping.is_set():
-                    return False
-                offset = (chunk_i - 1) * self.chunk_size
-                handle.seek(offset)
-                data = handle.read(self.chunk_size)
-                if chunk_hashes:
-                    chunk_hash = chunk_hashes[chunk_i - 1]
-                elif sending.n_chunks == 1:  # the chunk is the file
-                    chunk_hash = sending.file_hash
-                else:
-                    chunk_hash = hashlib.sha512(data).digest()
-                value = wire.encode_chunk(wire.Chunk(
-                    filename, sending.file_hash, chunk_hash, offset, chunk_i,
-                    sending.n_chunks, subdir, "", data, mtime_ns / 1e9))
-                key = wire.make_key(subdir, filename, chunk_i, sending.n_chunks).encode("utf-8")
-                if self._cipher is not None:
-                    key, value = self._cipher.encrypt(self.topic, key, value)
-                if self._pacer is not None and not self._pacer.pace(len(key) + len(value),
-                                                                     self._stopping):
-                    return False
-                try:
-                    self._produce(key, value, partition, sending, chunk_i, len(data), headers)
-                except _Stopped:
-                    return False
-        return True
-
-    def _produce(self, key: bytes, value: bytes, partition: int, sending: Sending,
-                 chunk_i: int, length: int, headers: ProducedHeaders | None) -> None:
-        assert self._producer is not None
-
-        wire_bytes = len(value)
-
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            if err is None:
-                self.counts.produced(wire_bytes)  # as OpenMSIStream counts: the value's length
-            self._on_delivery(err, sending, chunk_i, length)
-
-        while True:
-            try:
-                if headers:
-                    self._producer.produce(self.topic, value=value, key=key,
-                                           partition=partition, on_delivery=on_delivery,
-                                           headers=headers)
-                else:
-                    self._producer.produce(self.topic, value=value, key=key,
-                                           partition=partition, on_delivery=on_delivery)
-                return
-            except BufferError:
-                if self._error is not None:  # no poll thread drains the queue any more
-                    raise OSError(f"the producer stopped: {self._error}") from None
-                if self._stopping.is_set():  # the broker may be away: do not wait for it
-                    raise _Stopped from None
-                time.sleep(0.005)  # librdkafka's queue is full; the poll thread drains it
-            except KafkaException as exc:
-                raise OSError(f"the broker refused the chunk: {exc}") from exc
 
     # -- delivery reports (poll thread) --------------------------------------
 
@@ -550,18 +476,6 @@ class Uploader:
         log.error("%s: %s was not sent: %s", self.job, relpath, reason)
         self._files.failed(relpath, reason)
         return UploadResult(path, UploadOutcome.FAILED, reason)
-
-
-class _Stopped(Exception):
-    """The uploader stops while a chunk waits for room in librdkafka's queue."""
-
-
-class _Changed(Exception):
-    """The file changed between hashing and sending.
-
-    Chunks are not re-hashed when sent: a change shows in the size or mtime
-    checked afterwards, and the consumer's whole-file check rejects the mix.
-    """
 
 
 def check_key_topics(producer: Producer, topic: str, timeout: float) -> None:
