@@ -10,21 +10,19 @@ methods and learns the outcome from engine events.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
 
 from openmsi_gui.app import destinations, keychain, profiles
 from openmsi_gui.app.bandwidth import app_limit, item_limit
-from openmsi_gui.app.component_wait import RETRY_SECONDS as COMPONENT_RETRY_SECONDS
-from openmsi_gui.app.component_wait import WAITING, component_missing
 from openmsi_gui.app.connection import LinkLog
 from openmsi_gui.app.connection_checks import CheckTarget, run_recorded
 from openmsi_gui.app.demo_broker import DemoBroker
-from openmsi_gui.app.job_specs import JobContext, JobSpec, build_job, job_id, wanted_jobs
+from openmsi_gui.app.job_specs import job_id, wanted_jobs
+from openmsi_gui.app.job_start import JobStarter, Running
 from openmsi_gui.app.processing import Reprocessing, retry_sentence
 from openmsi_gui.app.settings import (
     BrokerProfile,
@@ -36,7 +34,6 @@ from openmsi_gui.app.settings import (
 from openmsi_gui.app.stalls import StallWatch
 from openmsi_gui.engine import admin
 from openmsi_gui.engine.bandwidth import Limit
-from openmsi_gui.engine.crypto import EncryptionNotInstalled
 from openmsi_gui.engine.events import (
     ConnectionState,
     ConnectionStatus,
@@ -51,29 +48,10 @@ from openmsi_gui.engine.events import (
 from openmsi_gui.engine.jobs import DownloadJob, WatchJob
 from openmsi_gui.engine.kafka_config import KafkaConfig
 from openmsi_gui.engine.kafka_log import install_ring
-from openmsi_gui.engine.link import BrokerUnreachable
 from openmsi_gui.engine.registry import Registry
 from openmsi_gui.platform import components
 
 log = logging.getLogger(__name__)
-
-
-class _Job(Protocol):
-    def start(self) -> None: ...
-    def stop(self) -> None: ...
-    def pause(self) -> None: ...
-    def resume(self) -> None: ...
-    @property
-    def error(self) -> BaseException | None: ...
-
-
-@dataclasses.dataclass
-class _Running:
-    job: _Job
-    signature: tuple[Any, ...]
-    limit: Limit  # the item's own bandwidth limit, changed in place
-    paused: bool = False
-    started: float = dataclasses.field(default_factory=time.monotonic)
 
 
 RETRY_SECONDS = 30.0
@@ -82,8 +60,6 @@ LOCAL_BROKER_FOLDER = "local-broker"
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before a job that died is restarted, by how often it died in a row
 (at most ``retry_seconds``)."""
-UNREACHABLE_RETRY_SECONDS = 10.0
-"""How soon a job that could not start because its broker did not answer is tried again."""
 STEADY_SECONDS = 60.0
 """A job that ran this long before it died starts its back-off afresh."""
 
@@ -114,10 +90,8 @@ class AppController:
         self._control = ThreadPoolExecutor(1, thread_name_prefix="openmsi-control")
         # Broker checks get their own threads: a slow one must not hold up jobs.
         self._probe = ThreadPoolExecutor(2, thread_name_prefix="openmsi-probe")
-        self._retry_timer: threading.Timer | None = None
-        self._retry_due = 0.0
         self._deaths: dict[JobId, int] = {}  # deaths in a row, for the back-off
-        self._jobs: dict[JobId, _Running] = {}
+        self._jobs: dict[JobId, Running] = {}
         self._reprocessing = Reprocessing(bus, registry)
         # Its data (messages, committed offsets) outlive a quit, next to the registry.
         self._demo = DemoBroker(self._demo_topics, registry.path.parent / LOCAL_BROKER_FOLDER)
@@ -125,13 +99,13 @@ class AppController:
         self._paused = False
         self._resume_timer: threading.Timer | None = None
         self._lock = threading.Lock()
-        self._away_at_start: dict[JobId, float] = {}  # jobs whose broker did not answer
-        self._no_component: set[JobId] = set()  # jobs waiting for KafkaCrypto (logged once)
         self._closed = False
         # The app-wide bandwidth limit, shared by every job; changed in place.
         self.bandwidth = Limit(app_limit(store.settings.bandwidth), lasting=False)
         self.stalls = StallWatch(bus, stall_seconds or store.settings.ui.stall_minutes * 60)
         self._fixed_stall = stall_seconds is not None
+        self._starter = JobStarter(bus, registry, self.bandwidth, self._config,
+                                   lambda: self.apply(self.store.settings), retry_seconds)
         store.subscribe(self._on_settings_changed)
         bus.subscribe(LinkLog(log))  # one line when a job's broker goes, one when it is back
         install_ring()  # warnings for the lab overview's log topic, from the start
@@ -180,7 +154,7 @@ class AppController:
         log.warning("%s stopped on an error (%s); it restarts in %.0f s", ident, error, delay)
         # Its failure (already reported) stands until it runs again: no "stopped".
         self._stop_job(ident, announce=False)
-        self._schedule_retry(delay)
+        self._starter.schedule_retry(delay)
 
     def shutdown(self) -> Future[None]:
         """Stop every job and the embedded broker; the future completes when done."""
@@ -380,18 +354,13 @@ class AppController:
             entry = wanted.get(ident)
             if entry is None or entry.signature != running.signature:
                 self._stop_job(ident)
-        for ident in [i for i in self._away_at_start if i not in wanted]:
-            del self._away_at_start[ident]  # never started: its broker problem is no more
-            self.bus.publish(ConnectionState(str(ident), ConnectionStatus.STOPPED))
-        for ident in [i for i in self._no_component if i not in wanted]:
-            self._no_component.discard(ident)  # never started: no longer waits for anything
-            self.bus.publish(JobState(str(ident), JobStatus.STOPPED))
+        self._starter.forget_unwanted(wanted)
         for ident, reason in problems.items():  # after the stops, which say "stopped"
             self.bus.publish(JobState(str(ident), JobStatus.FAILED, reason))
         failed = bool(problems)
         for ident, entry in wanted.items():
             if ident not in self._jobs:
-                failed |= not self._start_job(ident, entry)
+                failed |= not self._starter.start(ident, entry, self._jobs)
             started = self._jobs.get(ident)
             if started is not None:
                 started.limit.set(item_limit(entry.item))
@@ -399,75 +368,11 @@ class AppController:
                 if isinstance(started.job, WatchJob) and isinstance(entry.item, WatchedFolder):
                     started.job.set_sample(entry.item.current_sample)  # in place
         if failed:
-            self._schedule_retry()
+            self._starter.schedule_retry()
 
     def _running_signature(self, ident: JobId) -> tuple[Any, ...] | None:
         running = self._jobs.get(ident)
         return None if running is None else running.signature
-
-    def _schedule_retry(self, delay: float | None = None) -> None:
-        """Try jobs that could not start (broker down at boot, say) again later.
-
-        Args:
-            delay: seconds from now (default ``retry_seconds``); a retry already
-                due sooner stands, one due later is brought forward.
-        """
-        delay = self._retry_seconds if delay is None else delay
-        due = time.monotonic() + delay
-        if self._retry_timer is not None and self._retry_timer.is_alive():
-            if self._retry_due <= due:
-                return
-            self._retry_timer.cancel()
-        self._retry_due = due
-        self._retry_timer = threading.Timer(delay, lambda: self.apply(self.store.settings))
-        self._retry_timer.name = "openmsi-retry-timer"
-        self._retry_timer.daemon = True
-        self._retry_timer.start()
-
-    def _start_job(self, ident: JobId, wanted: JobSpec) -> bool:
-        name = str(ident)
-        limit = Limit(item_limit(wanted.item))
-        if component_missing(wanted.profile):
-            return self._wait_for_component(ident)
-        try:
-            config = self._config(wanted.profile)
-            if wanted.profile.embedded:  # with the lab overview's, when the jobs report there
-                for topic in (wanted.item.topic, *_report_topics(wanted)):
-                    admin.create_topic(config, topic)
-            # Elsewhere a missing topic is waited for (the job says so) until it is created.
-            job: _Job = build_job(wanted, config, JobContext(
-                self.bus, self.registry, name, [limit, self.bandwidth]))
-            job.start()
-        except BrokerUnreachable as exc:  # not a failure of the job: it waits for the broker
-            since = self._away_at_start.setdefault(ident, time.time())
-            self.bus.publish(ConnectionState(name, ConnectionStatus.UNREACHABLE,
-                                             servers=exc.servers, down_since=since))
-            self._schedule_retry(min(UNREACHABLE_RETRY_SECONDS, self._retry_seconds))
-            return False
-        except EncryptionNotInstalled:  # the check above raced with a removal
-            return self._wait_for_component(ident)
-        except Exception as exc:
-            reason = str(exc) or type(exc).__name__
-            log.error("%s could not start: %s", name, reason)
-            self.bus.publish(JobState(name, JobStatus.FAILED, reason))
-            return False
-        self._jobs[ident] = _Running(job, wanted.signature, limit)
-        self._no_component.discard(ident)
-        self.bus.publish(JobState(name, JobStatus.RUNNING))
-        if ident in self._away_at_start:
-            self.bus.publish(ConnectionState(name, ConnectionStatus.CONNECTED, "reachable again",
-                                             servers=config.bootstrap_servers,
-                                             down_since=self._away_at_start.pop(ident)))
-        return True
-
-    def _wait_for_component(self, ident: JobId) -> bool:
-        """``ident`` needs KafkaCrypto, which is not installed: it waits (never fails)."""
-        if ident not in self._no_component:
-            self._no_component.add(ident)
-            log.warning("%s waits: %s", ident, WAITING)
-        self.bus.publish(JobState(str(ident), JobStatus.WAITING, WAITING))
-        self._schedule_retry(min(COMPONENT_RETRY_SECONDS, self._retry_seconds))
-        return False
 
     def _stop_job(self, ident: JobId, announce: bool = True) -> None:
         running = self._jobs.pop(ident, None)
@@ -532,8 +437,7 @@ class AppController:
         with self._lock:
             if self._resume_timer:
                 self._resume_timer.cancel()
-        if self._retry_timer is not None:
-            self._retry_timer.cancel()
+        self._starter.cancel_retry()
         self._probe.shutdown(wait=True, cancel_futures=True)
         self.stalls.stop()
         for ident in list(self._jobs):
@@ -543,13 +447,7 @@ class AppController:
         self._control.shutdown(wait=False)
 
 
-def _report_topics(wanted: JobSpec) -> list[str]:
-    """The heartbeat and log topics ``wanted`` reports to ([] when it does not)."""
-    target = wanted.reporting.target if wanted.reporting is not None else None
-    return [t for t in (target.heartbeat_topic, target.log_topic) if t] if target else []
-
-
-def _follow_pause(running: _Running, paused: bool) -> None:
+def _follow_pause(running: Running, paused: bool) -> None:
     if running.paused != paused:
         running.paused = paused
         if paused:
